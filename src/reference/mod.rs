@@ -1,1 +1,4 @@
-//! placeholder
+//! The bundled reference DM 2.0 client and server, driven by the upper-tester contract, with
+//! switchable injected faults (each breaking one requirement) so that every case is shown to
+//! pass on a correct peer and fail on an incorrect one.
+pub mod faults;

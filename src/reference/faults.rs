@@ -1,0 +1,21 @@
+//! The fault catalog: every deliberate non-conformance a reference peer can be switched into.
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerRole {
+    Client,
+    Server,
+}
+
+/// One injectable fault.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultInfo {
+    /// Stable name, e.g. `client.no-devid`; prefixed by the role.
+    pub name: &'static str,
+    pub role: PeerRole,
+    /// What the faulty peer does differently.
+    pub description: &'static str,
+    /// The SCR item(s) this fault violates.
+    pub violates: &'static [&'static str],
+}
