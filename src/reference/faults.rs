@@ -19,3 +19,13 @@ pub struct FaultInfo {
     /// The SCR item(s) this fault violates.
     pub violates: &'static [&'static str],
 }
+
+/// The whole catalog, client faults first.
+pub fn catalog() -> Vec<FaultInfo> {
+    super::client::FAULTS.iter().chain(super::server::FAULTS.iter()).cloned().collect()
+}
+
+/// Looks a fault up by name.
+pub fn find(name: &str) -> Option<FaultInfo> {
+    catalog().into_iter().find(|f| f.name == name)
+}

@@ -1,1 +1,2 @@
-//! placeholder
+//! Executes cases against an IUT and assigns verdicts. Every wait is bounded.
+pub mod result;

@@ -67,3 +67,19 @@ impl UtAnswer {
         UtAnswer { status: UtStatus::Unsupported, message: message.into(), data: Value::Null }
     }
 }
+
+/// Which back end drives the IUT; the `[pixit.upper_tester]` table of an ICS file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "backend", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum UpperTesterConfig {
+    /// POST the request as JSON to `url`; the response body is the answer.
+    Http { url: String },
+    /// Run `command` (program and arguments) with the request on stdin; the answer is read
+    /// from stdout.
+    Exec { command: Vec<String> },
+    /// Prompt a human operator on the terminal; without a terminal such steps end the case as
+    /// skipped with reason `requires-operator`.
+    Interactive,
+    /// Canned answers from a TOML file, for CI.
+    Scripted { file: String },
+}

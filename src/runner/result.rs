@@ -1,0 +1,32 @@
+//! What a run produced: the model every report is generated from (JUnit is generated from
+//! this, not separately, so the reports always agree).
+use crate::trace::TraceEntry;
+use crate::verdict::{Reason, Verdict};
+use serde::Serialize;
+
+/// The result of one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub id: String,
+    pub title: String,
+    /// The IUT role the case tests: "client" or "server".
+    pub role: String,
+    pub covers: Vec<String>,
+    pub verdict: Verdict,
+    /// Why: for fail/inconc/error the first reason; for not-applicable/skipped the cause.
+    pub reason: Option<Reason>,
+    pub duration_ms: u64,
+    #[serde(skip)]
+    pub trace: Vec<TraceEntry>,
+}
+
+/// The result of a whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub suite_version: String,
+    /// SHA-256 over the SCR tables and the case catalog, hex.
+    pub catalog_digest: String,
+    /// The effective ICS and PIXIT, sensitive values redacted.
+    pub iut: serde_json::Value,
+    pub cases: Vec<CaseResult>,
+}
