@@ -29,11 +29,22 @@ pub enum TraceEvent {
         body: String,
     },
     /// A DM notification (Package#0), hex-encoded.
-    Notification { from: String, to: String, hex: String, note: String },
+    Notification {
+        from: String,
+        to: String,
+        hex: String,
+        note: String,
+    },
     /// An upper-tester exchange.
-    UpperTester { action: String, request: serde_json::Value, answer: serde_json::Value },
+    UpperTester {
+        action: String,
+        request: serde_json::Value,
+        answer: serde_json::Value,
+    },
     /// Anything else worth reading when debugging (step boundaries, waits, timeouts).
-    Note { text: String },
+    Note {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -241,7 +241,8 @@ impl Notification {
                 return Err(NotificationError::new(offset, "an option delta below 15", "the reserved delta 15"));
             }
             if len == 15 {
-                let ext = *bytes.get(i).ok_or_else(|| NotificationError::new(i, "a length extension byte", "end of data"))?;
+                let ext =
+                    *bytes.get(i).ok_or_else(|| NotificationError::new(i, "a length extension byte", "end of data"))?;
                 len = 15 + ext as usize;
                 i += 1;
             }
@@ -266,36 +267,58 @@ impl Notification {
     /// The typed fields, with size checks of the options whose sizes are known (digest §4.3).
     pub fn fields(&self) -> Result<NotificationFields, NotificationError> {
         let mut f = NotificationFields::default();
-        let sid = self.option(OPT_SERVER_ID).ok_or_else(|| NotificationError::new(2, "the mandatory SERVER-ID option", "none"))?;
+        let sid = self
+            .option(OPT_SERVER_ID)
+            .ok_or_else(|| NotificationError::new(2, "the mandatory SERVER-ID option", "none"))?;
         f.server_id = String::from_utf8(sid.value.clone())
             .map_err(|_| NotificationError::new(sid.value_offset, "a UTF-8 SERVER-ID", "invalid UTF-8"))?;
         if let Some(o) = self.option(OPT_PREFERRED_CON_TYPE) {
             if o.value.len() != 1 {
-                return Err(NotificationError::new(o.offset, "a 1-byte PREFERRED-CON-TYPE", format!("{} bytes", o.value.len())));
+                return Err(NotificationError::new(
+                    o.offset,
+                    "a 1-byte PREFERRED-CON-TYPE",
+                    format!("{} bytes", o.value.len()),
+                ));
             }
             f.preferred_con_type = Some(o.value[0]);
         }
         if let Some(o) = self.option(OPT_NOTIFICATION_ID) {
             if o.value.len() != 2 {
-                return Err(NotificationError::new(o.offset, "a 2-byte NOTIFICATION-ID", format!("{} bytes", o.value.len())));
+                return Err(NotificationError::new(
+                    o.offset,
+                    "a 2-byte NOTIFICATION-ID",
+                    format!("{} bytes", o.value.len()),
+                ));
             }
             f.notification_id = Some(u16::from_be_bytes([o.value[0], o.value[1]]));
         }
         if let Some(o) = self.option(OPT_SHA256_DIGEST) {
             if o.value.len() != 32 {
-                return Err(NotificationError::new(o.offset, "a 32-byte SHA256-DIGEST", format!("{} bytes", o.value.len())));
+                return Err(NotificationError::new(
+                    o.offset,
+                    "a 32-byte SHA256-DIGEST",
+                    format!("{} bytes", o.value.len()),
+                ));
             }
             f.digest = true;
         }
         if let Some(o) = self.option(OPT_TIMESTAMP) {
             if o.value.is_empty() || o.value.len() > 8 {
-                return Err(NotificationError::new(o.offset, "a 1- to 8-byte TIMESTAMP", format!("{} bytes", o.value.len())));
+                return Err(NotificationError::new(
+                    o.offset,
+                    "a 1- to 8-byte TIMESTAMP",
+                    format!("{} bytes", o.value.len()),
+                ));
             }
             f.timestamp = Some(o.value.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64));
         }
         if let Some(o) = self.option(OPT_REQ_MOS) {
             if !o.value.is_empty() {
-                return Err(NotificationError::new(o.offset, "an empty REQ-MOS value", format!("{} bytes", o.value.len())));
+                return Err(NotificationError::new(
+                    o.offset,
+                    "an empty REQ-MOS value",
+                    format!("{} bytes", o.value.len()),
+                ));
             }
             f.req_mos = true;
         }
@@ -332,7 +355,8 @@ mod tests {
             req_mos: true,
             digest: true,
         };
-        let creds = NotificationCredentials { secret: b"test-noti-secret".to_vec(), auth_data: b"test-noti-authdata".to_vec() };
+        let creds =
+            NotificationCredentials { secret: b"test-noti-secret".to_vec(), auth_data: b"test-noti-authdata".to_vec() };
         let bytes = encode(&fields, Some(&creds), &Profile::default(), None);
         assert_eq!(
             hex::encode(&bytes),
@@ -344,6 +368,9 @@ mod tests {
         assert_eq!(n.fields().unwrap(), fields);
         assert_eq!(n.verify_digest(&creds, DigestOrder::SecretMessageAuth), Some(true));
         let bad = encode(&fields, Some(&creds), &Profile::default(), Some(&Tamper::WrongDigest));
-        assert_eq!(Notification::decode(&bad).unwrap().verify_digest(&creds, DigestOrder::SecretMessageAuth), Some(false));
+        assert_eq!(
+            Notification::decode(&bad).unwrap().verify_digest(&creds, DigestOrder::SecretMessageAuth),
+            Some(false)
+        );
     }
 }

@@ -287,7 +287,11 @@ fn opt_string(obj: &Map<String, Value>, key: &str, pointer: &str) -> Result<Opti
 fn parse_alerts(obj: &Map<String, Value>) -> Result<Option<Vec<GenericAlert>>, WireError> {
     let Some(v) = obj.get("Alert") else { return Ok(None) };
     let arr = as_array(v, "/Alert")?;
-    arr.iter().enumerate().map(|(i, a)| GenericAlert::from_value(a, &format!("/Alert/{i}"))).collect::<Result<_, _>>().map(Some)
+    arr.iter()
+        .enumerate()
+        .map(|(i, a)| GenericAlert::from_value(a, &format!("/Alert/{i}")))
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 impl GenericAlert {
@@ -302,7 +306,11 @@ impl GenericAlert {
         let data = o.get("Data").cloned();
         let data_type = opt_string(o, "DataType", pointer)?;
         if data.is_some() && data_type.is_none() {
-            return Err(WireError::new(format!("{pointer}/DataType"), "DataType, required when Data is present", "nothing"));
+            return Err(WireError::new(
+                format!("{pointer}/DataType"),
+                "DataType, required when Data is present",
+                "nothing",
+            ));
         }
         Ok(GenericAlert {
             alert_type,
@@ -327,7 +335,9 @@ impl Package1 {
                 for (i, e) in arr.iter().enumerate() {
                     let p = format!("/MOS/{i}");
                     let o = as_object(e, &p)?;
-                    let miid_v = o.get("MIID").ok_or_else(|| WireError::new(format!("{p}/MIID"), "the required MIID array", "nothing"))?;
+                    let miid_v = o
+                        .get("MIID")
+                        .ok_or_else(|| WireError::new(format!("{p}/MIID"), "the required MIID array", "nothing"))?;
                     let miid = as_array(miid_v, &format!("{p}/MIID"))?
                         .iter()
                         .enumerate()
@@ -378,17 +388,18 @@ impl Package3 {
     pub fn parse(bytes: &[u8]) -> Result<Package3, WireError> {
         let doc = parse_json(bytes)?;
         let obj = as_object(&doc, "")?;
-        let st_v = obj.get("Status").ok_or_else(|| WireError::new("/Status", "the required Status array", "nothing"))?;
+        let st_v =
+            obj.get("Status").ok_or_else(|| WireError::new("/Status", "the required Status array", "nothing"))?;
         let mut status = Vec::new();
         for (i, e) in as_array(st_v, "/Status")?.iter().enumerate() {
             let p = format!("/Status/{i}");
             let o = as_object(e, &p)?;
-            let sc_v = o.get("sc").ok_or_else(|| WireError::new(format!("{p}/sc"), "the required sc number", "nothing"))?;
-            let sc = sc_v
-                .as_u64()
-                .filter(|n| (100..=999).contains(n))
-                .ok_or_else(|| WireError::new(format!("{p}/sc"), "a status code number 100..999", sc_v.to_string()))?
-                as u16;
+            let sc_v =
+                o.get("sc").ok_or_else(|| WireError::new(format!("{p}/sc"), "the required sc number", "nothing"))?;
+            let sc =
+                sc_v.as_u64().filter(|n| (100..=999).contains(n)).ok_or_else(|| {
+                    WireError::new(format!("{p}/sc"), "a status code number 100..999", sc_v.to_string())
+                })? as u16;
             let uri = match o.get("URI") {
                 None => None,
                 Some(u) => Some(
@@ -399,7 +410,8 @@ impl Package3 {
                         .collect::<Result<_, _>>()?,
                 ),
             };
-            let extra = o.iter().filter(|(k, _)| *k != "sc" && *k != "URI").map(|(k, v)| (k.clone(), v.clone())).collect();
+            let extra =
+                o.iter().filter(|(k, _)| *k != "sc" && *k != "URI").map(|(k, v)| (k.clone(), v.clone())).collect();
             status.push(StatusEntry { sc, uri, extra });
         }
         Ok(Package3 { status, alert: parse_alerts(obj)? })
