@@ -1,1 +1,7 @@
-//! placeholder
+//! The suite's own protocol peers. To test a DM client the suite plays DM server, data
+//! repository, browser target and notification sender; to test a DM server it plays DM client
+//! and notification listener. All HTTP the IUT sends to the suite lands in one [`listener`].
+pub mod listener;
+pub mod notifier;
+
+pub use listener::{HttpAnswer, Incoming, Listener};

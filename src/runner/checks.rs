@@ -1,0 +1,508 @@
+//! Evaluates checks against what a step observed.
+use crate::catalog::check::{CheckKind, JsonType};
+use crate::wire::dm2::notification::{option_name, Notification, NotificationCredentials};
+use crate::wire::dm2::{self, Package1, Package2, Package3, Profile};
+use serde_json::Value;
+
+/// What a check looks at.
+pub enum Observed<'a> {
+    /// An HTTP request (await) or response (send).
+    Http {
+        status: Option<u16>,
+        method: Option<&'a str>,
+        path: Option<&'a str>,
+        headers: &'a [(String, String)],
+        body: &'a [u8],
+    },
+    /// A notification from a server IUT.
+    Notification { notification: &'a Notification, json: &'a Value },
+    /// JSON data (an upper-tester answer, e.g. device.report).
+    Json(&'a Value),
+}
+
+/// Context a built-in may need.
+pub struct CheckCtx<'a> {
+    pub profile: &'a Profile,
+    /// The Package#2 command arrays the suite last sent (client IUT) or received (server IUT).
+    pub last_package2: Option<&'a [Vec<String>]>,
+    pub credentials: Option<&'a NotificationCredentials>,
+}
+
+/// Why a check failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub expected: String,
+    pub actual: String,
+    /// Extra wording, e.g. that the check follows an UNVERIFIED profile default.
+    pub note: Option<String>,
+}
+
+fn fail(expected: impl Into<String>, actual: impl Into<String>) -> Result<(), Failure> {
+    Err(Failure { expected: expected.into(), actual: actual.into(), note: None })
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// type/subtype, lower-cased, parameters dropped.
+pub fn media_type_of(v: &str) -> String {
+    v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Whether an Accept-style header admits `media`.
+pub fn accepts(header_value: &str, media: &str) -> bool {
+    let media = media.to_ascii_lowercase();
+    let (mt, _) = media.split_once('/').unwrap_or((&media, ""));
+    header_value.split(',').any(|part| {
+        let m = media_type_of(part);
+        let q_zero = part.split(';').skip(1).any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()).is_some_and(|q| q == 0.0)
+        });
+        !q_zero && (m == media || m == "*/*" || m == format!("{mt}/*"))
+    })
+}
+
+fn show(v: Option<&Value>) -> String {
+    match v {
+        None => "nothing".into(),
+        Some(v) => crate::trace::truncate_marked(&v.to_string(), 300),
+    }
+}
+
+/// Numbers compare by value (200 == 200.0); everything else structurally.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn body_json(body: &[u8]) -> Result<Value, Failure> {
+    serde_json::from_slice(body).map_err(|e| Failure {
+        expected: "a JSON body".into(),
+        actual: format!("{} ({e})", crate::trace::body_for_trace(&body[..body.len().min(200)])),
+        note: None,
+    })
+}
+
+fn json_of(obs: &Observed) -> Result<Value, Failure> {
+    match obs {
+        Observed::Http { body, .. } => body_json(body),
+        Observed::Notification { json, .. } => Ok((*json).clone()),
+        Observed::Json(v) => Ok((*v).clone()),
+    }
+}
+
+fn arg_str<'a>(args: &'a toml::Table, key: &str) -> Result<&'a str, Failure> {
+    args.get(key).and_then(|v| v.as_str()).ok_or_else(|| Failure {
+        expected: format!("argument {key:?} (a string) for this built-in check"),
+        actual: "missing".into(),
+        note: Some("this is a defect of the case, not of the IUT".into()),
+    })
+}
+
+/// Evaluates a check; `args`-values of built-ins have already been rendered.
+pub fn evaluate(kind: &CheckKind, obs: &Observed, ctx: &CheckCtx) -> Result<(), Failure> {
+    match kind {
+        CheckKind::Status { equals } => match obs {
+            Observed::Http { status: Some(s), .. } if s == equals => Ok(()),
+            Observed::Http { status: Some(s), .. } => fail(format!("HTTP status {equals}"), format!("HTTP status {s}")),
+            _ => fail("an HTTP status", "no status was observed"),
+        },
+        CheckKind::Method { equals } => match obs {
+            Observed::Http { method: Some(m), .. } if m.eq_ignore_ascii_case(equals) => Ok(()),
+            Observed::Http { method: Some(m), .. } => fail(format!("HTTP method {equals}"), format!("HTTP method {m}")),
+            _ => fail("an HTTP request", "no request"),
+        },
+        CheckKind::Path { equals } => match obs {
+            Observed::Http { path: Some(p), .. } if p == equals => Ok(()),
+            Observed::Http { path, .. } => fail(format!("path {equals}"), format!("path {}", path.unwrap_or("-"))),
+            _ => fail("an HTTP request", "no request"),
+        },
+        CheckKind::HeaderPresent { header: h } | CheckKind::HeaderAbsent { header: h } => {
+            let Observed::Http { headers, .. } = obs else { return fail("HTTP headers", "no HTTP message") };
+            let present = header(headers, h);
+            match (kind, present) {
+                (CheckKind::HeaderPresent { .. }, None) => fail(format!("header {h}"), "header absent"),
+                (CheckKind::HeaderAbsent { .. }, Some(v)) => fail(format!("no header {h}"), format!("{h}: {v}")),
+                _ => Ok(()),
+            }
+        }
+        CheckKind::HeaderEquals { header: h, value } => {
+            let Observed::Http { headers, .. } = obs else { return fail("HTTP headers", "no HTTP message") };
+            match header(headers, h) {
+                Some(v) if v == value => Ok(()),
+                Some(v) => fail(format!("{h}: {value}"), format!("{h}: {v}")),
+                None => fail(format!("{h}: {value}"), format!("no {h} header")),
+            }
+        }
+        CheckKind::MediaType { header: h, value } => {
+            let Observed::Http { headers, .. } = obs else { return fail("HTTP headers", "no HTTP message") };
+            match header(headers, h) {
+                Some(v) if media_type_of(v) == media_type_of(value) => Ok(()),
+                Some(v) => fail(format!("{h}: {value}"), format!("{h}: {v}")),
+                None => fail(format!("{h}: {value}"), format!("no {h} header")),
+            }
+        }
+        CheckKind::HeaderAccepts { header: h, value } => {
+            let Observed::Http { headers, .. } = obs else { return fail("HTTP headers", "no HTTP message") };
+            match header(headers, h) {
+                Some(v) if accepts(v, value) => Ok(()),
+                Some(v) => fail(format!("{h} admitting {value}"), format!("{h}: {v}")),
+                None => fail(format!("{h} admitting {value}"), format!("no {h} header")),
+            }
+        }
+        CheckKind::BodyEmpty {} => match obs {
+            Observed::Http { body, .. } if body.is_empty() => Ok(()),
+            Observed::Http { body, .. } => fail("an empty body", crate::trace::body_for_trace(body)),
+            _ => fail("an HTTP body", "no HTTP message"),
+        },
+        CheckKind::JsonExists { pointer } => {
+            let j = json_of(obs)?;
+            if j.pointer(pointer).is_some() {
+                Ok(())
+            } else {
+                fail(format!("a value at {pointer}"), "nothing there")
+            }
+        }
+        CheckKind::JsonAbsent { pointer } => {
+            let j = json_of(obs)?;
+            match j.pointer(pointer) {
+                None => Ok(()),
+                Some(v) => fail(format!("nothing at {pointer}"), show(Some(v))),
+            }
+        }
+        CheckKind::JsonEquals { pointer, value } => {
+            let j = json_of(obs)?;
+            match j.pointer(pointer) {
+                Some(v) if json_eq(v, value) => Ok(()),
+                other => fail(format!("{pointer} = {value}"), format!("{pointer} = {}", show(other))),
+            }
+        }
+        CheckKind::JsonMatches { pointer, regex } => {
+            let j = json_of(obs)?;
+            let re = regex::Regex::new(regex).map_err(|e| Failure {
+                expected: "a valid regex".into(),
+                actual: e.to_string(),
+                note: None,
+            })?;
+            match j.pointer(pointer) {
+                Some(Value::String(s)) if re.is_match(s) => Ok(()),
+                other => fail(format!("{pointer} matching /{regex}/"), show(other)),
+            }
+        }
+        CheckKind::JsonType { pointer, json_type } => {
+            let j = json_of(obs)?;
+            match j.pointer(pointer) {
+                Some(v) if json_type.matches(v) => Ok(()),
+                other => fail(format!("{pointer} of type {json_type:?}").to_lowercase(), show(other)),
+            }
+        }
+        CheckKind::JsonLength { pointer, equals, min, max } => {
+            let j = json_of(obs)?;
+            let len = match j.pointer(pointer) {
+                Some(Value::Array(a)) => a.len(),
+                Some(Value::String(s)) => s.chars().count(),
+                Some(Value::Object(o)) => o.len(),
+                other => return fail(format!("an array at {pointer}"), show(other)),
+            };
+            let ok = equals.is_none_or(|e| len == e) && min.is_none_or(|m| len >= m) && max.is_none_or(|m| len <= m);
+            if ok {
+                Ok(())
+            } else {
+                let want = match (equals, min, max) {
+                    (Some(e), _, _) => format!("length {e}"),
+                    (None, Some(a), Some(b)) => format!("length {a}..={b}"),
+                    (None, Some(a), None) => format!("length >= {a}"),
+                    (None, None, Some(b)) => format!("length <= {b}"),
+                    _ => "any length".into(),
+                };
+                fail(format!("{pointer} of {want}"), format!("length {len}"))
+            }
+        }
+        CheckKind::JsonContains { pointer, item_pointer, value } | CheckKind::JsonNotContains { pointer, item_pointer, value } => {
+            let j = json_of(obs)?;
+            let arr = j.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
+            let found = arr.iter().any(|e| e.pointer(item_pointer).is_some_and(|v| json_eq(v, value)));
+            match (kind, found) {
+                (CheckKind::JsonContains { .. }, false) => {
+                    fail(format!("an element of {pointer} with {item_pointer} = {value}"), show(j.pointer(pointer)))
+                }
+                (CheckKind::JsonNotContains { .. }, true) => {
+                    fail(format!("no element of {pointer} with {item_pointer} = {value}"), show(j.pointer(pointer)))
+                }
+                _ => Ok(()),
+            }
+        }
+        CheckKind::Builtin { name, args } => builtin(name, args, obs, ctx),
+    }
+}
+
+fn body_of<'a>(obs: &'a Observed) -> Result<&'a [u8], Failure> {
+    match obs {
+        Observed::Http { body, .. } => Ok(body),
+        _ => Err(Failure { expected: "an HTTP body".into(), actual: "no HTTP message".into(), note: None }),
+    }
+}
+
+fn wire_fail(what: &str, e: dm2::WireError) -> Failure {
+    Failure { expected: format!("{what}: at {} {}", if e.pointer.is_empty() { "/" } else { &e.pointer }, e.expected), actual: e.found, note: None }
+}
+
+fn alerts_of(j: &Value) -> Vec<Value> {
+    j.get("Alert").and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+fn builtin(name: &str, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Result<(), Failure> {
+    match name {
+        "package1-valid" => Package1::parse(body_of(obs)?).map(|_| ()).map_err(|e| wire_fail("a Package#1", e)),
+        "package2-valid" => Package2::parse(body_of(obs)?).map(|_| ()).map_err(|e| wire_fail("a Package#2", e)),
+        "package3-valid" => Package3::parse(body_of(obs)?).map(|_| ()).map_err(|e| wire_fail("a Package#3", e)),
+        "status-matches-commands" => {
+            let p3 = Package3::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#3", e))?;
+            let Some(cmds) = ctx.last_package2 else {
+                return fail("a Package#2 sent earlier in this case", "none (case defect)");
+            };
+            if p3.status.len() == cmds.len() {
+                Ok(())
+            } else {
+                let names: Vec<&str> = cmds.iter().filter_map(|c| c.first().map(String::as_str)).collect();
+                fail(
+                    format!("{} statuses, one per command of Package#2 [{}]", cmds.len(), names.join(", ")),
+                    format!("{} statuses: {:?}", p3.status.len(), p3.status.iter().map(|s| s.sc).collect::<Vec<_>>()),
+                )
+            }
+        }
+        "status-codes" => {
+            let j = json_of(obs)?;
+            let want = args.get("codes").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+            let got: Vec<Value> = j
+                .get("Status")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|s| s.get("sc").cloned().unwrap_or(Value::Null)).collect())
+                .unwrap_or_default();
+            let render_want: Vec<String> = want.iter().map(|w| w.to_string().trim_matches('"').to_string()).collect();
+            let ok = want.len() == got.len()
+                && want.iter().zip(&got).all(|(w, g)| match w {
+                    toml::Value::String(s) if s == "*" => g.is_number(),
+                    toml::Value::Integer(i) => g.as_i64() == Some(*i),
+                    _ => false,
+                });
+            if ok {
+                Ok(())
+            } else {
+                fail(format!("status codes [{}]", render_want.join(", ")), format!("{}", Value::Array(got)))
+            }
+        }
+        "session-alert" => {
+            let j = json_of(obs)?;
+            let kind = arg_str(args, "type")?;
+            let at = match kind {
+                "server-initiated" => dm2::ALERT_SERVER_INITIATED,
+                "client-initiated" => dm2::ALERT_CLIENT_INITIATED,
+                "bootstrap-complete" => dm2::ALERT_BOOTSTRAP_COMPLETE,
+                other => return fail("type = server-initiated|client-initiated|bootstrap-complete", other.to_string()),
+            };
+            let alerts = alerts_of(&j);
+            let Some(a) = alerts.iter().find(|a| a.get("AlertType").and_then(Value::as_str) == Some(at)) else {
+                let types: Vec<String> =
+                    alerts.iter().map(|a| a.get("AlertType").map(|t| t.to_string()).unwrap_or("-".into())).collect();
+                return fail(format!("an alert {at}"), format!("alert types [{}]", types.join(", ")));
+            };
+            if let Some(id) = args.get("notification_id") {
+                let want = id.as_integer().or_else(|| id.as_str().and_then(|s| s.parse().ok()));
+                let key = &ctx.profile.notification_id_key;
+                let got = a.get("Data").and_then(|d| d.get(key.as_str())).and_then(Value::as_i64);
+                if want.is_none() || got != want {
+                    return Err(Failure {
+                        expected: format!("Data.{key} = {}", want.map(|w| w.to_string()).unwrap_or("?".into())),
+                        actual: format!("Data = {}", show(a.get("Data"))),
+                        note: Some(format!(
+                            "the placement of NOTIFICATION-ID in the alert is UNVERIFIED in the spec digest; this \
+                             check follows profile setting notification_id_key = {key:?}"
+                        )),
+                    });
+                }
+            }
+            Ok(())
+        }
+        "mos-present" => {
+            let p1 = Package1::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#1", e))?;
+            match p1.mos {
+                Some(m) if !m.is_empty() => Ok(()),
+                Some(_) => fail("a non-empty MOS array", "an empty MOS array"),
+                None => fail("a MOS array (REQ-MOS was in the notification)", "no MOS member"),
+            }
+        }
+        "generic-alerts-valid" => {
+            let j = json_of(obs)?;
+            for (i, a) in alerts_of(&j).iter().enumerate() {
+                dm2::GenericAlert::from_value(a, &format!("/Alert/{i}")).map_err(|e| wire_fail("Generic Alerts", e))?;
+                if let Some(m) = a.get("Mark") {
+                    if !m.as_str().is_some_and(|m| dm2::MARK_VALUES.contains(&m)) {
+                        return fail(format!("/Alert/{i}/Mark one of {}", dm2::MARK_VALUES.join(", ")), m.to_string());
+                    }
+                }
+            }
+            Ok(())
+        }
+        "alert-present" => {
+            let j = json_of(obs)?;
+            let at = arg_str(args, "alert_type")?;
+            let src = args.get("source_uri").and_then(|v| v.as_str());
+            let alerts = alerts_of(&j);
+            let found = alerts.iter().any(|a| {
+                a.get("AlertType").and_then(Value::as_str) == Some(at)
+                    && src.is_none_or(|s| a.get("SourceURI").and_then(Value::as_str) == Some(s))
+            });
+            if found {
+                Ok(())
+            } else {
+                fail(
+                    format!("an alert {at}{}", src.map(|s| format!(" with SourceURI {s}")).unwrap_or_default()),
+                    show(j.get("Alert")),
+                )
+            }
+        }
+        "client-uri-well-formed" => {
+            let j = json_of(obs)?;
+            let p = arg_str(args, "pointer")?;
+            match j.pointer(p).and_then(Value::as_str) {
+                Some(s) => match dm2::client_uri::ClientUri::parse(s) {
+                    Ok(_) => Ok(()),
+                    Err(e) => fail(format!("a well-formed ClientURI at {p}"), format!("{s:?}: {e}")),
+                },
+                None => fail(format!("a ClientURI string at {p}"), show(j.pointer(p))),
+            }
+        }
+        "mo-serialization-valid" => dm2::mo::SerializedMo::parse(body_of(obs)?)
+            .map(|_| ())
+            .map_err(|e| wire_fail("an MO serialization", e)),
+        "command-present" => {
+            let p2 = Package2::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#2", e))?;
+            let want: Vec<String> = args
+                .get("command")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect())
+                .unwrap_or_default();
+            let arrays: Vec<Vec<String>> = p2.cmd.iter().map(|c| c.to_array()).collect();
+            if arrays.contains(&want) {
+                Ok(())
+            } else {
+                fail(format!("command {want:?} in Package#2"), format!("{arrays:?}"))
+            }
+        }
+        "command-order" => {
+            let p2 = Package2::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#2", e))?;
+            let want: Vec<String> = args
+                .get("names")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect())
+                .unwrap_or_default();
+            let got: Vec<&str> = p2.cmd.iter().map(|c| c.name()).collect();
+            let mut it = got.iter();
+            if want.iter().all(|w| it.any(|g| g == w)) {
+                Ok(())
+            } else {
+                fail(format!("commands in order {want:?}"), format!("{got:?}"))
+            }
+        }
+        "package2-ends-session" => {
+            let p2 = Package2::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#2", e))?;
+            if p2.cmd.iter().any(|c| matches!(c, dm2::Command::End)) {
+                Ok(())
+            } else {
+                fail("END in Package#2", format!("{:?}", p2.cmd.iter().map(|c| c.name()).collect::<Vec<_>>()))
+            }
+        }
+        "notification-conformant" => {
+            let Observed::Notification { notification, .. } = obs else {
+                return fail("a notification", "none");
+            };
+            let item = arg_str(args, "item")?;
+            let problems: Vec<String> = notification
+                .problems(ctx.profile)
+                .into_iter()
+                .filter(|p| p.item == item)
+                .map(|p| format!("byte {}: {}", p.offset, p.message))
+                .collect();
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                fail(format!("a notification conformant to {item}"), problems.join("; "))
+            }
+        }
+        "notification-option-present" => {
+            let Observed::Notification { notification, .. } = obs else {
+                return fail("a notification", "none");
+            };
+            let opt = arg_str(args, "option")?;
+            if notification.options.iter().any(|o| option_name(o.number) == opt) {
+                Ok(())
+            } else {
+                let names: Vec<&str> = notification.options.iter().map(|o| option_name(o.number)).collect();
+                fail(format!("option {opt}"), format!("options [{}]", names.join(", ")))
+            }
+        }
+        "notification-digest-valid" => {
+            let Observed::Notification { notification, .. } = obs else {
+                return fail("a notification", "none");
+            };
+            let Some(creds) = ctx.credentials else {
+                return fail("notification credentials in the PIXIT", "none configured");
+            };
+            match notification.verify_digest(creds, ctx.profile.digest_order) {
+                Some(true) => Ok(()),
+                Some(false) => Err(Failure {
+                    expected: "a SHA256-DIGEST that verifies with the registered secret and auth data".into(),
+                    actual: "the digest does not verify".into(),
+                    note: Some(format!(
+                        "the digest input order is UNVERIFIED in the spec digest; this check follows profile setting \
+                         digest_order = {:?}",
+                        ctx.profile.digest_order
+                    )),
+                }),
+                None => fail("a 32-byte SHA256-DIGEST option", "no digest option"),
+            }
+        }
+        "report-statuses" => {
+            let j = json_of(obs)?;
+            let want: Vec<i64> =
+                args.get("codes").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_integer()).collect()).unwrap_or_default();
+            let lists = j.get("statuses").and_then(Value::as_array).cloned().unwrap_or_default();
+            let found = lists.iter().any(|l| {
+                l.as_array().is_some_and(|l| {
+                    l.len() == want.len()
+                        && l.iter().zip(&want).all(|(s, w)| s.get("sc").or(Some(s)).and_then(Value::as_i64) == Some(*w))
+                })
+            });
+            if found {
+                Ok(())
+            } else {
+                fail(format!("a recorded Package#3 with statuses {want:?}"), show(j.get("statuses")))
+            }
+        }
+        other => fail("a known built-in check", other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_matching() {
+        assert!(accepts("application/vnd.oma.dm.request+json", "application/vnd.oma.dm.request+json"));
+        assert!(accepts("text/html, */*;q=0.1", "application/json"));
+        assert!(accepts("application/*", "application/json"));
+        assert!(!accepts("application/json;q=0", "application/json"));
+        assert!(!accepts("text/plain", "application/json"));
+    }
+
+    #[test]
+    fn media_type_ignores_params_and_case() {
+        assert_eq!(media_type_of("Application/JSON; charset=utf-8"), "application/json");
+    }
+}

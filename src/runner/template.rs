@@ -1,0 +1,103 @@
+//! `${...}` templates in case files.
+//!
+//! - `${pixit.a.b}`: a PIXIT value; `${endpoint.repo}`: the URL of a suite endpoint;
+//!   `${case.id}`: the case id;
+//! - `${name}` / `${name#/json/pointer}`: a variable saved by an earlier step.
+//!
+//! A string that is exactly one template takes the variable's JSON type (numbers stay numbers);
+//! otherwise values are spliced in as text. An unknown variable is an error in the case, never
+//! an empty string.
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub trait Resolver {
+    /// Resolves a template expression (the text between `${` and `}`).
+    fn resolve(&self, expr: &str) -> Option<Value>;
+}
+
+/// Variables saved by steps.
+#[derive(Debug, Default, Clone)]
+pub struct Vars(pub BTreeMap<String, Value>);
+
+impl Vars {
+    pub fn lookup(&self, expr: &str) -> Option<Value> {
+        let (name, pointer) = match expr.split_once('#') {
+            Some((n, p)) => (n, Some(p)),
+            None => (expr, None),
+        };
+        let v = self.0.get(name)?;
+        match pointer {
+            Some(p) => v.pointer(p).cloned(),
+            None => Some(v.clone()),
+        }
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Renders one string.
+pub fn render_str(s: &str, r: &dyn Resolver) -> Result<Value, String> {
+    let trimmed = s.trim();
+    if trimmed.starts_with("${") && trimmed.ends_with('}') && trimmed.matches("${").count() == 1 {
+        let expr = &trimmed[2..trimmed.len() - 1];
+        return r.resolve(expr).ok_or_else(|| format!("unknown template variable ${{{expr}}}"));
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unterminated template in {s:?}"))?;
+        let expr = &after[..end];
+        let v = r.resolve(expr).ok_or_else(|| format!("unknown template variable ${{{expr}}}"))?;
+        out.push_str(&text_of(&v));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(Value::String(out))
+}
+
+/// Renders every string inside a JSON value.
+pub fn render_value(v: &Value, r: &dyn Resolver) -> Result<Value, String> {
+    Ok(match v {
+        Value::String(s) => render_str(s, r)?,
+        Value::Array(a) => Value::Array(a.iter().map(|x| render_value(x, r)).collect::<Result<_, _>>()?),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| Ok((k.clone(), render_value(x, r)?))).collect::<Result<_, String>>()?)
+        }
+        other => other.clone(),
+    })
+}
+
+/// Renders a string and returns it as text.
+pub fn render_text(s: &str, r: &dyn Resolver) -> Result<String, String> {
+    render_str(s, r).map(|v| text_of(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    struct R;
+    impl Resolver for R {
+        fn resolve(&self, e: &str) -> Option<Value> {
+            match e {
+                "n" => Some(Value::from(42)),
+                "s" => Some(Value::from("x")),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn whole_template_keeps_type_and_splices_text() {
+        assert_eq!(render_str("${n}", &R).unwrap(), Value::from(42));
+        assert_eq!(render_str("a${n}-${s}", &R).unwrap(), Value::from("a42-x"));
+        assert!(render_str("${nope}", &R).unwrap_err().contains("nope"));
+        assert!(render_str("${n", &R).is_err());
+    }
+}
