@@ -20,12 +20,23 @@ pub struct Check {
 #[serde(tag = "check", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum CheckKind {
     /// The HTTP status of the response (send) or of the answer (await) equals `equals`.
-    Status { equals: u16 },
+    Status {
+        equals: u16,
+    },
     /// The request method equals `equals` (await).
-    Method { equals: String },
-    HeaderPresent { header: String },
-    HeaderAbsent { header: String },
-    HeaderEquals { header: String, value: String },
+    Method {
+        equals: String,
+    },
+    HeaderPresent {
+        header: String,
+    },
+    HeaderAbsent {
+        header: String,
+    },
+    HeaderEquals {
+        header: String,
+        value: String,
+    },
     /// The media type (type/subtype, parameters ignored, case-insensitive) equals `value`.
     MediaType {
         #[serde(default = "content_type")]
@@ -33,14 +44,29 @@ pub enum CheckKind {
         value: String,
     },
     /// The header (an Accept-style list) admits `value`.
-    HeaderAccepts { header: String, value: String },
+    HeaderAccepts {
+        header: String,
+        value: String,
+    },
     BodyEmpty {},
     /// The path of the request (relative to its endpoint) equals `equals`.
-    Path { equals: String },
-    JsonExists { pointer: String },
-    JsonAbsent { pointer: String },
-    JsonEquals { pointer: String, value: Value },
-    JsonMatches { pointer: String, regex: String },
+    Path {
+        equals: String,
+    },
+    JsonExists {
+        pointer: String,
+    },
+    JsonAbsent {
+        pointer: String,
+    },
+    JsonEquals {
+        pointer: String,
+        value: Value,
+    },
+    JsonMatches {
+        pointer: String,
+        regex: String,
+    },
     JsonType {
         pointer: String,
         #[serde(rename = "type")]
@@ -56,9 +82,17 @@ pub enum CheckKind {
         max: Option<usize>,
     },
     /// Some element of the array at `pointer` has `value` at `item_pointer`.
-    JsonContains { pointer: String, item_pointer: String, value: Value },
+    JsonContains {
+        pointer: String,
+        item_pointer: String,
+        value: Value,
+    },
     /// No element of the array at `pointer` has `value` at `item_pointer`.
-    JsonNotContains { pointer: String, item_pointer: String, value: Value },
+    JsonNotContains {
+        pointer: String,
+        item_pointer: String,
+        value: Value,
+    },
     /// A named check written in Rust (see [`BUILTINS`]).
     Builtin {
         name: String,

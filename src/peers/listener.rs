@@ -224,7 +224,8 @@ fn resource_matches(r: &Resource, inc: &Incoming) -> bool {
 }
 
 fn to_response(a: HttpAnswer) -> Response {
-    let mut resp = (StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), a.body).into_response();
+    let mut resp =
+        (StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), a.body).into_response();
     for (k, v) in a.headers {
         if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
             resp.headers_mut().insert(k, v);
@@ -259,8 +260,15 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-    let mut incoming =
-        Incoming { seq: 0, endpoint, path, method: parts.method.as_str().to_string(), headers, body: body.to_vec(), answered: None };
+    let mut incoming = Incoming {
+        seq: 0,
+        endpoint,
+        path,
+        method: parts.method.as_str().to_string(),
+        headers,
+        body: body.to_vec(),
+        answered: None,
+    };
     let (rx, trace) = {
         let mut g = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         let Some(inbox) = g.as_mut() else {

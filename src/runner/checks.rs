@@ -222,7 +222,8 @@ pub fn evaluate(kind: &CheckKind, obs: &Observed, ctx: &CheckCtx) -> Result<(), 
                 fail(format!("{pointer} of {want}"), format!("length {len}"))
             }
         }
-        CheckKind::JsonContains { pointer, item_pointer, value } | CheckKind::JsonNotContains { pointer, item_pointer, value } => {
+        CheckKind::JsonContains { pointer, item_pointer, value }
+        | CheckKind::JsonNotContains { pointer, item_pointer, value } => {
             let j = json_of(obs)?;
             let arr = j.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
             let found = arr.iter().any(|e| e.pointer(item_pointer).is_some_and(|v| json_eq(v, value)));
@@ -248,7 +249,11 @@ fn body_of<'a>(obs: &'a Observed) -> Result<&'a [u8], Failure> {
 }
 
 fn wire_fail(what: &str, e: dm2::WireError) -> Failure {
-    Failure { expected: format!("{what}: at {} {}", if e.pointer.is_empty() { "/" } else { &e.pointer }, e.expected), actual: e.found, note: None }
+    Failure {
+        expected: format!("{what}: at {} {}", if e.pointer.is_empty() { "/" } else { &e.pointer }, e.expected),
+        actual: e.found,
+        note: None,
+    }
 }
 
 fn alerts_of(j: &Value) -> Vec<Value> {
@@ -377,9 +382,9 @@ fn builtin(name: &str, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Re
                 None => fail(format!("a ClientURI string at {p}"), show(j.pointer(p))),
             }
         }
-        "mo-serialization-valid" => dm2::mo::SerializedMo::parse(body_of(obs)?)
-            .map(|_| ())
-            .map_err(|e| wire_fail("an MO serialization", e)),
+        "mo-serialization-valid" => {
+            dm2::mo::SerializedMo::parse(body_of(obs)?).map(|_| ()).map_err(|e| wire_fail("an MO serialization", e))
+        }
         "command-present" => {
             let p2 = Package2::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#2", e))?;
             let want: Vec<String> = args
@@ -469,8 +474,11 @@ fn builtin(name: &str, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Re
         }
         "report-statuses" => {
             let j = json_of(obs)?;
-            let want: Vec<i64> =
-                args.get("codes").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_integer()).collect()).unwrap_or_default();
+            let want: Vec<i64> = args
+                .get("codes")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_integer()).collect())
+                .unwrap_or_default();
             let lists = j.get("statuses").and_then(Value::as_array).cloned().unwrap_or_default();
             let found = lists.iter().any(|l| {
                 l.as_array().is_some_and(|l| {

@@ -128,7 +128,15 @@ impl Ctx<'_> {
         self.env.registry.get(scr).map(|i| i.requirement.clone().unwrap_or_else(|| i.function.clone()))
     }
 
-    fn fail_scr(&mut self, verdict: Verdict, scr: &str, why: Option<&str>, message: String, expected: String, actual: String) {
+    fn fail_scr(
+        &mut self,
+        verdict: Verdict,
+        scr: &str,
+        why: Option<&str>,
+        message: String,
+        expected: String,
+        actual: String,
+    ) {
         let reason = Reason {
             message,
             scr: Some(scr.to_string()),
@@ -246,8 +254,15 @@ fn check_label(kind: &crate::catalog::check::CheckKind) -> String {
 }
 
 /// A JSON view of an HTTP message for `save_as`: method, path, status, headers, body.
-fn message_json(method: Option<&str>, path: Option<&str>, status: Option<u16>, headers: &[(String, String)], body: &[u8]) -> Value {
-    let body_v = serde_json::from_slice::<Value>(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into()));
+fn message_json(
+    method: Option<&str>,
+    path: Option<&str>,
+    status: Option<u16>,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Value {
+    let body_v =
+        serde_json::from_slice::<Value>(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into()));
     let hdrs: serde_json::Map<String, Value> =
         headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone()))).collect();
     json!({ "method": method, "path": path, "status": status, "headers": hdrs, "body": body_v })
@@ -284,7 +299,10 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
     if timed_out {
         ctx.set(
             Verdict::Inconc,
-            Reason::new(format!("case timeout: the case did not complete within {} ms (PIXIT timeouts.case_ms)", case_timeout.as_millis())),
+            Reason::new(format!(
+                "case timeout: the case did not complete within {} ms (PIXIT timeouts.case_ms)",
+                case_timeout.as_millis()
+            )),
         );
     }
     env.listener.end_case();
@@ -292,7 +310,11 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
     Execution { verdict, reason, trace, duration: start.elapsed() }
 }
 
-fn resolve_resources(case: &Case, env: &CaseEnv, trace: &Trace) -> Result<Vec<(crate::catalog::Resource, HttpAnswer)>, String> {
+fn resolve_resources(
+    case: &Case,
+    env: &CaseEnv,
+    trace: &Trace,
+) -> Result<Vec<(crate::catalog::Resource, HttpAnswer)>, String> {
     let ctx = Ctx {
         case,
         env,
@@ -442,7 +464,9 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
             }
             let tamper = tamper.as_ref().map(|t| match t {
                 NotifyTamper::WrongDigest => Tamper::WrongDigest,
-                NotifyTamper::WrongVersion => Tamper::WrongVersion(s.profile.notification_version.wrapping_add(1) & 0x0f),
+                NotifyTamper::WrongVersion => {
+                    Tamper::WrongVersion(s.profile.notification_version.wrapping_add(1) & 0x0f)
+                }
                 NotifyTamper::OcMismatch => Tamper::OcMismatch,
                 NotifyTamper::OptionsOutOfOrder => Tamper::OptionsOutOfOrder,
             });
@@ -478,7 +502,9 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
                     .await;
                     match r {
                         Ok(st) if (200..300).contains(&st) => {}
-                        Ok(st) => ctx.set(Verdict::Inconc, Reason::new(format!("notification POST answered HTTP {st}"))),
+                        Ok(st) => {
+                            ctx.set(Verdict::Inconc, Reason::new(format!("notification POST answered HTTP {st}")))
+                        }
                         Err(e) => ctx.set(Verdict::Inconc, Reason::new(e)),
                     }
                 }
@@ -511,7 +537,20 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
             };
             await_taken(ctx, taken, checks, capture, save_as.as_deref(), answer.as_ref());
         }
-        Step::Send { package, to, body, raw_body, auto_status, alerts, headers, timeout_ms, scr, checks, capture, save_as } => {
+        Step::Send {
+            package,
+            to,
+            body,
+            raw_body,
+            auto_status,
+            alerts,
+            headers,
+            timeout_ms,
+            scr,
+            checks,
+            capture,
+            save_as,
+        } => {
             send_package(
                 ctx,
                 SendSpec {
@@ -554,7 +593,8 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
                 }
             } else if let Some(name) = source.strip_prefix("ut:") {
                 let b64 = ctx.vars.lookup(&format!("{name}#/bytes_b64"));
-                match b64.as_ref().and_then(Value::as_str).map(|s| base64::engine::general_purpose::STANDARD.decode(s)) {
+                match b64.as_ref().and_then(Value::as_str).map(|s| base64::engine::general_purpose::STANDARD.decode(s))
+                {
                     Some(Ok(b)) => b,
                     Some(Err(e)) => {
                         ctx.fail_scr(
@@ -765,10 +805,7 @@ async fn send_package(ctx: &mut Ctx<'_>, spec: SendSpec<'_>) {
     };
     // Headers: defaults, then overrides (an empty value removes).
     let mut headers: Vec<(String, String)> = vec![
-        (
-            "Content-Type".into(),
-            if spec.package == 1 { dm2::MEDIA_PACKAGE1 } else { dm2::MEDIA_PACKAGE3 }.to_string(),
-        ),
+        ("Content-Type".into(), if spec.package == 1 { dm2::MEDIA_PACKAGE1 } else { dm2::MEDIA_PACKAGE3 }.to_string()),
         ("Accept".into(), dm2::MEDIA_PACKAGE2.to_string()),
         (dm2::HEADER_DEVID.into(), s.dev_id.clone()),
     ];
@@ -912,7 +949,13 @@ async fn expect_silence(ctx: &mut Ctx<'_>, endpoint: &str, scr: &str, why: Optio
             why,
             format!("a request arrived at /{}{} while silence was required", inc.endpoint, inc.path),
             format!("no request at {endpoint} for the quiet period"),
-            format!("{} /{}{} {}", inc.method, inc.endpoint, inc.path, crate::trace::truncate_marked(&String::from_utf8_lossy(&inc.body), 300)),
+            format!(
+                "{} /{}{} {}",
+                inc.method,
+                inc.endpoint,
+                inc.path,
+                crate::trace::truncate_marked(&String::from_utf8_lossy(&inc.body), 300)
+            ),
         );
     }
 }

@@ -1,0 +1,99 @@
+//! `dmcts bench`: wall time of the full two-role run against the reference peers, of the
+//! selftest, and the harness's own overhead per case (set-up and tear-down of the listener,
+//! the reference peer and the upper tester, with no steps). Figures come from here, never from
+//! timed assertions in tests.
+use crate::catalog::Catalog;
+use crate::runner::target::{self, Target};
+use crate::scr::Registry;
+use crate::verdict::Verdict;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Runs every case of the catalog against the clean reference peers, `parallel` at a time,
+/// and returns the verdicts (the same work as `dmcts run --against reference`, without the
+/// console and report output).
+pub async fn reference_run(registry: Arc<Registry>, catalog: Arc<Catalog>, parallel: usize) -> Vec<(String, Verdict)> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut jobs = tokio::task::JoinSet::new();
+    for case in catalog.cases.iter().cloned() {
+        let (registry, sem) = (registry.clone(), sem.clone());
+        jobs.spawn(async move {
+            let _p = sem.acquire_owned().await;
+            let (v, _) = crate::selftest::run_case(&case, registry, Default::default()).await;
+            (case.id.clone(), v)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(Ok(r)) = jobs.join_next().await {
+        out.push(r);
+    }
+    out.sort();
+    out
+}
+
+fn stats(samples: &mut [Duration]) -> String {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let median = samples[samples.len() / 2];
+    format!(
+        "min {:>8.1} ms  median {:>8.1} ms  max {:>8.1} ms  (n={})",
+        ms(samples[0]),
+        ms(median),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    )
+}
+
+pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, iterations: u32) -> anyhow::Result<String> {
+    let iterations = iterations.max(1) as usize;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut out = format!(
+        "dmcts bench: {} cases, {} iterations, {} CPUs\n",
+        catalog.cases.len(),
+        iterations,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+
+    let mut full = Vec::new();
+    let mut not_pass = 0;
+    for _ in 0..iterations {
+        let t = Instant::now();
+        let verdicts =
+            rt.block_on(reference_run(registry.clone(), catalog.clone(), crate::runner::run::REFERENCE_THREADS));
+        full.push(t.elapsed());
+        not_pass += verdicts.iter().filter(|(_, v)| *v != Verdict::Pass).count();
+    }
+    out.push_str(&format!("run --against reference (both roles): {}\n", stats(&mut full)));
+    if not_pass > 0 {
+        out.push_str(&format!("  WARNING: {not_pass} case runs did not pass on the clean reference\n"));
+    }
+
+    let mut st = Vec::new();
+    for _ in 0..iterations.min(3) {
+        let t = Instant::now();
+        let r = rt.block_on(crate::selftest::selftest(registry.clone(), catalog.clone()));
+        st.push(t.elapsed());
+        if !r.ok {
+            out.push_str("  WARNING: the selftest did not pass\n");
+        }
+    }
+    out.push_str(&format!("selftest:                              {}\n", stats(&mut st)));
+
+    // Harness overhead: prepare the target and set up/tear down each case's environment.
+    let mut per_case = Vec::new();
+    for _ in 0..iterations {
+        for case in &catalog.cases {
+            let t = Instant::now();
+            rt.block_on(async {
+                let target = Target::reference(Default::default())?;
+                let prepared = target::prepare(&target, &registry).await?;
+                let setup = prepared.case_env(case, registry.clone()).await?;
+                setup.teardown().await;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            per_case.push(t.elapsed());
+        }
+    }
+    out.push_str(&format!("harness overhead per case (set-up + tear-down): {}\n", stats(&mut per_case)));
+    Ok(out)
+}

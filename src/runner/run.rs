@@ -1,0 +1,255 @@
+//! Runs a selection of cases as libtest-mimic trials (so the CLI keeps cargo test's habits:
+//! `--list`, `--exact`, `--skip`, `--test-threads`, name filters) and collects a [`RunResult`].
+use super::exec::{self, CaseEnv, CaseSettings, NotificationTransport};
+use super::result::{CaseResult, RunResult};
+use super::target::{self, Target};
+use crate::catalog::{Case, Catalog};
+use crate::ics::Ics;
+use crate::scr::{Registry, Role};
+use crate::verdict::{Reason, Verdict};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Concurrent cases against the reference peers (each case has its own peers and ports).
+pub const REFERENCE_THREADS: usize = 8;
+
+/// What to run and how.
+pub struct RunOptions {
+    pub target: Target,
+    /// Only cases covering an SCR item matching one of these patterns (`*` wildcard).
+    pub scr_patterns: Vec<String>,
+    /// Only cases of this IUT role.
+    pub role: Option<Role>,
+    pub libtest: Arguments,
+}
+
+/// Exit codes: 0 every applicable case passed; 1 a fail or inconc; 2 a configuration or harness error.
+pub fn exit_code(cases: &[CaseResult]) -> i32 {
+    if cases.iter().any(|c| c.verdict == Verdict::Error) {
+        2
+    } else if cases.iter().any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Inconc)) {
+        1
+    } else {
+        0
+    }
+}
+
+/// `*` glob on SCR ids.
+pub fn scr_matches(pattern: &str, id: &str) -> bool {
+    let re = format!("^{}$", regex::escape(pattern).replace(r"\*", ".*"));
+    regex::Regex::new(&re).is_ok_and(|r| r.is_match(id))
+}
+
+fn selected(case: &Case, opts: &RunOptions) -> Result<(), String> {
+    if let Some(r) = opts.role {
+        if case.role != r {
+            return Err(format!("not selected: the run is limited to {r} cases"));
+        }
+    }
+    if !opts.scr_patterns.is_empty() && !case.covers.iter().any(|c| opts.scr_patterns.iter().any(|p| scr_matches(p, c)))
+    {
+        return Err(format!("not selected: covers no SCR item matching {}", opts.scr_patterns.join(", ")));
+    }
+    Ok(())
+}
+
+/// Settings of a case from an ICS.
+pub fn settings_from_ics(ics: &Ics) -> CaseSettings {
+    let p = &ics.pixit;
+    let credentials = match (&p.notification.secret, &p.notification.auth_data) {
+        (Some(s), Some(a)) => Some(crate::wire::dm2::notification::NotificationCredentials {
+            secret: s.as_bytes().to_vec(),
+            auth_data: a.as_bytes().to_vec(),
+        }),
+        _ => None,
+    };
+    let transport = match (&p.notification.transport, &p.notification.url) {
+        (crate::ics::NotificationTransport::Http, Some(url)) => NotificationTransport::Http { url: url.clone() },
+        _ => NotificationTransport::UpperTester,
+    };
+    CaseSettings {
+        step_timeout: p.timeouts.step(),
+        case_timeout: p.timeouts.case(),
+        quiet_period: p.timeouts.quiet_period(),
+        profile: ics.profile.clone(),
+        server_id: p.account.server_id.clone(),
+        credentials,
+        transport,
+        dev_id: p.iut.dev_id.clone().unwrap_or_default(),
+        server_uri: p.iut.server_uri.clone(),
+        basic: match (&p.account.username, &p.account.password) {
+            (Some(u), Some(pw)) => Some((u.clone(), pw.clone())),
+            _ => None,
+        },
+        pixit: ics.pixit_flat(),
+    }
+}
+
+/// Runs the cases and returns the run result. Harness faults inside a case become an
+/// `error` verdict for that case; the run goes on.
+pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> anyhow::Result<RunResult> {
+    let rt = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build()?);
+    let results: Arc<Mutex<BTreeMap<String, CaseResult>>> = Arc::default();
+    let prepared = Arc::new(rt.block_on(target::prepare(&opts.target, &registry))?);
+    let run_deadline = std::time::Instant::now() + prepared.run_timeout;
+
+    let mut trials = Vec::new();
+    for case in &catalog.cases {
+        let case = Arc::new(case.clone());
+        let record = {
+            let results = results.clone();
+            move |r: CaseResult| {
+                results.lock().unwrap_or_else(|p| p.into_inner()).insert(r.id.clone(), r);
+            }
+        };
+        if let Err(why) = selected(&case, &opts) {
+            record(skeleton(&case, Verdict::Skipped, Some(Reason::new(why)), 0));
+            continue;
+        }
+        let (rt, registry, prepared) = (rt.clone(), registry.clone(), prepared.clone());
+        let c2 = case.clone();
+        let trial = Trial::ignorable_test(case.id.clone(), move || {
+            let case = c2;
+            if let Some((applicable, reason)) = prepared.applicability(&case, &registry) {
+                if !applicable {
+                    record(skeleton(&case, Verdict::NotApplicable, Some(Reason::new(reason.clone())), 0));
+                    return Ok(Completion::ignored_with(format!("not applicable: {reason}")));
+                }
+            }
+            if std::time::Instant::now() > run_deadline {
+                let r = Reason::new("run timeout (PIXIT timeouts.run_ms) reached before this case started");
+                record(skeleton(&case, Verdict::Error, Some(r.clone()), 0));
+                return Err(Failed::from(r.render()));
+            }
+            let res = rt.block_on(async {
+                // A panic inside the case (a harness bug) must end this case, not the run.
+                let (case2, registry2, prepared2) = (case.clone(), registry.clone(), prepared.clone());
+                tokio::spawn(async move { run_one(&case2, registry2, &prepared2).await }).await
+            });
+            let result = match res {
+                Ok(r) => r,
+                Err(e) => skeleton(&case, Verdict::Error, Some(Reason::new(format!("harness panic: {e}"))), 0),
+            };
+            let outcome = match result.verdict {
+                Verdict::Pass => Ok(Completion::Completed),
+                Verdict::NotApplicable | Verdict::Skipped => {
+                    Ok(Completion::ignored_with(result.reason.as_ref().map(|r| r.message.clone()).unwrap_or_default()))
+                }
+                v => {
+                    let text = result.reason.as_ref().map(|r| r.render()).unwrap_or_default();
+                    Err(Failed::from(format!("verdict {v}: {text}\n  trace: traces/{}.txt", case.id)))
+                }
+            };
+            record(result);
+            outcome
+        })
+        .with_kind(case.role.to_string());
+        trials.push(trial);
+    }
+    let list_only = opts.libtest.list;
+    let _conclusion = libtest_mimic::run(&opts.libtest, trials);
+    let mut map = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
+    if list_only {
+        map.clear();
+    }
+    let cases: Vec<CaseResult> = catalog
+        .cases
+        .iter()
+        .map(|c| {
+            map.remove(&c.id).unwrap_or_else(|| {
+                skeleton(c, Verdict::Skipped, Some(Reason::new("not selected (name filter or --skip)")), 0)
+            })
+        })
+        .collect();
+    rt.block_on(prepared.shutdown());
+    Ok(RunResult {
+        suite_version: crate::SUITE_VERSION.to_string(),
+        catalog_digest: catalog_digest(&registry, &catalog),
+        iut: prepared.iut_json.clone(),
+        cases,
+    })
+}
+
+/// SHA-256 over the SCR tables' and the catalog's digests.
+pub fn catalog_digest(registry: &Registry, catalog: &Catalog) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for item in registry.items() {
+        h.update(format!("{}|{}|{}|{:?}\n", item.id, item.status, item.function, item.requires_text).as_bytes());
+    }
+    h.update(catalog.digest.as_bytes());
+    hex::encode(h.finalize())
+}
+
+fn skeleton(case: &Case, verdict: Verdict, reason: Option<Reason>, duration_ms: u64) -> CaseResult {
+    CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        role: case.role.to_string(),
+        covers: case.covers.clone(),
+        verdict,
+        reason,
+        duration_ms,
+        trace: Vec::new(),
+    }
+}
+
+async fn run_one(case: &Case, registry: Arc<Registry>, prepared: &target::Prepared) -> CaseResult {
+    let setup = match prepared.case_env(case, registry).await {
+        Ok(s) => s,
+        Err(e) => {
+            return skeleton(case, Verdict::Error, Some(Reason::new(format!("cannot set up the case: {e:#}"))), 0);
+        }
+    };
+    let missing: Vec<&String> = case.pixit.iter().filter(|p| !setup.env.settings.pixit.contains_key(*p)).collect();
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        setup.teardown().await;
+        return skeleton(
+            case,
+            Verdict::Error,
+            Some(Reason::new(format!("the PIXIT lacks values this case needs: {}", names.join(", ")))),
+            0,
+        );
+    }
+    let ex = exec::execute(case, &setup.env).await;
+    setup.teardown().await;
+    let sensitive = prepared.sensitive.clone();
+    let mut trace = ex.trace.entries();
+    scrub(&mut trace, &sensitive);
+    CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        role: case.role.to_string(),
+        covers: case.covers.clone(),
+        verdict: ex.verdict,
+        reason: ex.reason,
+        duration_ms: ex.duration.as_millis() as u64,
+        trace,
+    }
+}
+
+/// Removes sensitive PIXIT values from traces (they may appear in Authorization headers, etc.).
+fn scrub(trace: &mut [crate::trace::TraceEntry], sensitive: &[String]) {
+    if sensitive.is_empty() {
+        return;
+    }
+    for e in trace.iter_mut() {
+        let mut v = serde_json::to_value(&e.event).unwrap_or_default();
+        let mut s = v.to_string();
+        let mut changed = false;
+        for secret in sensitive.iter().filter(|s| s.len() >= 4) {
+            if s.contains(secret.as_str()) {
+                s = s.replace(secret.as_str(), "<redacted>");
+                changed = true;
+            }
+        }
+        if changed {
+            if let Ok(nv) = serde_json::from_str::<serde_json::Value>(&s) {
+                v = nv;
+                e.event = crate::trace::TraceEvent::Note { text: format!("(redacted) {v}") };
+            }
+        }
+    }
+}

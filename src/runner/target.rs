@@ -1,0 +1,202 @@
+//! What a run is pointed at: a vendor's IUT described by an ICS file, or the bundled reference
+//! peers (started in-process for each case, optionally switched into faults).
+use super::exec::CaseEnv;
+use super::plan::case_applicability;
+use super::run::settings_from_ics;
+use crate::catalog::Case;
+use crate::ics::{Applicability, Ics};
+use crate::peers::Listener;
+use crate::reference::{client, faults, server};
+use crate::scr::{Registry, Role};
+use crate::upper_tester::UpperTester;
+use anyhow::Context;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub enum Target {
+    Ics(Arc<Ics>),
+    Reference { faults: BTreeSet<String> },
+}
+
+impl Target {
+    /// The reference target; unknown fault names are an error listing the catalog.
+    pub fn reference(faults: BTreeSet<String>) -> anyhow::Result<Target> {
+        for f in &faults {
+            if faults::find(f).is_none() {
+                let names: Vec<&str> = faults::catalog().iter().map(|f| f.name).collect();
+                anyhow::bail!("unknown reference fault {f:?}; known faults: {}", names.join(", "));
+            }
+        }
+        Ok(Target::Reference { faults })
+    }
+}
+
+const LOOPBACK: &str = "127.0.0.1:0";
+
+fn loopback() -> SocketAddr {
+    LOOPBACK.parse().expect("static address")
+}
+
+/// The built-in ICS of a reference peer (every optional item supported).
+pub fn reference_ics(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics {
+    Ics::for_reference(role, ut_url, server_uri)
+}
+
+enum Kind {
+    External { ics: Arc<Ics>, ut: Arc<UpperTester>, listener: Arc<Listener> },
+    Reference { faults: BTreeSet<String>, client_ics: Ics, server_ics: Ics },
+}
+
+/// A target made ready for a run.
+pub struct Prepared {
+    kind: Kind,
+    pub run_timeout: Duration,
+    /// Effective, redacted ICS/PIXIT for the reports.
+    pub iut_json: serde_json::Value,
+    /// Values to scrub from traces.
+    pub sensitive: Vec<String>,
+}
+
+/// Everything one case runs with; `teardown` stops per-case peers.
+pub struct CaseSetup {
+    pub env: CaseEnv,
+    peer: Option<Peer>,
+}
+
+enum Peer {
+    Client(client::RunningClient),
+    Server(server::RunningServer),
+}
+
+impl CaseSetup {
+    pub async fn teardown(self) {
+        match self.peer {
+            Some(Peer::Client(c)) => c.shutdown().await,
+            Some(Peer::Server(s)) => s.shutdown().await,
+            None => {}
+        }
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap_or_default()
+}
+
+pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Prepared> {
+    match target {
+        Target::Ics(ics) => {
+            let base = ics.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+            let ut = UpperTester::from_config(&ics.pixit.upper_tester, &base).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let listener = Listener::bind(ics.pixit.suite.listen, ics.pixit.suite.base_url.clone())
+                .await
+                .with_context(|| format!("cannot listen on {} (PIXIT suite.listen)", ics.pixit.suite.listen))?;
+            Ok(Prepared {
+                run_timeout: ics.pixit.timeouts.run(),
+                iut_json: ics.redacted_json(),
+                sensitive: ics.sensitive_values(),
+                kind: Kind::External { ics: ics.clone(), ut: Arc::new(ut), listener: Arc::new(listener) },
+            })
+        }
+        Target::Reference { faults } => {
+            let client_ics = reference_ics(Role::Client, "http://127.0.0.1:9/ut", None);
+            let server_ics = reference_ics(Role::Server, "http://127.0.0.1:9/ut", Some("http://127.0.0.1:9/dm"));
+            let iut_json = serde_json::json!({
+                "reference": true,
+                "faults": faults,
+                "client": client_ics.redacted_json(),
+                "server": server_ics.redacted_json(),
+            });
+            Ok(Prepared {
+                run_timeout: client_ics.pixit.timeouts.run(),
+                iut_json,
+                sensitive: Vec::new(),
+                kind: Kind::Reference { faults: faults.clone(), client_ics, server_ics },
+            })
+        }
+    }
+}
+
+impl Prepared {
+    /// Applicability of a case, and why (None: the target decides nothing, run it).
+    pub fn applicability(&self, case: &Case, reg: &Registry) -> Option<(bool, String)> {
+        Some(match &self.kind {
+            Kind::External { ics, .. } => case_applicability(case, ics, reg),
+            Kind::Reference { client_ics, server_ics, .. } => {
+                let ics = if case.role == Role::Client { client_ics } else { server_ics };
+                case_applicability(case, ics, reg)
+            }
+        })
+    }
+
+    /// Applicability of every SCR item (both roles for the reference target).
+    pub fn item_applicability(&self, reg: &Registry) -> Vec<Applicability> {
+        match &self.kind {
+            Kind::External { ics, .. } => ics.item_applicability(reg),
+            Kind::Reference { client_ics, server_ics, .. } => {
+                let c = client_ics.item_applicability(reg);
+                let s = server_ics.item_applicability(reg);
+                reg.items()
+                    .iter()
+                    .filter_map(|i| {
+                        let from = if i.role == Role::Client { &c } else { &s };
+                        from.iter().find(|a| a.id == i.id).cloned()
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    pub async fn case_env(&self, case: &Case, registry: Arc<Registry>) -> anyhow::Result<CaseSetup> {
+        match &self.kind {
+            Kind::External { ics, ut, listener } => Ok(CaseSetup {
+                env: CaseEnv {
+                    registry,
+                    settings: settings_from_ics(ics),
+                    ut: ut.clone(),
+                    listener: listener.clone(),
+                    http: http_client(),
+                },
+                peer: None,
+            }),
+            Kind::Reference { faults, .. } => {
+                let listener = Arc::new(Listener::bind(loopback(), None).await?);
+                let prefix = if case.role == Role::Client { "client." } else { "server." };
+                let faults: BTreeSet<String> = faults.iter().filter(|f| f.starts_with(prefix)).cloned().collect();
+                let (ics, peer) = match case.role {
+                    Role::Client => {
+                        let mut cfg = client::ClientConfig::new(listener.endpoint_url("dm"));
+                        cfg.listen = loopback();
+                        cfg.faults = faults;
+                        let running = client::spawn(cfg).await?;
+                        let ics = reference_ics(Role::Client, &running.ut_url, None);
+                        (ics, Peer::Client(running))
+                    }
+                    Role::Server => {
+                        let mut cfg = server::ServerConfig::new();
+                        cfg.listen = loopback();
+                        cfg.faults = faults;
+                        let running = server::spawn(cfg).await?;
+                        let ics = reference_ics(Role::Server, &running.ut_url, Some(&running.dm_url));
+                        (ics, Peer::Server(running))
+                    }
+                };
+                let ut = UpperTester::from_config(&ics.pixit.upper_tester, std::path::Path::new("."))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok(CaseSetup {
+                    env: CaseEnv {
+                        registry,
+                        settings: settings_from_ics(&ics),
+                        ut: Arc::new(ut),
+                        listener,
+                        http: http_client(),
+                    },
+                    peer: Some(peer),
+                })
+            }
+        }
+    }
+
+    pub async fn shutdown(&self) {}
+}

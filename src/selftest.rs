@@ -1,0 +1,173 @@
+//! `dmcts selftest`: the suite proves its own verdicts. Every case runs against the clean
+//! reference peer (it must pass) and against each reference fault it declares in `detects`
+//! (it must fail — not error, not inconc). Every catalogued fault must be caught by some case,
+//! and every case must catch some fault: a case that cannot fail is a defect.
+use crate::catalog::{Case, Catalog};
+use crate::reference::faults;
+use crate::runner::exec;
+use crate::runner::target::{self, Target};
+use crate::scr::Registry;
+use crate::verdict::Verdict;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+/// At most this many case runs at once (each has its own peers and ports).
+const PARALLEL: usize = 8;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOutcome {
+    pub id: String,
+    pub clean: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clean_reason: Option<String>,
+    /// Fault name → observed verdict.
+    pub faults: BTreeMap<String, Verdict>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Selftest {
+    pub suite_version: String,
+    pub cases: Vec<CaseOutcome>,
+    /// Catalogued faults that no case caught.
+    pub uncaught_faults: Vec<String>,
+    /// Cases that declare no fault.
+    pub cases_without_fault: Vec<String>,
+    /// (case, fault) pairs where a declared fault was not caught (observed verdict not fail).
+    pub missed: Vec<(String, String, Verdict)>,
+    /// Cases that did not pass on the clean reference.
+    pub clean_failures: Vec<String>,
+    pub ok: bool,
+}
+
+pub struct SelftestOutcome {
+    pub ok: bool,
+    pub summary: String,
+    pub report: Selftest,
+}
+
+/// Runs one case against the reference peers with the given faults.
+pub async fn run_case(case: &Case, registry: Arc<Registry>, faults: BTreeSet<String>) -> (Verdict, Option<String>) {
+    let target = match Target::reference(faults) {
+        Ok(t) => t,
+        Err(e) => return (Verdict::Error, Some(e.to_string())),
+    };
+    let prepared = match target::prepare(&target, &registry).await {
+        Ok(p) => p,
+        Err(e) => return (Verdict::Error, Some(format!("{e:#}"))),
+    };
+    let setup = match prepared.case_env(case, registry).await {
+        Ok(s) => s,
+        Err(e) => return (Verdict::Error, Some(format!("{e:#}"))),
+    };
+    let ex = exec::execute(case, &setup.env).await;
+    setup.teardown().await;
+    (ex.verdict, ex.reason.map(|r| r.render()))
+}
+
+/// Runs the selftest and writes `selftest.json` into `report_dir`.
+pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, report_dir: &Path) -> anyhow::Result<SelftestOutcome> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = rt.block_on(selftest(registry, catalog));
+    std::fs::create_dir_all(report_dir)?;
+    std::fs::write(report_dir.join("selftest.json"), serde_json::to_string_pretty(&report)?)?;
+    let summary = summary(&report);
+    std::fs::write(report_dir.join("selftest.txt"), &summary)?;
+    Ok(SelftestOutcome { ok: report.ok, summary, report })
+}
+
+pub async fn selftest(registry: Arc<Registry>, catalog: Arc<Catalog>) -> Selftest {
+    let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut jobs = tokio::task::JoinSet::new();
+    for (ci, case) in catalog.cases.iter().enumerate() {
+        let runs: Vec<Option<String>> = std::iter::once(None).chain(case.detects.iter().cloned().map(Some)).collect();
+        for fault in runs {
+            let (case, registry, sem) = (case.clone(), registry.clone(), sem.clone());
+            jobs.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let faults: BTreeSet<String> = fault.iter().cloned().collect();
+                let (v, reason) = run_case(&case, registry, faults).await;
+                (ci, fault, v, reason)
+            });
+        }
+    }
+    let mut outcomes: Vec<CaseOutcome> = catalog
+        .cases
+        .iter()
+        .map(|c| CaseOutcome { id: c.id.clone(), clean: Verdict::Error, clean_reason: None, faults: BTreeMap::new() })
+        .collect();
+    while let Some(r) = jobs.join_next().await {
+        match r {
+            Ok((ci, None, v, reason)) => {
+                outcomes[ci].clean = v;
+                outcomes[ci].clean_reason = if v == Verdict::Pass { None } else { reason };
+            }
+            Ok((ci, Some(f), v, _)) => {
+                outcomes[ci].faults.insert(f, v);
+            }
+            Err(e) => eprintln!("selftest: a case run panicked: {e}"),
+        }
+    }
+    let caught: BTreeSet<&str> = outcomes
+        .iter()
+        .flat_map(|o| o.faults.iter().filter(|(_, v)| **v == Verdict::Fail).map(|(f, _)| f.as_str()))
+        .collect();
+    let uncaught_faults: Vec<String> =
+        faults::catalog().iter().filter(|f| !caught.contains(f.name)).map(|f| f.name.to_string()).collect();
+    let cases_without_fault: Vec<String> =
+        catalog.cases.iter().filter(|c| c.detects.is_empty()).map(|c| c.id.clone()).collect();
+    let missed: Vec<(String, String, Verdict)> = outcomes
+        .iter()
+        .flat_map(|o| o.faults.iter().filter(|(_, v)| **v != Verdict::Fail).map(|(f, v)| (o.id.clone(), f.clone(), *v)))
+        .collect();
+    let clean_failures: Vec<String> =
+        outcomes.iter().filter(|o| o.clean != Verdict::Pass).map(|o| o.id.clone()).collect();
+    let ok =
+        uncaught_faults.is_empty() && cases_without_fault.is_empty() && missed.is_empty() && clean_failures.is_empty();
+    Selftest {
+        suite_version: crate::SUITE_VERSION.to_string(),
+        cases: outcomes,
+        uncaught_faults,
+        cases_without_fault,
+        missed,
+        clean_failures,
+        ok,
+    }
+}
+
+pub fn summary(s: &Selftest) -> String {
+    let total_faults = faults::catalog().len();
+    let clean_pass = s.cases.iter().filter(|c| c.clean == Verdict::Pass).count();
+    let declared: usize = s.cases.iter().map(|c| c.faults.len()).sum();
+    let mut out = format!(
+        "selftest: {clean_pass}/{} cases pass on the clean reference; {}/{declared} declared (case, fault) pairs caught; \
+         {}/{total_faults} catalogued faults caught by some case\n",
+        s.cases.len(),
+        declared - s.missed.len(),
+        total_faults - s.uncaught_faults.len(),
+    );
+    for c in &s.cases {
+        if c.clean != Verdict::Pass {
+            out.push_str(&format!(
+                "  CLEAN NOT PASS  {} ({}): {}\n",
+                c.id,
+                c.clean,
+                c.clean_reason.as_deref().unwrap_or("").replace('\n', "\n      ")
+            ));
+        }
+    }
+    for (case, fault, v) in &s.missed {
+        out.push_str(&format!("  MISSED          {case} did not catch {fault} (verdict {v}, expected fail)\n"));
+    }
+    for f in &s.uncaught_faults {
+        out.push_str(&format!("  UNCAUGHT FAULT  {f}: no case catches it\n"));
+    }
+    for c in &s.cases_without_fault {
+        out.push_str(&format!(
+            "  NO FAULT        {c} declares no fault it catches (a case that cannot fail is a defect)\n"
+        ));
+    }
+    out.push_str(if s.ok { "selftest: OK\n" } else { "selftest: FAILED\n" });
+    out
+}
