@@ -1,1 +1,138 @@
-//! placeholder
+//! Reports of a run, all generated from one [`RunResult`] so they always agree:
+//! `junit.xml`, `coverage.json`, `coverage.md`, `run.json` and `traces/<case>.{json,txt}`.
+//! The file layout and every JSON key are documented in `docs/reports.md`.
+pub mod coverage;
+pub mod junit;
+pub mod run_json;
+pub mod text;
+
+pub use coverage::{coverage, coverage_md, Coverage, CoverageItemInput, ItemVerdict};
+pub use junit::{junit_xml, junit_xml_at};
+pub use run_json::{run_json, SCHEMA_VERSION};
+pub use text::{case_text, trace_text};
+
+use crate::runner::result::RunResult;
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The files [`write_all`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub junit: PathBuf,
+    pub coverage_json: PathBuf,
+    pub coverage_md: PathBuf,
+    pub run_json: PathBuf,
+    /// `traces/<case>.json` and `traces/<case>.txt`, in run order, json before txt.
+    pub traces: Vec<PathBuf>,
+}
+
+impl Written {
+    /// Every path written, reports first, then traces.
+    pub fn all(&self) -> Vec<&Path> {
+        let mut v: Vec<&Path> = vec![&self.junit, &self.coverage_json, &self.coverage_md, &self.run_json];
+        v.extend(self.traces.iter().map(PathBuf::as_path));
+        v
+    }
+}
+
+/// Writes every report of `run` into `dir` (created if needed). Existing files of the same
+/// names are overwritten; other files in `dir` are left alone.
+pub fn write_all(dir: &Path, run: &RunResult, items: &[CoverageItemInput]) -> io::Result<Written> {
+    let traces_dir = dir.join("traces");
+    std::fs::create_dir_all(&traces_dir).map_err(|e| with_path(e, &traces_dir))?;
+
+    let cov = coverage(run, items);
+    let written = Written {
+        junit: write(dir.join("junit.xml"), junit_xml(run)?)?,
+        coverage_json: write(dir.join("coverage.json"), pretty(&cov)?)?,
+        coverage_md: write(dir.join("coverage.md"), coverage_md(&cov))?,
+        run_json: write(dir.join("run.json"), pretty(&run_json(run))?)?,
+        traces: {
+            let mut paths = Vec::new();
+            for (i, (case, stem)) in run.cases.iter().zip(trace_stems(run)).enumerate() {
+                let json = run_json::trace_json(run, i).unwrap_or(serde_json::Value::Null);
+                paths.push(write(traces_dir.join(format!("{stem}.json")), pretty(&json)?)?);
+                paths.push(write(traces_dir.join(format!("{stem}.txt")), case_text(case))?);
+            }
+            paths
+        },
+    };
+    Ok(written)
+}
+
+fn write(path: PathBuf, contents: String) -> io::Result<PathBuf> {
+    std::fs::write(&path, contents).map_err(|e| with_path(e, &path))?;
+    Ok(path)
+}
+
+fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+fn pretty<T: serde::Serialize>(value: &T) -> io::Result<String> {
+    let mut s = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// File-name stems of the per-case trace files, in run order: the case id with anything but
+/// `[A-Za-z0-9._-]` replaced by `_`, made unique (case-insensitively, for such file systems)
+/// with a `_<n>` suffix. Case ids come from the catalog, but a file name must never escape
+/// `traces/`.
+pub fn trace_stems(run: &RunResult) -> Vec<String> {
+    let mut seen = HashSet::new();
+    run.cases
+        .iter()
+        .map(|c| {
+            let mut base: String =
+                c.id.chars()
+                    .map(|ch| if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.') { ch } else { '_' })
+                    .collect();
+            if base.is_empty() || base.starts_with('.') {
+                base.insert(0, '_');
+            }
+            let mut stem = base.clone();
+            let mut n = 2;
+            while !seen.insert(stem.to_ascii_lowercase()) {
+                stem = format!("{base}_{n}");
+                n += 1;
+            }
+            stem
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::result::CaseResult;
+    use crate::verdict::Verdict;
+
+    fn run_with_ids(ids: &[&str]) -> RunResult {
+        RunResult {
+            suite_version: "0".into(),
+            catalog_digest: "d".into(),
+            iut: serde_json::json!({}),
+            cases: ids
+                .iter()
+                .map(|id| CaseResult {
+                    id: id.to_string(),
+                    title: String::new(),
+                    role: "client".into(),
+                    covers: vec![],
+                    verdict: Verdict::Pass,
+                    reason: None,
+                    duration_ms: 0,
+                    trace: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn trace_stems_are_safe_and_unique() {
+        let r = run_with_ids(&["TC-1", "../x", "tc-1", "", "a/b", "a_b"]);
+        assert_eq!(trace_stems(&r), vec!["TC-1", "_.._x", "tc-1_2", "_", "a_b", "a_b_2"]);
+    }
+}
