@@ -1,0 +1,170 @@
+//! Loading an ICS: the shipped examples load and validate; a missing, empty, malformed or
+//! incomplete ICS is refused with file:line and what was expected.
+use dmcts::ics::{Ics, IcsError, NotificationTransport, SUITE_DEV_ID};
+use dmcts::scr::{Registry, Role};
+use dmcts::upper_tester::UpperTesterConfig;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn registry() -> Registry {
+    Registry::load_dir(&root().join("scr")).unwrap()
+}
+
+fn parse(src: &str) -> Result<Ics, IcsError> {
+    Ics::from_str(src, Path::new("ics.toml"))
+}
+
+const CLIENT: &str = r#"
+[iut]
+role = "client"
+vendor = "Acme"
+product = "Widget"
+version = "1.0"
+
+[support]
+"DM-PACK-002-C-O" = true
+"DM-PACK-007-C-O" = true
+"DM-PACK-008-C-O" = false
+"DM-PACK-009-C-O" = false
+"DM-PACK-019-C-O" = true
+"DM-PACK-020-C-O" = false
+"DM-PACK-023-C-O" = true
+
+[pixit.iut]
+dev_id = "IMEI:1"
+
+[pixit.upper_tester]
+backend = "http"
+url = "http://127.0.0.1:9/ut"
+"#;
+
+#[test]
+fn shipped_examples_load_and_validate() {
+    let reg = registry();
+    let c = Ics::load(&root().join("examples/ics-client.toml")).expect("client example loads");
+    c.validate_against(&reg).expect("client example validates");
+    assert_eq!(c.iut.role, Role::Client);
+    assert_eq!(c.pixit.suite.listen.to_string(), "127.0.0.1:8700");
+    assert_eq!(c.pixit.upper_tester, UpperTesterConfig::Http { url: "http://127.0.0.1:8701/ut".into() });
+
+    let s = Ics::load(&root().join("examples/ics-server.toml")).expect("server example loads");
+    s.validate_against(&reg).expect("server example validates");
+    assert_eq!(s.iut.role, Role::Server);
+    assert_eq!(s.pixit.iut.server_uri.as_deref(), Some("http://127.0.0.1:8080/dm"));
+    assert_eq!(s.pixit.timeouts.run(), Duration::from_secs(3600), "run_ms defaults");
+}
+
+#[test]
+fn defaults_apply() {
+    let ics = parse(CLIENT).unwrap();
+    assert_eq!(ics.pixit.suite.listen.to_string(), "127.0.0.1:0");
+    assert_eq!(ics.pixit.account.server_id, "dmcts");
+    assert_eq!(ics.pixit.notification.transport, NotificationTransport::UpperTester);
+    assert_eq!(ics.pixit.timeouts.step(), Duration::from_millis(10_000));
+    assert_eq!(ics.pixit.timeouts.case(), Duration::from_millis(60_000));
+    assert_eq!(ics.pixit.timeouts.quiet_period(), Duration::from_millis(3_000));
+    assert_eq!(ics.profile, dmcts::wire::dm2::Profile::default());
+    ics.validate_against(&registry()).unwrap();
+}
+
+#[test]
+fn missing_file_is_an_io_error_naming_it() {
+    let err = Ics::load(Path::new("/nonexistent/ics.toml")).unwrap_err();
+    assert!(matches!(err, IcsError::Io { .. }));
+    assert!(err.to_string().contains("/nonexistent/ics.toml"), "{err}");
+}
+
+#[test]
+fn empty_or_comment_only_file_is_refused() {
+    for src in ["", "   \n", "# only a comment\n\n# another\n"] {
+        let err = parse(src).unwrap_err();
+        assert!(matches!(err, IcsError::Empty { .. }), "{src:?}: {err}");
+        let msg = err.to_string();
+        assert!(msg.contains("ICS file ics.toml is empty") && msg.contains("[iut] role"), "{msg}");
+    }
+}
+
+#[test]
+fn malformed_toml_gives_line_and_column() {
+    let err = parse("[iut]\nrole = \"client\"\nvendor = \n").unwrap_err();
+    match &err {
+        IcsError::Toml { line, .. } => assert_eq!(*line, 3, "{err}"),
+        other => panic!("expected a TOML error, got {other}"),
+    }
+    assert!(err.to_string().starts_with("ics.toml:3:"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_line() {
+    let src = CLIENT.replace("[pixit.iut]\n", "[pixit.iut]\ndevid = \"x\"\n");
+    let err = parse(&src).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("ics.toml:18:"), "{msg}");
+    assert!(msg.contains("devid") && msg.contains("dev_id"), "names the key and what was expected: {msg}");
+
+    let err = parse(&format!("{CLIENT}\n[pixits]\nx = 1\n")).unwrap_err().to_string();
+    assert!(err.contains("pixits"), "{err}");
+
+    let err = parse(&CLIENT.replace("role = \"client\"", "role = \"device\"")).unwrap_err().to_string();
+    assert!(err.starts_with("ics.toml:3:") && err.contains("client"), "{err}");
+}
+
+#[test]
+fn role_specific_pixit_are_required() {
+    let no_devid = CLIENT.replace("dev_id = \"IMEI:1\"", "");
+    let err = parse(&no_devid).unwrap_err().to_string();
+    assert!(err.contains("ics.toml:17: PIXIT iut.dev_id is required for a client IUT"), "{err}");
+
+    let server = CLIENT.replace("role = \"client\"", "role = \"server\"");
+    let err = parse(&server).unwrap_err().to_string();
+    assert!(err.contains("iut.server_uri is required for a server IUT"), "{err}");
+
+    let server = server.replace("dev_id = \"IMEI:1\"", "server_uri = \"http://127.0.0.1:1/dm\"");
+    let ics = parse(&server).unwrap();
+    assert_eq!(ics.pixit.iut.dev_id.as_deref(), Some(SUITE_DEV_ID), "the suite's DevID by default");
+
+    let no_ut = CLIENT.split("[pixit.upper_tester]").next().unwrap().to_string();
+    let err = parse(&no_ut).unwrap_err().to_string();
+    assert!(err.contains("[pixit.upper_tester] is required"), "{err}");
+
+    let http = format!("{CLIENT}\n[pixit.notification]\ntransport = \"http\"\nsecret = \"s\"\n");
+    let err = parse(&http).unwrap_err();
+    let IcsError::Invalid { problems, .. } = &err else { panic!("{err}") };
+    assert_eq!(problems.len(), 2, "all problems at once: {err}");
+    assert!(err.to_string().contains("notification.url is required"), "{err}");
+    assert!(err.to_string().contains("secret and notification.auth_data go together"), "{err}");
+
+    let err = parse(&format!("{CLIENT}\n[pixit.timeouts]\nstep_ms = 0\n")).unwrap_err().to_string();
+    assert!(err.contains("timeouts.step_ms is 0"), "{err}");
+
+    let err = parse("[support]\n\"X\" = true\n").unwrap_err().to_string();
+    assert!(err.contains("no [iut] table"), "{err}");
+}
+
+#[test]
+fn support_answers_are_checked_against_the_scr_tables() {
+    let reg = registry();
+    let src = CLIENT
+        .replace("\"DM-PACK-019-C-O\" = true\n", "")
+        .replace("\"DM-PACK-023-C-O\" = true\n", "")
+        .replace(
+            "[support]\n",
+            "[support]\n\"DM-PACK-001-C-M\" = true\n\"DM-PACK-002-S-M\" = true\n\"DM-PACK-099-C-O\" = true\n\"ICS-X\" = true\n",
+        );
+    let err = parse(&src).unwrap().validate_against(&reg).unwrap_err();
+    let IcsError::Invalid { problems, .. } = &err else { panic!("{err}") };
+    let msg = err.to_string();
+    assert_eq!(problems.len(), 4, "{msg}");
+    assert!(msg.contains("ics.toml:9: [support] answers DM-PACK-001-C-M, which is mandatory"), "{msg}");
+    assert!(
+        msg.contains("ics.toml:10: [support] answers DM-PACK-002-S-M, a server item; the IUT is a client"),
+        "{msg}"
+    );
+    assert!(msg.contains("ics.toml:11: [support] answers \"DM-PACK-099-C-O\", which is not an SCR item"), "{msg}");
+    assert!(msg.contains("does not answer 2 optional client item(s): DM-PACK-019-C-O, DM-PACK-023-C-O"), "{msg}");
+    assert!(!msg.contains("ICS-X"), "ICS-* capabilities are free-form: {msg}");
+}
