@@ -1,5 +1,686 @@
-//! Reference DM 2.0 client.
-use super::faults::FaultInfo;
+//! Reference DM 2.0 client: a complete DM Client (digest + seed), driven by the upper-tester
+//! contract, with injectable faults. Vendors use it as a sandbox and golden peer; CI runs every
+//! client-role case (the suite playing DM server) against it, and every fault must be caught.
+//!
+//! # Endpoints (on `ClientConfig::listen`)
+//! - `POST /ut`: the upper tester (`reset`, `idle`, `session.start`, `notification.deliver`
+//!   {`bytes_b64`}, `alert.raise` {alert object, or `{"alert": {...}}`}, `config.request` {`moid`}).
+//! - `POST /notify`: Package#0 over HTTP (raw bytes); always answered 204, whatever the verdict.
+//!
+//! # Provisioned state (restored by `reset`)
+//! DevID: `ClientConfig::dev_id` (default `IMEI:359881000000017`), sent as `OMADM-DevID`.
+//!
+//! | MOID | MIID | root | exposed in MOS | instance |
+//! |---|---|---|---|---|
+//! | `urn:oma:mo:oma-dm-devinfo:1.0` | `d0` | `DevInfo` | yes | permanent |
+//! | `urn:oma:mo:oma-dm-dmacc:1.2` | `acc0` | `DMAcc` | no (any ClientURI on it → 403) | permanent |
+//! | `urn:oma:mo:dmcts-test:1.0` | `t0` | `Test` | yes | permanent |
+//! | `urn:oma:mo:dmcts-test:1.0` | `t1` | `Test` | yes | dynamic (DELETE `…/t1/` → 200) |
+//! | `urn:oma:mo:oma-fumo:1.0` | `fw-main` | `FUMO` | yes | permanent |
+//!
+//! Nodes (P = permanent, D = dynamic, X = executable); paths are relative to the instance root,
+//! so e.g. `urn:oma:mo:oma-dm-devinfo:1.0/d0/FwV` (or `…:1.0//FwV`, DevInfo having one instance):
+//! - DevInfo `d0` (all P leaves): `DevID` = dev_id, `Man` = `dmcts`, `Mod` = `reference-client`,
+//!   `DmV` = `2.0`, `Lang` = `en-US`, `DevType` = `reference`, `OEM` = `dmcts`, `FwV` = `1.0.0`,
+//!   `SwV` = `1.0.0`, `HwV` = `1.0`.
+//! - DMAcc `acc0` (P): `SrvID` = server_id (`dmcts`), `SrvURI` = server_uri, `Name`,
+//!   `Auth/Noti/{Type=SHA256, Data=hex(auth data), Secret=hex(secret)}`, `Auth/Trsp/{Data, Secret}`.
+//! - Test `t0`: `Perm` = `permanent` (P leaf); `Fixed` (P) / `Leaf` = `fixed` (P);
+//!   `Dyn` (P interior) with `Item1` (D) {`Name` = `alpha`, `Val` = `1`} and `Item2` (D)
+//!   {`Name` = `beta`, `Val` = `2`}; `Scratch` = `scratch` (D leaf); `Op` = `` (P, X);
+//!   `OpCount` = `0` (P leaf, incremented by each EXEC of `Op`).
+//! - Test `t1` (dynamic instance): `Name` = `second` (D), `Val` = `10` (D).
+//! - FUMO `fw-main`: `PkgName` = `base` (P), `PkgVersion` = `1.0` (P), `DownloadAndUpdate` (P
+//!   interior, X) / `PkgURL` = `` (P leaf, value replaceable by HGET), `Update` = `` (P, X),
+//!   `State` = `10` (P; set to `100` by an EXEC of `DownloadAndUpdate` or `Update`).
+//!
+//! MOS (Package#1 when REQ-MOS was present; never otherwise), in this order:
+//! `{DDF: https://ddf.dmcts.example/oma-dm-devinfo-1.0.ddf, MOID: …devinfo:1.0, MIID: [d0]}`,
+//! `{DDF: …/dmcts-test-1.0.ddf, MOID: …dmcts-test:1.0, MIID: [t0, t1, …created]}`,
+//! `{DDF: …/oma-fumo-1.0.ddf, MOID: …oma-fumo:1.0, MIID: [fw-main, …created]}`.
+//!
+//! # Command behaviour (status codes)
+//! - Unknown command name 501; malformed command array (wrong arity, non-string) 400; SUB and
+//!   UNSUB 501 (not supported). Processing always goes on with the next command.
+//! - ClientURI errors: malformed 400, unresolvable 404 (including empty MIID with several
+//!   instances, or several matches without a wildcard), DMAcc 403.
+//! - HGET: repository non-2xx → that code; body not an MO-serialization array → 400. With a
+//!   ClientURI the first element's MOData replaces the node (keyed by the node's name, or bare);
+//!   a missing last node under an existing parent is created (D). Without a ClientURI every
+//!   element creates a new instance of the MOID of its `ClientURI`: test MO and FUMO only
+//!   (DevInfo/DMAcc 405, unknown MOID 404); MIIDs `t<n>` / `fw-<n>`, n = 2, 3, … since reset;
+//!   status 200 with `URI: ["<MOID>/<MIID>/"]`. New nodes are dynamic; `Op`, `DownloadAndUpdate`
+//!   and `Update` children are executable.
+//! - HPUT/HPOST: body = MO serialization of every target, `Content-Type: profile.mo_media_type`;
+//!   repository 2xx → 200, else its code; unreachable → 500; `OMADM-Accept` on the Package#2
+//!   response not admitting `profile.mo_media_type` → 406 (no request sent).
+//! - DELETE: 405 when a target is permanent (nothing deleted), else 200.
+//! - EXEC: non-executable 405; without ServerURI 200 (synchronous); with ServerURI 202 and, after
+//!   the session, a new session POSTing Package#1 to the ServerURI with ClientInitiatedMgmt and
+//!   `{AlertType: urn:oma:at:fumo:1.0:DownloadAndUpdate | …fumo:1.0:Update |
+//!   urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI as sent>, Mark:
+//!   informational, DataType: int, Data: {result: 200}}`.
+//! - GET 200 with `profile.get_data_member` = MO serialization array of the targets.
+//! - SHOW 200 at once; a background "browser" GETs the URL. CONT 200; later Package#3s go to
+//!   its URI. END 200 (never sent: no Package#3 after END). DEFAULT 200, one URI per MOID;
+//!   `config.request {moid}` then runs the HGET procedure (new instance) against it, silently.
+//! - A session aborts (no retry) on a non-200 reply, a reply that is not
+//!   `application/vnd.oma.dm.request+json`, or a body without a `CMD` array; and after
+//!   `ClientConfig::max_rounds` (64) rounds.
+//!
+//! # Package#0 acceptance
+//! In order: decodable; VER = `profile.notification_version`; OC = option count; ascending
+//! options; SERVER-ID = server_id; digest per `profile.digest_order` when credentials are set
+//! (missing digest per `profile.missing_digest`); TIMESTAMP within ±`profile.timestamp_window_s`;
+//! NOTIFICATION-ID not seen since reset. PREFERRED-CON-TYPE is accepted whatever its value.
+//!
+//! # Faults (`client.` + name; see [`FAULTS`])
+//! devid-missing, devid-wrong, p1-media-type, p3-media-type, package-flow-stops,
+//! notifications-ignored, accept-wrong-ver, accept-oc-mismatch, accept-unknown-server-id,
+//! con-type-rejected, notification-id-not-echoed, accept-bad-digest, accept-stale-timestamp,
+//! mos-missing, session-alert-missing, session-alert-wrong, commands-out-of-order,
+//! status-missing, status-reordered, status-extra, sc-as-string, non-exec-async,
+//! hget-not-stored, hget-no-uri, hput-wrong-method, hpost-wrong-method,
+//! delete-permanent-allowed, exec-not-executed, exec-async-reported-sync,
+//! async-alert-never-sent, get-no-data, show-not-opened, show-blocks, cont-ignored,
+//! p3-after-end, default-ignored, alert-no-datatype, alert-bad-mark, alert-missing-alerttype.
+mod notify;
+mod session;
+pub mod store;
 
-/// Faults the reference client can be switched into.
-pub const FAULTS: &[FaultInfo] = &[];
+use super::faults::{FaultInfo, PeerRole};
+use super::ut_server;
+use crate::upper_tester::{action, UtAnswer, UtRequest};
+use crate::wire::dm2::notification::NotificationCredentials;
+use crate::wire::dm2::{GenericAlert, Profile};
+use anyhow::Context;
+use base64::Engine;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use store::Store;
+use tokio::task::{AbortHandle, JoinSet};
+
+/// The reference DevID.
+pub const DEFAULT_DEV_ID: &str = "IMEI:359881000000017";
+/// The DevID sent under the fault `client.devid-wrong`.
+pub const WRONG_DEV_ID: &str = "IMEI:000000000000000";
+/// Path of the Package#0-over-HTTP endpoint.
+pub const NOTIFY_PATH: &str = "/notify";
+
+macro_rules! fault {
+    ($name:literal, $desc:literal, [$($scr:literal),+]) => {
+        FaultInfo { name: concat!("client.", $name), role: PeerRole::Client, description: $desc, violates: &[$($scr),+] }
+    };
+}
+
+/// Faults the reference client can be switched into; each breaks one requirement observably.
+pub const FAULTS: &[FaultInfo] = &[
+    fault!(
+        "devid-missing",
+        "Package#1 and Package#3 carry no OMADM-DevID header",
+        ["DM-PACK-011-C-M", "DM-PACK-013-C-M"]
+    ),
+    fault!(
+        "devid-wrong",
+        "OMADM-DevID is IMEI:000000000000000, not DevInfo/DevID",
+        ["DM-PACK-011-C-M", "DM-PACK-013-C-M"]
+    ),
+    fault!("p1-media-type", "Package#1 is sent as application/json", ["DM-PACK-011-C-M"]),
+    fault!("p3-media-type", "Package#3 is sent as application/json", ["DM-PACK-013-C-M"]),
+    fault!(
+        "package-flow-stops",
+        "after a Package#2 without END the client drops the session: no Package#3",
+        ["DM-PACK-001-C-M"]
+    ),
+    fault!("notifications-ignored", "no Package#0 ever opens a session", ["DM-PACK-002-C-O"]),
+    fault!("accept-wrong-ver", "a notification whose VER is not 0x02 is accepted", ["DM-PACK-003-C-M"]),
+    fault!(
+        "accept-oc-mismatch",
+        "a notification whose OC differs from the options present is accepted",
+        ["DM-PACK-004-C-M"]
+    ),
+    fault!(
+        "accept-unknown-server-id",
+        "a notification naming an unknown SERVER-ID opens a session with the configured server",
+        ["DM-PACK-005-C-M"]
+    ),
+    fault!(
+        "con-type-rejected",
+        "a notification whose PREFERRED-CON-TYPE is not ANY_AVAILABLE (0) is ignored",
+        ["DM-PACK-006-C-M"]
+    ),
+    fault!(
+        "notification-id-not-echoed",
+        "the ServerInitiatedMgmt alert carries no NOTIFICATION-ID",
+        ["DM-PACK-007-C-O"]
+    ),
+    fault!("accept-bad-digest", "a notification with a wrong SHA256-DIGEST is accepted", ["DM-PACK-008-C-O"]),
+    fault!(
+        "accept-stale-timestamp",
+        "a notification whose TIMESTAMP is outside the window is accepted",
+        ["DM-PACK-009-C-O"]
+    ),
+    fault!("mos-missing", "Package#1 carries no MOS although REQ-MOS was present", ["DM-PACK-010-C-M"]),
+    fault!("session-alert-missing", "Package#1 carries no session alert", ["DM-PACK-011-C-M"]),
+    fault!(
+        "session-alert-wrong",
+        "a session opened for a notification is announced as ClientInitiatedMgmt",
+        ["DM-PACK-011-C-M"]
+    ),
+    fault!("commands-out-of-order", "the commands of a Package#2 are processed last to first", ["DM-PACK-012-C-M"]),
+    fault!("status-missing", "Package#3 lacks the status of the last command", ["DM-PACK-013-C-M"]),
+    fault!("status-reordered", "Package#3 lists the statuses in reverse order", ["DM-PACK-013-C-M"]),
+    fault!("status-extra", "Package#3 carries one status more than there were commands", ["DM-PACK-013-C-M"]),
+    fault!("sc-as-string", "status codes are JSON strings, not numbers", ["DM-PACK-013-C-M", "DM-PACK-025-C-M"]),
+    fault!(
+        "non-exec-async",
+        "HGET, HPUT, HPOST, DELETE and GET are reported 202 instead of their final status",
+        ["DM-PACK-025-C-M"]
+    ),
+    fault!("hget-not-stored", "HGET answers as if it stored the data but stores nothing", ["DM-PACK-014-C-M"]),
+    fault!("hget-no-uri", "HGET without ClientURI creates the instance but returns no URI", ["DM-PACK-014-C-M"]),
+    fault!("hput-wrong-method", "HPUT sends HTTP POST to the repository", ["DM-PACK-015-C-M"]),
+    fault!("hpost-wrong-method", "HPOST sends HTTP PUT to the repository", ["DM-PACK-016-C-M"]),
+    fault!("delete-permanent-allowed", "DELETE of a permanent node succeeds (200) instead of 405", ["DM-PACK-017-C-M"]),
+    fault!("exec-not-executed", "EXEC reports 200 but the node is not executed", ["DM-PACK-018-C-M"]),
+    fault!(
+        "exec-async-reported-sync",
+        "EXEC with a ServerURI is reported 200 synchronously, no result alert",
+        ["DM-PACK-018-C-M", "DM-PACK-026-C-M"]
+    ),
+    fault!(
+        "async-alert-never-sent",
+        "EXEC with a ServerURI answers 202 but the result alert is never sent",
+        ["DM-PACK-026-C-M"]
+    ),
+    fault!("get-no-data", "GET answers 200 without the data", ["DM-PACK-019-C-O"]),
+    fault!("show-not-opened", "SHOW answers 200 but never opens the URL", ["DM-PACK-020-C-O"]),
+    fault!("show-blocks", "SHOW waits for the browser page before going on", ["DM-PACK-020-C-O"]),
+    fault!("cont-ignored", "CONT answers 200 but later Package#3s still go to the old URI", ["DM-PACK-021-C-M"]),
+    fault!("p3-after-end", "a Package#3 is sent after a Package#2 containing END", ["DM-PACK-022-C-M"]),
+    fault!(
+        "default-ignored",
+        "DEFAULT answers 200 but the URI is not stored (config.request fetches nothing)",
+        ["DM-PACK-023-C-O"]
+    ),
+    fault!("alert-no-datatype", "Generic Alerts carrying Data lack DataType", ["DM-PACK-024-C-M"]),
+    fault!(
+        "alert-bad-mark",
+        "Generic Alerts carry Mark \"urgent\", not a defined importance level",
+        ["DM-PACK-024-C-M"]
+    ),
+    fault!("alert-missing-alerttype", "Generic Alerts lack AlertType", ["DM-PACK-024-C-M"]),
+];
+
+/// The set of active faults, by short name (without `client.`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(BTreeSet<String>);
+
+impl Faults {
+    /// Validates names (`client.x` or `x`); an unknown one is an error listing the valid ones.
+    pub fn parse<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) -> anyhow::Result<Faults> {
+        let mut set = BTreeSet::new();
+        for n in names {
+            let n = n.as_ref();
+            let full = if n.starts_with("client.") { n.to_string() } else { format!("client.{n}") };
+            if !FAULTS.iter().any(|f| f.name == full) {
+                let valid: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
+                anyhow::bail!("unknown reference client fault {n:?}; valid faults: {}", valid.join(", "));
+            }
+            set.insert(full["client.".len()..].to_string());
+        }
+        Ok(Faults(set))
+    }
+
+    pub fn has(&self, short: &str) -> bool {
+        self.0.contains(short)
+    }
+}
+
+/// Configuration of the reference client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Where `/ut` and `/notify` are served (port 0: any free port).
+    pub listen: SocketAddr,
+    pub dev_id: String,
+    /// DMAcc SrvID: the SERVER-ID notifications must carry.
+    pub server_id: String,
+    /// DMAcc SrvURI: where Package#1 goes.
+    pub server_uri: String,
+    /// DMAcc Auth/Noti credentials; `None` disables digest verification.
+    pub noti: Option<NotificationCredentials>,
+    /// HTTP Basic credentials sent with Package#1/#3.
+    pub basic: Option<(String, String)>,
+    pub profile: Profile,
+    /// Fault names, `client.x` or `x`.
+    pub faults: BTreeSet<String>,
+    /// Timeout of every HTTP request the client makes.
+    pub http_timeout: Duration,
+    /// Bound on Package#2/#3 rounds per session.
+    pub max_rounds: usize,
+    /// Also print the exchange log to stderr (CLI mode).
+    pub echo_log: bool,
+}
+
+impl ClientConfig {
+    /// Reference values: DevID `IMEI:359881000000017`, server id `dmcts`, notification secret
+    /// `test-noti-secret` and auth data `test-noti-authdata`, listening on 127.0.0.1:0.
+    pub fn new(server_uri: impl Into<String>) -> ClientConfig {
+        ClientConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dev_id: DEFAULT_DEV_ID.into(),
+            server_id: "dmcts".into(),
+            server_uri: server_uri.into(),
+            noti: Some(NotificationCredentials {
+                secret: b"test-noti-secret".to_vec(),
+                auth_data: b"test-noti-authdata".to_vec(),
+            }),
+            basic: None,
+            profile: Profile::default(),
+            faults: BTreeSet::new(),
+            http_timeout: Duration::from_secs(30),
+            max_rounds: 64,
+            echo_log: false,
+        }
+    }
+}
+
+/// Work for the session worker, run one at a time in queue order.
+#[derive(Debug, Clone)]
+enum Job {
+    Notified { notification_id: Option<u16>, req_mos: bool },
+    ClientInitiated { alerts: Vec<Value> },
+    AsyncResult { server_uri: String, alert: Value },
+}
+
+struct State {
+    store: Store,
+    /// DEFAULT command: MOID → ServerURI.
+    defaults: BTreeMap<String, String>,
+    seen_ids: BTreeSet<u16>,
+    queue: VecDeque<Job>,
+    /// A job was popped and has not finished yet.
+    busy: bool,
+    running: Option<AbortHandle>,
+    /// Background work that may still send traffic (SHOW browsers).
+    background: JoinSet<()>,
+    /// Bumped by reset, so a job popped just before a reset is aborted too.
+    epoch: u64,
+}
+
+struct Shared {
+    cfg: ClientConfig,
+    faults: Faults,
+    http: reqwest::Client,
+    log: Mutex<Vec<String>>,
+    state: Mutex<State>,
+    wake: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not wedge the peer: take the data anyway.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn log(&self, line: String) {
+        if self.cfg.echo_log {
+            eprintln!("[reference client] {line}");
+        }
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+    }
+
+    fn provisioned(&self) -> Store {
+        let c = &self.cfg;
+        Store::provisioned(
+            &c.dev_id,
+            &c.server_id,
+            &c.server_uri,
+            c.noti.as_ref().map(|n| (n.secret.as_slice(), n.auth_data.as_slice())),
+        )
+    }
+
+    fn enqueue(&self, job: Job) {
+        self.log(format!("queued {job:?}"));
+        self.lock().queue.push_back(job);
+        self.wake.notify_one();
+    }
+
+    fn reset(&self) {
+        let fresh = self.provisioned();
+        let mut st = self.lock();
+        st.store = fresh;
+        st.defaults.clear();
+        st.seen_ids.clear();
+        st.queue.clear();
+        if let Some(h) = st.running.take() {
+            h.abort();
+        }
+        st.background.abort_all();
+        st.epoch += 1;
+        drop(st);
+        self.log("reset to the provisioned state".into());
+    }
+
+    /// True once nothing queued, running or in the background can still send traffic.
+    fn is_idle(&self) -> bool {
+        let mut st = self.lock();
+        while st.background.try_join_next().is_some() {}
+        st.queue.is_empty() && !st.busy && st.background.is_empty()
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    }
+
+    /// Judges a Package#0 and queues its session when accepted.
+    fn notification(&self, bytes: &[u8], via: &str) -> Result<(), String> {
+        self.log(format!("Package#0 via {via}: {}", hex::encode(bytes)));
+        let verdict = {
+            let mut st = self.lock();
+            let acc = notify::Account {
+                server_id: &self.cfg.server_id,
+                noti: self.cfg.noti.as_ref(),
+                profile: &self.cfg.profile,
+            };
+            notify::judge(bytes, &acc, &self.faults, &mut st.seen_ids, Self::now())
+        };
+        match verdict {
+            Ok(a) => {
+                self.enqueue(Job::Notified { notification_id: a.notification_id, req_mos: a.req_mos });
+                Ok(())
+            }
+            Err(why) => {
+                self.log(format!("Package#0 ignored: {why}"));
+                Err(why)
+            }
+        }
+    }
+}
+
+async fn worker(sh: Arc<Shared>) {
+    loop {
+        let (job, epoch) = {
+            let mut st = sh.lock();
+            let j = st.queue.pop_front();
+            st.busy = j.is_some();
+            (j, st.epoch)
+        };
+        let Some(job) = job else {
+            sh.wake.notified().await;
+            continue;
+        };
+        let sh2 = sh.clone();
+        let handle = tokio::spawn(async move { session::run_job(&sh2, job).await });
+        {
+            let mut st = sh.lock();
+            if st.epoch != epoch {
+                handle.abort();
+            }
+            st.running = Some(handle.abort_handle());
+        }
+        // Aborted by reset (or finished): either way the job can send nothing more.
+        let _ = handle.await;
+        let mut st = sh.lock();
+        st.running = None;
+        st.busy = false;
+    }
+}
+
+async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
+    sh.log(format!("upper tester: {} {}", req.action, req.args));
+    match req.action.as_str() {
+        action::RESET => {
+            sh.reset();
+            // Let an aborted job unwind so `busy` is accurate for a following `idle`.
+            wait_idle(&sh, Duration::from_secs(5)).await;
+            UtAnswer::done(Value::Null)
+        }
+        action::IDLE => match wait_idle(&sh, Duration::from_secs(5)).await {
+            true => UtAnswer::done(Value::Null),
+            false => UtAnswer::failed("still busy after 5 s"),
+        },
+        action::SESSION_START => {
+            sh.enqueue(Job::ClientInitiated { alerts: vec![] });
+            UtAnswer::done(json!({ "queued": true }))
+        }
+        action::NOTIFICATION_DELIVER => {
+            let Some(b64) = req.args.get("bytes_b64").and_then(Value::as_str) else {
+                return UtAnswer::failed("args.bytes_b64 (a base64 string) is required");
+            };
+            let bytes = match base64::engine::general_purpose::STANDARD.decode(b64) {
+                Ok(b) => b,
+                Err(e) => return UtAnswer::failed(format!("args.bytes_b64 is not base64: {e}")),
+            };
+            match sh.notification(&bytes, "upper tester") {
+                Ok(()) => UtAnswer::done(json!({ "accepted": true })),
+                Err(why) => UtAnswer::done(json!({ "accepted": false, "reason": why })),
+            }
+        }
+        action::ALERT_RAISE => {
+            let alert = match req.args.get("alert") {
+                Some(a) if a.is_object() => a.clone(),
+                _ => req.args.clone(),
+            };
+            if let Err(e) = GenericAlert::from_value(&alert, "/args") {
+                return UtAnswer::failed(format!("not a Generic Alert: {e}"));
+            }
+            sh.enqueue(Job::ClientInitiated { alerts: vec![alert] });
+            UtAnswer::done(json!({ "queued": true }))
+        }
+        action::CONFIG_REQUEST => {
+            let Some(moid) = req.args.get("moid").and_then(Value::as_str) else {
+                return UtAnswer::failed("args.moid (a string) is required");
+            };
+            let uri = sh.lock().defaults.get(moid).cloned();
+            match uri {
+                // The HGET procedure, with no status to any server (digest §8.9).
+                Some(uri) => {
+                    let st = session::hget(&sh, &uri, None).await;
+                    UtAnswer::done(json!({ "fetched": true, "uri": uri, "result": st }))
+                }
+                None => UtAnswer::done(json!({ "fetched": false, "reason": format!("no DEFAULT URI for {moid}") })),
+            }
+        }
+        other => UtAnswer::unsupported(format!("the reference client does not implement {other:?}")),
+    }
+}
+
+async fn wait_idle(sh: &Shared, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if sh.is_idle() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn handle_notify(
+    axum::extract::State(sh): axum::extract::State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let _ = sh.notification(&body, &format!("HTTP POST {NOTIFY_PATH} ({ct})"));
+    axum::http::StatusCode::NO_CONTENT
+}
+
+/// A running reference client.
+pub struct RunningClient {
+    /// The real listen address.
+    pub addr: SocketAddr,
+    /// `http://addr/ut`.
+    pub ut_url: String,
+    /// `http://addr/notify`.
+    pub notify_url: String,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl RunningClient {
+    /// The exchange log so far.
+    pub fn log(&self) -> Vec<String> {
+        self.shared.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The upper tester, in process (same behaviour as `POST /ut`).
+    pub async fn ut(&self, req: UtRequest) -> UtAnswer {
+        handle_ut(self.shared.clone(), req).await
+    }
+
+    /// Stops serving and cancels every session and background task.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.worker.abort();
+        self.shared.reset();
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.server).await;
+        self.server.abort();
+    }
+}
+
+/// Starts the client on the current tokio runtime.
+pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
+    let faults = Faults::parse(&config.faults)?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(config.http_timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .context("building the HTTP client")?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let store = Store::provisioned(
+        &config.dev_id,
+        &config.server_id,
+        &config.server_uri,
+        config.noti.as_ref().map(|n| (n.secret.as_slice(), n.auth_data.as_slice())),
+    );
+    let shared = Arc::new(Shared {
+        cfg: config,
+        faults,
+        http,
+        log: Mutex::new(Vec::new()),
+        state: Mutex::new(State {
+            store,
+            defaults: BTreeMap::new(),
+            seen_ids: BTreeSet::new(),
+            queue: VecDeque::new(),
+            busy: false,
+            running: None,
+            background: JoinSet::new(),
+            epoch: 0,
+        }),
+        wake: tokio::sync::Notify::new(),
+    });
+    let sh = shared.clone();
+    let ut: ut_server::UtHandler = Arc::new(move |req| Box::pin(handle_ut(sh.clone(), req)));
+    let app = ut_server::router(ut)
+        .merge(axum::Router::new().route(NOTIFY_PATH, axum::routing::post(handle_notify)).with_state(shared.clone()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    let worker = tokio::spawn(worker(shared.clone()));
+    shared.log(format!("reference client listening on {addr}, DM server {}", shared.cfg.server_uri));
+    Ok(RunningClient {
+        addr,
+        ut_url: format!("http://{addr}{}", ut_server::UT_PATH),
+        notify_url: format!("http://{addr}{NOTIFY_PATH}"),
+        shared,
+        stop: Some(tx),
+        server,
+        worker,
+    })
+}
+
+/// `dmcts reference client` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// Address serving /ut and /notify.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// The DM server URI (DMAcc SrvURI) Package#1 is POSTed to.
+    #[arg(long, required_unless_present = "list_faults")]
+    pub server_uri: Option<String>,
+    #[arg(long, default_value = DEFAULT_DEV_ID)]
+    pub dev_id: String,
+    /// DMAcc SrvID (the SERVER-ID notifications must carry).
+    #[arg(long, default_value = "dmcts")]
+    pub server_id: String,
+    #[arg(long, default_value = "test-noti-secret")]
+    pub noti_secret: String,
+    #[arg(long, default_value = "test-noti-authdata")]
+    pub noti_authdata: String,
+    /// No notification credentials (digests are not verified).
+    #[arg(long)]
+    pub no_noti: bool,
+    /// HTTP Basic credentials for Package#1/#3, as USER:PASSWORD.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub basic: Option<String>,
+    /// A DM 2.0 profile TOML file (see `wire::dm2::Profile`); default profile 2016-A.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<std::path::PathBuf>,
+    /// Inject a fault (repeatable), e.g. `--fault client.devid-missing`.
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
+    /// List the faults and exit.
+    #[arg(long)]
+    pub list_faults: bool,
+}
+
+impl ClientArgs {
+    pub fn to_config(&self) -> anyhow::Result<ClientConfig> {
+        let uri = self.server_uri.clone().context("--server-uri is required")?;
+        let mut c = ClientConfig::new(uri);
+        c.listen = self.listen;
+        c.dev_id = self.dev_id.clone();
+        c.server_id = self.server_id.clone();
+        c.noti = (!self.no_noti).then(|| NotificationCredentials {
+            secret: self.noti_secret.as_bytes().to_vec(),
+            auth_data: self.noti_authdata.as_bytes().to_vec(),
+        });
+        if let Some(b) = &self.basic {
+            let (u, p) = b.split_once(':').context("--basic must be USER:PASSWORD")?;
+            c.basic = Some((u.into(), p.into()));
+        }
+        if let Some(path) = &self.profile {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            c.profile = toml::from_str(&text).with_context(|| format!("{}: not a DM 2.0 profile", path.display()))?;
+        }
+        c.faults = self.faults.iter().cloned().collect();
+        c.echo_log = true;
+        Ok(c)
+    }
+}
+
+/// CLI entry: spawn, print the URLs, run until Ctrl-C.
+pub async fn run_cli(args: ClientArgs) -> anyhow::Result<()> {
+    if args.list_faults {
+        for f in FAULTS {
+            println!("{:36} {} [{}]", f.name, f.description, f.violates.join(", "));
+        }
+        return Ok(());
+    }
+    let running = spawn(args.to_config()?).await?;
+    println!("reference client upper tester: {}", running.ut_url);
+    println!("reference client notifications: {}", running.notify_url);
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,469 @@
+//! DM sessions: Package#1 → Package#2 → command processing → Package#3 …, until END, an
+//! abort, or the round bound.
+use super::store::{Store, Target};
+use super::{Job, Shared};
+use crate::wire::dm2::{
+    Command, ALERT_CLIENT_INITIATED, ALERT_SERVER_INITIATED, HEADER_DEVID, HEADER_OMADM_ACCEPT, MEDIA_PACKAGE1,
+    MEDIA_PACKAGE2, MEDIA_PACKAGE3,
+};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Command names of Package#2; anything else gets 501.
+const KNOWN: [&str; 12] =
+    ["HGET", "HPUT", "HPOST", "DELETE", "EXEC", "GET", "SHOW", "CONT", "END", "DEFAULT", "SUB", "UNSUB"];
+
+/// Session-wide state changed by commands.
+#[derive(Default)]
+struct Session {
+    /// Target of later Package#3s after CONT.
+    cont: Option<String>,
+    ended: bool,
+    /// (EXEC ServerURI, result alert) to send in new sessions once this one is over.
+    async_results: Vec<(String, Value)>,
+}
+
+/// Runs one queued job to completion (a whole session, or a skipped one).
+pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
+    let f = &sh.faults;
+    let (target, session_alert, mut alerts, mos) = match job {
+        Job::Notified { notification_id, req_mos } => {
+            let mut a = json!({ "AlertType": ALERT_SERVER_INITIATED });
+            if let (Some(id), false) = (notification_id, f.has("notification-id-not-echoed")) {
+                a["DataType"] = json!("int");
+                a["Data"] = json!({ sh.cfg.profile.notification_id_key.clone(): id });
+            }
+            if f.has("session-alert-wrong") {
+                a = json!({ "AlertType": ALERT_CLIENT_INITIATED });
+            }
+            (sh.cfg.server_uri.clone(), a, vec![], req_mos)
+        }
+        Job::ClientInitiated { alerts } => {
+            (sh.cfg.server_uri.clone(), json!({ "AlertType": ALERT_CLIENT_INITIATED }), alerts, false)
+        }
+        Job::AsyncResult { server_uri, alert } => {
+            (server_uri, json!({ "AlertType": ALERT_CLIENT_INITIATED }), vec![alert], false)
+        }
+    };
+    for a in alerts.iter_mut() {
+        tamper_alert(sh, a);
+    }
+    let mut all_alerts = Vec::new();
+    if !f.has("session-alert-missing") {
+        all_alerts.push(session_alert);
+    }
+    all_alerts.extend(alerts);
+    let mut p1 = Map::new();
+    if mos && !f.has("mos-missing") {
+        let mos = sh.lock().store.mos();
+        p1.insert("MOS".into(), serde_json::to_value(mos).unwrap_or(Value::Null));
+    }
+    if !all_alerts.is_empty() {
+        p1.insert("Alert".into(), Value::Array(all_alerts));
+    }
+    let mut sess = Session::default();
+    run_rounds(sh, &target, Value::Object(p1), &mut sess).await;
+    // Asynchronous EXEC results go out in NEW sessions, after this one (seed, Change 4).
+    let mut st = sh.lock();
+    for (server_uri, alert) in sess.async_results {
+        st.queue.push_back(Job::AsyncResult { server_uri, alert });
+    }
+    drop(st);
+    sh.wake.notify_one();
+}
+
+/// Applies the Generic Alert faults to an alert other than the session alert.
+fn tamper_alert(sh: &Shared, a: &mut Value) {
+    let Some(o) = a.as_object_mut() else { return };
+    if sh.faults.has("alert-no-datatype") && o.contains_key("Data") {
+        o.remove("DataType");
+    }
+    if sh.faults.has("alert-bad-mark") {
+        o.insert("Mark".into(), json!("urgent"));
+    }
+    if sh.faults.has("alert-missing-alerttype") {
+        o.remove("AlertType");
+    }
+}
+
+/// What came back for a Package#1/#3 POST.
+struct Reply {
+    status: u16,
+    content_type: String,
+    omadm_accept: Option<String>,
+    body: bytes::Bytes,
+}
+
+async fn post_package(sh: &Shared, url: &str, package: u8, body: &Value) -> Result<Reply, String> {
+    let f = &sh.faults;
+    let media = match (package, f.has("p1-media-type"), f.has("p3-media-type")) {
+        (1, true, _) | (3, _, true) => "application/json",
+        (1, ..) => MEDIA_PACKAGE1,
+        _ => MEDIA_PACKAGE3,
+    };
+    let bytes = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+    sh.log(format!("-> POST {url} Package#{package} ({media}) {}", String::from_utf8_lossy(&bytes)));
+    let mut req = sh.http.post(url).header("Content-Type", media).header("Accept", MEDIA_PACKAGE2).body(bytes);
+    if !f.has("devid-missing") {
+        let devid = if f.has("devid-wrong") { super::WRONG_DEV_ID } else { sh.cfg.dev_id.as_str() };
+        req = req.header(HEADER_DEVID, devid);
+    }
+    if let Some((u, p)) = &sh.cfg.basic {
+        req = req.basic_auth(u, Some(p));
+    }
+    let resp = req.send().await.map_err(|e| format!("POST {url} failed: {e}"))?;
+    let status = resp.status().as_u16();
+    let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_type = header("content-type").unwrap_or_default();
+    let omadm_accept = header(HEADER_OMADM_ACCEPT);
+    let body = resp.bytes().await.map_err(|e| format!("reading the reply from {url} failed: {e}"))?;
+    sh.log(format!("<- {status} ({content_type}) {}", String::from_utf8_lossy(&body)));
+    Ok(Reply { status, content_type, omadm_accept, body })
+}
+
+fn media_type_of(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Whether an Accept-syntax header value admits `media`.
+fn accepts(header: &str, media: &str) -> bool {
+    let media = media.to_ascii_lowercase();
+    let main = media.split('/').next().unwrap_or("");
+    header.split(',').map(media_type_of).any(|m| m == media || m == "*/*" || m == format!("{main}/*"))
+}
+
+async fn run_rounds(sh: &Arc<Shared>, server_uri: &str, package1: Value, sess: &mut Session) {
+    let mut url = server_uri.to_string();
+    let mut body = package1;
+    let mut package = 1u8;
+    for _round in 0..sh.cfg.max_rounds {
+        let reply = match post_package(sh, &url, package, &body).await {
+            Ok(r) => r,
+            Err(e) => return sh.log(format!("session aborted: {e}")),
+        };
+        // Any non-200 (4xx/5xx above all) aborts without retry (digest §5).
+        if reply.status != 200 {
+            return sh.log(format!("session aborted: HTTP {} from {url}", reply.status));
+        }
+        if media_type_of(&reply.content_type) != MEDIA_PACKAGE2 {
+            return sh.log(format!("session aborted: reply is {:?}, not Package#2", reply.content_type));
+        }
+        let cmds = match serde_json::from_slice::<Value>(&reply.body) {
+            Ok(Value::Object(mut o)) => match o.remove("CMD") {
+                Some(Value::Array(a)) => a,
+                _ => return sh.log("session aborted: Package#2 has no CMD array".to_string()),
+            },
+            Ok(_) => return sh.log("session aborted: Package#2 is not a JSON object".to_string()),
+            Err(e) => return sh.log(format!("session aborted: Package#2 is not JSON: {e}")),
+        };
+        let mut statuses = vec![Value::Null; cmds.len()];
+        let mut order: Vec<usize> = (0..cmds.len()).collect();
+        if sh.faults.has("commands-out-of-order") {
+            order.reverse();
+        }
+        for i in order {
+            let st = process(sh, &cmds[i], i, reply.omadm_accept.as_deref(), sess).await;
+            statuses[i] = Value::Object(st);
+        }
+        if sess.ended && !sh.faults.has("p3-after-end") {
+            return sh.log("session ended by END".to_string());
+        }
+        if sh.faults.has("package-flow-stops") {
+            return sh.log("session dropped without Package#3 (fault client.package-flow-stops)".to_string());
+        }
+        body = json!({ "Status": tamper_statuses(sh, statuses) });
+        package = 3;
+        if let Some(c) = &sess.cont {
+            url = c.clone();
+        }
+        if sess.ended {
+            // Only reachable under the fault p3-after-end: one Package#3, then stop.
+            let _ = post_package(sh, &url, 3, &body).await;
+            return;
+        }
+    }
+    sh.log(format!("session aborted: {} rounds without END", sh.cfg.max_rounds));
+}
+
+fn tamper_statuses(sh: &Shared, mut st: Vec<Value>) -> Vec<Value> {
+    let f = &sh.faults;
+    if f.has("status-missing") {
+        st.pop();
+    }
+    if f.has("status-reordered") {
+        st.reverse();
+    }
+    if f.has("status-extra") {
+        st.push(json!({ "sc": 200 }));
+    }
+    if f.has("sc-as-string") {
+        for s in st.iter_mut() {
+            if let Some(sc) = s.get("sc").cloned() {
+                s["sc"] = json!(sc.to_string());
+            }
+        }
+    }
+    st
+}
+
+fn status(sc: u16) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("sc".into(), json!(sc));
+    m
+}
+
+/// Processes one CMD element; never fails: a bad command gets 400/501 and the next goes on.
+async fn process(
+    sh: &Arc<Shared>,
+    raw: &Value,
+    i: usize,
+    omadm_accept: Option<&str>,
+    sess: &mut Session,
+) -> Map<String, Value> {
+    let pointer = format!("/CMD/{i}");
+    let Some(arr) =
+        raw.as_array().and_then(|a| a.iter().map(|s| s.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+    else {
+        sh.log(format!("{pointer}: not an array of strings: 400"));
+        return status(400);
+    };
+    let cmd = match Command::from_array(&arr, &pointer) {
+        Ok(c) => c,
+        Err(e) => {
+            let sc = if arr.first().is_some_and(|n| !KNOWN.contains(&n.as_str())) { 501 } else { 400 };
+            sh.log(format!("{e}: {sc}"));
+            return status(sc);
+        }
+    };
+    let mut st = execute(sh, cmd, omadm_accept, sess).await;
+    // Every command but EXEC must be reported synchronously (seed, Change 4).
+    let name = arr[0].as_str();
+    if sh.faults.has("non-exec-async")
+        && ["HGET", "HPUT", "HPOST", "DELETE", "GET"].contains(&name)
+        && st.get("sc").and_then(Value::as_u64).is_some_and(|s| (200..300).contains(&s))
+    {
+        st = status(202);
+    }
+    sh.log(format!("{pointer} {name}: {}", Value::Object(st.clone())));
+    st
+}
+
+/// HTTP GET of an MO serialization; Err carries the status to report.
+async fn fetch_mo(sh: &Shared, url: &str) -> Result<Vec<Value>, u16> {
+    sh.log(format!("-> GET {url} (repository)"));
+    let resp = sh.http.get(url).header("Accept", &sh.cfg.profile.mo_media_type).send().await.map_err(|e| {
+        sh.log(format!("repository GET {url} failed: {e}"));
+        500u16
+    })?;
+    let code = resp.status().as_u16();
+    let body = resp.bytes().await.map_err(|_| 500u16)?;
+    sh.log(format!("<- {code} {}", String::from_utf8_lossy(&body)));
+    if !(200..300).contains(&code) {
+        return Err(code);
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Array(a)) if a.iter().all(|e| e.get("MOData").is_some()) => Ok(a),
+        _ => Err(400),
+    }
+}
+
+/// The HGET procedure (also used for DEFAULT fallback): fetch, then store at `client_uri` or
+/// create new instances. Returns the status entry.
+pub(super) async fn hget(sh: &Shared, url: &str, client_uri: Option<&str>) -> Map<String, Value> {
+    let elements = match fetch_mo(sh, url).await {
+        Ok(e) => e,
+        Err(sc) => return status(sc),
+    };
+    let not_stored = sh.faults.has("hget-not-stored");
+    let mut guard = sh.lock();
+    let mut scratch;
+    // Under hget-not-stored the work happens on a copy that is thrown away.
+    let store: &mut Store = if not_stored {
+        scratch = guard.store.clone();
+        &mut scratch
+    } else {
+        &mut guard.store
+    };
+    match client_uri {
+        Some(cu) => match store.store_at(cu, &elements) {
+            Ok(_) => status(200),
+            Err(e) => status(e.status()),
+        },
+        None => match store.create_instances(&elements) {
+            Ok(uris) => {
+                let mut st = status(200);
+                if !sh.faults.has("hget-no-uri") {
+                    st.insert("URI".into(), json!(uris));
+                }
+                st
+            }
+            Err((sc, _)) => status(sc),
+        },
+    }
+}
+
+fn resolve(sh: &Shared, uri: &str) -> Result<Vec<Target>, u16> {
+    sh.lock().store.resolve(uri).map_err(|e| {
+        sh.log(e.to_string());
+        e.status()
+    })
+}
+
+async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, sess: &mut Session) -> Map<String, Value> {
+    let f = &sh.faults;
+    match cmd {
+        Command::Hget { server_uri, client_uri } => hget(sh, &server_uri, client_uri.as_deref()).await,
+        Command::Hput { server_uri, client_uris } => {
+            let method = if f.has("hput-wrong-method") { reqwest::Method::POST } else { reqwest::Method::PUT };
+            push_mo(sh, method, &server_uri, &client_uris, omadm_accept).await
+        }
+        Command::Hpost { server_uri, client_uris } => {
+            let method = if f.has("hpost-wrong-method") { reqwest::Method::PUT } else { reqwest::Method::POST };
+            push_mo(sh, method, &server_uri, &client_uris, omadm_accept).await
+        }
+        Command::Delete { client_uri } => match resolve(sh, &client_uri) {
+            Ok(t) => status(sh.lock().store.delete(&t, f.has("delete-permanent-allowed"))),
+            Err(sc) => status(sc),
+        },
+        Command::Exec { client_uri, server_uri } => {
+            let t = match resolve(sh, &client_uri) {
+                Ok(t) if t.len() == 1 => t.into_iter().next(),
+                Ok(_) => return status(400),
+                Err(sc) => return status(sc),
+            };
+            let Some(t) = t else { return status(404) };
+            let alert_type = {
+                let mut g = sh.lock();
+                let Some(alert_type) = g.store.exec_alert(&t) else { return status(405) };
+                if !f.has("exec-not-executed") {
+                    g.store.execute(&t);
+                }
+                alert_type
+            };
+            match server_uri {
+                Some(_) if f.has("exec-async-reported-sync") => status(200),
+                Some(uri) => {
+                    if !f.has("async-alert-never-sent") {
+                        let alert = json!({
+                            "AlertType": alert_type,
+                            "SourceURI": client_uri,
+                            "Mark": "informational",
+                            "DataType": "int",
+                            "Data": { "result": 200 },
+                        });
+                        sess.async_results.push((uri, alert));
+                    }
+                    status(202)
+                }
+                None => status(200),
+            }
+        }
+        Command::Get { client_uri } => match resolve(sh, &client_uri) {
+            Ok(ts) => {
+                let mut st = status(200);
+                if !f.has("get-no-data") {
+                    let g = sh.lock();
+                    let data: Vec<Value> = ts.iter().map(|t| g.store.serialize(t)).collect();
+                    st.insert(sh.cfg.profile.get_data_member.clone(), Value::Array(data));
+                }
+                st
+            }
+            Err(sc) => status(sc),
+        },
+        Command::Show { server_uri } => {
+            if f.has("show-not-opened") {
+                return status(200);
+            }
+            let browser = browse(sh.clone(), server_uri);
+            if f.has("show-blocks") {
+                browser.await;
+            } else {
+                // The browser runs on its own; the client goes straight on (digest §8.6).
+                sh.lock().background.spawn(browser);
+            }
+            status(200)
+        }
+        Command::Cont { server_uri } => {
+            if !f.has("cont-ignored") {
+                sess.cont = Some(server_uri);
+            }
+            status(200)
+        }
+        Command::End => {
+            sess.ended = true;
+            status(200)
+        }
+        Command::Default { moid, server_uri } => {
+            if !f.has("default-ignored") {
+                sh.lock().defaults.insert(moid, server_uri);
+            }
+            status(200)
+        }
+        Command::Sub { .. } | Command::Unsub { .. } => status(501),
+    }
+}
+
+/// The "Web Browser Component": loads the SHOW URL once.
+async fn browse(sh: Arc<Shared>, url: String) {
+    sh.log(format!("-> GET {url} (browser)"));
+    match sh.http.get(&url).header("Accept", "text/html").send().await {
+        Ok(r) => {
+            let code = r.status().as_u16();
+            let _ = r.bytes().await;
+            sh.log(format!("<- {code} (browser)"));
+        }
+        Err(e) => sh.log(format!("browser GET {url} failed: {e}")),
+    }
+}
+
+/// HPUT / HPOST: send the serialization of every ClientURI's data to the repository.
+async fn push_mo(
+    sh: &Shared,
+    method: reqwest::Method,
+    url: &str,
+    client_uris: &[String],
+    omadm_accept: Option<&str>,
+) -> Map<String, Value> {
+    let media = sh.cfg.profile.mo_media_type.clone();
+    if omadm_accept.is_some_and(|h| !accepts(h, &media)) {
+        sh.log(format!("OMADM-Accept {omadm_accept:?} lists nothing this client can produce ({media})"));
+        return status(406);
+    }
+    let mut elements = Vec::new();
+    for cu in client_uris {
+        match resolve(sh, cu) {
+            Ok(ts) => {
+                let g = sh.lock();
+                elements.extend(ts.iter().map(|t| g.store.serialize(t)));
+            }
+            Err(sc) => return status(sc),
+        }
+    }
+    let body = serde_json::to_vec(&elements).unwrap_or_default();
+    sh.log(format!("-> {method} {url} (repository) {}", String::from_utf8_lossy(&body)));
+    match sh.http.request(method, url).header("Content-Type", media).body(body).send().await {
+        Ok(r) => {
+            let code = r.status().as_u16();
+            let _ = r.bytes().await;
+            sh.log(format!("<- {code} (repository)"));
+            status(if (200..300).contains(&code) { 200 } else { code })
+        }
+        Err(e) => {
+            sh.log(format!("repository {url} failed: {e}"));
+            status(500)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts;
+
+    #[test]
+    fn omadm_accept_matching() {
+        assert!(accepts("application/json", "application/json"));
+        assert!(accepts("text/plain, application/*;q=0.5", "application/json"));
+        assert!(accepts("*/*", "application/json"));
+        assert!(!accepts("application/cbor", "application/json"));
+    }
+}

@@ -1,0 +1,691 @@
+//! The reference client's MO store: provisioned instances, ClientURI resolution over them, and
+//! the MO serialization (digest §13.4) used by HGET/HPUT/HPOST/GET.
+//!
+//! The exact provisioned state is documented in the parent module's docs; keep them in sync.
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+pub const MOID_DEVINFO: &str = "urn:oma:mo:oma-dm-devinfo:1.0";
+pub const MOID_DMACC: &str = "urn:oma:mo:oma-dm-dmacc:1.2";
+pub const MOID_TEST: &str = "urn:oma:mo:dmcts-test:1.0";
+pub const MOID_FUMO: &str = "urn:oma:mo:oma-fumo:1.0";
+
+/// Why a ClientURI could not be used; each maps to the status code the client reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    /// Not a ClientURI at all (400).
+    #[error("malformed ClientURI {uri:?}: {why}")]
+    Malformed { uri: String, why: String },
+    /// Well formed but matches nothing, or several targets without a wildcard (404).
+    #[error("ClientURI {uri:?} cannot be resolved: {why}")]
+    Unresolvable { uri: String, why: String },
+    /// Addresses an MO this server has no permission on (the DMAcc) (403).
+    #[error("ClientURI {uri:?} addresses an MO the server may not access")]
+    Forbidden { uri: String },
+}
+
+impl UriError {
+    pub fn status(&self) -> u16 {
+        match self {
+            UriError::Malformed { .. } => 400,
+            UriError::Unresolvable { .. } => 404,
+            UriError::Forbidden { .. } => 403,
+        }
+    }
+}
+
+/// One MO node: a leaf has a value, an interior node has children.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Option<Value>,
+    pub children: BTreeMap<String, Node>,
+    /// Cannot be deleted by the server (DELETE gives 405).
+    pub permanent: bool,
+    /// Executable (EXEC target); the value is the AlertType of its asynchronous result.
+    pub exec_alert: Option<String>,
+}
+
+impl Node {
+    fn leaf(v: &str, permanent: bool) -> Node {
+        Node { value: Some(Value::String(v.into())), children: BTreeMap::new(), permanent, exec_alert: None }
+    }
+
+    fn interior(permanent: bool, children: Vec<(&str, Node)>) -> Node {
+        Node {
+            value: None,
+            children: children.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            permanent,
+            exec_alert: None,
+        }
+    }
+
+    fn exec(mut self, alert_type: &str) -> Node {
+        self.exec_alert = Some(alert_type.into());
+        self
+    }
+
+    /// The node as MOData: interior nodes become objects keyed by child name.
+    pub fn to_json(&self) -> Value {
+        match &self.value {
+            Some(v) if self.children.is_empty() => v.clone(),
+            _ => Value::Object(self.children.iter().map(|(k, n)| (k.clone(), n.to_json())).collect()),
+        }
+    }
+
+    /// A dynamic node built from MOData; leaves are stored as strings (digest §21 q18).
+    pub fn from_json(v: &Value) -> Node {
+        match v {
+            Value::Object(o) => Node {
+                value: None,
+                children: o.iter().map(|(k, c)| (k.clone(), Node::from_json(c))).collect(),
+                permanent: false,
+                exec_alert: None,
+            },
+            Value::String(s) => Node::leaf(s, false),
+            Value::Null => Node::leaf("", false),
+            other => Node::leaf(&other.to_string(), false),
+        }
+    }
+
+    /// Replaces this node's content by `data`, keeping permanent children (they cannot be
+    /// removed) and the node's own permanence and executability.
+    pub fn replace_with(&mut self, data: &Value) {
+        match data {
+            Value::Object(o) => {
+                self.value = None;
+                self.children.retain(|_, c| c.permanent);
+                for (k, v) in o {
+                    match self.children.get_mut(k) {
+                        Some(c) => c.replace_with(v),
+                        None => {
+                            self.children.insert(k.clone(), Node::from_json(v));
+                        }
+                    }
+                }
+            }
+            leaf => {
+                let fresh = Node::from_json(leaf);
+                self.value = fresh.value;
+                self.children.retain(|_, c| c.permanent);
+            }
+        }
+    }
+
+    fn leaf_string(&self) -> Option<String> {
+        match &self.value {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => Some(v.to_string()),
+            None => None,
+        }
+    }
+
+    fn get_path(&self, path: &[String]) -> Option<&Node> {
+        path.iter().try_fold(self, |n, seg| n.children.get(seg))
+    }
+
+    fn get_path_mut(&mut self, path: &[String]) -> Option<&mut Node> {
+        path.iter().try_fold(self, |n, seg| n.children.get_mut(seg))
+    }
+}
+
+/// One MO instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub moid: String,
+    pub miid: String,
+    pub ddf: String,
+    /// Name of the MO root node, the top-level key of MOData for the whole instance.
+    pub root_name: String,
+    pub root: Node,
+    /// Provisioned instances cannot be deleted; instances created by HGET can.
+    pub permanent: bool,
+    /// Listed in MOS and accessible to the server (false for the DMAcc).
+    pub exposed: bool,
+}
+
+impl Instance {
+    pub fn uri(&self) -> String {
+        format!("{}/{}/", self.moid, self.miid)
+    }
+}
+
+/// A resolved ClientURI target: an instance and a node path under its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub instance: usize,
+    pub path: Vec<String>,
+}
+
+/// A parsed ClientURI (digest §12.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ParsedUri {
+    moid: String,
+    inst: String,
+    path: Vec<String>,
+    /// nv conditions: x-name → [(relative path, value)].
+    nv: BTreeMap<String, Vec<(Vec<String>, String)>>,
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn is_xname(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 3 && b[0] == b'(' && b[2] == b')' && b[1].is_ascii_alphabetic()
+}
+
+fn parse_uri(uri: &str) -> Result<ParsedUri, UriError> {
+    let bad = |why: &str| UriError::Malformed { uri: uri.into(), why: why.into() };
+    let (base, query) = match uri.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (uri, None),
+    };
+    let (moid, rest) = base.split_once('/').ok_or_else(|| bad("no \"/\" after the MOID"))?;
+    if moid.is_empty() {
+        return Err(bad("empty MOID"));
+    }
+    let (inst, path) = match rest.split_once('/') {
+        Some((i, p)) => (i, p),
+        None => (rest, ""),
+    };
+    let mut segs: Vec<String> = path.split('/').map(percent_decode).collect();
+    // A trailing "/" (or an empty path) leaves one empty segment at the end.
+    if segs.last().is_some_and(String::is_empty) {
+        segs.pop();
+    }
+    if segs.iter().any(String::is_empty) {
+        return Err(bad("empty path segment"));
+    }
+    let mut nv: BTreeMap<String, Vec<(Vec<String>, String)>> = BTreeMap::new();
+    for field in query.unwrap_or("").split('&').filter(|f| !f.is_empty()) {
+        let (name, value) = field.split_once('=').ok_or_else(|| bad("query field without \"=\""))?;
+        match name {
+            "nv" => {
+                let (lhs, v) = value.split_once(':').ok_or_else(|| bad("nv field without \":\""))?;
+                let (x, rel) = lhs.split_once('/').ok_or_else(|| bad("nv field without \"/\" after the x-name"))?;
+                if !is_xname(x) {
+                    return Err(bad("nv field does not start with an x-name like (x)"));
+                }
+                let rel: Vec<String> = rel.split('/').map(percent_decode).collect();
+                if rel.iter().any(String::is_empty) {
+                    return Err(bad("empty segment in an nv path"));
+                }
+                nv.entry(x.to_string()).or_default().push((rel, percent_decode(v)));
+            }
+            // Cache validators: this client keeps none, so it always returns the data.
+            "cv" => {}
+            _ => {}
+        }
+    }
+    let inst = percent_decode(inst);
+    for x in std::iter::once(&inst).chain(segs.iter()).filter(|s| is_xname(s)) {
+        if !nv.contains_key(x) {
+            return Err(bad(&format!("x-name {x} has no nv field")));
+        }
+    }
+    Ok(ParsedUri { moid: moid.to_string(), inst, path: segs, nv })
+}
+
+/// The whole store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Store {
+    pub instances: Vec<Instance>,
+    /// Counter for client-assigned MIIDs of instances created by HGET.
+    next_miid: u32,
+}
+
+/// DDF links reported in MOS (links only; nothing fetches them).
+fn ddf_of(moid: &str) -> String {
+    let name = match moid {
+        MOID_DEVINFO => "oma-dm-devinfo-1.0",
+        MOID_DMACC => "oma-dm-dmacc-1.2",
+        MOID_TEST => "dmcts-test-1.0",
+        MOID_FUMO => "oma-fumo-1.0",
+        _ => "unknown",
+    };
+    format!("https://ddf.dmcts.example/{name}.ddf")
+}
+
+fn root_name_of(moid: &str) -> Option<&'static str> {
+    match moid {
+        MOID_TEST => Some("Test"),
+        MOID_FUMO => Some("FUMO"),
+        _ => None,
+    }
+}
+
+/// AlertType of the asynchronous result of an executable node.
+pub const ALERT_FUMO_DOWNLOAD_AND_UPDATE: &str = "urn:oma:at:fumo:1.0:DownloadAndUpdate";
+pub const ALERT_FUMO_UPDATE: &str = "urn:oma:at:fumo:1.0:Update";
+pub const ALERT_TEST_OP: &str = "urn:oma:at:dmcts-test:1.0:OpComplete";
+
+/// Marks the executable nodes the MO type defines (also on instances created by HGET).
+fn mark_exec(moid: &str, root: &mut Node) {
+    let marks: &[(&str, &str)] = match moid {
+        MOID_FUMO => &[("DownloadAndUpdate", ALERT_FUMO_DOWNLOAD_AND_UPDATE), ("Update", ALERT_FUMO_UPDATE)],
+        MOID_TEST => &[("Op", ALERT_TEST_OP)],
+        _ => &[],
+    };
+    for (name, alert) in marks {
+        if let Some(n) = root.children.get_mut(*name) {
+            n.exec_alert = Some(alert.to_string());
+        }
+    }
+}
+
+impl Store {
+    /// The provisioned state (see the module docs of `reference::client`).
+    pub fn provisioned(dev_id: &str, server_id: &str, server_uri: &str, noti: Option<(&[u8], &[u8])>) -> Store {
+        let p = |v: &str| Node::leaf(v, true);
+        let d = |v: &str| Node::leaf(v, false);
+        let devinfo = Node::interior(
+            true,
+            vec![
+                ("DevID", p(dev_id)),
+                ("Man", p("dmcts")),
+                ("Mod", p("reference-client")),
+                ("DmV", p("2.0")),
+                ("Lang", p("en-US")),
+                ("DevType", p("reference")),
+                ("OEM", p("dmcts")),
+                ("FwV", p("1.0.0")),
+                ("SwV", p("1.0.0")),
+                ("HwV", p("1.0")),
+            ],
+        );
+        let (secret, auth) = noti.map(|(s, a)| (hex::encode(s), hex::encode(a))).unwrap_or_default();
+        let dmacc = Node::interior(
+            true,
+            vec![
+                ("SrvID", p(server_id)),
+                ("SrvURI", p(server_uri)),
+                ("Name", p("dmcts reference server account")),
+                (
+                    "Auth",
+                    Node::interior(
+                        true,
+                        vec![
+                            (
+                                "Noti",
+                                Node::interior(
+                                    true,
+                                    vec![("Type", p("SHA256")), ("Data", p(&auth)), ("Secret", p(&secret))],
+                                ),
+                            ),
+                            ("Trsp", Node::interior(true, vec![("Data", p("")), ("Secret", p(""))])),
+                        ],
+                    ),
+                ),
+            ],
+        );
+        let item = |name: &str, val: &str| Node::interior(false, vec![("Name", d(name)), ("Val", d(val))]);
+        let test0 = Node::interior(
+            true,
+            vec![
+                ("Perm", p("permanent")),
+                ("Fixed", Node::interior(true, vec![("Leaf", p("fixed"))])),
+                ("Dyn", Node::interior(true, vec![("Item1", item("alpha", "1")), ("Item2", item("beta", "2"))])),
+                ("Scratch", d("scratch")),
+                ("Op", p("").exec(ALERT_TEST_OP)),
+                ("OpCount", p("0")),
+            ],
+        );
+        let test1 = Node::interior(false, vec![("Name", d("second")), ("Val", d("10"))]);
+        let fumo = Node::interior(
+            true,
+            vec![
+                ("PkgName", p("base")),
+                ("PkgVersion", p("1.0")),
+                (
+                    "DownloadAndUpdate",
+                    Node::interior(true, vec![("PkgURL", p(""))]).exec(ALERT_FUMO_DOWNLOAD_AND_UPDATE),
+                ),
+                ("Update", p("").exec(ALERT_FUMO_UPDATE)),
+                ("State", p("10")),
+            ],
+        );
+        let inst = |moid: &str, miid: &str, root_name: &str, root: Node, permanent: bool, exposed: bool| Instance {
+            moid: moid.into(),
+            miid: miid.into(),
+            ddf: ddf_of(moid),
+            root_name: root_name.into(),
+            root,
+            permanent,
+            exposed,
+        };
+        Store {
+            instances: vec![
+                inst(MOID_DEVINFO, "d0", "DevInfo", devinfo, true, true),
+                inst(MOID_DMACC, "acc0", "DMAcc", dmacc, true, false),
+                inst(MOID_TEST, "t0", "Test", test0, true, true),
+                inst(MOID_TEST, "t1", "Test", test1, false, true),
+                inst(MOID_FUMO, "fw-main", "FUMO", fumo, true, true),
+            ],
+            next_miid: 2,
+        }
+    }
+
+    /// The MOS array of Package#1: one entry per exposed MOID, in provisioning order.
+    pub fn mos(&self) -> Vec<crate::wire::dm2::MoEntry> {
+        let mut out: Vec<crate::wire::dm2::MoEntry> = Vec::new();
+        for i in self.instances.iter().filter(|i| i.exposed) {
+            match out.iter_mut().find(|e| e.moid.as_deref() == Some(i.moid.as_str())) {
+                Some(e) => e.miid.push(i.miid.clone()),
+                None => out.push(crate::wire::dm2::MoEntry {
+                    ddf: Some(i.ddf.clone()),
+                    moid: Some(i.moid.clone()),
+                    miid: vec![i.miid.clone()],
+                }),
+            }
+        }
+        out
+    }
+
+    /// Resolves a ClientURI to its existing targets (digest §12.3): wildcards may yield
+    /// several, anything else must yield exactly one.
+    pub fn resolve(&self, uri: &str) -> Result<Vec<Target>, UriError> {
+        let p = parse_uri(uri)?;
+        self.resolve_parsed(uri, &p)
+    }
+
+    fn resolve_parsed(&self, uri: &str, p: &ParsedUri) -> Result<Vec<Target>, UriError> {
+        let unres = |why: &str| UriError::Unresolvable { uri: uri.into(), why: why.into() };
+        let of_moid: Vec<usize> = (0..self.instances.len()).filter(|&i| self.instances[i].moid == p.moid).collect();
+        if of_moid.is_empty() {
+            return Err(unres("no instance of this MOID"));
+        }
+        if of_moid.iter().any(|&i| !self.instances[i].exposed) {
+            return Err(UriError::Forbidden { uri: uri.into() });
+        }
+        let nv_ok = |node: &Node, x: &str| {
+            p.nv.get(x).is_some_and(|conds| {
+                conds.iter().all(|(rel, v)| node.get_path(rel).and_then(Node::leaf_string).as_deref() == Some(v))
+            })
+        };
+        let wildcard = p.inst == "*" || p.path.iter().any(|s| s == "*");
+        let insts: Vec<usize> = match p.inst.as_str() {
+            "" if of_moid.len() == 1 => of_moid.clone(),
+            "" => return Err(unres("empty MIID while several instances exist")),
+            "*" => of_moid.clone(),
+            x if is_xname(x) => of_moid.iter().copied().filter(|&i| nv_ok(&self.instances[i].root, x)).collect(),
+            miid => of_moid.iter().copied().filter(|&i| self.instances[i].miid == miid).collect(),
+        };
+        let mut targets: Vec<Target> = insts.into_iter().map(|i| Target { instance: i, path: vec![] }).collect();
+        for seg in &p.path {
+            let mut next = Vec::new();
+            for t in &targets {
+                let Some(node) = self.node(t) else { continue };
+                for (name, child) in &node.children {
+                    let keep = match seg.as_str() {
+                        "*" => true,
+                        x if is_xname(x) => nv_ok(child, x),
+                        s => name == s,
+                    };
+                    if keep {
+                        let mut path = t.path.clone();
+                        path.push(name.clone());
+                        next.push(Target { instance: t.instance, path });
+                    }
+                }
+            }
+            targets = next;
+        }
+        match targets.len() {
+            0 => Err(unres("no node matches")),
+            1 => Ok(targets),
+            _ if wildcard => Ok(targets),
+            _ => Err(unres("several nodes match and the ClientURI has no wildcard")),
+        }
+    }
+
+    pub fn node(&self, t: &Target) -> Option<&Node> {
+        self.instances.get(t.instance)?.root.get_path(&t.path)
+    }
+
+    pub fn node_mut(&mut self, t: &Target) -> Option<&mut Node> {
+        self.instances.get_mut(t.instance)?.root.get_path_mut(&t.path)
+    }
+
+    /// The canonical ClientURI of a target.
+    pub fn uri_of(&self, t: &Target) -> String {
+        let inst = &self.instances[t.instance];
+        let mut s = inst.uri();
+        s.push_str(&t.path.join("/"));
+        s
+    }
+
+    /// One MO-serialization element for a target (digest §13.4).
+    pub fn serialize(&self, t: &Target) -> Value {
+        let inst = &self.instances[t.instance];
+        let name = t.path.last().cloned().unwrap_or_else(|| inst.root_name.clone());
+        let data = self.node(t).map(Node::to_json).unwrap_or(Value::Null);
+        let mut md = Map::new();
+        md.insert(name, data);
+        json!({ "DDF": inst.ddf, "ClientURI": self.uri_of(t), "MOData": md })
+    }
+
+    /// HGET with a ClientURI: store `elements` (an MO serialization) at the addressed node(s),
+    /// replacing what is there; a missing last node under an existing parent is created.
+    /// Returns the ClientURIs written.
+    pub fn store_at(&mut self, uri: &str, elements: &[Value]) -> Result<Vec<String>, UriError> {
+        let p = parse_uri(uri)?;
+        let data = moddata_of(elements).ok_or_else(|| UriError::Malformed {
+            uri: uri.into(),
+            why: "the repository body has no MOData to store".into(),
+        })?;
+        let targets = match self.resolve_parsed(uri, &p) {
+            Ok(t) => t,
+            Err(UriError::Unresolvable { .. }) if p.path.last().is_some_and(|s| s != "*" && !is_xname(s)) => {
+                let mut parent = p.clone();
+                let name = parent.path.pop().unwrap_or_default();
+                let parents = self.resolve_parsed(uri, &parent)?;
+                for t in &parents {
+                    if let Some(n) = self.node_mut(t) {
+                        n.value = None;
+                        n.children.insert(name.clone(), Node::from_json(&Value::Null));
+                    }
+                }
+                parents
+                    .into_iter()
+                    .map(|mut t| {
+                        t.path.push(name.clone());
+                        t
+                    })
+                    .collect()
+            }
+            Err(e) => return Err(e),
+        };
+        let mut written = Vec::new();
+        for t in targets {
+            let name = t.path.last().cloned().unwrap_or_else(|| self.instances[t.instance].root_name.clone());
+            let content = unwrap_named(data, &name);
+            if let Some(n) = self.node_mut(&t) {
+                n.replace_with(content);
+            }
+            written.push(self.uri_of(&t));
+        }
+        Ok(written)
+    }
+
+    /// HGET without a ClientURI: each element becomes a new instance of the MOID named by its
+    /// ClientURI, with a client-assigned MIID. Returns the new instances' ClientURIs.
+    pub fn create_instances(&mut self, elements: &[Value]) -> Result<Vec<String>, (u16, String)> {
+        let mut created = Vec::new();
+        for (i, e) in elements.iter().enumerate() {
+            let uri = e.get("ClientURI").and_then(Value::as_str).ok_or((400, format!("/{i}/ClientURI missing")))?;
+            let data = e.get("MOData").ok_or((400, format!("/{i}/MOData missing")))?;
+            let moid = uri.split('/').next().unwrap_or("");
+            let Some(root_name) = root_name_of(moid) else {
+                return Err(match self.instances.iter().any(|x| x.moid == moid) {
+                    true => (405, format!("instances of {moid} cannot be created")),
+                    false => (404, format!("unsupported MOID {moid:?}")),
+                });
+            };
+            let miid = loop {
+                let prefix = if moid == MOID_FUMO { "fw-" } else { "t" };
+                let m = format!("{prefix}{}", self.next_miid);
+                self.next_miid += 1;
+                if !self.instances.iter().any(|x| x.moid == moid && x.miid == m) {
+                    break m;
+                }
+            };
+            let mut root = Node::from_json(unwrap_named(data, root_name));
+            if root.children.is_empty() {
+                root.value = None;
+            }
+            mark_exec(moid, &mut root);
+            let inst = Instance {
+                moid: moid.into(),
+                miid,
+                ddf: ddf_of(moid),
+                root_name: root_name.into(),
+                root,
+                permanent: false,
+                exposed: true,
+            };
+            created.push(inst.uri());
+            self.instances.push(inst);
+        }
+        Ok(created)
+    }
+
+    /// DELETE: 405 when any target is permanent (nothing is deleted then).
+    pub fn delete(&mut self, targets: &[Target], allow_permanent: bool) -> u16 {
+        let permanent = targets.iter().any(|t| match t.path.is_empty() {
+            true => self.instances[t.instance].permanent,
+            false => self.node(t).is_some_and(|n| n.permanent),
+        });
+        if permanent && !allow_permanent {
+            return 405;
+        }
+        // Remove deepest/last first so earlier indices stay valid.
+        let mut ts = targets.to_vec();
+        ts.sort_by(|a, b| b.instance.cmp(&a.instance).then(b.path.len().cmp(&a.path.len())));
+        for t in ts {
+            match t.path.split_last() {
+                None => {
+                    self.instances.remove(t.instance);
+                }
+                Some((last, parent)) => {
+                    if let Some(n) = self.instances[t.instance].root.get_path_mut(parent) {
+                        n.children.remove(last);
+                    }
+                }
+            }
+        }
+        200
+    }
+
+    /// EXEC's effect (documented in the module docs). Returns false when the node is not
+    /// executable.
+    pub fn execute(&mut self, t: &Target) -> bool {
+        let Some(node) = self.node(t) else { return false };
+        if node.exec_alert.is_none() {
+            return false;
+        }
+        let inst = &mut self.instances[t.instance];
+        match inst.moid.as_str() {
+            MOID_TEST => {
+                if let Some(c) = inst.root.children.get_mut("OpCount") {
+                    let n = c.leaf_string().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+                    c.value = Some(Value::String((n + 1).to_string()));
+                }
+            }
+            MOID_FUMO => {
+                if let Some(c) = inst.root.children.get_mut("State") {
+                    c.value = Some(Value::String("100".into()));
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// The node's async-result AlertType.
+    pub fn exec_alert(&self, t: &Target) -> Option<String> {
+        self.node(t).and_then(|n| n.exec_alert.clone())
+    }
+}
+
+/// The MOData to store from an MO serialization body: the first element's MOData.
+fn moddata_of(elements: &[Value]) -> Option<&Value> {
+    elements.first().and_then(|e| e.get("MOData"))
+}
+
+/// MOData is keyed by the node's own name (`{"PkgURL": "..."}`); accept the bare content too.
+fn unwrap_named<'a>(data: &'a Value, name: &str) -> &'a Value {
+    match data.as_object() {
+        Some(o) if o.len() == 1 && o.contains_key(name) => &o[name],
+        _ => data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Store {
+        Store::provisioned("IMEI:1", "dmcts", "http://127.0.0.1:1/dm", Some((b"s", b"a")))
+    }
+
+    #[test]
+    fn resolves_client_uri_forms() {
+        let s = store();
+        let one = |u: &str| s.resolve(u).map(|t| t.iter().map(|t| s.uri_of(t)).collect::<Vec<_>>());
+        assert_eq!(one("urn:oma:mo:oma-dm-devinfo:1.0//DevID").unwrap(), ["urn:oma:mo:oma-dm-devinfo:1.0/d0/DevID"]);
+        assert_eq!(one("urn:oma:mo:dmcts-test:1.0//Perm").unwrap_err().status(), 404);
+        assert_eq!(one("urn:oma:mo:dmcts-test:1.0/*/").unwrap().len(), 2);
+        assert_eq!(
+            one("urn:oma:mo:dmcts-test:1.0/t0/Dyn/(b)/Val?nv=(b)/Name:beta").unwrap(),
+            ["urn:oma:mo:dmcts-test:1.0/t0/Dyn/Item2/Val"]
+        );
+        assert_eq!(one("urn:oma:mo:dmcts-test:1.0/(a)/Val?nv=(a)/Name:second").unwrap().len(), 1);
+        assert_eq!(one("urn:oma:mo:dmcts-test:1.0/t0/Dyn/*/Val").unwrap().len(), 2);
+        assert_eq!(one("urn:oma:mo:dmcts-test:1.0/t0/(b)/").unwrap_err().status(), 400);
+        assert_eq!(one("urn:oma:mo:oma-dm-dmacc:1.2/acc0/SrvID").unwrap_err().status(), 403);
+        assert_eq!(one("nothing").unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn delete_respects_permanence() {
+        let mut s = store();
+        let t = s.resolve("urn:oma:mo:dmcts-test:1.0/t0/Perm").unwrap();
+        assert_eq!(s.delete(&t, false), 405);
+        let t = s.resolve("urn:oma:mo:dmcts-test:1.0/t0/Dyn/Item1/").unwrap();
+        assert_eq!(s.delete(&t, false), 200);
+        assert!(s.resolve("urn:oma:mo:dmcts-test:1.0/t0/Dyn/Item1/").is_err());
+        let t = s.resolve("urn:oma:mo:dmcts-test:1.0/t1/").unwrap();
+        assert_eq!(s.delete(&t, false), 200);
+        assert_eq!(s.mos()[1].miid, ["t0"]);
+    }
+
+    #[test]
+    fn hget_stores_and_creates() {
+        let mut s = store();
+        let body = vec![json!({"ClientURI": "x", "MOData": {"PkgURL": "http://fw"}})];
+        let w = s.store_at("urn:oma:mo:oma-fumo:1.0/fw-main/DownloadAndUpdate/PkgURL", &body).unwrap();
+        assert_eq!(w, ["urn:oma:mo:oma-fumo:1.0/fw-main/DownloadAndUpdate/PkgURL"]);
+        let t = s.resolve(&w[0]).unwrap();
+        assert_eq!(s.node(&t[0]).unwrap().to_json(), json!("http://fw"));
+        let body = vec![json!({"ClientURI": "urn:oma:mo:oma-fumo:1.0/x/", "MOData": {"FUMO": {"State": "10"}}})];
+        let c = s.create_instances(&body).unwrap();
+        assert_eq!(c, ["urn:oma:mo:oma-fumo:1.0/fw-2/"]);
+        assert_eq!(s.serialize(&s.resolve(&c[0]).unwrap()[0])["MOData"], json!({"FUMO": {"State": "10"}}));
+    }
+}
