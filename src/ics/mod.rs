@@ -22,10 +22,12 @@ use toml::Spanned;
 pub const SUITE_DEV_ID: &str = "IMEI:990000000000017";
 /// The DevID the built-in reference ICS expects from (client) or uses towards (server) the
 /// reference peers, unless `Ics::for_reference_with` is given another.
-pub const REFERENCE_DEV_ID: &str = "IMEI:990000000000025";
-/// Notification credentials of the built-in reference ICS (test values, not secrets).
-pub const REFERENCE_SECRET: &str = "dmcts-reference-secret";
-pub const REFERENCE_AUTH_DATA: &str = "dmcts-reference-auth-data";
+/// It is the reference client's own DevID, so `${pixit.iut.dev_id}` checks agree with it.
+pub const REFERENCE_DEV_ID: &str = crate::reference::client::DEFAULT_DEV_ID;
+/// Notification credentials of the built-in reference ICS (test values, not secrets); the same
+/// as `reference::client::ClientConfig::new`, so digests of the suite's Package#0 verify.
+pub const REFERENCE_SECRET: &str = "test-noti-secret";
+pub const REFERENCE_AUTH_DATA: &str = "test-noti-authdata";
 /// ClientURI of DevInfo/DevID used by the reference ICS (`pixit.mo.devid_uri`).
 pub const REFERENCE_DEVID_URI: &str = "urn:oma:mo:oma-dm-devinfo:1.0//DevID";
 
