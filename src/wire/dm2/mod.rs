@@ -2,10 +2,14 @@
 //! Alerts, ClientURI and the MO serialization.
 //!
 //! Points the spec digest marks UNVERIFIED are settings of [`profile::Profile`], never hard-coded.
+pub mod client_uri;
+pub mod mo;
 pub mod notification;
 pub mod package;
 pub mod profile;
 
+pub use client_uri::{ClientUri, ClientUriError, Instance, QueryField, ResolveError, Segment};
+pub use mo::{MoInstance, MoNode, SerializedMo};
 pub use notification::{Notification, NotificationError, NotificationFields, Tamper};
 pub use package::{Command, GenericAlert, MoEntry, Package1, Package2, Package3, StatusEntry, WireError};
 pub use profile::Profile;

@@ -250,7 +250,7 @@ pub struct Package3 {
     pub alert: Option<Vec<GenericAlert>>,
 }
 
-fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
