@@ -81,6 +81,8 @@ pub enum CheckKind {
         #[serde(default)]
         max: Option<usize>,
     },
+    /// The value at `pointer` equals one of `values`.
+    JsonOneOf { pointer: String, values: Vec<Value> },
     /// Some element of the array at `pointer` has `value` at `item_pointer`.
     JsonContains {
         pointer: String,
@@ -151,6 +153,11 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ),
     ("mos-present", "Package#1 carries a MOS array of {DDF?, MOID?, MIID[]} entries"),
     ("generic-alerts-valid", "every Generic Alert has an AlertType, a defined Mark if any, and DataType whenever Data"),
+    (
+        "get-data",
+        "args.index: the status entry carries GET data (member per profile get_data_member, UNVERIFIED); \
+         args.contains: some value in it equals this",
+    ),
     ("alert-present", "args.alert_type: an Alert of that type is present (args.source_uri optional)"),
     ("client-uri-well-formed", "args.pointer: the string at that pointer is a well-formed ClientURI"),
     ("mo-serialization-valid", "the body is an MO serialization array of {ClientURI, MOData, DDF?, CV?}"),

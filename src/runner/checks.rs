@@ -353,6 +353,48 @@ fn builtin(name: &str, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Re
             }
             Ok(())
         }
+        "get-data" => {
+            let j = json_of(obs)?;
+            let index = args.get("index").and_then(|v| v.as_integer()).unwrap_or(0);
+            let member = &ctx.profile.get_data_member;
+            let note = format!(
+                "where GET data travels in Package#3 is UNVERIFIED in the spec digest; this check follows profile \
+                 setting get_data_member = {member:?}"
+            );
+            let entry = j.pointer(&format!("/Status/{index}"));
+            let data = entry.and_then(|e| e.get(member.as_str()));
+            let Some(data) = data.filter(|d| !d.is_null()) else {
+                return Err(Failure {
+                    expected: format!("/Status/{index}/{member} carrying the GET data"),
+                    actual: format!("/Status/{index} = {}", show(entry)),
+                    note: Some(note),
+                });
+            };
+            if let Some(want) = args.get("contains").and_then(|v| v.as_str()) {
+                fn has(v: &Value, want: &str) -> bool {
+                    match v {
+                        Value::String(s) => s == want,
+                        Value::Number(n) => n.to_string() == want,
+                        Value::Bool(b) => b.to_string() == want,
+                        Value::Array(a) => a.iter().any(|x| has(x, want)),
+                        Value::Object(o) => o.values().any(|x| has(x, want)),
+                        Value::Null => false,
+                    }
+                }
+                let mo_data: Vec<&Value> = match data {
+                    Value::Array(a) => a.iter().filter_map(|e| e.get("MOData")).collect(),
+                    other => vec![other],
+                };
+                if !mo_data.iter().any(|d| has(d, want)) {
+                    return Err(Failure {
+                        expected: format!("GET data containing the value {want:?}"),
+                        actual: show(Some(data)),
+                        note: Some(note),
+                    });
+                }
+            }
+            Ok(())
+        }
         "alert-present" => {
             let j = json_of(obs)?;
             let at = arg_str(args, "alert_type")?;

@@ -249,6 +249,7 @@ fn check_label(kind: &crate::catalog::check::CheckKind) -> String {
         K::JsonType { pointer, .. } => format!("json-type {pointer}"),
         K::JsonLength { pointer, .. } => format!("json-length {pointer}"),
         K::JsonContains { pointer, .. } => format!("json-contains {pointer}"),
+        K::JsonOneOf { pointer, .. } => format!("json-one-of {pointer}"),
         K::JsonNotContains { pointer, .. } => format!("json-not-contains {pointer}"),
     }
 }
