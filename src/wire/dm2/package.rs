@@ -295,6 +295,10 @@ fn parse_alerts(obj: &Map<String, Value>) -> Result<Option<Vec<GenericAlert>>, W
 }
 
 impl GenericAlert {
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).expect("GenericAlert serializes")
+    }
+
     /// Strict parse of one alert object at `pointer`: AlertType required, every property a
     /// string except Data, and DataType present whenever Data is (seed, Change 4).
     pub fn from_value(v: &Value, pointer: &str) -> Result<GenericAlert, WireError> {
@@ -325,8 +329,12 @@ impl GenericAlert {
 
 impl Package1 {
     pub fn parse(bytes: &[u8]) -> Result<Package1, WireError> {
-        let doc = parse_json(bytes)?;
-        let obj = as_object(&doc, "")?;
+        Self::from_value(&parse_json(bytes)?)
+    }
+
+    /// Strict parse of an already-decoded document; unknown members are ignored (digest §6).
+    pub fn from_value(doc: &Value) -> Result<Package1, WireError> {
+        let obj = as_object(doc, "")?;
         let mos = match obj.get("MOS") {
             None => None,
             Some(v) => {
@@ -362,6 +370,7 @@ impl Package2 {
         Self::from_value(&doc)
     }
 
+    /// Strict parse of an already-decoded document; unknown top-level members are ignored.
     pub fn from_value(doc: &Value) -> Result<Package2, WireError> {
         let obj = as_object(doc, "")?;
         let cmd_v = obj.get("CMD").ok_or_else(|| WireError::new("/CMD", "the required CMD array", "nothing"))?;
@@ -386,8 +395,13 @@ impl Package2 {
 
 impl Package3 {
     pub fn parse(bytes: &[u8]) -> Result<Package3, WireError> {
-        let doc = parse_json(bytes)?;
-        let obj = as_object(&doc, "")?;
+        Self::from_value(&parse_json(bytes)?)
+    }
+
+    /// Strict parse of an already-decoded document; members other than `sc` and `URI` of a
+    /// status entry are kept in `extra` (GET data, digest §9), other unknown members ignored.
+    pub fn from_value(doc: &Value) -> Result<Package3, WireError> {
+        let obj = as_object(doc, "")?;
         let st_v =
             obj.get("Status").ok_or_else(|| WireError::new("/Status", "the required Status array", "nothing"))?;
         let mut status = Vec::new();
@@ -425,6 +439,8 @@ impl Package3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
 
     #[test]
     fn package2_round_trips() {
@@ -447,5 +463,172 @@ mod tests {
         assert_eq!(e.pointer, "/Status/0/sc");
         let e = Package1::parse(br#"{"Alert":[{"Data":{}}]}"#).unwrap_err();
         assert_eq!(e.pointer, "/Alert/0/AlertType");
+    }
+
+    /// Every strictness rule, with the pointer and expectation it reports.
+    #[test]
+    fn error_pointers_for_each_rule() {
+        let p1: [(&str, &str, &str); 9] = [
+            ("[]", "", "an object"),
+            (r#"{"MOS":{}}"#, "/MOS", "an array"),
+            (r#"{"MOS":[1]}"#, "/MOS/0", "an object"),
+            (r#"{"MOS":[{}]}"#, "/MOS/0/MIID", "MIID"),
+            (r#"{"MOS":[{"MIID":"a"}]}"#, "/MOS/0/MIID", "an array"),
+            (r#"{"MOS":[{"MIID":["a",2]}]}"#, "/MOS/0/MIID/1", "a string"),
+            (r#"{"MOS":[{"MIID":[],"MOID":1}]}"#, "/MOS/0/MOID", "a string"),
+            (r#"{"Alert":[{"AlertType":"x","Data":{}}]}"#, "/Alert/0/DataType", "DataType"),
+            (r#"{"Alert":[{"AlertType":"x","Mark":3}]}"#, "/Alert/0/Mark", "a string"),
+        ];
+        for (doc, ptr, want) in p1 {
+            let e = Package1::parse(doc.as_bytes()).unwrap_err();
+            assert_eq!((e.pointer.as_str(), e.expected.contains(want)), (ptr, true), "{doc}: {e}");
+        }
+        let p2: [(&str, &str, &str); 6] = [
+            ("{}", "/CMD", "CMD"),
+            (r#"{"CMD":[[]]}"#, "/CMD/0", "command name"),
+            (r#"{"CMD":["END"]}"#, "/CMD/0", "an array"),
+            (r#"{"CMD":[["FOO"]]}"#, "/CMD/0/0", "HGET"),
+            (r#"{"CMD":[["END"],["HPUT","http://r"]]}"#, "/CMD/1", "at least 2"),
+            (r#"{"CMD":[["GET","a","b"]]}"#, "/CMD/0", "GET with 1"),
+        ];
+        for (doc, ptr, want) in p2 {
+            let e = Package2::parse(doc.as_bytes()).unwrap_err();
+            assert_eq!((e.pointer.as_str(), e.expected.contains(want)), (ptr, true), "{doc}: {e}");
+        }
+        let p3: [(&str, &str, &str); 6] = [
+            ("{}", "/Status", "Status"),
+            (r#"{"Status":[{}]}"#, "/Status/0/sc", "sc"),
+            (r#"{"Status":[{"sc":99}]}"#, "/Status/0/sc", "100..999"),
+            (r#"{"Status":[{"sc":200.5}]}"#, "/Status/0/sc", "100..999"),
+            (r#"{"Status":[{"sc":200,"URI":["a",{}]}]}"#, "/Status/0/URI/1", "a string"),
+            (r#"{"Status":[],"Alert":[{"AlertType":5}]}"#, "/Alert/0/AlertType", "a string"),
+        ];
+        for (doc, ptr, want) in p3 {
+            let e = Package3::parse(doc.as_bytes()).unwrap_err();
+            assert_eq!((e.pointer.as_str(), e.expected.contains(want)), (ptr, true), "{doc}: {e}");
+        }
+        let e = Package3::parse(b"{\"Status\":").unwrap_err();
+        assert_eq!(e.pointer, "");
+        assert!(e.found.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn unknown_members_are_ignored_and_status_extras_kept() {
+        let p1 = Package1::parse(br#"{"MgmtTree":{},"MOS":[{"MIID":["d0"],"X":1}]}"#).unwrap();
+        assert_eq!(p1.mos.unwrap()[0].miid, vec!["d0"]);
+        let p2 = Package2::parse(br#"{"CMD":[["END"]],"Debug":true}"#).unwrap();
+        assert_eq!(p2.cmd, vec![Command::End]);
+        let p3 = Package3::parse(br#"{"Status":[{"sc":200,"MOS":[]}],"X":0}"#).unwrap();
+        assert_eq!(p3.status[0].extra.get("MOS"), Some(&json!([])));
+    }
+
+    fn arb_s() -> impl Strategy<Value = String> {
+        "\\PC{0,8}"
+    }
+
+    fn arb_alert() -> impl Strategy<Value = GenericAlert> {
+        let data = prop_oneof![
+            Just(json!({})),
+            any::<i64>().prop_map(|n| json!({ "n": n })),
+            arb_s().prop_map(|s| json!({ "DM1x": s })),
+            any::<u16>().prop_map(|n| json!(n)),
+        ];
+        (arb_s(), proptest::option::of(arb_s()), proptest::option::of(arb_s()), proptest::option::of(arb_s()))
+            .prop_flat_map(move |(t, src, tgt, mark)| {
+                (proptest::option::of((arb_s(), data.clone())), proptest::option::of(arb_s())).prop_map(
+                    move |(with_data, bare_type)| {
+                        let mut a = GenericAlert::new(t.clone());
+                        a.source_uri = src.clone();
+                        a.target_uri = tgt.clone();
+                        a.mark = mark.clone();
+                        // Data requires DataType; DataType alone is allowed
+                        match with_data {
+                            Some((dt, d)) => (a.data_type, a.data) = (Some(dt), Some(d)),
+                            None => a.data_type = bare_type,
+                        }
+                        a
+                    },
+                )
+            })
+    }
+
+    fn arb_command() -> impl Strategy<Value = Command> {
+        let uris = || prop::collection::vec(arb_s(), 1..3);
+        prop_oneof![
+            (arb_s(), proptest::option::of(arb_s()))
+                .prop_map(|(server_uri, client_uri)| Command::Hget { server_uri, client_uri }),
+            (arb_s(), uris()).prop_map(|(server_uri, client_uris)| Command::Hput { server_uri, client_uris }),
+            (arb_s(), uris()).prop_map(|(server_uri, client_uris)| Command::Hpost { server_uri, client_uris }),
+            arb_s().prop_map(|client_uri| Command::Delete { client_uri }),
+            (arb_s(), proptest::option::of(arb_s()))
+                .prop_map(|(client_uri, server_uri)| Command::Exec { client_uri, server_uri }),
+            arb_s().prop_map(|client_uri| Command::Get { client_uri }),
+            arb_s().prop_map(|server_uri| Command::Show { server_uri }),
+            arb_s().prop_map(|server_uri| Command::Cont { server_uri }),
+            Just(Command::End),
+            (arb_s(), arb_s()).prop_map(|(moid, server_uri)| Command::Default { moid, server_uri }),
+            (arb_s(), arb_s()).prop_map(|(server_uri, client_uri)| Command::Sub { server_uri, client_uri }),
+            arb_s().prop_map(|client_uri| Command::Unsub { client_uri }),
+        ]
+    }
+
+    fn arb_status() -> impl Strategy<Value = StatusEntry> {
+        (
+            100u16..=999,
+            proptest::option::of(prop::collection::vec(arb_s(), 0..3)),
+            prop::collection::btree_map(
+                "[A-Za-z]{1,6}",
+                prop_oneof![arb_s().prop_map(Value::from), any::<i32>().prop_map(Value::from)],
+                0..3,
+            ),
+        )
+            .prop_map(|(sc, uri, extra)| StatusEntry {
+                sc,
+                uri,
+                extra: extra.into_iter().filter(|(k, _)| k != "sc" && k != "URI").collect(),
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn generic_alert_round_trips(a in arb_alert()) {
+            prop_assert_eq!(GenericAlert::from_value(&a.to_json(), "/x"), Ok(a));
+        }
+
+        #[test]
+        fn package1_round_trips(
+            mos in proptest::option::of(prop::collection::vec(
+                (proptest::option::of(arb_s()), proptest::option::of(arb_s()), prop::collection::vec(arb_s(), 0..3))
+                    .prop_map(|(ddf, moid, miid)| MoEntry { ddf, moid, miid }),
+                0..3,
+            )),
+            alert in proptest::option::of(prop::collection::vec(arb_alert(), 0..3)),
+        ) {
+            let p = Package1 { mos, alert };
+            let bytes = serde_json::to_vec(&p.to_json()).unwrap();
+            prop_assert_eq!(Package1::parse(&bytes), Ok(p));
+        }
+
+        #[test]
+        fn package2_round_trips_any(cmd in prop::collection::vec(arb_command(), 0..6)) {
+            let p = Package2 { cmd };
+            let bytes = serde_json::to_vec(&p.to_json()).unwrap();
+            prop_assert_eq!(Package2::parse(&bytes), Ok(p));
+        }
+
+        #[test]
+        fn package3_round_trips(
+            status in prop::collection::vec(arb_status(), 0..4),
+            alert in proptest::option::of(prop::collection::vec(arb_alert(), 0..2)),
+        ) {
+            let p = Package3 { status, alert };
+            let bytes = serde_json::to_vec(&p.to_json()).unwrap();
+            prop_assert_eq!(Package3::parse(&bytes), Ok(p));
+        }
+
+        #[test]
+        fn parsers_never_panic(doc in "\\PC{0,64}") {
+            let _ = (Package1::parse(doc.as_bytes()), Package2::parse(doc.as_bytes()), Package3::parse(doc.as_bytes()));
+        }
     }
 }
