@@ -42,8 +42,10 @@
 //! # Command behaviour (status codes)
 //! - Unknown command name 501; malformed command array (wrong arity, non-string) 400; SUB and
 //!   UNSUB 501 (not supported). Processing always goes on with the next command.
-//! - ClientURI errors: malformed 400, unresolvable 404 (including empty MIID with several
-//!   instances, or several matches without a wildcard), DMAcc 403.
+//! - ClientURIs are parsed and resolved by the shared `wire::dm2::client_uri` model (the "/"
+//!   after mo-inst is required; no "/" after a node path). Malformed 400; unresolvable 404
+//!   (including an empty MIID with several instances, or an x-name matching several nodes);
+//!   DMAcc 403. No cache validators are kept: `cv` is ignored and data always returned.
 //! - HGET: repository non-2xx → that code; body not an MO-serialization array → 400. With a
 //!   ClientURI the first element's MOData replaces the node (keyed by the node's name, or bare);
 //!   a missing last node under an existing parent is created (D). Without a ClientURI every

@@ -261,8 +261,17 @@ async fn fetch_mo(sh: &Shared, url: &str) -> Result<Vec<Value>, u16> {
     if !(200..300).contains(&code) {
         return Err(code);
     }
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Array(a)) if a.iter().all(|e| e.get("MOData").is_some()) => Ok(a),
+    // Strictly an MO serialization (shared codec), else 400; the JSON is kept for storing.
+    let doc: Value = serde_json::from_slice(&body).map_err(|e| {
+        sh.log(format!("repository body is not JSON: {e}"));
+        400u16
+    })?;
+    if let Err(e) = crate::wire::dm2::mo::serialization_from_value(&doc) {
+        sh.log(format!("repository body is not an MO serialization: {e}"));
+        return Err(400);
+    }
+    match doc {
+        Value::Array(a) => Ok(a),
         _ => Err(400),
     }
 }

@@ -1,7 +1,10 @@
-//! The reference client's MO store: provisioned instances, ClientURI resolution over them, and
-//! the MO serialization (digest §13.4) used by HGET/HPUT/HPOST/GET.
+//! The reference client's MO store: provisioned instances with the metadata a client keeps
+//! (permanent, executable, exposed), ClientURI resolution over them through the shared
+//! `wire::dm2::client_uri` model, and the MO serialization (digest §13.4).
 //!
 //! The exact provisioned state is documented in the parent module's docs; keep them in sync.
+use crate::wire::dm2::client_uri::{self, ClientUri, Segment};
+use crate::wire::dm2::mo::{MoInstance, MoNode};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -69,6 +72,14 @@ impl Node {
         match &self.value {
             Some(v) if self.children.is_empty() => v.clone(),
             _ => Value::Object(self.children.iter().map(|(k, n)| (k.clone(), n.to_json())).collect()),
+        }
+    }
+
+    /// The node in the shared MO model (what ClientURI resolution walks).
+    fn to_mo(&self) -> MoNode {
+        match self.leaf_string() {
+            Some(v) if self.children.is_empty() => MoNode::Leaf(v),
+            _ => MoNode::Interior(self.children.iter().map(|(k, c)| (k.clone(), c.to_mo())).collect()),
         }
     }
 
@@ -154,92 +165,6 @@ impl Instance {
 pub struct Target {
     pub instance: usize,
     pub path: Vec<String>,
-}
-
-/// A parsed ClientURI (digest §12.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ParsedUri {
-    moid: String,
-    inst: String,
-    path: Vec<String>,
-    /// nv conditions: x-name → [(relative path, value)].
-    nv: BTreeMap<String, Vec<(Vec<String>, String)>>,
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn is_xname(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 3 && b[0] == b'(' && b[2] == b')' && b[1].is_ascii_alphabetic()
-}
-
-fn parse_uri(uri: &str) -> Result<ParsedUri, UriError> {
-    let bad = |why: &str| UriError::Malformed { uri: uri.into(), why: why.into() };
-    let (base, query) = match uri.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (uri, None),
-    };
-    let (moid, rest) = base.split_once('/').ok_or_else(|| bad("no \"/\" after the MOID"))?;
-    if moid.is_empty() {
-        return Err(bad("empty MOID"));
-    }
-    let (inst, path) = match rest.split_once('/') {
-        Some((i, p)) => (i, p),
-        None => (rest, ""),
-    };
-    let mut segs: Vec<String> = path.split('/').map(percent_decode).collect();
-    // A trailing "/" (or an empty path) leaves one empty segment at the end.
-    if segs.last().is_some_and(String::is_empty) {
-        segs.pop();
-    }
-    if segs.iter().any(String::is_empty) {
-        return Err(bad("empty path segment"));
-    }
-    let mut nv: BTreeMap<String, Vec<(Vec<String>, String)>> = BTreeMap::new();
-    for field in query.unwrap_or("").split('&').filter(|f| !f.is_empty()) {
-        let (name, value) = field.split_once('=').ok_or_else(|| bad("query field without \"=\""))?;
-        match name {
-            "nv" => {
-                let (lhs, v) = value.split_once(':').ok_or_else(|| bad("nv field without \":\""))?;
-                let (x, rel) = lhs.split_once('/').ok_or_else(|| bad("nv field without \"/\" after the x-name"))?;
-                if !is_xname(x) {
-                    return Err(bad("nv field does not start with an x-name like (x)"));
-                }
-                let rel: Vec<String> = rel.split('/').map(percent_decode).collect();
-                if rel.iter().any(String::is_empty) {
-                    return Err(bad("empty segment in an nv path"));
-                }
-                nv.entry(x.to_string()).or_default().push((rel, percent_decode(v)));
-            }
-            // Cache validators: this client keeps none, so it always returns the data.
-            "cv" => {}
-            _ => {}
-        }
-    }
-    let inst = percent_decode(inst);
-    for x in std::iter::once(&inst).chain(segs.iter()).filter(|s| is_xname(s)) {
-        if !nv.contains_key(x) {
-            return Err(bad(&format!("x-name {x} has no nv field")));
-        }
-    }
-    Ok(ParsedUri { moid: moid.to_string(), inst, path: segs, nv })
 }
 
 /// The whole store.
@@ -397,61 +322,25 @@ impl Store {
         out
     }
 
-    /// Resolves a ClientURI to its existing targets (digest §12.3): wildcards may yield
-    /// several, anything else must yield exactly one.
+    /// Resolves a ClientURI to its existing targets with the shared resolver (digest §12.2):
+    /// wildcards may yield several, anything else exactly one.
     pub fn resolve(&self, uri: &str) -> Result<Vec<Target>, UriError> {
-        let p = parse_uri(uri)?;
+        let p = ClientUri::parse(uri).map_err(|e| UriError::Malformed { uri: uri.into(), why: e.to_string() })?;
         self.resolve_parsed(uri, &p)
     }
 
-    fn resolve_parsed(&self, uri: &str, p: &ParsedUri) -> Result<Vec<Target>, UriError> {
-        let unres = |why: &str| UriError::Unresolvable { uri: uri.into(), why: why.into() };
-        let of_moid: Vec<usize> = (0..self.instances.len()).filter(|&i| self.instances[i].moid == p.moid).collect();
-        if of_moid.is_empty() {
-            return Err(unres("no instance of this MOID"));
-        }
-        if of_moid.iter().any(|&i| !self.instances[i].exposed) {
+    fn resolve_parsed(&self, uri: &str, p: &ClientUri) -> Result<Vec<Target>, UriError> {
+        if self.instances.iter().any(|i| i.moid == p.moid && !i.exposed) {
             return Err(UriError::Forbidden { uri: uri.into() });
         }
-        let nv_ok = |node: &Node, x: &str| {
-            p.nv.get(x).is_some_and(|conds| {
-                conds.iter().all(|(rel, v)| node.get_path(rel).and_then(Node::leaf_string).as_deref() == Some(v))
-            })
-        };
-        let wildcard = p.inst == "*" || p.path.iter().any(|s| s == "*");
-        let insts: Vec<usize> = match p.inst.as_str() {
-            "" if of_moid.len() == 1 => of_moid.clone(),
-            "" => return Err(unres("empty MIID while several instances exist")),
-            "*" => of_moid.clone(),
-            x if is_xname(x) => of_moid.iter().copied().filter(|&i| nv_ok(&self.instances[i].root, x)).collect(),
-            miid => of_moid.iter().copied().filter(|&i| self.instances[i].miid == miid).collect(),
-        };
-        let mut targets: Vec<Target> = insts.into_iter().map(|i| Target { instance: i, path: vec![] }).collect();
-        for seg in &p.path {
-            let mut next = Vec::new();
-            for t in &targets {
-                let Some(node) = self.node(t) else { continue };
-                for (name, child) in &node.children {
-                    let keep = match seg.as_str() {
-                        "*" => true,
-                        x if is_xname(x) => nv_ok(child, x),
-                        s => name == s,
-                    };
-                    if keep {
-                        let mut path = t.path.clone();
-                        path.push(name.clone());
-                        next.push(Target { instance: t.instance, path });
-                    }
-                }
-            }
-            targets = next;
-        }
-        match targets.len() {
-            0 => Err(unres("no node matches")),
-            1 => Ok(targets),
-            _ if wildcard => Ok(targets),
-            _ => Err(unres("several nodes match and the ClientURI has no wildcard")),
-        }
+        let view: Vec<MoInstance> = self
+            .instances
+            .iter()
+            .map(|i| MoInstance::new(i.moid.clone(), i.miid.clone(), i.root_name.clone(), i.root.to_mo()))
+            .collect();
+        client_uri::resolve(p, &view)
+            .map(|ts| ts.into_iter().map(|(instance, path)| Target { instance, path }).collect())
+            .map_err(|e| UriError::Unresolvable { uri: uri.into(), why: e.to_string() })
     }
 
     pub fn node(&self, t: &Target) -> Option<&Node> {
@@ -484,16 +373,16 @@ impl Store {
     /// replacing what is there; a missing last node under an existing parent is created.
     /// Returns the ClientURIs written.
     pub fn store_at(&mut self, uri: &str, elements: &[Value]) -> Result<Vec<String>, UriError> {
-        let p = parse_uri(uri)?;
+        let p = ClientUri::parse(uri).map_err(|e| UriError::Malformed { uri: uri.into(), why: e.to_string() })?;
         let data = moddata_of(elements).ok_or_else(|| UriError::Malformed {
             uri: uri.into(),
             why: "the repository body has no MOData to store".into(),
         })?;
         let targets = match self.resolve_parsed(uri, &p) {
             Ok(t) => t,
-            Err(UriError::Unresolvable { .. }) if p.path.last().is_some_and(|s| s != "*" && !is_xname(s)) => {
+            Err(e @ UriError::Unresolvable { .. }) => {
                 let mut parent = p.clone();
-                let name = parent.path.pop().unwrap_or_default();
+                let Some(Segment::Name(name)) = parent.path.pop() else { return Err(e) };
                 let parents = self.resolve_parsed(uri, &parent)?;
                 for t in &parents {
                     if let Some(n) = self.node_mut(t) {
@@ -667,9 +556,9 @@ mod tests {
         let mut s = store();
         let t = s.resolve("urn:oma:mo:dmcts-test:1.0/t0/Perm").unwrap();
         assert_eq!(s.delete(&t, false), 405);
-        let t = s.resolve("urn:oma:mo:dmcts-test:1.0/t0/Dyn/Item1/").unwrap();
+        let t = s.resolve("urn:oma:mo:dmcts-test:1.0/t0/Dyn/Item1").unwrap();
         assert_eq!(s.delete(&t, false), 200);
-        assert!(s.resolve("urn:oma:mo:dmcts-test:1.0/t0/Dyn/Item1/").is_err());
+        assert!(s.resolve("urn:oma:mo:dmcts-test:1.0/t0/Dyn/Item1").is_err());
         let t = s.resolve("urn:oma:mo:dmcts-test:1.0/t1/").unwrap();
         assert_eq!(s.delete(&t, false), 200);
         assert_eq!(s.mos()[1].miid, ["t0"]);
