@@ -686,3 +686,34 @@ pub async fn run_cli(args: ClientArgs) -> anyhow::Result<()> {
     running.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ClientArgs,
+    }
+
+    #[test]
+    fn cli_args_build_a_config() {
+        let cli = Cli::parse_from([
+            "x",
+            "--server-uri",
+            "http://127.0.0.1:1/dm",
+            "--fault",
+            "devid-missing",
+            "--basic",
+            "u:p",
+        ]);
+        let c = cli.args.to_config().unwrap();
+        assert_eq!((c.dev_id.as_str(), c.server_id.as_str()), (DEFAULT_DEV_ID, "dmcts"));
+        assert_eq!(c.basic, Some(("u".into(), "p".into())));
+        assert!(Faults::parse(&c.faults).unwrap().has("devid-missing"));
+        assert!(Faults::parse(["client.bogus"]).unwrap_err().to_string().contains("valid faults"));
+        assert!(Cli::try_parse_from(["x", "--list-faults"]).is_ok());
+    }
+}
