@@ -82,7 +82,10 @@ pub enum CheckKind {
         max: Option<usize>,
     },
     /// The value at `pointer` equals one of `values`.
-    JsonOneOf { pointer: String, values: Vec<Value> },
+    JsonOneOf {
+        pointer: String,
+        values: Vec<Value>,
+    },
     /// Some element of the array at `pointer` has `value` at `item_pointer`.
     JsonContains {
         pointer: String,
@@ -158,7 +161,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
         "args.index: the status entry carries GET data (member per profile get_data_member, UNVERIFIED); \
          args.contains: some value in it equals this",
     ),
-    ("alert-present", "args.alert_type: an Alert of that type is present (args.source_uri optional)"),
+    ("alert-present", "args.alert_type ('*' = any): an Alert of that type is present (args.source_uri optional)"),
     ("client-uri-well-formed", "args.pointer: the string at that pointer is a well-formed ClientURI"),
     ("mo-serialization-valid", "the body is an MO serialization array of {ClientURI, MOData, DDF?, CV?}"),
     ("command-present", "args.command: Package#2 contains exactly this command array"),

@@ -222,6 +222,13 @@ pub fn evaluate(kind: &CheckKind, obs: &Observed, ctx: &CheckCtx) -> Result<(), 
                 fail(format!("{pointer} of {want}"), format!("length {len}"))
             }
         }
+        CheckKind::JsonOneOf { pointer, values } => {
+            let j = json_of(obs)?;
+            match j.pointer(pointer) {
+                Some(v) if values.iter().any(|w| json_eq(v, w)) => Ok(()),
+                other => fail(format!("{pointer} one of {}", Value::Array(values.clone())), show(other)),
+            }
+        }
         CheckKind::JsonContains { pointer, item_pointer, value }
         | CheckKind::JsonNotContains { pointer, item_pointer, value } => {
             let j = json_of(obs)?;
@@ -401,7 +408,7 @@ fn builtin(name: &str, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Re
             let src = args.get("source_uri").and_then(|v| v.as_str());
             let alerts = alerts_of(&j);
             let found = alerts.iter().any(|a| {
-                a.get("AlertType").and_then(Value::as_str) == Some(at)
+                (at == "*" || a.get("AlertType").and_then(Value::as_str) == Some(at))
                     && src.is_none_or(|s| a.get("SourceURI").and_then(Value::as_str) == Some(s))
             });
             if found {
@@ -425,7 +432,7 @@ fn builtin(name: &str, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Re
             }
         }
         "mo-serialization-valid" => {
-            dm2::mo::SerializedMo::parse(body_of(obs)?).map(|_| ()).map_err(|e| wire_fail("an MO serialization", e))
+            dm2::mo::parse_serialization(body_of(obs)?).map(|_| ()).map_err(|e| wire_fail("an MO serialization", e))
         }
         "command-present" => {
             let p2 = Package2::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#2", e))?;
