@@ -83,3 +83,26 @@ pub enum UpperTesterConfig {
     /// Canned answers from a TOML file, for CI.
     Scripted { file: String },
 }
+
+mod client;
+mod exec;
+pub mod http;
+pub mod interactive;
+pub mod scripted;
+
+pub use client::{UpperTester, UtError};
+pub use exec::EXIT_UNSUPPORTED;
+
+/// Every action of the contract (both roles), in the order `docs/upper-tester.md` lists them.
+pub const ACTIONS: &[&str] = &[
+    action::RESET,
+    action::IDLE,
+    action::SESSION_START,
+    action::NOTIFICATION_DELIVER,
+    action::ALERT_RAISE,
+    action::CONFIG_REQUEST,
+    action::DEVICE_REGISTER,
+    action::NOTIFICATION_SEND,
+    action::COMMANDS_ENQUEUE,
+    action::DEVICE_REPORT,
+];

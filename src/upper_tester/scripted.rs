@@ -1,0 +1,169 @@
+//! Scripted back end: canned answers from a TOML file, for CI runs where the IUT's side is
+//! set up in advance. The first matching entry answers; an entry with `once = true` answers
+//! once. A request no entry matches is answered `failed`, naming the action and case: a
+//! missing script line must never pass as `done`.
+//!
+//! ```toml
+//! [[answer]]
+//! action = "session.start"   # required, an action of the contract
+//! case = "TC-DMC-*"          # optional glob on the case id (`*`, `?`)
+//! status = "done"            # done | unsupported | failed
+//! message = ""               # optional
+//! data = { }                 # optional, any TOML value (becomes JSON)
+//! once = true                # optional: consumed by its first use
+//! ```
+use super::client::UtError;
+use super::{UtAnswer, UtRequest, UtStatus, ACTIONS};
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    #[serde(default)]
+    answer: Vec<EntryDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryDoc {
+    action: Spanned<String>,
+    #[serde(default)]
+    case: Option<Spanned<String>>,
+    status: UtStatus,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    once: bool,
+}
+
+/// One canned answer.
+#[derive(Debug)]
+struct Entry {
+    action: String,
+    case: Option<Regex>,
+    answer: UtAnswer,
+    once: bool,
+}
+
+pub(crate) struct ScriptedBackend {
+    file: PathBuf,
+    entries: Vec<Entry>,
+    /// Which `once` entries have answered; shared by every task using the upper tester.
+    used: Mutex<Vec<bool>>,
+}
+
+/// A case-id glob as an anchored regex: `*` any run of characters, `?` one character.
+fn glob_regex(glob: &str) -> Result<Regex, regex::Error> {
+    let mut re = String::from("^");
+    for c in glob.chars() {
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            c => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    re.push('$');
+    Regex::new(&re)
+}
+
+fn line_of(src: &str, offset: usize) -> usize {
+    src.as_bytes()[..offset.min(src.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+impl ScriptedBackend {
+    pub(crate) fn load(file: &Path) -> Result<Self, UtError> {
+        let src = std::fs::read_to_string(file)
+            .map_err(|e| UtError::Config(format!("cannot read the scripted answers file {}: {e}", file.display())))?;
+        Self::parse(file, &src)
+    }
+
+    pub(crate) fn parse(file: &Path, src: &str) -> Result<Self, UtError> {
+        let at =
+            |offset: usize, msg: &str| UtError::Config(format!("{}:{}: {msg}", file.display(), line_of(src, offset)));
+        let doc: FileDoc = toml::from_str(src).map_err(|e| {
+            let msg = e.message().trim().to_string();
+            match e.span() {
+                Some(span) => at(span.start, &msg),
+                None => UtError::Config(format!("{}: {msg}", file.display())),
+            }
+        })?;
+        let mut entries = Vec::with_capacity(doc.answer.len());
+        for e in doc.answer {
+            let action = e.action.get_ref();
+            if !ACTIONS.contains(&action.as_str()) {
+                return Err(at(
+                    e.action.span().start,
+                    &format!("unknown action {action:?}; expected one of {}", ACTIONS.join(", ")),
+                ));
+            }
+            let case = match &e.case {
+                Some(glob) => Some(glob_regex(glob.get_ref()).map_err(|err| {
+                    at(glob.span().start, &format!("case glob {:?} is not usable: {err}", glob.get_ref()))
+                })?),
+                None => None,
+            };
+            entries.push(Entry {
+                action: action.clone(),
+                case,
+                answer: UtAnswer { status: e.status, message: e.message, data: e.data.unwrap_or(Value::Null) },
+                once: e.once,
+            });
+        }
+        let used = Mutex::new(vec![false; entries.len()]);
+        Ok(ScriptedBackend { file: file.to_path_buf(), entries, used })
+    }
+
+    pub(crate) fn answer(&self, req: &UtRequest) -> UtAnswer {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, e) in self.entries.iter().enumerate() {
+            if used[i] || e.action != req.action || e.case.as_ref().is_some_and(|re| !re.is_match(&req.case)) {
+                continue;
+            }
+            if e.once {
+                used[i] = true;
+            }
+            return e.answer.clone();
+        }
+        UtAnswer::failed(format!(
+            "scripted answers {}: no entry (left) for action {:?} in case {:?} step {}",
+            self.file.display(),
+            req.action,
+            req.case,
+            req.step
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let re = glob_regex("TC-DMC-*").unwrap();
+        assert!(re.is_match("TC-DMC-SESS-001") && !re.is_match("TC-DMS-SESS-001"));
+        let re = glob_regex("TC-?.1").unwrap();
+        assert!(re.is_match("TC-a.1") && !re.is_match("TC-ab.1") && !re.is_match("TC-a21"));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let p = Path::new("ut.toml");
+        let e = ScriptedBackend::parse(p, "[[answer]]\naction = \"reset\"\nstatus = \"ok\"\n").err().unwrap();
+        assert!(e.to_string().contains("ut.toml:3:"), "{e}");
+        let e = ScriptedBackend::parse(p, "\n[[answer]]\naction = \"rest\"\nstatus = \"done\"\n").err().unwrap();
+        assert!(e.to_string().contains("ut.toml:3:") && e.to_string().contains("session.start"), "{e}");
+        let e =
+            ScriptedBackend::parse(p, "[[answer]]\naction = \"reset\"\nstatus = \"done\"\ncolour = 1\n").err().unwrap();
+        assert!(e.to_string().contains("ut.toml:4:") && e.to_string().contains("colour"), "{e}");
+        let e = ScriptedBackend::parse(p, "[[answer]]\naction = \"reset\"\n").err().unwrap();
+        assert!(e.to_string().contains("ut.toml:1:") && e.to_string().contains("status"), "{e}");
+    }
+}
