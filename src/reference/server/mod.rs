@@ -1,5 +1,633 @@
-//! Reference DM 2.0 server.
-use super::faults::FaultInfo;
+//! Reference DM 2.0 server: a complete DM Server (digest + seed) driven by the upper-tester
+//! contract, with injectable faults. Vendors use it as a sandbox and golden peer; CI runs every
+//! server-role case against it, and every fault must be caught by some case.
+//!
+//! # Endpoints (on `ServerConfig::listen`)
+//! - `POST /dm`: Package#1 (and Package#3 while no CONT was sent in the session), told apart by
+//!   `Content-Type`. Its URL is [`RunningServer::dm_url`] (the DMAcc SrvURI of a device).
+//! - `POST /dm/cont/{token}`: the server's second endpoint, the target of the CONT it sends. A
+//!   fresh token per CONT; a Package#3 at a stale or unknown token gets 404.
+//! - `POST /ut`: the upper tester (below).
+//!
+//! # Package#1/#3 handling, in this order
+//! 1. `Content-Type` (parameters ignored) must be the package's media type, else **415**
+//!    (`/dm/cont/…` takes Package#3 only).
+//! 2. An `Accept` header that admits neither `application/vnd.oma.dm.request+json` nor a
+//!    matching wildcard (q=0 excludes) gets **406**; no `Accept` header admits anything.
+//! 3. No `OMADM-DevID` → **400**; a DevID not registered → **403** (the body says so).
+//! 4. A device registered with credentials needs HTTP Basic: otherwise **401** with
+//!    `WWW-Authenticate: Basic realm="<server_id>"`.
+//! 5. Malformed JSON or schema (strict `wire::dm2` parse) → **400**, the JSON pointer in the
+//!    (text/plain) body; never a panic. A Package#3 with no open session → 400; a Package#3 at
+//!    `/dm` after a CONT → 400 (it belongs at the CONT URI).
+//! 6. Otherwise **200**, `Content-Type: application/vnd.oma.dm.request+json`, `{"CMD": [...]}`.
+//!
+//! Every protocol error that can be tied to a registered device is recorded under its `errors`.
+//!
+//! # Sessions and command batches
+//! `commands.enqueue` appends ONE batch per call. In a session, Package#2 number k carries batch
+//! k, in order. When another batch is queued the server appends
+//! `["CONT", "<base>/dm/cont/<token>"]`; otherwise it appends `["END"]` (unless the batch
+//! already contains END). A Package#1 with nothing queued gets `{"CMD": [["END"]]}`. A session
+//! is open from its Package#1 until the Package#2 with END is sent (the client sends nothing
+//! after END); a Package#1 arriving during a session supersedes it; a session silent for
+//! `ServerConfig::session_timeout` is closed as abandoned. An asynchronous-result session (a
+//! Package#1 whose Generic Alerts are all results of EXECs sent with a ServerURI) gets END
+//! without consuming the queue.
+//!
+//! # Generic Alerts (Package#1 and Package#3)
+//! Session alerts (`…dm:2.0:ServerInitiatedMgmt|ClientInitiatedMgmt|BootstrapComplete`) open the
+//! session; a Package#1 without one is served but recorded as an error. Other alerts are parsed
+//! strictly (AlertType required, DataType whenever Data; an undefined Mark is recorded as an
+//! error) and never answered with any status or extra member. An alert whose SourceURI equals
+//! the ClientURI of an EXEC this server sent with a ServerURI (still pending) is that EXEC's
+//! asynchronous result: recorded under `exec_results` (and `alerts`). Otherwise an alert whose
+//! AlertType matches `ServerConfig::known_alert_types` (exact, or prefix before a trailing
+//! `*`) goes to `alerts`; any other is silently ignored (recorded under `ignored_alerts`).
+//!
+//! # Upper tester (`POST /ut`)
+//! - `reset`: forget every device, session, queue, CONT token and record; the NOTIFICATION-ID
+//!   counter restarts at 1.
+//! - `idle`: `done` once no session is open and no notification is being delivered (≤ 5 s,
+//!   else `failed`). The server sends no other traffic of its own.
+//! - `device.register` {`dev_id`, `credentials`: {`username`, `password`} | null,
+//!   `notification`: {`address`: URL | null, `secret`, `auth_data`} | null}: secret and auth
+//!   data are strings used as their UTF-8 bytes. Registering again replaces the device (and
+//!   its records).
+//! - `commands.enqueue` {`dev_id`, `commands`: [[name, params…], …]}: every array is checked
+//!   with `Command::from_array`; a bad one fails the call (nothing queued) with its JSON pointer
+//!   (`/commands/i…`). Answers {`batch`: its 1-based position in the queue, `queued`}.
+//! - `notification.send` {`dev_id`, `req_mos`: bool, `notification_id`?: u16}: Package#0 with
+//!   SERVER-ID = `server_id`, PREFERRED-CON-TYPE 0, NOTIFICATION-ID (given, or a counter from
+//!   1), SHA256-DIGEST (the device's secret/auth data, `profile.digest_order`), TIMESTAMP (now,
+//!   `profile.timestamp_bytes`), REQ-MOS when asked; VER = `profile.notification_version`. When
+//!   the device has an address the bytes are POSTed there (`Content-Type:
+//!   profile.notification_media_type`, bounded by `http_timeout`). Answers `done` with
+//!   {`bytes_b64`, `notification_id`, `address`, `http_status` | `delivery_error`}.
+//! - `device.report` {`dev_id`}: {`sessions`: [{`alert_type`, `notification_id`, `package2`,
+//!   `package3`, `open`, `end`}], `package1`: [bodies], `package2`: [bodies sent], `statuses`:
+//!   [[status entries] per Package#3], `status_count_mismatches`: [{`package3`, `expected`,
+//!   `received`}], `alerts`, `ignored_alerts`, `exec_results`: [{`exec`, `alert`}],
+//!   `notifications`: [{`notification_id`, `bytes_b64`, `http_status`}], `errors`: [text]}.
+//!
+//! # Faults (`server.` + name; see [`FAULTS`])
+//! notifications-never-sent, notification-wrong-ver, notification-oc-mismatch,
+//! notification-no-server-id, notification-bad-con-type, notification-no-notification-id,
+//! notification-bad-digest, notification-no-timestamp, notification-req-mos-dropped,
+//! session-never-ended, p3-ends-session, p1-rejected, p2-media-type, p2-malformed, p3-rejected,
+//! p3-statuses-not-recorded, cmd-hget-malformed, cmd-hput-malformed, cmd-hpost-malformed,
+//! cmd-delete-malformed, cmd-exec-malformed, cmd-get-malformed, cmd-show-malformed,
+//! cmd-default-malformed, cont-endpoint-dead, status-for-alert, unknown-alert-rejected,
+//! exec-result-not-recorded, no-415, no-406.
+mod dm;
+mod notify;
+mod state;
 
-/// Faults the reference server can be switched into.
-pub const FAULTS: &[FaultInfo] = &[];
+use super::faults::{FaultInfo, PeerRole};
+use super::ut_server;
+use crate::upper_tester::{action, UtAnswer, UtRequest};
+use crate::wire::dm2::notification::NotificationCredentials;
+use crate::wire::dm2::{Command, Profile};
+use anyhow::Context;
+use serde_json::{json, Value};
+use state::{Device, NotiReg, State};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The reference server's SERVER-ID (DMAcc SrvID on its devices).
+pub const DEFAULT_SERVER_ID: &str = "dmcts-ref-server";
+/// Package#1 (and pre-CONT Package#3) endpoint.
+pub const DM_PATH: &str = "/dm";
+/// Prefix of the CONT endpoint; the token follows.
+pub const CONT_PATH_PREFIX: &str = "/dm/cont/";
+
+macro_rules! fault {
+    ($name:literal, $desc:literal, [$($scr:literal),+]) => {
+        FaultInfo { name: concat!("server.", $name), role: PeerRole::Server, description: $desc, violates: &[$($scr),+] }
+    };
+}
+
+/// Faults the reference server can be switched into; each breaks one requirement observably
+/// (on the wire, or through `device.report`).
+pub const FAULTS: &[FaultInfo] = &[
+    fault!(
+        "notifications-never-sent",
+        "notification.send answers done but no Package#0 is built or delivered",
+        ["DM-PACK-002-S-M"]
+    ),
+    fault!("notification-wrong-ver", "Package#0 VER is the profile version + 1 (3, not 0x02)", ["DM-PACK-003-S-M"]),
+    fault!("notification-oc-mismatch", "Package#0 OC is one more than the options present", ["DM-PACK-004-S-M"]),
+    fault!("notification-no-server-id", "Package#0 carries no SERVER-ID option", ["DM-PACK-005-S-M"]),
+    fault!("notification-bad-con-type", "Package#0 PREFERRED-CON-TYPE is 0x04, outside 0..3", ["DM-PACK-006-S-M"]),
+    fault!("notification-no-notification-id", "Package#0 carries no NOTIFICATION-ID option", ["DM-PACK-007-S-M"]),
+    fault!("notification-bad-digest", "Package#0 SHA256-DIGEST has one bit flipped", ["DM-PACK-008-S-M"]),
+    fault!("notification-no-timestamp", "Package#0 carries no TIMESTAMP option", ["DM-PACK-009-S-M"]),
+    fault!(
+        "notification-req-mos-dropped",
+        "Package#0 lacks REQ-MOS even when req_mos was asked for",
+        ["DM-PACK-010-S-M"]
+    ),
+    fault!(
+        "session-never-ended",
+        "END is never sent: after the last batch every Package#2 is {\"CMD\": []}",
+        ["DM-PACK-001-S-M", "DM-PACK-022-S-M"]
+    ),
+    fault!(
+        "p3-ends-session",
+        "a Package#3 is always answered with [[\"END\"]]: queued batches after the first are not delivered",
+        ["DM-PACK-001-S-M"]
+    ),
+    fault!("p1-rejected", "a valid Package#1 is answered 500, no Package#2", ["DM-PACK-011-S-M"]),
+    fault!("p2-media-type", "Package#2 is sent as application/json", ["DM-PACK-012-S-M"]),
+    fault!(
+        "p2-malformed",
+        "the last command array of every Package#2 gets a trailing number element (0)",
+        ["DM-PACK-012-S-M"]
+    ),
+    fault!("p3-rejected", "a valid Package#3 is answered 500, no Package#2", ["DM-PACK-013-S-M"]),
+    fault!(
+        "p3-statuses-not-recorded",
+        "Package#3 statuses are accepted but not recorded (device.report statuses stay empty)",
+        ["DM-PACK-025-S-M"]
+    ),
+    fault!("cmd-hget-malformed", "HGET is emitted with its name lower-cased (\"hget\")", ["DM-PACK-014-S-M"]),
+    fault!("cmd-hput-malformed", "HPUT is emitted without its ServerURI", ["DM-PACK-015-S-M"]),
+    fault!(
+        "cmd-hpost-malformed",
+        "HPOST is emitted with its parameters reversed (ServerURI last)",
+        ["DM-PACK-016-S-M"]
+    ),
+    fault!("cmd-delete-malformed", "DELETE is emitted without its ClientURI", ["DM-PACK-017-S-M"]),
+    fault!("cmd-exec-malformed", "EXEC is emitted without its ClientURI", ["DM-PACK-018-S-M"]),
+    fault!("cmd-get-malformed", "GET is emitted with its name lower-cased (\"get\")", ["DM-PACK-019-S-M"]),
+    fault!("cmd-show-malformed", "SHOW is emitted without its ServerURI", ["DM-PACK-020-S-M"]),
+    fault!("cmd-default-malformed", "DEFAULT is emitted with MOID and ServerURI swapped", ["DM-PACK-023-S-M"]),
+    fault!(
+        "cont-endpoint-dead",
+        "the CONT ServerURI names a token the server never serves: the Package#3 there gets 404",
+        ["DM-PACK-021-S-M"]
+    ),
+    fault!(
+        "status-for-alert",
+        "Package#2 carries a Status member answering the alerts of the package it replies to",
+        ["DM-PACK-024-S-M"]
+    ),
+    fault!(
+        "unknown-alert-rejected",
+        "a package carrying an alert of unknown AlertType is answered 400",
+        ["DM-PACK-024-S-M"]
+    ),
+    fault!(
+        "exec-result-not-recorded",
+        "asynchronous EXEC results are not recognised (device.report exec_results stays empty)",
+        ["DM-PACK-026-S-M"]
+    ),
+    fault!(
+        "no-415",
+        "a Package#1/#3 with a wrong Content-Type is processed instead of answered 415",
+        ["DM-PACK-011-S-M", "DM-PACK-013-S-M"]
+    ),
+    fault!(
+        "no-406",
+        "the Accept header is ignored: no 406 when it excludes the Package#2 media type",
+        ["DM-PACK-011-S-M", "DM-PACK-013-S-M"]
+    ),
+];
+
+/// The set of active faults, by short name (without `server.`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(BTreeSet<String>);
+
+impl Faults {
+    /// Validates names (`server.x` or `x`); an unknown one is an error listing the valid ones.
+    pub fn parse<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) -> anyhow::Result<Faults> {
+        let mut set = BTreeSet::new();
+        for n in names {
+            let n = n.as_ref();
+            let full = if n.starts_with("server.") { n.to_string() } else { format!("server.{n}") };
+            if !FAULTS.iter().any(|f| f.name == full) {
+                let valid: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
+                anyhow::bail!("unknown reference server fault {n:?}; valid faults: {}", valid.join(", "));
+            }
+            set.insert(full["server.".len()..].to_string());
+        }
+        Ok(Faults(set))
+    }
+
+    pub fn has(&self, short: &str) -> bool {
+        self.0.contains(short)
+    }
+}
+
+/// AlertTypes the server knows by default (besides EXEC results, which it recognises by
+/// SourceURI): the session alerts and the standard/test MOs' alert families.
+pub const DEFAULT_KNOWN_ALERT_TYPES: &[&str] = &[
+    crate::wire::dm2::ALERT_SERVER_INITIATED,
+    crate::wire::dm2::ALERT_CLIENT_INITIATED,
+    crate::wire::dm2::ALERT_BOOTSTRAP_COMPLETE,
+    "urn:oma:at:fumo:1.0:*",
+    "urn:oma:at:scomo:1.0:*",
+    "urn:oma:at:lawmo:1.0:*",
+    "urn:oma:at:dmcts-test:1.0:*",
+];
+
+/// Configuration of the reference server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where `/dm`, `/dm/cont/…` and `/ut` are served (port 0: any free port).
+    pub listen: SocketAddr,
+    /// SERVER-ID of its notifications.
+    pub server_id: String,
+    pub profile: Profile,
+    /// Fault names, `server.x` or `x`.
+    pub faults: BTreeSet<String>,
+    /// Base URL the server names itself by (CONT targets); default `http://<bound address>`.
+    pub base_url: Option<String>,
+    /// AlertTypes recorded as known (exact, or a prefix before a trailing `*`); others are
+    /// silently ignored.
+    pub known_alert_types: Vec<String>,
+    /// Timeout of each notification delivery (HTTP POST).
+    pub http_timeout: Duration,
+    /// A session with no traffic for this long is closed as abandoned.
+    pub session_timeout: Duration,
+    /// Also print the exchange log to stderr (CLI mode).
+    pub echo_log: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            server_id: DEFAULT_SERVER_ID.into(),
+            profile: Profile::default(),
+            faults: BTreeSet::new(),
+            base_url: None,
+            known_alert_types: DEFAULT_KNOWN_ALERT_TYPES.iter().map(|s| s.to_string()).collect(),
+            http_timeout: Duration::from_secs(5),
+            session_timeout: Duration::from_secs(10),
+            echo_log: false,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reference values: server id `dmcts-ref-server`, listening on 127.0.0.1:0, default profile.
+    pub fn new() -> ServerConfig {
+        ServerConfig::default()
+    }
+}
+
+struct Shared {
+    cfg: ServerConfig,
+    faults: Faults,
+    http: reqwest::Client,
+    /// `http://addr` or `cfg.base_url`, without a trailing slash.
+    base: String,
+    log: Mutex<Vec<String>>,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking handler must not poison every later request.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn log(&self, line: String) {
+        if self.cfg.echo_log {
+            eprintln!("[ref-server] {line}");
+        }
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+    }
+
+    fn is_idle(&self) -> bool {
+        let mut st = self.lock();
+        st.expire_sessions(self.cfg.session_timeout);
+        st.in_flight == 0 && st.devices.values().all(|d| d.session.is_none())
+    }
+}
+
+fn str_arg<'a>(args: &'a Value, key: &str) -> Result<&'a str, UtAnswer> {
+    args.get(key).and_then(Value::as_str).ok_or_else(|| UtAnswer::failed(format!("args.{key} (a string) is required")))
+}
+
+fn parse_register(args: &Value) -> Result<(String, Device), UtAnswer> {
+    let dev_id = str_arg(args, "dev_id")?.to_string();
+    if dev_id.is_empty() {
+        return Err(UtAnswer::failed("args.dev_id must not be empty"));
+    }
+    let credentials = match args.get("credentials") {
+        None | Some(Value::Null) => None,
+        Some(c) => {
+            let u = c.get("username").and_then(Value::as_str);
+            let p = c.get("password").and_then(Value::as_str);
+            match (u, p) {
+                (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
+                _ => return Err(UtAnswer::failed("args.credentials must be {username, password} (strings) or null")),
+            }
+        }
+    };
+    let notification = match args.get("notification") {
+        None | Some(Value::Null) => None,
+        Some(n) => {
+            let address = match n.get("address") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(_) => return Err(UtAnswer::failed("args.notification.address must be a URL string or null")),
+            };
+            let secret = str_arg(n, "secret")
+                .map_err(|_| UtAnswer::failed("args.notification.secret (a string) is required"))?;
+            let auth_data = str_arg(n, "auth_data")
+                .map_err(|_| UtAnswer::failed("args.notification.auth_data (a string) is required"))?;
+            Some(NotiReg {
+                address,
+                creds: NotificationCredentials {
+                    secret: secret.as_bytes().to_vec(),
+                    auth_data: auth_data.as_bytes().to_vec(),
+                },
+            })
+        }
+    };
+    Ok((dev_id, Device::new(credentials, notification)))
+}
+
+/// Validates `args.commands` as one batch; errors carry the JSON pointer under `args`.
+fn parse_batch(args: &Value) -> Result<Vec<Command>, String> {
+    let Some(cmds) = args.get("commands") else {
+        return Err("/commands: expected an array of command arrays, found nothing".into());
+    };
+    let Some(cmds) = cmds.as_array() else {
+        return Err(format!("/commands: expected an array of command arrays, found {cmds}"));
+    };
+    let mut out = Vec::with_capacity(cmds.len());
+    for (i, c) in cmds.iter().enumerate() {
+        let p = format!("/commands/{i}");
+        let Some(arr) = c.as_array() else { return Err(format!("{p}: expected a command array, found {c}")) };
+        let mut strs = Vec::with_capacity(arr.len());
+        for (j, s) in arr.iter().enumerate() {
+            match s.as_str() {
+                Some(s) => strs.push(s.to_string()),
+                None => return Err(format!("{p}/{j}: expected a string, found {s}")),
+            }
+        }
+        out.push(Command::from_array(&strs, &p).map_err(|e| e.to_string())?);
+    }
+    Ok(out)
+}
+
+async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
+    sh.log(format!("upper tester: {} {}", req.action, req.args));
+    let answer = match req.action.as_str() {
+        action::RESET => {
+            // Let a notification in flight finish first, so nothing from before the reset is sent after it.
+            wait_idle_work(&sh, Duration::from_secs(5)).await;
+            sh.lock().reset();
+            UtAnswer::done(Value::Null)
+        }
+        action::IDLE => match wait_idle(&sh, Duration::from_secs(5)).await {
+            true => UtAnswer::done(Value::Null),
+            false => UtAnswer::failed("a session is still open (or a notification in flight) after 5 s"),
+        },
+        action::DEVICE_REGISTER => match parse_register(&req.args) {
+            Ok((dev_id, device)) => {
+                let mut st = sh.lock();
+                st.remove_device(&dev_id);
+                st.devices.insert(dev_id.clone(), device);
+                UtAnswer::done(json!({ "dev_id": dev_id }))
+            }
+            Err(a) => a,
+        },
+        action::COMMANDS_ENQUEUE => {
+            let dev_id = match str_arg(&req.args, "dev_id") {
+                Ok(d) => d,
+                Err(a) => return a,
+            };
+            match parse_batch(&req.args) {
+                Err(e) => UtAnswer::failed(format!("args{e}")),
+                Ok(batch) => {
+                    let mut st = sh.lock();
+                    match st.devices.get_mut(dev_id) {
+                        None => UtAnswer::failed(format!("device {dev_id:?} is not registered")),
+                        Some(d) => {
+                            d.queue.push_back(batch);
+                            UtAnswer::done(json!({ "batch": d.queue.len(), "queued": d.queue.len() }))
+                        }
+                    }
+                }
+            }
+        }
+        action::NOTIFICATION_SEND => notify::send(&sh, &req.args).await,
+        action::DEVICE_REPORT => {
+            let dev_id = match str_arg(&req.args, "dev_id") {
+                Ok(d) => d,
+                Err(a) => return a,
+            };
+            let mut st = sh.lock();
+            st.expire_sessions(sh.cfg.session_timeout);
+            match st.devices.get(dev_id) {
+                None => UtAnswer::failed(format!("device {dev_id:?} is not registered")),
+                Some(d) => UtAnswer::done(d.report(dev_id)),
+            }
+        }
+        other => UtAnswer::unsupported(format!("the reference server does not implement {other:?}")),
+    };
+    sh.log(format!("upper tester answer: {:?} {} {}", answer.status, answer.message, answer.data));
+    answer
+}
+
+async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn wait_idle(sh: &Shared, limit: Duration) -> bool {
+    wait_until(limit, || sh.is_idle()).await
+}
+
+async fn wait_idle_work(sh: &Shared, limit: Duration) -> bool {
+    wait_until(limit, || sh.lock().in_flight == 0).await
+}
+
+/// A running reference server.
+pub struct RunningServer {
+    /// The real listen address.
+    pub addr: SocketAddr,
+    /// `<base>/dm`: where devices POST Package#1.
+    pub dm_url: String,
+    /// `<base>/ut`.
+    pub ut_url: String,
+    /// `<base>`, e.g. `http://127.0.0.1:40123`.
+    pub base_url: String,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The exchange log so far.
+    pub fn log(&self) -> Vec<String> {
+        self.shared.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The upper tester, in process (same behaviour as `POST /ut`).
+    pub async fn ut(&self, req: UtRequest) -> UtAnswer {
+        handle_ut(self.shared.clone(), req).await
+    }
+
+    /// Stops serving (in-flight requests get up to 5 s to finish).
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.server).await;
+        self.server.abort();
+    }
+}
+
+/// Starts the server on the current tokio runtime.
+pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let faults = Faults::parse(&config.faults)?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(config.http_timeout)
+        .connect_timeout(config.http_timeout.min(Duration::from_secs(5)))
+        .build()
+        .context("building the HTTP client")?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
+    let shared = Arc::new(Shared {
+        cfg: config,
+        faults,
+        http,
+        base: base.clone(),
+        log: Mutex::new(Vec::new()),
+        state: Mutex::new(State::default()),
+    });
+    let sh = shared.clone();
+    let ut: ut_server::UtHandler = Arc::new(move |req| Box::pin(handle_ut(sh.clone(), req)));
+    let app = ut_server::router(ut).merge(dm::router(shared.clone()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    shared.log(format!("reference server {:?} listening on {addr} (base {base})", shared.cfg.server_id));
+    Ok(RunningServer {
+        addr,
+        dm_url: format!("{base}{DM_PATH}"),
+        ut_url: format!("{base}{}", ut_server::UT_PATH),
+        base_url: base,
+        shared,
+        stop: Some(tx),
+        server,
+    })
+}
+
+/// `dmcts reference server` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address serving /dm, /dm/cont/… and /ut.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// SERVER-ID of the notifications (the devices' DMAcc SrvID).
+    #[arg(long, default_value = DEFAULT_SERVER_ID)]
+    pub server_id: String,
+    /// Base URL the server names itself by in CONT (default http://<bound address>).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// A DM 2.0 profile TOML file (see `wire::dm2::Profile`); default profile 2016-A.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<std::path::PathBuf>,
+    /// An extra known AlertType (repeatable; a trailing `*` makes it a prefix).
+    #[arg(long = "known-alert-type", value_name = "URN")]
+    pub known_alert_types: Vec<String>,
+    /// Seconds of silence after which an open session is closed as abandoned.
+    #[arg(long, default_value_t = 10)]
+    pub session_timeout_s: u64,
+    /// Inject a fault (repeatable), e.g. `--fault server.p2-media-type`.
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
+    /// List the faults and exit.
+    #[arg(long)]
+    pub list_faults: bool,
+}
+
+impl ServerArgs {
+    pub fn to_config(&self) -> anyhow::Result<ServerConfig> {
+        let mut c = ServerConfig::new();
+        c.listen = self.listen;
+        c.server_id = self.server_id.clone();
+        c.base_url = self.base_url.clone();
+        if let Some(path) = &self.profile {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            c.profile = toml::from_str(&text).with_context(|| format!("{}: not a DM 2.0 profile", path.display()))?;
+        }
+        c.known_alert_types.extend(self.known_alert_types.iter().cloned());
+        c.session_timeout = Duration::from_secs(self.session_timeout_s.max(1));
+        c.faults = self.faults.iter().cloned().collect();
+        c.echo_log = true;
+        Ok(c)
+    }
+}
+
+/// CLI entry: spawn, print the URLs, run until Ctrl-C.
+pub async fn run_cli(args: ServerArgs) -> anyhow::Result<()> {
+    if args.list_faults {
+        for f in FAULTS {
+            println!("{:40} {} [{}]", f.name, f.description, f.violates.join(", "));
+        }
+        return Ok(());
+    }
+    let running = spawn(args.to_config()?).await?;
+    println!("reference server DM endpoint (SrvURI): {}", running.dm_url);
+    println!("reference server upper tester: {}", running.ut_url);
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    running.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_server_item_has_a_fault() {
+        for n in 1..=26 {
+            let id = format!("DM-PACK-{n:03}-S-M");
+            assert!(FAULTS.iter().any(|f| f.violates.contains(&id.as_str())), "no fault violates {id}");
+        }
+        let names: BTreeSet<_> = FAULTS.iter().map(|f| f.name).collect();
+        assert_eq!(names.len(), FAULTS.len(), "duplicate fault names");
+    }
+
+    #[test]
+    fn unknown_fault_lists_valid_ones() {
+        let e = Faults::parse(["server.nope"]).unwrap_err().to_string();
+        assert!(e.contains("server.p2-media-type"), "{e}");
+        assert!(Faults::parse(["p2-media-type", "server.no-406"]).unwrap().has("no-406"));
+    }
+
+    #[test]
+    fn batch_errors_carry_pointer() {
+        let e = parse_batch(&json!({"commands": [["END"], ["GET", 5]]})).unwrap_err();
+        assert!(e.starts_with("/commands/1/1"), "{e}");
+        let e = parse_batch(&json!({"commands": [["END"], ["HGET"]]})).unwrap_err();
+        assert!(e.starts_with("/commands/1"), "{e}");
+        assert_eq!(parse_batch(&json!({"commands": [["END"]]})).unwrap(), vec![Command::End]);
+    }
+}
