@@ -11,6 +11,7 @@
 //! - [`runner`]: executes cases, assigns verdicts, bounds every wait.
 //! - [`report`]: JUnit, coverage, run.json and per-case traces.
 //! - [`reference`]: the bundled reference DM client and server, with injected faults.
+pub mod bench;
 pub mod catalog;
 pub mod ics;
 pub mod peers;
@@ -18,6 +19,7 @@ pub mod reference;
 pub mod report;
 pub mod runner;
 pub mod scr;
+pub mod selftest;
 pub mod trace;
 pub mod upper_tester;
 pub mod verdict;

@@ -1,5 +1,5 @@
 //! Evaluates checks against what a step observed.
-use crate::catalog::check::{CheckKind, JsonType};
+use crate::catalog::check::CheckKind;
 use crate::wire::dm2::notification::{option_name, Notification, NotificationCredentials};
 use crate::wire::dm2::{self, Package1, Package2, Package3, Profile};
 use serde_json::Value;

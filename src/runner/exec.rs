@@ -182,6 +182,14 @@ impl Ctx<'_> {
                     let Some(value) = self.render(value) else { return };
                     crate::catalog::check::CheckKind::JsonEquals { pointer: pointer.clone(), value }
                 }
+                crate::catalog::check::CheckKind::Path { equals } => {
+                    let Some(equals) = self.render_text(equals) else { return };
+                    crate::catalog::check::CheckKind::Path { equals }
+                }
+                crate::catalog::check::CheckKind::MediaType { header, value } => {
+                    let Some(value) = self.render_text(value) else { return };
+                    crate::catalog::check::CheckKind::MediaType { header: header.clone(), value }
+                }
                 crate::catalog::check::CheckKind::HeaderEquals { header, value } => {
                     let Some(value) = self.render_text(value) else { return };
                     crate::catalog::check::CheckKind::HeaderEquals { header: header.clone(), value }
@@ -692,7 +700,13 @@ fn await_taken(
     answer: Option<&Answer>,
 ) {
     let inc = taken.incoming.clone();
-    // Answer first: the IUT must not hang on a failed check.
+    let doc = message_json(Some(&inc.method), Some(&inc.path), None, &inc.headers, &inc.body);
+    // Captures first: the answer may use them (e.g. a GET of the instance an HGET just created).
+    if !capture.is_empty() {
+        let body = doc.get("body").cloned().unwrap_or(Value::Null);
+        ctx.capture(capture, &body);
+    }
+    // Answer before judging: the IUT must not hang on a failed check.
     let (http_answer, p2) = match answer {
         Some(a) => match build_answer(a, ctx) {
             Ok(x) => x,
@@ -721,11 +735,6 @@ fn await_taken(
     ctx.run_checks(checks, &obs);
     if p2.is_some() {
         ctx.last_package2 = p2;
-    }
-    let doc = message_json(Some(&inc.method), Some(&inc.path), None, &inc.headers, &inc.body);
-    if !ctx.verdict.is_final() && !capture.is_empty() {
-        let body = doc.get("body").cloned().unwrap_or(Value::Null);
-        ctx.capture(capture, &body);
     }
     if let Some(name) = save_as {
         ctx.vars.0.insert(name.to_string(), doc);

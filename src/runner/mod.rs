@@ -1,4 +1,8 @@
 //! Executes cases against an IUT and assigns verdicts. Every wait is bounded.
 pub mod checks;
+pub mod exec;
+pub mod plan;
 pub mod result;
+pub mod run;
+pub mod target;
 pub mod template;

@@ -1,6 +1,6 @@
 //! Runs a selection of cases as libtest-mimic trials (so the CLI keeps cargo test's habits:
 //! `--list`, `--exact`, `--skip`, `--test-threads`, name filters) and collects a [`RunResult`].
-use super::exec::{self, CaseEnv, CaseSettings, NotificationTransport};
+use super::exec::{self, CaseSettings, NotificationTransport};
 use super::result::{CaseResult, RunResult};
 use super::target::{self, Target};
 use crate::catalog::{Case, Catalog};
@@ -88,7 +88,13 @@ pub fn settings_from_ics(ics: &Ics) -> CaseSettings {
 
 /// Runs the cases and returns the run result. Harness faults inside a case become an
 /// `error` verdict for that case; the run goes on.
-pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> anyhow::Result<RunResult> {
+/// What a run produced: the result, and the applicability of every SCR item for the coverage report.
+pub struct RunOutput {
+    pub result: RunResult,
+    pub applicability: Vec<crate::ics::Applicability>,
+}
+
+pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> anyhow::Result<RunOutput> {
     let rt = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build()?);
     let results: Arc<Mutex<BTreeMap<String, CaseResult>>> = Arc::default();
     let prepared = Arc::new(rt.block_on(target::prepare(&opts.target, &registry))?);
@@ -163,12 +169,14 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
         })
         .collect();
     rt.block_on(prepared.shutdown());
-    Ok(RunResult {
+    let applicability = prepared.item_applicability(&registry);
+    let result = RunResult {
         suite_version: crate::SUITE_VERSION.to_string(),
         catalog_digest: catalog_digest(&registry, &catalog),
         iut: prepared.iut_json.clone(),
         cases,
-    })
+    };
+    Ok(RunOutput { result, applicability })
 }
 
 /// SHA-256 over the SCR tables' and the catalog's digests.
