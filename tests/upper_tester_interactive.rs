@@ -1,0 +1,72 @@
+//! Interactive back end: without a terminal every prompt ends as requires-operator; with an
+//! operator (here a scripted input stream) replies become answers.
+use dmcts::upper_tester::{UpperTester, UpperTesterConfig, UtError, UtRequest, UtStatus};
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn req(action: &str, args: serde_json::Value) -> UtRequest {
+    UtRequest { action: action.into(), case: "TC-DMC-SESS-001".into(), step: 2, args }
+}
+
+#[tokio::test]
+async fn without_a_terminal_the_step_requires_an_operator_at_once() {
+    if std::io::stdin().is_terminal() {
+        eprintln!("stdin is a terminal here; run with </dev/null to exercise this path");
+        return;
+    }
+    let u = UpperTester::from_config(&UpperTesterConfig::Interactive, Path::new(".")).unwrap();
+    assert!(u.is_interactive());
+    let started = Instant::now();
+    let r = u.call(&req("session.start", json!({})), Duration::from_secs(30)).await;
+    assert_eq!(r, Err(UtError::RequiresOperator { prompt_id: "UT-SESSION.START".into() }));
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// Collects the prompts written for the operator.
+#[derive(Clone, Default)]
+struct Screen(Arc<Mutex<Vec<u8>>>);
+impl Write for Screen {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn operator_replies_become_answers() {
+    let screen = Screen::default();
+    let input = "\nmaybe\ndone\nfailed device is off\ndone AAECAw==\n";
+    let u = UpperTester::interactive_with_io(std::io::Cursor::new(input), screen.clone());
+    let t = Duration::from_secs(5);
+    let a = u.call(&req("session.start", json!({})), t).await.unwrap();
+    assert_eq!(a.status, UtStatus::Done);
+    let a = u.call(&req("alert.raise", json!({"AlertType": "urn:oma:at:dm:2.0:Test"})), t).await.unwrap();
+    assert_eq!((a.status, a.message.as_str()), (UtStatus::Failed, "device is off"));
+    let a = u.call(&req("notification.send", json!({"dev_id": "IMEI:1"})), t).await.unwrap();
+    assert_eq!(a.data, json!({"bytes_b64": "AAECAw=="}));
+    let shown = String::from_utf8(screen.0.lock().unwrap().clone()).unwrap();
+    assert!(shown.contains("[UT-SESSION.START] TC-DMC-SESS-001 step 2"), "{shown}");
+    assert!(shown.contains("expected `done`"), "the bad reply was explained: {shown}");
+    assert!(shown.contains("[UT-ALERT.RAISE]") && shown.contains("urn:oma:at:dm:2.0:Test"), "{shown}");
+    // Input ended: no operator is left to answer.
+    let r = u.call(&req("reset", json!({})), t).await;
+    assert_eq!(r, Err(UtError::RequiresOperator { prompt_id: "UT-RESET".into() }));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_operator_who_does_not_answer_times_out() {
+    // A reader that never yields a line, like a terminal nobody types at.
+    let (_keep, rx) = std::os::unix::net::UnixStream::pair().unwrap();
+    let u = UpperTester::interactive_with_io(std::io::BufReader::new(rx), std::io::sink());
+    let started = Instant::now();
+    let r = u.call(&req("reset", json!({})), Duration::from_millis(200)).await;
+    assert_eq!(r, Err(UtError::Timeout { after_ms: 200 }));
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
