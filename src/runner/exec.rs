@@ -585,7 +585,7 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
                 match ctx.env.listener.take("notify", None, timeout).await {
                     Some(t) => {
                         let b = t.incoming.body.clone();
-                        ctx.env.listener.answer(t, HttpAnswer::status(200));
+                        ctx.env.listener.answer(t, HttpAnswer::status(204));
                         b
                     }
                     None => {
