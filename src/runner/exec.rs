@@ -213,26 +213,32 @@ impl Ctx<'_> {
         }
     }
 
-    fn capture(&mut self, captures: &BTreeMap<String, String>, doc: &Value) {
+    /// Saves captured values; returns what could not be captured (the caller decides the
+    /// verdict after the checks have judged the message).
+    fn capture(&mut self, captures: &BTreeMap<String, String>, doc: &Value) -> Result<(), Reason> {
         for (var, pointer) in captures {
             match doc.pointer(pointer) {
                 Some(v) => {
                     self.vars.0.insert(var.clone(), v.clone());
                 }
                 None => {
-                    // Nothing to capture: later steps using it would be meaningless.
-                    self.set(
-                        Verdict::Inconc,
-                        Reason {
-                            message: format!("could not capture {var}: nothing at {pointer}"),
-                            expected: Some(format!("a value at {pointer}")),
-                            actual: Some(crate::trace::truncate_marked(&doc.to_string(), 300)),
-                            ..Default::default()
-                        },
-                    );
-                    return;
+                    return Err(Reason {
+                        message: format!("could not capture {var}: nothing at {pointer}"),
+                        expected: Some(format!("a value at {pointer}")),
+                        actual: Some(crate::trace::truncate_marked(&doc.to_string(), 300)),
+                        ..Default::default()
+                    });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A capture that failed makes the rest of the case meaningless: inconclusive, unless a
+    /// check already judged the message.
+    fn capture_failed(&mut self, reason: Option<Reason>) {
+        if let Some(r) = reason {
+            self.set(Verdict::Inconc, r);
         }
     }
 }
@@ -432,7 +438,8 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
             let Some(args) = ctx.render(args) else { return };
             let args = if args.is_null() { json!({}) } else { args };
             if let Some(data) = ut_call(ctx, action, args, *optional).await {
-                ctx.capture(capture, &data);
+                let e = ctx.capture(capture, &data).err();
+                ctx.capture_failed(e);
                 if let Some(name) = save_as {
                     ctx.vars.0.insert(name.clone(), data);
                 }
@@ -702,17 +709,28 @@ fn await_taken(
     let inc = taken.incoming.clone();
     let doc = message_json(Some(&inc.method), Some(&inc.path), None, &inc.headers, &inc.body);
     // Captures first: the answer may use them (e.g. a GET of the instance an HGET just created).
-    if !capture.is_empty() {
-        let body = doc.get("body").cloned().unwrap_or(Value::Null);
-        ctx.capture(capture, &body);
-    }
+    let body = doc.get("body").cloned().unwrap_or(Value::Null);
+    let capture_error = ctx.capture(capture, &body).err();
     // Answer before judging: the IUT must not hang on a failed check.
     let (http_answer, p2) = match answer {
         Some(a) => match build_answer(a, ctx) {
             Ok(x) => x,
             Err(e) => {
                 ctx.env.listener.answer(taken, HttpAnswer::status(500));
-                ctx.harness_error(format!("case defect: {e}"));
+                let obs = Observed::Http {
+                    status: None,
+                    method: Some(&inc.method),
+                    path: Some(&inc.path),
+                    headers: &inc.headers,
+                    body: &inc.body,
+                };
+                ctx.run_checks(checks, &obs);
+                if capture_error.is_some() {
+                    // The answer needed a value the message lacked; the checks have spoken first.
+                    ctx.capture_failed(capture_error);
+                } else {
+                    ctx.harness_error(format!("case defect: {e}"));
+                }
                 return;
             }
         },
@@ -733,6 +751,7 @@ fn await_taken(
     // Checks judge the request against the Package#2 answered before it; only then does this
     // step's answer become the one the next Package#3 must match.
     ctx.run_checks(checks, &obs);
+    ctx.capture_failed(capture_error);
     if p2.is_some() {
         ctx.last_package2 = p2;
     }
@@ -905,9 +924,10 @@ async fn send_package(ctx: &mut Ctx<'_>, spec: SendSpec<'_>) {
     let obs = Observed::Http { status: Some(status), method: None, path: None, headers: &rh, body: &rb };
     ctx.run_checks(spec.checks, &obs);
     let doc = message_json(None, None, Some(status), &rh, &rb);
-    if !ctx.verdict.is_final() && !spec.capture.is_empty() {
+    if !ctx.verdict.is_final() {
         let body = doc.get("body").cloned().unwrap_or(Value::Null);
-        ctx.capture(spec.capture, &body);
+        let e = ctx.capture(spec.capture, &body).err();
+        ctx.capture_failed(e);
     }
     if let Some(name) = spec.save_as {
         ctx.vars.0.insert(name.to_string(), doc);
