@@ -379,14 +379,20 @@ fn parse_batch(args: &Value) -> Result<Vec<Command>, String> {
 
 async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
     sh.log(format!("upper tester: {} {}", req.action, req.args));
-    let answer = match req.action.as_str() {
+    let answer = ut_action(&sh, &req).await;
+    sh.log(format!("upper tester answer: {:?} {} {}", answer.status, answer.message, answer.data));
+    answer
+}
+
+async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
+    match req.action.as_str() {
         action::RESET => {
             // Let a notification in flight finish first, so nothing from before the reset is sent after it.
-            wait_idle_work(&sh, Duration::from_secs(5)).await;
+            wait_idle_work(sh, Duration::from_secs(5)).await;
             sh.lock().reset();
             UtAnswer::done(Value::Null)
         }
-        action::IDLE => match wait_idle(&sh, Duration::from_secs(5)).await {
+        action::IDLE => match wait_idle(sh, Duration::from_secs(5)).await {
             true => UtAnswer::done(Value::Null),
             false => UtAnswer::failed("a session is still open (or a notification in flight) after 5 s"),
         },
@@ -418,7 +424,7 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
                 }
             }
         }
-        action::NOTIFICATION_SEND => notify::send(&sh, &req.args).await,
+        action::NOTIFICATION_SEND => notify::send(sh, &req.args).await,
         action::DEVICE_REPORT => {
             let dev_id = match str_arg(&req.args, "dev_id") {
                 Ok(d) => d,
@@ -432,9 +438,7 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
             }
         }
         other => UtAnswer::unsupported(format!("the reference server does not implement {other:?}")),
-    };
-    sh.log(format!("upper tester answer: {:?} {} {}", answer.status, answer.message, answer.data));
-    answer
+    }
 }
 
 async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
