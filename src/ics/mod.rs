@@ -424,29 +424,29 @@ impl Ics {
     }
 
     /// Device-specific ClientURIs of the reference client that client-role cases use (`[pixit.mo]`),
-/// matching the provisioned state documented in `crate::reference::client`.
-fn reference_mo() -> BTreeMap<String, String> {
-    [
-        ("devid_uri", REFERENCE_DEVID_URI),
-        // A permanent node: DELETE must be refused (405).
-        ("permanent_uri", "urn:oma:mo:dmcts-test:1.0/t0/Perm"),
-        // A dynamic leaf the server may replace with HGET and remove with DELETE.
-        ("dynamic_uri", "urn:oma:mo:dmcts-test:1.0/t0/Scratch"),
-        // A MOID the server may create instances of with HGET (no ClientURI).
-        ("instance_moid", "urn:oma:mo:dmcts-test:1.0"),
-        // A subtree the client uploads with HPUT/HPOST.
-        ("upload_uri", "urn:oma:mo:oma-dm-devinfo:1.0/d0/"),
-        // An executable node, and a node whose value shows the execution took effect.
-        ("exec_uri", "urn:oma:mo:dmcts-test:1.0/t0/Op"),
-        ("exec_effect_uri", "urn:oma:mo:dmcts-test:1.0/t0/OpCount"),
-        ("exec_effect_value", "1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
+    /// matching the provisioned state documented in `crate::reference::client`.
+    fn reference_mo() -> BTreeMap<String, String> {
+        [
+            ("devid_uri", REFERENCE_DEVID_URI),
+            // A permanent node: DELETE must be refused (405).
+            ("permanent_uri", "urn:oma:mo:dmcts-test:1.0/t0/Perm"),
+            // A dynamic leaf the server may replace with HGET and remove with DELETE.
+            ("dynamic_uri", "urn:oma:mo:dmcts-test:1.0/t0/Scratch"),
+            // A MOID the server may create instances of with HGET (no ClientURI).
+            ("instance_moid", "urn:oma:mo:dmcts-test:1.0"),
+            // A subtree the client uploads with HPUT/HPOST.
+            ("upload_uri", "urn:oma:mo:oma-dm-devinfo:1.0/d0/"),
+            // An executable node, and a node whose value shows the execution took effect.
+            ("exec_uri", "urn:oma:mo:dmcts-test:1.0/t0/Op"),
+            ("exec_effect_uri", "urn:oma:mo:dmcts-test:1.0/t0/OpCount"),
+            ("exec_effect_value", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
 
-/// The built-in ICS of a reference peer (see [`Ics::for_reference_with`]), listening on
+    /// The built-in ICS of a reference peer (see [`Ics::for_reference_with`]), listening on
     /// 127.0.0.1 with an OS-chosen port and using [`REFERENCE_DEV_ID`].
     pub fn for_reference(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics {
         Ics::for_reference_with(role, ut_url, server_uri, SocketAddr::from(([127, 0, 0, 1], 0)), REFERENCE_DEV_ID)

@@ -215,19 +215,19 @@ impl Ctx<'_> {
 
     /// Saves captured values; returns what could not be captured (the caller decides the
     /// verdict after the checks have judged the message).
-    fn capture(&mut self, captures: &BTreeMap<String, String>, doc: &Value) -> Result<(), Reason> {
+    fn capture(&mut self, captures: &BTreeMap<String, String>, doc: &Value) -> Result<(), Box<Reason>> {
         for (var, pointer) in captures {
             match doc.pointer(pointer) {
                 Some(v) => {
                     self.vars.0.insert(var.clone(), v.clone());
                 }
                 None => {
-                    return Err(Reason {
+                    return Err(Box::new(Reason {
                         message: format!("could not capture {var}: nothing at {pointer}"),
                         expected: Some(format!("a value at {pointer}")),
                         actual: Some(crate::trace::truncate_marked(&doc.to_string(), 300)),
                         ..Default::default()
-                    });
+                    }));
                 }
             }
         }
@@ -236,9 +236,9 @@ impl Ctx<'_> {
 
     /// A capture that failed makes the rest of the case meaningless: inconclusive, unless a
     /// check already judged the message.
-    fn capture_failed(&mut self, reason: Option<Reason>) {
+    fn capture_failed(&mut self, reason: Option<Box<Reason>>) {
         if let Some(r) = reason {
-            self.set(Verdict::Inconc, r);
+            self.set(Verdict::Inconc, *r);
         }
     }
 }
@@ -344,7 +344,10 @@ fn resolve_resources(
 }
 
 /// Builds the HTTP answer of an `answer` table; also returns the Package#2 command arrays when it is one.
-fn build_answer(a: &Answer, r: &dyn Resolver) -> Result<(HttpAnswer, Option<Vec<Vec<String>>>), String> {
+/// Command arrays of a Package#2.
+type CommandArrays = Vec<Vec<String>>;
+
+fn build_answer(a: &Answer, r: &dyn Resolver) -> Result<(HttpAnswer, Option<CommandArrays>), String> {
     let mut headers = Vec::new();
     let mut body = Vec::new();
     let mut p2 = None;

@@ -46,7 +46,7 @@ pub fn reference_ics(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics 
 
 enum Kind {
     External { ics: Arc<Ics>, ut: Arc<UpperTester>, listener: Arc<Listener> },
-    Reference { faults: BTreeSet<String>, client_ics: Ics, server_ics: Ics },
+    Reference { faults: BTreeSet<String>, client_ics: Box<Ics>, server_ics: Box<Ics> },
 }
 
 /// A target made ready for a run.
@@ -112,7 +112,11 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
                 run_timeout: client_ics.pixit.timeouts.run(),
                 iut_json,
                 sensitive: Vec::new(),
-                kind: Kind::Reference { faults: faults.clone(), client_ics, server_ics },
+                kind: Kind::Reference {
+                    faults: faults.clone(),
+                    client_ics: Box::new(client_ics),
+                    server_ics: Box::new(server_ics),
+                },
             })
         }
     }
