@@ -186,6 +186,16 @@ pub struct SerializedMo {
 }
 
 impl SerializedMo {
+    /// Parses a whole MO serialization document (a JSON array); same as [`parse_serialization`].
+    pub fn parse(bytes: &[u8]) -> Result<Vec<SerializedMo>, WireError> {
+        parse_serialization(bytes)
+    }
+
+    /// Encodes a whole MO serialization document; same as [`encode_serialization`].
+    pub fn encode(items: &[SerializedMo]) -> Value {
+        encode_serialization(items)
+    }
+
     /// Strict parse of one element at `pointer`. Unknown members are ignored.
     pub fn from_value(v: &Value, pointer: &str) -> Result<SerializedMo, WireError> {
         let o = v.as_object().ok_or_else(|| WireError::new(pointer, "an MO serialization object", type_name(v)))?;

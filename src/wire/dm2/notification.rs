@@ -41,7 +41,7 @@ pub struct NotificationError {
 }
 
 impl NotificationError {
-    fn new(offset: usize, expected: impl Into<String>, found: impl Into<String>) -> Self {
+    pub fn new(offset: usize, expected: impl Into<String>, found: impl Into<String>) -> Self {
         NotificationError { offset, expected: expected.into(), found: found.into() }
     }
 }
@@ -112,9 +112,13 @@ pub struct Notification {
     pub bytes: Vec<u8>,
 }
 
+/// Longest option value the one-byte length extension can express (15 + 255).
+pub const MAX_OPTION_VALUE: usize = 15 + 255;
+
 fn push_option(out: &mut Vec<u8>, delta: u8, value: &[u8]) {
+    // Callers check the length first; clipping keeps this total even if one does not.
+    let value = &value[..value.len().min(MAX_OPTION_VALUE)];
     let len = value.len();
-    assert!(len <= 15 + 255, "option value too long for the one-byte length extension");
     if len < 15 {
         out.push((delta << 4) | len as u8);
     } else {
@@ -148,15 +152,18 @@ fn options_of(fields: &NotificationFields, profile: &Profile) -> Vec<(u8, Vec<u8
 }
 
 /// Serializes header + options. `version` and `oc` are written as given (tampering hooks).
-fn serialize(version: u8, oc: u8, opts: &[(u8, Vec<u8>)]) -> Vec<u8> {
+/// Also returns the byte offset of each option's value, in `opts` order.
+fn serialize(version: u8, oc: u8, opts: &[(u8, Vec<u8>)]) -> (Vec<u8>, Vec<usize>) {
     let header: u16 = ((version as u16 & 0x0f) << 12) | ((oc as u16 & 0x1f) << 7);
     let mut out = header.to_be_bytes().to_vec();
+    let mut value_offsets = Vec::with_capacity(opts.len());
     let mut prev = 0u8;
     for (n, v) in opts {
         push_option(&mut out, n.wrapping_sub(prev) & 0x0f, v);
+        value_offsets.push(out.len() - v.len().min(MAX_OPTION_VALUE));
         prev = *n;
     }
-    out
+    (out, value_offsets)
 }
 
 /// Computes SHA-256 over the digest input in the profile's order.
@@ -179,6 +186,7 @@ pub fn compute_digest(zeroed: &[u8], creds: &NotificationCredentials, order: Dig
 
 /// Encodes a notification; when `fields.digest` is set and credentials are given, the digest
 /// is computed over the message with a zero digest and written in place (digest §4.4).
+/// A value longer than [`MAX_OPTION_VALUE`] bytes is clipped; [`try_encode`] reports it instead.
 pub fn encode(
     fields: &NotificationFields,
     creds: Option<&NotificationCredentials>,
@@ -194,30 +202,61 @@ pub fn encode(
         Some(Tamper::OptionsOutOfOrder) if opts.len() >= 2 => opts.swap(0, 1),
         _ => {}
     }
-    let mut bytes = serialize(version, oc, &opts);
-    if let (true, Some(creds)) = (fields.digest, creds) {
-        if let Ok(n) = Notification::decode_lenient(&bytes) {
-            if let Some(o) = n.options.iter().find(|o| o.number == OPT_SHA256_DIGEST && o.value.len() == 32) {
-                let d = compute_digest(&bytes, creds, profile.digest_order);
-                bytes[o.value_offset..o.value_offset + 32].copy_from_slice(&d);
-                if matches!(tamper, Some(Tamper::WrongDigest)) {
-                    bytes[o.value_offset] ^= 0x01;
-                }
-            }
+    let (mut bytes, value_offsets) = serialize(version, oc, &opts);
+    // The digest is located from what was written, not by decoding, so that it is correct
+    // even when a tamper makes the message undecodable: each tamper stays one defect.
+    let digest_at = opts.iter().position(|(n, _)| *n == OPT_SHA256_DIGEST).map(|i| value_offsets[i]);
+    if let (true, Some(creds), Some(at)) = (fields.digest, creds, digest_at) {
+        let d = compute_digest(&bytes, creds, profile.digest_order);
+        bytes[at..at + 32].copy_from_slice(&d);
+        if matches!(tamper, Some(Tamper::WrongDigest)) {
+            bytes[at] ^= 0x01;
         }
     }
     bytes
 }
 
+/// Like [`encode`], but refuses a field too long for the option length encoding.
+pub fn try_encode(
+    fields: &NotificationFields,
+    creds: Option<&NotificationCredentials>,
+    profile: &Profile,
+    tamper: Option<&Tamper>,
+) -> Result<Vec<u8>, NotificationError> {
+    if fields.server_id.len() > MAX_OPTION_VALUE {
+        return Err(NotificationError::new(
+            3,
+            format!("a SERVER-ID of at most {MAX_OPTION_VALUE} bytes"),
+            format!("{} bytes", fields.server_id.len()),
+        ));
+    }
+    Ok(encode(fields, creds, profile, tamper))
+}
+
+/// One conformance defect of a notification sent by a DM Server IUT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotificationProblem {
+    /// Byte offset of the offending header byte, option header or value.
+    pub offset: usize,
+    /// The server-side SCR item it breaks (seed, DM-PACK-*-S-M).
+    pub item: &'static str,
+    pub message: String,
+}
+
+pub const SCR_PACKAGE0: &str = "DM-PACK-002-S-M";
+pub const SCR_VER: &str = "DM-PACK-003-S-M";
+pub const SCR_OC: &str = "DM-PACK-004-S-M";
+pub const SCR_SERVER_ID: &str = "DM-PACK-005-S-M";
+pub const SCR_PREFERRED_CON_TYPE: &str = "DM-PACK-006-S-M";
+pub const SCR_NOTIFICATION_ID: &str = "DM-PACK-007-S-M";
+pub const SCR_SHA256_DIGEST: &str = "DM-PACK-008-S-M";
+pub const SCR_TIMESTAMP: &str = "DM-PACK-009-S-M";
+pub const SCR_REQ_MOS: &str = "DM-PACK-010-S-M";
+
 impl Notification {
     /// Structural decode: header, then options until the end of the bytes.
     pub fn decode(bytes: &[u8]) -> Result<Notification, NotificationError> {
         Self::decode_inner(bytes, true)
-    }
-
-    /// Like [`Notification::decode`] but accepts any delta (used internally when tampering).
-    fn decode_lenient(bytes: &[u8]) -> Result<Notification, NotificationError> {
-        Self::decode_inner(bytes, false)
     }
 
     fn decode_inner(bytes: &[u8], strict: bool) -> Result<Notification, NotificationError> {
@@ -330,6 +369,105 @@ impl Notification {
         self.options.windows(2).all(|w| w[1].number > w[0].number)
     }
 
+    /// Conformance judgements a server-role check makes on a structurally decoded
+    /// notification (digest §4.2–4.3, seed 5.2.1). Digest correctness needs the credentials:
+    /// see [`Notification::verify_digest`]. Empty when the notification is conformant.
+    pub fn problems(&self, profile: &Profile) -> Vec<NotificationProblem> {
+        let mut out = Vec::new();
+        let mut p = |offset: usize, item: &'static str, message: String| {
+            out.push(NotificationProblem { offset, item, message })
+        };
+        if self.version != profile.notification_version {
+            p(0, SCR_VER, format!("VER is {}, the profile requires {}", self.version, profile.notification_version));
+        }
+        if self.option_count as usize != self.options.len() {
+            p(0, SCR_OC, format!("OC is {} but {} option(s) follow", self.option_count, self.options.len()));
+        }
+        if self.reserved != 0 {
+            p(
+                1,
+                SCR_PACKAGE0,
+                format!(
+                    "RESERVED is {:#04x}, not 0 (UNVERIFIED default of digest §4.2/§21 q3: senders set it to 0)",
+                    self.reserved
+                ),
+            );
+        }
+        for w in self.options.windows(2) {
+            if w[1].number <= w[0].number {
+                p(
+                    w[1].offset,
+                    SCR_PACKAGE0,
+                    format!(
+                        "option {} ({}) follows option {}: options must be in strictly increasing number order",
+                        w[1].number,
+                        option_name(w[1].number),
+                        w[0].number
+                    ),
+                );
+            }
+        }
+        let server_ids: Vec<&DecodedOption> = self.options.iter().filter(|o| o.number == OPT_SERVER_ID).collect();
+        match server_ids.as_slice() {
+            [] => p(2, SCR_SERVER_ID, "the mandatory SERVER-ID option is missing".into()),
+            [_] => {}
+            [_, again, ..] => p(
+                again.offset,
+                SCR_SERVER_ID,
+                format!(
+                    "SERVER-ID appears {} times; exactly once expected (UNVERIFIED default, digest §21 q4)",
+                    server_ids.len()
+                ),
+            ),
+        }
+        for o in &self.options {
+            let len = o.value.len();
+            match o.number {
+                OPT_SERVER_ID => {
+                    if std::str::from_utf8(&o.value).is_err() {
+                        p(o.value_offset, SCR_SERVER_ID, "SERVER-ID is not UTF-8 (String format, digest §4.3)".into());
+                    }
+                    if len == 0 || len > 255 {
+                        p(
+                            o.offset,
+                            SCR_SERVER_ID,
+                            format!("SERVER-ID is {len} bytes; 1..255 expected (UNVERIFIED default, digest §21 q4)"),
+                        );
+                    }
+                }
+                OPT_PREFERRED_CON_TYPE if len != 1 => p(
+                    o.offset,
+                    SCR_PREFERRED_CON_TYPE,
+                    format!("PREFERRED-CON-TYPE is {len} bytes; 1 expected (UNVERIFIED default, digest §4.3)"),
+                ),
+                OPT_PREFERRED_CON_TYPE if o.value[0] > 3 => p(
+                    o.value_offset,
+                    SCR_PREFERRED_CON_TYPE,
+                    format!("PREFERRED-CON-TYPE is {}; defined values are 0..3", o.value[0]),
+                ),
+                OPT_NOTIFICATION_ID if len != 2 => {
+                    p(o.offset, SCR_NOTIFICATION_ID, format!("NOTIFICATION-ID is {len} bytes; it must be 2"))
+                }
+                OPT_SHA256_DIGEST if len != 32 => {
+                    p(o.offset, SCR_SHA256_DIGEST, format!("SHA256-DIGEST is {len} bytes; it must be 32"))
+                }
+                OPT_TIMESTAMP if len != 4 && len != 8 => p(
+                    o.offset,
+                    SCR_TIMESTAMP,
+                    format!("TIMESTAMP is {len} bytes; 4 or 8 expected (UNVERIFIED default, digest §4.3)"),
+                ),
+                OPT_REQ_MOS if len != 0 => {
+                    p(o.offset, SCR_REQ_MOS, format!("REQ-MOS carries {len} value byte(s); it has no value"))
+                }
+                n if option_name(n) == "unknown" => {
+                    p(o.offset, SCR_PACKAGE0, format!("unknown option number {n} (receivers ignore it, digest §21 q5)"))
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Verifies the SHA256-DIGEST: zero the 32 digest bytes, recompute, compare.
     /// `None` when the notification carries no (32-byte) digest.
     pub fn verify_digest(&self, creds: &NotificationCredentials, order: DigestOrder) -> Option<bool> {
@@ -343,6 +481,7 @@ impl Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// The digest's test vector (dm2-protocol.md §19.1).
     #[test]
@@ -372,5 +511,181 @@ mod tests {
             Notification::decode(&bad).unwrap().verify_digest(&creds, DigestOrder::SecretMessageAuth),
             Some(false)
         );
+    }
+
+    fn creds() -> NotificationCredentials {
+        NotificationCredentials { secret: b"s3cret".to_vec(), auth_data: b"auth".to_vec() }
+    }
+
+    fn full_fields() -> NotificationFields {
+        NotificationFields {
+            server_id: "dmsrv-01".into(),
+            preferred_con_type: Some(1),
+            notification_id: Some(7),
+            timestamp: Some(1_700_000_000),
+            req_mos: true,
+            digest: true,
+        }
+    }
+
+    fn items(bytes: &[u8]) -> Vec<(usize, &'static str)> {
+        let n = Notification::decode(bytes).unwrap();
+        n.problems(&Profile::default()).into_iter().map(|p| (p.offset, p.item)).collect()
+    }
+
+    #[test]
+    fn conformant_notification_has_no_problems() {
+        let b = encode(&full_fields(), Some(&creds()), &Profile::default(), None);
+        assert_eq!(items(&b), vec![]);
+    }
+
+    /// Each Tamper variant isolates exactly one defect.
+    #[test]
+    fn tamper_wrong_digest_is_only_a_digest_mismatch() {
+        let (p, c) = (Profile::default(), creds());
+        let b = encode(&full_fields(), Some(&c), &p, Some(&Tamper::WrongDigest));
+        let n = Notification::decode(&b).unwrap();
+        assert_eq!(n.problems(&p), vec![]);
+        assert_eq!(n.fields().unwrap(), full_fields());
+        assert_eq!(n.verify_digest(&c, p.digest_order), Some(false));
+    }
+
+    #[test]
+    fn tamper_wrong_version_is_only_ver() {
+        let (p, c) = (Profile::default(), creds());
+        let b = encode(&full_fields(), Some(&c), &p, Some(&Tamper::WrongVersion(5)));
+        let n = Notification::decode(&b).unwrap();
+        assert_eq!(n.problems(&p).iter().map(|x| (x.offset, x.item)).collect::<Vec<_>>(), vec![(0, SCR_VER)]);
+        assert!(n.problems(&p)[0].message.contains("VER is 5"));
+        assert_eq!(n.verify_digest(&c, p.digest_order), Some(true), "digest recomputed after tampering");
+    }
+
+    #[test]
+    fn tamper_oc_mismatch_is_only_oc() {
+        let (p, c) = (Profile::default(), creds());
+        let b = encode(&full_fields(), Some(&c), &p, Some(&Tamper::OcMismatch));
+        let n = Notification::decode(&b).unwrap();
+        assert_eq!(n.problems(&p).iter().map(|x| (x.offset, x.item)).collect::<Vec<_>>(), vec![(0, SCR_OC)]);
+        assert_eq!(n.verify_digest(&c, p.digest_order), Some(true), "digest recomputed after tampering");
+    }
+
+    #[test]
+    fn tamper_options_out_of_order_is_only_the_wrapped_delta() {
+        let (p, c) = (Profile::default(), creds());
+        let b = encode(&full_fields(), Some(&c), &p, Some(&Tamper::OptionsOutOfOrder));
+        // PREFERRED-CON-TYPE (delta 2, 1 byte) first at byte 2; SERVER-ID next at byte 4 with delta 15.
+        assert_eq!(&b[2..5], &[0x21, 0x01, 0xf8]);
+        let e = Notification::decode(&b).unwrap_err();
+        assert_eq!(e.offset, 4, "{e}");
+        assert!(e.found.contains("delta 15"), "{e}");
+        // The digest is still correct over the tampered bytes (NOTIFICATION-ID, delta 2, at
+        // byte 13; SHA256-DIGEST header at 16, value at 18).
+        assert_eq!(&b[13..18], &[0x22, 0x00, 0x07, 0x1f, 0x11]);
+        let mut zeroed = b.clone();
+        zeroed[18..50].fill(0);
+        assert_eq!(compute_digest(&zeroed, &c, p.digest_order)[..], b[18..50]);
+    }
+
+    type Expected = Vec<(usize, &'static str)>;
+
+    /// Hand-built notifications, one defect each, with the SCR item and offset reported.
+    #[test]
+    fn each_problem_rule() {
+        let sid = [0x18, b'd', b'm', b's', b'r', b'v', b'-', b'0', b'1'];
+        let with = |oc: u8, rest: &[u8]| {
+            let header: u16 = (2u16 << 12) | ((oc as u16) << 7);
+            let mut b = header.to_be_bytes().to_vec();
+            b.extend_from_slice(rest);
+            b
+        };
+        let cat = |parts: &[&[u8]]| parts.concat();
+        let cases: Vec<(Vec<u8>, Expected)> = vec![
+            (with(1, &sid), vec![]),
+            (
+                {
+                    let mut b = with(1, &sid);
+                    b[1] |= 0x05;
+                    b
+                },
+                vec![(1, SCR_PACKAGE0)],
+            ),
+            (with(0, &[]), vec![(2, SCR_SERVER_ID)]),
+            (with(2, &cat(&[&sid, &[0x01, b'x']])), vec![(11, SCR_PACKAGE0), (11, SCR_SERVER_ID)]),
+            (with(1, &[0x12, 0xff, 0xfe]), vec![(3, SCR_SERVER_ID)]),
+            (with(1, &[0x10]), vec![(2, SCR_SERVER_ID)]),
+            (with(2, &cat(&[&sid, &[0x12, 0, 0]])), vec![(11, SCR_PREFERRED_CON_TYPE)]),
+            (with(2, &cat(&[&sid, &[0x11, 4]])), vec![(12, SCR_PREFERRED_CON_TYPE)]),
+            (with(2, &cat(&[&sid, &[0x21, 7]])), vec![(11, SCR_NOTIFICATION_ID)]),
+            (with(2, &cat(&[&sid, &[0x31, 7]])), vec![(11, SCR_SHA256_DIGEST)]),
+            (with(2, &cat(&[&sid, &[0x42, 1, 2]])), vec![(11, SCR_TIMESTAMP)]),
+            (with(2, &cat(&[&sid, &[0x48, 0, 0, 0, 0, 1, 2, 3, 4]])), vec![]),
+            (with(2, &cat(&[&sid, &[0x51, 0]])), vec![(11, SCR_REQ_MOS)]),
+            (with(2, &cat(&[&sid, &[0x60]])), vec![(11, SCR_PACKAGE0)]),
+            (with(2, &[0x00, 0x18, b'a', b'b', b'c', b'd', b'e', b'f', b'g', b'h']), vec![(2, SCR_PACKAGE0)]),
+        ];
+        for (bytes, want) in cases {
+            let n = Notification::decode(&bytes).unwrap();
+            let got = n.problems(&Profile::default());
+            let got_items: Vec<(usize, &str)> = got.iter().map(|p| (p.offset, p.item)).collect();
+            assert_eq!(got_items, want, "{} -> {got:?}", hex::encode(&bytes));
+        }
+        let b = with(1, &[0x21, 0]);
+        let msgs = Notification::decode(&b).unwrap().problems(&Profile::default());
+        assert!(msgs.iter().any(|m| m.message.contains("SERVER-ID option is missing")));
+        let mut b = with(1, &sid);
+        b[1] |= 0x01;
+        let m = &Notification::decode(&b).unwrap().problems(&Profile::default())[0].message;
+        assert!(m.contains("UNVERIFIED"), "{m}");
+    }
+
+    #[test]
+    fn try_encode_refuses_oversized_server_id() {
+        let f = NotificationFields { server_id: "x".repeat(271), ..Default::default() };
+        assert_eq!(try_encode(&f, None, &Profile::default(), None).unwrap_err().offset, 3);
+        assert_eq!(encode(&f, None, &Profile::default(), None).len(), 2 + 2 + MAX_OPTION_VALUE);
+    }
+
+    fn arb_fields(valid: bool) -> impl Strategy<Value = NotificationFields> {
+        let sid = if valid { "[a-z0-9.-]{1,64}|\\PC{1,40}" } else { "\\PC{0,90}" };
+        (
+            proptest::string::string_regex(sid).unwrap(),
+            proptest::option::of(if valid { 0u8..=3 } else { 0u8..=255 }),
+            proptest::option::of(any::<u16>()),
+            proptest::option::of(0u64..=u32::MAX as u64),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(server_id, preferred_con_type, notification_id, timestamp, req_mos, digest)| {
+                NotificationFields { server_id, preferred_con_type, notification_id, timestamp, req_mos, digest }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn encode_decode_fields_round_trips(f in arb_fields(false), with_creds in any::<bool>()) {
+            let (p, c) = (Profile::default(), creds());
+            let b = encode(&f, with_creds.then_some(&c), &p, None);
+            let n = Notification::decode(&b).unwrap();
+            prop_assert_eq!(n.fields().unwrap(), f.clone());
+            prop_assert_eq!(n.option_count as usize, n.options.len());
+            prop_assert!(n.options_ascending());
+            if f.digest && with_creds {
+                prop_assert_eq!(n.verify_digest(&c, p.digest_order), Some(true));
+            }
+        }
+
+        #[test]
+        fn valid_fields_have_no_problems(f in arb_fields(true)) {
+            let p = Profile::default();
+            let n = Notification::decode(&encode(&f, Some(&creds()), &p, None)).unwrap();
+            prop_assert_eq!(n.problems(&p), vec![]);
+        }
+
+        #[test]
+        fn decode_and_problems_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..80)) {
+            if let Ok(n) = Notification::decode(&bytes) {
+                let _ = (n.problems(&Profile::default()), n.fields());
+            }
+        }
     }
 }
