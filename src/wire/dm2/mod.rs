@@ -2,12 +2,14 @@
 //! Alerts, ClientURI and the MO serialization.
 //!
 //! Points the spec digest marks UNVERIFIED are settings of [`profile::Profile`], never hard-coded.
+pub mod cli;
 pub mod client_uri;
 pub mod mo;
 pub mod notification;
 pub mod package;
 pub mod profile;
 
+pub use cli::{decode_cli, encode_cli};
 pub use client_uri::{ClientUri, ClientUriError, Instance, QueryField, ResolveError, Segment};
 pub use mo::{MoInstance, MoNode, SerializedMo};
 pub use notification::{Notification, NotificationError, NotificationFields, Tamper};
