@@ -332,12 +332,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     digest: secret.is_some(),
                 };
                 let profile = dmcts::wire::dm2::Profile::default();
-                println!("{}", pending_cli(&fields, secret, auth_data, &profile));
+                println!(
+                    "{}",
+                    dmcts::wire::dm2::cli::encode_cli(&fields, secret.as_deref(), auth_data.as_deref(), &profile)
+                );
                 Ok(0)
             }
             NotificationCommand::Decode { hex, secret, auth_data } => {
                 let profile = dmcts::wire::dm2::Profile::default();
-                let v = pending_decode(hex, secret, auth_data, &profile)
+                let v = dmcts::wire::dm2::cli::decode_cli(hex, secret.as_deref(), auth_data.as_deref(), &profile)
                     .map_err(|e| anyhow::anyhow!("not a DM 2.0 notification: {e}"))?;
                 print_json(&v);
                 let verified = v.pointer("/digest/verified").and_then(|x| x.as_bool());
@@ -377,27 +380,4 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
-}
-
-// Interim until the wire module's CLI helpers land (same commit series).
-fn pending_cli(
-    f: &dmcts::wire::dm2::NotificationFields,
-    secret: &Option<String>,
-    auth: &Option<String>,
-    profile: &dmcts::wire::dm2::Profile,
-) -> String {
-    let creds =
-        secret.as_ref().zip(auth.as_ref()).map(|(s, a)| dmcts::wire::dm2::notification::NotificationCredentials {
-            secret: s.as_bytes().to_vec(),
-            auth_data: a.as_bytes().to_vec(),
-        });
-    hex::encode(dmcts::wire::dm2::notification::encode(f, creds.as_ref(), profile, None))
-}
-fn pending_decode(
-    _: &str,
-    _: &Option<String>,
-    _: &Option<String>,
-    _: &dmcts::wire::dm2::Profile,
-) -> Result<serde_json::Value, String> {
-    Err("decode is not available in this build yet".into())
 }

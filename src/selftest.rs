@@ -4,8 +4,6 @@
 //! and every case must catch some fault: a case that cannot fail is a defect.
 use crate::catalog::{Case, Catalog};
 use crate::reference::faults;
-use crate::runner::exec;
-use crate::runner::target::{self, Target};
 use crate::scr::Registry;
 use crate::verdict::Verdict;
 use serde::Serialize;
@@ -49,21 +47,8 @@ pub struct SelftestOutcome {
 
 /// Runs one case against the reference peers with the given faults.
 pub async fn run_case(case: &Case, registry: Arc<Registry>, faults: BTreeSet<String>) -> (Verdict, Option<String>) {
-    let target = match Target::reference(faults) {
-        Ok(t) => t,
-        Err(e) => return (Verdict::Error, Some(e.to_string())),
-    };
-    let prepared = match target::prepare(&target, &registry).await {
-        Ok(p) => p,
-        Err(e) => return (Verdict::Error, Some(format!("{e:#}"))),
-    };
-    let setup = match prepared.case_env(case, registry).await {
-        Ok(s) => s,
-        Err(e) => return (Verdict::Error, Some(format!("{e:#}"))),
-    };
-    let ex = exec::execute(case, &setup.env).await;
-    setup.teardown().await;
-    (ex.verdict, ex.reason.map(|r| r.render()))
+    let r = crate::runner::run::run_against_reference(case, registry, faults).await;
+    (r.verdict, r.reason.map(|r| r.render()))
 }
 
 /// Runs the selftest and writes `selftest.json` into `report_dir`.

@@ -132,7 +132,9 @@ impl Listener {
                         "case ended: {} {}{} answered 503",
                         h.incoming.method, h.incoming.endpoint, h.incoming.path
                     ));
-                    let _ = tx.send(HttpAnswer::status(503));
+                    let ans = HttpAnswer::status(503);
+                    trace_response(&inbox.trace, &ans);
+                    let _ = tx.send(ans);
                 }
             }
         }
@@ -190,9 +192,13 @@ impl Listener {
         }
     }
 
-    /// Answers a taken request (no-op for one a resource already answered).
+    /// Answers a taken request (no-op for one a resource already answered). The answer is
+    /// traced here, so it appears under the step that gave it.
     pub fn answer(&self, taken: Taken, answer: HttpAnswer) {
         if let Some(tx) = taken.responder {
+            if let Some(inbox) = self.lock().as_ref() {
+                trace_response(&inbox.trace, &answer);
+            }
             let _ = tx.send(answer);
         }
     }
@@ -302,8 +308,12 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
     };
     let ans = match tokio::time::timeout(MAX_HOLD, rx).await {
         Ok(Ok(a)) => a,
-        _ => HttpAnswer::status(503),
+        _ => {
+            let a = HttpAnswer::status(503);
+            trace.note("request held too long: answered 503");
+            trace_response(&trace, &a);
+            a
+        }
     };
-    trace_response(&trace, &ans);
     to_response(ans)
 }

@@ -658,7 +658,9 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
                     return;
                 }
             };
-            let j = notification_json(&decoded);
+            // The same JSON `dmcts notification decode` prints (the digest is judged by its own check).
+            let j = dm2::cli::decode_cli(&hex::encode(&bytes), None, None, &ctx.env.settings.profile)
+                .unwrap_or(Value::Null);
             ctx.run_checks(checks, &Observed::Notification { notification: &decoded, json: &j });
             if let Some(name) = save_as {
                 ctx.vars.0.insert(name.to_string(), j);
@@ -686,19 +688,6 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
             }
         }
     }
-}
-
-fn notification_json(n: &Notification) -> Value {
-    let fields = n.fields().ok();
-    json!({
-        "version": n.version,
-        "option_count": n.option_count,
-        "reserved": n.reserved,
-        "options": n.options.iter().map(|o| json!({
-            "number": o.number, "name": n0::option_name(o.number), "offset": o.offset, "value_hex": hex::encode(&o.value)
-        })).collect::<Vec<_>>(),
-        "fields": fields,
-    })
 }
 
 fn await_taken(
@@ -981,7 +970,11 @@ async fn expect_silence(ctx: &mut Ctx<'_>, endpoint: &str, scr: &str, why: Optio
             scr,
             why,
             format!("a request arrived at /{}{} while silence was required", inc.endpoint, inc.path),
-            format!("no request at {endpoint} for the quiet period"),
+            if endpoint == "any" {
+                "no request at any suite endpoint for the quiet period".to_string()
+            } else {
+                format!("no request at /{endpoint} for the quiet period")
+            },
             format!(
                 "{} /{}{} {}",
                 inc.method,

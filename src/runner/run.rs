@@ -203,6 +203,23 @@ fn skeleton(case: &Case, verdict: Verdict, reason: Option<Reason>, duration_ms: 
     }
 }
 
+/// Runs one case against the bundled reference peers switched into `faults`, returning its
+/// full result (verdict, reason, trace).
+pub async fn run_against_reference(
+    case: &Case,
+    registry: Arc<Registry>,
+    faults: std::collections::BTreeSet<String>,
+) -> CaseResult {
+    let prepared = match Target::reference(faults) {
+        Ok(t) => target::prepare(&t, &registry).await,
+        Err(e) => Err(e),
+    };
+    match prepared {
+        Ok(p) => run_one(case, registry, &p).await,
+        Err(e) => skeleton(case, Verdict::Error, Some(Reason::new(format!("{e:#}"))), 0),
+    }
+}
+
 async fn run_one(case: &Case, registry: Arc<Registry>, prepared: &target::Prepared) -> CaseResult {
     let setup = match prepared.case_env(case, registry).await {
         Ok(s) => s,

@@ -1,0 +1,123 @@
+//! The README's main job end to end: `dmcts run --against reference` exits 0 and its
+//! coverage report shows all 52 DM-PACK items applicable, covered and passing.
+use std::process::Command;
+
+fn dmcts(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dmcts")).args(args).output().expect("dmcts runs")
+}
+
+#[test]
+fn run_against_reference_covers_and_passes_all_52_items() {
+    let dir = std::env::temp_dir().join(format!("dmcts-main-job-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dmcts(&["run", "--against", "reference", "--report-dir", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let cov: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("coverage.json")).expect("coverage.json")).unwrap();
+    let items = cov["items"].as_array().unwrap();
+    assert_eq!(items.len(), 52);
+    for item in items {
+        assert_eq!(item["applicable"], true, "{item}");
+        assert_eq!(item["verdict"], "pass", "{item}");
+        assert!(!item["cases"].as_array().unwrap().is_empty(), "{item}");
+    }
+    let md = std::fs::read_to_string(dir.join("coverage.md")).unwrap();
+    assert!(md.contains("mandatory items: 45/45 pass"), "{md}");
+    assert!(md.contains("optional items: 7/7 pass"), "{md}");
+    for f in ["junit.xml", "run.json"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+    for case in run["cases"].as_array().unwrap() {
+        let id = case["id"].as_str().unwrap();
+        assert!(dir.join("traces").join(format!("{id}.txt")).exists(), "trace of {id}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_faulty_reference_fails_the_run_with_exit_1() {
+    let dir = std::env::temp_dir().join(format!("dmcts-faulty-{}", std::process::id()));
+    let out = dmcts(&[
+        "run",
+        "--against",
+        "reference",
+        "--fault",
+        "client.p3-after-end",
+        "--role",
+        "client",
+        "--report-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn scr_list_json_has_the_52_seed_items_with_dependencies() {
+    let out = dmcts(&["scr", "list", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = v.as_array().unwrap();
+    assert_eq!(items.len(), 52);
+    let get = |id: &str| items.iter().find(|i| i["id"] == id).unwrap().clone();
+    assert_eq!(get("DM-PACK-003-C-M")["requires"], "DM-PACK-002-C-O");
+    assert_eq!(get("DM-PACK-002-C-O")["status"], "O");
+    assert!(get("DM-PACK-001-S-M")["requires"].is_null());
+    for key in ["id", "role", "status", "function", "section", "requires"] {
+        assert!(items.iter().all(|i| i.get(key).is_some()), "{key}");
+    }
+}
+
+#[test]
+fn scr_check_passes_and_rejects_a_broken_table() {
+    assert_eq!(dmcts(&["scr", "check"]).status.code(), Some(0));
+    let dir = std::env::temp_dir().join(format!("dmcts-broken-scr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("broken.toml"),
+        "[[item]]\nid = \"DM-PACK-001-C-M\"\nrole = \"client\"\nstatus = \"M\"\nfunction = \"f\"\nsection = \"5\"\nrequires = \"DM-PACK-404-C-O\"\n",
+    )
+    .unwrap();
+    let out = dmcts(&["--scr-dir", dir.to_str().unwrap(), "scr", "check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("broken.toml:") && err.contains("DM-PACK-404-C-O"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plan_on_a_missing_or_empty_ics_exits_2() {
+    let out = dmcts(&["plan", "--ics", "/nonexistent/ics.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ics.toml"));
+    let empty = std::env::temp_dir().join(format!("dmcts-empty-ics-{}.toml", std::process::id()));
+    std::fs::write(&empty, "# nothing\n").unwrap();
+    let out = dmcts(&["plan", "--ics", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_file(&empty);
+}
+
+#[test]
+fn plan_explains_applicability_before_any_traffic() {
+    let out = dmcts(&["plan", "--ics", "examples/ics-client.toml"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("TC-DMC-SESS-001"), "{text}");
+    assert!(text.contains("tests a server IUT; the IUT is a client"), "{text}");
+}
+
+#[test]
+fn reference_faults_json_lists_both_roles_with_scr_items() {
+    let out = dmcts(&["reference", "faults", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let faults = v.as_array().unwrap();
+    assert!(faults.iter().any(|f| f["role"] == "client") && faults.iter().any(|f| f["role"] == "server"));
+    for f in faults {
+        assert!(!f["violates"].as_array().unwrap().is_empty(), "{f}");
+        assert!(f["violates"][0].as_str().unwrap().starts_with("DM-PACK-"), "{f}");
+    }
+}
