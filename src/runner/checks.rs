@@ -2,6 +2,7 @@
 use crate::catalog::check::CheckKind;
 use crate::wire::dm2::notification::{option_name, Notification, NotificationCredentials};
 use crate::wire::dm2::{self, Package1, Package2, Package3, Profile};
+pub use crate::wire::media::{accepts, media_type_of};
 use serde_json::Value;
 
 /// What a check looks at.
@@ -43,25 +44,6 @@ fn fail(expected: impl Into<String>, actual: impl Into<String>) -> Result<(), Fa
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
-/// type/subtype, lower-cased, parameters dropped.
-pub fn media_type_of(v: &str) -> String {
-    v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
-}
-
-/// Whether an Accept-style header admits `media`.
-pub fn accepts(header_value: &str, media: &str) -> bool {
-    let media = media.to_ascii_lowercase();
-    let (mt, _) = media.split_once('/').unwrap_or((&media, ""));
-    header_value.split(',').any(|part| {
-        let m = media_type_of(part);
-        let q_zero = part.split(';').skip(1).any(|p| {
-            let p = p.trim().to_ascii_lowercase();
-            p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()).is_some_and(|q| q == 0.0)
-        });
-        !q_zero && (m == media || m == "*/*" || m == format!("{mt}/*"))
-    })
 }
 
 fn show(v: Option<&Value>) -> String {
@@ -549,17 +531,78 @@ fn builtin(name: &str, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Re
 mod tests {
     use super::*;
 
-    #[test]
-    fn accept_matching() {
-        assert!(accepts("application/vnd.oma.dm.request+json", "application/vnd.oma.dm.request+json"));
-        assert!(accepts("text/html, */*;q=0.1", "application/json"));
-        assert!(accepts("application/*", "application/json"));
-        assert!(!accepts("application/json;q=0", "application/json"));
-        assert!(!accepts("text/plain", "application/json"));
+    fn http(body: &str) -> (Vec<(String, String)>, Vec<u8>) {
+        (vec![("Content-Type".into(), "application/json".into())], body.as_bytes().to_vec())
+    }
+
+    fn eval(kind: &CheckKind, body: &str, last_p2: Option<&[Vec<String>]>) -> Result<(), Failure> {
+        let (headers, body) = http(body);
+        let profile = Profile::default();
+        let obs =
+            Observed::Http { status: Some(200), method: Some("POST"), path: Some(""), headers: &headers, body: &body };
+        evaluate(kind, &obs, &CheckCtx { profile: &profile, last_package2: last_p2, credentials: None })
+    }
+
+    fn builtin(name: &str, args: &str) -> CheckKind {
+        CheckKind::Builtin { name: name.into(), args: toml::from_str(args).unwrap() }
     }
 
     #[test]
-    fn media_type_ignores_params_and_case() {
-        assert_eq!(media_type_of("Application/JSON; charset=utf-8"), "application/json");
+    fn status_codes_compare_position_by_position_with_wildcards() {
+        let k = builtin("status-codes", "codes = [200, \"*\", 405]");
+        assert!(eval(&k, r#"{"Status":[{"sc":200},{"sc":202},{"sc":405}]}"#, None).is_ok());
+        let f = eval(&k, r#"{"Status":[{"sc":405},{"sc":202},{"sc":200}]}"#, None).unwrap_err();
+        assert!(f.actual.contains("405"), "{f:?}");
+        // A status code sent as a string is not a number.
+        assert!(eval(&k, r#"{"Status":[{"sc":"200"},{"sc":202},{"sc":405}]}"#, None).is_err());
+    }
+
+    #[test]
+    fn status_count_follows_the_package2_answered() {
+        let p2 = vec![vec!["GET".to_string(), "u".to_string()], vec!["DELETE".into(), "v".into()]];
+        let k = builtin("status-matches-commands", "");
+        assert!(eval(&k, r#"{"Status":[{"sc":200},{"sc":405}]}"#, Some(&p2)).is_ok());
+        let f = eval(&k, r#"{"Status":[{"sc":200}]}"#, Some(&p2)).unwrap_err();
+        assert!(f.expected.contains("2 statuses") && f.expected.contains("GET, DELETE"), "{f:?}");
+    }
+
+    #[test]
+    fn notification_id_placement_failure_says_it_follows_the_profile() {
+        let k = builtin("session-alert", "type = \"server-initiated\"\nnotification_id = 4660");
+        let ok = r#"{"Alert":[{"AlertType":"urn:oma:at:dm:2.0:ServerInitiatedMgmt","DataType":"int","Data":{"NOTIFICATION-ID":4660}}]}"#;
+        assert!(eval(&k, ok, None).is_ok());
+        let missing = r#"{"Alert":[{"AlertType":"urn:oma:at:dm:2.0:ServerInitiatedMgmt"}]}"#;
+        let f = eval(&k, missing, None).unwrap_err();
+        assert!(f.note.unwrap().contains("UNVERIFIED"));
+    }
+
+    #[test]
+    fn get_data_is_read_from_the_profile_member() {
+        let k = builtin("get-data", "index = 0\ncontains = \"1.0.0\"");
+        let ok = r#"{"Status":[{"sc":200,"MOS":[{"ClientURI":"urn:x:1.0//FwV","MOData":{"FwV":"1.0.0"}}]}]}"#;
+        assert!(eval(&k, ok, None).is_ok());
+        assert!(eval(&k, r#"{"Status":[{"sc":200}]}"#, None).unwrap_err().note.unwrap().contains("get_data_member"));
+    }
+
+    #[test]
+    fn generic_alerts_need_alerttype_known_mark_and_datatype_with_data() {
+        let k = builtin("generic-alerts-valid", "");
+        assert!(
+            eval(&k, r#"{"Alert":[{"AlertType":"a","Mark":"minor","DataType":"int","Data":{"x":1}}]}"#, None).is_ok()
+        );
+        assert!(eval(&k, r#"{"Alert":[{"AlertType":"a","Data":{"x":1}}]}"#, None).is_err());
+        assert!(eval(&k, r#"{"Alert":[{"AlertType":"a","Mark":"urgent"}]}"#, None).is_err());
+        assert!(eval(&k, r#"{"Alert":[{"Mark":"minor"}]}"#, None).is_err());
+    }
+
+    #[test]
+    fn json_checks_report_expected_and_actual() {
+        let k = CheckKind::JsonOneOf { pointer: "/Status/0/sc".into(), values: vec![200.into(), 202.into()] };
+        assert!(eval(&k, r#"{"Status":[{"sc":202}]}"#, None).is_ok());
+        let f = eval(&k, r#"{"Status":[{"sc":500}]}"#, None).unwrap_err();
+        assert_eq!(f.actual, "500");
+        // Garbage instead of JSON is a failure with what arrived, never a panic.
+        let f = eval(&CheckKind::JsonExists { pointer: "/a".into() }, "\u{0}not json", None).unwrap_err();
+        assert_eq!(f.expected, "a JSON body");
     }
 }

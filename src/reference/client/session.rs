@@ -6,6 +6,7 @@ use crate::wire::dm2::{
     Command, ALERT_CLIENT_INITIATED, ALERT_SERVER_INITIATED, HEADER_DEVID, HEADER_OMADM_ACCEPT, MEDIA_PACKAGE1,
     MEDIA_PACKAGE2, MEDIA_PACKAGE3,
 };
+use crate::wire::media::{accepts, media_type_of};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -119,17 +120,6 @@ async fn post_package(sh: &Shared, url: &str, package: u8, body: &Value) -> Resu
     let body = resp.bytes().await.map_err(|e| format!("reading the reply from {url} failed: {e}"))?;
     sh.log(format!("<- {status} ({content_type}) {}", String::from_utf8_lossy(&body)));
     Ok(Reply { status, content_type, omadm_accept, body })
-}
-
-fn media_type_of(content_type: &str) -> String {
-    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
-}
-
-/// Whether an Accept-syntax header value admits `media`.
-fn accepts(header: &str, media: &str) -> bool {
-    let media = media.to_ascii_lowercase();
-    let main = media.split('/').next().unwrap_or("");
-    header.split(',').map(media_type_of).any(|m| m == media || m == "*/*" || m == format!("{main}/*"))
 }
 
 async fn run_rounds(sh: &Arc<Shared>, server_uri: &str, package1: Value, sess: &mut Session) {

@@ -1,11 +1,11 @@
 //! The DM endpoints: Package#1/#3 in, Package#2 out (module docs of `server` give the rules).
 use super::state::{Device, OpenSession, PendingExec, SessionRecord, State};
 use super::{Shared, CONT_PATH_PREFIX, DM_PATH};
-use crate::runner::checks::{accepts, media_type_of};
 use crate::wire::dm2::{
     Command, GenericAlert, Package1, Package3, ALERT_BOOTSTRAP_COMPLETE, ALERT_CLIENT_INITIATED,
     ALERT_SERVER_INITIATED, HEADER_DEVID, MARK_VALUES, MEDIA_PACKAGE1, MEDIA_PACKAGE2, MEDIA_PACKAGE3,
 };
+use crate::wire::media::{accepts, media_type_of};
 use axum::extract::{Path, State as AxState};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
