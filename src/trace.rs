@@ -1,14 +1,14 @@
 //! Per-case protocol trace: every HTTP exchange, notification and upper-tester call, in order.
 //!
 //! Peers record into a shared [`Trace`]; the report module writes it under `traces/`.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Bodies longer than this are truncated in traces, with a marker saying how much was cut.
 pub const MAX_TRACE_BODY: usize = 16 * 1024;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum TraceEvent {
     /// An HTTP request, in either direction.
@@ -104,6 +104,40 @@ impl Trace {
     }
 }
 
+/// Replaces sensitive values (PIXIT passwords, notification secrets) wherever they appear in
+/// trace entries, and the credentials of every `Authorization` header, by `<redacted>`.
+pub fn scrub(entries: &mut [TraceEntry], secrets: &[String]) {
+    fn walk(v: &mut serde_json::Value, secrets: &[&String]) {
+        match v {
+            serde_json::Value::String(s) => {
+                for secret in secrets {
+                    if s.contains(secret.as_str()) {
+                        *s = s.replace(secret.as_str(), "<redacted>");
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => {
+                // Header pairs are [name, value].
+                if a.len() == 2 && a[0].as_str().is_some_and(|h| h.eq_ignore_ascii_case("authorization")) {
+                    a[1] = serde_json::Value::String("<redacted>".into());
+                }
+                a.iter_mut().for_each(|x| walk(x, secrets));
+            }
+            serde_json::Value::Object(o) => o.values_mut().for_each(|x| walk(x, secrets)),
+            _ => {}
+        }
+    }
+    // Very short values would redact innocent text; PIXIT validation keeps real secrets longer.
+    let secrets: Vec<&String> = secrets.iter().filter(|s| s.len() >= 4).collect();
+    for e in entries.iter_mut() {
+        let Ok(mut v) = serde_json::to_value(&e.event) else { continue };
+        walk(&mut v, &secrets);
+        if let Ok(ev) = serde_json::from_value(v) {
+            e.event = ev;
+        }
+    }
+}
+
 /// Renders a body for a trace: UTF-8 text as is, binary as hex, cut at [`MAX_TRACE_BODY`].
 pub fn body_for_trace(body: &[u8]) -> String {
     let text = match std::str::from_utf8(body) {
@@ -134,6 +168,25 @@ mod tests {
         let s = "a".repeat(20);
         assert_eq!(truncate_marked(&s, 5), "aaaaa…[truncated 15 of 20 bytes]");
         assert_eq!(truncate_marked("short", 5), "short");
+    }
+
+    #[test]
+    fn scrub_redacts_secrets_and_authorization_in_place() {
+        let t = Trace::new();
+        t.record(TraceEvent::HttpRequest {
+            from: "suite".into(),
+            to: "iut".into(),
+            method: "POST".into(),
+            url: "/dm".into(),
+            headers: vec![("Authorization".into(), "Basic dXNlcjpzM2NyZXQ=".into())],
+            body: "{\"secret\":\"s3cret-value\"}".into(),
+        });
+        let mut entries = t.entries();
+        scrub(&mut entries, &["s3cret-value".to_string()]);
+        let TraceEvent::HttpRequest { headers, body, method, .. } = &entries[0].event else { panic!("kind kept") };
+        assert_eq!(headers[0].1, "<redacted>");
+        assert_eq!(body, "{\"secret\":\"<redacted>\"}");
+        assert_eq!(method, "POST");
     }
 
     #[test]

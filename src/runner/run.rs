@@ -242,7 +242,7 @@ async fn run_one(case: &Case, registry: Arc<Registry>, prepared: &target::Prepar
     setup.teardown().await;
     let sensitive = prepared.sensitive.clone();
     let mut trace = ex.trace.entries();
-    scrub(&mut trace, &sensitive);
+    crate::trace::scrub(&mut trace, &sensitive);
     CaseResult {
         id: case.id.clone(),
         title: case.title.clone(),
@@ -252,29 +252,5 @@ async fn run_one(case: &Case, registry: Arc<Registry>, prepared: &target::Prepar
         reason: ex.reason,
         duration_ms: ex.duration.as_millis() as u64,
         trace,
-    }
-}
-
-/// Removes sensitive PIXIT values from traces (they may appear in Authorization headers, etc.).
-fn scrub(trace: &mut [crate::trace::TraceEntry], sensitive: &[String]) {
-    if sensitive.is_empty() {
-        return;
-    }
-    for e in trace.iter_mut() {
-        let mut v = serde_json::to_value(&e.event).unwrap_or_default();
-        let mut s = v.to_string();
-        let mut changed = false;
-        for secret in sensitive.iter().filter(|s| s.len() >= 4) {
-            if s.contains(secret.as_str()) {
-                s = s.replace(secret.as_str(), "<redacted>");
-                changed = true;
-            }
-        }
-        if changed {
-            if let Ok(nv) = serde_json::from_str::<serde_json::Value>(&s) {
-                v = nv;
-                e.event = crate::trace::TraceEvent::Note { text: format!("(redacted) {v}") };
-            }
-        }
     }
 }
