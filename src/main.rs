@@ -127,6 +127,8 @@ enum CasesCommand {
         format: Format,
     },
     Check,
+    /// The built-in checks cases may name, and what each verifies.
+    Builtins,
 }
 
 #[derive(Subcommand)]
@@ -174,6 +176,13 @@ enum ReferenceCommand {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of stdout goes away (`dmcts ... | head`)
+    // instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -249,6 +258,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                                 );
                             }
                         }
+                    }
+                }
+                CasesCommand::Builtins => {
+                    for (name, what) in dmcts::catalog::check::BUILTINS {
+                        println!("{name:<28} {what}");
                     }
                 }
                 CasesCommand::Check => {
