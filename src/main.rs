@@ -304,9 +304,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 (None, None) => anyhow::bail!("give --ics FILE or --against reference"),
             };
             let mut args = vec!["dmcts".to_string()];
-            if matches!(target, Target::Ics(_)) && !libtest.iter().any(|a| a.starts_with("--test-threads")) {
-                // One IUT, one set of fixed ports: cases run one after another.
-                args.push("--test-threads=1".into());
+            if !libtest.iter().any(|a| a.starts_with("--test-threads")) {
+                // One vendor IUT, one set of fixed ports: its cases run one after another. The
+                // reference peers are started per case, so their cases can run side by side.
+                let threads = match target {
+                    Target::Ics(_) => 1,
+                    Target::Reference { .. } => run::REFERENCE_THREADS,
+                };
+                args.push(format!("--test-threads={threads}"));
             }
             args.extend(libtest.iter().cloned());
             let libtest = libtest_mimic::Arguments::from_iter(args);

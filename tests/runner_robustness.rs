@@ -832,8 +832,6 @@ async fn oversize_package1_is_refused_413_and_the_case_fails_without_hanging() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "engine bug: peers/listener.rs handle() refuses a body over MAX_BODY (413) before recording it, so \
-            the await's reason says actual \"nothing\" and the trace shows no request"]
 async fn oversize_package1_is_named_in_the_reason_and_the_trace() {
     let rig = Rig::new().await;
     rig.fake.set("session.start", post_after(vec![b' '; 17 * 1024 * 1024], 0));

@@ -19,6 +19,8 @@ use tokio::sync::{oneshot, Notify};
 const MAX_HOLD: Duration = Duration::from_secs(600);
 /// Bodies larger than this are refused (413): no IUT may exhaust the suite's memory.
 const MAX_BODY: usize = 16 * 1024 * 1024;
+/// A request body must arrive within this time (408 otherwise).
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An HTTP answer the suite gives.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -252,10 +254,14 @@ fn trace_response(trace: &Trace, a: &HttpAnswer) {
 
 async fn handle(shared: Arc<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response(),
-    };
+    // A body too large, or one that stalls, is still recorded (with a marker instead of the
+    // body), so the step waiting for it can say what the IUT sent.
+    let (body, refused): (Bytes, Option<u16>) =
+        match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
+            Ok(Ok(b)) => (b, None),
+            Ok(Err(_)) => (Bytes::from(format!("[body refused: larger than {MAX_BODY} bytes]")), Some(413)),
+            Err(_) => (Bytes::from(format!("[body incomplete after {} s]", BODY_TIMEOUT.as_secs())), Some(408)),
+        };
     let (endpoint, path) = split_endpoint(parts.uri.path());
     let path = match parts.uri.query() {
         Some(q) => format!("{path}?{q}"),
@@ -292,7 +298,10 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
         });
         // A notification listener needs no case-controlled answer: answering at once keeps a
         // server that waits for the delivery from blocking its own upper-tester answer.
-        let auto = (incoming.endpoint == "notify").then(|| HttpAnswer::status(204));
+        let auto = match refused {
+            Some(code) => Some(HttpAnswer::status(code)),
+            None => (incoming.endpoint == "notify").then(|| HttpAnswer::status(204)),
+        };
         let resource = inbox.resources.iter().find(|(r, _)| resource_matches(r, &incoming)).map(|(_, a)| a.clone());
         if let Some(ans) = resource.or(auto) {
             incoming.answered = Some(ans.status);

@@ -95,6 +95,23 @@ pub struct RunOutput {
 }
 
 pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> anyhow::Result<RunOutput> {
+    if opts.libtest.list {
+        // Listing sends no traffic: the target (ports, upper tester) is not even prepared.
+        let trials = catalog
+            .cases
+            .iter()
+            .filter(|c| selected(c, &opts).is_ok())
+            .map(|c| Trial::test(c.id.clone(), || Ok(())).with_kind(c.role.to_string()))
+            .collect();
+        let _listed = libtest_mimic::run(&opts.libtest, trials);
+        let result = RunResult {
+            suite_version: crate::SUITE_VERSION.to_string(),
+            catalog_digest: catalog_digest(&registry, &catalog),
+            iut: serde_json::Value::Null,
+            cases: Vec::new(),
+        };
+        return Ok(RunOutput { result, applicability: Vec::new() });
+    }
     let rt = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build()?);
     let results: Arc<Mutex<BTreeMap<String, CaseResult>>> = Arc::default();
     let prepared = Arc::new(rt.block_on(target::prepare(&opts.target, &registry))?);
@@ -153,12 +170,8 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
         .with_kind(case.role.to_string());
         trials.push(trial);
     }
-    let list_only = opts.libtest.list;
     let _conclusion = libtest_mimic::run(&opts.libtest, trials);
     let mut map = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
-    if list_only {
-        map.clear();
-    }
     let cases: Vec<CaseResult> = catalog
         .cases
         .iter()
