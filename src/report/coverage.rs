@@ -1,8 +1,11 @@
 //! Coverage of SCR items by the cases of one run: `coverage.json` and `coverage.md`.
 //!
 //! Each item's verdict is rolled up from the cases that cover it (error > fail > inconc > pass),
-//! so the coverage report can never disagree with `run.json` or JUnit.
-use crate::runner::result::RunResult;
+//! so the coverage report can never disagree with `run.json` or JUnit. A failed case is
+//! attributed precisely: it fails the SCR item its failing check named (even one it does not
+//! list in `covers`: that is evidence too), and is inconclusive for the other items it covers,
+//! whose judgement its failure prevented.
+use crate::runner::result::{CaseResult, RunResult};
 use crate::verdict::{roll_up, Verdict};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -81,6 +84,9 @@ pub struct CoverageItem {
     pub reason: String,
     /// Ids of the run's cases that cover the item, in run order.
     pub cases: Vec<String>,
+    /// Ids of cases that do not cover the item but failed on a check naming it.
+    #[serde(default)]
+    pub failed_elsewhere: Vec<String>,
     /// True when no case of the run covers the item, whatever its applicability: a gap in the
     /// catalog, which is not the same thing as "not applicable".
     pub no_case: bool,
@@ -117,6 +123,18 @@ pub struct Coverage {
     pub items: Vec<CoverageItem>,
 }
 
+/// The verdict `case` contributes to SCR item `item`, if any.
+fn contribution(case: &CaseResult, item: &str) -> Option<Verdict> {
+    let covers = case.covers.iter().any(|s| s == item);
+    let named = case.reason.as_ref().and_then(|r| r.scr.as_deref());
+    match (case.verdict, named) {
+        (Verdict::Fail, Some(s)) if s == item => Some(Verdict::Fail),
+        (Verdict::Fail, Some(_)) if covers => Some(Verdict::Inconc),
+        (v, _) if covers => Some(v),
+        _ => None,
+    }
+}
+
 /// Rolls the run's case verdicts up to the given SCR items.
 pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
     let rows: Vec<CoverageItem> = items
@@ -124,10 +142,16 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
         .map(|input| {
             let covering: Vec<_> = run.cases.iter().filter(|c| c.covers.iter().any(|s| s == &input.id)).collect();
             let no_case = covering.is_empty();
+            let evidence: Vec<String> = run
+                .cases
+                .iter()
+                .filter(|c| !c.covers.iter().any(|s| s == &input.id) && contribution(c, &input.id).is_some())
+                .map(|c| c.id.clone())
+                .collect();
             let verdict = if !input.applicable {
                 ItemVerdict::NotApplicable
             } else {
-                match roll_up(covering.iter().map(|c| c.verdict)) {
+                match roll_up(run.cases.iter().filter_map(|c| contribution(c, &input.id))) {
                     None => ItemVerdict::NotTested,
                     Some(Verdict::Pass) => ItemVerdict::Pass,
                     Some(Verdict::Inconc) => ItemVerdict::Inconc,
@@ -145,6 +169,7 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
                 applicable: input.applicable,
                 reason: input.reason.clone(),
                 cases: covering.iter().map(|c| c.id.clone()).collect(),
+                failed_elsewhere: evidence,
                 no_case,
                 verdict,
             }
@@ -266,6 +291,37 @@ mod tests {
 
     fn verdict_of(cov: &Coverage, id: &str) -> ItemVerdict {
         cov.items.iter().find(|i| i.id == id).map(|i| i.verdict).unwrap_or(ItemVerdict::NotTested)
+    }
+
+    #[test]
+    fn a_failure_is_attributed_to_the_item_its_check_named() {
+        let mut failed = case("TC-1", &["A", "B"], Verdict::Fail);
+        failed.reason = Some(crate::verdict::Reason { scr: Some("B".into()), ..crate::verdict::Reason::new("x") });
+        let mut elsewhere = case("TC-2", &["D"], Verdict::Fail);
+        elsewhere.reason = Some(crate::verdict::Reason { scr: Some("C".into()), ..crate::verdict::Reason::new("y") });
+        let run = RunResult {
+            suite_version: "t".into(),
+            catalog_digest: "d".into(),
+            iut: serde_json::Value::Null,
+            cases: vec![failed, elsewhere, case("TC-3", &["C"], Verdict::Pass)],
+        };
+        let items: Vec<CoverageItemInput> = ["A", "B", "C", "D"]
+            .iter()
+            .map(|id| CoverageItemInput {
+                id: id.to_string(),
+                role: "client".into(),
+                status: "M".into(),
+                function: "f".into(),
+                applicable: true,
+                reason: "mandatory".into(),
+            })
+            .collect();
+        let cov = coverage(&run, &items);
+        assert_eq!(verdict_of(&cov, "A"), ItemVerdict::Inconc, "A's judgement was prevented");
+        assert_eq!(verdict_of(&cov, "B"), ItemVerdict::Fail);
+        assert_eq!(verdict_of(&cov, "C"), ItemVerdict::Fail, "evidence from a case not covering C");
+        assert_eq!(cov.items[2].failed_elsewhere, vec!["TC-2".to_string()]);
+        assert_eq!(verdict_of(&cov, "D"), ItemVerdict::Inconc);
     }
 
     #[test]
