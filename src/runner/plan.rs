@@ -53,7 +53,12 @@ pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
         .cases
         .iter()
         .map(|c| {
-            let (runs, reason) = case_applicability(c, ics, reg);
+            let (runs, mut reason) = case_applicability(c, ics, reg);
+            let flat = ics.pixit_flat();
+            let missing: Vec<&str> = c.pixit.iter().filter(|p| !flat.contains_key(*p)).map(String::as_str).collect();
+            if runs && !missing.is_empty() {
+                reason = format!("{reason}; WILL END IN ERROR: the PIXIT lacks {}", missing.join(", "));
+            }
             let mut actions: Vec<String> = c
                 .steps
                 .iter()
