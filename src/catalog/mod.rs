@@ -285,6 +285,14 @@ fn validate_case(
             Step::Send { package, .. } if *package != 1 && *package != 3 => {
                 err(format!("case {id} step {n}: a DM client sends Package#1 or Package#3, not Package#{package}"))
             }
+            Step::ExpectNotification { source, .. }
+                if source != "listener"
+                    && !source.strip_prefix("ut:").or(source.strip_prefix("configured:")).is_some_and(|n| !n.is_empty()) =>
+            {
+                err(format!(
+                    "case {id} step {n}: source {source:?}: expected \"listener\", \"ut:<saved answer>\" or \"configured:<saved answer>\""
+                ))
+            }
             Step::Notify { .. } if case.role != Role::Client => {
                 err(format!("case {id} step {n}: only a client IUT receives notifications from the suite"))
             }

@@ -112,7 +112,9 @@ pub enum Step {
     /// Obtain a notification sent by a server IUT (from the suite's notification listener, or
     /// from a saved upper-tester answer carrying `bytes_b64`) and check it.
     ExpectNotification {
-        /// "listener" (await a POST at the notify endpoint) or "ut:<saved name>".
+        /// "listener" (await a POST at the notify endpoint), "ut:<saved name>" (the bytes_b64
+        /// of a saved upper-tester answer), or "configured:<saved name>" (either, as the PIXIT
+        /// `notification.server_delivery` says).
         #[serde(default = "listener")]
         source: String,
         scr: String,

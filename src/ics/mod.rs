@@ -109,6 +109,21 @@ pub struct NotificationPixit {
     /// SHA256-DIGEST credentials shared with the IUT (sensitive).
     pub secret: Option<String>,
     pub auth_data: Option<String>,
+    /// Server IUT: how the suite obtains the Package#0 the server sends.
+    pub server_delivery: ServerDelivery,
+}
+
+/// How a server IUT's notifications reach the suite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerDelivery {
+    /// The server POSTs Package#0 to the address it was registered with (the suite's
+    /// notification listener).
+    #[default]
+    Listener,
+    /// The server's transport cannot reach the suite (SMS, push...): the bytes come back in the
+    /// `bytes_b64` of the `notification.send` answer.
+    UpperTester,
 }
 
 /// `[pixit.timeouts]`: every wait of the suite is bounded by one of these.
@@ -484,6 +499,7 @@ impl Ics {
                     url: None,
                     secret: Some(REFERENCE_SECRET.into()),
                     auth_data: Some(REFERENCE_AUTH_DATA.into()),
+                    server_delivery: ServerDelivery::Listener,
                 },
                 upper_tester: UpperTesterConfig::Http { url: ut_url.to_string() },
                 // In-process peers answer in milliseconds; long waits would only slow selftests.

@@ -43,6 +43,8 @@ pub struct CaseSettings {
     pub server_uri: Option<String>,
     /// HTTP Basic credentials the suite sends as DM client.
     pub basic: Option<(String, String)>,
+    /// Server IUT: its notifications come back in the upper tester's answer, not over HTTP.
+    pub server_notifications_via_ut: bool,
     /// Flat PIXIT values for `${pixit.x}` templates (sensitive ones included: they are needed
     /// on the wire, and scrubbed from reports separately).
     pub pixit: BTreeMap<String, String>,
@@ -591,6 +593,13 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
         }
         Step::ExpectNotification { source, scr, timeout_ms, checks, save_as } => {
             let timeout = timeout_ms.map(Duration::from_millis).unwrap_or(ctx.env.settings.step_timeout);
+            // "configured:<name>": the PIXIT says whether the server delivers to the listener or
+            // only hands the bytes to the upper tester (answer saved as <name>).
+            let source = match source.strip_prefix("configured:") {
+                Some(name) if ctx.env.settings.server_notifications_via_ut => format!("ut:{name}"),
+                Some(_) => "listener".to_string(),
+                None => source.clone(),
+            };
             let bytes = if source == "listener" {
                 match ctx.env.listener.take("notify", None, timeout).await {
                     Some(t) => {

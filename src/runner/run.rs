@@ -83,6 +83,7 @@ pub fn settings_from_ics(ics: &Ics) -> CaseSettings {
             _ => None,
         },
         pixit: ics.pixit_flat(),
+        server_notifications_via_ut: p.notification.server_delivery == crate::ics::ServerDelivery::UpperTester,
     }
 }
 
