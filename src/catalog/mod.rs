@@ -212,6 +212,12 @@ impl Catalog {
     }
 }
 
+/// `listener`, `ut:<saved answer>` or `configured:<saved answer>`.
+fn valid_notification_source(source: &str) -> bool {
+    source == "listener"
+        || source.strip_prefix("ut:").or(source.strip_prefix("configured:")).is_some_and(|name| !name.is_empty())
+}
+
 fn valid_case_id(id: &str) -> bool {
     let re = regex::Regex::new(r"^TC-[A-Z0-9]+(-[A-Z0-9]+)*-[0-9]{3}$").expect("static regex");
     re.is_match(id)
@@ -285,10 +291,7 @@ fn validate_case(
             Step::Send { package, .. } if *package != 1 && *package != 3 => {
                 err(format!("case {id} step {n}: a DM client sends Package#1 or Package#3, not Package#{package}"))
             }
-            Step::ExpectNotification { source, .. }
-                if source != "listener"
-                    && !source.strip_prefix("ut:").or(source.strip_prefix("configured:")).is_some_and(|n| !n.is_empty()) =>
-            {
+            Step::ExpectNotification { source, .. } if !valid_notification_source(source) => {
                 err(format!(
                     "case {id} step {n}: source {source:?}: expected \"listener\", \"ut:<saved answer>\" or \"configured:<saved answer>\""
                 ))
