@@ -28,6 +28,13 @@ fn run_against_reference_covers_and_passes_all_52_items() {
     for f in ["junit.xml", "run.json"] {
         assert!(dir.join(f).exists(), "{f}");
     }
+    // The real run's JUnit validates against the common JUnit schema (xmllint: libxml2-utils).
+    let lint = Command::new("xmllint")
+        .args(["--noout", "--schema", "tests/schemas/junit.xsd"])
+        .arg(dir.join("junit.xml"))
+        .output()
+        .expect("xmllint is needed for the JUnit schema check: apt-get install libxml2-utils");
+    assert!(lint.status.success(), "{}", String::from_utf8_lossy(&lint.stderr));
     let run: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
     for case in run["cases"].as_array().unwrap() {
         let id = case["id"].as_str().unwrap();
