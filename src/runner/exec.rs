@@ -111,7 +111,20 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(case: &'a Case, env: &'a CaseEnv, trace: &Trace) -> Ctx<'a> {
+        Ctx {
+            case,
+            env,
+            vars: Vars::default(),
+            verdict: VerdictState::default(),
+            trace: trace.clone(),
+            step: 0,
+            last_package2: None,
+            session_target: None,
+        }
+    }
+
     fn set(&mut self, verdict: Verdict, mut reason: Reason) {
         reason.step = Some(self.step);
         self.trace.note(format!("verdict {verdict}: {}", reason.message));
@@ -301,16 +314,7 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
         }
     };
     env.listener.begin_case(trace.clone(), resources);
-    let mut ctx = Ctx {
-        case,
-        env,
-        vars: Vars::default(),
-        verdict: VerdictState::default(),
-        trace: trace.clone(),
-        step: 0,
-        last_package2: None,
-        session_target: None,
-    };
+    let mut ctx = Ctx::new(case, env, &trace);
     let case_timeout = env.settings.case_timeout;
     let timed_out = tokio::time::timeout(case_timeout, run_steps(&mut ctx)).await.is_err();
     if timed_out {
@@ -332,23 +336,14 @@ fn resolve_resources(
     env: &CaseEnv,
     trace: &Trace,
 ) -> Result<Vec<(crate::catalog::Resource, HttpAnswer)>, String> {
-    let ctx = Ctx {
-        case,
-        env,
-        vars: Vars::default(),
-        verdict: VerdictState::default(),
-        trace: trace.clone(),
-        step: 0,
-        last_package2: None,
-        session_target: None,
-    };
+    let ctx = Ctx::new(case, env, trace);
     case.resources.iter().map(|r| Ok((r.clone(), build_answer(&r.answer, &ctx)?.0))).collect()
 }
 
-/// Builds the HTTP answer of an `answer` table; also returns the Package#2 command arrays when it is one.
 /// Command arrays of a Package#2.
 type CommandArrays = Vec<Vec<String>>;
 
+/// Builds the HTTP answer of an `answer` table; also returns the Package#2 command arrays when it is one.
 fn build_answer(a: &Answer, r: &dyn Resolver) -> Result<(HttpAnswer, Option<CommandArrays>), String> {
     let mut headers = Vec::new();
     let mut body = Vec::new();
