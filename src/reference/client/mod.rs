@@ -217,30 +217,8 @@ pub const FAULTS: &[FaultInfo] = &[
     fault!("alert-missing-alerttype", "Generic Alerts lack AlertType", ["DM-PACK-024-C-M"]),
 ];
 
-/// The set of active faults, by short name (without `client.`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Faults(BTreeSet<String>);
-
-impl Faults {
-    /// Validates names (`client.x` or `x`); an unknown one is an error listing the valid ones.
-    pub fn parse<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) -> anyhow::Result<Faults> {
-        let mut set = BTreeSet::new();
-        for n in names {
-            let n = n.as_ref();
-            let full = if n.starts_with("client.") { n.to_string() } else { format!("client.{n}") };
-            if !FAULTS.iter().any(|f| f.name == full) {
-                let valid: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
-                anyhow::bail!("unknown reference client fault {n:?}; valid faults: {}", valid.join(", "));
-            }
-            set.insert(full["client.".len()..].to_string());
-        }
-        Ok(Faults(set))
-    }
-
-    pub fn has(&self, short: &str) -> bool {
-        self.0.contains(short)
-    }
-}
+/// The faults this peer is switched into.
+pub type Faults = super::faults::ActiveFaults;
 
 /// Configuration of the reference client.
 #[derive(Debug, Clone)]
@@ -553,7 +531,7 @@ impl RunningClient {
 
 /// Starts the client on the current tokio runtime.
 pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
-    let faults = Faults::parse(&config.faults)?;
+    let faults = Faults::parse(PeerRole::Client, &config.faults)?;
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(config.http_timeout)
@@ -712,8 +690,8 @@ mod tests {
         let c = cli.args.to_config().unwrap();
         assert_eq!((c.dev_id.as_str(), c.server_id.as_str()), (DEFAULT_DEV_ID, "dmcts"));
         assert_eq!(c.basic, Some(("u".into(), "p".into())));
-        assert!(Faults::parse(&c.faults).unwrap().has("devid-missing"));
-        assert!(Faults::parse(["client.bogus"]).unwrap_err().to_string().contains("valid faults"));
+        assert!(Faults::parse(PeerRole::Client, &c.faults).unwrap().has("devid-missing"));
+        assert!(Faults::parse(PeerRole::Client, ["client.bogus"]).unwrap_err().to_string().contains("valid faults"));
         assert!(Cli::try_parse_from(["x", "--list-faults"]).is_ok());
     }
 }

@@ -196,30 +196,8 @@ pub const FAULTS: &[FaultInfo] = &[
     ),
 ];
 
-/// The set of active faults, by short name (without `server.`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Faults(BTreeSet<String>);
-
-impl Faults {
-    /// Validates names (`server.x` or `x`); an unknown one is an error listing the valid ones.
-    pub fn parse<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) -> anyhow::Result<Faults> {
-        let mut set = BTreeSet::new();
-        for n in names {
-            let n = n.as_ref();
-            let full = if n.starts_with("server.") { n.to_string() } else { format!("server.{n}") };
-            if !FAULTS.iter().any(|f| f.name == full) {
-                let valid: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
-                anyhow::bail!("unknown reference server fault {n:?}; valid faults: {}", valid.join(", "));
-            }
-            set.insert(full["server.".len()..].to_string());
-        }
-        Ok(Faults(set))
-    }
-
-    pub fn has(&self, short: &str) -> bool {
-        self.0.contains(short)
-    }
-}
+/// The faults this peer is switched into.
+pub type Faults = super::faults::ActiveFaults;
 
 /// AlertTypes the server knows by default (besides EXEC results, which it recognises by
 /// SourceURI): the session alerts and the standard/test MOs' alert families.
@@ -500,7 +478,7 @@ impl RunningServer {
 
 /// Starts the server on the current tokio runtime.
 pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    let faults = Faults::parse(&config.faults)?;
+    let faults = Faults::parse(PeerRole::Server, &config.faults)?;
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(config.http_timeout)
@@ -621,9 +599,9 @@ mod tests {
 
     #[test]
     fn unknown_fault_lists_valid_ones() {
-        let e = Faults::parse(["server.nope"]).unwrap_err().to_string();
+        let e = Faults::parse(PeerRole::Server, ["server.nope"]).unwrap_err().to_string();
         assert!(e.contains("server.p2-media-type"), "{e}");
-        assert!(Faults::parse(["p2-media-type", "server.no-406"]).unwrap().has("no-406"));
+        assert!(Faults::parse(PeerRole::Server, ["p2-media-type", "server.no-406"]).unwrap().has("no-406"));
     }
 
     #[test]
