@@ -23,11 +23,12 @@ fn start(args: &[&str]) -> (Peer, String) {
     let stdout = child.stdout.take().unwrap();
     let peer = Peer(child);
     let (tx, rx) = std::sync::mpsc::channel();
+    // Keep reading to the end: closing the pipe early would kill the peer on its next line
+    // (SIGPIPE), as it should any CLI whose reader went away.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://") && w.ends_with("/ut")) {
                 let _ = tx.send(url.to_string());
-                return;
             }
         }
     });
