@@ -142,3 +142,23 @@ fn plan_warns_before_traffic_when_the_pixit_lacks_a_value_a_case_needs() {
     assert!(line.contains("WILL END IN ERROR: the PIXIT lacks mo.exec_uri"), "{text}");
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn selection_by_scr_id_runs_only_the_cases_covering_it() {
+    let dir = std::env::temp_dir().join(format!("dmcts-scr-select-{}", std::process::id()));
+    let out =
+        dmcts(&["run", "--against", "reference", "--scr", "DM-PACK-022-*", "--report-dir", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+    for case in run["cases"].as_array().unwrap() {
+        let covers_022 =
+            case["covers"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("DM-PACK-022-"));
+        if covers_022 {
+            assert_eq!(case["verdict"], "pass", "{case}");
+        } else {
+            assert_eq!(case["verdict"], "skipped", "{case}");
+            assert!(case["reason"]["message"].as_str().unwrap().contains("not selected"), "{case}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
