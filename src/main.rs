@@ -316,7 +316,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             args.extend(libtest.iter().cloned());
             let libtest = libtest_mimic::Arguments::from_iter(args);
             let list = libtest.list;
-            let opts = RunOptions { target, scr_patterns: scr.clone(), role: role.map(Role::from), libtest };
+            let opts = RunOptions {
+                target,
+                scr_patterns: scr.clone(),
+                role: role.map(Role::from),
+                libtest,
+                report_dir: Some(report_dir.clone()),
+            };
             let out = run::run(reg.clone(), cat.clone(), opts)?;
             if list {
                 return Ok(0);

@@ -541,13 +541,27 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
                     OnTimeout::Inconc => Verdict::Inconc,
                 };
                 let where_ = format!("/{endpoint}{}", path.as_deref().unwrap_or(""));
+                // What the IUT sent elsewhere meanwhile often explains the miss (e.g. a
+                // Package#3 to the old URI after CONT).
+                let elsewhere: Vec<String> = ctx
+                    .env
+                    .listener
+                    .pending("any")
+                    .iter()
+                    .map(|i| format!("{} /{}{}", i.method, i.endpoint, i.path))
+                    .collect();
+                let actual = if elsewhere.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    format!("nothing there; meanwhile the IUT sent {}", elsewhere.join(", "))
+                };
                 ctx.fail_scr(
                     verdict,
                     scr,
                     why.as_deref(),
                     format!("no request arrived at {where_} within {} ms", timeout.as_millis()),
                     format!("an HTTP request at {where_}"),
-                    "nothing".into(),
+                    actual,
                 );
                 return;
             };

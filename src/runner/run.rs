@@ -22,6 +22,8 @@ pub struct RunOptions {
     /// Only cases of this IUT role.
     pub role: Option<Role>,
     pub libtest: Arguments,
+    /// Where the reports (and traces) will be written, named in failure messages.
+    pub report_dir: Option<std::path::PathBuf>,
 }
 
 /// Exit codes: 0 every applicable case passed; 1 a fail or inconc; 2 a configuration or harness error.
@@ -132,6 +134,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
             continue;
         }
         let (rt, registry, prepared) = (rt.clone(), registry.clone(), prepared.clone());
+        let traces = opts.report_dir.as_ref().map(|d| d.join("traces")).unwrap_or_else(|| "traces".into());
         let c2 = case.clone();
         let trial = Trial::ignorable_test(case.id.clone(), move || {
             let case = c2;
@@ -162,7 +165,8 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
                 }
                 v => {
                     let text = result.reason.as_ref().map(|r| r.render()).unwrap_or_default();
-                    Err(Failed::from(format!("verdict {v}: {text}\n  trace: traces/{}.txt", case.id)))
+                    let trace = traces.join(format!("{}.txt", case.id));
+                    Err(Failed::from(format!("verdict {v}: {text}\n  trace: {}", trace.display())))
                 }
             };
             record(result);
