@@ -48,6 +48,11 @@ enum Act {
         content_type: &'static str,
         delay_ms: u64,
     },
+    /// The fake client IUT POSTs `body` to `/dm` first (late traffic of an earlier state), and
+    /// only then, 100 ms later, answers `done`.
+    PostThenDone {
+        body: Vec<u8>,
+    },
     Unsupported,
     Failed,
     /// HTTP 200 with a body that is not an upper-tester answer.
@@ -140,6 +145,15 @@ async fn ut_handler(State(fake): State<FakeUt>, body: Bytes) -> Response {
                 let r = r.map(|r| r.status().as_u16()).map_err(|e| e.to_string());
                 f.lock().iut_replies.push(r);
             });
+            Json(UtAnswer::done(Value::Null)).into_response()
+        }
+        Act::PostThenDone { body } => {
+            let url = fake.lock().dm_url.clone().expect("the suite's /dm URL is known");
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder().no_proxy().build().expect("client");
+                let _ = client.post(url).header("Content-Type", MEDIA_PACKAGE1).body(body).timeout(BOUND).send().await;
+            });
+            tokio::time::sleep(Duration::from_millis(100)).await;
             Json(UtAnswer::done(Value::Null)).into_response()
         }
         Act::Unsupported => Json(UtAnswer::unsupported("this fake IUT cannot do that")).into_response(),
@@ -882,4 +896,18 @@ capture = { session = "/session_id" }
     let r = expect(&ex, Verdict::Inconc);
     assert!(r.message.contains("could not capture session") && r.message.contains("/session_id"), "{r:?}");
     assert_eq!(r.step, Some(1), "{r:?}");
+}
+
+// Late traffic of an earlier state must not be taken for this case's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_arriving_before_the_reset_completes_are_dropped_not_judged() {
+    let rig = Rig::new().await;
+    rig.fake.set("reset", Act::PostThenDone { body: b"stale traffic of the previous case".to_vec() });
+    rig.fake.set("session.start", post_after(good_package1(), 50));
+    let reset = "\n[[case.steps]]\nkind = \"ut\"\naction = \"reset\"\n";
+    let c = case(&with_id("TC-ROB-040", &format!("{reset}{SESSION_START}{AWAIT_P1}")), &rig.registry);
+    let ex = rig.run(&c).await;
+    assert_eq!(ex.verdict, Verdict::Pass, "{:?}", ex.reason);
+    let trace = format!("{:?}", ex.trace.entries());
+    assert!(trace.contains("dropped (arrived before the reset completed): POST /dm"), "{trace}");
 }

@@ -185,13 +185,22 @@ impl Listener {
             .unwrap_or_default()
     }
 
-    /// Marks every pending request at `endpoint` consumed (e.g. after a silence violation was reported).
-    pub fn discard_pending(&self, endpoint: &str) {
-        if let Some(i) = self.lock().as_mut() {
-            for h in i.requests.iter_mut().filter(|h| endpoint == "any" || h.incoming.endpoint == endpoint) {
-                h.consumed = true;
+    /// Drops every request not yet taken by a step: held ones are answered 503. Returns them.
+    /// Used after the IUT confirmed a `reset`: what it sent before belongs to its old state.
+    pub fn drop_pending(&self) -> Vec<Incoming> {
+        let mut g = self.lock();
+        let Some(inbox) = g.as_mut() else { return Vec::new() };
+        let mut dropped = Vec::new();
+        for h in inbox.requests.iter_mut().filter(|h| !h.consumed) {
+            h.consumed = true;
+            if let Some(tx) = h.responder.take() {
+                let ans = HttpAnswer::status(503);
+                trace_response(&inbox.trace, &ans);
+                let _ = tx.send(ans);
             }
+            dropped.push(h.incoming.clone());
         }
+        dropped
     }
 
     /// Answers a taken request (no-op for one a resource already answered). The answer is

@@ -437,7 +437,18 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
             }
             let Some(args) = ctx.render(args) else { return };
             let args = if args.is_null() { json!({}) } else { args };
-            if let Some(data) = ut_call(ctx, action, args, *optional).await {
+            let answered = ut_call(ctx, action, args, *optional).await;
+            if action == crate::upper_tester::action::RESET && !ctx.verdict.is_final() {
+                // Requests that arrived before the IUT confirmed its reset (a previous case's
+                // late traffic) must not be taken for this case's.
+                for inc in ctx.env.listener.drop_pending() {
+                    ctx.trace.note(format!(
+                        "dropped (arrived before the reset completed): {} /{}{}",
+                        inc.method, inc.endpoint, inc.path
+                    ));
+                }
+            }
+            if let Some(data) = answered {
                 let e = ctx.capture(capture, &data).err();
                 ctx.capture_failed(e);
                 if let Some(name) = save_as {
