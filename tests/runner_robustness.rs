@@ -412,6 +412,36 @@ optional = true
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upper_tester_unsupported_for_a_feature_the_ics_declares_supported_is_a_fail() {
+    // The lessons' rule: let the IUT say "unsupported", but not for what its ICS claims.
+    let fake = FakeUt::default();
+    let url = fake.start().await;
+    let toml = ics_toml(&http_ut(&url)).replace(r#""DM-PACK-020-C-O" = false"#, r#""DM-PACK-020-C-O" = true"#);
+    let ics = Arc::new(Ics::from_str(&toml, Path::new("robustness-ics.toml")).expect("the test ICS parses"));
+    let rig = Rig::with_ics(fake, ics).await;
+    let src = with_id("TC-ROB-018", &format!("applies_if = \"DM-PACK-020-C-O\"\n{SESSION_START}{AWAIT_P1}"));
+    let c = case(&src, &rig.registry);
+
+    rig.fake.set("session.start", Act::Unsupported);
+    let ex = rig.run(&c).await;
+    let r = expect(&ex, Verdict::Fail);
+    assert_eq!(r.scr.as_deref(), Some("DM-PACK-020-C-O"), "{r:?}");
+    assert!(
+        r.message.contains("session.start") && r.message.contains("ICS declares DM-PACK-020-C-O supported"),
+        "{r:?}"
+    );
+    assert!(has(&r.actual, "this fake IUT cannot do that"), "the IUT's own words are kept: {r:?}");
+
+    // `reset` is the harness's hook, not a feature: still inconc.
+    let reset = "\n[[case.steps]]\nkind = \"ut\"\naction = \"reset\"\n";
+    let src = with_id("TC-ROB-019", &format!("applies_if = \"DM-PACK-020-C-O\"\n{reset}{SESSION_START}{AWAIT_P1}"));
+    let c = case(&src, &rig.registry);
+    rig.fake.set("reset", Act::Unsupported);
+    let ex = rig.run(&c).await;
+    expect(&ex, Verdict::Inconc);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upper_tester_answering_garbage_is_an_error_saying_what_was_expected() {
     let rig = Rig::new().await;
     rig.fake.set("session.start", Act::Garbage);
@@ -627,7 +657,7 @@ async fn after_a_hung_case_the_next_case_on_the_same_listener_runs_and_passes() 
         "{SESSION_START}{}",
         AWAIT_P1.replace("endpoint = \"dm\"", "endpoint = \"repo\"").replace("answer = { package2 = [[\"END\"]] }", "")
     );
-    let ignores = case(&with_id("TC-ROB-018", &ignores), &rig.registry);
+    let ignores = case(&with_id("TC-ROB-020", &ignores), &rig.registry);
 
     // The upper tester hangs: inconc, and the run goes on.
     rig.fake.set("session.start", Act::Hang);

@@ -566,6 +566,11 @@ impl Ics {
     }
 
     /// The declared answer for an optional item (None: not declared).
+    /// Whether the ICS answers "supported" for an optional SCR item or `ICS-*` capability.
+    pub fn declares_supported(&self, id: &str) -> bool {
+        self.declared(id) == Some(true)
+    }
+
     fn declared(&self, id: &str) -> Option<bool> {
         if self.all_optional_supported {
             return Some(self.support.get(id).copied().unwrap_or(true));

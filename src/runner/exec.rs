@@ -48,6 +48,9 @@ pub struct CaseSettings {
     /// Flat PIXIT values for `${pixit.x}` templates (sensitive ones included: they are needed
     /// on the wire, and scrubbed from reports separately).
     pub pixit: BTreeMap<String, String>,
+    /// The optional items and `ICS-*` capabilities the case's `applies_if` names that the ICS
+    /// declares supported: an upper tester answering `unsupported` for them contradicts the ICS.
+    pub declared_supported: Vec<String>,
 }
 
 /// A per-run source of fresh NOTIFICATION-IDs (an IUT that remembers ids across cases must
@@ -402,6 +405,28 @@ async fn ut_call(ctx: &mut Ctx<'_>, action: &str, args: Value, optional: bool) -
         Ok(a) => match a.status {
             UtStatus::Done => Some(a.data),
             UtStatus::Unsupported if optional => None,
+            // `reset` is the harness's own hook, not a feature; for any other action an
+            // `unsupported` answer contradicts an ICS that declares the case's features supported.
+            UtStatus::Unsupported if action != "reset" && !ctx.env.settings.declared_supported.is_empty() => {
+                let items = ctx.env.settings.declared_supported.clone();
+                let scr = items.iter().find(|i| ctx.env.registry.get(i).is_some()).cloned();
+                let requirement = scr.as_deref().and_then(|i| ctx.requirement(i, None));
+                ctx.set(
+                    Verdict::Fail,
+                    Reason {
+                        message: format!(
+                            "upper tester answered `unsupported` to {action}, but the ICS declares {} supported",
+                            items.join(", ")
+                        ),
+                        scr,
+                        requirement,
+                        expected: Some(format!("{action} done (the ICS declares {} supported)", items.join(", "))),
+                        actual: Some(format!("unsupported: {}", a.message)),
+                        step: None,
+                    },
+                );
+                None
+            }
             UtStatus::Unsupported => {
                 ctx.set(
                     Verdict::Inconc,

@@ -57,7 +57,7 @@ fn selected(case: &Case, opts: &RunOptions) -> Result<(), String> {
 }
 
 /// Settings of a case from an ICS.
-pub fn settings_from_ics(ics: &Ics) -> CaseSettings {
+pub fn settings_from_ics(ics: &Ics, case: &crate::catalog::Case) -> CaseSettings {
     let p = &ics.pixit;
     let credentials = match (&p.notification.secret, &p.notification.auth_data) {
         (Some(s), Some(a)) => Some(crate::wire::dm2::notification::NotificationCredentials {
@@ -86,6 +86,15 @@ pub fn settings_from_ics(ics: &Ics) -> CaseSettings {
         },
         pixit: ics.pixit_flat(),
         server_notifications_via_ut: p.notification.server_delivery == crate::ics::ServerDelivery::UpperTester,
+        // Only the atoms that decide applicability count (not one under a `not`).
+        declared_supported: case
+            .applies_expr
+            .as_ref()
+            .map(|e| e.eval_deciding(&mut |a| ics.declares_supported(a)).1)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| ics.declares_supported(a))
+            .collect(),
     }
 }
 

@@ -157,7 +157,7 @@ impl Prepared {
             Kind::External { ics, ut, listener } => Ok(CaseSetup {
                 env: CaseEnv {
                     registry,
-                    settings: settings_from_ics(ics),
+                    settings: settings_from_ics(ics, case),
                     ut: ut.clone(),
                     listener: listener.clone(),
                     http: http_client(),
@@ -191,7 +191,7 @@ impl Prepared {
                 Ok(CaseSetup {
                     env: CaseEnv {
                         registry,
-                        settings: settings_from_ics(&ics),
+                        settings: settings_from_ics(&ics, case),
                         ut: Arc::new(ut),
                         listener,
                         http: http_client(),
