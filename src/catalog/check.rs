@@ -147,7 +147,9 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ),
     (
         "status-codes",
-        "args.codes: the status codes of this Package#3 equal the list given, position by position ('*' = any)",
+        "args.codes: the status codes of this Package#3 equal the list given, position by position, one per \
+         command of the Package#2 but END ('*' = any code, '2xx' = any code of that class, 'final-2xx' = any 2xx but 202); positions of commands \
+         the profile gives no status (commands_without_status, UNVERIFIED) are dropped",
     ),
     (
         "session-alert",
@@ -163,7 +165,11 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ),
     ("alert-present", "args.alert_type ('*' = any): an Alert of that type is present (args.source_uri optional)"),
     ("client-uri-well-formed", "args.pointer: the string at that pointer is a well-formed ClientURI"),
-    ("mo-serialization-valid", "the body is an MO serialization array of {ClientURI, MOData, DDF?, CV?}"),
+    ("mo-serialization-valid", "the body is a non-empty MO serialization array of {ClientURI, MOData, DDF?, CV?} (HPUT/HPOST body format UNVERIFIED)"),
+    (
+        "body-contains",
+        "args.value: the request body carries that value (a JSON body: as a leaf anywhere; otherwise as text)",
+    ),
     ("command-present", "args.command: Package#2 contains exactly this command array"),
     ("command-order", "args.names: the Package#2 commands appear in this order (other commands may interleave)"),
     ("package2-ends-session", "Package#2 contains END (the server ends the session)"),
@@ -178,4 +184,22 @@ pub const BUILTINS: &[(&str, &str)] = &[
 
 pub fn is_builtin(name: &str) -> bool {
     BUILTINS.iter().any(|(n, _)| *n == name)
+}
+
+/// A status-code pattern of `status-codes`: "*", a class "1xx" … "5xx", or "final-2xx".
+pub fn is_status_pattern(s: &str) -> bool {
+    s == "*" || s == FINAL_SUCCESS || (s.len() == 3 && s.ends_with("xx") && matches!(s.as_bytes()[0], b'1'..=b'5'))
+}
+
+/// Any final success code: 2xx but 202, which announces an asynchronous result (EXEC only).
+pub const FINAL_SUCCESS: &str = "final-2xx";
+
+/// Whether a status code matches a `status-codes` pattern (see [`is_status_pattern`]).
+pub fn status_matches(pattern: &str, code: i64) -> bool {
+    match pattern {
+        "*" => true,
+        FINAL_SUCCESS => (200..300).contains(&code) && code != 202,
+        p if is_status_pattern(p) => (100..600).contains(&code) && (code / 100).to_string() == p[..1],
+        _ => false,
+    }
 }

@@ -268,6 +268,21 @@ fn validate_case(
                     let names: Vec<&str> = check::BUILTINS.iter().map(|(n, _)| *n).collect();
                     err(format!("case {id} step {n}: unknown built-in check {name:?}; known: {}", names.join(", ")))
                 }
+                CheckKind::Builtin { name, args } if name == "status-codes" => {
+                    let ok = args.get("codes").and_then(|v| v.as_array()).is_some_and(|codes| {
+                        codes.iter().all(|c| match c {
+                            toml::Value::Integer(i) => (100..600).contains(i),
+                            toml::Value::String(s) => check::is_status_pattern(s),
+                            _ => false,
+                        })
+                    });
+                    if !ok {
+                        err(format!(
+                            "case {id} step {n}: status-codes needs args.codes, an array of status codes (100-599), \
+                             \"*\" or a class such as \"2xx\""
+                        ))
+                    }
+                }
                 CheckKind::JsonMatches { regex, .. } => {
                     if let Err(e) = regex::Regex::new(regex) {
                         err(format!("case {id} step {n}: invalid regex {regex:?}: {e}"))

@@ -145,8 +145,28 @@ pub enum Step {
         #[serde(default)]
         save_as: Option<String>,
     },
+    /// Server IUT: see the session to its END. If the last Package#2 carried END, nothing is
+    /// sent; otherwise the suite answers with Package#3 (one `auto_status` per command) until a
+    /// Package#2 carries END, at most `max_packages` times. The spec says the server ends the
+    /// session with END, not in which Package#2, so any of them will do.
+    FinishSession {
+        scr: String,
+        #[serde(default)]
+        why: Option<String>,
+        #[serde(default = "two_hundred")]
+        auto_status: u16,
+        #[serde(default = "three")]
+        max_packages: usize,
+    },
     /// Set a variable from a template.
     Set { var: String, value: String },
+}
+
+fn two_hundred() -> u16 {
+    200
+}
+fn three() -> usize {
+    3
 }
 
 fn yes() -> bool {
@@ -222,6 +242,7 @@ impl Step {
             Step::ExpectNotification { .. } => "expect-notification",
             Step::ExpectSilence { .. } => "expect-silence",
             Step::Report { .. } => "report",
+            Step::FinishSession { .. } => "finish-session",
             Step::Set { .. } => "set",
         }
     }
@@ -239,9 +260,10 @@ impl Step {
     /// SCR items named by the step itself (not its checks).
     pub fn scr_refs(&self) -> Vec<&str> {
         match self {
-            Step::Await { scr, .. } | Step::ExpectNotification { scr, .. } | Step::ExpectSilence { scr, .. } => {
-                vec![scr.as_str()]
-            }
+            Step::Await { scr, .. }
+            | Step::ExpectNotification { scr, .. }
+            | Step::ExpectSilence { scr, .. }
+            | Step::FinishSession { scr, .. } => vec![scr.as_str()],
             Step::Send { scr: Some(s), .. } => vec![s.as_str()],
             _ => vec![],
         }

@@ -185,6 +185,28 @@ impl Listener {
             .unwrap_or_default()
     }
 
+    /// How many requests have arrived in this case so far (the last one's `seq`).
+    pub fn arrived(&self) -> usize {
+        self.lock().as_ref().map_or(0, |i| i.requests.len())
+    }
+
+    /// Consumes the requests a resource already answered that arrived up to `seq` (inclusive),
+    /// and returns them: they happened before a later point of the exchange (e.g. before the
+    /// suite answered with END) and cannot break a silence that starts after it.
+    pub fn settle_answered_through(&self, seq: usize) -> Vec<Incoming> {
+        let mut g = self.lock();
+        let Some(inbox) = g.as_mut() else { return Vec::new() };
+        inbox
+            .requests
+            .iter_mut()
+            .filter(|h| !h.consumed && h.incoming.seq <= seq && h.incoming.answered.is_some())
+            .map(|h| {
+                h.consumed = true;
+                h.incoming.clone()
+            })
+            .collect()
+    }
+
     /// Drops every request not yet taken by a step: held ones are answered 503. Returns them.
     /// Used after the IUT confirmed a `reset`: what it sent before belongs to its old state.
     pub fn drop_pending(&self) -> Vec<Incoming> {

@@ -92,12 +92,20 @@ struct Ctx<'a> {
     last_package2: Option<Vec<Vec<String>>>,
     /// Where the next Package#3 goes (server IUT), moved by CONT.
     session_target: Option<String>,
+    /// How many requests had arrived when the suite last answered an awaited one (e.g. with
+    /// END): resource-answered requests up to there cannot break a later silence.
+    answered_through: usize,
 }
 
 impl Resolver for Ctx<'_> {
     fn resolve(&self, expr: &str) -> Option<Value> {
         if let Some(p) = expr.strip_prefix("pixit.") {
             return self.env.settings.pixit.get(p).map(|s| Value::String(s.clone()));
+        }
+        if let Some(p) = expr.strip_prefix("profile.") {
+            // Profile settings (UNVERIFIED points), so cases can follow them.
+            let v = serde_json::to_value(&self.env.settings.profile).ok()?;
+            return v.get(p).cloned();
         }
         if let Some(e) = expr.strip_prefix("endpoint.") {
             return Some(Value::String(self.env.listener.endpoint_url(e)));
@@ -125,6 +133,7 @@ impl<'a> Ctx<'a> {
             step: 0,
             last_package2: None,
             session_target: None,
+            answered_through: 0,
         }
     }
 
@@ -736,6 +745,9 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
                 }
             }
         }
+        Step::FinishSession { scr, why, auto_status, max_packages } => {
+            finish_session(ctx, scr, why.as_deref(), *auto_status, *max_packages).await
+        }
         Step::Set { var, value } => {
             if let Some(v) = ctx.render(&Value::String(value.clone())) {
                 ctx.vars.0.insert(var.clone(), v);
@@ -787,6 +799,7 @@ fn await_taken(
     }
     let status = inc.answered.unwrap_or(http_answer.status);
     ctx.env.listener.answer(taken, http_answer);
+    ctx.answered_through = ctx.env.listener.arrived();
     let obs = Observed::Http {
         status: Some(status),
         method: Some(&inc.method),
@@ -803,6 +816,69 @@ fn await_taken(
     }
     if let Some(name) = save_as {
         ctx.vars.0.insert(name.to_string(), doc);
+    }
+}
+
+fn carries_end(p2: Option<&Vec<Vec<String>>>) -> bool {
+    p2.is_some_and(|cmds| cmds.iter().any(|c| c.first().map(String::as_str) == Some("END")))
+}
+
+async fn finish_session(ctx: &mut Ctx<'_>, scr: &str, why: Option<&str>, auto_status: u16, max_packages: usize) {
+    if ctx.last_package2.is_none() {
+        return ctx.harness_error("finish-session needs a Package#2 received earlier in the case");
+    }
+    // A Package#2 that is not one ends the loop through these checks (DM-PACK-012).
+    let checks = [
+        Check {
+            scr: "DM-PACK-012-S-M".into(),
+            why: None,
+            kind: crate::catalog::check::CheckKind::Status { equals: 200 },
+        },
+        Check {
+            scr: "DM-PACK-012-S-M".into(),
+            why: None,
+            kind: crate::catalog::check::CheckKind::Builtin { name: "package2-valid".into(), args: toml::Table::new() },
+        },
+    ];
+    let mut sent = 0;
+    while !carries_end(ctx.last_package2.as_ref()) {
+        if sent == max_packages {
+            let last: Vec<String> = ctx.last_package2.iter().flatten().filter_map(|c| c.first().cloned()).collect();
+            return ctx.fail_scr(
+                Verdict::Fail,
+                scr,
+                why,
+                format!("the server did not end the session with END within {max_packages} further Package#2s"),
+                "a Package#2 carrying END".into(),
+                format!("the last Package#2 carried [{}]", last.join(", ")),
+            );
+        }
+        sent += 1;
+        ctx.trace.note(format!("no END yet: Package#3 {sent} of at most {max_packages} to see the session end"));
+        let no_alerts: [Value; 0] = [];
+        let no_headers = BTreeMap::new();
+        let no_capture = BTreeMap::new();
+        send_package(
+            ctx,
+            SendSpec {
+                package: 3,
+                to: None,
+                body: None,
+                raw_body: None,
+                auto_status: Some(auto_status),
+                alerts: &no_alerts,
+                headers: &no_headers,
+                timeout_ms: None,
+                scr: Some(scr),
+                checks: &checks,
+                capture: &no_capture,
+                save_as: None,
+            },
+        )
+        .await;
+        if ctx.verdict.is_final() {
+            return;
+        }
     }
 }
 
@@ -856,7 +932,7 @@ async fn send_package(ctx: &mut Ctx<'_>, spec: SendSpec<'_>) {
                 };
                 let status: Vec<Value> = cmds
                     .iter()
-                    .filter(|c| c.first().map(String::as_str) != Some("END"))
+                    .filter(|c| s.profile.has_status(c.first().map(String::as_str).unwrap_or("")))
                     .map(|c| {
                         let async_exec = c.first().map(String::as_str) == Some("EXEC") && c.len() > 2;
                         json!({ "sc": if async_exec { 202 } else { code } })
@@ -982,6 +1058,12 @@ async fn send_package(ctx: &mut Ctx<'_>, spec: SendSpec<'_>) {
 
 async fn expect_silence(ctx: &mut Ctx<'_>, endpoint: &str, scr: &str, why: Option<&str>, quiet: Duration) {
     let listener = ctx.env.listener.clone();
+    for early in listener.settle_answered_through(ctx.answered_through) {
+        ctx.trace.note(format!(
+            "{} /{}{} (request {}) came before the suite's last answer: not part of the silence",
+            early.method, early.endpoint, early.path, early.seq
+        ));
+    }
     let ut = ctx.env.ut.clone();
     let req = UtRequest {
         action: crate::upper_tester::action::IDLE.into(),

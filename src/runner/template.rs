@@ -68,7 +68,10 @@ pub fn render_value(v: &Value, r: &dyn Resolver) -> Result<Value, String> {
         Value::String(s) => render_str(s, r)?,
         Value::Array(a) => Value::Array(a.iter().map(|x| render_value(x, r)).collect::<Result<_, _>>()?),
         Value::Object(o) => {
-            Value::Object(o.iter().map(|(k, x)| Ok((k.clone(), render_value(x, r)?))).collect::<Result<_, String>>()?)
+            // Keys are templates too (e.g. the profile's GET data member).
+            Value::Object(
+                o.iter().map(|(k, x)| Ok((render_text(k, r)?, render_value(x, r)?))).collect::<Result<_, String>>()?,
+            )
         }
         other => other.clone(),
     })

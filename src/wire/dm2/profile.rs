@@ -48,6 +48,20 @@ pub struct Profile {
     pub mo_media_type: String,
     /// Media type used when delivering Package#0 over HTTP (UNVERIFIED placeholder).
     pub notification_media_type: String,
+    /// Commands that get no status entry in Package#3 (UNVERIFIED, digest §21 q13: every
+    /// command but END gets one, so the default is empty; e.g. `["CONT"]` for a client that
+    /// gives CONT none).
+    pub commands_without_status: Vec<String>,
+    /// AlertType of the Generic Alert carrying an asynchronous EXEC result (UNVERIFIED, digest
+    /// §11: MO-specific). The suite sends it as DM client; a server must recognise it.
+    pub exec_result_alert_type: String,
+}
+
+impl Profile {
+    /// Whether a command (its name) gets a status entry in Package#3 under this profile.
+    pub fn has_status(&self, command: &str) -> bool {
+        command != "END" && !self.commands_without_status.iter().any(|c| c == command)
+    }
 }
 
 impl Default for Profile {
@@ -64,6 +78,8 @@ impl Default for Profile {
             get_data_member: "MOS".into(),
             mo_media_type: "application/json".into(),
             notification_media_type: "application/vnd.oma.dm.notification".into(),
+            commands_without_status: Vec::new(),
+            exec_result_alert_type: "urn:oma:at:fumo:1.0:DownloadAndUpdate".into(),
         }
     }
 }
