@@ -62,6 +62,36 @@ fn a_faulty_reference_fails_the_run_with_exit_1() {
 }
 
 #[test]
+fn no_case_but_the_get_case_rests_on_the_optional_get() {
+    // A client whose GET answers 501 fails only the GET case: every mandatory item is judged
+    // without the optional command.
+    let dir = std::env::temp_dir().join(format!("dmcts-noget-{}", std::process::id()));
+    let out = dmcts(&[
+        "run",
+        "--against",
+        "reference",
+        "--fault",
+        "client.get-unsupported",
+        "--role",
+        "client",
+        "--report-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run.json")).expect("run.json")).expect("JSON");
+    let failed: Vec<&str> = run["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] != "pass" && c["verdict"] != "skipped")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, vec!["TC-DMC-CMD-008"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn scr_list_json_has_the_52_seed_items_with_dependencies() {
     let out = dmcts(&["scr", "list", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0));

@@ -199,6 +199,12 @@ pub const FAULTS: &[FaultInfo] = &[
         ["DM-PACK-026-C-M"]
     ),
     fault!("get-no-data", "GET answers 200 without the data", ["DM-PACK-019-C-O"]),
+    fault!(
+        "get-unsupported",
+        "GET is answered 501 (not implemented) although the reference ICS declares it supported; \
+         every other case must still pass, as none may rest on the optional GET",
+        ["DM-PACK-019-C-O"]
+    ),
     fault!("show-not-opened", "SHOW answers 200 but never opens the URL", ["DM-PACK-020-C-O"]),
     fault!("show-blocks", "SHOW waits for the browser page before going on", ["DM-PACK-020-C-O"]),
     fault!("cont-ignored", "CONT answers 200 but later Package#3s still go to the old URI", ["DM-PACK-021-C-M"]),

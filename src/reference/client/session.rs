@@ -357,6 +357,7 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
                 None => status(200),
             }
         }
+        Command::Get { .. } if f.has("get-unsupported") => status(501),
         Command::Get { client_uri } => match resolve(sh, &client_uri) {
             Ok(ts) => {
                 let mut st = status(200);
