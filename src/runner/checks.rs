@@ -646,6 +646,66 @@ mod tests {
     }
 
     #[test]
+    fn status_code_classes_and_final_success() {
+        let k = builtin("status-codes", "codes = [\"final-2xx\", \"4xx\", \"2xx\"]");
+        assert!(eval(&k, r#"{"Status":[{"sc":204},{"sc":405},{"sc":202}]}"#, None).is_ok());
+        // 202 announces an asynchronous result: not a final success.
+        assert!(eval(&k, r#"{"Status":[{"sc":202},{"sc":405},{"sc":200}]}"#, None).is_err());
+        assert!(eval(&k, r#"{"Status":[{"sc":200},{"sc":500},{"sc":200}]}"#, None).is_err());
+    }
+
+    fn eval_with(kind: &CheckKind, body: &str, p2: &[Vec<String>], profile: &Profile) -> Result<(), Failure> {
+        let (headers, body) = http(body);
+        let obs =
+            Observed::Http { status: Some(200), method: Some("POST"), path: Some(""), headers: &headers, body: &body };
+        evaluate(kind, &obs, &CheckCtx { profile, last_package2: Some(p2), credentials: None })
+    }
+
+    #[test]
+    fn commands_without_status_follow_the_profile() {
+        let p2 = vec![vec!["HPUT".to_string(), "s".into(), "c".into()], vec!["CONT".into(), "u".into()]];
+        let codes = builtin("status-codes", "codes = [\"final-2xx\", \"*\"]");
+        let count = builtin("status-matches-commands", "");
+        let one = r#"{"Status":[{"sc":200}]}"#;
+        let two = r#"{"Status":[{"sc":200},{"sc":200}]}"#;
+        // Default (digest q13): CONT gets a status; the failure names the setting.
+        let default = Profile::default();
+        assert!(eval_with(&codes, two, &p2, &default).is_ok());
+        let f = eval_with(&count, one, &p2, &default).unwrap_err();
+        assert!(f.note.as_deref().is_some_and(|n| n.contains("commands_without_status")), "{f:?}");
+        let no_cont = Profile { commands_without_status: vec!["CONT".into()], ..Profile::default() };
+        assert!(eval_with(&codes, one, &p2, &no_cont).is_ok());
+        assert!(eval_with(&count, one, &p2, &no_cont).is_ok());
+        assert!(eval_with(&count, two, &p2, &no_cont).is_err());
+    }
+
+    #[test]
+    fn body_contains_searches_json_leaves_or_text() {
+        let k = builtin("body-contains", "value = \"dmcts-x\"");
+        assert!(eval(&k, r#"[{"ClientURI":"u","MOData":{"A":{"B":"dmcts-x"}}}]"#, None).is_ok());
+        assert!(eval(&k, "<MgmtTree><Data>dmcts-x</Data></MgmtTree>", None).is_ok());
+        let f = eval(&k, r#"[{"ClientURI":"u","MOData":{"A":"dmcts-x2"}}]"#, None).unwrap_err();
+        assert!(f.expected.contains("dmcts-x") && f.actual.contains("dmcts-x2"), "{f:?}");
+    }
+
+    #[test]
+    fn an_empty_upload_is_not_an_mo_serialization_and_the_note_says_unverified() {
+        let k = builtin("mo-serialization-valid", "");
+        let f = eval(&k, "[]", None).unwrap_err();
+        assert!(f.note.unwrap().contains("UNVERIFIED"));
+        assert!(eval(&k, r#"[{"ClientURI":"urn:oma:mo:x:1.0//A","MOData":{"A":"1"}}]"#, None).is_ok());
+    }
+
+    #[test]
+    fn get_data_accepts_another_extra_member() {
+        let k = builtin("get-data", "index = 0\ncontains = \"1.0.0\"");
+        assert!(
+            eval(&k, r#"{"Status":[{"sc":200,"Data":[{"ClientURI":"u","MOData":{"FwV":"1.0.0"}}]}]}"#, None).is_ok()
+        );
+        assert!(eval(&k, r#"{"Status":[{"sc":200,"URI":["1.0.0"]}]}"#, None).is_err());
+    }
+
+    #[test]
     fn status_count_follows_the_package2_answered() {
         let p2 = vec![vec!["GET".to_string(), "u".to_string()], vec!["DELETE".into(), "v".into()]];
         let k = builtin("status-matches-commands", "");
