@@ -57,6 +57,7 @@
 //! - `commands.enqueue` {`dev_id`, `commands`: [[name, params…], …]}: every array is checked
 //!   with `Command::from_array`; a bad one fails the call (nothing queued) with its JSON pointer
 //!   (`/commands/i…`). Answers {`batch`: its 1-based position in the queue, `queued`}.
+//!   `cont: true` needs nothing more: a batch with another queued after it always ends with CONT.
 //! - `notification.send` {`dev_id`, `req_mos`: bool, `notification_id`?: u16}: Package#0 with
 //!   SERVER-ID = `server_id`, PREFERRED-CON-TYPE 0, NOTIFICATION-ID (given, or a counter from
 //!   1), SHA256-DIGEST (the device's secret/auth data, `profile.digest_order`), TIMESTAMP (now,
