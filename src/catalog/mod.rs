@@ -314,7 +314,9 @@ fn validate_case(
             Step::Notify { .. } if case.role != Role::Client => {
                 err(format!("case {id} step {n}: only a client IUT receives notifications from the suite"))
             }
-            Step::Send { .. } | Step::ExpectNotification { .. } | Step::Report { .. } if case.role != Role::Server => {
+            Step::Send { .. } | Step::ExpectNotification { .. } | Step::Report { .. } | Step::FinishSession { .. }
+                if case.role != Role::Server =>
+            {
                 err(format!("case {id} step {n}: `{}` steps test a server IUT", step.kind()))
             }
             _ => {}

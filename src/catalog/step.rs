@@ -38,6 +38,10 @@ pub enum Step {
         /// Seconds added to "now" for TIMESTAMP (negative: stale). Absent: now.
         #[serde(default)]
         timestamp_offset_s: Option<i64>,
+        /// TIMESTAMP just outside the accepted window: now − (profile `timestamp_window_s` + 60).
+        /// The window is UNVERIFIED, so cases follow the profile instead of a fixed offset.
+        #[serde(default)]
+        stale_timestamp: bool,
         /// Omit the TIMESTAMP option.
         #[serde(default)]
         no_timestamp: bool,

@@ -495,6 +495,7 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
             preferred_con_type,
             notification_id,
             timestamp_offset_s,
+            stale_timestamp,
             no_timestamp,
             req_mos,
             digest,
@@ -510,7 +511,12 @@ async fn run_step(ctx: &mut Ctx<'_>, step: &Step) {
                 None => s.server_id.clone(),
             };
             let id = notification_id.unwrap_or_else(fresh_notification_id);
-            let timestamp = (!*no_timestamp).then(|| (unix_now() + timestamp_offset_s.unwrap_or(0)).max(0) as u64);
+            let offset = if *stale_timestamp {
+                -(ctx.env.settings.profile.timestamp_window_s as i64 + 60)
+            } else {
+                timestamp_offset_s.unwrap_or(0)
+            };
+            let timestamp = (!*no_timestamp).then(|| (unix_now() + offset).max(0) as u64);
             let fields = NotificationFields {
                 server_id: server_id.clone(),
                 preferred_con_type: Some(preferred_con_type.unwrap_or(0)),
