@@ -5,13 +5,15 @@
 //! - [`ics`]: the vendor's Implementation Conformance Statement, its PIXIT parameters, and
 //!   applicability of SCR items and cases.
 //! - [`catalog`]: test cases (`cases/**/*.toml`): steps, checks, validation.
-//! - [`wire`]: protocol codecs, one sub-module per protocol binding (DM 2.0 today).
+//! - [`binding`]: protocol bindings (DM 2.0 today): messages, built-in checks, profile.
+//! - [`wire`]: protocol codecs, one sub-module per protocol.
 //! - [`upper_tester`]: the one way the suite makes an IUT do what only its own side can start.
 //! - [`peers`]: the suite's own protocol peers (DM server endpoints, DM client, notification sender).
 //! - [`runner`]: executes cases, assigns verdicts, bounds every wait.
 //! - [`report`]: JUnit, coverage, run.json and per-case traces.
 //! - [`reference`]: the bundled reference DM client and server, with injected faults.
 pub mod bench;
+pub mod binding;
 pub mod catalog;
 pub mod ics;
 pub mod peers;

@@ -260,11 +260,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                         }
                     }
                 }
-                CasesCommand::Builtins => {
-                    for (name, what) in dmcts::catalog::check::BUILTINS {
-                        println!("{name:<28} {what}");
-                    }
-                }
+                CasesCommand::Builtins => print!("{}", dmcts::runner::checks::builtins_listing()),
                 CasesCommand::Check => {
                     println!(
                         "{}: {} cases, all valid (digest {})",

@@ -318,7 +318,7 @@ endpoint = "dm"
 scr = "DM-PACK-011-C-M"
 why = "The DM Client sends Package#1 to initiate the DM Session."
 checks = [ { check = "builtin", name = "package1-valid", scr = "DM-PACK-011-C-M" } ]
-answer = { package2 = [["END"]] }
+answer = { commands = [["END"]] }
 "#;
 
 // ---------------------------------------------------------------------------------------------
@@ -533,7 +533,7 @@ action = "session.start"
 kind = "await"
 endpoint = "dm"
 scr = "DM-PACK-011-C-M"
-answer = { package2 = [["GET", "${pixit.mo.nowhere}"]] }
+answer = { commands = [["GET", "${pixit.mo.nowhere}"]] }
 "#;
     let c = case(&with_id("TC-ROB-011", steps), &rig.registry);
     let ex = rig.run(&c).await;
@@ -637,7 +637,7 @@ checks = [
   { check = "builtin", name = "package1-valid", scr = "DM-PACK-011-C-M" },
   { check = "builtin", name = "session-alert", args = { type = "client-initiated" }, scr = "DM-PACK-011-C-M" },
 ]
-answer = { package2 = [["END"]] }
+answer = { commands = [["END"]] }
 "#;
     let start = SESSION_START.replace("session.start", action);
     format!("{start}{checks}{silence}")
@@ -655,7 +655,7 @@ async fn after_a_hung_case_the_next_case_on_the_same_listener_runs_and_passes() 
     // A case that never takes the IUT's request: it stays held until the case ends.
     let ignores = format!(
         "{SESSION_START}{}",
-        AWAIT_P1.replace("endpoint = \"dm\"", "endpoint = \"repo\"").replace("answer = { package2 = [[\"END\"]] }", "")
+        AWAIT_P1.replace("endpoint = \"dm\"", "endpoint = \"repo\"").replace("answer = { commands = [[\"END\"]] }", "")
     );
     let ignores = case(&with_id("TC-ROB-020", &ignores), &rig.registry);
 

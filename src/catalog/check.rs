@@ -98,7 +98,8 @@ pub enum CheckKind {
         item_pointer: String,
         value: Value,
     },
-    /// A named check written in Rust (see [`BUILTINS`]).
+    /// A named check written in Rust: a generic one or the case's binding's (`dmcts cases
+    /// builtins` lists them), its arguments validated at load.
     Builtin {
         name: String,
         #[serde(default)]
@@ -136,56 +137,6 @@ impl JsonType {
     }
 }
 
-/// Built-in checks: name and what it verifies. The catalog rejects any other name.
-pub const BUILTINS: &[(&str, &str)] = &[
-    ("package1-valid", "the body is a well-formed Package#1 (MOS entries with MIID arrays, Generic Alerts)"),
-    ("package2-valid", "the body is a well-formed Package#2: {\"CMD\": [[string, ...], ...]} with known commands"),
-    ("package3-valid", "the body is a well-formed Package#3: {\"Status\": [{\"sc\": number, ...}], \"Alert\"?}"),
-    (
-        "status-matches-commands",
-        "Package#3 has one status per command of the Package#2 it answers (END excepted), in order",
-    ),
-    (
-        "status-codes",
-        "args.codes: the status codes of this Package#3 equal the list given, position by position, one per \
-         command of the Package#2 but END ('*' = any code, '2xx' = any code of that class, 'final-2xx' = any 2xx but 202); positions of commands \
-         the profile gives no status (commands_without_status, UNVERIFIED) are dropped",
-    ),
-    (
-        "session-alert",
-        "args.type = server-initiated|client-initiated: Package#1 carries that session alert; for server-initiated \
-         also the NOTIFICATION-ID args.notification_id (placement per profile, UNVERIFIED)",
-    ),
-    ("mos-present", "Package#1 carries a MOS array of {DDF?, MOID?, MIID[]} entries"),
-    ("generic-alerts-valid", "every Generic Alert has an AlertType, a defined Mark if any, and DataType whenever Data"),
-    (
-        "get-data",
-        "args.index: the status entry carries GET data (member per profile get_data_member, UNVERIFIED); \
-         args.contains: some value in it equals this",
-    ),
-    ("alert-present", "args.alert_type ('*' = any): an Alert of that type is present (args.source_uri optional)"),
-    ("client-uri-well-formed", "args.pointer: the string at that pointer is a well-formed ClientURI"),
-    ("mo-serialization-valid", "the body is a non-empty MO serialization array of {ClientURI, MOData, DDF?, CV?} (HPUT/HPOST body format UNVERIFIED)"),
-    (
-        "body-contains",
-        "args.value: the request body carries that value (a JSON body: as a leaf anywhere; otherwise as text)",
-    ),
-    ("command-present", "args.command: Package#2 contains exactly this command array"),
-    ("command-order", "args.names: the Package#2 commands appear in this order (other commands may interleave)"),
-    ("package2-ends-session", "Package#2 contains END (the server ends the session)"),
-    (
-        "notification-conformant",
-        "args.item: the notification has no problem attributed to that SCR item (VER, OC, option order/sizes...)",
-    ),
-    ("notification-option-present", "args.option: the notification carries that option (SERVER-ID, ...)"),
-    ("notification-digest-valid", "the SHA256-DIGEST verifies with the registered secret and auth data"),
-    ("report-statuses", "args.codes: device.report recorded a Package#3 with exactly these statuses"),
-];
-
-pub fn is_builtin(name: &str) -> bool {
-    BUILTINS.iter().any(|(n, _)| *n == name)
-}
-
 /// A status-code pattern of `status-codes`: "*", a class "1xx" … "5xx", or "final-2xx".
 pub fn is_status_pattern(s: &str) -> bool {
     s == "*" || s == FINAL_SUCCESS || (s.len() == 3 && s.ends_with("xx") && matches!(s.as_bytes()[0], b'1'..=b'5'))
@@ -201,5 +152,33 @@ pub fn status_matches(pattern: &str, code: i64) -> bool {
         FINAL_SUCCESS => (200..300).contains(&code) && code != 202,
         p if is_status_pattern(p) => (100..600).contains(&code) && (code / 100).to_string() == p[..1],
         _ => false,
+    }
+}
+
+impl CheckKind {
+    /// A short name for failure messages.
+    pub fn label(&self) -> String {
+        use CheckKind as K;
+        match self {
+            K::Builtin { name, .. } => name.clone(),
+            K::Status { .. } => "status".into(),
+            K::Method { .. } => "method".into(),
+            K::HeaderPresent { header } => format!("header-present {header}"),
+            K::HeaderAbsent { header } => format!("header-absent {header}"),
+            K::HeaderEquals { header, .. } => format!("header-equals {header}"),
+            K::MediaType { header, .. } => format!("media-type {header}"),
+            K::HeaderAccepts { header, .. } => format!("header-accepts {header}"),
+            K::BodyEmpty {} => "body-empty".into(),
+            K::Path { .. } => "path".into(),
+            K::JsonExists { pointer } => format!("json-exists {pointer}"),
+            K::JsonAbsent { pointer } => format!("json-absent {pointer}"),
+            K::JsonEquals { pointer, .. } => format!("json-equals {pointer}"),
+            K::JsonMatches { pointer, .. } => format!("json-matches {pointer}"),
+            K::JsonType { pointer, .. } => format!("json-type {pointer}"),
+            K::JsonLength { pointer, .. } => format!("json-length {pointer}"),
+            K::JsonContains { pointer, .. } => format!("json-contains {pointer}"),
+            K::JsonOneOf { pointer, .. } => format!("json-one-of {pointer}"),
+            K::JsonNotContains { pointer, .. } => format!("json-not-contains {pointer}"),
+        }
     }
 }

@@ -1,8 +1,15 @@
 //! Executes cases against an IUT and assigns verdicts. Every wait is bounded.
+//!
+//! - [`run`]: a selection of cases as trials; [`target`]: what a run is pointed at;
+//!   [`plan`]: applicability before any traffic;
+//! - [`exec`]: the step loop of one case; [`ctx`]: its state; [`steps`]: one module per step
+//!   kind; [`checks`]: the checks steps apply; [`template`]: `${...}` in case data.
 pub mod checks;
+pub mod ctx;
 pub mod exec;
 pub mod plan;
 pub mod result;
 pub mod run;
+pub mod steps;
 pub mod target;
 pub mod template;

@@ -59,14 +59,7 @@ pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
             if runs && !missing.is_empty() {
                 reason = format!("{reason}; WILL END IN ERROR: the PIXIT lacks {}", missing.join(", "));
             }
-            let mut actions: Vec<String> = c
-                .steps
-                .iter()
-                .filter_map(|s| match s {
-                    crate::catalog::Step::Ut { action, .. } => Some(action.clone()),
-                    _ => None,
-                })
-                .collect();
+            let mut actions: Vec<String> = c.steps.iter().filter_map(|s| s.ut_action().map(str::to_string)).collect();
             actions.dedup();
             PlannedCase {
                 id: c.id.clone(),

@@ -60,10 +60,9 @@ fn selected(case: &Case, opts: &RunOptions) -> Result<(), String> {
 pub fn settings_from_ics(ics: &Ics, case: &crate::catalog::Case) -> CaseSettings {
     let p = &ics.pixit;
     let credentials = match (&p.notification.secret, &p.notification.auth_data) {
-        (Some(s), Some(a)) => Some(crate::wire::dm2::notification::NotificationCredentials {
-            secret: s.as_bytes().to_vec(),
-            auth_data: a.as_bytes().to_vec(),
-        }),
+        (Some(s), Some(a)) => {
+            Some(crate::runner::checks::Credentials { secret: s.as_bytes().to_vec(), auth_data: a.as_bytes().to_vec() })
+        }
         _ => None,
     };
     let transport = match (&p.notification.transport, &p.notification.url) {
@@ -74,7 +73,6 @@ pub fn settings_from_ics(ics: &Ics, case: &crate::catalog::Case) -> CaseSettings
         step_timeout: p.timeouts.step(),
         case_timeout: p.timeouts.case(),
         quiet_period: p.timeouts.quiet_period(),
-        profile: ics.profile.clone(),
         server_id: p.account.server_id.clone(),
         credentials,
         transport,

@@ -80,6 +80,13 @@ impl CaseSetup {
     }
 }
 
+/// The case's binding, configured by the ICS profile.
+fn binding_for(case: &Case, ics: &Ics) -> anyhow::Result<Arc<dyn crate::binding::Binding>> {
+    crate::binding::configured(&case.binding, &ics.profile).ok_or_else(|| {
+        anyhow::anyhow!("case {} names binding {:?}, which this build does not have", case.id, case.binding)
+    })
+}
+
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap_or_default()
 }
@@ -158,6 +165,7 @@ impl Prepared {
                 env: CaseEnv {
                     registry,
                     settings: settings_from_ics(ics, case),
+                    binding: binding_for(case, ics)?,
                     ut: ut.clone(),
                     listener: listener.clone(),
                     http: http_client(),
@@ -192,6 +200,7 @@ impl Prepared {
                     env: CaseEnv {
                         registry,
                         settings: settings_from_ics(&ics, case),
+                        binding: binding_for(case, &ics)?,
                         ut: Arc::new(ut),
                         listener,
                         http: http_client(),

@@ -1,0 +1,412 @@
+//! The DM 2.0 built-in checks: package structure, statuses per command, session alerts, MOS,
+//! Generic Alerts, ClientURIs, MO serialization, commands of Package#2 and Package#0
+//! conformance. Each is declared once, with its arguments; where a check follows an
+//! UNVERIFIED profile setting its failure says so.
+use super::{wire_credentials, Dm2};
+use crate::runner::checks::{
+    arg, arg_str, arg_strs, body_of, fail, json_has_leaf, json_of, opt_arg, show, ArgKind, CheckDef, Failure, Observed,
+};
+use crate::wire::dm2::notification::{option_name, Notification};
+use crate::wire::dm2::{self as wire, Package1, Package2, Package3, Profile, WireError};
+use serde_json::Value;
+
+fn wire_fail(what: &str, e: WireError) -> Failure {
+    Failure::new(format!("{what}: at {} {}", if e.pointer.is_empty() { "/" } else { &e.pointer }, e.expected), e.found)
+}
+
+fn alerts_of(j: &Value) -> Vec<Value> {
+    j.get("Alert").and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+/// When the Package#2 had commands whose status entry the digest leaves UNVERIFIED, say which
+/// profile setting the check followed.
+fn status_profile_note(cmds: &[Vec<String>], profile: &Profile) -> Option<String> {
+    let doubtful = cmds.iter().filter_map(|c| c.first()).any(|n| matches!(n.as_str(), "CONT" | "SHOW" | "DEFAULT"));
+    doubtful.then(|| {
+        format!(
+            "whether CONT, SHOW and DEFAULT receive status entries is UNVERIFIED in the spec digest; this check \
+             follows profile setting commands_without_status = {:?}",
+            profile.commands_without_status
+        )
+    })
+}
+
+fn notification_of(obs: &Observed) -> Result<Notification, Failure> {
+    match obs {
+        Observed::Notification { bytes, .. } => Notification::decode(bytes)
+            .map_err(|e| Failure::new(format!("a notification: byte {}: {}", e.offset, e.expected), e.found)),
+        _ => Err(Failure::case_defect("a notification to check (this check reads a notification)")),
+    }
+}
+
+fn package2(obs: &Observed) -> Result<Package2, Failure> {
+    Package2::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#2", e))
+}
+
+/// The DM 2.0 built-ins, in `dmcts cases builtins` order.
+pub const CHECKS: &[CheckDef<Dm2>] = &[
+    CheckDef {
+        name: "package1-valid",
+        about: "the body is a well-formed Package#1 (MOS entries with MIID arrays, Generic Alerts)",
+        args: &[],
+        run: |_, _, obs, _| Package1::parse(body_of(obs)?).map(|_| ()).map_err(|e| wire_fail("a Package#1", e)),
+    },
+    CheckDef {
+        name: "package2-valid",
+        about: "the body is a well-formed Package#2: {\"CMD\": [[string, ...], ...]} with known commands",
+        args: &[],
+        run: |_, _, obs, _| package2(obs).map(|_| ()),
+    },
+    CheckDef {
+        name: "package3-valid",
+        about: "the body is a well-formed Package#3: {\"Status\": [{\"sc\": number, ...}], \"Alert\"?}",
+        args: &[],
+        run: |_, _, obs, _| Package3::parse(body_of(obs)?).map(|_| ()).map_err(|e| wire_fail("a Package#3", e)),
+    },
+    CheckDef {
+        name: "status-matches-commands",
+        about: "Package#3 has one status per command of the Package#2 it answers (END excepted), in order",
+        args: &[],
+        run: |b, _, obs, ctx| {
+            let p3 = Package3::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#3", e))?;
+            let Some(cmds) = ctx.last_commands else {
+                return Err(Failure::case_defect("a Package#2 sent earlier in this case"));
+            };
+            let statused =
+                cmds.iter().filter(|c| b.profile.has_status(c.first().map(String::as_str).unwrap_or(""))).count();
+            if p3.status.len() == statused {
+                return Ok(());
+            }
+            let names: Vec<&str> = cmds.iter().filter_map(|c| c.first().map(String::as_str)).collect();
+            Err(Failure {
+                expected: format!("{statused} statuses, one per command of Package#2 [{}]", names.join(", ")),
+                actual: format!(
+                    "{} statuses: {:?}",
+                    p3.status.len(),
+                    p3.status.iter().map(|s| s.sc).collect::<Vec<_>>()
+                ),
+                note: status_profile_note(cmds, &b.profile),
+                case_defect: false,
+            })
+        },
+    },
+    CheckDef {
+        name: "status-codes",
+        about: "args.codes: the status codes of this Package#3 equal the list given, position by position, one per \
+                command of the Package#2 but END ('*' = any code, '2xx' = any code of that class, 'final-2xx' = any \
+                2xx but 202); positions of commands the profile gives no status (commands_without_status, \
+                UNVERIFIED) are dropped",
+        args: &[arg("codes", ArgKind::StatusCodes)],
+        run: |b, args, obs, ctx| {
+            let j = json_of(obs)?;
+            let mut want = args.get("codes").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+            // Codes are written one per command of the Package#2 (END excluded); a profile that
+            // gives some commands no status drops their positions.
+            if let Some(cmds) = ctx.last_commands {
+                let named: Vec<&str> =
+                    cmds.iter().filter_map(|c| c.first().map(String::as_str)).filter(|n| *n != "END").collect();
+                if named.len() == want.len() {
+                    want =
+                        want.into_iter().zip(named).filter(|(_, n)| b.profile.has_status(n)).map(|(w, _)| w).collect();
+                }
+            }
+            let got: Vec<Value> = j
+                .get("Status")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|s| s.get("sc").cloned().unwrap_or(Value::Null)).collect())
+                .unwrap_or_default();
+            let render_want: Vec<String> = want.iter().map(|w| w.to_string().trim_matches('"').to_string()).collect();
+            let ok = want.len() == got.len()
+                && want.iter().zip(&got).all(|(w, g)| match w {
+                    toml::Value::String(s) if s == "*" => g.is_number(),
+                    // A class such as "final-2xx": where the spec asks for success but not the code.
+                    toml::Value::String(s) => g.as_i64().is_some_and(|c| crate::catalog::check::status_matches(s, c)),
+                    toml::Value::Integer(i) => g.as_i64() == Some(*i),
+                    _ => false,
+                });
+            if ok {
+                return Ok(());
+            }
+            Err(Failure {
+                expected: format!("status codes [{}]", render_want.join(", ")),
+                actual: format!("{}", Value::Array(got)),
+                note: ctx.last_commands.and_then(|c| status_profile_note(c, &b.profile)),
+                case_defect: false,
+            })
+        },
+    },
+    CheckDef {
+        name: "session-alert",
+        about: "args.type = server-initiated|client-initiated|bootstrap-complete: Package#1 carries that session \
+                alert; for server-initiated also the NOTIFICATION-ID args.notification_id (placement per profile \
+                notification_id_key, UNVERIFIED)",
+        args: &[arg("type", ArgKind::Str), opt_arg("notification_id", ArgKind::Int)],
+        run: |b, args, obs, _| {
+            let j = json_of(obs)?;
+            let at = match arg_str(args, "type")? {
+                "server-initiated" => wire::ALERT_SERVER_INITIATED,
+                "client-initiated" => wire::ALERT_CLIENT_INITIATED,
+                "bootstrap-complete" => wire::ALERT_BOOTSTRAP_COMPLETE,
+                other => {
+                    return Err(Failure::case_defect(format!(
+                        "type = server-initiated|client-initiated|bootstrap-complete (found {other:?})"
+                    )))
+                }
+            };
+            let alerts = alerts_of(&j);
+            let Some(a) = alerts.iter().find(|a| a.get("AlertType").and_then(Value::as_str) == Some(at)) else {
+                let types: Vec<String> =
+                    alerts.iter().map(|a| a.get("AlertType").map(|t| t.to_string()).unwrap_or("-".into())).collect();
+                return fail(format!("an alert {at}"), format!("alert types [{}]", types.join(", ")));
+            };
+            if let Some(id) = args.get("notification_id") {
+                let want = id.as_integer().or_else(|| id.as_str().and_then(|s| s.parse().ok()));
+                let key = &b.profile.notification_id_key;
+                let got = a.get("Data").and_then(|d| d.get(key.as_str())).and_then(Value::as_i64);
+                if want.is_none() || got != want {
+                    return Err(Failure::new(
+                        format!("Data.{key} = {}", want.map(|w| w.to_string()).unwrap_or("?".into())),
+                        format!("Data = {}", show(a.get("Data"))),
+                    )
+                    .with_note(format!(
+                        "the placement of NOTIFICATION-ID in the alert is UNVERIFIED in the spec digest; this check \
+                         follows profile setting notification_id_key = {key:?}"
+                    )));
+                }
+            }
+            Ok(())
+        },
+    },
+    CheckDef {
+        name: "mos-present",
+        about: "Package#1 carries a MOS array of {DDF?, MOID?, MIID[]} entries",
+        args: &[],
+        run: |_, _, obs, _| {
+            let p1 = Package1::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#1", e))?;
+            match p1.mos {
+                Some(m) if !m.is_empty() => Ok(()),
+                Some(_) => fail("a non-empty MOS array", "an empty MOS array"),
+                None => fail("a MOS array (REQ-MOS was in the notification)", "no MOS member"),
+            }
+        },
+    },
+    CheckDef {
+        name: "generic-alerts-valid",
+        about: "every Generic Alert has an AlertType, a defined Mark if any, and DataType whenever Data",
+        args: &[],
+        run: |_, _, obs, _| {
+            let j = json_of(obs)?;
+            for (i, a) in alerts_of(&j).iter().enumerate() {
+                wire::GenericAlert::from_value(a, &format!("/Alert/{i}"))
+                    .map_err(|e| wire_fail("Generic Alerts", e))?;
+                if let Some(m) = a.get("Mark") {
+                    if !m.as_str().is_some_and(|m| wire::MARK_VALUES.contains(&m)) {
+                        return fail(format!("/Alert/{i}/Mark one of {}", wire::MARK_VALUES.join(", ")), m.to_string());
+                    }
+                }
+            }
+            Ok(())
+        },
+    },
+    CheckDef {
+        name: "get-data",
+        about: "args.index: the status entry carries GET data (member per profile get_data_member, UNVERIFIED; \
+                any other extra member is accepted too); args.contains: some value in it equals this",
+        args: &[opt_arg("index", ArgKind::Int), opt_arg("contains", ArgKind::Str)],
+        run: |b, args, obs, _| {
+            let j = json_of(obs)?;
+            let index = args.get("index").and_then(|v| v.as_integer()).unwrap_or(0);
+            let member = &b.profile.get_data_member;
+            let note = format!(
+                "where GET data travels in Package#3 is UNVERIFIED in the spec digest; this check follows profile \
+                 setting get_data_member = {member:?}"
+            );
+            let entry = j.pointer(&format!("/Status/{index}"));
+            // The profile's member first; then, as the digest asks of client-role checks, any
+            // other extra member (the trace shows which one carried the data).
+            let data = entry.and_then(|e| e.get(member.as_str()).filter(|d| !d.is_null())).or_else(|| {
+                entry.and_then(Value::as_object).and_then(|o| {
+                    o.iter().find(|(k, v)| k.as_str() != "sc" && k.as_str() != "URI" && !v.is_null()).map(|(_, v)| v)
+                })
+            });
+            let Some(data) = data.filter(|d| !d.is_null()) else {
+                return Err(Failure::new(
+                    format!("/Status/{index}/{member} (or another extra member) carrying the GET data"),
+                    format!("/Status/{index} = {}", show(entry)),
+                )
+                .with_note(note));
+            };
+            if let Some(want) = args.get("contains").and_then(|v| v.as_str()) {
+                let mo_data: Vec<&Value> = match data {
+                    Value::Array(a) => a.iter().filter_map(|e| e.get("MOData")).collect(),
+                    other => vec![other],
+                };
+                if !mo_data.iter().any(|d| json_has_leaf(d, want)) {
+                    return Err(Failure::new(format!("GET data containing the value {want:?}"), show(Some(data)))
+                        .with_note(note));
+                }
+            }
+            Ok(())
+        },
+    },
+    CheckDef {
+        name: "alert-present",
+        about: "args.alert_type ('*' = any): an Alert of that type is present (args.source_uri optional)",
+        args: &[arg("alert_type", ArgKind::Str), opt_arg("source_uri", ArgKind::Str)],
+        run: |_, args, obs, _| {
+            let j = json_of(obs)?;
+            let at = arg_str(args, "alert_type")?;
+            let src = args.get("source_uri").and_then(|v| v.as_str());
+            let found = alerts_of(&j).iter().any(|a| {
+                (at == "*" || a.get("AlertType").and_then(Value::as_str) == Some(at))
+                    && src.is_none_or(|s| a.get("SourceURI").and_then(Value::as_str) == Some(s))
+            });
+            if found {
+                Ok(())
+            } else {
+                fail(
+                    format!("an alert {at}{}", src.map(|s| format!(" with SourceURI {s}")).unwrap_or_default()),
+                    show(j.get("Alert")),
+                )
+            }
+        },
+    },
+    CheckDef {
+        name: "client-uri-well-formed",
+        about: "args.pointer: the string at that pointer is a well-formed ClientURI",
+        args: &[arg("pointer", ArgKind::Str)],
+        run: |_, args, obs, _| {
+            let j = json_of(obs)?;
+            let p = arg_str(args, "pointer")?;
+            match j.pointer(p).and_then(Value::as_str) {
+                Some(s) => match wire::client_uri::ClientUri::parse(s) {
+                    Ok(_) => Ok(()),
+                    Err(e) => fail(format!("a well-formed ClientURI at {p}"), format!("{s:?}: {e}")),
+                },
+                None => fail(format!("a ClientURI string at {p}"), show(j.pointer(p))),
+            }
+        },
+    },
+    CheckDef {
+        name: "mo-serialization-valid",
+        about: "the body is a non-empty MO serialization array of {ClientURI, MOData, DDF?, CV?} (HPUT/HPOST body \
+                format UNVERIFIED)",
+        args: &[],
+        run: |_, _, obs, _| {
+            let note = "the HPUT/HPOST body format is UNVERIFIED in the spec digest (§8.2: presumably the MO \
+                        serialization of §13.4, one element per ClientURI); this check follows that default";
+            let items = wire::mo::parse_serialization(body_of(obs)?)
+                .map_err(|e| wire_fail("an MO serialization", e).with_note(note))?;
+            if items.is_empty() {
+                return Err(Failure::new("an MO serialization with one element per ClientURI", "an empty array")
+                    .with_note(note));
+            }
+            Ok(())
+        },
+    },
+    CheckDef {
+        name: "command-present",
+        about: "args.command: Package#2 contains exactly this command array",
+        args: &[arg("command", ArgKind::StrList)],
+        run: |_, args, obs, _| {
+            let p2 = package2(obs)?;
+            let want = arg_strs(args, "command");
+            let arrays: Vec<Vec<String>> = p2.cmd.iter().map(|c| c.to_array()).collect();
+            if arrays.contains(&want) {
+                Ok(())
+            } else {
+                fail(format!("command {want:?} in Package#2"), format!("{arrays:?}"))
+            }
+        },
+    },
+    CheckDef {
+        name: "command-order",
+        about: "args.names: the Package#2 commands appear in this order (other commands may interleave)",
+        args: &[arg("names", ArgKind::StrList)],
+        run: |_, args, obs, _| {
+            let p2 = package2(obs)?;
+            let want = arg_strs(args, "names");
+            let got: Vec<&str> = p2.cmd.iter().map(|c| c.name()).collect();
+            let mut it = got.iter();
+            if want.iter().all(|w| it.any(|g| g == w)) {
+                Ok(())
+            } else {
+                fail(format!("commands in order {want:?}"), format!("{got:?}"))
+            }
+        },
+    },
+    CheckDef {
+        name: "package2-ends-session",
+        about: "Package#2 contains END (the server ends the session)",
+        args: &[],
+        run: |_, _, obs, _| {
+            let p2 = package2(obs)?;
+            if p2.cmd.iter().any(|c| matches!(c, wire::Command::End)) {
+                Ok(())
+            } else {
+                fail("END in Package#2", format!("{:?}", p2.cmd.iter().map(|c| c.name()).collect::<Vec<_>>()))
+            }
+        },
+    },
+    CheckDef {
+        name: "notification-conformant",
+        about: "args.item: the notification has no problem attributed to that SCR item (VER, OC, option \
+                order/sizes...)",
+        args: &[arg("item", ArgKind::Str)],
+        run: |b, args, obs, _| {
+            let n = notification_of(obs)?;
+            let item = arg_str(args, "item")?;
+            let problems: Vec<String> = n
+                .problems(&b.profile)
+                .into_iter()
+                .filter(|p| p.item == item)
+                .map(|p| format!("byte {}: {}", p.offset, p.message))
+                .collect();
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                fail(format!("a notification conformant to {item}"), problems.join("; "))
+            }
+        },
+    },
+    CheckDef {
+        name: "notification-option-present",
+        about: "args.option: the notification carries that option (SERVER-ID, ...)",
+        args: &[arg("option", ArgKind::Str)],
+        run: |_, args, obs, _| {
+            let n = notification_of(obs)?;
+            let opt = arg_str(args, "option")?;
+            if n.options.iter().any(|o| option_name(o.number) == opt) {
+                Ok(())
+            } else {
+                let names: Vec<&str> = n.options.iter().map(|o| option_name(o.number)).collect();
+                fail(format!("option {opt}"), format!("options [{}]", names.join(", ")))
+            }
+        },
+    },
+    CheckDef {
+        name: "notification-digest-valid",
+        about: "the SHA256-DIGEST verifies with the registered secret and auth data (input order per profile \
+                digest_order, UNVERIFIED)",
+        args: &[],
+        run: |b, _, obs, ctx| {
+            let n = notification_of(obs)?;
+            let Some(creds) = ctx.credentials else {
+                return Err(Failure::case_defect("notification credentials in the PIXIT"));
+            };
+            match n.verify_digest(&wire_credentials(creds), b.profile.digest_order) {
+                Some(true) => Ok(()),
+                Some(false) => Err(Failure::new(
+                    "a SHA256-DIGEST that verifies with the registered secret and auth data",
+                    "the digest does not verify",
+                )
+                .with_note(format!(
+                    "the digest input order is UNVERIFIED in the spec digest; this check follows profile setting \
+                     digest_order = {:?}",
+                    b.profile.digest_order
+                ))),
+                None => fail("a 32-byte SHA256-DIGEST option", "no digest option"),
+            }
+        },
+    },
+];

@@ -1,0 +1,173 @@
+//! Protocol bindings. The runner and the case language speak protocol-neutral terms — open a
+//! session, answer with commands, reply with statuses, deliver a notification, expect one — and
+//! a binding turns them into its protocol's messages, parses what the IUT sends, and supplies
+//! its own built-in checks and profile (the UNVERIFIED points of its spec digest).
+//!
+//! DM 2.0 (JSON over HTTP) is [`dm2`]; a SyncML DM 1.2 binding goes beside it. A case file names
+//! its binding (`[defaults] binding = "dm2"`, the default); the ICS's `[profile]` configures it.
+pub mod dm2;
+
+use crate::peers::HttpAnswer;
+use crate::runner::checks::{BuiltinInfo, CheckCtx, Credentials, Failure, Observed};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Command arrays: the command name, then its parameters, as the case language writes them.
+pub type Commands = Vec<Vec<String>>;
+
+/// TIMESTAMP of a notification the suite builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timestamp {
+    /// No TIMESTAMP.
+    Absent,
+    /// Now plus this many seconds (negative: in the past).
+    Offset(i64),
+    /// Just outside the window the profile accepts.
+    Stale,
+}
+
+/// A notification the suite sends to a client IUT, in neutral terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationSpec {
+    pub server_id: String,
+    pub preferred_con_type: u8,
+    pub notification_id: u16,
+    pub timestamp: Timestamp,
+    /// Ask the client for its MOs.
+    pub req_mos: bool,
+    /// Authenticate the notification with the PIXIT credentials.
+    pub digest: bool,
+    /// A deliberate defect, from [`Binding::notification_tampers`].
+    pub tamper: Option<String>,
+}
+
+/// A notification as built: its bytes, and what to record of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltNotification {
+    pub bytes: Vec<u8>,
+    /// The TIMESTAMP written, if any (POSIX seconds).
+    pub timestamp: Option<u64>,
+    pub note: String,
+}
+
+/// Which message the suite, as DM client, sends to a server IUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientMessage {
+    /// The first message of a session (DM 2.0: Package#1).
+    Open,
+    /// The statuses answering the server's last commands (DM 2.0: Package#3).
+    Reply,
+}
+
+/// How to build a client message.
+pub struct ClientSpec<'a> {
+    pub message: ClientMessage,
+    /// The case's own body (already rendered), instead of the binding's default.
+    pub body: Option<Value>,
+    /// Reply: one status of this code per command of `last_commands` (the binding knows which
+    /// commands get none, and which get an asynchronous code).
+    pub auto_status: Option<u16>,
+    /// Alerts to add to the message.
+    pub alerts: Vec<Value>,
+    pub last_commands: Option<&'a [Vec<String>]>,
+    /// The device identity the suite plays.
+    pub dev_id: &'a str,
+}
+
+/// An HTTP request body and headers, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What the suite understood of a server IUT's command package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerPackage {
+    pub commands: Commands,
+    /// The package ends the session: no reply may follow.
+    pub ends_session: bool,
+    /// Where the session's next reply goes, when the package moves it (DM 2.0: CONT).
+    pub continue_at: Option<String>,
+}
+
+/// Why notification bytes do not decode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeError {
+    pub offset: usize,
+    pub expected: String,
+    pub found: String,
+}
+
+/// One protocol binding, configured by a profile.
+pub trait Binding: Send + Sync {
+    /// The name case files use (`binding = "dm2"`).
+    fn name(&self) -> &'static str;
+    /// The profile in force, as JSON (`${profile.x}` in cases; echoed in run.json).
+    fn profile_json(&self) -> Value;
+
+    /// The binding's built-in checks (beyond the generic ones).
+    fn builtins(&self) -> Vec<BuiltinInfo>;
+    /// Runs one of [`Binding::builtins`]; None if `name` is not one.
+    fn run_builtin(
+        &self,
+        name: &str,
+        args: &toml::Table,
+        obs: &Observed,
+        ctx: &CheckCtx,
+    ) -> Option<Result<(), Failure>>;
+
+    // ---- the suite as DM server (client IUT) ----
+    /// The HTTP answer carrying these commands (DM 2.0: Package#2).
+    fn server_package(&self, commands: &[Vec<String>]) -> HttpAnswer;
+    /// Whether these commands end the session (no reply follows).
+    fn ends_session(&self, commands: &[Vec<String>]) -> bool;
+    /// The answer that ends whatever session the IUT thinks is still going (for traffic that
+    /// arrives after its case ended).
+    fn session_end_answer(&self) -> HttpAnswer {
+        self.server_package(&self.session_end_commands())
+    }
+    /// The commands that end a session.
+    fn session_end_commands(&self) -> Commands;
+    /// The deliberate notification defects `notify` steps may ask for.
+    fn notification_tampers(&self) -> &'static [&'static str];
+    /// Builds a notification.
+    fn encode_notification(
+        &self,
+        spec: &NotificationSpec,
+        credentials: Option<&Credentials>,
+    ) -> Result<BuiltNotification, String>;
+    /// The media type of notifications delivered over HTTP.
+    fn notification_media_type(&self) -> String;
+
+    // ---- the suite as DM client (server IUT) ----
+    /// Builds a client message.
+    fn client_message(&self, spec: ClientSpec) -> Result<Outgoing, String>;
+    /// Parses a server IUT's answer to a client message; None when it is not a command package
+    /// (the case's checks say why).
+    fn parse_server_package(&self, body: &[u8]) -> Option<ServerPackage>;
+    /// Decodes a server IUT's notification into the JSON view checks read.
+    fn decode_notification(&self, bytes: &[u8]) -> Result<Value, DecodeError>;
+}
+
+/// The bindings this build knows, by name, with their default profiles: what the catalog
+/// validates case files against.
+pub fn builtin_bindings() -> Vec<Arc<dyn Binding>> {
+    vec![Arc::new(dm2::Dm2::default())]
+}
+
+/// The binding `name` configured by an ICS's profile (None: no such binding).
+pub fn configured(name: &str, profile: &crate::wire::dm2::Profile) -> Option<Arc<dyn Binding>> {
+    match name {
+        "dm2" => Some(Arc::new(dm2::Dm2::new(profile.clone()))),
+        _ => None,
+    }
+}
+
+/// The binding a case file's name refers to, among `known`.
+pub fn find<'a>(known: &'a [Arc<dyn Binding>], name: &str) -> Option<&'a Arc<dyn Binding>> {
+    known.iter().find(|b| b.name() == name)
+}
+
+/// The default binding of case files that name none.
+pub const DEFAULT_BINDING: &str = "dm2";

@@ -1,0 +1,358 @@
+//! The state of one running case and the helpers every step kind uses: verdicts with reasons,
+//! templates, checks, captures and upper-tester calls.
+use super::checks::{self, CheckCtx, Credentials, Observed};
+use super::template::{self, Resolver, Vars};
+use crate::binding::{Binding, Commands};
+use crate::catalog::check::{Check, CheckKind};
+use crate::catalog::Case;
+use crate::peers::Listener;
+use crate::scr::Registry;
+use crate::trace::{Trace, TraceEvent};
+use crate::upper_tester::{UpperTester, UtError, UtRequest, UtStatus};
+use crate::verdict::{Reason, Verdict, VerdictState};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How notifications reach a client IUT.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotificationTransport {
+    UpperTester,
+    Http { url: String },
+}
+
+/// Everything a case needs from the ICS/PIXIT, resolved once.
+#[derive(Debug, Clone)]
+pub struct CaseSettings {
+    pub step_timeout: Duration,
+    pub case_timeout: Duration,
+    pub quiet_period: Duration,
+    /// SERVER-ID the suite uses as DM server (client IUT).
+    pub server_id: String,
+    pub credentials: Option<Credentials>,
+    pub transport: NotificationTransport,
+    /// DevID: the client IUT's, or the one the suite uses as a device.
+    pub dev_id: String,
+    /// A server IUT's DM endpoint.
+    pub server_uri: Option<String>,
+    /// HTTP Basic credentials the suite sends as DM client.
+    pub basic: Option<(String, String)>,
+    /// Server IUT: its notifications come back in the upper tester's answer, not over HTTP.
+    pub server_notifications_via_ut: bool,
+    /// Flat PIXIT values for `${pixit.x}` templates (sensitive ones included: they are needed
+    /// on the wire, and scrubbed from reports separately).
+    pub pixit: BTreeMap<String, String>,
+    /// The optional items and `ICS-*` capabilities the case's `applies_if` names that the ICS
+    /// declares supported: an upper tester answering `unsupported` for them contradicts the ICS.
+    pub declared_supported: Vec<String>,
+}
+
+/// The environment of one case run.
+pub struct CaseEnv {
+    pub registry: Arc<Registry>,
+    pub settings: CaseSettings,
+    /// The protocol binding of the case, configured by the ICS profile.
+    pub binding: Arc<dyn Binding>,
+    pub ut: Arc<UpperTester>,
+    pub listener: Arc<Listener>,
+    pub http: reqwest::Client,
+}
+
+/// One running case.
+pub struct Ctx<'a> {
+    pub case: &'a Case,
+    pub env: &'a CaseEnv,
+    pub vars: Vars,
+    pub verdict: VerdictState,
+    pub trace: Trace,
+    /// The 1-based step running.
+    pub step: usize,
+    /// Commands of the last command package the suite sent (client IUT) or received (server IUT).
+    pub last_commands: Option<Commands>,
+    /// Where the next reply goes (server IUT), moved by the server's packages (CONT).
+    pub session_target: Option<String>,
+    /// How many requests had arrived when the suite last answered an awaited one (e.g. with
+    /// END): resource-answered requests up to there cannot break a later silence.
+    pub answered_through: usize,
+}
+
+impl Resolver for Ctx<'_> {
+    fn resolve(&self, expr: &str) -> Option<Value> {
+        if let Some(p) = expr.strip_prefix("pixit.") {
+            return self.env.settings.pixit.get(p).map(|s| Value::String(s.clone()));
+        }
+        if let Some(p) = expr.strip_prefix("profile.") {
+            // Profile settings (UNVERIFIED points), so cases can follow them.
+            return self.env.binding.profile_json().get(p).cloned();
+        }
+        if let Some(e) = expr.strip_prefix("endpoint.") {
+            return Some(Value::String(self.env.listener.endpoint_url(e)));
+        }
+        match expr {
+            "case.id" => Some(Value::String(self.case.id.clone())),
+            "now" => Some(Value::from(unix_now())),
+            _ => self.vars.lookup(expr),
+        }
+    }
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(case: &'a Case, env: &'a CaseEnv, trace: &Trace) -> Ctx<'a> {
+        Ctx {
+            case,
+            env,
+            vars: Vars::default(),
+            verdict: VerdictState::default(),
+            trace: trace.clone(),
+            step: 0,
+            last_commands: None,
+            session_target: None,
+            answered_through: 0,
+        }
+    }
+
+    pub fn binding(&self) -> &dyn Binding {
+        self.env.binding.as_ref()
+    }
+
+    pub fn set(&mut self, verdict: Verdict, mut reason: Reason) {
+        reason.step = Some(self.step);
+        self.trace.note(format!("verdict {verdict}: {}", reason.message));
+        self.verdict.set(verdict, reason);
+    }
+
+    /// A defect of the case or the configuration, not of the IUT.
+    pub fn harness_error(&mut self, msg: impl Into<String>) {
+        self.set(Verdict::Error, Reason::new(msg));
+    }
+
+    /// An inconclusive outcome: the IUT's behaviour or its upper tester prevented a judgement.
+    pub fn inconc(&mut self, msg: impl Into<String>) {
+        self.set(Verdict::Inconc, Reason::new(msg));
+    }
+
+    pub fn requirement(&self, scr: &str, why: Option<&str>) -> Option<String> {
+        if let Some(w) = why {
+            return Some(w.to_string());
+        }
+        self.env.registry.get(scr).map(|i| i.requirement.clone().unwrap_or_else(|| i.function.clone()))
+    }
+
+    /// A verdict on SCR item `scr`, with expected and actual.
+    pub fn fail_scr(
+        &mut self,
+        verdict: Verdict,
+        scr: &str,
+        why: Option<&str>,
+        message: String,
+        expected: String,
+        actual: String,
+    ) {
+        let reason = Reason {
+            message,
+            scr: Some(scr.to_string()),
+            requirement: self.requirement(scr, why),
+            expected: Some(expected),
+            actual: Some(actual),
+            step: None,
+        };
+        self.set(verdict, reason);
+    }
+
+    pub fn render(&mut self, v: &Value) -> Option<Value> {
+        match template::render_value(v, self) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.harness_error(format!("case defect: {e}"));
+                None
+            }
+        }
+    }
+
+    pub fn render_text(&mut self, s: &str) -> Option<String> {
+        match template::render_text(s, self) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.harness_error(format!("case defect: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A check with its templates resolved (None: a template failed, the verdict is set).
+    fn rendered(&mut self, kind: &CheckKind) -> Option<CheckKind> {
+        Some(match kind {
+            CheckKind::Builtin { name, args } => {
+                let as_json = serde_json::to_value(args).unwrap_or(Value::Null);
+                let rendered = self.render(&as_json)?;
+                let args: toml::Table = match serde_json::from_value(rendered) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        self.harness_error(format!("case defect: arguments of {name} after templates: {e}"));
+                        return None;
+                    }
+                };
+                CheckKind::Builtin { name: name.clone(), args }
+            }
+            CheckKind::JsonEquals { pointer, value } => {
+                CheckKind::JsonEquals { pointer: pointer.clone(), value: self.render(value)? }
+            }
+            CheckKind::Path { equals } => CheckKind::Path { equals: self.render_text(equals)? },
+            CheckKind::MediaType { header, value } => {
+                CheckKind::MediaType { header: header.clone(), value: self.render_text(value)? }
+            }
+            CheckKind::HeaderEquals { header, value } => {
+                CheckKind::HeaderEquals { header: header.clone(), value: self.render_text(value)? }
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// Runs checks in order; the first failure sets the verdict (fail on the check's SCR item,
+    /// or error when the case itself is at fault) and stops.
+    pub fn run_checks(&mut self, checks: &[Check], obs: &Observed) {
+        for c in checks {
+            let Some(kind) = self.rendered(&c.kind) else { return };
+            let ctx = CheckCtx {
+                last_commands: self.last_commands.as_deref(),
+                credentials: self.env.settings.credentials.as_ref(),
+            };
+            if let Err(f) = checks::evaluate(&kind, obs, &ctx, self.env.binding.as_ref()) {
+                let what = c.kind.label();
+                if f.case_defect {
+                    self.harness_error(format!("case defect in check {what}: expected {}", f.expected));
+                    return;
+                }
+                let mut message = format!("check failed: {what}");
+                if let Some(n) = &f.note {
+                    message.push_str(&format!(" ({n})"));
+                }
+                self.fail_scr(Verdict::Fail, &c.scr, c.why.as_deref(), message, f.expected, f.actual);
+                return;
+            }
+        }
+    }
+
+    /// Saves captured values; returns what could not be captured (the caller decides the
+    /// verdict after the checks have judged the message).
+    pub fn capture(&mut self, captures: &BTreeMap<String, String>, doc: &Value) -> Result<(), Box<Reason>> {
+        for (var, pointer) in captures {
+            match doc.pointer(pointer) {
+                Some(v) => {
+                    self.vars.0.insert(var.clone(), v.clone());
+                }
+                None => {
+                    return Err(Box::new(Reason {
+                        message: format!("could not capture {var}: nothing at {pointer}"),
+                        expected: Some(format!("a value at {pointer}")),
+                        actual: Some(crate::trace::truncate_marked(&doc.to_string(), 300)),
+                        ..Default::default()
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A capture that failed makes the rest of the case meaningless: inconclusive, unless a
+    /// check already judged the message.
+    pub fn capture_failed(&mut self, reason: Option<Box<Reason>>) {
+        if let Some(r) = reason {
+            self.set(Verdict::Inconc, *r);
+        }
+    }
+
+    pub fn save(&mut self, name: Option<&str>, value: Value) {
+        if let Some(n) = name {
+            self.vars.0.insert(n.to_string(), value);
+        }
+    }
+
+    /// Calls the upper tester; returns the answer's data when it is `done`. Any other outcome
+    /// sets the verdict (see docs/upper-tester.md "How answers become verdicts").
+    pub async fn ut_call(&mut self, action: &str, args: Value, optional: bool) -> Option<Value> {
+        let req = UtRequest { action: action.to_string(), case: self.case.id.clone(), step: self.step, args };
+        let timeout = self.env.settings.step_timeout;
+        let res = self.env.ut.call(&req, timeout).await;
+        let answer_json = match &res {
+            Ok(a) => serde_json::to_value(a).unwrap_or(Value::Null),
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        self.trace.record(TraceEvent::UpperTester {
+            action: action.to_string(),
+            request: serde_json::to_value(&req).unwrap_or(Value::Null),
+            answer: answer_json,
+        });
+        match res {
+            Ok(a) => match a.status {
+                UtStatus::Done => Some(a.data),
+                UtStatus::Unsupported if optional => None,
+                // `reset` is the harness's own hook, not a feature; for any other action an
+                // `unsupported` answer contradicts an ICS that declares the case's features supported.
+                UtStatus::Unsupported
+                    if action != crate::upper_tester::action::RESET
+                        && !self.env.settings.declared_supported.is_empty() =>
+                {
+                    let items = self.env.settings.declared_supported.clone();
+                    let scr = items.iter().find(|i| self.env.registry.get(i).is_some()).cloned();
+                    let requirement = scr.as_deref().and_then(|i| self.requirement(i, None));
+                    self.set(
+                        Verdict::Fail,
+                        Reason {
+                            message: format!(
+                                "upper tester answered `unsupported` to {action}, but the ICS declares {} supported",
+                                items.join(", ")
+                            ),
+                            scr,
+                            requirement,
+                            expected: Some(format!("{action} done (the ICS declares {} supported)", items.join(", "))),
+                            actual: Some(format!("unsupported: {}", a.message)),
+                            step: None,
+                        },
+                    );
+                    None
+                }
+                UtStatus::Unsupported => {
+                    self.inconc(format!("upper tester: action {action} is unsupported by the IUT: {}", a.message));
+                    None
+                }
+                UtStatus::Failed => {
+                    self.inconc(format!("upper tester: action {action} failed: {}", a.message));
+                    None
+                }
+            },
+            Err(UtError::RequiresOperator { prompt_id }) => {
+                self.set(Verdict::Skipped, Reason::new(format!("requires-operator (prompt {prompt_id})")));
+                None
+            }
+            Err(UtError::Timeout { after_ms }) => {
+                self.inconc(format!("upper tester: no answer to {action} within {after_ms} ms"));
+                None
+            }
+            Err(e) => {
+                self.harness_error(format!("upper tester: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// A JSON view of an HTTP message for `save_as`: method, path, status, headers, body.
+pub fn message_json(
+    method: Option<&str>,
+    path: Option<&str>,
+    status: Option<u16>,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Value {
+    let body_v =
+        serde_json::from_slice::<Value>(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into()));
+    let hdrs: serde_json::Map<String, Value> =
+        headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone()))).collect();
+    json!({ "method": method, "path": path, "status": status, "headers": hdrs, "body": body_v })
+}

@@ -1,0 +1,160 @@
+//! `await`: wait for a request of the IUT at one of the suite's endpoints, judge it, answer it.
+//!
+//! The request is judged before it is answered (checks are pure and quick, so the IUT does not
+//! wait on them): once the case has its verdict, a command answer is replaced by the binding's
+//! session-ending one, so a faulty IUT's session ends with its case instead of running on into
+//! the next.
+use super::{Answer, Captures, Validation, ENDPOINTS};
+use crate::catalog::check::Check;
+use crate::peers::listener::Taken;
+use crate::peers::HttpAnswer;
+use crate::runner::checks::Observed;
+use crate::runner::ctx::{message_json, Ctx};
+use crate::verdict::Verdict;
+use serde::Deserialize;
+use serde_json::Value;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Await {
+    pub endpoint: String,
+    /// Only match this path (relative to the endpoint, e.g. "/obj1").
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The SCR item that demands this request; named when nothing arrives.
+    pub scr: String,
+    #[serde(default)]
+    pub why: Option<String>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Verdict when nothing arrives: fail (default) or inconc.
+    #[serde(default)]
+    pub on_timeout: OnTimeout,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+    #[serde(default)]
+    pub capture: Captures,
+    #[serde(default)]
+    pub save_as: Option<String>,
+    #[serde(default)]
+    pub answer: Option<Answer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnTimeout {
+    #[default]
+    Fail,
+    Inconc,
+}
+
+impl Await {
+    pub fn validate(&self, v: &mut Validation) {
+        if !ENDPOINTS.contains(&self.endpoint.as_str()) {
+            v.problem(format!("unknown endpoint {:?}; known: {}", self.endpoint, ENDPOINTS.join(", ")));
+        }
+        if let Some(a) = &self.answer {
+            a.validate(v);
+        }
+    }
+
+    pub async fn run(&self, ctx: &mut Ctx<'_>) {
+        let timeout = self.timeout_ms.map(Duration::from_millis).unwrap_or(ctx.env.settings.step_timeout);
+        let path = match &self.path {
+            Some(p) => match ctx.render_text(p) {
+                Some(p) => Some(p),
+                None => return,
+            },
+            None => None,
+        };
+        let Some(taken) = ctx.env.listener.take(&self.endpoint, path.as_deref(), timeout).await else {
+            return self.nothing_arrived(ctx, path.as_deref(), timeout);
+        };
+        self.judge_and_answer(ctx, taken);
+    }
+
+    fn nothing_arrived(&self, ctx: &mut Ctx<'_>, path: Option<&str>, timeout: Duration) {
+        let verdict = match self.on_timeout {
+            OnTimeout::Fail => Verdict::Fail,
+            OnTimeout::Inconc => Verdict::Inconc,
+        };
+        let where_ = format!("/{}{}", self.endpoint, path.unwrap_or(""));
+        // What the IUT sent elsewhere meanwhile often explains the miss (e.g. a Package#3 to
+        // the old URI after CONT).
+        let elsewhere: Vec<String> =
+            ctx.env.listener.pending("any").iter().map(|i| format!("{} /{}{}", i.method, i.endpoint, i.path)).collect();
+        let actual = if elsewhere.is_empty() {
+            "nothing".to_string()
+        } else {
+            format!("nothing there; meanwhile the IUT sent {}", elsewhere.join(", "))
+        };
+        ctx.fail_scr(
+            verdict,
+            &self.scr,
+            self.why.as_deref(),
+            format!("no request arrived at {where_} within {} ms", timeout.as_millis()),
+            format!("an HTTP request at {where_}"),
+            actual,
+        );
+    }
+
+    fn judge_and_answer(&self, ctx: &mut Ctx<'_>, taken: Taken) {
+        let inc = taken.incoming.clone();
+        let doc = message_json(Some(&inc.method), Some(&inc.path), None, &inc.headers, &inc.body);
+        // Captures first: the answer may use them (e.g. a GET of the instance an HGET just created).
+        let body = doc.get("body").cloned().unwrap_or(Value::Null);
+        let capture_error = ctx.capture(&self.capture, &body).err();
+        let built = match &self.answer {
+            Some(a) => a.build(ctx, ctx.binding()).map(Some),
+            None => Ok(None),
+        };
+        let (answer, commands) = match built {
+            Ok(Some((a, c))) => (a, c),
+            Ok(None) => (HttpAnswer::status(200), None),
+            Err(e) => {
+                ctx.env.listener.answer(taken, HttpAnswer::status(500));
+                self.judge(ctx, &inc, None);
+                if capture_error.is_some() {
+                    // The answer needed a value the message lacked; the checks have spoken first.
+                    ctx.capture_failed(capture_error);
+                } else {
+                    ctx.harness_error(format!("case defect: {e}"));
+                }
+                return;
+            }
+        };
+        if !taken.is_held() && self.answer.is_some() {
+            ctx.trace.note("the request was already answered by a static resource; the step's answer is not used");
+        }
+        let status = inc.answered.unwrap_or(answer.status);
+        // Judge against the commands answered before this request; only then do this step's
+        // commands become the ones the next status package must match.
+        self.judge(ctx, &inc, Some(status));
+        ctx.capture_failed(capture_error);
+        let answer = if ctx.verdict.is_final() && commands.is_some() {
+            ctx.trace
+                .note("the case has its verdict: the session is ended instead of sending the case's next commands");
+            ctx.binding().session_end_answer()
+        } else {
+            answer
+        };
+        ctx.env.listener.answer(taken, answer);
+        ctx.answered_through = ctx.env.listener.arrived();
+        if commands.is_some() && !ctx.verdict.is_final() {
+            ctx.last_commands = commands;
+        }
+        ctx.save(self.save_as.as_deref(), doc);
+    }
+
+    fn judge(&self, ctx: &mut Ctx<'_>, inc: &crate::peers::Incoming, status: Option<u16>) {
+        let obs = Observed::Http {
+            status,
+            method: Some(&inc.method),
+            path: Some(&inc.path),
+            headers: &inc.headers,
+            body: &inc.body,
+        };
+        ctx.run_checks(&self.checks, &obs);
+    }
+}

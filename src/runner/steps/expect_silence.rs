@@ -1,0 +1,106 @@
+//! `expect-silence`: nothing may arrive at `endpoint` ("any" for all) for the quiet period. The
+//! upper tester's `idle` is asked first, so an IUT that can say it is idle is not waited on
+//! blindly.
+use super::{Validation, ENDPOINTS};
+use crate::peers::HttpAnswer;
+use crate::runner::ctx::Ctx;
+use crate::trace::TraceEvent;
+use crate::upper_tester::{UtRequest, UtStatus};
+use crate::verdict::Verdict;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSilence {
+    #[serde(default = "any")]
+    pub endpoint: String,
+    pub scr: String,
+    #[serde(default)]
+    pub why: Option<String>,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+}
+
+fn any() -> String {
+    "any".into()
+}
+
+impl ExpectSilence {
+    pub fn validate(&self, v: &mut Validation) {
+        if self.endpoint != "any" && !ENDPOINTS.contains(&self.endpoint.as_str()) {
+            v.problem(format!("unknown endpoint {:?}; known: any, {}", self.endpoint, ENDPOINTS.join(", ")));
+        }
+    }
+
+    pub async fn run(&self, ctx: &mut Ctx<'_>) {
+        let quiet = self.duration_ms.map(Duration::from_millis).unwrap_or(ctx.env.settings.quiet_period);
+        let listener = ctx.env.listener.clone();
+        for early in listener.settle_answered_through(ctx.answered_through) {
+            ctx.trace.note(format!(
+                "{} /{}{} (request {}) came before the suite's last answer: not part of the silence",
+                early.method, early.endpoint, early.path, early.seq
+            ));
+        }
+        let ut = ctx.env.ut.clone();
+        let req = UtRequest {
+            action: crate::upper_tester::action::IDLE.into(),
+            case: ctx.case.id.clone(),
+            step: ctx.step,
+            args: json!({}),
+        };
+        let step_timeout = ctx.env.settings.step_timeout;
+        let trace = ctx.trace.clone();
+        // Ask the IUT when it is idle; if it cannot say, wait the whole quiet period.
+        let idle = async move {
+            let r = ut.call(&req, step_timeout).await;
+            let done = matches!(&r, Ok(a) if a.status == UtStatus::Done);
+            trace.record(TraceEvent::UpperTester {
+                action: req.action.clone(),
+                request: serde_json::to_value(&req).unwrap_or(Value::Null),
+                answer: match &r {
+                    Ok(a) => serde_json::to_value(a).unwrap_or(Value::Null),
+                    Err(e) => json!({ "error": e.to_string() }),
+                },
+            });
+            if done {
+                // Idle means nothing already started can still arrive; a short settle covers
+                // requests in flight on the loopback.
+                tokio::time::sleep(quiet.min(Duration::from_millis(20))).await;
+            } else {
+                trace.note(format!(
+                    "IUT cannot report idleness: waiting the full quiet period ({} ms)",
+                    quiet.as_millis()
+                ));
+                tokio::time::sleep(quiet).await;
+            }
+        };
+        let endpoint = self.endpoint.as_str();
+        let violation = tokio::select! {
+            t = listener.take(endpoint, None, step_timeout + quiet) => t,
+            _ = idle => listener.take(endpoint, None, Duration::ZERO).await,
+        };
+        let Some(t) = violation else { return };
+        let inc = t.incoming.clone();
+        listener.answer(t, HttpAnswer::status(503));
+        ctx.fail_scr(
+            Verdict::Fail,
+            &self.scr,
+            self.why.as_deref(),
+            format!("a request arrived at /{}{} while silence was required", inc.endpoint, inc.path),
+            if endpoint == "any" {
+                "no request at any suite endpoint for the quiet period".to_string()
+            } else {
+                format!("no request at /{endpoint} for the quiet period")
+            },
+            format!(
+                "{} /{}{} {}",
+                inc.method,
+                inc.endpoint,
+                inc.path,
+                crate::trace::truncate_marked(&String::from_utf8_lossy(&inc.body), 300)
+            ),
+        );
+    }
+}

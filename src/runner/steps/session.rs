@@ -1,0 +1,310 @@
+//! The suite as DM client of a server IUT: `open-session` (DM 2.0: Package#1), `reply` (the
+//! statuses answering the server's commands; DM 2.0: Package#3) and `finish-session` (reply
+//! until the server ends the session). The binding builds and parses the messages; this module
+//! keeps the session: the server's last commands and where the next reply goes.
+use super::{Captures, Validation};
+use crate::binding::{ClientMessage, ClientSpec};
+use crate::catalog::check::Check;
+use crate::runner::checks::Observed;
+use crate::runner::ctx::{message_json, Ctx};
+use crate::scr::Role;
+use crate::trace::{body_for_trace, TraceEvent};
+use crate::verdict::Verdict;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// `open-session` and `reply`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSend {
+    /// Target URL. Default: opening → the PIXIT server URI; reply → the session's current
+    /// target (moved by the server, e.g. CONT).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The message body (templated JSON the binding sends as its message), instead of the
+    /// binding's default.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// A raw body sent as is (negative cases: malformed messages).
+    #[serde(default)]
+    pub raw_body: Option<String>,
+    /// Reply: one status of this code per command of the server's last package (the binding
+    /// knows which commands get none, and which get an asynchronous code).
+    #[serde(default)]
+    pub auto_status: Option<u16>,
+    /// Alerts to add to the message.
+    #[serde(default)]
+    pub alerts: Vec<Value>,
+    /// Header overrides; an empty value removes the header.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// The SCR item a missing or broken HTTP answer is charged to (default: the case's first).
+    #[serde(default)]
+    pub scr: Option<String>,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+    #[serde(default)]
+    pub capture: Captures,
+    #[serde(default)]
+    pub save_as: Option<String>,
+}
+
+impl ClientSend {
+    pub fn validate(&self, kind: &str, message: ClientMessage, v: &mut Validation) {
+        v.needs_role(kind, Role::Server);
+        if self.body.is_some() && self.raw_body.is_some() {
+            v.problem("give `body` or `raw_body`, not both");
+        }
+        if message == ClientMessage::Open && self.auto_status.is_some() {
+            v.problem("`auto_status` answers the server's commands: it belongs to `reply`, not `open-session`");
+        }
+    }
+
+    pub async fn run(&self, ctx: &mut Ctx<'_>, message: ClientMessage) {
+        send(ctx, message, self, None).await;
+    }
+}
+
+/// `finish-session`: see the session to its end. If the server's last package ended it,
+/// nothing is sent; otherwise the suite replies (`auto_status` per command) until a package
+/// ends the session, at most `max_packages` times, then fails `scr`. The spec says the server
+/// ends the session, not in which package, so any of them will do.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinishSession {
+    pub scr: String,
+    #[serde(default)]
+    pub why: Option<String>,
+    #[serde(default = "two_hundred")]
+    pub auto_status: u16,
+    #[serde(default = "three")]
+    pub max_packages: usize,
+    /// Checks on every package the server answers a reply with.
+    #[serde(default)]
+    pub checks: Vec<Check>,
+}
+
+fn two_hundred() -> u16 {
+    200
+}
+fn three() -> usize {
+    3
+}
+
+impl FinishSession {
+    pub fn validate(&self, v: &mut Validation) {
+        v.needs_role("finish-session", Role::Server);
+        if self.max_packages == 0 {
+            v.problem("max_packages must be at least 1");
+        }
+    }
+
+    pub async fn run(&self, ctx: &mut Ctx<'_>) {
+        let Some(mut last) = ctx.last_commands.clone() else {
+            return ctx.harness_error("finish-session needs a command package received earlier in the case");
+        };
+        let reply = ClientSend {
+            to: None,
+            body: None,
+            raw_body: None,
+            auto_status: Some(self.auto_status),
+            alerts: Vec::new(),
+            headers: BTreeMap::new(),
+            timeout_ms: None,
+            scr: Some(self.scr.clone()),
+            checks: self.checks.clone(),
+            capture: Captures::new(),
+            save_as: None,
+        };
+        let mut sent = 0;
+        while !ctx.binding().ends_session(&last) {
+            if sent == self.max_packages {
+                let names: Vec<String> = last.iter().filter_map(|c| c.first().cloned()).collect();
+                return ctx.fail_scr(
+                    Verdict::Fail,
+                    &self.scr,
+                    self.why.as_deref(),
+                    format!("the server did not end the session within {} further packages", self.max_packages),
+                    "a command package that ends the session".into(),
+                    format!("the last package carried [{}]", names.join(", ")),
+                );
+            }
+            sent += 1;
+            ctx.trace.note(format!("the session goes on: reply {sent} of at most {} to see it end", self.max_packages));
+            let received = send(ctx, ClientMessage::Reply, &reply, Some(&self.scr)).await;
+            if ctx.verdict.is_final() {
+                return;
+            }
+            match (received, &ctx.last_commands) {
+                (true, Some(c)) => last = c.clone(),
+                _ => return ctx.inconc(
+                    "the server's answer to the reply is not a command package: the end of the session cannot be seen",
+                ),
+            }
+        }
+    }
+}
+
+/// Sends one client message and judges the answer; true when the answer was a command package.
+async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_override: Option<&str>) -> bool {
+    let s = ctx.env.settings.clone();
+    let scr = scr_override.or(spec.scr.as_deref()).map(str::to_string).unwrap_or_else(|| ctx.case.covers[0].clone());
+    let url = match &spec.to {
+        Some(t) => match ctx.render_text(t) {
+            Some(u) => u,
+            None => return false,
+        },
+        None if message == ClientMessage::Open => match &s.server_uri {
+            Some(u) => u.clone(),
+            None => {
+                ctx.harness_error("PIXIT iut.server_uri is needed to open a session");
+                return false;
+            }
+        },
+        None => match ctx.session_target.clone().or_else(|| s.server_uri.clone()) {
+            Some(u) => u,
+            None => {
+                ctx.harness_error("no session to reply in (open a session first)");
+                return false;
+            }
+        },
+    };
+    let body = match &spec.body {
+        Some(b) => match ctx.render(b) {
+            Some(v) => Some(v),
+            None => return false,
+        },
+        None => None,
+    };
+    let alerts = if spec.alerts.is_empty() {
+        Vec::new()
+    } else {
+        match ctx.render(&Value::Array(spec.alerts.clone())) {
+            Some(Value::Array(a)) => a,
+            _ => return false,
+        }
+    };
+    let built = ctx.binding().client_message(ClientSpec {
+        message,
+        body,
+        auto_status: spec.auto_status,
+        alerts,
+        last_commands: ctx.last_commands.as_deref(),
+        dev_id: &s.dev_id,
+    });
+    let mut out = match built {
+        Ok(o) => o,
+        Err(e) => {
+            ctx.harness_error(format!("case defect: {e}"));
+            return false;
+        }
+    };
+    if let Some(raw) = &spec.raw_body {
+        match ctx.render_text(raw) {
+            Some(r) => out.body = r.into_bytes(),
+            None => return false,
+        }
+    }
+    // Header overrides (an empty value removes), then HTTP Basic from the PIXIT.
+    for (k, v) in &spec.headers {
+        let Some(v) = ctx.render_text(v) else { return false };
+        out.headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
+        if !v.is_empty() {
+            out.headers.push((k.clone(), v));
+        }
+    }
+    if let Some((u, p)) = &s.basic {
+        if !out.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case("authorization")) {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            out.headers.push(("Authorization".into(), format!("Basic {token}")));
+        }
+    }
+    ctx.trace.record(TraceEvent::HttpRequest {
+        from: "suite".into(),
+        to: "iut".into(),
+        method: "POST".into(),
+        url: url.clone(),
+        headers: out.headers.clone(),
+        body: body_for_trace(&out.body),
+    });
+    let mut req = ctx.env.http.post(&url).body(out.body);
+    for (k, v) in &out.headers {
+        req = req.header(k, v);
+    }
+    let what = match message {
+        ClientMessage::Open => "the session-opening message",
+        ClientMessage::Reply => "the reply",
+    };
+    let timeout = spec.timeout_ms.map(Duration::from_millis).unwrap_or(s.step_timeout);
+    let resp = tokio::time::timeout(timeout, async {
+        let r = req.send().await?;
+        let status = r.status().as_u16();
+        let hdrs: Vec<(String, String)> = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let b = r.bytes().await?;
+        Ok::<_, reqwest::Error>((status, hdrs, b.to_vec()))
+    })
+    .await;
+    let (status, rh, rb) = match resp {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            ctx.fail_scr(
+                Verdict::Fail,
+                &scr,
+                None,
+                format!("POST of {what} to {url} failed"),
+                "an HTTP response".into(),
+                e.to_string(),
+            );
+            return false;
+        }
+        Err(_) => {
+            ctx.fail_scr(
+                Verdict::Fail,
+                &scr,
+                None,
+                format!("no HTTP response to {what} within {} ms", timeout.as_millis()),
+                "an HTTP response".into(),
+                "nothing".into(),
+            );
+            return false;
+        }
+    };
+    ctx.trace.record(TraceEvent::HttpResponse {
+        from: "iut".into(),
+        to: "suite".into(),
+        status,
+        headers: rh.clone(),
+        body: body_for_trace(&rb),
+    });
+    if message == ClientMessage::Open {
+        ctx.session_target = Some(url.clone());
+    }
+    // Track the session: the commands received, and where the next reply goes.
+    let parsed = ctx.binding().parse_server_package(&rb);
+    let received = parsed.is_some();
+    if let Some(p) = parsed {
+        if let Some(next) = p.continue_at {
+            ctx.session_target = Some(next);
+        }
+        ctx.last_commands = Some(p.commands);
+    }
+    let obs = Observed::Http { status: Some(status), method: None, path: None, headers: &rh, body: &rb };
+    ctx.run_checks(&spec.checks, &obs);
+    let doc = message_json(None, None, Some(status), &rh, &rb);
+    if !ctx.verdict.is_final() {
+        let body = doc.get("body").cloned().unwrap_or(Value::Null);
+        let e = ctx.capture(&spec.capture, &body).err();
+        ctx.capture_failed(e);
+    }
+    ctx.save(spec.save_as.as_deref(), doc);
+    received
+}
