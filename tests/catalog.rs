@@ -90,3 +90,127 @@ fn bad_applies_if_is_rejected() {
     let e = load(&GOOD.replace("covers = [", "applies_if = \"DM-PACK-002-C-O and (\"\ncovers = [")).unwrap_err();
     assert!(e.contains("applies_if"), "{e}");
 }
+
+/// An await step with one check, written at line 13 of the file.
+fn with_check(check: &str) -> String {
+    format!(
+        "{GOOD}\n[[case.steps]]\nkind = \"await\"\nendpoint = \"dm\"\nscr = \"DM-PACK-011-C-M\"\nchecks = [{check}]\n"
+    )
+}
+
+#[test]
+fn built_in_arguments_are_checked_at_load_with_the_steps_line() {
+    // Missing, mistyped and unknown arguments are catalog errors, never verdicts on the IUT.
+    let e = load(&with_check(r#"{ check = "builtin", name = "status-codes", scr = "DM-PACK-013-C-M" }"#)).unwrap_err();
+    assert!(e.starts_with("cases/x.toml:13:") && e.contains("needs args.codes"), "{e}");
+    let e = load(&with_check(
+        r#"{ check = "builtin", name = "status-codes", args = { codes = [200, "3x"] }, scr = "DM-PACK-013-C-M" }"#,
+    ))
+    .unwrap_err();
+    assert!(e.contains("args.codes must be an array of status codes"), "{e}");
+    let e = load(&with_check(
+        r#"{ check = "builtin", name = "body-contains", args = { value = "x", valeu = "y" }, scr = "DM-PACK-013-C-M" }"#,
+    ))
+    .unwrap_err();
+    assert!(e.contains("has no argument \"valeu\""), "{e}");
+    // A whole template fits any type: it is resolved at run time.
+    load(&with_check(
+        r#"{ check = "builtin", name = "get-data", args = { index = "${n}" }, scr = "DM-PACK-019-C-O" }"#,
+    ))
+    .unwrap();
+}
+
+const FIXTURES: &str = r#"
+[[fixture]]
+name = "start"
+steps = [ { kind = "ut", action = "session.start" } ]
+
+[[fixture]]
+name = "serve"
+params = ["commands", "item"]
+steps = [
+  { kind = "use", fixture = "start" },
+  { kind = "await", endpoint = "dm", scr = "${param.item}", answer = { commands = "${param.commands}" } },
+]
+"#;
+
+fn load_two(cases: &str) -> Result<Catalog, String> {
+    Catalog::load_sources(
+        &[(PathBuf::from("cases/f.toml"), FIXTURES.to_string()), (PathBuf::from("cases/x.toml"), cases.to_string())],
+        &registry(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+const USES: &str = r#"
+[defaults]
+role = "client"
+prologue = ["start"]
+
+[[case]]
+id = "TC-DMC-TEST-002"
+title = "t"
+purpose = "p"
+covers = ["DM-PACK-011-C-M"]
+
+[[case.steps]]
+kind = "use"
+fixture = "serve"
+with = { commands = [["END"]], item = "DM-PACK-011-C-M" }
+"#;
+
+#[test]
+fn defaults_and_fixtures_expand_into_plain_steps() {
+    let cat = load_two(USES).unwrap_or_else(|e| panic!("{e}"));
+    let case = &cat.cases[0];
+    assert_eq!(case.role.to_string(), "client");
+    assert_eq!(case.binding, "dm2");
+    let kinds: Vec<&str> = case.steps.iter().map(|s| s.kind()).collect();
+    // The prologue, then the fixture (which itself uses a fixture).
+    assert_eq!(kinds, ["ut", "ut", "await"]);
+    assert_eq!(case.steps[2].scr_refs(), ["DM-PACK-011-C-M"]);
+    // Each step knows where it was written and through which fixture it came.
+    assert_eq!(case.origins[2].file, PathBuf::from("cases/f.toml"));
+    assert!(case.origins[2].via[0].starts_with("fixture serve used at cases/x.toml:12"), "{:?}", case.origins[2]);
+}
+
+#[test]
+fn fixture_misuse_is_a_located_error() {
+    let e = load_two(&USES.replace("fixture = \"serve\"", "fixture = \"serv\"")).unwrap_err();
+    assert!(e.contains("cases/x.toml:12:") && e.contains("unknown fixture \"serv\""), "{e}");
+    let e = load_two(&USES.replace(", item = \"DM-PACK-011-C-M\"", "")).unwrap_err();
+    assert!(e.contains("needs `with` values for item"), "{e}");
+    let e = load_two(&USES.replace("item = ", "colour = \"red\", item = ")).unwrap_err();
+    assert!(e.contains("has no parameter \"colour\""), "{e}");
+    // An error inside the fixture's step names the fixture's file and where it was used.
+    let e = load_two(&USES.replace("DM-PACK-011-C-M\" }", "DM-PACK-999-C-M\" }")).unwrap_err();
+    assert!(
+        e.contains("cases/f.toml:11:") && e.contains("DM-PACK-999-C-M") && e.contains("used at cases/x.toml:12"),
+        "{e}"
+    );
+    let e = load_two(&USES.replace("role = \"client\"\n", "")).unwrap_err();
+    assert!(e.contains("no role"), "{e}");
+    let e = load_two(&USES.replace("[defaults]\n", "[defaults]\nbinding = \"dm13\"\n")).unwrap_err();
+    assert!(e.contains("unknown binding \"dm13\""), "{e}");
+}
+
+#[test]
+fn the_cli_exits_2_naming_file_and_line_for_a_bad_check_argument() {
+    let dir = std::env::temp_dir().join(format!("dmcts-bad-catalog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = with_check(
+        r#"{ check = "builtin", name = "status-codes", args = { codes = "200" }, scr = "DM-PACK-013-C-M" }"#,
+    );
+    std::fs::write(dir.join("bad.toml"), bad).unwrap();
+    for args in [&["cases", "check"][..], &["run", "--against", "reference"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dmcts"))
+            .args(["--cases-dir", dir.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("bad.toml:13:") && err.contains("args.codes must be"), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
