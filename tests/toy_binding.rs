@@ -152,8 +152,9 @@ async fn ut(State(f): State<Fake>, body: Bytes) -> Json<UtAnswer> {
 async fn run(greeting: &str) -> (exec::Execution, Vec<String>) {
     let registry = Arc::new(Registry::load_dir(Path::new("scr")).expect("the SCR tables load"));
     let toy: Arc<dyn Binding> = Arc::new(Toy);
-    let catalog = Catalog::load_sources_with(&[(PathBuf::from("toy.toml"), CASES.into())], &registry, &[toy.clone()])
-        .unwrap_or_else(|e| panic!("the toy case does not load:\n{e}"));
+    let catalog =
+        Catalog::load_sources_with(&[(PathBuf::from("toy.toml"), CASES.into())], &registry, std::slice::from_ref(&toy))
+            .unwrap_or_else(|e| panic!("the toy case does not load:\n{e}"));
     let case = catalog.cases[0].clone();
     let listener = Arc::new(Listener::bind("127.0.0.1:0".parse().unwrap(), None).await.expect("bind"));
     let fake = Fake { dm_url: listener.endpoint_url("dm"), greeting: greeting.to_string(), answers: Arc::default() };
