@@ -15,6 +15,7 @@ mod validate;
 use crate::binding::Binding;
 use crate::scr::Expr;
 use crate::scr::{Registry, Role};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,6 +66,23 @@ impl StepOrigin {
         } else {
             format!(" ({})", self.via.join(", "))
         }
+    }
+}
+
+impl Case {
+    /// The judgements naming each SCR item: (1-based step, check index) for a check, (step,
+    /// None) for a step's own `scr`.
+    pub fn judgements(&self) -> BTreeMap<String, BTreeSet<(usize, Option<usize>)>> {
+        let mut out: BTreeMap<String, BTreeSet<(usize, Option<usize>)>> = BTreeMap::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            for s in step.scr_refs() {
+                out.entry(s.to_string()).or_default().insert((i + 1, None));
+            }
+            for (j, c) in step.checks().iter().enumerate() {
+                out.entry(c.scr.clone()).or_default().insert((i + 1, Some(j)));
+            }
+        }
+        out
     }
 }
 

@@ -270,6 +270,7 @@ mod tests {
             verdict,
             reason: None,
             duration_ms: 1,
+            evidence: Default::default(),
             trace: vec![],
         }
     }

@@ -124,6 +124,7 @@ mod tests {
                     verdict: Verdict::Pass,
                     reason: None,
                     duration_ms: 0,
+                    evidence: Default::default(),
                     trace: vec![],
                 })
                 .collect(),

@@ -11,7 +11,7 @@ use crate::trace::{Trace, TraceEvent};
 use crate::upper_tester::{UpperTester, UtError, UtRequest, UtStatus};
 use crate::verdict::{Reason, Verdict, VerdictState};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,7 +75,13 @@ pub struct Ctx<'a> {
     /// How many requests had arrived when the suite last answered an awaited one (e.g. with
     /// END): resource-answered requests up to there cannot break a later silence.
     pub answered_through: usize,
+    /// The judgements that held: (step, check index within the step), or (step, None) for the
+    /// step's own SCR item (the awaited request came, the silence held...).
+    pub held: BTreeSet<Judgement>,
 }
+
+/// One judgement of a case: a check (step, index) or a step's own item (step, None).
+pub type Judgement = (usize, Option<usize>);
 
 impl Resolver for Ctx<'_> {
     fn resolve(&self, expr: &str) -> Option<Value> {
@@ -113,6 +119,7 @@ impl<'a> Ctx<'a> {
             last_commands: None,
             session_target: None,
             answered_through: 0,
+            held: BTreeSet::new(),
         }
     }
 
@@ -216,7 +223,7 @@ impl<'a> Ctx<'a> {
     /// Runs checks in order; the first failure sets the verdict (fail on the check's SCR item,
     /// or error when the case itself is at fault) and stops.
     pub fn run_checks(&mut self, checks: &[Check], obs: &Observed) {
-        for c in checks {
+        for (i, c) in checks.iter().enumerate() {
             let Some(kind) = self.rendered(&c.kind) else { return };
             let ctx = CheckCtx {
                 last_commands: self.last_commands.as_deref(),
@@ -235,6 +242,7 @@ impl<'a> Ctx<'a> {
                 self.fail_scr(Verdict::Fail, &c.scr, c.why.as_deref(), message, f.expected, f.actual);
                 return;
             }
+            self.held.insert((self.step, Some(i)));
         }
     }
 

@@ -5,7 +5,10 @@ use crate::catalog::{Case, Resource};
 use crate::peers::HttpAnswer;
 use crate::trace::Trace;
 use crate::verdict::{Reason, Verdict};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+pub use crate::runner::result::ItemEvidence;
 
 pub use super::ctx::{CaseEnv, CaseSettings, NotificationTransport};
 
@@ -15,6 +18,8 @@ pub struct Execution {
     pub reason: Option<Reason>,
     pub trace: Trace,
     pub duration: Duration,
+    /// Per SCR item the case judges: how many of its judgements held.
+    pub evidence: BTreeMap<String, ItemEvidence>,
 }
 
 /// Runs a case to its verdict. Never panics on IUT behaviour; every wait is bounded.
@@ -29,6 +34,7 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
                 reason: Some(Reason::new(format!("case defect: {e}"))),
                 trace,
                 duration: start.elapsed(),
+                evidence: BTreeMap::new(),
             }
         }
     };
@@ -42,8 +48,21 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
         ));
     }
     env.listener.end_case();
+    let evidence = evidence(case, &ctx);
     let (verdict, reason) = ctx.verdict.into_parts();
-    Execution { verdict, reason, trace, duration: start.elapsed() }
+    Execution { verdict, reason, trace, duration: start.elapsed(), evidence }
+}
+
+/// For every SCR item the case's steps and checks name: how many judgements name it, and how
+/// many of them held. An item all of whose judgements held was shown to hold, whatever else
+/// failed in the case (docs/reports.md, "How a case's verdict reaches its items").
+fn evidence(case: &Case, ctx: &Ctx<'_>) -> BTreeMap<String, ItemEvidence> {
+    let mut out: BTreeMap<String, ItemEvidence> = BTreeMap::new();
+    for (item, judgements) in case.judgements() {
+        let held = judgements.iter().filter(|j| ctx.held.contains(j)).count();
+        out.insert(item, ItemEvidence { judgements: judgements.len(), held });
+    }
+    out
 }
 
 /// The case's static resources, rendered.
@@ -61,5 +80,7 @@ async fn run_steps(ctx: &mut Ctx<'_>) {
         if ctx.verdict.is_final() {
             break;
         }
+        // The step's own item: the request came, the silence held, the session ended.
+        ctx.held.insert((ctx.step, None));
     }
 }

@@ -3,6 +3,7 @@
 use crate::trace::TraceEntry;
 use crate::verdict::{Reason, Verdict};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The result of one case.
 #[derive(Debug, Clone, Serialize)]
@@ -16,8 +17,27 @@ pub struct CaseResult {
     /// Why: for fail/inconc/error the first reason; for not-applicable/skipped the cause.
     pub reason: Option<Reason>,
     pub duration_ms: u64,
+    /// Per SCR item the case's steps and checks name: how many judgements, how many held.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub evidence: BTreeMap<String, ItemEvidence>,
     #[serde(skip)]
     pub trace: Vec<TraceEntry>,
+}
+
+/// What one case showed about one SCR item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct ItemEvidence {
+    /// Checks naming the item, and steps whose own `scr` it is.
+    pub judgements: usize,
+    /// How many of them ran and held.
+    pub held: usize,
+}
+
+impl ItemEvidence {
+    /// Every judgement of the item ran and held.
+    pub fn complete(&self) -> bool {
+        self.judgements > 0 && self.held >= self.judgements
+    }
 }
 
 /// The result of a whole run.

@@ -224,6 +224,7 @@ fn skeleton(case: &Case, verdict: Verdict, reason: Option<Reason>, duration_ms: 
         verdict,
         reason,
         duration_ms,
+        evidence: Default::default(),
         trace: Vec::new(),
     }
 }
@@ -276,6 +277,7 @@ async fn run_one(case: &Case, registry: Arc<Registry>, prepared: &target::Prepar
         verdict: ex.verdict,
         reason: ex.reason,
         duration_ms: ex.duration.as_millis() as u64,
+        evidence: ex.evidence,
         trace,
     }
 }

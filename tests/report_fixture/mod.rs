@@ -90,6 +90,7 @@ pub fn run() -> RunResult {
             verdict: Verdict::Pass,
             reason: None,
             duration_ms: 1234,
+            evidence: Default::default(),
             trace: package1_exchange(1, 5, PACKAGE1),
         },
         CaseResult {
@@ -107,6 +108,7 @@ pub fn run() -> RunResult {
                 step: Some(2),
             }),
             duration_ms: 16,
+            evidence: Default::default(),
             trace: fail_trace,
         },
         CaseResult {
@@ -121,6 +123,7 @@ pub fn run() -> RunResult {
                 ..Default::default()
             }),
             duration_ms: 7,
+            evidence: Default::default(),
             trace: vec![],
         },
         CaseResult {
@@ -131,6 +134,7 @@ pub fn run() -> RunResult {
             verdict: Verdict::Skipped,
             reason: Some(Reason::new("requires-operator: the run has no terminal")),
             duration_ms: 0,
+            evidence: Default::default(),
             trace: vec![],
         },
         CaseResult {
@@ -143,6 +147,7 @@ pub fn run() -> RunResult {
                 "connect to http://127.0.0.1:40002/dm2 timed out after 5000 ms (PIXIT server.url)",
             )),
             duration_ms: 5003,
+            evidence: Default::default(),
             trace: vec![at(0, 1, TraceEvent::Note { text: "connect timeout".into() })],
         },
         CaseResult {
@@ -153,6 +158,7 @@ pub fn run() -> RunResult {
             verdict: Verdict::NotApplicable,
             reason: Some(Reason::new("ICS-SRV-CONT = false")),
             duration_ms: 0,
+            evidence: Default::default(),
             trace: vec![],
         },
     ];
