@@ -123,12 +123,17 @@ pub struct Coverage {
     pub items: Vec<CoverageItem>,
 }
 
-/// The verdict `case` contributes to SCR item `item`, if any.
+/// The verdict `case` contributes to SCR item `item`, if any: a failure is charged to the item
+/// its reason names; a covered item all of whose judgements in the case held passes, whatever
+/// failed or stayed inconclusive elsewhere in it; any other covered item of a failed case is
+/// inconclusive (its judgement was prevented).
 fn contribution(case: &CaseResult, item: &str) -> Option<Verdict> {
     let covers = case.covers.iter().any(|s| s == item);
     let named = case.reason.as_ref().and_then(|r| r.scr.as_deref());
+    let shown = case.evidence.get(item).is_some_and(|e| e.complete());
     match (case.verdict, named) {
         (Verdict::Fail, Some(s)) if s == item => Some(Verdict::Fail),
+        (Verdict::Fail | Verdict::Inconc, _) if covers && shown => Some(Verdict::Pass),
         (Verdict::Fail, Some(_)) if covers => Some(Verdict::Inconc),
         (v, _) if covers => Some(v),
         _ => None,
@@ -363,6 +368,34 @@ mod tests {
         );
         assert_eq!(cov.summary.counts["not-tested"], 1);
         assert_eq!(cov.summary.counts["pass"], 1);
+    }
+
+    #[test]
+    fn an_item_whose_judgements_all_held_is_not_degraded_by_a_failure_elsewhere() {
+        use crate::runner::result::ItemEvidence;
+        let mut failed = case("TC-1", &["A", "B", "C"], Verdict::Fail);
+        failed.reason = Some(crate::verdict::Reason { scr: Some("B".into()), ..crate::verdict::Reason::new("x") });
+        // A: every judgement held; C: one of two never ran (the case stopped at B's failure).
+        failed.evidence.insert("A".into(), ItemEvidence { judgements: 2, held: 2 });
+        failed.evidence.insert("B".into(), ItemEvidence { judgements: 1, held: 0 });
+        failed.evidence.insert("C".into(), ItemEvidence { judgements: 2, held: 1 });
+        let mut inconc = case("TC-2", &["D", "E"], Verdict::Inconc);
+        inconc.evidence.insert("D".into(), ItemEvidence { judgements: 1, held: 1 });
+        let cov = coverage(
+            &run(vec![failed, inconc]),
+            &[
+                item("A", "M", true),
+                item("B", "M", true),
+                item("C", "M", true),
+                item("D", "M", true),
+                item("E", "M", true),
+            ],
+        );
+        let v: Vec<ItemVerdict> = cov.items.iter().map(|i| i.verdict).collect();
+        assert_eq!(
+            v,
+            [ItemVerdict::Pass, ItemVerdict::Fail, ItemVerdict::Inconc, ItemVerdict::Pass, ItemVerdict::Inconc]
+        );
     }
 
     #[test]
