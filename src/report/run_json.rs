@@ -28,7 +28,7 @@ pub fn run_json(run: &RunResult) -> Value {
         .iter()
         .zip(&stems)
         .map(|(c, stem)| {
-            json!({
+            let mut v = json!({
                 "id": c.id,
                 "title": c.title,
                 "role": c.role,
@@ -37,7 +37,11 @@ pub fn run_json(run: &RunResult) -> Value {
                 "covers": c.covers,
                 "duration_ms": c.duration_ms,
                 "trace": format!("traces/{stem}.json"),
-            })
+            });
+            if !c.evidence.is_empty() {
+                v["evidence"] = json!(c.evidence);
+            }
+            v
         })
         .collect();
     json!({
