@@ -19,7 +19,7 @@ pub async fn reference_run(registry: Arc<Registry>, catalog: Arc<Catalog>, paral
         let (registry, sem) = (registry.clone(), sem.clone());
         jobs.spawn(async move {
             let _p = sem.acquire_owned().await;
-            let (v, _) = crate::selftest::run_case(&case, registry, Default::default()).await;
+            let (v, _, _) = crate::selftest::run_case(&case, registry, Default::default()).await;
             (case.id.clone(), v)
         });
     }

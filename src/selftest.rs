@@ -22,6 +22,9 @@ pub struct CaseOutcome {
     pub clean_reason: Option<String>,
     /// Fault name → observed verdict.
     pub faults: BTreeMap<String, Verdict>,
+    /// Fault name → the SCR item the failure was charged to.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub charged: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +39,9 @@ pub struct Selftest {
     pub missed: Vec<(String, String, Verdict)>,
     /// Cases that did not pass on the clean reference.
     pub clean_failures: Vec<String>,
+    /// (case, fault, charged item) where a caught fault's failure was charged to an SCR item
+    /// the fault does not violate: the verdict is right, its attribution wrong.
+    pub misattributed: Vec<(String, String, String)>,
     pub ok: bool,
 }
 
@@ -45,10 +51,16 @@ pub struct SelftestOutcome {
     pub report: Selftest,
 }
 
-/// Runs one case against the reference peers with the given faults.
-pub async fn run_case(case: &Case, registry: Arc<Registry>, faults: BTreeSet<String>) -> (Verdict, Option<String>) {
+/// Runs one case against the reference peers with the given faults: the verdict, its reason
+/// rendered, and the SCR item it was charged to.
+pub async fn run_case(
+    case: &Case,
+    registry: Arc<Registry>,
+    faults: BTreeSet<String>,
+) -> (Verdict, Option<String>, Option<String>) {
     let r = crate::runner::run::run_against_reference(case, registry, faults).await;
-    (r.verdict, r.reason.map(|r| r.render()))
+    let charged = r.reason.as_ref().and_then(|r| r.scr.clone());
+    (r.verdict, r.reason.map(|r| r.render()), charged)
 }
 
 /// Runs the selftest and writes `selftest.json` into `report_dir`.
@@ -72,23 +84,32 @@ pub async fn selftest(registry: Arc<Registry>, catalog: Arc<Catalog>) -> Selftes
             jobs.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 let faults: BTreeSet<String> = fault.iter().cloned().collect();
-                let (v, reason) = run_case(&case, registry, faults).await;
-                (ci, fault, v, reason)
+                let (v, reason, charged) = run_case(&case, registry, faults).await;
+                (ci, fault, v, reason, charged)
             });
         }
     }
     let mut outcomes: Vec<CaseOutcome> = catalog
         .cases
         .iter()
-        .map(|c| CaseOutcome { id: c.id.clone(), clean: Verdict::Error, clean_reason: None, faults: BTreeMap::new() })
+        .map(|c| CaseOutcome {
+            id: c.id.clone(),
+            clean: Verdict::Error,
+            clean_reason: None,
+            faults: BTreeMap::new(),
+            charged: BTreeMap::new(),
+        })
         .collect();
     while let Some(r) = jobs.join_next().await {
         match r {
-            Ok((ci, None, v, reason)) => {
+            Ok((ci, None, v, reason, _)) => {
                 outcomes[ci].clean = v;
                 outcomes[ci].clean_reason = if v == Verdict::Pass { None } else { reason };
             }
-            Ok((ci, Some(f), v, _)) => {
+            Ok((ci, Some(f), v, _, charged)) => {
+                if let Some(item) = charged {
+                    outcomes[ci].charged.insert(f.clone(), item);
+                }
                 outcomes[ci].faults.insert(f, v);
             }
             Err(e) => eprintln!("selftest: a case run panicked: {e}"),
@@ -108,8 +129,23 @@ pub async fn selftest(registry: Arc<Registry>, catalog: Arc<Catalog>) -> Selftes
         .collect();
     let clean_failures: Vec<String> =
         outcomes.iter().filter(|o| o.clean != Verdict::Pass).map(|o| o.id.clone()).collect();
-    let ok =
-        uncaught_faults.is_empty() && cases_without_fault.is_empty() && missed.is_empty() && clean_failures.is_empty();
+    // A caught fault must be charged to an item it violates: a right verdict for the wrong
+    // reason would mislead a vendor as much as a wrong one.
+    let misattributed: Vec<(String, String, String)> = outcomes
+        .iter()
+        .flat_map(|o| {
+            o.faults.iter().filter(|(_, v)| **v == Verdict::Fail).filter_map(|(f, _)| {
+                let charged = o.charged.get(f).cloned().unwrap_or_else(|| "no item".into());
+                let violates = faults::find(f).map(|i| i.violates).unwrap_or_default();
+                (!violates.contains(&charged.as_str())).then(|| (o.id.clone(), f.clone(), charged))
+            })
+        })
+        .collect();
+    let ok = uncaught_faults.is_empty()
+        && cases_without_fault.is_empty()
+        && missed.is_empty()
+        && clean_failures.is_empty()
+        && misattributed.is_empty();
     Selftest {
         suite_version: crate::SUITE_VERSION.to_string(),
         cases: outcomes,
@@ -117,6 +153,7 @@ pub async fn selftest(registry: Arc<Registry>, catalog: Arc<Catalog>) -> Selftes
         cases_without_fault,
         missed,
         clean_failures,
+        misattributed,
         ok,
     }
 }
@@ -144,6 +181,10 @@ pub fn summary(s: &Selftest) -> String {
     }
     for (case, fault, v) in &s.missed {
         out.push_str(&format!("  MISSED          {case} did not catch {fault} (verdict {v}, expected fail)\n"));
+    }
+    for (case, fault, item) in &s.misattributed {
+        let violates = faults::find(fault).map(|i| i.violates.join(", ")).unwrap_or_default();
+        out.push_str(&format!("  MISATTRIBUTED   {case} charged {fault} to {item}; the fault violates {violates}\n"));
     }
     for f in &s.uncaught_faults {
         out.push_str(&format!("  UNCAUGHT FAULT  {f}: no case catches it\n"));

@@ -39,6 +39,23 @@ fn notification_of(obs: &Observed) -> Result<Notification, Failure> {
     }
 }
 
+/// The CMD arrays of a Package#2 as sent, without judging the commands themselves.
+fn command_arrays(obs: &Observed) -> Result<Vec<Vec<String>>, Failure> {
+    let j = json_of(obs)?;
+    let Some(cmd) = j.get("CMD").and_then(Value::as_array) else {
+        return fail("a Package#2: a JSON object with a CMD array", show(Some(&j))).map(|_| vec![]);
+    };
+    cmd.iter()
+        .enumerate()
+        .map(|(i, c)| match c.as_array() {
+            Some(a) if !a.is_empty() && a.iter().all(Value::is_string) => {
+                Ok(a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            }
+            _ => Err(Failure::new(format!("/CMD/{i}: a non-empty array of strings"), show(Some(c)))),
+        })
+        .collect()
+}
+
 fn package2(obs: &Observed) -> Result<Package2, Failure> {
     Package2::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#2", e))
 }
@@ -56,6 +73,13 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         about: "the body is a well-formed Package#2: {\"CMD\": [[string, ...], ...]} with known commands",
         args: &[],
         run: |_, _, obs, _| package2(obs).map(|_| ()),
+    },
+    CheckDef {
+        name: "package2-envelope",
+        about: "the body is a JSON object whose CMD member is an array of non-empty arrays of strings (the commands \
+                themselves are judged by the checks of their own items)",
+        args: &[],
+        run: |_, _, obs, _| command_arrays(obs).map(|_| ()),
     },
     CheckDef {
         name: "package3-valid",
@@ -306,12 +330,12 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
     },
     CheckDef {
         name: "command-present",
-        about: "args.command: Package#2 contains exactly this command array",
+        about: "args.command: Package#2 contains exactly this command array (read from the CMD arrays as sent, so a \
+                malformed command is charged to the command's item, not to Package#2)",
         args: &[arg("command", ArgKind::StrList)],
         run: |_, args, obs, _| {
-            let p2 = package2(obs)?;
+            let arrays = command_arrays(obs)?;
             let want = arg_strs(args, "command");
-            let arrays: Vec<Vec<String>> = p2.cmd.iter().map(|c| c.to_array()).collect();
             if arrays.contains(&want) {
                 Ok(())
             } else {

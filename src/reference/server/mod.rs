@@ -193,7 +193,7 @@ pub const FAULTS: &[FaultInfo] = &[
     fault!(
         "no-406",
         "the Accept header is ignored: no 406 when it excludes the Package#2 media type",
-        ["DM-PACK-011-S-M", "DM-PACK-013-S-M"]
+        ["DM-PACK-012-S-M"]
     ),
 ];
 
