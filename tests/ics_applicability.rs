@@ -112,6 +112,16 @@ fn items_conditional_on_an_unsupported_item_do_not_apply() {
 fn compound_requires_name_the_deciding_items() {
     let reg = Registry::load_str(
         r#"
+[table]
+id = "T"
+title = "test table"
+source = "test"
+section = "1"
+bindings = ["dm2"]
+id_pattern = 'T-\d{3}-(?P<role>[CS])-(?P<status>[MO])'
+provenance = "normative"
+base = true
+
 [[item]]
 id = "T-001-C-O"
 role = "client"
