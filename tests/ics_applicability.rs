@@ -1,6 +1,7 @@
 //! Applicability of SCR items and case `applies_if` expressions, with human-readable reasons;
 //! PIXIT lookup, redaction and the built-in reference ICS.
-use dmcts::ics::{Applicability, Ics, NotificationTransport, REFERENCE_DEV_ID};
+use dmcts::ics::{Applicability, Ics, NotificationTransport};
+use dmcts::reference::ics::REFERENCE_DEV_ID;
 use dmcts::scr::{Expr, Registry, Role};
 use dmcts::upper_tester::UpperTesterConfig;
 use std::path::Path;
