@@ -1,10 +1,56 @@
 //! Applicability: whether each SCR item and each case's `applies_if` holds for the IUT of an
 //! ICS, with a reason a human can check before any traffic is sent.
-use super::{Applicability, Ics};
-use crate::scr::{Expr, Registry, ScrItem, Status};
+use super::{Applicability, Ics, TableApplicability};
+use crate::scr::{Expr, Registry, ScrItem, ScrTable, Status};
 use std::collections::BTreeMap;
 
 impl Ics {
+    /// Whether the IUT implements `table`, and why, as a phrase following "table <label>":
+    /// the base tables of the IUT's binding are implied, other tables of its binding are
+    /// implemented when `[iut] implements` names them, tables of other bindings never are.
+    pub fn implements_table(&self, table: &ScrTable) -> (bool, String) {
+        let binding = &self.iut.binding;
+        if !table.has_binding(binding) {
+            return (
+                false,
+                format!(
+                    "is not implemented: it is a table of binding {}; the IUT's binding is {binding}",
+                    table.bindings.join(", ")
+                ),
+            );
+        }
+        if self.iut.implements.iter().any(|t| t == &table.id) {
+            return (true, "is implemented: named in [iut] implements".into());
+        }
+        if table.base {
+            return (
+                true,
+                format!("is implemented: a base table of binding {binding}, implied for every {binding} IUT"),
+            );
+        }
+        (false, "is not implemented: not named in [iut] implements".into())
+    }
+
+    /// Whether the IUT implements each SCR table, in table order.
+    pub fn table_applicability(&self, reg: &Registry) -> Vec<TableApplicability> {
+        reg.tables()
+            .iter()
+            .map(|t| {
+                let (implemented, why) = self.implements_table(t);
+                TableApplicability { id: t.id.clone(), implemented, reason: format!("table {} {why}", t.label()) }
+            })
+            .collect()
+    }
+
+    /// The table of `item` when the IUT does not implement it, with the reason.
+    fn unimplemented_table(&self, item: &ScrItem, reg: &Registry) -> Option<String> {
+        let table = reg.table_of(item)?;
+        match self.implements_table(table) {
+            (true, _) => None,
+            (false, why) => Some(format!("table {} {why}", table.label())),
+        }
+    }
+
     /// The declared answer for an optional item (None: not declared).
     /// Whether the ICS answers "supported" for an optional SCR item or `ICS-*` capability.
     pub fn declares_supported(&self, id: &str) -> bool {
@@ -46,7 +92,9 @@ impl Ics {
             return (false, format!("dependency cycle through {}", item.id));
         }
         let role = self.iut.role;
-        let result = if item.role != role {
+        let result = if let Some(why) = self.unimplemented_table(item, reg) {
+            (false, why)
+        } else if item.role != role {
             (false, format!("{} item; the IUT is a {role}", item.role))
         } else {
             let (base_ok, base) = match item.status {
@@ -109,6 +157,9 @@ impl Ics {
             return (false, "is not an SCR item".into());
         };
         let (ok, why) = self.item_verdict(dep, reg, memo, stack);
+        if let Some(table) = reg.table_of(dep).filter(|t| !self.implements_table(t).0) {
+            return (ok, format!("is in table {}, which the IUT does not implement", table.label()));
+        }
         let phrase = match (dep.role == self.iut.role, dep.status, ok, self.declared(atom)) {
             (false, ..) => format!("is a {} item, not applicable to a {} IUT", dep.role, self.iut.role),
             (true, Status::O, true, _) if self.all_optional_supported => {

@@ -2,7 +2,7 @@
 //! its line; then [`Ics::validate_against`] checks the `[support]` answers against the SCR
 //! tables.
 use super::{AccountPixit, IutPixit, NotificationPixit, SuitePixit, Timeouts};
-use super::{Ics, IcsError, IcsProblem, IutIdentity, NotificationTransport, Pixit, SUITE_DEV_ID};
+use super::{Ics, IcsError, IcsProblem, IutIdentity, NotificationTransport, Pixit, DEFAULT_BINDING, SUITE_DEV_ID};
 use crate::scr::{line_col, Registry, Role, Status};
 use crate::upper_tester::UpperTesterConfig;
 use crate::wire::dm2::Profile;
@@ -31,6 +31,9 @@ struct RawIut {
     vendor: String,
     product: String,
     version: String,
+    binding: Option<Spanned<String>>,
+    #[serde(default)]
+    implements: Vec<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -65,6 +68,34 @@ fn key_lines(src: &str, root: &DeTable<'_>) -> BTreeMap<String, usize> {
         }
     }
     out
+}
+
+/// The DM server URL of an account: http(s), a host, and a path written out (the path is part
+/// of the account, so "no path" is more likely a mistake than a request for `/`).
+fn check_server_url(url: &str, line: Option<usize>, problems: &mut Vec<IcsProblem>) {
+    let what = "PIXIT suite.server_url";
+    let expected = "expected the DM server URL of the IUT's account, e.g. \"http://127.0.0.1:9988/path\"";
+    let message = match reqwest::Url::parse(url) {
+        Err(e) => format!("{what} {url:?} is not a URL ({e}); {expected}"),
+        Ok(u) if u.scheme() != "http" && u.scheme() != "https" => {
+            format!("{what} {url:?} has scheme {:?}; {expected} (http or https)", u.scheme())
+        }
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => format!("{what} {url:?} has no host; {expected}"),
+        Ok(u) if u.fragment().is_some() => {
+            format!("{what} {url:?} has a fragment, which never reaches a server; {expected}")
+        }
+        Ok(u) if !has_written_path(url, &u) => format!("{what} {url:?} has no path; {expected}"),
+        Ok(_) => return,
+    };
+    problems.push(IcsProblem { line, message });
+}
+
+/// Whether the URL text has a path after its authority (`http://h:1/` does, `http://h:1` and
+/// `http://h:1?q` do not): the parser normalises both to `/`.
+fn has_written_path(text: &str, url: &reqwest::Url) -> bool {
+    let rest = text.split_once("://").map(|(_, r)| r).unwrap_or(text);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    url.path() != "/" || rest[authority_end..].starts_with('/')
 }
 
 fn check_url(what: &str, url: &str, line: Option<usize>, problems: &mut Vec<IcsProblem>) {
@@ -109,6 +140,11 @@ impl Ics {
                         .into(),
             }]));
         };
+        let mut lines = lines;
+        // Where each table of `implements` is named, for errors found against the registry.
+        for t in &iut.implements {
+            lines.entry(format!("iut.implements.{}", t.get_ref())).or_insert(line_col(src, t.span().start).0);
+        }
         let role = *iut.role.get_ref();
         let role_line = Some(line_col(src, iut.role.span().start).0);
         let at = |key: &str| lines.get(key).copied().or(role_line);
@@ -164,6 +200,46 @@ impl Ics {
         if let Some(u) = &p.suite.base_url {
             check_url("PIXIT suite.base_url", u, at("pixit.suite"), &mut problems);
         }
+        if let Some(u) = p.suite.server_url.clone() {
+            let line = at("pixit.suite.server_url");
+            match role {
+                Role::Server => problems.push(IcsProblem {
+                    line,
+                    message: "PIXIT suite.server_url is the DM server URL of a client IUT's account; a server IUT's \
+                              DM endpoint is [pixit.iut] server_uri"
+                        .into(),
+                }),
+                Role::Client => {
+                    let before = problems.len();
+                    check_server_url(&u, line, &mut problems);
+                    // Without `listen`, the suite listens where the account points, on loopback.
+                    if problems.len() == before && !lines.contains_key("pixit.suite.listen") {
+                        if let Some(port) = reqwest::Url::parse(&u).ok().and_then(|u| u.port_or_known_default()) {
+                            p.suite.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+                        }
+                    }
+                }
+            }
+        }
+        let binding = iut.binding.as_ref().map(|b| b.get_ref().clone()).unwrap_or_else(|| DEFAULT_BINDING.into());
+        if binding.trim().is_empty() {
+            problems.push(IcsProblem {
+                line: at("iut.binding"),
+                message: format!("[iut] binding is empty; expected a protocol binding such as \"{DEFAULT_BINDING}\""),
+            });
+        }
+        let mut implements: Vec<String> = Vec::new();
+        for t in &iut.implements {
+            let line = Some(line_col(src, t.span().start).0);
+            if implements.contains(t.get_ref()) {
+                problems.push(IcsProblem {
+                    line,
+                    message: format!("[iut] implements names {} twice; name each table once", t.get_ref()),
+                });
+            } else {
+                implements.push(t.get_ref().clone());
+            }
+        }
         let t = &p.timeouts;
         for (name, v) in [("step_ms", t.step_ms), ("case_ms", t.case_ms), ("run_ms", t.run_ms)] {
             if v == 0 {
@@ -202,7 +278,14 @@ impl Ics {
         match upper_tester {
             Some(upper_tester) if problems.is_empty() => Ok(Ics {
                 path: path.to_path_buf(),
-                iut: IutIdentity { role, vendor: iut.vendor, product: iut.product, version: iut.version },
+                iut: IutIdentity {
+                    role,
+                    vendor: iut.vendor,
+                    product: iut.product,
+                    version: iut.version,
+                    binding,
+                    implements,
+                },
                 support: raw.support,
                 pixit: Pixit {
                     suite: p.suite,
@@ -221,12 +304,49 @@ impl Ics {
         }
     }
 
-    /// Checks the `[support]` answers against the SCR tables: every optional item of the IUT's
-    /// role answered; no answers for unknown ids, mandatory items or the other role's items.
-    /// `ICS-*` capability ids are free-form.
+    /// Checks the ICS against the SCR tables: `[iut] binding` is one the tables know and
+    /// `[iut] implements` names tables of it; every optional item of the IUT's role in an
+    /// implemented table is answered; no answers for unknown ids, items of tables not
+    /// implemented, mandatory items or the other role's items. `ICS-*` capability ids are
+    /// free-form.
     pub fn validate_against(&self, reg: &Registry) -> Result<(), IcsError> {
         let role = self.iut.role;
+        let binding = &self.iut.binding;
         let mut problems = Vec::new();
+        let mut bindings: Vec<&str> = reg.tables().iter().flat_map(|t| t.bindings.iter().map(String::as_str)).collect();
+        bindings.sort_unstable();
+        bindings.dedup();
+        if !bindings.contains(&binding.as_str()) {
+            problems.push(IcsProblem {
+                line: self.line_of("iut.binding").or(self.line_of("iut")),
+                message: format!(
+                    "[iut] binding = {binding:?}: no SCR table is for this binding; expected one of {}",
+                    bindings.join(", ")
+                ),
+            });
+        }
+        for id in &self.iut.implements {
+            let line = self.line_of(&format!("iut.implements.{id}")).or(self.line_of("iut.implements"));
+            let message = match reg.table(id) {
+                None => format!(
+                    "[iut] implements names {id:?}, which is not an SCR table; expected one of {}",
+                    reg.tables().iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                Some(t) if !t.has_binding(binding) => format!(
+                    "[iut] implements names {}, a table of binding {}; the IUT's binding is {binding}",
+                    t.label(),
+                    t.bindings.join(", ")
+                ),
+                Some(_) => continue,
+            };
+            problems.push(IcsProblem { line, message });
+        }
+        if !bindings.contains(&binding.as_str()) {
+            // Every table is "not implemented" under an unknown binding: answers would only
+            // repeat the binding problem.
+            return Err(IcsError::Invalid { path: self.path.clone(), problems });
+        }
+        let implemented = |table: &str| reg.table(table).is_none_or(|t| self.implements_table(t).0);
         for key in self.support.keys() {
             let line = self.line_of(&format!("support.{key}")).or(self.line_of("support"));
             let message = match reg.get(key) {
@@ -235,6 +355,14 @@ impl Ics {
                     "[support] answers {key:?}, which is not an SCR item; expected an optional {role} SCR item id or \
                      an ICS-* capability id"
                 ),
+                Some(i) if !implemented(&i.table) => {
+                    let label = reg.table(&i.table).map(|t| t.label()).unwrap_or_else(|| i.table.clone());
+                    format!(
+                        "[support] answers {key}, an item of table {label}, which the IUT does not implement: add \
+                         \"{}\" to [iut] implements, or remove the answer",
+                        i.table
+                    )
+                }
                 Some(i) if i.role != role => {
                     format!("[support] answers {key}, a {} item; the IUT is a {role}: answer only {role} items", i.role)
                 }
@@ -250,6 +378,7 @@ impl Ics {
                 .items()
                 .iter()
                 .filter(|i| i.role == role && i.status == Status::O && !self.support.contains_key(&i.id))
+                .filter(|i| implemented(&i.table))
                 .map(|i| i.id.as_str())
                 .collect();
             if !missing.is_empty() {

@@ -27,6 +27,9 @@ use std::time::Duration;
 /// The DevID the suite uses when it plays a device towards a server IUT and the ICS gives none.
 pub const SUITE_DEV_ID: &str = "IMEI:990000000000017";
 
+/// The protocol binding of an IUT whose ICS names none.
+pub const DEFAULT_BINDING: &str = "dm2";
+
 /// What the IUT is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IutIdentity {
@@ -34,6 +37,10 @@ pub struct IutIdentity {
     pub vendor: String,
     pub product: String,
     pub version: String,
+    /// The protocol binding the IUT speaks (`[iut] binding`, default [`DEFAULT_BINDING`]).
+    pub binding: String,
+    /// SCR tables the IUT implements beyond the base tables of its binding (`[iut] implements`).
+    pub implements: Vec<String>,
 }
 
 /// `[pixit.suite]`: where the suite's own peers listen.
@@ -41,14 +48,32 @@ pub struct IutIdentity {
 #[serde(default, deny_unknown_fields)]
 pub struct SuitePixit {
     /// Address of the suite's listener (DM server, repository, browser, notify endpoints).
+    /// When `server_url` is given and `listen` is not, 127.0.0.1 and `server_url`'s port.
     pub listen: SocketAddr,
     /// Public base URL of the listener when the IUT must reach it through another name.
     pub base_url: Option<String>,
+    /// Client IUT: the DM server URL (scheme, host, port, path) of the DM account the IUT
+    /// holds, which it may not be able to change; the suite serves its DM server there.
+    /// Default: `<base_url or http://<listen>>/dm` (see [`SuitePixit::dm_server_url`]).
+    pub server_url: Option<String>,
 }
 
 impl Default for SuitePixit {
     fn default() -> Self {
-        SuitePixit { listen: SocketAddr::from(([127, 0, 0, 1], 0)), base_url: None }
+        SuitePixit { listen: SocketAddr::from(([127, 0, 0, 1], 0)), base_url: None, server_url: None }
+    }
+}
+
+impl SuitePixit {
+    /// The DM server URL of the account: `server_url` when given, else `<base_url>/dm`, else
+    /// `http://<bound>/dm`, where `bound` is the address the listener actually bound (the
+    /// port of `listen` may be 0).
+    pub fn dm_server_url(&self, bound: SocketAddr) -> String {
+        if let Some(u) = &self.server_url {
+            return u.clone();
+        }
+        let base = self.base_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+        format!("{}/dm", base.trim_end_matches('/'))
     }
 }
 
@@ -183,6 +208,14 @@ pub struct Ics {
 pub struct Applicability {
     pub id: String,
     pub applicable: bool,
+    pub reason: String,
+}
+
+/// Whether the IUT implements one SCR table, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableApplicability {
+    pub id: String,
+    pub implemented: bool,
     pub reason: String,
 }
 

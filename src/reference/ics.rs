@@ -3,7 +3,7 @@
 //! notification credentials and short timeouts.
 use crate::ics::{
     AccountPixit, Ics, IutIdentity, IutPixit, NotificationPixit, NotificationTransport, Pixit, ServerDelivery,
-    SuitePixit, Timeouts,
+    SuitePixit, Timeouts, DEFAULT_BINDING,
 };
 use crate::scr::Role;
 use crate::upper_tester::UpperTesterConfig;
@@ -20,6 +20,9 @@ pub const REFERENCE_DEV_ID: &str = super::client::DEFAULT_DEV_ID;
 /// as `reference::client::ClientConfig::new`, so digests of the suite's Package#0 verify.
 pub const REFERENCE_SECRET: &str = "test-noti-secret";
 pub const REFERENCE_AUTH_DATA: &str = "test-noti-authdata";
+/// SCR tables the reference peers implement beyond the base tables of the dm2 binding (which
+/// they implement by definition); a table they do not implement is not applicable to them.
+pub const REFERENCE_IMPLEMENTS: &[&str] = &[];
 /// ClientURI of DevInfo/DevID used by the reference ICS (`pixit.mo.devid_uri`).
 pub const REFERENCE_DEVID_URI: &str = "urn:oma:mo:oma-dm-devinfo:1.0//DevID";
 
@@ -74,10 +77,12 @@ impl Ics {
                 vendor: "dmcts".into(),
                 product: product.into(),
                 version: crate::SUITE_VERSION.into(),
+                binding: DEFAULT_BINDING.into(),
+                implements: REFERENCE_IMPLEMENTS.iter().map(|t| t.to_string()).collect(),
             },
             support: BTreeMap::new(),
             pixit: Pixit {
-                suite: SuitePixit { listen, base_url: None },
+                suite: SuitePixit { listen, base_url: None, server_url: None },
                 iut: IutPixit { dev_id: Some(dev_id.to_string()), server_uri: server_uri.map(str::to_string) },
                 account: AccountPixit::default(),
                 notification: NotificationPixit {
