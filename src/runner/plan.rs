@@ -59,12 +59,12 @@ pub fn case_applicability(case: &Case, ics: &Ics, reg: &Registry) -> (bool, Stri
     }
     // A case about tables the IUT does not implement has nothing to judge. (A case covering
     // an implemented table too runs; its items of the other table stay not applicable.)
-    let tables: Vec<&ScrTable> = {
-        let mut t: Vec<&ScrTable> =
-            case.covers.iter().filter_map(|id| reg.get(id)).filter_map(|i| reg.table_of(i)).collect();
-        t.dedup_by(|a, b| a.id == b.id);
-        t
-    };
+    let mut tables: Vec<&ScrTable> = Vec::new();
+    for t in case.covers.iter().filter_map(|id| reg.get(id)).filter_map(|i| reg.table_of(i)) {
+        if !tables.iter().any(|k| k.id == t.id) {
+            tables.push(t);
+        }
+    }
     if !tables.is_empty() && tables.iter().all(|t| !ics.implements_table(t).0) {
         let why: Vec<String> =
             tables.iter().map(|t| format!("table {} {}", t.label(), ics.implements_table(t).1)).collect();
