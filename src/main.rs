@@ -114,6 +114,9 @@ enum ScrCommand {
     List {
         #[arg(long, value_enum)]
         role: Option<RoleArg>,
+        /// Only the items of this table (its `[table] id`, e.g. DM-PACK).
+        #[arg(long)]
+        table: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -217,15 +220,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Scr { command } => {
             let reg = load_registry(&cli.scr_dir)?;
             match command {
-                ScrCommand::List { role, format } => {
-                    let items: Vec<_> =
-                        reg.items().iter().filter(|i| role.is_none_or(|r| i.role == Role::from(r))).collect();
+                ScrCommand::List { role, table, format } => {
+                    if let Some(t) = table.as_deref().filter(|t| reg.table(t).is_none()) {
+                        let known: Vec<&str> = reg.tables().iter().map(|t| t.id.as_str()).collect();
+                        anyhow::bail!("--table {t}: no such SCR table; known tables: {}", known.join(", "));
+                    }
+                    let items: Vec<_> = reg
+                        .items()
+                        .iter()
+                        .filter(|i| role.is_none_or(|r| i.role == Role::from(r)))
+                        .filter(|i| table.as_deref().is_none_or(|t| i.table == t))
+                        .collect();
                     match format {
                         Format::Json => print_json(&dmcts::scr::list_json(&items)),
                         Format::Table => print!("{}", dmcts::scr::list_table(&items)),
                     }
                 }
-                ScrCommand::Check => println!("{}: {} SCR items, all valid", cli.scr_dir.display(), reg.items().len()),
+                ScrCommand::Check => println!(
+                    "{}: {} SCR items in {} table(s) ({}), all valid",
+                    cli.scr_dir.display(),
+                    reg.items().len(),
+                    reg.tables().len(),
+                    reg.tables().iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
+                ),
             }
             Ok(0)
         }

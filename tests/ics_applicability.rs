@@ -1,6 +1,7 @@
 //! Applicability of SCR items and case `applies_if` expressions, with human-readable reasons;
 //! PIXIT lookup, redaction and the built-in reference ICS.
-use dmcts::ics::{Applicability, Ics, NotificationTransport, REFERENCE_DEV_ID};
+use dmcts::ics::{Applicability, Ics, NotificationTransport};
+use dmcts::reference::ics::REFERENCE_DEV_ID;
 use dmcts::scr::{Expr, Registry, Role};
 use dmcts::upper_tester::UpperTesterConfig;
 use std::path::Path;
@@ -112,6 +113,16 @@ fn items_conditional_on_an_unsupported_item_do_not_apply() {
 fn compound_requires_name_the_deciding_items() {
     let reg = Registry::load_str(
         r#"
+[table]
+id = "T"
+title = "test table"
+source = "test"
+section = "1"
+bindings = ["dm2"]
+id_pattern = 'T-\d{3}-(?P<role>[CS])-(?P<status>[MO])'
+provenance = "normative"
+base = true
+
 [[item]]
 id = "T-001-C-O"
 role = "client"

@@ -49,6 +49,7 @@ fn shipped_examples_load_and_validate() {
     c.validate_against(&reg).expect("client example validates");
     assert_eq!(c.iut.role, Role::Client);
     assert_eq!(c.pixit.suite.listen.to_string(), "127.0.0.1:8700");
+    assert_eq!(c.pixit.suite.server_url.as_deref(), Some("http://127.0.0.1:8700/dm"));
     assert_eq!(c.pixit.upper_tester, UpperTesterConfig::Http { url: "http://127.0.0.1:8701/ut".into() });
 
     let s = Ics::load(&root().join("examples/ics-server.toml")).expect("server example loads");
@@ -167,4 +168,48 @@ fn support_answers_are_checked_against_the_scr_tables() {
     assert!(msg.contains("ics.toml:11: [support] answers \"DM-PACK-099-C-O\", which is not an SCR item"), "{msg}");
     assert!(msg.contains("does not answer 2 optional client item(s): DM-PACK-019-C-O, DM-PACK-023-C-O"), "{msg}");
     assert!(!msg.contains("ICS-X"), "ICS-* capabilities are free-form: {msg}");
+}
+
+#[test]
+fn suite_server_url_is_the_accounts_dm_server_url() {
+    let with_suite = |suite: &str| parse(&format!("{CLIENT}\n[pixit.suite]\n{suite}"));
+    // Without `listen`, the suite listens on loopback at the URL's port.
+    let ics = with_suite("server_url = \"http://localhost:9988/path\"\n").unwrap();
+    assert_eq!(ics.pixit.suite.server_url.as_deref(), Some("http://localhost:9988/path"));
+    assert_eq!(ics.pixit.suite.listen.to_string(), "127.0.0.1:9988");
+    assert_eq!(ics.pixit.suite.dm_server_url("127.0.0.1:1".parse().unwrap()), "http://localhost:9988/path");
+    assert_eq!(ics.pixit_lookup("suite.server_url").as_deref(), Some("http://localhost:9988/path"));
+    let ics = with_suite("server_url = \"https://dm.example/\"\n").unwrap();
+    assert_eq!(ics.pixit.suite.listen.to_string(), "127.0.0.1:443", "the scheme's port");
+    // A given `listen` is kept (the IUT may reach the suite through a proxy).
+    let ics = with_suite("listen = \"0.0.0.0:8700\"\nserver_url = \"http://dm.example:80/dm2\"\n").unwrap();
+    assert_eq!(ics.pixit.suite.listen.to_string(), "0.0.0.0:8700");
+
+    // Defaults: <base_url or http://<listen>>/dm.
+    let ics = parse(CLIENT).unwrap();
+    assert_eq!(ics.pixit.suite.server_url, None);
+    assert_eq!(ics.pixit.suite.dm_server_url("127.0.0.1:4567".parse().unwrap()), "http://127.0.0.1:4567/dm");
+    let ics = with_suite("base_url = \"http://gw.example:8080/\"\n").unwrap();
+    assert_eq!(ics.pixit.suite.dm_server_url("127.0.0.1:4567".parse().unwrap()), "http://gw.example:8080/dm");
+
+    // Bad values: an error at the key's line saying what was expected.
+    let line = CLIENT.lines().count() + 3;
+    for (url, says) in [
+        ("http://localhost:9988", "has no path"),
+        ("http://localhost:9988?x=1", "has no path"),
+        ("ftp://localhost/dm", "has scheme \"ftp\""),
+        ("localhost:9988/dm", "has scheme \"localhost\""),
+        ("not a url", "is not a URL"),
+        ("http://localhost:9988/dm#frag", "has a fragment"),
+    ] {
+        let err = with_suite(&format!("server_url = \"{url}\"\n")).unwrap_err().to_string();
+        assert!(err.contains(&format!("ics.toml:{line}: PIXIT suite.server_url {url:?} {says}")), "{url}: {err}");
+        assert!(err.contains("expected the DM server URL of the IUT's account"), "{err}");
+    }
+    // A server IUT has no account at the suite: its endpoint is iut.server_uri.
+    let server = CLIENT
+        .replace("role = \"client\"", "role = \"server\"")
+        .replace("dev_id = \"IMEI:1\"", "server_uri = \"http://127.0.0.1:1/dm\"");
+    let err = parse(&format!("{server}\n[pixit.suite]\nserver_url = \"http://127.0.0.1:2/dm\"\n")).unwrap_err();
+    assert!(err.to_string().contains("a server IUT's DM endpoint is [pixit.iut] server_uri"), "{err}");
 }

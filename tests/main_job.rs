@@ -102,9 +102,19 @@ fn scr_list_json_has_the_52_seed_items_with_dependencies() {
     assert_eq!(get("DM-PACK-003-C-M")["requires"], "DM-PACK-002-C-O");
     assert_eq!(get("DM-PACK-002-C-O")["status"], "O");
     assert!(get("DM-PACK-001-S-M")["requires"].is_null());
-    for key in ["id", "role", "status", "function", "section", "requires"] {
+    for key in ["id", "role", "status", "function", "section", "requires", "table", "provenance", "source"] {
         assert!(items.iter().all(|i| i.get(key).is_some()), "{key}");
     }
+    assert!(items.iter().all(|i| i["table"] == "DM-PACK" && i["provenance"] == "normative"));
+
+    // --table filters; an unknown table is a usage error naming the known ones.
+    let out = dmcts(&["scr", "list", "--table", "DM-PACK", "--role", "server"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("26 item(s) in 1 table(s)"), "{text}");
+    let out = dmcts(&["scr", "list", "--table", "FUMO"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("known tables: DM-PACK"));
 }
 
 #[test]
@@ -114,13 +124,16 @@ fn scr_check_passes_and_rejects_a_broken_table() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("broken.toml"),
-        "[[item]]\nid = \"DM-PACK-001-C-M\"\nrole = \"client\"\nstatus = \"M\"\nfunction = \"f\"\nsection = \"5\"\nrequires = \"DM-PACK-404-C-O\"\n",
+        "[table]\nid = \"T\"\ntitle = \"t\"\nsource = \"s\"\nsection = \"1\"\nbindings = [\"dm2\"]\n\
+         id_pattern = '.*'\nprovenance = \"normative\"\n\n\
+         [[item]]\nid = \"DM-PACK-001-C-M\"\nrole = \"client\"\nstatus = \"M\"\nfunction = \"f\"\nsection = \"5\"\n\
+         requires = \"DM-PACK-404-C-O\"\n",
     )
     .unwrap();
     let out = dmcts(&["--scr-dir", dir.to_str().unwrap(), "scr", "check"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("broken.toml:") && err.contains("DM-PACK-404-C-O"), "{err}");
+    assert!(err.contains("broken.toml:16:") && err.contains("DM-PACK-404-C-O"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

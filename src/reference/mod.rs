@@ -3,5 +3,6 @@
 //! pass on a correct peer and fail on an incorrect one.
 pub mod client;
 pub mod faults;
+pub mod ics;
 pub mod server;
 pub mod ut_server;

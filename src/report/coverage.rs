@@ -12,7 +12,7 @@ use std::fmt;
 
 /// One SCR item as the registry and the ICS see it; filled by the runner from the SCR registry
 /// and ICS applicability.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageItemInput {
     pub id: String,
     /// The IUT role the item belongs to: "client" or "server".
@@ -24,6 +24,24 @@ pub struct CoverageItemInput {
     pub applicable: bool,
     /// Why the item is (not) applicable.
     pub reason: String,
+    /// Id of the SCR table the item belongs to.
+    #[serde(default)]
+    pub table: String,
+    /// The table's title.
+    #[serde(default)]
+    pub table_title: String,
+    /// The table's provenance: "normative" or "derived".
+    #[serde(default)]
+    pub provenance: String,
+    /// The specification or seed the table comes from (its header's `source`).
+    #[serde(default)]
+    pub table_source: String,
+    /// The section(s) of it the table comes from.
+    #[serde(default)]
+    pub table_section: String,
+    /// Where the item itself comes from: what it cites, or the table's source and its section.
+    #[serde(default)]
+    pub source: String,
 }
 
 /// The roll-up verdict of one SCR item.
@@ -79,6 +97,15 @@ pub struct CoverageItem {
     pub role: String,
     pub status: String,
     pub function: String,
+    /// The SCR table of the item.
+    #[serde(default)]
+    pub table: String,
+    /// The table's provenance: "normative" or "derived".
+    #[serde(default)]
+    pub provenance: String,
+    /// Where the item comes from: what it cites, or its table's source and its section.
+    #[serde(default)]
+    pub source: String,
     pub applicable: bool,
     /// Why the item is (not) applicable, from the ICS evaluation.
     pub reason: String,
@@ -100,6 +127,28 @@ pub struct PassTally {
     pub total: usize,
 }
 
+/// The coverage of one SCR table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableCoverage {
+    /// Table id (empty for items given without one).
+    pub id: String,
+    pub title: String,
+    /// "normative" (copied from a specification's SCR table) or "derived" (written by this
+    /// project from normative flow text, each item citing what it rests on).
+    pub provenance: String,
+    /// The specification or seed the table comes from (its header's `source`).
+    pub source: String,
+    /// The section(s) of it the table comes from.
+    pub section: String,
+    /// Items of the table, applicable or not.
+    pub items: usize,
+    /// Item count per roll-up verdict; every verdict is present, zero or not.
+    pub counts: std::collections::BTreeMap<String, usize>,
+    pub mandatory: PassTally,
+    pub optional: PassTally,
+    pub applicable_without_case: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageSummary {
     /// Item count per roll-up verdict; every verdict is present, zero or not.
@@ -112,8 +161,11 @@ pub struct CoverageSummary {
     pub applicable_without_case: usize,
     /// All items (applicable or not) that no case covers.
     pub items_without_case: usize,
-    /// One line for humans and CI logs.
+    /// One line for humans and CI logs, naming each table with its provenance.
     pub headline: String,
+    /// The same figures per SCR table, in table order.
+    #[serde(default)]
+    pub tables: Vec<TableCoverage>,
 }
 
 /// The whole of `coverage.json`.
@@ -171,6 +223,9 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
                 role: input.role.clone(),
                 status: input.status.clone(),
                 function: input.function.clone(),
+                table: input.table.clone(),
+                provenance: input.provenance.clone(),
+                source: input.source.clone(),
                 applicable: input.applicable,
                 reason: input.reason.clone(),
                 cases: covering.iter().map(|c| c.id.clone()).collect(),
@@ -180,10 +235,34 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
             }
         })
         .collect();
-    Coverage { summary: summarise(&rows), items: rows }
+    Coverage { summary: summarise(&rows, items), items: rows }
 }
 
-fn summarise(rows: &[CoverageItem]) -> CoverageSummary {
+/// The tables of `inputs`, in first-seen order, each with its rows.
+fn by_table<'a>(
+    rows: &'a [CoverageItem],
+    inputs: &'a [CoverageItemInput],
+) -> Vec<(&'a CoverageItemInput, Vec<&'a CoverageItem>)> {
+    let mut out: Vec<(&CoverageItemInput, Vec<&CoverageItem>)> = Vec::new();
+    for (row, input) in rows.iter().zip(inputs) {
+        match out.iter_mut().find(|(t, _)| t.table == input.table) {
+            Some((_, v)) => v.push(row),
+            None => out.push((input, vec![row])),
+        }
+    }
+    out
+}
+
+/// Counts, pass tallies and items without case over some rows.
+struct Tally {
+    counts: std::collections::BTreeMap<String, usize>,
+    mandatory: PassTally,
+    optional: PassTally,
+    applicable_without_case: usize,
+    items_without_case: usize,
+}
+
+fn tally<'a>(rows: impl IntoIterator<Item = &'a CoverageItem>) -> Tally {
     let mut counts: std::collections::BTreeMap<String, usize> =
         ItemVerdict::ALL.iter().map(|v| (v.as_str().to_string(), 0)).collect();
     let mut mandatory = PassTally::default();
@@ -207,19 +286,69 @@ fn summarise(rows: &[CoverageItem]) -> CoverageSummary {
             tally.pass += 1;
         }
     }
-    let headline = format!(
-        "mandatory items: {}/{} pass; optional items: {}/{} pass; {} applicable {} no case",
-        mandatory.pass,
-        mandatory.total,
-        optional.pass,
-        optional.total,
-        applicable_without_case,
-        if applicable_without_case == 1 { "item has" } else { "items have" },
-    );
-    CoverageSummary { counts, mandatory, optional, applicable_without_case, items_without_case, headline }
+    Tally { counts, mandatory, optional, applicable_without_case, items_without_case }
 }
 
-/// `coverage.md`: the headline, the counts, then one table per IUT role (in first-seen order).
+fn summarise(rows: &[CoverageItem], inputs: &[CoverageItemInput]) -> CoverageSummary {
+    let all = tally(rows);
+    let tables: Vec<TableCoverage> = by_table(rows, inputs)
+        .into_iter()
+        .map(|(t, rows)| {
+            let n = rows.len();
+            let x = tally(rows);
+            TableCoverage {
+                id: t.table.clone(),
+                title: t.table_title.clone(),
+                provenance: t.provenance.clone(),
+                source: t.table_source.clone(),
+                section: t.table_section.clone(),
+                items: n,
+                counts: x.counts,
+                mandatory: x.mandatory,
+                optional: x.optional,
+                applicable_without_case: x.applicable_without_case,
+            }
+        })
+        .collect();
+    let mut headline = format!(
+        "mandatory items: {}/{} pass; optional items: {}/{} pass; {} applicable {} no case",
+        all.mandatory.pass,
+        all.mandatory.total,
+        all.optional.pass,
+        all.optional.total,
+        all.applicable_without_case,
+        if all.applicable_without_case == 1 { "item has" } else { "items have" },
+    );
+    // Items given without a table (older inputs) are in the overall figures only.
+    for t in tables.iter().filter(|t| !t.id.is_empty()) {
+        headline.push_str(&format!(". {}", table_line(t)));
+    }
+    CoverageSummary {
+        counts: all.counts,
+        mandatory: all.mandatory,
+        optional: all.optional,
+        applicable_without_case: all.applicable_without_case,
+        items_without_case: all.items_without_case,
+        headline,
+        tables,
+    }
+}
+
+/// "DM-PACK (normative): mandatory 45/45 pass, optional 7/7 pass".
+fn table_line(t: &TableCoverage) -> String {
+    let name = if t.id.is_empty() { "(no table)" } else { t.id.as_str() };
+    let provenance = if t.provenance.is_empty() { String::new() } else { format!(" ({})", t.provenance) };
+    if t.mandatory.total + t.optional.total == 0 {
+        return format!("{name}{provenance}: no applicable item");
+    }
+    format!(
+        "{name}{provenance}: mandatory {}/{} pass, optional {}/{} pass",
+        t.mandatory.pass, t.mandatory.total, t.optional.pass, t.optional.total
+    )
+}
+
+/// `coverage.md`: the headline, the counts, then one section per SCR table (its provenance and
+/// source, then one table of items per IUT role, in first-seen order).
 pub fn coverage_md(cov: &Coverage) -> String {
     let mut out = String::new();
     out.push_str("# SCR coverage\n\n");
@@ -229,28 +358,56 @@ pub fn coverage_md(cov: &Coverage) -> String {
         .map(|v| format!("{}: {}", v.as_str(), cov.summary.counts.get(v.as_str()).copied().unwrap_or(0)))
         .collect();
     out.push_str(&format!("Items per verdict: {}.\n", counts.join(", ")));
-    let mut roles: Vec<&str> = Vec::new();
-    for item in &cov.items {
-        if !roles.contains(&item.role.as_str()) {
-            roles.push(&item.role);
+    for t in &cov.summary.tables {
+        let rows: Vec<&CoverageItem> = cov.items.iter().filter(|i| i.table == t.id).collect();
+        let title = match (t.id.is_empty(), t.title.is_empty()) {
+            (true, _) => "Items without a table".to_string(),
+            (false, true) => format!("Table {}", t.id),
+            (false, false) => format!("Table {}: {}", t.id, t.title),
+        };
+        out.push_str(&format!("\n## {}\n\n", md_cell(&title)));
+        let provenance = match t.provenance.as_str() {
+            "normative" => "normative (copied from the specification's SCR table)",
+            "derived" => "derived (written by this project from normative flow text; each item cites what it rests on)",
+            "" => "not stated",
+            other => other,
+        };
+        out.push_str(&format!("Provenance: {}. ", md_cell(provenance)));
+        let source: Vec<&str> = [t.source.as_str(), t.section.as_str()].into_iter().filter(|s| !s.is_empty()).collect();
+        if !source.is_empty() {
+            out.push_str(&format!("Source: {}.", md_cell(&source.join(", "))));
         }
-    }
-    for role in roles {
-        out.push_str(&format!("\n## IUT role: {}\n\n", md_cell(role)));
-        out.push_str("| SCR item | Status | Function | Applicable | Verdict | Cases |\n");
-        out.push_str("|---|---|---|---|---|---|\n");
-        for item in cov.items.iter().filter(|i| i.role == role) {
-            let applicable = if item.applicable { "yes".to_string() } else { format!("no ({})", item.reason) };
-            let cases = if item.no_case { "(no case)".to_string() } else { item.cases.join(", ") };
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                md_cell(&item.id),
-                md_cell(&item.status),
-                md_cell(&item.function),
-                md_cell(&applicable),
-                item.verdict,
-                md_cell(&cases),
-            ));
+        out.push_str(&format!("\n\n{}.\n", md_cell(&table_line(t))));
+        let mut roles: Vec<&str> = Vec::new();
+        for item in &rows {
+            if !roles.contains(&item.role.as_str()) {
+                roles.push(&item.role);
+            }
+        }
+        for role in roles {
+            out.push_str(&format!("\n### IUT role: {}\n\n", md_cell(role)));
+            out.push_str("| SCR item | Status | Function | Source | Applicable | Verdict | Cases |\n");
+            out.push_str("|---|---|---|---|---|---|---|\n");
+            for item in rows.iter().filter(|i| i.role == role) {
+                let applicable = if item.applicable { "yes".to_string() } else { format!("no ({})", item.reason) };
+                let cases = if item.no_case { "(no case)".to_string() } else { item.cases.join(", ") };
+                // The table's source is said above: a row names only its section or what it cites.
+                let source = item
+                    .source
+                    .strip_prefix(t.source.as_str())
+                    .and_then(|r| r.strip_prefix(", "))
+                    .unwrap_or(&item.source);
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
+                    md_cell(&item.id),
+                    md_cell(&item.status),
+                    md_cell(&item.function),
+                    md_cell(if source.is_empty() { "-" } else { source }),
+                    md_cell(&applicable),
+                    item.verdict,
+                    md_cell(&cases),
+                ));
+            }
         }
     }
     out
@@ -288,6 +445,7 @@ mod tests {
             function: format!("function of {id}"),
             applicable,
             reason: if applicable { "mandatory".into() } else { "ICS-X = false".into() },
+            ..Default::default()
         }
     }
 
@@ -320,6 +478,7 @@ mod tests {
                 function: "f".into(),
                 applicable: true,
                 reason: "mandatory".into(),
+                ..Default::default()
             })
             .collect();
         let cov = coverage(&run, &items);
@@ -396,6 +555,51 @@ mod tests {
             v,
             [ItemVerdict::Pass, ItemVerdict::Fail, ItemVerdict::Inconc, ItemVerdict::Pass, ItemVerdict::Inconc]
         );
+    }
+
+    #[test]
+    fn each_table_is_tallied_and_named_with_its_provenance() {
+        let of = |id: &str, status: &str, applicable: bool, table: &str, provenance: &str| CoverageItemInput {
+            table: table.into(),
+            table_title: format!("{table} title"),
+            provenance: provenance.into(),
+            table_source: format!("{table} source"),
+            table_section: "B".into(),
+            source: format!("{table} source, section 1"),
+            ..item(id, status, applicable)
+        };
+        let items = [
+            of("A", "M", true, "DM-PACK", "normative"),
+            of("B", "O", true, "DM-PACK", "normative"),
+            of("T1", "M", true, "TOY", "derived"),
+            of("T2", "O", false, "TOY", "derived"),
+        ];
+        let r = run(vec![case("c1", &["A", "B", "T1"], Verdict::Pass)]);
+        let cov = coverage(&r, &items);
+        let t: Vec<(&str, usize, PassTally, PassTally)> =
+            cov.summary.tables.iter().map(|t| (t.id.as_str(), t.items, t.mandatory, t.optional)).collect();
+        assert_eq!(
+            t,
+            [
+                ("DM-PACK", 2, PassTally { pass: 1, total: 1 }, PassTally { pass: 1, total: 1 }),
+                ("TOY", 2, PassTally { pass: 1, total: 1 }, PassTally { pass: 0, total: 0 }),
+            ]
+        );
+        assert_eq!(cov.summary.tables[1].counts["not-applicable"], 1);
+        assert_eq!(cov.summary.tables[1].provenance, "derived");
+        assert!(
+            cov.summary.headline.ends_with(
+                ". DM-PACK (normative): mandatory 1/1 pass, optional 1/1 pass. TOY (derived): mandatory 1/1 pass, \
+                 optional 0/0 pass"
+            ),
+            "{}",
+            cov.summary.headline
+        );
+        assert_eq!((cov.items[2].table.as_str(), cov.items[2].provenance.as_str()), ("TOY", "derived"));
+        let md = coverage_md(&cov);
+        assert!(md.contains("## Table DM-PACK: DM-PACK title\n\nProvenance: normative"), "{md}");
+        assert!(md.contains("## Table TOY: TOY title\n\nProvenance: derived"), "{md}");
+        assert!(md.contains("| T1 | M | function of T1 | section 1 |"), "the table's source is not repeated: {md}");
     }
 
     #[test]

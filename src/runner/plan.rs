@@ -3,7 +3,7 @@
 use crate::catalog::{Case, Catalog};
 use crate::ics::Ics;
 use crate::report::coverage::CoverageItemInput;
-use crate::scr::Registry;
+use crate::scr::{Registry, ScrTable};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -18,9 +18,25 @@ pub struct PlannedCase {
     pub operator_actions: Vec<String>,
 }
 
+/// Whether the IUT implements one SCR table, and why; only the items of implemented tables
+/// can apply.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedTable {
+    pub id: String,
+    pub title: String,
+    /// `normative` or `derived`.
+    pub provenance: String,
+    /// The specification or seed, and the section, the table comes from.
+    pub source: String,
+    pub implemented: bool,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedItem {
     pub id: String,
+    /// The SCR table of the item.
+    pub table: String,
     pub status: String,
     pub applicable: bool,
     pub reason: String,
@@ -30,6 +46,8 @@ pub struct PlannedItem {
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub iut: String,
+    /// Every SCR table: in (implemented) or out, and why.
+    pub tables: Vec<PlannedTable>,
     pub cases: Vec<PlannedCase>,
     pub items: Vec<PlannedItem>,
 }
@@ -38,6 +56,19 @@ pub struct Plan {
 pub fn case_applicability(case: &Case, ics: &Ics, reg: &Registry) -> (bool, String) {
     if case.role != ics.iut.role {
         return (false, format!("tests a {} IUT; the IUT is a {}", case.role, ics.iut.role));
+    }
+    // A case about tables the IUT does not implement has nothing to judge. (A case covering
+    // an implemented table too runs; its items of the other table stay not applicable.)
+    let mut tables: Vec<&ScrTable> = Vec::new();
+    for t in case.covers.iter().filter_map(|id| reg.get(id)).filter_map(|i| reg.table_of(i)) {
+        if !tables.iter().any(|k| k.id == t.id) {
+            tables.push(t);
+        }
+    }
+    if !tables.is_empty() && tables.iter().all(|t| !ics.implements_table(t).0) {
+        let why: Vec<String> =
+            tables.iter().map(|t| format!("table {} {}", t.label(), ics.implements_table(t).1)).collect();
+        return (false, format!("covers only items of tables the IUT does not implement: {}", why.join("; ")));
     }
     match &case.applies_expr {
         None => (true, "always applies to this role".to_string()),
@@ -76,17 +107,52 @@ pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
         .item_applicability(reg)
         .into_iter()
         .map(|a| {
-            let status = reg.get(&a.id).map(|i| i.status.to_string()).unwrap_or_default();
+            let item = reg.get(&a.id);
+            let status = item.map(|i| i.status.to_string()).unwrap_or_default();
+            let table = item.map(|i| i.table.clone()).unwrap_or_default();
             let cases = cat.covering(&a.id).into_iter().map(str::to_string).collect();
-            PlannedItem { id: a.id, status, applicable: a.applicable, reason: a.reason, cases }
+            PlannedItem { id: a.id, table, status, applicable: a.applicable, reason: a.reason, cases }
         })
         .collect();
-    Plan { iut: format!("{} {} {} ({})", ics.iut.vendor, ics.iut.product, ics.iut.version, ics.iut.role), cases, items }
+    let tables = ics
+        .table_applicability(reg)
+        .into_iter()
+        .zip(reg.tables())
+        .map(|(a, t)| PlannedTable {
+            id: a.id,
+            title: t.title.clone(),
+            provenance: t.provenance.to_string(),
+            source: format!("{}, {}", t.source, t.section),
+            implemented: a.implemented,
+            reason: a.reason,
+        })
+        .collect();
+    Plan {
+        iut: format!("{} {} {} ({})", ics.iut.vendor, ics.iut.product, ics.iut.version, ics.iut.role),
+        tables,
+        cases,
+        items,
+    }
 }
 
 impl Plan {
     pub fn render(&self) -> String {
-        let mut s = format!("Plan for {}\n\nCases:\n", self.iut);
+        let mut s = format!("Plan for {}\n\nSCR tables:\n", self.iut);
+        for t in &self.tables {
+            s.push_str(&format!(
+                "  {} {:<12} {} ({})\n      {}\n",
+                if t.implemented { "IN " } else { "OUT" },
+                t.id,
+                t.title,
+                t.provenance,
+                t.reason
+            ));
+        }
+        let implemented = self.tables.iter().filter(|t| t.implemented).count();
+        s.push_str(&format!(
+            "\n{implemented} of {} tables are implemented; only their items can apply.\n\nCases:\n",
+            self.tables.len()
+        ));
         let runs = self.cases.iter().filter(|c| c.runs).count();
         for c in &self.cases {
             s.push_str(&format!(
@@ -128,6 +194,7 @@ pub fn coverage_inputs(reg: &Registry, applicability: &[crate::ics::Applicabilit
         .iter()
         .map(|item| {
             let a = applicability.iter().find(|a| a.id == item.id);
+            let table = reg.table_of(item);
             CoverageItemInput {
                 id: item.id.clone(),
                 role: item.role.to_string(),
@@ -135,6 +202,12 @@ pub fn coverage_inputs(reg: &Registry, applicability: &[crate::ics::Applicabilit
                 function: item.function.clone(),
                 applicable: a.is_some_and(|a| a.applicable),
                 reason: a.map(|a| a.reason.clone()).unwrap_or_else(|| "no applicability computed".into()),
+                table: item.table.clone(),
+                table_title: table.map(|t| t.title.clone()).unwrap_or_default(),
+                provenance: item.provenance.to_string(),
+                table_source: table.map(|t| t.source.clone()).unwrap_or_default(),
+                table_section: table.map(|t| t.section.clone()).unwrap_or_default(),
+                source: item.source(),
             }
         })
         .collect()

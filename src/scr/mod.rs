@@ -1,12 +1,19 @@
-//! SCR registry: the Static Conformance Requirement tables (`scr/*.toml`) loaded as data.
+//! SCR registry: the Static Conformance Requirement tables (`scr/<area>/<table>.toml`) loaded
+//! as data.
 //!
-//! Each `[[item]]` is one row of an SCR table (see `scr/dm2-packages.toml`). Loading validates
-//! everything a later step relies on — id grammar, role and status agreeing with the id,
-//! unique ids, dependency expressions that parse, name existing items and have no cycles — and
-//! reports every problem found, each with file:line:col and what was expected.
+//! Each file is one table: a `[table]` header (id, title, source, section, bindings, id
+//! pattern, provenance, base; see [`table`]) and one `[[item]]` per row (see
+//! `scr/dm2/packages.toml`). Loading validates everything a later step relies on — headers,
+//! ids matching their table's pattern, role and status agreeing with the id, unique table and
+//! item ids, `cites` on every item of a derived table, dependency expressions that parse, name
+//! existing items (of any table) and have no cycles — and reports every problem found, each
+//! with file:line:col and what was expected.
 pub mod expr;
+pub mod table;
 
 pub use expr::{Expr, ExprError};
+use table::{validate_header, RawHeader};
+pub use table::{Provenance, ScrTable};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -84,9 +91,29 @@ pub struct ScrItem {
     pub requirement: Option<String>,
     /// Why the item is (not fully) observable on the wire, where that needs saying.
     pub justification: Option<String>,
+    /// The sentence or flow step (with seed file and section) the item rests on; required in
+    /// `derived` tables.
+    pub cites: Option<String>,
+    /// Id of the table the item belongs to (its file's `[table] id`).
+    pub table: String,
+    /// The provenance of the item's table.
+    pub provenance: Provenance,
+    /// The `source` of the item's table (the specification or seed).
+    pub table_source: String,
     pub file: PathBuf,
     /// 1-based line of the item's `[[item]]` header.
     pub line: usize,
+}
+
+impl ScrItem {
+    /// Where the item comes from, self-contained: its `cites` when it has one, else its
+    /// table's source and the item's section.
+    pub fn source(&self) -> String {
+        match &self.cites {
+            Some(c) => c.clone(),
+            None => format!("{}, section {}", self.table_source, self.section),
+        }
+    }
 }
 
 /// One problem found while loading SCR tables.
@@ -128,11 +155,12 @@ fn render(d: &[ScrDiagnostic]) -> String {
     d.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
 }
 
-/// All SCR items, in file order (files sorted by name).
+/// All SCR tables and their items, in file order (files sorted by path).
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     items: Vec<ScrItem>,
     index: BTreeMap<String, usize>,
+    tables: Vec<ScrTable>,
     sources: Vec<(PathBuf, Vec<u8>)>,
 }
 
@@ -148,12 +176,17 @@ struct RawItem {
     requires: Option<Spanned<String>>,
     requirement: Option<String>,
     justification: Option<String>,
+    cites: Option<Spanned<String>>,
 }
 
-fn id_regex() -> &'static regex::Regex {
+/// Every id must be an atom of the expression grammar, or `requires` and `applies_if` could
+/// not name it (see [`expr`]).
+fn id_grammar() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d{3}-[CS]-[MO]$").expect("static regex"))
+    RE.get_or_init(|| regex::Regex::new(r"^[A-Za-z][A-Za-z0-9_.-]*$").expect("static regex"))
 }
+
+const KEYWORDS: [&str; 5] = ["and", "or", "not", "true", "false"];
 
 /// 1-based line and column (in characters) of a byte offset.
 pub(crate) fn line_col(src: &str, offset: usize) -> (usize, usize) {
@@ -168,16 +201,24 @@ pub(crate) fn line_col(src: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// Per-file parse state: one file's items plus where their `requires` were written.
+/// Per-file parse state: one file's table and items plus where their ids and `requires` were
+/// written.
 struct Parsed {
+    table: Option<ScrTable>,
+    /// (line, col) of the table id, for duplicate-table messages.
+    table_id_pos: (usize, usize),
     items: Vec<ScrItem>,
     /// (line, col) of each item's id and `requires` value, by index in `items`.
     id_pos: Vec<(usize, usize)>,
     requires_pos: Vec<(usize, usize)>,
 }
 
+const HEADER_KEYS: &str =
+    "id, title, source, section, bindings, id_pattern, provenance (\"normative\" or \"derived\") and optionally base";
+
 fn parse_file(src: &str, file: &Path, diags: &mut Vec<ScrDiagnostic>) -> Parsed {
-    let mut out = Parsed { items: Vec::new(), id_pos: Vec::new(), requires_pos: Vec::new() };
+    let mut out =
+        Parsed { table: None, table_id_pos: (1, 1), items: Vec::new(), id_pos: Vec::new(), requires_pos: Vec::new() };
     let diag = |diags: &mut Vec<ScrDiagnostic>, offset: usize, message: String| {
         let (line, col) = line_col(src, offset);
         diags.push(ScrDiagnostic { file: file.to_path_buf(), line, col, message });
@@ -189,14 +230,52 @@ fn parse_file(src: &str, file: &Path, diags: &mut Vec<ScrDiagnostic>) -> Parsed 
             return out;
         }
     };
+    // The header first, wherever it is written: items are checked against it.
+    let mut header_seen = false;
     for (key, value) in root.iter() {
-        if key.get_ref() != "item" {
-            diag(
-                diags,
-                key.span().start,
-                format!("unknown top-level key `{}`, expected only `[[item]]` tables", key.get_ref()),
-            );
+        if key.get_ref() != "table" {
             continue;
+        }
+        header_seen = true;
+        let value: Spanned<DeValue<'_>> = value.clone();
+        let start = value.span().start;
+        if !value.get_ref().is_table() {
+            diag(diags, key.span().start, "`table` must be a table, written `[table]`".into());
+            continue;
+        }
+        let line = header_line(src, start);
+        match RawHeader::deserialize(ValueDeserializer::from(value)) {
+            Ok(raw) => {
+                out.table_id_pos = line_col(src, raw.id.span().start);
+                out.table = validate_header(raw, file.to_path_buf(), line, &mut |off, m| diag(diags, off, m));
+            }
+            Err(e) => {
+                let at = e.span().map(|s| s.start).unwrap_or(start);
+                diag(diags, at, format!("in [table] at line {line}: {}; expected {HEADER_KEYS}", e.message().trim()));
+            }
+        }
+    }
+    if !header_seen {
+        diag(
+            diags,
+            0,
+            format!("missing `[table]` header: every SCR table file declares its table with [table] {HEADER_KEYS}"),
+        );
+    }
+    for (key, value) in root.iter() {
+        match key.get_ref().as_ref() {
+            "table" => continue,
+            "item" => {}
+            other => {
+                diag(
+                    diags,
+                    key.span().start,
+                    format!(
+                        "unknown top-level key `{other}`, expected only the `[table]` header and `[[item]]` tables"
+                    ),
+                );
+                continue;
+            }
         }
         let Some(array) = value.get_ref().as_array() else {
             diag(diags, value.span().start, "`item` must be an array of tables, written `[[item]]`".into());
@@ -222,7 +301,7 @@ fn parse_file(src: &str, file: &Path, diags: &mut Vec<ScrDiagnostic>) -> Parsed 
                     continue;
                 }
             };
-            validate_item(src, file, &raw, diags);
+            validate_item(src, file, &raw, out.table.as_ref(), table_start, diags);
             let requires = raw.requires.as_ref().and_then(|r| match Expr::parse(r.get_ref()) {
                 Ok(e) => Some(e),
                 Err(e) => {
@@ -237,6 +316,7 @@ fn parse_file(src: &str, file: &Path, diags: &mut Vec<ScrDiagnostic>) -> Parsed 
             });
             out.id_pos.push(line_col(src, raw.id.span().start));
             out.requires_pos.push(raw.requires.as_ref().map(|r| line_col(src, r.span().start)).unwrap_or((0, 0)));
+            let table = out.table.as_ref();
             out.items.push(ScrItem {
                 id: raw.id.get_ref().clone(),
                 role: *raw.role.get_ref(),
@@ -247,6 +327,10 @@ fn parse_file(src: &str, file: &Path, diags: &mut Vec<ScrDiagnostic>) -> Parsed 
                 requires_text: raw.requires.map(|r| r.into_inner()),
                 requirement: raw.requirement,
                 justification: raw.justification,
+                cites: raw.cites.map(Spanned::into_inner),
+                table: table.map(|t| t.id.clone()).unwrap_or_default(),
+                provenance: table.map(|t| t.provenance).unwrap_or(Provenance::Normative),
+                table_source: table.map(|t| t.source.clone()).unwrap_or_default(),
                 file: file.to_path_buf(),
                 line: header_line,
             });
@@ -259,66 +343,145 @@ fn byte_offset(s: &str, char_offset: usize) -> usize {
     s.char_indices().nth(char_offset).map(|(b, _)| b).unwrap_or(s.len())
 }
 
-/// The line of the `[[item]]` header owning a table whose body starts at `offset` (the parser's
-/// span may start at the header or at the first key; both resolve to the header).
+/// The line of the `[[item]]` or `[table]` header owning a table whose body starts at `offset`
+/// (the parser's span may start at the header or at the first key; both resolve to the header).
 fn header_line(src: &str, offset: usize) -> usize {
     let (line, _) = line_col(src, offset);
     let lines: Vec<&str> = src.lines().collect();
-    (1..=line.min(lines.len())).rev().find(|&l| lines[l - 1].trim_start().starts_with("[[")).unwrap_or(line)
+    (1..=line.min(lines.len())).rev().find(|&l| lines[l - 1].trim_start().starts_with('[')).unwrap_or(line)
 }
 
-fn validate_item(src: &str, file: &Path, raw: &RawItem, diags: &mut Vec<ScrDiagnostic>) {
+fn validate_item(
+    src: &str,
+    file: &Path,
+    raw: &RawItem,
+    table: Option<&ScrTable>,
+    item_start: usize,
+    diags: &mut Vec<ScrDiagnostic>,
+) {
     let mut diag = |offset: usize, message: String| {
         let (line, col) = line_col(src, offset);
         diags.push(ScrDiagnostic { file: file.to_path_buf(), line, col, message });
     };
     let id = raw.id.get_ref();
-    if !id_regex().is_match(id) {
+    if !id_grammar().is_match(id) || KEYWORDS.contains(&id.to_ascii_lowercase().as_str()) {
         diag(
             raw.id.span().start,
             format!(
-                "bad SCR id {id:?}: expected NAME-NNN-C|S-M|O (e.g. DM-PACK-012-C-M), matching {}",
-                id_regex().as_str()
+                "bad SCR id {id:?}: expected a letter followed by letters, digits, `-`, `_` or `.` (and not a keyword \
+                 of the expression grammar), so that `requires` and `applies_if` can name it"
             ),
         );
         return;
-    }
-    let role = *raw.role.get_ref();
-    // The regex guarantees the id ends in `-C-M`, `-S-O`, ...: the role letter is third from the end.
-    let id_role = if id.as_bytes()[id.len() - 3] == b'C' { Role::Client } else { Role::Server };
-    if role != id_role {
-        diag(
-            raw.role.span().start,
-            format!("item {id}: role is \"{role}\" but the id's {} infix says \"{id_role}\"", id_role.infix()),
-        );
-    }
-    let suffix = if id.ends_with("-M") { Status::M } else { Status::O };
-    if *raw.status.get_ref() != suffix {
-        diag(
-            raw.status.span().start,
-            format!(
-                "item {id}: status is \"{}\" but the id's suffix -{suffix} says \"{suffix}\"",
-                raw.status.get_ref()
-            ),
-        );
     }
     for (name, v) in [("function", &raw.function), ("section", &raw.section)] {
         if v.get_ref().trim().is_empty() {
             diag(v.span().start, format!("item {id}: `{name}` is empty, expected the SCR table's text"));
         }
     }
+    if let Some(c) = &raw.cites {
+        if c.get_ref().trim().is_empty() {
+            diag(
+                c.span().start,
+                format!("item {id}: `cites` is empty, expected the sentence or flow step it rests on"),
+            );
+        }
+    }
+    // Without a usable header there is no id grammar to check against; the header's own
+    // problem has been reported.
+    let Some(table) = table else { return };
+    if table.provenance == Provenance::Derived && raw.cites.is_none() {
+        diag(
+            item_start,
+            format!(
+                "item {id}: table {} is derived, so every item must carry `cites`: the sentence or flow step (with \
+                 the seed file and section) it rests on",
+                table.id
+            ),
+        );
+    }
+    let Some(caps) = table.pattern.captures(id) else {
+        diag(
+            raw.id.span().start,
+            format!(
+                "bad SCR id {id:?}: expected an id matching table {}'s id_pattern '{}'",
+                table.id, table.id_pattern
+            ),
+        );
+        return;
+    };
+    let role = *raw.role.get_ref();
+    if let Some(letter) = caps.name("role").map(|m| m.as_str()) {
+        match letter {
+            "C" | "S" => {
+                let id_role = if letter == "C" { Role::Client } else { Role::Server };
+                if role != id_role {
+                    diag(
+                        raw.role.span().start,
+                        format!("item {id}: role is \"{role}\" but the id's role part {letter} says \"{id_role}\""),
+                    );
+                }
+            }
+            other => diag(
+                raw.id.span().start,
+                format!("item {id}: the id's role part (group `role` of the id_pattern) is {other:?}, expected C or S"),
+            ),
+        }
+    }
+    if let Some(letter) = caps.name("status").map(|m| m.as_str()) {
+        match letter {
+            "M" | "O" => {
+                let id_status = if letter == "M" { Status::M } else { Status::O };
+                if *raw.status.get_ref() != id_status {
+                    diag(
+                        raw.status.span().start,
+                        format!(
+                            "item {id}: status is \"{}\" but the id's status part {letter} says \"{id_status}\"",
+                            raw.status.get_ref()
+                        ),
+                    );
+                }
+            }
+            other => diag(
+                raw.id.span().start,
+                format!(
+                    "item {id}: the id's status part (group `status` of the id_pattern) is {other:?}, expected M or O"
+                ),
+            ),
+        }
+    }
+}
+
+/// Every `*.toml` under `dir`, at any depth, sorted by path. Hidden entries are skipped and
+/// symbolic links to directories are not followed (no cycles).
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, ScrError> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|source| ScrError::Io { path: d.clone(), source })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| ScrError::Io { path: d.clone(), source })?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|source| ScrError::Io { path: path.clone(), source })?;
+            if kind.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|x| x == "toml") && path.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 impl Registry {
-    /// Loads every `*.toml` in `dir` (sorted by name) as one registry.
+    /// Loads every `*.toml` under `dir` (`scr/<area>/<table>.toml`, at any depth, sorted by
+    /// path) as one registry.
     pub fn load_dir(dir: &Path) -> Result<Registry, ScrError> {
-        let io = |source| ScrError::Io { path: dir.to_path_buf(), source };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-            .collect();
-        files.sort();
+        let files = toml_files(dir)?;
         if files.is_empty() {
             return Err(ScrError::NoTables(dir.to_path_buf()));
         }
@@ -335,9 +498,12 @@ impl Registry {
         Self::from_sources(vec![(file.to_path_buf(), src.as_bytes().to_vec())])
     }
 
-    fn from_sources(sources: Vec<(PathBuf, Vec<u8>)>) -> Result<Registry, ScrError> {
+    /// Loads SCR tables from (path, contents) pairs, in the order given (the path only names
+    /// the file in errors). Every problem of every file is reported at once.
+    pub fn from_sources(sources: Vec<(PathBuf, Vec<u8>)>) -> Result<Registry, ScrError> {
         let mut diags = Vec::new();
         let mut items = Vec::new();
+        let mut tables: Vec<ScrTable> = Vec::new();
         let mut id_pos = Vec::new();
         let mut requires_pos = Vec::new();
         for (file, bytes) in &sources {
@@ -355,6 +521,23 @@ impl Registry {
                 }
             };
             let parsed = parse_file(src, file, &mut diags);
+            if let Some(t) = parsed.table {
+                if let Some(first) = tables.iter().find(|f| f.id == t.id) {
+                    diags.push(ScrDiagnostic {
+                        file: file.clone(),
+                        line: parsed.table_id_pos.0,
+                        col: parsed.table_id_pos.1,
+                        message: format!(
+                            "duplicate table id {}: already declared at {}:{}; one file per table",
+                            t.id,
+                            first.file.display(),
+                            first.line
+                        ),
+                    });
+                } else {
+                    tables.push(t);
+                }
+            }
             items.extend(parsed.items);
             id_pos.extend(parsed.id_pos);
             requires_pos.extend(parsed.requires_pos);
@@ -417,7 +600,7 @@ impl Registry {
         if !diags.is_empty() {
             return Err(ScrError::Invalid(diags));
         }
-        Ok(Registry { items, index, sources })
+        Ok(Registry { items, index, tables, sources })
     }
 
     pub fn items(&self) -> &[ScrItem] {
@@ -431,6 +614,21 @@ impl Registry {
     /// The items of one role, in table order.
     pub fn items_of(&self, role: Role) -> Vec<&ScrItem> {
         self.items.iter().filter(|i| i.role == role).collect()
+    }
+
+    /// Every table, in load order.
+    pub fn tables(&self) -> &[ScrTable] {
+        &self.tables
+    }
+
+    /// One table by id.
+    pub fn table(&self, id: &str) -> Option<&ScrTable> {
+        self.tables.iter().find(|t| t.id == id)
+    }
+
+    /// The table an item belongs to.
+    pub fn table_of(&self, item: &ScrItem) -> Option<&ScrTable> {
+        self.table(&item.table)
     }
 
     /// The raw bytes of every loaded file (for hashing into reports), in load order.
@@ -481,29 +679,39 @@ fn find_cycles(items: &[ScrItem], index: &BTreeMap<String, usize>) -> Vec<Vec<us
     seen
 }
 
-/// `scr list` as a text table: id, role, status, section, function, requires.
+/// `scr list` as a text table: id, table, provenance, role, status, section, function,
+/// requires, and the source (the item's `cites`, else its table's source document).
 pub fn list_table(items: &[&ScrItem]) -> String {
-    let w_id = items.iter().map(|i| i.id.len()).max().unwrap_or(2).max(2);
-    let w_sec = items.iter().map(|i| i.section.len()).max().unwrap_or(7).max(7);
-    let w_fn = items.iter().map(|i| i.function.chars().count()).max().unwrap_or(8).max(8);
+    let width = |f: &dyn Fn(&ScrItem) -> usize, min: usize| items.iter().map(|i| f(i)).max().unwrap_or(min).max(min);
+    let w_id = width(&|i| i.id.chars().count(), 2);
+    let w_tab = width(&|i| i.table.chars().count(), 5);
+    let w_sec = width(&|i| i.section.chars().count(), 7);
+    let w_fn = width(&|i| i.function.chars().count(), 8);
+    let w_req = width(&|i| i.requires_text.as_deref().map_or(1, |r| r.chars().count()), 8);
     let mut s = format!(
-        "{:<w_id$}  {:<6}  {}  {:<w_sec$}  {:<w_fn$}  {}\n",
-        "ID", "ROLE", "S", "SECTION", "FUNCTION", "REQUIRES"
+        "{:<w_id$}  {:<w_tab$}  {:<10}  {:<6}  {}  {:<w_sec$}  {:<w_fn$}  {:<w_req$}  {}\n",
+        "ID", "TABLE", "PROVENANCE", "ROLE", "S", "SECTION", "FUNCTION", "REQUIRES", "SOURCE"
     );
     for i in items {
         let line = format!(
-            "{:<w_id$}  {:<6}  {}  {:<w_sec$}  {:<w_fn$}  {}",
+            "{:<w_id$}  {:<w_tab$}  {:<10}  {:<6}  {}  {:<w_sec$}  {:<w_fn$}  {:<w_req$}  {}",
             i.id,
+            i.table,
+            i.provenance.to_string(),
             i.role.to_string(),
             i.status,
             i.section,
             i.function,
-            i.requires_text.as_deref().unwrap_or("-")
+            i.requires_text.as_deref().unwrap_or("-"),
+            i.cites.as_deref().unwrap_or(&i.table_source),
         );
         s.push_str(line.trim_end());
         s.push('\n');
     }
-    s.push_str(&format!("{} item(s)\n", items.len()));
+    let mut tables: Vec<&str> = items.iter().map(|i| i.table.as_str()).collect();
+    tables.sort_unstable();
+    tables.dedup();
+    s.push_str(&format!("{} item(s) in {} table(s)\n", items.len(), tables.len()));
     s
 }
 
@@ -520,6 +728,9 @@ pub fn list_json(items: &[&ScrItem]) -> serde_json::Value {
                     "function": i.function,
                     "section": i.section,
                     "requires": i.requires_text,
+                    "table": i.table,
+                    "provenance": i.provenance,
+                    "source": i.source(),
                 });
                 if let Some(m) = o.as_object_mut() {
                     if let Some(r) = &i.requirement {
@@ -527,6 +738,9 @@ pub fn list_json(items: &[&ScrItem]) -> serde_json::Value {
                     }
                     if let Some(j) = &i.justification {
                         m.insert("justification".into(), j.clone().into());
+                    }
+                    if let Some(c) = &i.cites {
+                        m.insert("cites".into(), c.clone().into());
                     }
                 }
                 o

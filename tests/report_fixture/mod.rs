@@ -170,6 +170,8 @@ pub fn run() -> RunResult {
     }
 }
 
+const DM_SOURCE: &str = "OMA DM 2.0 Protocol, seed change request 004_2197859ab3cf537f.txt (Change 5)";
+
 fn item(id: &str, role: &str, function: &str, applicable: bool, reason: &str) -> CoverageItemInput {
     CoverageItemInput {
         id: id.into(),
@@ -178,6 +180,42 @@ fn item(id: &str, role: &str, function: &str, applicable: bool, reason: &str) ->
         function: function.into(),
         applicable,
         reason: reason.into(),
+        table: "DM-PACK".into(),
+        table_title: "DM 2.0 DM Packages".into(),
+        provenance: "normative".into(),
+        table_source: DM_SOURCE.into(),
+        table_section: "Appendix B.1.1 (client), B.2.1 (server)".into(),
+        source: format!("{DM_SOURCE}, section {}", section(id)),
+    }
+}
+
+/// A plausible section per fixture item (the reports only pass it through).
+fn section(id: &str) -> &'static str {
+    match &id[8..11] {
+        "001" => "5.2",
+        "011" => "5.2.2",
+        "012" => "5.2.3",
+        "013" => "5.2.4",
+        "020" => "5.3",
+        _ => "6.1",
+    }
+}
+
+/// An item of a second, derived table the IUT does not implement.
+fn toy_item() -> CoverageItemInput {
+    CoverageItemInput {
+        id: "TOY-C-001".into(),
+        role: "client".into(),
+        status: "O".into(),
+        function: "Report the toy's state".into(),
+        applicable: false,
+        reason: "table TOY (Toy enabler) is not implemented: not named in [iut] implements".into(),
+        table: "TOY".into(),
+        table_title: "Toy enabler".into(),
+        provenance: "derived".into(),
+        table_source: "seed 000_toy.txt".into(),
+        table_section: "Flows 1-2".into(),
+        source: "000_toy.txt section 3, flow 1 step 2: the client MUST report its state".into(),
     }
 }
 
@@ -190,5 +228,6 @@ pub fn items() -> Vec<CoverageItemInput> {
         item("DM-PACK-030-C-O", "client", "SHOW | user interaction", true, "ICS-CLI-SHOW = true"),
         item("DM-PACK-001-S-M", "server", "Support of DM Package flow", true, "mandatory"),
         item("DM-PACK-020-S-M", "server", "Support of CONT", false, "ICS-SRV-CONT = false"),
+        toy_item(),
     ]
 }

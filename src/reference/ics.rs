@@ -1,0 +1,105 @@
+//! The built-in ICS of the reference peers, used by `dmcts run --against reference` and the
+//! selftest: every optional SCR item supported, the upper tester over HTTP, the reference
+//! notification credentials and short timeouts.
+use crate::ics::{
+    AccountPixit, Ics, IutIdentity, IutPixit, NotificationPixit, NotificationTransport, Pixit, ServerDelivery,
+    SuitePixit, Timeouts, DEFAULT_BINDING,
+};
+use crate::scr::Role;
+use crate::upper_tester::UpperTesterConfig;
+use crate::wire::dm2::Profile;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The DevID the built-in reference ICS expects from (client) or uses towards (server) the
+/// reference peers, unless `Ics::for_reference_with` is given another.
+/// It is the reference client's own DevID, so `${pixit.iut.dev_id}` checks agree with it.
+pub const REFERENCE_DEV_ID: &str = super::client::DEFAULT_DEV_ID;
+/// Notification credentials of the built-in reference ICS (test values, not secrets); the same
+/// as `reference::client::ClientConfig::new`, so digests of the suite's Package#0 verify.
+pub const REFERENCE_SECRET: &str = "test-noti-secret";
+pub const REFERENCE_AUTH_DATA: &str = "test-noti-authdata";
+/// SCR tables the reference peers implement beyond the base tables of the dm2 binding (which
+/// they implement by definition); a table they do not implement is not applicable to them.
+pub const REFERENCE_IMPLEMENTS: &[&str] = &[];
+/// ClientURI of DevInfo/DevID used by the reference ICS (`pixit.mo.devid_uri`).
+pub const REFERENCE_DEVID_URI: &str = "urn:oma:mo:oma-dm-devinfo:1.0//DevID";
+
+impl Ics {
+    /// Device-specific ClientURIs of the reference client that client-role cases use (`[pixit.mo]`),
+    /// matching the provisioned state documented in `crate::reference::client`.
+    fn reference_mo() -> BTreeMap<String, String> {
+        [
+            ("devid_uri", REFERENCE_DEVID_URI),
+            // A permanent node: DELETE must be refused (405).
+            ("permanent_uri", "urn:oma:mo:dmcts-test:1.0/t0/Perm"),
+            // A dynamic leaf the server may replace with HGET and remove with DELETE.
+            ("dynamic_uri", "urn:oma:mo:dmcts-test:1.0/t0/Scratch"),
+            // A MOID the server may create instances of with HGET (no ClientURI).
+            ("instance_moid", "urn:oma:mo:dmcts-test:1.0"),
+            // A subtree the client uploads with HPUT/HPOST.
+            ("upload_uri", "urn:oma:mo:oma-dm-devinfo:1.0/d0/"),
+            // An executable node, and a node whose value shows the execution took effect.
+            ("exec_uri", "urn:oma:mo:dmcts-test:1.0/t0/Op"),
+            ("exec_effect_uri", "urn:oma:mo:dmcts-test:1.0/t0/OpCount"),
+            ("exec_effect_value", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// The built-in ICS of a reference peer (see [`Ics::for_reference_with`]), listening on
+    /// 127.0.0.1 with an OS-chosen port and using [`REFERENCE_DEV_ID`].
+    pub fn for_reference(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics {
+        Ics::for_reference_with(role, ut_url, server_uri, SocketAddr::from(([127, 0, 0, 1], 0)), REFERENCE_DEV_ID)
+    }
+
+    /// The built-in ICS used with `dmcts run --against reference`: every optional SCR item
+    /// supported, the upper tester over HTTP at `ut_url`, Package#0 through the upper tester,
+    /// reference notification credentials, short timeouts and quiet period.
+    pub fn for_reference_with(
+        role: Role,
+        ut_url: &str,
+        server_uri: Option<&str>,
+        listen: SocketAddr,
+        dev_id: &str,
+    ) -> Ics {
+        let product = match role {
+            Role::Client => "reference DM client",
+            Role::Server => "reference DM server",
+        };
+        Ics {
+            path: PathBuf::from(format!("<built-in reference {role} ICS>")),
+            iut: IutIdentity {
+                role,
+                vendor: "dmcts".into(),
+                product: product.into(),
+                version: crate::SUITE_VERSION.into(),
+                binding: DEFAULT_BINDING.into(),
+                implements: REFERENCE_IMPLEMENTS.iter().map(|t| t.to_string()).collect(),
+            },
+            support: BTreeMap::new(),
+            pixit: Pixit {
+                suite: SuitePixit { listen, base_url: None, server_url: None },
+                iut: IutPixit { dev_id: Some(dev_id.to_string()), server_uri: server_uri.map(str::to_string) },
+                account: AccountPixit::default(),
+                notification: NotificationPixit {
+                    transport: NotificationTransport::UpperTester,
+                    url: None,
+                    secret: Some(REFERENCE_SECRET.into()),
+                    auth_data: Some(REFERENCE_AUTH_DATA.into()),
+                    server_delivery: ServerDelivery::Listener,
+                },
+                upper_tester: UpperTesterConfig::Http { url: ut_url.to_string() },
+                // In-process peers answer in milliseconds; long waits would only slow selftests.
+                timeouts: Timeouts { step_ms: 5_000, case_ms: 30_000, run_ms: 600_000, quiet_period_ms: 150 },
+                mo: Self::reference_mo(),
+            },
+            profile: Profile::default(),
+            lines: BTreeMap::new(),
+            all_optional_supported: true,
+        }
+    }
+}
