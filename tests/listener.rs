@@ -183,6 +183,8 @@ async fn traffic_after_a_case_is_answered_traced_reported_and_never_the_next_cas
     assert_eq!(post(&wrong, "x").await.0, 404);
 
     let late = l.take_late_traffic();
+    assert_eq!(late.not_kept, 0);
+    let late = late.requests;
     type Row<'a> = (Option<&'a str>, &'a str, &'a str, Option<u16>, bool);
     let summary: Vec<Row> = late
         .iter()
@@ -202,7 +204,7 @@ async fn traffic_after_a_case_is_answered_traced_reported_and_never_the_next_cas
         ]
     );
     assert_eq!(late[1].incoming.body, b"stray Package#3");
-    assert!(l.take_late_traffic().is_empty(), "taken once");
+    assert!(l.take_late_traffic().requests.is_empty(), "taken once");
     let a_notes = notes(&trace_a);
     assert!(a_notes.iter().any(|n| n == "traffic after the case TC-A ended: POST /path answered 503"), "{a_notes:#?}");
 
@@ -228,7 +230,7 @@ async fn a_request_whose_head_arrived_during_a_case_is_not_the_next_cases() {
     tokio::time::timeout(BOUND, s.read_exact(&mut head)).await.unwrap().unwrap();
     assert_eq!(&head, b"HTTP/1.1 503");
     assert!(l.pending("any").is_empty(), "TC-B never sees it");
-    let late = l.take_late_traffic();
+    let late = l.take_late_traffic().requests;
     assert_eq!(late.len(), 1);
     assert_eq!((late[0].after_case.as_deref(), late[0].incoming.body.as_slice()), (Some("TC-A"), b"abcd".as_slice()));
 }
@@ -253,7 +255,7 @@ async fn requests_held_when_a_case_ends_get_the_configured_case_end_answer() {
     assert_eq!(held_dm.await.unwrap(), (200, "END".into()));
     assert_eq!(held_repo.await.unwrap().0, 503, "the default for other endpoints");
     assert!(notes(&trace).iter().any(|n| n == "case ended: POST /dm answered 200"), "{:#?}", notes(&trace));
-    assert!(l.take_late_traffic().is_empty(), "held requests arrived during the case: not late");
+    assert!(l.take_late_traffic().requests.is_empty(), "held requests arrived during the case: not late");
 }
 
 #[tokio::test]
@@ -264,4 +266,62 @@ async fn a_dm_server_url_that_cannot_be_served_is_refused_at_bind() {
             Ok(l) => panic!("{url} was accepted as {}", l.server_url()),
         }
     }
+}
+
+#[tokio::test]
+async fn a_flood_is_bounded_in_a_case_and_between_cases() {
+    use dmcts::peers::listener::{LATE_BODY_KEPT, MAX_KEPT_REQUESTS};
+    let l = Listener::bind(loopback(), None).await.unwrap();
+    let trace = Trace::new();
+    l.begin_case_with_id("TC-F", trace.clone(), Vec::new());
+    let notify = l.endpoint_url("notify");
+    // Answered at once (204), so the flood needs no step to answer it.
+    let c = http();
+    for _ in 0..MAX_KEPT_REQUESTS {
+        assert_eq!(c.post(&notify).send().await.unwrap().status(), 204);
+    }
+    assert_eq!(c.post(&notify).send().await.unwrap().status(), 503, "one over the bound");
+    assert_eq!(l.pending("notify").len(), MAX_KEPT_REQUESTS);
+    assert!(notes(&trace).iter().any(|n| n.starts_with(&format!("more than {MAX_KEPT_REQUESTS} requests"))));
+    l.end_case();
+    // Between cases: bodies are kept as a prefix, with their length.
+    let (status, _) = post(l.endpoint_url("dm"), vec![b'z'; LATE_BODY_KEPT + 10]).await;
+    assert_eq!(status, 503);
+    let late = l.take_late_traffic();
+    assert_eq!(late.requests.len(), 1);
+    assert_eq!(
+        (late.requests[0].incoming.body.len(), late.requests[0].body_len),
+        (LATE_BODY_KEPT, LATE_BODY_KEPT + 10)
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_cases_budget_are_refused() {
+    use dmcts::peers::listener::MAX_CASE_BODY_BYTES;
+    let l = Listener::bind(loopback(), None).await.unwrap();
+    l.begin_case_with_id("TC-G", Trace::new(), Vec::new());
+    let repo = l.endpoint_url("repo");
+    let per = MAX_BODY_BYTES;
+    let n = MAX_CASE_BODY_BYTES / per;
+    let c = http();
+    let sends = (0..=n).map(|i| {
+        let c = c.clone();
+        let url = format!("{repo}/{i}");
+        async move { c.put(url).body(vec![b'a'; per]).send().await.map(|r| r.status().as_u16()).ok() }
+    });
+    let sending = tokio::spawn(futures::future::join_all(sends));
+    let mut refused = 0;
+    for _ in 0..=n {
+        let t = l.take("repo", None, BOUND).await.expect("each PUT is recorded");
+        if let Some(why) = &t.incoming.refused {
+            assert!(why.contains("budget") && t.incoming.body.is_empty(), "{why}");
+            refused += 1;
+        } else {
+            assert_eq!(t.incoming.body.len(), per);
+        }
+        l.answer(t, HttpAnswer::status(204));
+    }
+    assert_eq!(refused, 1, "the one past the budget");
+    let statuses = sending.await.unwrap();
+    assert_eq!(statuses.iter().filter(|s| **s == Some(503)).count(), 1, "{statuses:?}");
 }

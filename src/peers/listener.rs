@@ -31,6 +31,15 @@ use tokio::sync::{oneshot, Notify};
 /// The suite's endpoints. `dm` is the DM server URL itself; the others are derived under it.
 pub const ENDPOINTS: &[&str] = &["dm", "cont", "repo", "browser", "async", "notify"];
 
+/// At most this many requests are kept per case (and between cases); more are answered 503
+/// and only counted, so a flood cannot exhaust the suite's memory.
+pub const MAX_KEPT_REQUESTS: usize = 1000;
+/// At most this many request body bytes are kept per case; a request over the budget is
+/// recorded as refused and answered 503.
+pub const MAX_CASE_BODY_BYTES: usize = 4 * MAX_BODY_BYTES;
+/// How much of a body is kept for traffic after a case (the report needs a prefix only).
+pub const LATE_BODY_KEPT: usize = 16 * 1024;
+
 /// Upper bound on how long a request may be held unanswered (the case timeout ends it earlier).
 const MAX_HOLD: Duration = Duration::from_secs(600);
 /// A request body must arrive within this time (408 otherwise), unless set with
@@ -113,10 +122,21 @@ pub struct LateRequest {
     /// The case that ran last when it arrived (or during which it started to arrive); `None`
     /// before the first case, or when that case was begun without an id.
     pub after_case: Option<String>,
-    /// The request, with the status it was answered in `answered`.
+    /// The request, with the status it was answered in `answered`. Its body is cut to
+    /// [`LATE_BODY_KEPT`] bytes; `body_len` is its real length.
     pub incoming: Incoming,
+    pub body_len: usize,
     /// It was also sent to a path the suite does not serve (answered 404).
     pub misdirected: bool,
+}
+
+/// The traffic that arrived while no case was running ([`Listener::take_late_traffic`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LateTraffic {
+    /// In arrival order, at most [`MAX_KEPT_REQUESTS`].
+    pub requests: Vec<LateRequest>,
+    /// Requests beyond those, answered but not kept.
+    pub not_kept: usize,
 }
 
 /// How the suite answers a request outside a case step: given the request, the answer.
@@ -238,6 +258,10 @@ struct CaseInbox {
     /// Misdirected requests, and whether a waiting step has already been told about each.
     misdirected: Vec<(Misdirected, bool)>,
     last_seq: usize,
+    /// Body bytes kept so far, against [`MAX_CASE_BODY_BYTES`].
+    body_bytes: usize,
+    /// Requests answered 503 without being kept ([`MAX_KEPT_REQUESTS`]).
+    not_kept: usize,
 }
 
 struct State {
@@ -246,7 +270,7 @@ struct State {
     generation: u64,
     /// The case that ran last, and its trace (late traffic is traced there).
     last_case: Option<(Option<String>, Trace)>,
-    late: Vec<LateRequest>,
+    late: LateTraffic,
     late_seq: usize,
     between_cases: Answers,
     at_case_end: Answers,
@@ -309,7 +333,7 @@ impl Listener {
             case: None,
             generation: 0,
             last_case: None,
-            late: Vec::new(),
+            late: LateTraffic::default(),
             late_seq: 0,
             between_cases: Answers::new(Arc::new(service_unavailable)),
             at_case_end: Answers::new(Arc::new(|_: &Incoming| HttpAnswer::status(503))),
@@ -364,7 +388,16 @@ impl Listener {
         self.end_case();
         let mut st = self.shared.lock();
         st.generation += 1;
-        st.case = Some(CaseInbox { id, trace, resources, requests: Vec::new(), misdirected: Vec::new(), last_seq: 0 });
+        st.case = Some(CaseInbox {
+            id,
+            trace,
+            resources,
+            requests: Vec::new(),
+            misdirected: Vec::new(),
+            last_seq: 0,
+            body_bytes: 0,
+            not_kept: 0,
+        });
     }
 
     /// Ends a case: every request still held gets the case-end answer of its endpoint (503
@@ -414,7 +447,7 @@ impl Listener {
 
     /// Returns and forgets the traffic that arrived while no case was running, in arrival
     /// order, for the run report ("traffic after the case ended").
-    pub fn take_late_traffic(&self) -> Vec<LateRequest> {
+    pub fn take_late_traffic(&self) -> LateTraffic {
         std::mem::take(&mut self.shared.lock().late)
     }
 
@@ -773,11 +806,19 @@ fn admit(
         st.late_seq += 1;
         incoming.seq = st.late_seq;
         incoming.answered = Some(answer.status);
-        st.late.push(LateRequest {
-            after_case: arrival.case_id.clone(),
-            incoming: incoming.clone(),
-            misdirected: route.is_none(),
-        });
+        if st.late.requests.len() < MAX_KEPT_REQUESTS {
+            let mut kept = incoming.clone();
+            let body_len = kept.body.len();
+            kept.body.truncate(LATE_BODY_KEPT);
+            st.late.requests.push(LateRequest {
+                after_case: arrival.case_id.clone(),
+                incoming: kept,
+                body_len,
+                misdirected: route.is_none(),
+            });
+        } else {
+            st.late.not_kept += 1;
+        }
         drop(st);
         if let Some(trace) = &arrival.trace {
             trace_request(trace, &incoming);
@@ -793,6 +834,23 @@ fn admit(
         return Admitted::Now(answer);
     }
     let Some(inbox) = st.case.as_mut() else { return Admitted::Now(HttpAnswer::status(503)) };
+    if inbox.requests.len() + inbox.misdirected.len() >= MAX_KEPT_REQUESTS {
+        inbox.not_kept += 1;
+        if inbox.not_kept == 1 {
+            inbox.trace.note(format!(
+                "more than {MAX_KEPT_REQUESTS} requests in this case: further ones are answered 503 and not kept"
+            ));
+        }
+        return Admitted::Now(HttpAnswer::status(503));
+    }
+    let mut refused = refused;
+    if inbox.body_bytes + incoming.body.len() > MAX_CASE_BODY_BYTES {
+        let why = format!("over the case's budget of {MAX_CASE_BODY_BYTES} bytes of request bodies");
+        incoming.body = Vec::new();
+        incoming.refused = Some(why.clone());
+        refused = Some((why, 503));
+    }
+    inbox.body_bytes += incoming.body.len();
     inbox.last_seq += 1;
     incoming.seq = inbox.last_seq;
     trace_request(&inbox.trace, &incoming);
