@@ -101,6 +101,11 @@ async fn a_path_the_suite_does_not_serve_is_answered_404_at_once_and_named() {
     assert!(taken.is_none());
     assert_eq!(l.misdirected().len(), 2);
     assert_eq!(l.arrived(), 2, "misdirected requests count in the arrival order");
+    // After a confirmed reset, earlier misdirected requests end no wait (they stay listed).
+    post(&wrong, "before reset").await;
+    l.drop_pending();
+    assert!(matches!(l.take_or_misdirected("dm", None, Duration::from_millis(50)).await, TakeOutcome::TimedOut));
+    assert_eq!(l.misdirected().len(), 3);
 }
 
 #[tokio::test]

@@ -552,10 +552,14 @@ impl Listener {
     }
 
     /// Drops every request not yet taken by a step: held ones are answered 503. Returns them.
-    /// Used after the IUT confirmed a `reset`: what it sent before belongs to its old state.
+    /// Used after the IUT confirmed a `reset`: what it sent before belongs to its old state
+    /// (so misdirected requests before it no longer end a wait either).
     pub fn drop_pending(&self) -> Vec<Incoming> {
         let mut st = self.shared.lock();
         let Some(inbox) = st.case.as_mut() else { return Vec::new() };
+        for (_, seen) in inbox.misdirected.iter_mut() {
+            *seen = true;
+        }
         let mut dropped = Vec::new();
         for h in inbox.requests.iter_mut().filter(|h| !h.consumed) {
             h.consumed = true;
