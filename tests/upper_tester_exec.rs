@@ -117,3 +117,68 @@ async fn a_program_that_cannot_start_is_a_transport_error() {
     let r = hook(&["dmcts-no-such-program-on-path"]).call(&req("reset"), T).await;
     assert!(matches!(r, Err(UtError::Transport(_))), "{r:?}");
 }
+
+/// Ends a process the test's hook left behind (by its pid, never by name).
+fn end(pid: &str) {
+    if let Ok(p) = pid.trim().parse::<i32>() {
+        // SAFETY: kill(2) has no memory effects.
+        unsafe {
+            libc::kill(p, libc::SIGKILL);
+        }
+    }
+}
+
+/// A hook that answers, exits 0 and leaves a background process holding its stdout: the answer
+/// counts as soon as the hook has exited (not at EOF, which would come only at the timeout),
+/// and the background process, possibly the vendor's IUT, is left running.
+async fn background_child_holding_stdout(mode: &str) {
+    let pidfile = std::env::temp_dir().join(format!("dmcts-ut-bg-{mode}-{}.pid", std::process::id()));
+    let _ = std::fs::remove_file(&pidfile);
+    let u = hook(&["tests/fixtures/ut/background.sh", pidfile.to_str().unwrap(), mode]);
+    // The background `sleep` holds the pipe for 60 s; reading to EOF would end in this timeout.
+    let r = u.call(&req("reset"), Duration::from_secs(5)).await;
+    let pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+    let _ = std::fs::remove_file(&pidfile);
+    let still_running = alive(pid.trim());
+    end(&pid);
+    let a = r.expect("the hook's answer, read once it exited");
+    assert_eq!(a.status, UtStatus::Done);
+    assert_eq!(a.data, json!({"started": true}));
+    assert!(still_running, "the background process {pid:?} must not be killed after a normal exit");
+}
+
+#[tokio::test]
+async fn a_background_child_holding_stdout_does_not_hide_the_answer() {
+    background_child_holding_stdout("plain").await;
+}
+
+#[tokio::test]
+async fn a_setsid_background_child_holding_stdout_does_not_hide_the_answer() {
+    background_child_holding_stdout("setsid").await;
+}
+
+#[tokio::test]
+async fn stdout_over_the_answer_limit_is_a_bad_answer_with_a_short_prefix() {
+    let r = hook(&["tests/fixtures/ut/flood.sh", "stdout"]).call(&req("reset"), T).await;
+    match r {
+        Err(UtError::BadAnswer(m)) => {
+            let limit = dmcts::upper_tester::MAX_ANSWER_BYTES;
+            assert!(m.contains(&format!("answer larger than {limit} bytes")), "{}", &m[..m.len().min(300)]);
+            assert!(m.contains(r#"{"status":"done","data":"xxx"#), "{m}");
+            assert!(m.len() < 1000, "only a prefix is quoted: {} bytes", m.len());
+        }
+        other => panic!("expected BadAnswer, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_stderr_flood_is_drained_and_only_its_end_kept() {
+    let a = hook(&["tests/fixtures/ut/flood.sh", "stderr"]).call(&req("reset"), T).await.unwrap();
+    assert_eq!(a.status, UtStatus::Done);
+    let a = hook(&["sh", "-c", "head -c 4194304 /dev/zero | tr '\\0' y | fold -w 100 >&2; echo 'the end' >&2; exit 4"])
+        .call(&req("reset"), T)
+        .await
+        .unwrap();
+    assert_eq!(a.status, UtStatus::Failed);
+    assert!(a.message.contains("exited 4") && a.message.contains("the end") && a.message.len() < 2000, "{}", a.message);
+}

@@ -26,6 +26,15 @@ async fn serve() -> String {
             }),
         )
         .route("/garbage", post(|| async { "<html>hello</html>" }))
+        .route(
+            "/huge",
+            post(|| async {
+                // A valid answer, but over the contract's limit.
+                let pad = "x".repeat(dmcts::upper_tester::MAX_ANSWER_BYTES);
+                Json(json!({"status": "done", "message": pad}))
+            }),
+        )
+        .route("/endless", post(|| async { axum::body::Body::from_stream(endless()) }))
         .route("/wrong-shape", post(|| async { Json(json!({"status": "ok"})) }))
         .route("/broken", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "internal error") }))
         .route(
@@ -41,6 +50,12 @@ async fn serve() -> String {
         let _ = axum::serve(listener, app).await;
     });
     format!("http://{addr}")
+}
+
+/// A body that never ends (no Content-Length), 64 KiB at a time.
+fn endless() -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    let chunk = bytes::Bytes::from(vec![b'{'; 64 * 1024]);
+    futures::stream::repeat_with(move || Ok(chunk.clone()))
 }
 
 fn ut(url: String) -> UpperTester {
@@ -86,6 +101,21 @@ async fn garbage_and_wrong_shape_are_bad_answers_saying_what_was_expected() {
     match ut(format!("{base}/wrong-shape")).call(&req("reset"), T).await {
         Err(UtError::BadAnswer(m)) => assert!(m.contains("wrong shape") && m.contains("done"), "{m}"),
         other => panic!("expected BadAnswer, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn answers_over_the_limit_are_bad_answers_quoting_only_a_prefix() {
+    let base = serve().await;
+    let limit = dmcts::upper_tester::MAX_ANSWER_BYTES;
+    for path in ["/huge", "/endless"] {
+        match ut(format!("{base}{path}")).call(&req("reset"), T).await {
+            Err(UtError::BadAnswer(m)) => {
+                assert!(m.contains(&format!("answer larger than {limit} bytes")), "{path}: {}", &m[..m.len().min(300)]);
+                assert!(m.len() < 1000, "{path}: only a prefix is quoted ({} bytes)", m.len());
+            }
+            other => panic!("{path}: expected BadAnswer, got {other:?}"),
+        }
     }
 }
 

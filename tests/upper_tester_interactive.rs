@@ -70,3 +70,23 @@ async fn an_operator_who_does_not_answer_times_out() {
     assert_eq!(r, Err(UtError::Timeout { after_ms: 200 }));
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn query_actions_are_never_put_to_an_operator() {
+    // With an operator at the keyboard: no prompt, no line consumed, `unsupported` at once.
+    let screen = Screen::default();
+    let u = UpperTester::interactive_with_io(std::io::Cursor::new("done\n"), screen.clone());
+    for action in ["idle", "iut.state"] {
+        let a = u.call(&req(action, json!({})), Duration::from_secs(30)).await.unwrap();
+        assert_eq!(a.status, UtStatus::Unsupported, "{action}");
+    }
+    assert!(screen.0.lock().unwrap().is_empty(), "nothing was shown");
+    let a = u.call(&req("reset", json!({})), Duration::from_secs(5)).await.unwrap();
+    assert_eq!(a.status, UtStatus::Done, "the typed line still answers the next real prompt");
+    // Without a terminal: `unsupported` too, not requires-operator (which would skip the case).
+    if !std::io::stdin().is_terminal() {
+        let u = UpperTester::from_config(&UpperTesterConfig::Interactive, Path::new(".")).unwrap();
+        let a = u.call(&req("iut.state", json!({})), Duration::from_secs(30)).await.unwrap();
+        assert_eq!(a.status, UtStatus::Unsupported);
+    }
+}

@@ -3,6 +3,7 @@
 use crate::upper_tester::{UtAnswer, UtRequest};
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::post, Json, Router};
 use futures::future::BoxFuture;
+use serde_json::json;
 use std::sync::Arc;
 
 /// Handles one upper-tester request.
@@ -10,6 +11,12 @@ pub type UtHandler = Arc<dyn Fn(UtRequest) -> BoxFuture<'static, UtAnswer> + Sen
 
 /// Path of the upper-tester endpoint on a reference peer.
 pub const UT_PATH: &str = "/ut";
+
+/// The answer to `iut.state` of a peer that runs in the suite's own process: it cannot have
+/// exited while it answers, so it is `idle` or `running`.
+pub fn iut_state_answer(idle: bool) -> UtAnswer {
+    UtAnswer::done(json!({ "state": if idle { "idle" } else { "running" } }))
+}
 
 /// A router serving the upper-tester contract at [`UT_PATH`]. A body that is not a valid
 /// request gets 400 with a `failed` answer explaining why, never a panic.

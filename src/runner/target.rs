@@ -9,7 +9,6 @@ use crate::peers::Listener;
 use crate::reference::{client, faults, server};
 use crate::scr::{Registry, Role};
 use crate::upper_tester::UpperTester;
-use anyhow::Context;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -96,9 +95,12 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
         Target::Ics(ics) => {
             let base = ics.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
             let ut = UpperTester::from_config(&ics.pixit.upper_tester, &base).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let listener = Listener::bind(ics.pixit.suite.listen, ics.pixit.suite.base_url.clone())
+            // The DM server URL of the IUT's account (PIXIT suite.base_url + "/dm" until
+            // suite.server_url exists), served exactly.
+            let server_url = crate::peers::listener::pixit_server_url(None, ics.pixit.suite.base_url.as_deref());
+            let listener = Listener::bind(ics.pixit.suite.listen, server_url.as_deref())
                 .await
-                .with_context(|| format!("cannot listen on {} (PIXIT suite.listen)", ics.pixit.suite.listen))?;
+                .map_err(|e| anyhow::anyhow!("{e} (PIXIT [pixit.suite])"))?;
             Ok(Prepared {
                 run_timeout: ics.pixit.timeouts.run(),
                 iut_json: ics.redacted_json(),

@@ -5,7 +5,7 @@ use super::exec::ExecBackend;
 use super::http::HttpBackend;
 use super::interactive::InteractiveBackend;
 use super::scripted::ScriptedBackend;
-use super::{UpperTesterConfig, UtAnswer, UtRequest};
+use super::{UpperTesterConfig, UtAnswer, UtRequest, MAX_ANSWER_BYTES};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,6 +114,23 @@ impl UpperTester {
 /// What a valid answer looks like, quoted in every [`UtError::BadAnswer`].
 pub(crate) const ANSWER_SHAPE: &str =
     r#"{"status": "done"|"unsupported"|"failed", "message": string, "data": any JSON}"#;
+
+/// How much of an oversized answer is quoted in the error (and so in the trace and reports).
+pub(crate) const QUOTED_PREFIX: usize = 200;
+
+/// The error for an answer over [`MAX_ANSWER_BYTES`]: says the limit, how much came (when
+/// known), and quotes a short prefix, never the whole.
+pub(crate) fn too_large(who: &str, total: Option<u64>, prefix: &[u8]) -> UtError {
+    let size = match total {
+        Some(n) => format!(" ({n} bytes)"),
+        None => String::new(),
+    };
+    let cut = &prefix[..prefix.len().min(QUOTED_PREFIX)];
+    UtError::BadAnswer(format!(
+        "{who} an answer larger than {MAX_ANSWER_BYTES} bytes{size}, the limit of the contract; it begins: {}…",
+        String::from_utf8_lossy(cut)
+    ))
+}
 
 /// Parses an answer body, or says what was expected and what came instead.
 pub(crate) fn parse_answer(body: &[u8]) -> Result<UtAnswer, String> {

@@ -1,7 +1,8 @@
-//! HTTP back end: POST the request as JSON to the vendor's hook; the response body is the
-//! answer.
-use super::client::{parse_answer, UtError};
-use super::{UtAnswer, UtRequest};
+//! HTTP back end: POST the request as JSON to the vendor's hook; the response body (at most
+//! [`MAX_ANSWER_BYTES`]) is the answer.
+use super::client::{parse_answer, too_large, UtError};
+use super::{UtAnswer, UtRequest, MAX_ANSWER_BYTES};
+use crate::peers::http::read_limited;
 use std::time::Duration;
 
 /// Correlation headers on every request, so vendors can match the call with their own logs.
@@ -41,7 +42,7 @@ impl HttpBackend {
         let exchange = async {
             let resp = rb.send().await?;
             let status = resp.status();
-            let body = resp.bytes().await?;
+            let body = read_limited(resp, MAX_ANSWER_BYTES).await?;
             Ok::<_, reqwest::Error>((status, body))
         };
         let (status, body) = match tokio::time::timeout(timeout, exchange).await {
@@ -50,6 +51,11 @@ impl HttpBackend {
             Ok(Err(e)) => return Err(UtError::Transport(format!("POST {}: {}", self.url, error_chain(&e)))),
             Ok(Ok(x)) => x,
         };
+        if body.truncated {
+            let declared = body.declared_len.filter(|n| *n > MAX_ANSWER_BYTES as u64);
+            return Err(too_large(&format!("POST {} answered HTTP {status} with", self.url), declared, &body.bytes));
+        }
+        let body = body.bytes;
         match parse_answer(&body) {
             Ok(a) => Ok(a),
             // An error status with a valid answer (e.g. 501 + unsupported) is still an answer.

@@ -3,14 +3,22 @@
 //! `plan` output can key on. Without a terminal on stdin, every call ends at once with
 //! [`UtError::RequiresOperator`], which the runner turns into a `skipped` case with reason
 //! `requires-operator`.
+//!
+//! The optional query actions (`idle`, `iut.state`) are never put to an operator: they are
+//! answered `unsupported` at once, with or without a terminal (a person cannot watch a process
+//! table in time, and a prompt would cost a step timeout for a question that only saves time).
+//! Reply lines are bounded by [`MAX_ANSWER_BYTES`]; a longer one is refused and asked again.
 use super::client::UtError;
-use super::{action, UtAnswer, UtRequest};
+use super::{action, UtAnswer, UtRequest, MAX_ANSWER_BYTES, QUERY_ACTIONS};
 use base64::Engine;
 use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::{channel, Receiver};
+
+/// Lines typed ahead of a prompt that are kept; the reader waits beyond that.
+const TYPED_AHEAD: usize = 64;
 
 /// The stable prompt id of an action: `UT-` and the action in capitals.
 pub fn prompt_id(action: &str) -> String {
@@ -62,6 +70,9 @@ pub fn instruction(req: &UtRequest) -> String {
             .into(),
         action::IDLE => "Answer `done` once the IUT has no DM session and no queued work in progress \
                          (or `unsupported` if you cannot tell)."
+            .into(),
+        action::IUT_STATE => "Say whether the IUT process is running, idle, or has exited: `done {\"state\": \
+                              \"running\"|\"idle\"|\"exited\", \"detail\": \"...\"}`."
             .into(),
         action::SESSION_START => "Make the DM client open a client-initiated DM session (send Package#1) to its DM \
                                   server now."
@@ -173,8 +184,15 @@ pub fn parse_reply(action: &str, line: &str) -> Result<Option<UtAnswer>, String>
 
 type Output = Box<dyn Write + Send>;
 
+/// One line read from the operator.
+enum Line {
+    Text(String),
+    /// A line longer than [`MAX_ANSWER_BYTES`] (its length so far); it was read and dropped.
+    TooLong(usize),
+}
+
 struct Lines {
-    rx: UnboundedReceiver<std::io::Result<String>>,
+    rx: Receiver<std::io::Result<Line>>,
     /// The last prompt timed out: lines already typed were meant for it, not the next one.
     stale: bool,
 }
@@ -212,6 +230,12 @@ impl InteractiveBackend {
 
     pub(crate) async fn call(&self, req: &UtRequest, timeout: Duration) -> Result<UtAnswer, UtError> {
         let id = prompt_id(&req.action);
+        if QUERY_ACTIONS.contains(&req.action.as_str()) {
+            return Ok(UtAnswer::unsupported(format!(
+                "{} is not asked of an operator (interactive upper tester)",
+                req.action
+            )));
+        }
         let Some(term) = &self.term else {
             return Err(UtError::RequiresOperator { prompt_id: id });
         };
@@ -242,7 +266,9 @@ impl InteractiveBackend {
                 }
                 // End of input or a read error: no operator can answer any more.
                 Ok(None) | Ok(Some(Err(_))) => return Err(UtError::RequiresOperator { prompt_id: id }),
-                Ok(Some(Ok(line))) => match parse_reply(&req.action, &line) {
+                Ok(Some(Ok(Line::TooLong(n)))) => term
+                    .say(&format!("  that reply is over {n} bytes, longer than the limit of {MAX_ANSWER_BYTES}\n> ")),
+                Ok(Some(Ok(Line::Text(line)))) => match parse_reply(&req.action, &line) {
                     Ok(Some(answer)) => return Ok(answer),
                     Ok(None) => term.say("> "),
                     Err(why) => term.say(&format!("  {why}\n> ")),
@@ -252,25 +278,59 @@ impl InteractiveBackend {
     }
 }
 
+/// Reads one line (without its end), never holding more than `limit` bytes of it: a longer
+/// line is read to its end and dropped. `None` at end of input.
+fn read_line_limited(input: &mut dyn BufRead, limit: usize) -> std::io::Result<Option<Line>> {
+    let mut line = Vec::new();
+    let mut seen = 0usize;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            // End of input: a last line without its newline still counts.
+            return Ok((seen > 0).then(|| finish(line, seen, limit)));
+        }
+        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (&buf[..i], i + 1),
+            None => (buf, buf.len()),
+        };
+        seen += chunk.len();
+        if seen <= limit {
+            line.extend_from_slice(chunk);
+        }
+        let ended = done > chunk.len();
+        input.consume(done);
+        if ended {
+            return Ok(Some(finish(line, seen, limit)));
+        }
+    }
+}
+
+fn finish(line: Vec<u8>, seen: usize, limit: usize) -> Line {
+    if seen > limit {
+        Line::TooLong(seen)
+    } else {
+        Line::Text(String::from_utf8_lossy(&line).into_owned())
+    }
+}
+
 impl Terminal {
     fn lines(&self) -> &tokio::sync::Mutex<Lines> {
         self.lines.get_or_init(|| {
-            let (tx, rx) = unbounded_channel();
+            let (tx, rx) = channel(TYPED_AHEAD);
             let input = self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(mut input) = input {
                 // A plain thread, not spawn_blocking: a read blocked on the terminal must not
                 // keep the tokio runtime from shutting down, and it outlives a timed-out prompt.
                 let spawned = std::thread::Builder::new().name("dmcts-operator".into()).spawn(move || loop {
-                    let mut s = String::new();
-                    match input.read_line(&mut s) {
-                        Ok(0) => break,
-                        Ok(_) => {
-                            if tx.send(Ok(s)).is_err() {
+                    match read_line_limited(&mut input, MAX_ANSWER_BYTES) {
+                        Ok(None) => break,
+                        Ok(Some(line)) => {
+                            if tx.blocking_send(Ok(line)).is_err() {
                                 break;
                             }
                         }
                         Err(e) => {
-                            let _ = tx.send(Err(e));
+                            let _ = tx.blocking_send(Err(e));
                             break;
                         }
                     }
@@ -302,7 +362,7 @@ mod tests {
     fn prompt_ids_are_stable() {
         assert_eq!(prompt_id("session.start"), "UT-SESSION.START");
         let ids: Vec<String> = ACTIONS.iter().map(|a| prompt_id(a)).collect();
-        assert!(ids.contains(&"UT-DEVICE.REPORT".to_string()) && ids.len() == 10);
+        assert!(ids.contains(&"UT-DEVICE.REPORT".to_string()) && ids.len() == ACTIONS.len());
     }
 
     #[test]
@@ -321,6 +381,21 @@ mod tests {
         for a in ACTIONS {
             assert!(!instruction(&req(a, json!({}))).is_empty());
         }
+    }
+
+    #[test]
+    fn long_lines_are_refused_without_being_kept() {
+        let mut input = std::io::Cursor::new(format!("done\r\n{}\nfailed x\nlast", "y".repeat(20)).into_bytes());
+        let mut next = || match read_line_limited(&mut input, 10).unwrap() {
+            Some(Line::Text(t)) => format!("text:{t}"),
+            Some(Line::TooLong(n)) => format!("too long:{n}"),
+            None => "eof".into(),
+        };
+        assert_eq!(next(), "text:done\r");
+        assert_eq!(next(), "too long:20");
+        assert_eq!(next(), "text:failed x");
+        assert_eq!(next(), "text:last");
+        assert_eq!(next(), "eof");
     }
 
     #[test]

@@ -10,10 +10,12 @@ use serde_json::Value;
 /// Actions of the contract. Client IUT: `reset`, `session.start`, `notification.deliver`,
 /// `alert.raise`, `config.request`. Server IUT: `reset`, `device.register`,
 /// `notification.send`, `commands.enqueue`, `device.report`. Both: `idle` (optional: answer
-/// once no session or command is in progress, so quiet periods need not be waited blindly).
+/// once no session or command is in progress, so quiet periods need not be waited blindly) and
+/// `iut.state` (optional: is the IUT process running, idle, or has it exited).
 pub mod action {
     pub const RESET: &str = "reset";
     pub const IDLE: &str = "idle";
+    pub const IUT_STATE: &str = "iut.state";
     pub const SESSION_START: &str = "session.start";
     pub const NOTIFICATION_DELIVER: &str = "notification.deliver";
     pub const ALERT_RAISE: &str = "alert.raise";
@@ -57,6 +59,27 @@ pub struct UtAnswer {
 }
 
 impl UtAnswer {
+    /// `Some` when this answer (to any action) says the IUT process has ended:
+    /// `data.iut_state = "exited"`, with the optional `data.detail` (e.g. "SIGSEGV").
+    pub fn iut_exited(&self) -> Option<IutExit> {
+        (self.data.get("iut_state").and_then(Value::as_str) == Some("exited"))
+            .then(|| IutExit { detail: detail_of(&self.data) })
+    }
+
+    /// The IUT's state from an answer to `iut.state`: `Some` only for `done` with a known
+    /// `data.state`. Anything else (unsupported, failed, an unknown state) tells nothing.
+    pub fn iut_state(&self) -> Option<IutState> {
+        if self.status != UtStatus::Done {
+            return None;
+        }
+        match self.data.get("state").and_then(Value::as_str)? {
+            "running" => Some(IutState::Running),
+            "idle" => Some(IutState::Idle),
+            "exited" => Some(IutState::Exited(IutExit { detail: detail_of(&self.data) })),
+            _ => None,
+        }
+    }
+
     pub fn done(data: Value) -> Self {
         UtAnswer { status: UtStatus::Done, message: String::new(), data }
     }
@@ -67,6 +90,43 @@ impl UtAnswer {
         UtAnswer { status: UtStatus::Unsupported, message: message.into(), data: Value::Null }
     }
 }
+
+fn detail_of(data: &Value) -> Option<String> {
+    data.get("detail").and_then(Value::as_str).map(str::trim).filter(|d| !d.is_empty()).map(String::from)
+}
+
+/// The IUT process has ended, as its upper tester says (`iut.state`, or `data.iut_state` on any
+/// answer). Displays as a reason: "the IUT process has exited (SIGSEGV)".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IutExit {
+    /// How it ended, in the upper tester's words (a signal, an exit code...), if it said.
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Display for IutExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.detail {
+            Some(d) => write!(f, "the IUT process has exited ({})", crate::trace::truncate_marked(d, 200)),
+            None => f.write_str("the IUT process has exited"),
+        }
+    }
+}
+
+/// The answer to `iut.state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IutState {
+    /// The IUT process is running (and may be busy).
+    Running,
+    /// Running, with no session, notification or queued work in progress.
+    Idle,
+    /// The IUT process has ended.
+    Exited(IutExit),
+}
+
+/// Upper bound on one upper-tester answer in bytes: an HTTP answer body, an exec hook's stdout,
+/// an operator's reply line, one scripted answer. Larger is a [`UtError::BadAnswer`] saying
+/// "answer larger than N bytes" (documented in docs/upper-tester.md, "Limits").
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// Which back end drives the IUT; the `[pixit.upper_tester]` table of an ICS file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,12 +151,13 @@ pub mod interactive;
 pub mod scripted;
 
 pub use client::{UpperTester, UtError};
-pub use exec::EXIT_UNSUPPORTED;
+pub use exec::{EXIT_GRACE, EXIT_UNSUPPORTED, STDERR_KEPT_BYTES};
 
 /// Every action of the contract (both roles), in the order `docs/upper-tester.md` lists them.
 pub const ACTIONS: &[&str] = &[
     action::RESET,
     action::IDLE,
+    action::IUT_STATE,
     action::SESSION_START,
     action::NOTIFICATION_DELIVER,
     action::ALERT_RAISE,
@@ -106,3 +167,44 @@ pub const ACTIONS: &[&str] = &[
     action::COMMANDS_ENQUEUE,
     action::DEVICE_REPORT,
 ];
+
+/// Optional actions that only ask about the IUT and never set a verdict by themselves: no
+/// operator is ever prompted for them, and a script without an entry answers `unsupported`.
+pub const QUERY_ACTIONS: &[&str] = &[action::IDLE, action::IUT_STATE];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn answer(status: UtStatus, data: Value) -> UtAnswer {
+        UtAnswer { status, message: String::new(), data }
+    }
+
+    #[test]
+    fn any_answer_may_say_the_iut_exited() {
+        let a = answer(UtStatus::Failed, json!({"iut_state": "exited", "detail": "SIGSEGV"}));
+        let e = a.iut_exited().unwrap();
+        assert_eq!(e.detail.as_deref(), Some("SIGSEGV"));
+        assert_eq!(e.to_string(), "the IUT process has exited (SIGSEGV)");
+        let a = answer(UtStatus::Done, json!({"iut_state": "exited"}));
+        assert_eq!(a.iut_exited().unwrap().to_string(), "the IUT process has exited");
+        for data in [json!({"iut_state": "running"}), json!(null), json!(["exited"]), json!({"state": "exited"})] {
+            assert_eq!(answer(UtStatus::Done, data.clone()).iut_exited(), None, "{data}");
+        }
+    }
+
+    #[test]
+    fn the_iut_state_answer() {
+        let st = |s: UtStatus, d: Value| answer(s, d).iut_state();
+        assert_eq!(st(UtStatus::Done, json!({"state": "running"})), Some(IutState::Running));
+        assert_eq!(st(UtStatus::Done, json!({"state": "idle"})), Some(IutState::Idle));
+        assert_eq!(
+            st(UtStatus::Done, json!({"state": "exited", "detail": "exit code 139"})),
+            Some(IutState::Exited(IutExit { detail: Some("exit code 139".into()) }))
+        );
+        assert_eq!(st(UtStatus::Done, json!({"state": "sleeping"})), None);
+        assert_eq!(st(UtStatus::Unsupported, json!({"state": "idle"})), None);
+        assert!(ACTIONS.contains(&action::IUT_STATE) && QUERY_ACTIONS.iter().all(|a| ACTIONS.contains(a)));
+    }
+}

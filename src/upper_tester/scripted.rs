@@ -1,7 +1,12 @@
 //! Scripted back end: canned answers from a TOML file, for CI runs where the IUT's side is
 //! set up in advance. The first matching entry answers; an entry with `once = true` answers
 //! once. A request no entry matches is answered `failed`, naming the action and case: a
-//! missing script line must never pass as `done`.
+//! missing script line must never pass as `done`. The optional query actions (`idle`,
+//! `iut.state`) are the exception: without an entry they are answered `unsupported`, as an IUT
+//! that does not implement them would, so a script written before they existed keeps working.
+//!
+//! The file is at most [`MAX_SCRIPT_BYTES`], each answer at most [`MAX_ANSWER_BYTES`] as JSON:
+//! a larger one stops the run at load, naming the line.
 //!
 //! ```toml
 //! [[answer]]
@@ -13,13 +18,17 @@
 //! once = true                # optional: consumed by its first use
 //! ```
 use super::client::UtError;
-use super::{UtAnswer, UtRequest, UtStatus, ACTIONS};
+use super::{UtAnswer, UtRequest, UtStatus, ACTIONS, MAX_ANSWER_BYTES, QUERY_ACTIONS};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use toml::Spanned;
+
+/// Upper bound on the size of a scripted answers file.
+pub const MAX_SCRIPT_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,8 +88,15 @@ fn line_of(src: &str, offset: usize) -> usize {
 
 impl ScriptedBackend {
     pub(crate) fn load(file: &Path) -> Result<Self, UtError> {
-        let src = std::fs::read_to_string(file)
-            .map_err(|e| UtError::Config(format!("cannot read the scripted answers file {}: {e}", file.display())))?;
+        let cannot = |e: &dyn std::fmt::Display| {
+            UtError::Config(format!("cannot read the scripted answers file {}: {e}", file.display()))
+        };
+        let f = std::fs::File::open(file).map_err(|e| cannot(&e))?;
+        let mut src = String::new();
+        f.take(MAX_SCRIPT_BYTES as u64 + 1).read_to_string(&mut src).map_err(|e| cannot(&e))?;
+        if src.len() > MAX_SCRIPT_BYTES {
+            return Err(cannot(&format_args!("larger than {MAX_SCRIPT_BYTES} bytes, the limit for this file")));
+        }
         Self::parse(file, &src)
     }
 
@@ -109,12 +125,15 @@ impl ScriptedBackend {
                 })?),
                 None => None,
             };
-            entries.push(Entry {
-                action: action.clone(),
-                case,
-                answer: UtAnswer { status: e.status, message: e.message, data: e.data.unwrap_or(Value::Null) },
-                once: e.once,
-            });
+            let answer = UtAnswer { status: e.status, message: e.message, data: e.data.unwrap_or(Value::Null) };
+            let size = serde_json::to_vec(&answer).map_or(0, |v| v.len());
+            if size > MAX_ANSWER_BYTES {
+                return Err(at(
+                    e.action.span().start,
+                    &format!("this answer is {size} bytes as JSON, larger than {MAX_ANSWER_BYTES} bytes, the limit of the contract"),
+                ));
+            }
+            entries.push(Entry { action: action.clone(), case, answer, once: e.once });
         }
         let used = Mutex::new(vec![false; entries.len()]);
         Ok(ScriptedBackend { file: file.to_path_buf(), entries, used })
@@ -130,6 +149,13 @@ impl ScriptedBackend {
                 used[i] = true;
             }
             return e.answer.clone();
+        }
+        if QUERY_ACTIONS.contains(&req.action.as_str()) {
+            return UtAnswer::unsupported(format!(
+                "scripted answers {}: no entry for the optional action {:?}",
+                self.file.display(),
+                req.action
+            ));
         }
         UtAnswer::failed(format!(
             "scripted answers {}: no entry (left) for action {:?} in case {:?} step {}",
@@ -165,5 +191,38 @@ mod tests {
         assert!(e.to_string().contains("ut.toml:4:") && e.to_string().contains("colour"), "{e}");
         let e = ScriptedBackend::parse(p, "[[answer]]\naction = \"reset\"\n").err().unwrap();
         assert!(e.to_string().contains("ut.toml:1:") && e.to_string().contains("status"), "{e}");
+    }
+
+    fn req(action: &str) -> UtRequest {
+        UtRequest { action: action.into(), case: "TC-X".into(), step: 1, args: Value::Null }
+    }
+
+    #[test]
+    fn query_actions_are_scriptable_and_unsupported_without_an_entry() {
+        let p = Path::new("ut.toml");
+        let b = ScriptedBackend::parse(p, "").unwrap();
+        assert_eq!(b.answer(&req("iut.state")).status, UtStatus::Unsupported);
+        assert_eq!(b.answer(&req("idle")).status, UtStatus::Unsupported);
+        // Any other action without an entry never passes.
+        assert_eq!(b.answer(&req("session.start")).status, UtStatus::Failed);
+        let src = "[[answer]]\naction = \"iut.state\"\nstatus = \"done\"\ndata = { state = \"exited\", detail = \"SIGSEGV\" }\n";
+        let b = ScriptedBackend::parse(p, src).unwrap();
+        let a = b.answer(&req("iut.state"));
+        assert_eq!(
+            a.iut_state().map(|s| format!("{s:?}")),
+            Some("Exited(IutExit { detail: Some(\"SIGSEGV\") })".into())
+        );
+    }
+
+    #[test]
+    fn an_answer_over_the_limit_stops_the_load_naming_the_line() {
+        let big = "x".repeat(MAX_ANSWER_BYTES);
+        let src = format!("[[answer]]\naction = \"reset\"\nstatus = \"done\"\n\n[[answer]]\naction = \"idle\"\nstatus = \"done\"\nmessage = \"{big}\"\n");
+        let e = ScriptedBackend::parse(Path::new("ut.toml"), &src).err().unwrap().to_string();
+        assert!(
+            e.contains("ut.toml:6:") && e.contains(&format!("larger than {MAX_ANSWER_BYTES} bytes")),
+            "{}",
+            &e[..200.min(e.len())]
+        );
     }
 }

@@ -425,6 +425,7 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
             wait_idle(&sh, Duration::from_secs(5)).await;
             UtAnswer::done(Value::Null)
         }
+        action::IUT_STATE => ut_server::iut_state_answer(sh.is_idle()),
         action::IDLE => match wait_idle(&sh, Duration::from_secs(5)).await {
             true => UtAnswer::done(Value::Null),
             false => UtAnswer::failed("still busy after 5 s"),

@@ -371,6 +371,7 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
             sh.lock().reset();
             UtAnswer::done(Value::Null)
         }
+        action::IUT_STATE => ut_server::iut_state_answer(sh.is_idle()),
         action::IDLE => match wait_idle(sh, Duration::from_secs(5)).await {
             true => UtAnswer::done(Value::Null),
             false => UtAnswer::failed("a session is still open (or a notification in flight) after 5 s"),
