@@ -99,6 +99,8 @@ async fn a_client_iut_passes_every_client_case_through_an_ics_file() {
         .map(|l| {
             if l.starts_with("listen = ") {
                 format!("listen = \"127.0.0.1:{listen}\"")
+            } else if l.starts_with("server_url = ") {
+                format!("server_url = \"http://127.0.0.1:{listen}/dm\"")
             } else if l.starts_with("url = ") && l.contains("/ut") {
                 format!("url = \"{}\"", cl.ut_url)
             } else {

@@ -296,6 +296,10 @@ impl<'a> Ctx<'a> {
             request: serde_json::to_value(&req).unwrap_or(Value::Null),
             answer: answer_json,
         });
+        if let Some(exit) = res.as_ref().ok().and_then(|a| a.iut_exited()) {
+            self.inconc(format!("upper tester: {action} could not be carried out: {exit}"));
+            return None;
+        }
         match res {
             Ok(a) => match a.status {
                 UtStatus::Done => Some(a.data),
@@ -345,6 +349,88 @@ impl<'a> Ctx<'a> {
             Err(e) => {
                 self.harness_error(format!("upper tester: {e}"));
                 None
+            }
+        }
+    }
+}
+
+/// Why a wait for the IUT ended before its timeout, as the upper tester's `iut.state` said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IutGone {
+    /// The IUT process has exited: nothing more will come.
+    Exited(crate::upper_tester::IutExit),
+    /// No session, notification or queued work is in progress: what is awaited will not come.
+    Idle,
+}
+
+impl std::fmt::Display for IutGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IutGone::Exited(e) => write!(f, "{e}"),
+            IutGone::Idle => {
+                f.write_str("the upper tester reports the IUT idle (iut.state): it is not going to send it")
+            }
+        }
+    }
+}
+
+/// When the first `iut.state` question is asked during a wait, and how often after that.
+const IUT_STATE_FIRST: Duration = Duration::from_millis(300);
+const IUT_STATE_EVERY: Duration = Duration::from_millis(500);
+
+/// Asks the upper tester `iut.state` while a step waits for the IUT, and resolves when the
+/// answer says the awaited message cannot come (the IUT exited, or is idle); never resolves
+/// when the IUT is running or the upper tester cannot say (the step's timeout decides then).
+pub fn watch_iut(ctx: &Ctx<'_>) -> impl std::future::Future<Output = IutGone> + Send + 'static {
+    let ut = ctx.env.ut.clone();
+    let trace = ctx.trace.clone();
+    let (case, step) = (ctx.case.id.clone(), ctx.step);
+    let timeout = ctx.env.settings.step_timeout;
+    async move {
+        tokio::time::sleep(IUT_STATE_FIRST).await;
+        let mut running = 0usize;
+        loop {
+            let req = UtRequest {
+                action: crate::upper_tester::action::IUT_STATE.into(),
+                case: case.clone(),
+                step,
+                args: json!({}),
+            };
+            let answer = ut.call(&req, timeout).await;
+            let state = answer.as_ref().ok().and_then(|a| a.iut_state());
+            let record = |answer: &Result<crate::upper_tester::UtAnswer, UtError>| {
+                trace.record(TraceEvent::UpperTester {
+                    action: req.action.clone(),
+                    request: serde_json::to_value(&req).unwrap_or(Value::Null),
+                    answer: match answer {
+                        Ok(a) => serde_json::to_value(a).unwrap_or(Value::Null),
+                        Err(e) => json!({ "error": e.to_string() }),
+                    },
+                })
+            };
+            match state {
+                Some(crate::upper_tester::IutState::Running) => {
+                    running += 1;
+                    tokio::time::sleep(IUT_STATE_EVERY).await;
+                }
+                Some(crate::upper_tester::IutState::Idle) => {
+                    record(&answer);
+                    // Whatever the IUT sent before it became idle is on the loopback already.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    return IutGone::Idle;
+                }
+                Some(crate::upper_tester::IutState::Exited(e)) => {
+                    record(&answer);
+                    return IutGone::Exited(e);
+                }
+                None => {
+                    // The upper tester cannot say: stop asking, the step's timeout decides.
+                    record(&answer);
+                    if running > 0 {
+                        trace.note(format!("iut.state: {running} answer(s) \"running\" before this one"));
+                    }
+                    return std::future::pending().await;
+                }
             }
         }
     }

@@ -38,7 +38,7 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
             }
         }
     };
-    env.listener.begin_case(trace.clone(), resources);
+    env.listener.begin_case_with_id(&case.id, trace.clone(), resources);
     let mut ctx = Ctx::new(case, env, &trace);
     let case_timeout = env.settings.case_timeout;
     if tokio::time::timeout(case_timeout, run_steps(&mut ctx)).await.is_err() {

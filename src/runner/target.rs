@@ -79,6 +79,18 @@ impl CaseSetup {
     }
 }
 
+/// A session the IUT still holds when its case ends, or opens between cases, is ended with the
+/// binding's session-ending answer (DM 2.0: a Package#2 with END) on the session endpoints,
+/// so it never runs on into the next case.
+fn end_sessions_with(listener: &Listener, binding: &dyn crate::binding::Binding) {
+    let end = binding.session_end_answer();
+    for endpoint in ["dm", "cont"] {
+        let (a, b) = (end.clone(), end.clone());
+        listener.set_case_end_answer(endpoint, move |_| a.clone());
+        listener.set_between_cases_answer(endpoint, move |_| b.clone());
+    }
+}
+
 /// The case's binding, configured by the ICS profile.
 fn binding_for(case: &Case, ics: &Ics) -> anyhow::Result<Arc<dyn crate::binding::Binding>> {
     crate::binding::configured(&case.binding, &ics.profile).ok_or_else(|| {
@@ -95,12 +107,18 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
         Target::Ics(ics) => {
             let base = ics.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
             let ut = UpperTester::from_config(&ics.pixit.upper_tester, &base).map_err(|e| anyhow::anyhow!("{e}"))?;
-            // The DM server URL of the IUT's account (PIXIT suite.base_url + "/dm" until
-            // suite.server_url exists), served exactly.
-            let server_url = crate::peers::listener::pixit_server_url(None, ics.pixit.suite.base_url.as_deref());
+            // The DM server URL of the IUT's account (PIXIT suite.server_url), served exactly.
+            let server_url = crate::peers::listener::pixit_server_url(
+                ics.pixit.suite.server_url.as_deref(),
+                ics.pixit.suite.base_url.as_deref(),
+            );
             let listener = Listener::bind(ics.pixit.suite.listen, server_url.as_deref())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e} (PIXIT [pixit.suite])"))?;
+            let binding = crate::binding::configured(&ics.iut.binding, &ics.profile).ok_or_else(|| {
+                anyhow::anyhow!("the ICS names binding {:?}, which this build does not have", ics.iut.binding)
+            })?;
+            end_sessions_with(&listener, binding.as_ref());
             Ok(Prepared {
                 run_timeout: ics.pixit.timeouts.run(),
                 iut_json: ics.redacted_json(),
@@ -198,11 +216,13 @@ impl Prepared {
                 };
                 let ut = UpperTester::from_config(&ics.pixit.upper_tester, std::path::Path::new("."))
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let binding = binding_for(case, &ics)?;
+                end_sessions_with(&listener, binding.as_ref());
                 Ok(CaseSetup {
                     env: CaseEnv {
                         registry,
                         settings: settings_from_ics(&ics, case),
-                        binding: binding_for(case, &ics)?,
+                        binding,
                         ut: Arc::new(ut),
                         listener,
                         http: http_client(),

@@ -6,10 +6,10 @@
 //! the next.
 use super::{Answer, Captures, Validation, ENDPOINTS};
 use crate::catalog::check::Check;
-use crate::peers::listener::Taken;
+use crate::peers::listener::{TakeOutcome, Taken};
 use crate::peers::HttpAnswer;
 use crate::runner::checks::Observed;
-use crate::runner::ctx::{message_json, Ctx};
+use crate::runner::ctx::{message_json, watch_iut, Ctx};
 use crate::verdict::Verdict;
 use serde::Deserialize;
 use serde_json::Value;
@@ -68,35 +68,67 @@ impl Await {
             },
             None => None,
         };
-        let Some(taken) = ctx.env.listener.take(&self.endpoint, path.as_deref(), timeout).await else {
-            return self.nothing_arrived(ctx, path.as_deref(), timeout);
+        let listener = ctx.env.listener.clone();
+        // The wait ends early when the IUT sends to a URL the suite does not serve, or when the
+        // upper tester says the IUT has exited or is idle: nothing will come then.
+        let outcome = tokio::select! {
+            o = listener.take_or_misdirected(&self.endpoint, path.as_deref(), timeout) => Ok(o),
+            gone = watch_iut(ctx) => Err(gone),
         };
-        self.judge_and_answer(ctx, taken);
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(gone) => match listener.take(&self.endpoint, path.as_deref(), Duration::ZERO).await {
+                Some(t) => TakeOutcome::Taken(t),
+                None => return self.nothing_arrived(ctx, path.as_deref(), &gone.to_string()),
+            },
+        };
+        match outcome {
+            TakeOutcome::Taken(taken) if taken.incoming.refused.is_some() => self.refused(ctx, taken),
+            TakeOutcome::Taken(taken) => self.judge_and_answer(ctx, taken),
+            TakeOutcome::Misdirected(m) => self.nothing_arrived(ctx, path.as_deref(), &m.describe()),
+            TakeOutcome::TimedOut => {
+                self.nothing_arrived(ctx, path.as_deref(), &format!("nothing within {} ms", timeout.as_millis()))
+            }
+        }
     }
 
-    fn nothing_arrived(&self, ctx: &mut Ctx<'_>, path: Option<&str>, timeout: Duration) {
+    /// Nothing arrived where the step waits; `why` says how the wait ended.
+    fn nothing_arrived(&self, ctx: &mut Ctx<'_>, path: Option<&str>, why: &str) {
         let verdict = match self.on_timeout {
             OnTimeout::Fail => Verdict::Fail,
             OnTimeout::Inconc => Verdict::Inconc,
         };
-        let where_ = format!("/{}{}", self.endpoint, path.unwrap_or(""));
+        let where_ = format!("{}{}", ctx.env.listener.endpoint_url(&self.endpoint), path.unwrap_or(""));
         // What the IUT sent elsewhere meanwhile often explains the miss (e.g. a Package#3 to
-        // the old URI after CONT).
-        let elsewhere: Vec<String> =
-            ctx.env.listener.pending("any").iter().map(|i| format!("{} /{}{}", i.method, i.endpoint, i.path)).collect();
+        // the old URI after CONT, or to another DM server URL).
+        let mut elsewhere: Vec<String> =
+            ctx.env.listener.pending("any").iter().map(|i| format!("{} {}", i.method, i.target)).collect();
+        elsewhere
+            .extend(ctx.env.listener.misdirected().iter().map(|m| format!("{} {} (answered 404)", m.method, m.target)));
         let actual = if elsewhere.is_empty() {
-            "nothing".to_string()
+            why.to_string()
         } else {
-            format!("nothing there; meanwhile the IUT sent {}", elsewhere.join(", "))
+            format!("{why}; meanwhile the IUT sent {}", elsewhere.join(", "))
         };
         ctx.fail_scr(
             verdict,
             &self.scr,
             self.why.as_deref(),
-            format!("no request arrived at {where_} within {} ms", timeout.as_millis()),
+            format!("no request arrived at {where_}: {why}"),
             format!("an HTTP request at {where_}"),
             actual,
         );
+    }
+
+    /// The request's body was refused (too large, or too slow): there is nothing to judge.
+    fn refused(&self, ctx: &mut Ctx<'_>, taken: Taken) {
+        let inc = taken.incoming.clone();
+        let why = inc.refused.clone().unwrap_or_default();
+        ctx.inconc(format!(
+            "the IUT's {} {} was refused by the suite ({why}): its content could not be judged",
+            inc.method, inc.target
+        ));
+        ctx.env.listener.answer(taken, HttpAnswer::status(inc.answered.unwrap_or(413)));
     }
 
     fn judge_and_answer(&self, ctx: &mut Ctx<'_>, taken: Taken) {

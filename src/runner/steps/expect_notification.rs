@@ -3,9 +3,10 @@
 //! through the binding and check it.
 use super::Validation;
 use crate::catalog::check::Check;
+use crate::peers::listener::TakeOutcome;
 use crate::peers::HttpAnswer;
 use crate::runner::checks::Observed;
-use crate::runner::ctx::Ctx;
+use crate::runner::ctx::{watch_iut, Ctx};
 use crate::scr::Role;
 use crate::trace::TraceEvent;
 use crate::verdict::Verdict;
@@ -77,6 +78,20 @@ impl ExpectNotification {
         ctx.save(self.save_as.as_deref(), json);
     }
 
+    /// No notification came; `why` says how the wait ended.
+    fn none(&self, ctx: &mut Ctx<'_>, why: &str) -> Option<Vec<u8>> {
+        let url = ctx.env.listener.endpoint_url("notify");
+        ctx.fail_scr(
+            Verdict::Fail,
+            &self.scr,
+            None,
+            format!("no notification arrived at {url}: {why}"),
+            "a DM notification".into(),
+            why.to_string(),
+        );
+        None
+    }
+
     async fn obtain(&self, ctx: &mut Ctx<'_>) -> Option<Vec<u8>> {
         let timeout = self.timeout_ms.map(Duration::from_millis).unwrap_or(ctx.env.settings.step_timeout);
         // "configured:<name>": the PIXIT says whether the server delivers to the listener or
@@ -87,23 +102,29 @@ impl ExpectNotification {
             None => self.source.clone(),
         };
         if source == "listener" {
-            return match ctx.env.listener.take("notify", None, timeout).await {
-                Some(t) => {
+            let listener = ctx.env.listener.clone();
+            let outcome = tokio::select! {
+                o = listener.take_or_misdirected("notify", None, timeout) => o,
+                gone = watch_iut(ctx) => match listener.take("notify", None, Duration::ZERO).await {
+                    Some(t) => TakeOutcome::Taken(t),
+                    None => return self.none(ctx, &gone.to_string()),
+                },
+            };
+            return match outcome {
+                TakeOutcome::Taken(t) if t.incoming.refused.is_some() => {
+                    let why = t.incoming.refused.clone().unwrap_or_default();
+                    let status = t.incoming.answered.unwrap_or(413);
+                    ctx.env.listener.answer(t, HttpAnswer::status(status));
+                    ctx.inconc(format!("the notification was refused by the suite ({why}): it could not be judged"));
+                    None
+                }
+                TakeOutcome::Taken(t) => {
                     let b = t.incoming.body.clone();
                     ctx.env.listener.answer(t, HttpAnswer::status(204));
                     Some(b)
                 }
-                None => {
-                    ctx.fail_scr(
-                        Verdict::Fail,
-                        &self.scr,
-                        None,
-                        format!("no notification arrived at /notify within {} ms", timeout.as_millis()),
-                        "a DM notification".into(),
-                        "nothing".into(),
-                    );
-                    None
-                }
+                TakeOutcome::Misdirected(m) => self.none(ctx, &m.describe()),
+                TakeOutcome::TimedOut => self.none(ctx, &format!("nothing within {} ms", timeout.as_millis())),
             };
         }
         let name = source.strip_prefix("ut:").unwrap_or_default();

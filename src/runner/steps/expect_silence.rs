@@ -43,6 +43,8 @@ impl ExpectSilence {
                 early.method, early.endpoint, early.path, early.seq
             ));
         }
+        // A request to a path the suite does not serve breaks the silence too.
+        let misdirected_before = listener.misdirected().len();
         let ut = ctx.env.ut.clone();
         let req = UtRequest {
             action: crate::upper_tester::action::IDLE.into(),
@@ -81,7 +83,19 @@ impl ExpectSilence {
             t = listener.take(endpoint, None, step_timeout + quiet) => t,
             _ = idle => listener.take(endpoint, None, Duration::ZERO).await,
         };
-        let Some(t) = violation else { return };
+        let Some(t) = violation else {
+            if let Some(m) = listener.misdirected().get(misdirected_before) {
+                ctx.fail_scr(
+                    Verdict::Fail,
+                    &self.scr,
+                    self.why.as_deref(),
+                    format!("a request arrived while silence was required ({})", m.describe()),
+                    "no request for the quiet period".into(),
+                    format!("{} {} (answered 404)", m.method, m.target),
+                );
+            }
+            return;
+        };
         let inc = t.incoming.clone();
         listener.answer(t, HttpAnswer::status(503));
         ctx.fail_scr(

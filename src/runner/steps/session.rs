@@ -5,6 +5,7 @@
 use super::{Captures, Validation};
 use crate::binding::{ClientMessage, ClientSpec};
 use crate::catalog::check::Check;
+use crate::peers::http::{read_limited, MAX_BODY_BYTES};
 use crate::runner::checks::Observed;
 use crate::runner::ctx::{message_json, Ctx};
 use crate::scr::Role;
@@ -249,11 +250,12 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let b = r.bytes().await?;
-        Ok::<_, reqwest::Error>((status, hdrs, b.to_vec()))
+        // Never more than the limit in memory, whatever the server sends.
+        let b = read_limited(r, MAX_BODY_BYTES).await?;
+        Ok::<_, reqwest::Error>((status, hdrs, b))
     })
     .await;
-    let (status, rh, rb) = match resp {
+    let (status, rh, limited) = match resp {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             ctx.fail_scr(
@@ -283,8 +285,13 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
         to: "suite".into(),
         status,
         headers: rh.clone(),
-        body: body_for_trace(&rb),
+        body: body_for_trace(&limited.bytes[..limited.bytes.len().min(crate::trace::MAX_TRACE_BODY)]),
     });
+    if let Some(over) = limited.overflow() {
+        ctx.inconc(format!("the answer to {what} was {over}: the suite did not judge it"));
+        return false;
+    }
+    let rb = limited.bytes;
     if message == ClientMessage::Open {
         ctx.session_target = Some(url.clone());
     }
