@@ -113,8 +113,7 @@ mod tests {
         }
         let stale = encode(&fields(9), Some(&c), &p, None);
         assert!(judge(&stale, &acc, &none, &mut seen, now + 1000).unwrap_err().contains("TIMESTAMP"));
-        let faulty =
-            Faults::parse(crate::reference::faults::PeerRole::Client, ["client.accept-stale-timestamp"]).unwrap();
+        let faulty = Faults::parse(crate::scr::Role::Client, ["client.accept-stale-timestamp"]).unwrap();
         assert!(judge(&stale, &acc, &faulty, &mut seen, now + 1000).is_ok());
     }
 }
