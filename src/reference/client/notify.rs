@@ -54,7 +54,10 @@ pub fn judge(
         match n.verify_digest(creds, acc.profile.digest_order) {
             Some(true) => {}
             Some(false) if faults.has("accept-bad-digest") => {}
-            Some(false) => return Err("SHA256-DIGEST does not match the notification credentials".into()),
+            Some(false) => {
+                let why = n.diagnose_digest(creds, acc.profile.digest_order).explain(acc.profile.digest_order);
+                return Err(format!("SHA256-DIGEST does not match the notification credentials ({why})"));
+            }
             None if acc.profile.missing_digest == MissingDigestPolicy::Accept => {}
             None => return Err("no SHA256-DIGEST although the account has notification credentials".into()),
         }

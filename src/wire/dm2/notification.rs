@@ -239,6 +239,48 @@ pub fn try_encode(
     Ok(encode(fields, creds, profile, tamper))
 }
 
+/// Why a SHA256-DIGEST does or does not verify, so that a failure names the likely cause
+/// rather than always the (UNVERIFIED) input order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "diagnosis", content = "order", rename_all = "kebab-case")]
+pub enum DigestDiagnosis {
+    /// Verifies with the credentials in the order asked for.
+    Verified,
+    /// Verifies only with the other input order (equivalently: with secret and auth data
+    /// swapped): the profile's `digest_order` does not match the server.
+    VerifiesWithOtherOrder(DigestOrder),
+    /// Verifies with neither order: the server did not compute it from these credentials (or
+    /// over these bytes).
+    NoMatch,
+    /// No 32-byte SHA256-DIGEST option to verify.
+    Absent,
+}
+
+impl DigestDiagnosis {
+    /// One sentence for a failure note or a report, naming what to look at.
+    pub fn explain(self, order: DigestOrder) -> String {
+        match self {
+            DigestDiagnosis::Verified => {
+                format!(
+                    "the digest verifies with the registered secret and auth data (digest_order = {:?})",
+                    order.setting()
+                )
+            }
+            DigestDiagnosis::VerifiesWithOtherOrder(o) => format!(
+                "the digest verifies only with the other input order (or with secret and auth data swapped): \
+                 the input order is UNVERIFIED in the spec digest (§4.4); set profile digest_order = {:?}",
+                o.setting()
+            ),
+            DigestDiagnosis::NoMatch => {
+                "the digest verifies with neither input order: the server does not seem to use \
+                                         the secret and auth data registered for this device"
+                    .to_string()
+            }
+            DigestDiagnosis::Absent => "no 32-byte SHA256-DIGEST option".to_string(),
+        }
+    }
+}
+
 /// One conformance defect of a notification sent by a DM Server IUT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotificationProblem {
@@ -483,6 +525,19 @@ impl Notification {
         zeroed[o.value_offset..o.value_offset + 32].fill(0);
         Some(compute_digest(&zeroed, creds, order)[..] == o.value[..])
     }
+
+    /// Verifies the digest with `order` and, when that fails, with the other order, to tell
+    /// a profile mismatch from credentials the server does not use.
+    pub fn diagnose_digest(&self, creds: &NotificationCredentials, order: DigestOrder) -> DigestDiagnosis {
+        match self.verify_digest(creds, order) {
+            None => DigestDiagnosis::Absent,
+            Some(true) => DigestDiagnosis::Verified,
+            Some(false) if self.verify_digest(creds, order.other()) == Some(true) => {
+                DigestDiagnosis::VerifiesWithOtherOrder(order.other())
+            }
+            Some(false) => DigestDiagnosis::NoMatch,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -632,6 +687,40 @@ mod tests {
         let e = Notification::decode(&b).unwrap_err();
         assert_eq!(e.offset, 19, "{e}");
         assert!(e.expected.contains("up to 255"), "{e}");
+    }
+
+    #[test]
+    fn digest_diagnosis_tells_order_from_credentials() {
+        let (p, c) = (Profile::default(), creds());
+        let sma = DigestOrder::SecretMessageAuth;
+        let ama = DigestOrder::AuthMessageSecret;
+        let n = |profile: &Profile, creds: &NotificationCredentials, t: Option<&Tamper>| {
+            Notification::decode(&encode(&full_fields(), Some(creds), profile, t)).unwrap()
+        };
+        assert_eq!(n(&p, &c, None).diagnose_digest(&c, sma), DigestDiagnosis::Verified);
+        // The server used the other order: verifies only with it, whichever order is asked.
+        let other = Profile { digest_order: ama, ..Profile::default() };
+        assert_eq!(n(&other, &c, None).diagnose_digest(&c, sma), DigestDiagnosis::VerifiesWithOtherOrder(ama));
+        assert_eq!(n(&p, &c, None).diagnose_digest(&c, ama), DigestDiagnosis::VerifiesWithOtherOrder(sma));
+        // Secret and auth data swapped is the same as the other order.
+        let swapped = NotificationCredentials { secret: c.auth_data.clone(), auth_data: c.secret.clone() };
+        assert_eq!(n(&p, &swapped, None).diagnose_digest(&c, sma), DigestDiagnosis::VerifiesWithOtherOrder(ama));
+        // Credentials the server does not use, or a corrupted digest: neither order.
+        let unused = NotificationCredentials { secret: b"other".to_vec(), auth_data: c.auth_data.clone() };
+        assert_eq!(n(&p, &unused, None).diagnose_digest(&c, sma), DigestDiagnosis::NoMatch);
+        assert_eq!(n(&p, &c, Some(&Tamper::WrongDigest)).diagnose_digest(&c, sma), DigestDiagnosis::NoMatch);
+        let none = NotificationFields { digest: false, ..full_fields() };
+        let b = encode(&none, Some(&c), &p, None);
+        assert_eq!(Notification::decode(&b).unwrap().diagnose_digest(&c, sma), DigestDiagnosis::Absent);
+        // The explanations name the cause.
+        assert!(DigestDiagnosis::NoMatch.explain(sma).contains("neither input order"));
+        assert!(DigestDiagnosis::NoMatch.explain(sma).contains("registered"));
+        let hint = DigestDiagnosis::VerifiesWithOtherOrder(ama).explain(sma);
+        assert!(hint.contains("digest_order = \"auth-message-secret\""), "{hint}");
+        assert_eq!(
+            serde_json::to_value(DigestDiagnosis::VerifiesWithOtherOrder(ama)).unwrap(),
+            serde_json::json!({"diagnosis": "verifies-with-other-order", "order": "auth-message-secret"})
+        );
     }
 
     type Expected = Vec<(usize, &'static str)>;
