@@ -257,7 +257,12 @@ async fn package2_with_every_command() {
     );
     fake.push(
         "/repo/pkgurl",
-        mo(json!([{ "ClientURI": format!("{FUMO}/fw-main/DownloadAndUpdate/PkgURL"), "MOData": { "PkgURL": "http://fw.example/2.bin" } }])),
+        mo(json!([{ "ClientURI": format!("{FUMO}/fw-main/DownloadAndUpdate/PkgURL"), "MOData": { "PkgURL": repo("fw.bin") } }])),
+    );
+    // The firmware package the EXEC of DownloadAndUpdate downloads.
+    fake.push(
+        "/repo/fw.bin",
+        Resp { status: 200, content_type: "application/octet-stream".into(), headers: vec![], body: vec![0; 64] },
     );
     fake.push(
         "/repo/default",
@@ -308,6 +313,8 @@ async fn package2_with_every_command() {
         ])
     );
     idle(&c).await;
+    // The EXEC downloaded the package from PkgURL first.
+    assert_eq!(fake.at("/repo/fw.bin").len(), 1, "{:#?}", c.log());
     // Repository and browser traffic.
     let put = fake.at("/repo/up").remove(0);
     assert_eq!(put.method, "PUT");
@@ -334,7 +341,7 @@ async fn package2_with_every_command() {
     let p3 = fake.wait_n("/dm", 3).await.remove(2);
     let st = p3.json()["Status"].clone();
     assert_eq!(st[0]["MOS"][0]["MOData"], json!({ "Test": { "Name": "new", "Val": "7" } }));
-    assert_eq!(st[1]["MOS"][0]["MOData"], json!({ "PkgURL": "http://fw.example/2.bin" }));
+    assert_eq!(st[1]["MOS"][0]["MOData"], json!({ "PkgURL": fake.url("/repo/fw.bin") }));
     assert_eq!(st[2]["MOS"][0]["MOData"], json!({ "State": "100" }));
     assert_eq!(st[3]["MOS"][0]["MOData"], json!({ "OpCount": "1" }));
     assert_eq!((st[4]["sc"].clone(), st[5]["sc"].clone()), (json!(404), json!(200)));

@@ -56,8 +56,9 @@ struct Repo {
     hits: Arc<Mutex<Vec<Hit>>>,
 }
 
-/// What `GET /repo/pkgurl` serves: the content of HGET with a ClientURI.
-const NEW_PKG_URL: &str = "http://fw.dmcts.example/2.0.bin";
+/// Where the firmware package is: `GET /repo/pkgurl` serves its URL (the content of HGET with
+/// a ClientURI), and the EXEC of DownloadAndUpdate downloads it.
+const PKG_PATH: &str = "/fw/2.0.bin";
 
 impl Repo {
     async fn start() -> Result<Repo, std::io::Error> {
@@ -97,8 +98,9 @@ impl Repo {
         match (m.as_str(), path.as_str()) {
             ("GET", "/repo/pkgurl") => mo(json!([{
                 "ClientURI": format!("{FUMO}/fw-main/DownloadAndUpdate/PkgURL"),
-                "MOData": { "PkgURL": NEW_PKG_URL }
+                "MOData": { "PkgURL": self.url(PKG_PATH) }
             }])),
+            ("GET", PKG_PATH) => (StatusCode::OK, [("content-type", "application/octet-stream")], "firmware".into()),
             ("GET", "/repo/new-test") => mo(json!([{
                 "ClientURI": format!("{TEST}/new/"),
                 "MOData": { "Test": { "Name": "fetched", "Val": "42" } }
@@ -320,6 +322,7 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(repo.at("GET", "/repo/pkgurl").len(), 1);
     assert_eq!(repo.at("GET", "/repo/new-test").len(), 1);
     assert_eq!(repo.at("GET", "/browser/page").len(), 1, "SHOW's browser GET: {:#?}", repo.hits());
+    assert_eq!(repo.at("GET", PKG_PATH).len(), 1, "EXEC of DownloadAndUpdate downloaded: {:#?}", repo.hits());
     assert!(repo.at("GET", "/repo/default-fumo").is_empty(), "DEFAULT alone fetches nothing");
 
     // ---- The client uses the DEFAULT URI when asked to, silently (no DM session).
@@ -363,14 +366,14 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(statuses.len(), 3, "{}", ctx());
     let s3 = &statuses[2];
     assert_eq!(codes(s3), [200, 200, 200, 404, 200, 200].map(|c| json!(c)), "{}", ctx());
-    assert_eq!(got(&s3[0]), json!({ "PkgURL": NEW_PKG_URL }), "HGET with ClientURI stored: {}", ctx());
+    assert_eq!(got(&s3[0]), json!({ "PkgURL": repo.url(PKG_PATH) }), "HGET with ClientURI stored: {}", ctx());
     assert_eq!(got(&s3[1]), json!({ "Test": { "Name": "fetched", "Val": "42" } }), "{}", ctx());
     assert_eq!(got(&s3[2]), json!({ "PkgName": "from-default" }), "{}", ctx());
     assert_eq!(got(&s3[4]), json!({ "Perm": "permanent" }), "the refused DELETE kept it: {}", ctx());
     assert_eq!(r["exec_results"].as_array().map(Vec::len), Some(1), "{}", ctx());
 
     // Nothing else reached the repository.
-    assert_eq!(repo.hits().len(), 6, "{:#?}", repo.hits());
+    assert_eq!(repo.hits().len(), 7, "{:#?}", repo.hits());
 
     bounded("client shutdown", cli.shutdown()).await?;
     bounded("server shutdown", srv.shutdown()).await?;

@@ -17,6 +17,7 @@
 //! | `urn:oma:mo:dmcts-test:1.0` | `t0` | `Test` | yes | permanent |
 //! | `urn:oma:mo:dmcts-test:1.0` | `t1` | `Test` | yes | dynamic (DELETE `…/t1/` → 200) |
 //! | `urn:oma:mo:oma-fumo:1.0` | `fw-main` | `FUMO` | yes | permanent |
+//! | `urn:oma:mo:dmcts-config:1.0` | (none) | `Config` | yes, once created | dynamic |
 //!
 //! Nodes (P = permanent, D = dynamic, X = executable); paths are relative to the instance root,
 //! so e.g. `urn:oma:mo:oma-dm-devinfo:1.0/d0/FwV` (or `…:1.0//FwV`, DevInfo having one instance):
@@ -32,7 +33,12 @@
 //! - Test `t1` (dynamic instance): `Name` = `second` (D), `Val` = `10` (D).
 //! - FUMO `fw-main`: `PkgName` = `base` (P), `PkgVersion` = `1.0` (P), `DownloadAndUpdate` (P
 //!   interior, X) / `PkgURL` = `` (P leaf, value replaceable by HGET), `Update` = `` (P, X),
-//!   `State` = `10` (P; set to `100` by an EXEC of `DownloadAndUpdate` or `Update`).
+//!   `State` = `10` (P). An EXEC of `DownloadAndUpdate` first downloads (HTTP GET) its
+//!   `PkgURL`: a 2xx answer sets `State` = `100` (ResultCode 200); an empty PkgURL (411), a
+//!   non-2xx answer (500) or a transport error (503) sets `State` = `20` (Download Failed). An
+//!   EXEC of `Update` sets `State` = `100`.
+//! - Config (`urn:oma:mo:dmcts-config:1.0`): the configuration MO of the client's local
+//!   application. No instance is provisioned, so `config.request` for it needs a DEFAULT URI.
 //!
 //! MOS (Package#1 when REQ-MOS was present; never otherwise), in this order:
 //! `{DDF: https://ddf.dmcts.example/oma-dm-devinfo-1.0.ddf, MOID: …devinfo:1.0, MIID: [d0]}`,
@@ -49,19 +55,21 @@
 //! - HGET: repository non-2xx → that code; body not an MO-serialization array → 400. With a
 //!   ClientURI the first element's MOData replaces the node (keyed by the node's name, or bare);
 //!   a missing last node under an existing parent is created (D). Without a ClientURI every
-//!   element creates a new instance of the MOID of its `ClientURI`: test MO and FUMO only
-//!   (DevInfo/DMAcc 405, unknown MOID 404); MIIDs `t<n>` / `fw-<n>`, n = 2, 3, … since reset;
-//!   status 200 with `URI: ["<MOID>/<MIID>/"]`. New nodes are dynamic; `Op`, `DownloadAndUpdate`
-//!   and `Update` children are executable.
+//!   element creates a new instance of the MOID of its `ClientURI`: test MO, FUMO and Config
+//!   only (DevInfo/DMAcc 405, unknown MOID 404); MIIDs `t<n>` / `fw-<n>` / `cfg-<n>`, n = 2, 3,
+//!   … since reset; status 200 with `URI: ["<MOID>/<MIID>/"]`. A new FUMO instance comes with
+//!   its permanent `State` = `10`, then the MOData (keyed by the root name, or bare) is stored
+//!   into it; other new nodes are dynamic; `Op`, `DownloadAndUpdate` and `Update` children are
+//!   executable.
 //! - HPUT/HPOST: body = MO serialization of every target, `Content-Type: profile.mo_media_type`;
 //!   repository 2xx → 200, else its code; unreachable → 500; `OMADM-Accept` on the Package#2
 //!   response not admitting `profile.mo_media_type` → 406 (no request sent).
 //! - DELETE: 405 when a target is permanent (nothing deleted), else 200.
-//! - EXEC: non-executable 405; without ServerURI 200 (synchronous); with ServerURI 202 and, after
-//!   the session, a new session POSTing Package#1 to the ServerURI with ClientInitiatedMgmt and
-//!   `{AlertType: urn:oma:at:fumo:1.0:DownloadAndUpdate | …fumo:1.0:Update |
-//!   urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI as sent>, Mark:
-//!   informational, DataType: int, Data: {result: 200}}`.
+//! - EXEC: non-executable 405; without ServerURI 200 (synchronous; 500 when the operation
+//!   failed); with ServerURI 202 and, after the session, a new session POSTing Package#1 to the
+//!   ServerURI with ClientInitiatedMgmt and `{AlertType: urn:oma:at:fumo:1.0:DownloadAndUpdate |
+//!   …fumo:1.0:Update | urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI as
+//!   sent>, Mark: informational (critical on failure), DataType: int, Data: {result: <ResultCode>}}`.
 //! - GET 200 with `profile.get_data_member` = MO serialization array of the targets.
 //! - SHOW 200 at once; a background "browser" GETs the URL. CONT 200; later Package#3s go to
 //!   its URI. END 200 (never sent: no Package#3 after END). DEFAULT 200, one URI per MOID;
