@@ -72,8 +72,11 @@
 //!   sent>, Mark: informational (critical on failure), DataType: int, Data: {result: <ResultCode>}}`.
 //! - GET 200 with `profile.get_data_member` = MO serialization array of the targets.
 //! - SHOW 200 at once; a background "browser" GETs the URL. CONT 200; later Package#3s go to
-//!   its URI. END 200 (never sent: no Package#3 after END). DEFAULT 200, one URI per MOID;
-//!   `config.request {moid}` then runs the HGET procedure (new instance) against it, silently.
+//!   its URI. END 200 (never sent: no Package#3 after END). DEFAULT 200, one URI per MOID (a
+//!   new DEFAULT replaces the old). `config.request {moid}` (digest §8.9): when the tree has an
+//!   instance of the MOID, nothing is fetched (`{fetched: false, reason}`); otherwise the HGET
+//!   procedure (new instance) runs against the stored URI, silently (`{fetched: true, uri,
+//!   result}`), or `{fetched: false, reason}` when no DEFAULT named the MOID.
 //! - A session aborts (no retry) on a non-200 reply, a reply that is not
 //!   `application/vnd.oma.dm.request+json`, or a body without a `CMD` array; and after
 //!   `ClientConfig::max_rounds` (64) rounds.
@@ -93,7 +96,7 @@
 //! hget-not-stored, hget-no-uri, hput-wrong-method, hpost-wrong-method,
 //! delete-permanent-allowed, exec-not-executed, exec-async-reported-sync,
 //! async-alert-never-sent, get-no-data, show-not-opened, show-blocks, cont-ignored,
-//! p3-after-end, default-ignored, alert-no-datatype, alert-bad-mark, alert-missing-alerttype.
+//! p3-after-end, default-ignored, default-first-kept, alert-no-datatype, alert-bad-mark, alert-missing-alerttype.
 mod notify;
 mod session;
 pub mod store;
@@ -254,7 +257,13 @@ pub const FAULTS: &[FaultInfo] = &[
     fault!(
         Client,
         "default-ignored",
-        "DEFAULT answers 200 but the URI is not stored (config.request fetches nothing)",
+        "DEFAULT answers 200 but the URI is not stored (configuration the tree lacks is never fetched)",
+        ["DM-PACK-023-C-O"]
+    ),
+    fault!(
+        Client,
+        "default-first-kept",
+        "a second DEFAULT for the same MOID does not replace the first: the old URI is fetched",
         ["DM-PACK-023-C-O"]
     ),
     fault!(Client, "alert-no-datatype", "Generic Alerts carrying Data lack DataType", ["DM-PACK-024-C-M"]),
@@ -497,9 +506,20 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
             let Some(moid) = req.args.get("moid").and_then(Value::as_str) else {
                 return UtAnswer::failed("args.moid (a string) is required");
             };
-            let uri = sh.lock().defaults.get(moid).cloned();
+            let (have, uri) = {
+                let st = sh.lock();
+                (st.store.miids_of(moid), st.defaults.get(moid).cloned())
+            };
+            // Only configuration the tree lacks is fetched (digest §8.9).
+            if !have.is_empty() {
+                let reason = format!(
+                    "the tree already has configuration of {moid} (instance(s) {}): nothing to fetch",
+                    have.join(", ")
+                );
+                return UtAnswer::done(json!({ "fetched": false, "reason": reason }));
+            }
             match uri {
-                // The HGET procedure, with no status to any server (digest §8.9).
+                // The HGET procedure, with no status to any server.
                 Some(uri) => {
                     let st = session::hget(&sh, &uri, None).await;
                     UtAnswer::done(json!({ "fetched": true, "uri": uri, "result": st }))

@@ -402,8 +402,11 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
             status(200)
         }
         Command::Default { moid, server_uri } => {
-            if !f.has("default-ignored") {
-                sh.lock().defaults.insert(moid, server_uri);
+            // One URI per MOID: a new DEFAULT replaces the old one (digest §8.9).
+            let mut g = sh.lock();
+            let keep_first = f.has("default-first-kept") && g.defaults.contains_key(&moid);
+            if !f.has("default-ignored") && !keep_first {
+                g.defaults.insert(moid, server_uri);
             }
             status(200)
         }
