@@ -15,6 +15,7 @@ use std::time::Duration;
 const DEVINFO: &str = "urn:oma:mo:oma-dm-devinfo:1.0";
 const TEST: &str = "urn:oma:mo:dmcts-test:1.0";
 const FUMO: &str = "urn:oma:mo:oma-fumo:1.0";
+const CONFIG: &str = "urn:oma:mo:dmcts-config:1.0";
 
 #[derive(Debug, Clone)]
 struct Rec {
@@ -257,11 +258,16 @@ async fn package2_with_every_command() {
     );
     fake.push(
         "/repo/pkgurl",
-        mo(json!([{ "ClientURI": format!("{FUMO}/fw-main/DownloadAndUpdate/PkgURL"), "MOData": { "PkgURL": "http://fw.example/2.bin" } }])),
+        mo(json!([{ "ClientURI": format!("{FUMO}/fw-main/DownloadAndUpdate/PkgURL"), "MOData": { "PkgURL": repo("fw.bin") } }])),
+    );
+    // The firmware package the EXEC of DownloadAndUpdate downloads.
+    fake.push(
+        "/repo/fw.bin",
+        Resp { status: 200, content_type: "application/octet-stream".into(), headers: vec![], body: vec![0; 64] },
     );
     fake.push(
         "/repo/default",
-        mo(json!([{ "ClientURI": format!("{TEST}/d/"), "MOData": { "Test": { "Name": "dflt" } } }])),
+        mo(json!([{ "ClientURI": format!("{CONFIG}/d/"), "MOData": { "Config": { "Name": "dflt" } } }])),
     );
     fake.push(
         "/dm",
@@ -276,7 +282,7 @@ async fn package2_with_every_command() {
             ["EXEC", format!("{FUMO}/fw-main/DownloadAndUpdate"), fake.url("/async")],
             ["EXEC", format!("{TEST}/t0/Op")],
             ["SHOW", fake.url("/browser/ui")],
-            ["DEFAULT", TEST, repo("default")],
+            ["DEFAULT", CONFIG, repo("default")],
             ["FROB", "x"],
             ["GET"],
             ["CONT", fake.url("/cont")],
@@ -308,6 +314,8 @@ async fn package2_with_every_command() {
         ])
     );
     idle(&c).await;
+    // The EXEC downloaded the package from PkgURL first.
+    assert_eq!(fake.at("/repo/fw.bin").len(), 1, "{:#?}", c.log());
     // Repository and browser traffic.
     let put = fake.at("/repo/up").remove(0);
     assert_eq!(put.method, "PUT");
@@ -334,14 +342,23 @@ async fn package2_with_every_command() {
     let p3 = fake.wait_n("/dm", 3).await.remove(2);
     let st = p3.json()["Status"].clone();
     assert_eq!(st[0]["MOS"][0]["MOData"], json!({ "Test": { "Name": "new", "Val": "7" } }));
-    assert_eq!(st[1]["MOS"][0]["MOData"], json!({ "PkgURL": "http://fw.example/2.bin" }));
+    assert_eq!(st[1]["MOS"][0]["MOData"], json!({ "PkgURL": fake.url("/repo/fw.bin") }));
     assert_eq!(st[2]["MOS"][0]["MOData"], json!({ "State": "100" }));
     assert_eq!(st[3]["MOS"][0]["MOData"], json!({ "OpCount": "1" }));
     assert_eq!((st[4]["sc"].clone(), st[5]["sc"].clone()), (json!(404), json!(200)));
     idle(&c).await;
-    // DEFAULT fallback: config.request runs the HGET procedure against the stored URI.
+    // DEFAULT fallback: configuration the tree lacks is fetched from the stored URI (the
+    // HGET procedure, a new instance); configuration the tree has is not (digest §8.9).
     let a = ut(&c, "config.request", json!({ "moid": TEST })).await;
+    assert_eq!(a.data["fetched"], json!(false), "{a:?}");
+    assert!(a.data["reason"].as_str().unwrap().contains("already has"), "{a:?}");
+    let a = ut(&c, "config.request", json!({ "moid": CONFIG })).await;
     assert_eq!(a.data["fetched"], json!(true), "{a:?}");
+    assert_eq!(a.data["result"], json!({ "sc": 200, "URI": [format!("{CONFIG}/cfg-3/")] }), "{a:?}");
+    assert_eq!(fake.at("/repo/default").len(), 1);
+    // Now the tree has it: a second request fetches nothing.
+    let a = ut(&c, "config.request", json!({ "moid": CONFIG })).await;
+    assert_eq!(a.data["fetched"], json!(false), "{a:?}");
     assert_eq!(fake.at("/repo/default").len(), 1);
     // reset restores the provisioned state.
     ut(&c, "reset", Value::Null).await;
@@ -485,4 +502,59 @@ async fn unknown_fault_is_a_clear_error() {
     let err = spawn(cfg).await.err().expect("unknown fault must be refused").to_string();
     assert!(err.contains("no-such-thing") && err.contains("client.devid-missing"), "{err}");
     assert!(FAULTS.iter().all(|f| f.name.starts_with("client.") && !f.violates.is_empty()));
+}
+
+/// DEFAULT (digest §8.9): one URI per MOID, a new DEFAULT replaces the old; a configuration
+/// request fetches only what the tree lacks, from the stored URI, with no DM session; each
+/// DEFAULT fault breaks exactly that.
+#[tokio::test]
+async fn default_uri_is_replaced_and_used_only_for_missing_configuration() {
+    for (faults, fetched_from) in [
+        (&[][..], Some("/repo/cfg-new")),
+        (&["default-first-kept"][..], Some("/repo/cfg-old")),
+        (&["default-ignored"][..], None),
+    ] {
+        let fake = Fake::start().await;
+        let c = client(&fake, faults).await;
+        let cfg =
+            |name: &str| mo(json!([{ "ClientURI": format!("{CONFIG}/x/"), "MOData": { "Config": { "Name": name } } }]));
+        fake.push("/repo/cfg-old", cfg("old"));
+        fake.push("/repo/cfg-new", cfg("new"));
+        fake.push(
+            "/dm",
+            p2(json!([
+                ["DEFAULT", CONFIG, fake.url("/repo/cfg-old")],
+                ["DEFAULT", CONFIG, fake.url("/repo/cfg-new")],
+                ["DEFAULT", FUMO, fake.url("/repo/fumo")],
+                ["END"],
+            ])),
+        );
+        ut(&c, "session.start", Value::Null).await;
+        fake.wait_n("/dm", 1).await;
+        idle(&c).await;
+        // The tree has a FUMO instance: nothing to fetch although a DEFAULT names the MOID.
+        let a = ut(&c, "config.request", json!({ "moid": FUMO })).await;
+        assert_eq!((a.status, &a.data["fetched"]), (UtStatus::Done, &json!(false)), "{faults:?}: {a:?}");
+        assert!(a.data["reason"].as_str().unwrap().contains("fw-main"), "{a:?}");
+        // It has no Config instance: fetched from the URI of the last DEFAULT.
+        let a = ut(&c, "config.request", json!({ "moid": CONFIG })).await;
+        assert_eq!(a.status, UtStatus::Done, "{a:?}");
+        match fetched_from {
+            Some(path) => {
+                assert_eq!(a.data["fetched"], json!(true), "{faults:?}: {a:?}");
+                assert_eq!(a.data["uri"], json!(fake.url(path)), "{faults:?}: {a:?}");
+                assert_eq!(fake.at(path).len(), 1, "{faults:?}");
+            }
+            None => {
+                assert_eq!(a.data["fetched"], json!(false), "{faults:?}: {a:?}");
+                assert!(a.data["reason"].as_str().unwrap().contains("no DEFAULT URI"), "{a:?}");
+            }
+        }
+        idle(&c).await;
+        let repo: Vec<&str> =
+            ["/repo/cfg-old", "/repo/cfg-new", "/repo/fumo"].into_iter().filter(|p| !fake.at(p).is_empty()).collect();
+        assert_eq!(repo, fetched_from.into_iter().collect::<Vec<_>>(), "{faults:?}");
+        assert_eq!(fake.at("/dm").len(), 1, "no status to any server for the fetch");
+        c.shutdown().await;
+    }
 }

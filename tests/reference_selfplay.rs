@@ -30,6 +30,8 @@ const DEV: &str = client::DEFAULT_DEV_ID;
 const DEVINFO: &str = "urn:oma:mo:oma-dm-devinfo:1.0";
 const TEST: &str = "urn:oma:mo:dmcts-test:1.0";
 const FUMO: &str = "urn:oma:mo:oma-fumo:1.0";
+/// An MO the client implements but holds no instance of: its configuration comes via DEFAULT.
+const CONFIG: &str = "urn:oma:mo:dmcts-config:1.0";
 
 /// Bound of every single wait in this test.
 const STEP: Duration = Duration::from_secs(20);
@@ -56,8 +58,9 @@ struct Repo {
     hits: Arc<Mutex<Vec<Hit>>>,
 }
 
-/// What `GET /repo/pkgurl` serves: the content of HGET with a ClientURI.
-const NEW_PKG_URL: &str = "http://fw.dmcts.example/2.0.bin";
+/// Where the firmware package is: `GET /repo/pkgurl` serves its URL (the content of HGET with
+/// a ClientURI), and the EXEC of DownloadAndUpdate downloads it.
+const PKG_PATH: &str = "/fw/2.0.bin";
 
 impl Repo {
     async fn start() -> Result<Repo, std::io::Error> {
@@ -97,16 +100,17 @@ impl Repo {
         match (m.as_str(), path.as_str()) {
             ("GET", "/repo/pkgurl") => mo(json!([{
                 "ClientURI": format!("{FUMO}/fw-main/DownloadAndUpdate/PkgURL"),
-                "MOData": { "PkgURL": NEW_PKG_URL }
+                "MOData": { "PkgURL": self.url(PKG_PATH) }
             }])),
+            ("GET", PKG_PATH) => (StatusCode::OK, [("content-type", "application/octet-stream")], "firmware".into()),
             ("GET", "/repo/new-test") => mo(json!([{
                 "ClientURI": format!("{TEST}/new/"),
                 "MOData": { "Test": { "Name": "fetched", "Val": "42" } }
             }])),
-            ("GET", "/repo/default-fumo") => mo(json!([{
-                "DDF": "https://ddf.dmcts.example/oma-fumo-1.0.ddf",
-                "ClientURI": format!("{FUMO}/default/"),
-                "MOData": { "FUMO": { "PkgName": "from-default", "PkgVersion": "3.0", "State": "10" } }
+            ("GET", "/repo/default-config") => mo(json!([{
+                "DDF": "https://ddf.dmcts.example/dmcts-config-1.0.ddf",
+                "ClientURI": format!("{CONFIG}/default/"),
+                "MOData": { "Config": { "Name": "from-default", "Val": "3" } }
             }])),
             ("PUT", "/repo/upload") => (StatusCode::NO_CONTENT, [("content-type", "text/plain")], String::new()),
             ("POST", "/repo/upload") => (StatusCode::CREATED, [("content-type", "text/plain")], String::new()),
@@ -211,7 +215,7 @@ async fn reference_peers_self_play_every_command() -> TestResult {
         ["GET", format!("{TEST}/t0/OpCount")],
         ["GET", format!("{FUMO}/fw-main/State")],
         ["SHOW", repo.url("/browser/page")],
-        ["DEFAULT", FUMO, repo.url("/repo/default-fumo")],
+        ["DEFAULT", CONFIG, repo.url("/repo/default-config")],
     ]);
     for (i, batch) in [batch1, batch2, json!([])].into_iter().enumerate() {
         let q = ut_done(&http, &srv.ut_url, "commands.enqueue", json!({ "dev_id": DEV, "commands": batch })).await?;
@@ -320,22 +324,26 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(repo.at("GET", "/repo/pkgurl").len(), 1);
     assert_eq!(repo.at("GET", "/repo/new-test").len(), 1);
     assert_eq!(repo.at("GET", "/browser/page").len(), 1, "SHOW's browser GET: {:#?}", repo.hits());
-    assert!(repo.at("GET", "/repo/default-fumo").is_empty(), "DEFAULT alone fetches nothing");
+    assert_eq!(repo.at("GET", PKG_PATH).len(), 1, "EXEC of DownloadAndUpdate downloaded: {:#?}", repo.hits());
+    assert!(repo.at("GET", "/repo/default-config").is_empty(), "DEFAULT alone fetches nothing");
 
-    // ---- The client uses the DEFAULT URI when asked to, silently (no DM session).
+    // ---- The client uses the DEFAULT URI when configuration the tree lacks is needed,
+    // silently (no DM session); configuration it has is not fetched.
     let cfg = ut_done(&http, &cli.ut_url, "config.request", json!({ "moid": FUMO })).await?;
+    assert_eq!(cfg["fetched"], false, "{cfg}");
+    let cfg = ut_done(&http, &cli.ut_url, "config.request", json!({ "moid": CONFIG })).await?;
     assert_eq!(cfg["fetched"], true, "{cfg}");
-    assert_eq!(cfg["uri"], repo.url("/repo/default-fumo"), "{cfg}");
+    assert_eq!(cfg["uri"], repo.url("/repo/default-config"), "{cfg}");
     assert_eq!(cfg["result"]["sc"], 200, "{cfg}");
-    assert_eq!(cfg["result"]["URI"], json!([format!("{FUMO}/fw-3/")]), "{cfg}");
-    assert_eq!(repo.at("GET", "/repo/default-fumo").len(), 1, "{:#?}", repo.hits());
+    assert_eq!(cfg["result"]["URI"], json!([format!("{CONFIG}/cfg-3/")]), "{cfg}");
+    assert_eq!(repo.at("GET", "/repo/default-config").len(), 1, "{:#?}", repo.hits());
     wait_idle(&http, &cli.ut_url, "client").await?;
 
     // ---- Session 3: read the client's state back.
     let check = json!([
         ["GET", pkg_url],
         ["GET", format!("{TEST}/t2/")],
-        ["GET", format!("{FUMO}/fw-3/PkgName")],
+        ["GET", format!("{CONFIG}/cfg-3/Name")],
         ["GET", format!("{TEST}/t1/")],
         ["GET", format!("{TEST}/t0/Perm")],
     ]);
@@ -355,22 +363,23 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(sessions[2]["alert_type"], ALERT_SERVER_INITIATED, "{}", ctx());
     assert_eq!(sessions[2]["notification_id"], sent2["notification_id"], "{}", ctx());
     assert_eq!(sessions[2]["end"], "END sent", "{}", ctx());
-    // MOS now lists the HGET-created t2 and the DEFAULT-created fw-3, not the deleted t1.
+    // MOS now lists the HGET-created t2 and the DEFAULT-created cfg-3, not the deleted t1.
     let mos = &r["package1"][2]["MOS"];
     assert_eq!(miids(TEST, mos), json!(["t0", "t2"]), "{}", ctx());
-    assert_eq!(miids(FUMO, mos), json!(["fw-main", "fw-3"]), "{}", ctx());
+    assert_eq!(miids(FUMO, mos), json!(["fw-main"]), "{}", ctx());
+    assert_eq!(miids(CONFIG, mos), json!(["cfg-3"]), "{}", ctx());
     let statuses = r["statuses"].as_array().cloned().unwrap_or_default();
     assert_eq!(statuses.len(), 3, "{}", ctx());
     let s3 = &statuses[2];
     assert_eq!(codes(s3), [200, 200, 200, 404, 200, 200].map(|c| json!(c)), "{}", ctx());
-    assert_eq!(got(&s3[0]), json!({ "PkgURL": NEW_PKG_URL }), "HGET with ClientURI stored: {}", ctx());
+    assert_eq!(got(&s3[0]), json!({ "PkgURL": repo.url(PKG_PATH) }), "HGET with ClientURI stored: {}", ctx());
     assert_eq!(got(&s3[1]), json!({ "Test": { "Name": "fetched", "Val": "42" } }), "{}", ctx());
-    assert_eq!(got(&s3[2]), json!({ "PkgName": "from-default" }), "{}", ctx());
+    assert_eq!(got(&s3[2]), json!({ "Name": "from-default" }), "{}", ctx());
     assert_eq!(got(&s3[4]), json!({ "Perm": "permanent" }), "the refused DELETE kept it: {}", ctx());
     assert_eq!(r["exec_results"].as_array().map(Vec::len), Some(1), "{}", ctx());
 
     // Nothing else reached the repository.
-    assert_eq!(repo.hits().len(), 6, "{:#?}", repo.hits());
+    assert_eq!(repo.hits().len(), 7, "{:#?}", repo.hits());
 
     bounded("client shutdown", cli.shutdown()).await?;
     bounded("server shutdown", srv.shutdown()).await?;

@@ -1,20 +1,14 @@
 //! The fault catalog: every deliberate non-conformance a reference peer can be switched into.
+use crate::scr::Role;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PeerRole {
-    Client,
-    Server,
-}
-
-/// One injectable fault.
+/// One injectable fault (declared with [`fault!`](super::common::fault)).
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultInfo {
     /// Stable name, e.g. `client.no-devid`; prefixed by the role.
     pub name: &'static str,
-    pub role: PeerRole,
+    pub role: Role,
     /// What the faulty peer does differently.
     pub description: &'static str,
     /// The SCR item(s) this fault violates.
@@ -31,20 +25,18 @@ pub fn find(name: &str) -> Option<FaultInfo> {
     catalog().into_iter().find(|f| f.name == name)
 }
 
-impl PeerRole {
-    /// The prefix of this role's fault names.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            PeerRole::Client => "client.",
-            PeerRole::Server => "server.",
-        }
+/// The prefix of a role's fault names (`client.` / `server.`).
+pub fn prefix(role: Role) -> &'static str {
+    match role {
+        Role::Client => "client.",
+        Role::Server => "server.",
     }
+}
 
-    fn faults(self) -> &'static [FaultInfo] {
-        match self {
-            PeerRole::Client => super::client::FAULTS,
-            PeerRole::Server => super::server::FAULTS,
-        }
+fn faults_of(role: Role) -> &'static [FaultInfo] {
+    match role {
+        Role::Client => super::client::FAULTS,
+        Role::Server => super::server::FAULTS,
     }
 }
 
@@ -54,16 +46,15 @@ pub struct ActiveFaults(BTreeSet<String>);
 
 impl ActiveFaults {
     /// Validates names (`<role>.x` or `x`); an unknown one is an error listing the valid ones.
-    pub fn parse<I: IntoIterator<Item = S>, S: AsRef<str>>(role: PeerRole, names: I) -> anyhow::Result<ActiveFaults> {
-        let prefix = role.prefix();
+    pub fn parse<I: IntoIterator<Item = S>, S: AsRef<str>>(role: Role, names: I) -> anyhow::Result<ActiveFaults> {
+        let prefix = prefix(role);
         let mut set = BTreeSet::new();
         for n in names {
             let n = n.as_ref();
             let full = if n.starts_with(prefix) { n.to_string() } else { format!("{prefix}{n}") };
-            if !role.faults().iter().any(|f| f.name == full) {
-                let valid: Vec<&str> = role.faults().iter().map(|f| f.name).collect();
-                let role_name = prefix.trim_end_matches('.');
-                anyhow::bail!("unknown reference {role_name} fault {n:?}; valid faults: {}", valid.join(", "));
+            if !faults_of(role).iter().any(|f| f.name == full) {
+                let valid: Vec<&str> = faults_of(role).iter().map(|f| f.name).collect();
+                anyhow::bail!("unknown reference {role} fault {n:?}; valid faults: {}", valid.join(", "));
             }
             set.insert(full[prefix.len()..].to_string());
         }

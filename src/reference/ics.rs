@@ -38,6 +38,8 @@ impl Ics {
             ("dynamic_uri", "urn:oma:mo:dmcts-test:1.0/t0/Scratch"),
             // A MOID the server may create instances of with HGET (no ClientURI).
             ("instance_moid", "urn:oma:mo:dmcts-test:1.0"),
+            // A MOID whose configuration the tree lacks after reset (DEFAULT, config.request).
+            ("default_moid", "urn:oma:mo:dmcts-config:1.0"),
             // A subtree the client uploads with HPUT/HPOST.
             ("upload_uri", "urn:oma:mo:oma-dm-devinfo:1.0/d0/"),
             // An executable node, and a node whose value shows the execution took effect.

@@ -418,19 +418,192 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             let Some(creds) = ctx.credentials else {
                 return Err(Failure::case_defect("notification credentials in the PIXIT"));
             };
-            match n.verify_digest(&wire_credentials(creds), b.profile.digest_order) {
+            let order = b.profile.digest_order;
+            match n.verify_digest(&wire_credentials(creds), order) {
                 Some(true) => Ok(()),
+                // Say why: the input order of the profile, or credentials the server does not use.
                 Some(false) => Err(Failure::new(
                     "a SHA256-DIGEST that verifies with the registered secret and auth data",
                     "the digest does not verify",
                 )
-                .with_note(format!(
-                    "the digest input order is UNVERIFIED in the spec digest; this check follows profile setting \
-                     digest_order = {:?}",
-                    b.profile.digest_order
-                ))),
+                .with_note(n.diagnose_digest(&wire_credentials(creds), order).explain(order))),
                 None => fail("a 32-byte SHA256-DIGEST option", "no digest option"),
             }
         },
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::super::Dm2;
+    use crate::catalog::check::CheckKind;
+    use crate::runner::checks::{evaluate, CheckCtx, Credentials, Failure, Observed};
+    use crate::wire::dm2::notification::{encode, NotificationFields};
+    use crate::wire::dm2::Profile;
+    use serde_json::Value;
+
+    fn http(body: &str) -> (Vec<(String, String)>, Vec<u8>) {
+        (vec![("Content-Type".into(), "application/json".into())], body.as_bytes().to_vec())
+    }
+
+    fn eval(kind: &CheckKind, body: &str, last_p2: Option<&[Vec<String>]>) -> Result<(), Failure> {
+        let (headers, body) = http(body);
+        let obs =
+            Observed::Http { status: Some(200), method: Some("POST"), path: Some(""), headers: &headers, body: &body };
+        evaluate(kind, &obs, &CheckCtx { last_commands: last_p2, credentials: None }, &Dm2::default())
+    }
+
+    fn builtin(name: &str, args: &str) -> CheckKind {
+        CheckKind::Builtin { name: name.into(), args: toml::from_str(args).unwrap() }
+    }
+
+    #[test]
+    fn status_codes_compare_position_by_position_with_wildcards() {
+        let k = builtin("status-codes", "codes = [200, \"*\", 405]");
+        assert!(eval(&k, r#"{"Status":[{"sc":200},{"sc":202},{"sc":405}]}"#, None).is_ok());
+        let f = eval(&k, r#"{"Status":[{"sc":405},{"sc":202},{"sc":200}]}"#, None).unwrap_err();
+        assert!(f.actual.contains("405"), "{f:?}");
+        // A status code sent as a string is not a number.
+        assert!(eval(&k, r#"{"Status":[{"sc":"200"},{"sc":202},{"sc":405}]}"#, None).is_err());
+    }
+
+    #[test]
+    fn status_code_classes_and_final_success() {
+        let k = builtin("status-codes", "codes = [\"final-2xx\", \"4xx\", \"2xx\"]");
+        assert!(eval(&k, r#"{"Status":[{"sc":204},{"sc":405},{"sc":202}]}"#, None).is_ok());
+        // 202 announces an asynchronous result: not a final success.
+        assert!(eval(&k, r#"{"Status":[{"sc":202},{"sc":405},{"sc":200}]}"#, None).is_err());
+        assert!(eval(&k, r#"{"Status":[{"sc":200},{"sc":500},{"sc":200}]}"#, None).is_err());
+    }
+
+    fn eval_with(kind: &CheckKind, body: &str, p2: &[Vec<String>], profile: &Profile) -> Result<(), Failure> {
+        let (headers, body) = http(body);
+        let obs =
+            Observed::Http { status: Some(200), method: Some("POST"), path: Some(""), headers: &headers, body: &body };
+        evaluate(kind, &obs, &CheckCtx { last_commands: Some(p2), credentials: None }, &Dm2::new(profile.clone()))
+    }
+
+    #[test]
+    fn commands_without_status_follow_the_profile() {
+        let p2 = vec![vec!["HPUT".to_string(), "s".into(), "c".into()], vec!["CONT".into(), "u".into()]];
+        let codes = builtin("status-codes", "codes = [\"final-2xx\", \"*\"]");
+        let count = builtin("status-matches-commands", "");
+        let one = r#"{"Status":[{"sc":200}]}"#;
+        let two = r#"{"Status":[{"sc":200},{"sc":200}]}"#;
+        // Default (digest q13): CONT gets a status; the failure names the setting.
+        let default = Profile::default();
+        assert!(eval_with(&codes, two, &p2, &default).is_ok());
+        let f = eval_with(&count, one, &p2, &default).unwrap_err();
+        assert!(f.note.as_deref().is_some_and(|n| n.contains("commands_without_status")), "{f:?}");
+        let no_cont = Profile { commands_without_status: vec!["CONT".into()], ..Profile::default() };
+        assert!(eval_with(&codes, one, &p2, &no_cont).is_ok());
+        assert!(eval_with(&count, one, &p2, &no_cont).is_ok());
+        assert!(eval_with(&count, two, &p2, &no_cont).is_err());
+    }
+
+    #[test]
+    fn body_contains_searches_json_leaves_or_text() {
+        let k = builtin("body-contains", "value = \"dmcts-x\"");
+        assert!(eval(&k, r#"[{"ClientURI":"u","MOData":{"A":{"B":"dmcts-x"}}}]"#, None).is_ok());
+        assert!(eval(&k, "<MgmtTree><Data>dmcts-x</Data></MgmtTree>", None).is_ok());
+        let f = eval(&k, r#"[{"ClientURI":"u","MOData":{"A":"dmcts-x2"}}]"#, None).unwrap_err();
+        assert!(f.expected.contains("dmcts-x") && f.actual.contains("dmcts-x2"), "{f:?}");
+    }
+
+    #[test]
+    fn an_empty_upload_is_not_an_mo_serialization_and_the_note_says_unverified() {
+        let k = builtin("mo-serialization-valid", "");
+        let f = eval(&k, "[]", None).unwrap_err();
+        assert!(f.note.unwrap().contains("UNVERIFIED"));
+        assert!(eval(&k, r#"[{"ClientURI":"urn:oma:mo:x:1.0//A","MOData":{"A":"1"}}]"#, None).is_ok());
+    }
+
+    #[test]
+    fn get_data_accepts_another_extra_member() {
+        let k = builtin("get-data", "index = 0\ncontains = \"1.0.0\"");
+        assert!(
+            eval(&k, r#"{"Status":[{"sc":200,"Data":[{"ClientURI":"u","MOData":{"FwV":"1.0.0"}}]}]}"#, None).is_ok()
+        );
+        assert!(eval(&k, r#"{"Status":[{"sc":200,"URI":["1.0.0"]}]}"#, None).is_err());
+    }
+
+    #[test]
+    fn status_count_follows_the_package2_answered() {
+        let p2 = vec![vec!["GET".to_string(), "u".to_string()], vec!["DELETE".into(), "v".into()]];
+        let k = builtin("status-matches-commands", "");
+        assert!(eval(&k, r#"{"Status":[{"sc":200},{"sc":405}]}"#, Some(&p2)).is_ok());
+        let f = eval(&k, r#"{"Status":[{"sc":200}]}"#, Some(&p2)).unwrap_err();
+        assert!(f.expected.contains("2 statuses") && f.expected.contains("GET, DELETE"), "{f:?}");
+    }
+
+    #[test]
+    fn notification_id_placement_failure_says_it_follows_the_profile() {
+        let k = builtin("session-alert", "type = \"server-initiated\"\nnotification_id = 4660");
+        let ok = r#"{"Alert":[{"AlertType":"urn:oma:at:dm:2.0:ServerInitiatedMgmt","DataType":"int","Data":{"NOTIFICATION-ID":4660}}]}"#;
+        assert!(eval(&k, ok, None).is_ok());
+        let missing = r#"{"Alert":[{"AlertType":"urn:oma:at:dm:2.0:ServerInitiatedMgmt"}]}"#;
+        let f = eval(&k, missing, None).unwrap_err();
+        assert!(f.note.unwrap().contains("UNVERIFIED"));
+    }
+
+    #[test]
+    fn get_data_is_read_from_the_profile_member() {
+        let k = builtin("get-data", "index = 0\ncontains = \"1.0.0\"");
+        let ok = r#"{"Status":[{"sc":200,"MOS":[{"ClientURI":"urn:x:1.0//FwV","MOData":{"FwV":"1.0.0"}}]}]}"#;
+        assert!(eval(&k, ok, None).is_ok());
+        assert!(eval(&k, r#"{"Status":[{"sc":200}]}"#, None).unwrap_err().note.unwrap().contains("get_data_member"));
+    }
+
+    #[test]
+    fn generic_alerts_need_alerttype_known_mark_and_datatype_with_data() {
+        let k = builtin("generic-alerts-valid", "");
+        assert!(
+            eval(&k, r#"{"Alert":[{"AlertType":"a","Mark":"minor","DataType":"int","Data":{"x":1}}]}"#, None).is_ok()
+        );
+        assert!(eval(&k, r#"{"Alert":[{"AlertType":"a","Data":{"x":1}}]}"#, None).is_err());
+        assert!(eval(&k, r#"{"Alert":[{"AlertType":"a","Mark":"urgent"}]}"#, None).is_err());
+        assert!(eval(&k, r#"{"Alert":[{"Mark":"minor"}]}"#, None).is_err());
+    }
+
+    #[test]
+    fn json_checks_report_expected_and_actual() {
+        let k = CheckKind::JsonOneOf { pointer: "/Status/0/sc".into(), values: vec![200.into(), 202.into()] };
+        assert!(eval(&k, r#"{"Status":[{"sc":202}]}"#, None).is_ok());
+        let f = eval(&k, r#"{"Status":[{"sc":500}]}"#, None).unwrap_err();
+        assert_eq!(f.actual, "500");
+        // Garbage instead of JSON is a failure with what arrived, never a panic.
+        let f = eval(&CheckKind::JsonExists { pointer: "/a".into() }, "\u{0}not json", None).unwrap_err();
+        assert_eq!(f.expected, "a JSON body");
+    }
+
+    fn notification(creds: &Credentials, order: crate::wire::dm2::profile::DigestOrder) -> Vec<u8> {
+        let fields = NotificationFields {
+            server_id: "srv".into(),
+            preferred_con_type: Some(0),
+            notification_id: Some(7),
+            timestamp: None,
+            req_mos: false,
+            digest: true,
+        };
+        let profile = Profile { digest_order: order, ..Profile::default() };
+        encode(&fields, Some(&super::super::wire_credentials(creds)), &profile, None)
+    }
+
+    #[test]
+    fn a_digest_failure_says_whether_the_order_or_the_credentials_are_at_fault() {
+        use crate::wire::dm2::profile::DigestOrder;
+        let creds = Credentials { secret: b"s".to_vec(), auth_data: b"a".to_vec() };
+        let k = builtin("notification-digest-valid", "");
+        let judge = |bytes: &[u8], creds: &Credentials| {
+            let json = Value::Null;
+            let obs = Observed::Notification { bytes, json: &json };
+            evaluate(&k, &obs, &CheckCtx { last_commands: None, credentials: Some(creds) }, &Dm2::default())
+        };
+        assert!(judge(&notification(&creds, DigestOrder::SecretMessageAuth), &creds).is_ok());
+        let f = judge(&notification(&creds, DigestOrder::AuthMessageSecret), &creds).unwrap_err();
+        assert!(f.note.unwrap().contains("only with the other input order"));
+        let other = Credentials { secret: b"x".to_vec(), auth_data: b"y".to_vec() };
+        let f = judge(&notification(&other, DigestOrder::SecretMessageAuth), &creds).unwrap_err();
+        assert!(f.note.unwrap().contains("neither input order"));
+    }
+}

@@ -17,6 +17,7 @@
 //! | `urn:oma:mo:dmcts-test:1.0` | `t0` | `Test` | yes | permanent |
 //! | `urn:oma:mo:dmcts-test:1.0` | `t1` | `Test` | yes | dynamic (DELETE `…/t1/` → 200) |
 //! | `urn:oma:mo:oma-fumo:1.0` | `fw-main` | `FUMO` | yes | permanent |
+//! | `urn:oma:mo:dmcts-config:1.0` | (none) | `Config` | yes, once created | dynamic |
 //!
 //! Nodes (P = permanent, D = dynamic, X = executable); paths are relative to the instance root,
 //! so e.g. `urn:oma:mo:oma-dm-devinfo:1.0/d0/FwV` (or `…:1.0//FwV`, DevInfo having one instance):
@@ -32,7 +33,12 @@
 //! - Test `t1` (dynamic instance): `Name` = `second` (D), `Val` = `10` (D).
 //! - FUMO `fw-main`: `PkgName` = `base` (P), `PkgVersion` = `1.0` (P), `DownloadAndUpdate` (P
 //!   interior, X) / `PkgURL` = `` (P leaf, value replaceable by HGET), `Update` = `` (P, X),
-//!   `State` = `10` (P; set to `100` by an EXEC of `DownloadAndUpdate` or `Update`).
+//!   `State` = `10` (P). An EXEC of `DownloadAndUpdate` first downloads (HTTP GET) its
+//!   `PkgURL`: a 2xx answer sets `State` = `100` (ResultCode 200); an empty PkgURL (411), a
+//!   non-2xx answer (500) or a transport error (503) sets `State` = `20` (Download Failed). An
+//!   EXEC of `Update` sets `State` = `100`.
+//! - Config (`urn:oma:mo:dmcts-config:1.0`): the configuration MO of the client's local
+//!   application. No instance is provisioned, so `config.request` for it needs a DEFAULT URI.
 //!
 //! MOS (Package#1 when REQ-MOS was present; never otherwise), in this order:
 //! `{DDF: https://ddf.dmcts.example/oma-dm-devinfo-1.0.ddf, MOID: …devinfo:1.0, MIID: [d0]}`,
@@ -49,23 +55,28 @@
 //! - HGET: repository non-2xx → that code; body not an MO-serialization array → 400. With a
 //!   ClientURI the first element's MOData replaces the node (keyed by the node's name, or bare);
 //!   a missing last node under an existing parent is created (D). Without a ClientURI every
-//!   element creates a new instance of the MOID of its `ClientURI`: test MO and FUMO only
-//!   (DevInfo/DMAcc 405, unknown MOID 404); MIIDs `t<n>` / `fw-<n>`, n = 2, 3, … since reset;
-//!   status 200 with `URI: ["<MOID>/<MIID>/"]`. New nodes are dynamic; `Op`, `DownloadAndUpdate`
-//!   and `Update` children are executable.
+//!   element creates a new instance of the MOID of its `ClientURI`: test MO, FUMO and Config
+//!   only (DevInfo/DMAcc 405, unknown MOID 404); MIIDs `t<n>` / `fw-<n>` / `cfg-<n>`, n = 2, 3,
+//!   … since reset; status 200 with `URI: ["<MOID>/<MIID>/"]`. A new FUMO instance comes with
+//!   its permanent `State` = `10`, then the MOData (keyed by the root name, or bare) is stored
+//!   into it; other new nodes are dynamic; `Op`, `DownloadAndUpdate` and `Update` children are
+//!   executable.
 //! - HPUT/HPOST: body = MO serialization of every target, `Content-Type: profile.mo_media_type`;
 //!   repository 2xx → 200, else its code; unreachable → 500; `OMADM-Accept` on the Package#2
 //!   response not admitting `profile.mo_media_type` → 406 (no request sent).
 //! - DELETE: 405 when a target is permanent (nothing deleted), else 200.
-//! - EXEC: non-executable 405; without ServerURI 200 (synchronous); with ServerURI 202 and, after
-//!   the session, a new session POSTing Package#1 to the ServerURI with ClientInitiatedMgmt and
-//!   `{AlertType: urn:oma:at:fumo:1.0:DownloadAndUpdate | …fumo:1.0:Update |
-//!   urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI as sent>, Mark:
-//!   informational, DataType: int, Data: {result: 200}}`.
+//! - EXEC: non-executable 405; without ServerURI 200 (synchronous; 500 when the operation
+//!   failed); with ServerURI 202 and, after the session, a new session POSTing Package#1 to the
+//!   ServerURI with ClientInitiatedMgmt and `{AlertType: urn:oma:at:fumo:1.0:DownloadAndUpdate |
+//!   …fumo:1.0:Update | urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI as
+//!   sent>, Mark: informational (critical on failure), DataType: int, Data: {result: <ResultCode>}}`.
 //! - GET 200 with `profile.get_data_member` = MO serialization array of the targets.
 //! - SHOW 200 at once; a background "browser" GETs the URL. CONT 200; later Package#3s go to
-//!   its URI. END 200 (never sent: no Package#3 after END). DEFAULT 200, one URI per MOID;
-//!   `config.request {moid}` then runs the HGET procedure (new instance) against it, silently.
+//!   its URI. END 200 (never sent: no Package#3 after END). DEFAULT 200, one URI per MOID (a
+//!   new DEFAULT replaces the old). `config.request {moid}` (digest §8.9): when the tree has an
+//!   instance of the MOID, nothing is fetched (`{fetched: false, reason}`); otherwise the HGET
+//!   procedure (new instance) runs against the stored URI, silently (`{fetched: true, uri,
+//!   result}`), or `{fetched: false, reason}` when no DEFAULT named the MOID.
 //! - A session aborts (no retry) on a non-200 reply, a reply that is not
 //!   `application/vnd.oma.dm.request+json`, or a body without a `CMD` array; and after
 //!   `ClientConfig::max_rounds` (64) rounds.
@@ -85,13 +96,15 @@
 //! hget-not-stored, hget-no-uri, hput-wrong-method, hpost-wrong-method,
 //! delete-permanent-allowed, exec-not-executed, exec-async-reported-sync,
 //! async-alert-never-sent, get-no-data, show-not-opened, show-blocks, cont-ignored,
-//! p3-after-end, default-ignored, alert-no-datatype, alert-bad-mark, alert-missing-alerttype.
+//! p3-after-end, default-ignored, default-first-kept, alert-no-datatype, alert-bad-mark, alert-missing-alerttype.
 mod notify;
 mod session;
 pub mod store;
 
-use super::faults::{FaultInfo, PeerRole};
+use super::common::{self, fault};
+use super::faults::FaultInfo;
 use super::ut_server;
+use crate::scr::Role;
 use crate::upper_tester::{action, UtAnswer, UtRequest};
 use crate::wire::dm2::notification::NotificationCredentials;
 use crate::wire::dm2::{GenericAlert, Profile};
@@ -112,115 +125,155 @@ pub const WRONG_DEV_ID: &str = "IMEI:000000000000000";
 /// Path of the Package#0-over-HTTP endpoint.
 pub const NOTIFY_PATH: &str = "/notify";
 
-macro_rules! fault {
-    ($name:literal, $desc:literal, [$($scr:literal),+]) => {
-        FaultInfo { name: concat!("client.", $name), role: PeerRole::Client, description: $desc, violates: &[$($scr),+] }
-    };
-}
-
 /// Faults the reference client can be switched into; each breaks one requirement observably.
 pub const FAULTS: &[FaultInfo] = &[
     fault!(
+        Client,
         "devid-missing",
         "Package#1 and Package#3 carry no OMADM-DevID header",
         ["DM-PACK-011-C-M", "DM-PACK-013-C-M"]
     ),
     fault!(
+        Client,
         "devid-wrong",
         "OMADM-DevID is IMEI:000000000000000, not DevInfo/DevID",
         ["DM-PACK-011-C-M", "DM-PACK-013-C-M"]
     ),
-    fault!("p1-media-type", "Package#1 is sent as application/json", ["DM-PACK-011-C-M"]),
-    fault!("p3-media-type", "Package#3 is sent as application/json", ["DM-PACK-013-C-M"]),
+    fault!(Client, "p1-media-type", "Package#1 is sent as application/json", ["DM-PACK-011-C-M"]),
+    fault!(Client, "p3-media-type", "Package#3 is sent as application/json", ["DM-PACK-013-C-M"]),
     fault!(
+        Client,
         "package-flow-stops",
         "after a Package#2 without END the client drops the session: no Package#3",
         ["DM-PACK-001-C-M"]
     ),
-    fault!("notifications-ignored", "no Package#0 ever opens a session", ["DM-PACK-002-C-O"]),
-    fault!("accept-wrong-ver", "a notification whose VER is not 0x02 is accepted", ["DM-PACK-003-C-M"]),
+    fault!(Client, "notifications-ignored", "no Package#0 ever opens a session", ["DM-PACK-002-C-O"]),
+    fault!(Client, "accept-wrong-ver", "a notification whose VER is not 0x02 is accepted", ["DM-PACK-003-C-M"]),
     fault!(
+        Client,
         "accept-oc-mismatch",
         "a notification whose OC differs from the options present is accepted",
         ["DM-PACK-004-C-M"]
     ),
     fault!(
+        Client,
         "accept-unknown-server-id",
         "a notification naming an unknown SERVER-ID opens a session with the configured server",
         ["DM-PACK-005-C-M"]
     ),
     fault!(
+        Client,
         "con-type-rejected",
         "a notification whose PREFERRED-CON-TYPE is not ANY_AVAILABLE (0) is ignored",
         ["DM-PACK-006-C-M"]
     ),
     fault!(
+        Client,
         "notification-id-not-echoed",
         "the ServerInitiatedMgmt alert carries no NOTIFICATION-ID",
         ["DM-PACK-007-C-O"]
     ),
-    fault!("accept-bad-digest", "a notification with a wrong SHA256-DIGEST is accepted", ["DM-PACK-008-C-O"]),
+    fault!(Client, "accept-bad-digest", "a notification with a wrong SHA256-DIGEST is accepted", ["DM-PACK-008-C-O"]),
     fault!(
+        Client,
         "accept-stale-timestamp",
         "a notification whose TIMESTAMP is outside the window is accepted",
         ["DM-PACK-009-C-O"]
     ),
-    fault!("mos-missing", "Package#1 carries no MOS although REQ-MOS was present", ["DM-PACK-010-C-M"]),
-    fault!("session-alert-missing", "Package#1 carries no session alert", ["DM-PACK-011-C-M"]),
+    fault!(Client, "mos-missing", "Package#1 carries no MOS although REQ-MOS was present", ["DM-PACK-010-C-M"]),
+    fault!(Client, "session-alert-missing", "Package#1 carries no session alert", ["DM-PACK-011-C-M"]),
     fault!(
+        Client,
         "session-alert-wrong",
         "a session opened for a notification is announced as ClientInitiatedMgmt",
         ["DM-PACK-011-C-M"]
     ),
-    fault!("commands-out-of-order", "the commands of a Package#2 are processed last to first", ["DM-PACK-012-C-M"]),
-    fault!("status-missing", "Package#3 lacks the status of the last command", ["DM-PACK-013-C-M"]),
-    fault!("status-reordered", "Package#3 lists the statuses in reverse order", ["DM-PACK-013-C-M"]),
-    fault!("status-extra", "Package#3 carries one status more than there were commands", ["DM-PACK-013-C-M"]),
-    fault!("sc-as-string", "status codes are JSON strings, not numbers", ["DM-PACK-013-C-M", "DM-PACK-025-C-M"]),
     fault!(
+        Client,
+        "commands-out-of-order",
+        "the commands of a Package#2 are processed last to first",
+        ["DM-PACK-012-C-M"]
+    ),
+    fault!(Client, "status-missing", "Package#3 lacks the status of the last command", ["DM-PACK-013-C-M"]),
+    fault!(Client, "status-reordered", "Package#3 lists the statuses in reverse order", ["DM-PACK-013-C-M"]),
+    fault!(Client, "status-extra", "Package#3 carries one status more than there were commands", ["DM-PACK-013-C-M"]),
+    fault!(
+        Client,
+        "sc-as-string",
+        "status codes are JSON strings, not numbers",
+        ["DM-PACK-013-C-M", "DM-PACK-025-C-M"]
+    ),
+    fault!(
+        Client,
         "non-exec-async",
         "HGET, HPUT, HPOST, DELETE and GET are reported 202 instead of their final status",
         ["DM-PACK-025-C-M"]
     ),
-    fault!("hget-not-stored", "HGET answers as if it stored the data but stores nothing", ["DM-PACK-014-C-M"]),
-    fault!("hget-no-uri", "HGET without ClientURI creates the instance but returns no URI", ["DM-PACK-014-C-M"]),
-    fault!("hput-wrong-method", "HPUT sends HTTP POST to the repository", ["DM-PACK-015-C-M"]),
-    fault!("hpost-wrong-method", "HPOST sends HTTP PUT to the repository", ["DM-PACK-016-C-M"]),
-    fault!("delete-permanent-allowed", "DELETE of a permanent node succeeds (200) instead of 405", ["DM-PACK-017-C-M"]),
-    fault!("exec-not-executed", "EXEC reports 200 but the node is not executed", ["DM-PACK-018-C-M"]),
+    fault!(Client, "hget-not-stored", "HGET answers as if it stored the data but stores nothing", ["DM-PACK-014-C-M"]),
     fault!(
+        Client,
+        "hget-no-uri",
+        "HGET without ClientURI creates the instance but returns no URI",
+        ["DM-PACK-014-C-M"]
+    ),
+    fault!(Client, "hput-wrong-method", "HPUT sends HTTP POST to the repository", ["DM-PACK-015-C-M"]),
+    fault!(Client, "hpost-wrong-method", "HPOST sends HTTP PUT to the repository", ["DM-PACK-016-C-M"]),
+    fault!(
+        Client,
+        "delete-permanent-allowed",
+        "DELETE of a permanent node succeeds (200) instead of 405",
+        ["DM-PACK-017-C-M"]
+    ),
+    fault!(Client, "exec-not-executed", "EXEC reports 200 but the node is not executed", ["DM-PACK-018-C-M"]),
+    fault!(
+        Client,
         "exec-async-reported-sync",
         "EXEC with a ServerURI is reported 200 synchronously, no result alert",
         ["DM-PACK-018-C-M", "DM-PACK-026-C-M"]
     ),
     fault!(
+        Client,
         "async-alert-never-sent",
         "EXEC with a ServerURI answers 202 but the result alert is never sent",
         ["DM-PACK-026-C-M"]
     ),
-    fault!("get-no-data", "GET answers 200 without the data", ["DM-PACK-019-C-O"]),
+    fault!(Client, "get-no-data", "GET answers 200 without the data", ["DM-PACK-019-C-O"]),
     fault!(
+        Client,
         "get-unsupported",
         "GET is answered 501 (not implemented) although the reference ICS declares it supported; \
          every other case must still pass, as none may rest on the optional GET",
         ["DM-PACK-019-C-O"]
     ),
-    fault!("show-not-opened", "SHOW answers 200 but never opens the URL", ["DM-PACK-020-C-O"]),
-    fault!("show-blocks", "SHOW waits for the browser page before going on", ["DM-PACK-020-C-O"]),
-    fault!("cont-ignored", "CONT answers 200 but later Package#3s still go to the old URI", ["DM-PACK-021-C-M"]),
-    fault!("p3-after-end", "a Package#3 is sent after a Package#2 containing END", ["DM-PACK-022-C-M"]),
+    fault!(Client, "show-not-opened", "SHOW answers 200 but never opens the URL", ["DM-PACK-020-C-O"]),
+    fault!(Client, "show-blocks", "SHOW waits for the browser page before going on", ["DM-PACK-020-C-O"]),
     fault!(
+        Client,
+        "cont-ignored",
+        "CONT answers 200 but later Package#3s still go to the old URI",
+        ["DM-PACK-021-C-M"]
+    ),
+    fault!(Client, "p3-after-end", "a Package#3 is sent after a Package#2 containing END", ["DM-PACK-022-C-M"]),
+    fault!(
+        Client,
         "default-ignored",
-        "DEFAULT answers 200 but the URI is not stored (config.request fetches nothing)",
+        "DEFAULT answers 200 but the URI is not stored (configuration the tree lacks is never fetched)",
         ["DM-PACK-023-C-O"]
     ),
-    fault!("alert-no-datatype", "Generic Alerts carrying Data lack DataType", ["DM-PACK-024-C-M"]),
     fault!(
+        Client,
+        "default-first-kept",
+        "a second DEFAULT for the same MOID does not replace the first: the old URI is fetched",
+        ["DM-PACK-023-C-O"]
+    ),
+    fault!(Client, "alert-no-datatype", "Generic Alerts carrying Data lack DataType", ["DM-PACK-024-C-M"]),
+    fault!(
+        Client,
         "alert-bad-mark",
         "Generic Alerts carry Mark \"urgent\", not a defined importance level",
         ["DM-PACK-024-C-M"]
     ),
-    fault!("alert-missing-alerttype", "Generic Alerts lack AlertType", ["DM-PACK-024-C-M"]),
+    fault!(Client, "alert-missing-alerttype", "Generic Alerts lack AlertType", ["DM-PACK-024-C-M"]),
 ];
 
 /// The faults this peer is switched into.
@@ -297,36 +350,32 @@ struct State {
     epoch: u64,
 }
 
+/// The tree as provisioned for this configuration (what `reset` restores).
+fn provisioned(c: &ClientConfig) -> Store {
+    Store::provisioned(
+        &c.dev_id,
+        &c.server_id,
+        &c.server_uri,
+        c.noti.as_ref().map(|n| (n.secret.as_slice(), n.auth_data.as_slice())),
+    )
+}
+
 struct Shared {
     cfg: ClientConfig,
     faults: Faults,
     http: reqwest::Client,
-    log: Mutex<Vec<String>>,
+    log: common::ExchangeLog,
     state: Mutex<State>,
     wake: tokio::sync::Notify,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic elsewhere must not wedge the peer: take the data anyway.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        common::lock(&self.state)
     }
 
     fn log(&self, line: String) {
-        if self.cfg.echo_log {
-            eprintln!("[reference client] {line}");
-        }
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-    }
-
-    fn provisioned(&self) -> Store {
-        let c = &self.cfg;
-        Store::provisioned(
-            &c.dev_id,
-            &c.server_id,
-            &c.server_uri,
-            c.noti.as_ref().map(|n| (n.secret.as_slice(), n.auth_data.as_slice())),
-        )
+        self.log.push(line);
     }
 
     fn enqueue(&self, job: Job) {
@@ -336,7 +385,7 @@ impl Shared {
     }
 
     fn reset(&self) {
-        let fresh = self.provisioned();
+        let fresh = provisioned(&self.cfg);
         let mut st = self.lock();
         st.store = fresh;
         st.defaults.clear();
@@ -358,10 +407,6 @@ impl Shared {
         st.queue.is_empty() && !st.busy && st.background.is_empty()
     }
 
-    fn now() -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-    }
-
     /// Judges a Package#0 and queues its session when accepted.
     fn notification(&self, bytes: &[u8], via: &str) -> Result<(), String> {
         self.log(format!("Package#0 via {via}: {}", hex::encode(bytes)));
@@ -372,7 +417,7 @@ impl Shared {
                 noti: self.cfg.noti.as_ref(),
                 profile: &self.cfg.profile,
             };
-            notify::judge(bytes, &acc, &self.faults, &mut st.seen_ids, Self::now())
+            notify::judge(bytes, &acc, &self.faults, &mut st.seen_ids, common::posix_now())
         };
         match verdict {
             Ok(a) => {
@@ -462,9 +507,20 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
             let Some(moid) = req.args.get("moid").and_then(Value::as_str) else {
                 return UtAnswer::failed("args.moid (a string) is required");
             };
-            let uri = sh.lock().defaults.get(moid).cloned();
+            let (have, uri) = {
+                let st = sh.lock();
+                (st.store.miids_of(moid), st.defaults.get(moid).cloned())
+            };
+            // Only configuration the tree lacks is fetched (digest §8.9).
+            if !have.is_empty() {
+                let reason = format!(
+                    "the tree already has configuration of {moid} (instance(s) {}): nothing to fetch",
+                    have.join(", ")
+                );
+                return UtAnswer::done(json!({ "fetched": false, "reason": reason }));
+            }
             match uri {
-                // The HGET procedure, with no status to any server (digest §8.9).
+                // The HGET procedure, with no status to any server.
                 Some(uri) => {
                     let st = session::hget(&sh, &uri, None).await;
                     UtAnswer::done(json!({ "fetched": true, "uri": uri, "result": st }))
@@ -477,16 +533,7 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
 }
 
 async fn wait_idle(sh: &Shared, limit: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if sh.is_idle() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::wait_until(limit, || sh.is_idle()).await
 }
 
 async fn handle_notify(
@@ -508,15 +555,14 @@ pub struct RunningClient {
     /// `http://addr/notify`.
     pub notify_url: String,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<()>,
+    listening: common::Listening,
     worker: tokio::task::JoinHandle<()>,
 }
 
 impl RunningClient {
     /// The exchange log so far.
     pub fn log(&self) -> Vec<String> {
-        self.shared.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared.log.lines()
     }
 
     /// The upper tester, in process (same behaviour as `POST /ut`).
@@ -526,39 +572,25 @@ impl RunningClient {
 
     /// Stops serving and cancels every session and background task.
     pub async fn shutdown(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        self.listening.stop_accepting();
         self.worker.abort();
         self.shared.reset();
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.server).await;
-        self.server.abort();
+        self.listening.shutdown().await;
     }
 }
 
 /// Starts the client on the current tokio runtime.
 pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
-    let faults = Faults::parse(PeerRole::Client, &config.faults)?;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(config.http_timeout)
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .context("building the HTTP client")?;
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    let store = Store::provisioned(
-        &config.dev_id,
-        &config.server_id,
-        &config.server_uri,
-        config.noti.as_ref().map(|n| (n.secret.as_slice(), n.auth_data.as_slice())),
-    );
+    let faults = Faults::parse(Role::Client, &config.faults)?;
+    let http = common::http_client(config.http_timeout, Duration::from_secs(5))?;
+    let listener = common::Listening::bind(config.listen).await?;
+    let store = provisioned(&config);
+    let log = common::ExchangeLog::new(config.echo_log.then_some("reference client"));
     let shared = Arc::new(Shared {
         cfg: config,
         faults,
         http,
-        log: Mutex::new(Vec::new()),
+        log,
         state: Mutex::new(State {
             store,
             defaults: BTreeMap::new(),
@@ -575,14 +607,8 @@ pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
     let ut: ut_server::UtHandler = Arc::new(move |req| Box::pin(handle_ut(sh.clone(), req)));
     let app = ut_server::router(ut)
         .merge(axum::Router::new().route(NOTIFY_PATH, axum::routing::post(handle_notify)).with_state(shared.clone()));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let listening = common::Listening::serve(listener, app)?;
+    let addr = listening.addr;
     let worker = tokio::spawn(worker(shared.clone()));
     shared.log(format!("reference client listening on {addr}, DM server {}", shared.cfg.server_uri));
     Ok(RunningClient {
@@ -590,8 +616,7 @@ pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
         ut_url: format!("http://{addr}{}", ut_server::UT_PATH),
         notify_url: format!("http://{addr}{NOTIFY_PATH}"),
         shared,
-        stop: Some(tx),
-        server,
+        listening,
         worker,
     })
 }
@@ -647,8 +672,7 @@ impl ClientArgs {
             c.basic = Some((u.into(), p.into()));
         }
         if let Some(path) = &self.profile {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            c.profile = toml::from_str(&text).with_context(|| format!("{}: not a DM 2.0 profile", path.display()))?;
+            c.profile = common::read_profile(path)?;
         }
         c.faults = self.faults.iter().cloned().collect();
         c.echo_log = true;
@@ -659,17 +683,13 @@ impl ClientArgs {
 /// CLI entry: spawn, print the URLs, run until Ctrl-C.
 pub async fn run_cli(args: ClientArgs) -> anyhow::Result<()> {
     if args.list_faults {
-        for f in FAULTS {
-            println!("{:36} {} [{}]", f.name, f.description, f.violates.join(", "));
-        }
+        common::print_faults(FAULTS, 36);
         return Ok(());
     }
     let running = spawn(args.to_config()?).await?;
     println!("reference client upper tester: {}", running.ut_url);
     println!("reference client notifications: {}", running.notify_url);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-    running.shutdown().await;
-    Ok(())
+    common::until_ctrl_c(running.shutdown()).await
 }
 
 #[cfg(test)]
@@ -697,8 +717,8 @@ mod tests {
         let c = cli.args.to_config().unwrap();
         assert_eq!((c.dev_id.as_str(), c.server_id.as_str()), (DEFAULT_DEV_ID, "dmcts"));
         assert_eq!(c.basic, Some(("u".into(), "p".into())));
-        assert!(Faults::parse(PeerRole::Client, &c.faults).unwrap().has("devid-missing"));
-        assert!(Faults::parse(PeerRole::Client, ["client.bogus"]).unwrap_err().to_string().contains("valid faults"));
+        assert!(Faults::parse(Role::Client, &c.faults).unwrap().has("devid-missing"));
+        assert!(Faults::parse(Role::Client, ["client.bogus"]).unwrap_err().to_string().contains("valid faults"));
         assert!(Cli::try_parse_from(["x", "--list-faults"]).is_ok());
     }
 }

@@ -54,7 +54,10 @@ pub fn judge(
         match n.verify_digest(creds, acc.profile.digest_order) {
             Some(true) => {}
             Some(false) if faults.has("accept-bad-digest") => {}
-            Some(false) => return Err("SHA256-DIGEST does not match the notification credentials".into()),
+            Some(false) => {
+                let why = n.diagnose_digest(creds, acc.profile.digest_order).explain(acc.profile.digest_order);
+                return Err(format!("SHA256-DIGEST does not match the notification credentials ({why})"));
+            }
             None if acc.profile.missing_digest == MissingDigestPolicy::Accept => {}
             None => return Err("no SHA256-DIGEST although the account has notification credentials".into()),
         }
@@ -113,8 +116,7 @@ mod tests {
         }
         let stale = encode(&fields(9), Some(&c), &p, None);
         assert!(judge(&stale, &acc, &none, &mut seen, now + 1000).unwrap_err().contains("TIMESTAMP"));
-        let faulty =
-            Faults::parse(crate::reference::faults::PeerRole::Client, ["client.accept-stale-timestamp"]).unwrap();
+        let faulty = Faults::parse(crate::scr::Role::Client, ["client.accept-stale-timestamp"]).unwrap();
         assert!(judge(&stale, &acc, &faulty, &mut seen, now + 1000).is_ok());
     }
 }

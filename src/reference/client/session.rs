@@ -331,13 +331,20 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
                 Err(sc) => return status(sc),
             };
             let Some(t) = t else { return status(404) };
-            let alert_type = {
-                let mut g = sh.lock();
+            let (alert_type, download_url) = {
+                let g = sh.lock();
                 let Some(alert_type) = g.store.exec_alert(&t) else { return status(405) };
-                if !f.has("exec-not-executed") {
-                    g.store.execute(&t);
-                }
-                alert_type
+                (alert_type, g.store.download_url(&t))
+            };
+            // Under exec-not-executed nothing happens (no download either) yet all is reported fine.
+            let result = if f.has("exec-not-executed") {
+                200
+            } else {
+                let download = match download_url {
+                    Some(url) => Some(download_package(sh, &url).await),
+                    None => None,
+                };
+                sh.lock().store.execute(&t, download).unwrap_or(200)
             };
             match server_uri {
                 Some(_) if f.has("exec-async-reported-sync") => status(200),
@@ -346,15 +353,16 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
                         let alert = json!({
                             "AlertType": alert_type,
                             "SourceURI": client_uri,
-                            "Mark": "informational",
+                            "Mark": if result == 200 { "informational" } else { "critical" },
                             "DataType": "int",
-                            "Data": { "result": 200 },
+                            "Data": { "result": result },
                         });
                         sess.async_results.push((uri, alert));
                     }
                     status(202)
                 }
-                None => status(200),
+                // Synchronous: the operation's outcome is the command's status.
+                None => status(if result == 200 { 200 } else { 500 }),
             }
         }
         Command::Get { .. } if f.has("get-unsupported") => status(501),
@@ -394,12 +402,41 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
             status(200)
         }
         Command::Default { moid, server_uri } => {
-            if !f.has("default-ignored") {
-                sh.lock().defaults.insert(moid, server_uri);
+            // One URI per MOID: a new DEFAULT replaces the old one (digest §8.9).
+            let mut g = sh.lock();
+            let keep_first = f.has("default-first-kept") && g.defaults.contains_key(&moid);
+            if !f.has("default-ignored") && !keep_first {
+                g.defaults.insert(moid, server_uri);
             }
             status(200)
         }
         Command::Sub { .. } | Command::Unsub { .. } => status(501),
+    }
+}
+
+/// The download an EXEC of a FUMO operation starts (alternate download from PkgURL). Returns
+/// the FUMO ResultCode: 200, 411 (no URL), 500 (the server answered non-2xx), 503 (transport).
+async fn download_package(sh: &Shared, url: &str) -> u16 {
+    if url.is_empty() {
+        sh.log("EXEC: PkgURL is empty, nothing to download (ResultCode 411)".to_string());
+        return 411;
+    }
+    sh.log(format!("-> GET {url} (firmware package)"));
+    match sh.http.get(url).send().await {
+        Ok(r) => {
+            let code = r.status().as_u16();
+            let body = r.bytes().await;
+            sh.log(format!("<- {code} (firmware package, {} bytes)", body.as_ref().map_or(0, |b| b.len())));
+            match (code, body) {
+                (200..=299, Ok(_)) => 200,
+                (200..=299, Err(_)) => 503,
+                _ => 500,
+            }
+        }
+        Err(e) => {
+            sh.log(format!("firmware package GET {url} failed: {e}"));
+            503
+        }
     }
 }
 

@@ -12,6 +12,9 @@ pub const MOID_DEVINFO: &str = "urn:oma:mo:oma-dm-devinfo:1.0";
 pub const MOID_DMACC: &str = "urn:oma:mo:oma-dm-dmacc:1.2";
 pub const MOID_TEST: &str = "urn:oma:mo:dmcts-test:1.0";
 pub const MOID_FUMO: &str = "urn:oma:mo:oma-fumo:1.0";
+/// The configuration MO of the reference client's local application: no instance is
+/// provisioned, so a local configuration request needs the DEFAULT URI (digest §8.9).
+pub const MOID_CONFIG: &str = "urn:oma:mo:dmcts-config:1.0";
 
 /// Why a ClientURI could not be used; each maps to the status code the client reports.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,16 +185,37 @@ fn ddf_of(moid: &str) -> String {
         MOID_DMACC => "oma-dm-dmacc-1.2",
         MOID_TEST => "dmcts-test-1.0",
         MOID_FUMO => "oma-fumo-1.0",
+        MOID_CONFIG => "dmcts-config-1.0",
         _ => "unknown",
     };
     format!("https://ddf.dmcts.example/{name}.ddf")
 }
 
+/// Root node name of the MO types whose instances HGET may create.
 fn root_name_of(moid: &str) -> Option<&'static str> {
     match moid {
         MOID_TEST => Some("Test"),
         MOID_FUMO => Some("FUMO"),
+        MOID_CONFIG => Some("Config"),
         _ => None,
+    }
+}
+
+/// Prefix of the MIIDs the client assigns to instances created by HGET.
+fn miid_prefix_of(moid: &str) -> &'static str {
+    match moid {
+        MOID_FUMO => "fw-",
+        MOID_CONFIG => "cfg-",
+        _ => "t",
+    }
+}
+
+/// The permanent children an MO type creates together with a new instance (digest §13.1),
+/// before the HGET data is stored: a FUMO instance always has its State, Idle (10).
+fn instance_template(moid: &str) -> Node {
+    match moid {
+        MOID_FUMO => Node::interior(false, vec![("State", Node::leaf("10", true))]),
+        _ => Node::interior(false, vec![]),
     }
 }
 
@@ -322,6 +346,11 @@ impl Store {
         out
     }
 
+    /// The MIIDs of every instance of `moid` (exposed or not): what the tree holds of it.
+    pub fn miids_of(&self, moid: &str) -> Vec<String> {
+        self.instances.iter().filter(|i| i.moid == moid).map(|i| i.miid.clone()).collect()
+    }
+
     /// Resolves a ClientURI to its existing targets with the shared resolver (digest §12.2):
     /// wildcards may yield several, anything else exactly one.
     pub fn resolve(&self, uri: &str) -> Result<Vec<Target>, UriError> {
@@ -427,16 +456,15 @@ impl Store {
                 });
             };
             let miid = loop {
-                let prefix = if moid == MOID_FUMO { "fw-" } else { "t" };
-                let m = format!("{prefix}{}", self.next_miid);
+                let m = format!("{}{}", miid_prefix_of(moid), self.next_miid);
                 self.next_miid += 1;
                 if !self.instances.iter().any(|x| x.moid == moid && x.miid == m) {
                     break m;
                 }
             };
-            let mut root = Node::from_json(unwrap_named(data, root_name));
-            if root.children.is_empty() {
-                root.value = None;
+            let mut root = instance_template(moid);
+            if let content @ Value::Object(_) = unwrap_named(data, root_name) {
+                root.replace_with(content);
             }
             mark_exec(moid, &mut root);
             let inst = Instance {
@@ -481,13 +509,18 @@ impl Store {
         200
     }
 
-    /// EXEC's effect (documented in the module docs). Returns false when the node is not
-    /// executable.
-    pub fn execute(&mut self, t: &Target) -> bool {
-        let Some(node) = self.node(t) else { return false };
-        if node.exec_alert.is_none() {
-            return false;
-        }
+    /// The package URL an EXEC of this node downloads first: the value of its `PkgURL` child
+    /// (FUMO `DownloadAndUpdate`), possibly empty. `None` when the node downloads nothing.
+    pub fn download_url(&self, t: &Target) -> Option<String> {
+        self.node(t)?.children.get("PkgURL").map(|u| u.leaf_string().unwrap_or_default())
+    }
+
+    /// EXEC's effect (documented in the module docs). `download` is the FUMO ResultCode of
+    /// the download the node needed (see [`Store::download_url`]), if any. Returns the
+    /// operation's ResultCode (200: success), or `None` when the node is not executable.
+    pub fn execute(&mut self, t: &Target, download: Option<u16>) -> Option<u16> {
+        self.node(t)?.exec_alert.as_ref()?;
+        let result = download.unwrap_or(200);
         let inst = &mut self.instances[t.instance];
         match inst.moid.as_str() {
             MOID_TEST => {
@@ -497,13 +530,14 @@ impl Store {
                 }
             }
             MOID_FUMO => {
+                // Update Successful / No Data, or Download Failed (FUMO State values).
                 if let Some(c) = inst.root.children.get_mut("State") {
-                    c.value = Some(Value::String("100".into()));
+                    c.value = Some(Value::String(if result == 200 { "100" } else { "20" }.into()));
                 }
             }
             _ => {}
         }
-        true
+        Some(result)
     }
 
     /// The node's async-result AlertType.
@@ -562,6 +596,67 @@ mod tests {
         let t = s.resolve("urn:oma:mo:dmcts-test:1.0/t1/").unwrap();
         assert_eq!(s.delete(&t, false), 200);
         assert_eq!(s.mos()[1].miid, ["t0"]);
+    }
+
+    /// The `[pixit.mo]` defaults proposed for a typical DM 2.0 tree (DevInfo and one FUMO
+    /// instance) work on the reference tree as the cases use them.
+    #[test]
+    fn typical_tree_defaults_work() {
+        let mut s = store();
+        let devinfo = "urn:oma:mo:oma-dm-devinfo:1.0";
+        let fumo = "urn:oma:mo:oma-fumo:1.0";
+        let uris = |s: &Store, u: &str| s.resolve(u).map(|t| t.iter().map(|t| s.uri_of(t)).collect::<Vec<_>>());
+        // devid_uri, and upload_uri: the DevInfo instance by its empty MIID.
+        assert_eq!(uris(&s, &format!("{devinfo}//DevID")).unwrap(), [format!("{devinfo}/d0/DevID")]);
+        let up = s.resolve(&format!("{devinfo}//")).unwrap();
+        assert_eq!(s.serialize(&up[0])["MOData"]["DevInfo"]["DevID"], json!("IMEI:1"));
+        // permanent_uri: a DevInfo leaf cannot be deleted.
+        let man = s.resolve(&format!("{devinfo}//Man")).unwrap();
+        assert_eq!(s.delete(&man, false), 405);
+        // replace_uri / replace_value: HGET with a ClientURI replaces PkgURL.
+        let pkg = format!("{fumo}//DownloadAndUpdate/PkgURL");
+        let body = vec![json!({"ClientURI": pkg, "MOData": {"PkgURL": "http://dmcts.invalid/fw/replaced.bin"}})];
+        assert_eq!(s.store_at(&pkg, &body).unwrap(), [format!("{fumo}/fw-main/DownloadAndUpdate/PkgURL")]);
+        let t = s.resolve(&pkg).unwrap();
+        assert_eq!(
+            s.download_url(&s.resolve(&format!("{fumo}//DownloadAndUpdate")).unwrap()[0]).unwrap(),
+            "http://dmcts.invalid/fw/replaced.bin"
+        );
+        assert_eq!(s.serialize(&t[0])["MOData"], json!({"PkgURL": "http://dmcts.invalid/fw/replaced.bin"}));
+        // instance_moid / instance_data: HGET without a ClientURI creates a FUMO instance with
+        // its permanent State; it is dynamic (DELETE removes it) and its DownloadAndUpdate runs.
+        let data = json!({"FUMO": {"DownloadAndUpdate": {"PkgURL": "http://dmcts.invalid/fw/created.bin"}}});
+        let created = s.create_instances(&[json!({"ClientURI": format!("{fumo}//"), "MOData": data})]).unwrap();
+        assert_eq!(created, [format!("{fumo}/fw-2/")]);
+        let inst = s.resolve(&created[0]).unwrap();
+        assert_eq!(
+            s.serialize(&inst[0])["MOData"],
+            json!({"FUMO": {"State": "10", "DownloadAndUpdate": {"PkgURL": "http://dmcts.invalid/fw/created.bin"}}})
+        );
+        let state = s.resolve(&format!("{fumo}/fw-2/State")).unwrap();
+        assert_eq!(s.delete(&state, false), 405, "State came with the instance: permanent");
+        let dlu = s.resolve(&format!("{fumo}/fw-2/DownloadAndUpdate")).unwrap();
+        assert_eq!(s.exec_alert(&dlu[0]).as_deref(), Some(ALERT_FUMO_DOWNLOAD_AND_UPDATE));
+        assert_eq!(s.delete(&inst, false), 200);
+        assert_eq!(s.miids_of(fumo), ["fw-main"]);
+        // exec_uri: DownloadAndUpdate downloads PkgURL; its outcome sets State.
+        let dlu = s.resolve(&format!("{fumo}//DownloadAndUpdate")).unwrap();
+        let state = s.resolve(&format!("{fumo}//State")).unwrap();
+        assert_eq!(s.execute(&dlu[0], Some(503)), Some(503));
+        assert_eq!(s.node(&state[0]).unwrap().to_json(), json!("20"), "Download Failed");
+        assert_eq!(s.execute(&dlu[0], Some(200)), Some(200));
+        assert_eq!(s.node(&state[0]).unwrap().to_json(), json!("100"), "Update Successful");
+        assert_eq!(s.execute(&state[0], None), None, "State is not executable");
+    }
+
+    #[test]
+    fn config_mo_has_no_instance_until_fetched() {
+        let mut s = store();
+        assert!(s.miids_of(MOID_CONFIG).is_empty());
+        assert!(s.mos().iter().all(|e| e.moid.as_deref() != Some(MOID_CONFIG)));
+        let body = vec![json!({"ClientURI": format!("{MOID_CONFIG}/x/"), "MOData": {"Config": {"Name": "n"}}})];
+        assert_eq!(s.create_instances(&body).unwrap(), [format!("{MOID_CONFIG}/cfg-2/")]);
+        assert_eq!(s.miids_of(MOID_CONFIG), ["cfg-2"]);
     }
 
     #[test]

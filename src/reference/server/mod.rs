@@ -84,12 +84,13 @@ mod dm;
 mod notify;
 mod state;
 
-use super::faults::{FaultInfo, PeerRole};
+use super::common::{self, fault};
+use super::faults::FaultInfo;
 use super::ut_server;
+use crate::scr::Role;
 use crate::upper_tester::{action, UtAnswer, UtRequest};
 use crate::wire::dm2::notification::NotificationCredentials;
 use crate::wire::dm2::{Command, Profile};
-use anyhow::Context;
 use serde_json::{json, Value};
 use state::{Device, NotiReg, State};
 use std::collections::BTreeSet;
@@ -104,93 +105,120 @@ pub const DM_PATH: &str = "/dm";
 /// Prefix of the CONT endpoint; the token follows.
 pub const CONT_PATH_PREFIX: &str = "/dm/cont/";
 
-macro_rules! fault {
-    ($name:literal, $desc:literal, [$($scr:literal),+]) => {
-        FaultInfo { name: concat!("server.", $name), role: PeerRole::Server, description: $desc, violates: &[$($scr),+] }
-    };
-}
-
 /// Faults the reference server can be switched into; each breaks one requirement observably
 /// (on the wire, or through `device.report`).
 pub const FAULTS: &[FaultInfo] = &[
     fault!(
+        Server,
         "notifications-never-sent",
         "notification.send answers done but no Package#0 is built or delivered",
         ["DM-PACK-002-S-M"]
     ),
-    fault!("notification-wrong-ver", "Package#0 VER is the profile version + 1 (3, not 0x02)", ["DM-PACK-003-S-M"]),
-    fault!("notification-oc-mismatch", "Package#0 OC is one more than the options present", ["DM-PACK-004-S-M"]),
-    fault!("notification-no-server-id", "Package#0 carries no SERVER-ID option", ["DM-PACK-005-S-M"]),
-    fault!("notification-bad-con-type", "Package#0 PREFERRED-CON-TYPE is 0x04, outside 0..3", ["DM-PACK-006-S-M"]),
-    fault!("notification-no-notification-id", "Package#0 carries no NOTIFICATION-ID option", ["DM-PACK-007-S-M"]),
-    fault!("notification-bad-digest", "Package#0 SHA256-DIGEST has one bit flipped", ["DM-PACK-008-S-M"]),
-    fault!("notification-no-timestamp", "Package#0 carries no TIMESTAMP option", ["DM-PACK-009-S-M"]),
     fault!(
+        Server,
+        "notification-wrong-ver",
+        "Package#0 VER is the profile version + 1 (3, not 0x02)",
+        ["DM-PACK-003-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-oc-mismatch",
+        "Package#0 OC is one more than the options present",
+        ["DM-PACK-004-S-M"]
+    ),
+    fault!(Server, "notification-no-server-id", "Package#0 carries no SERVER-ID option", ["DM-PACK-005-S-M"]),
+    fault!(
+        Server,
+        "notification-bad-con-type",
+        "Package#0 PREFERRED-CON-TYPE is 0x04, outside 0..3",
+        ["DM-PACK-006-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-no-notification-id",
+        "Package#0 carries no NOTIFICATION-ID option",
+        ["DM-PACK-007-S-M"]
+    ),
+    fault!(Server, "notification-bad-digest", "Package#0 SHA256-DIGEST has one bit flipped", ["DM-PACK-008-S-M"]),
+    fault!(Server, "notification-no-timestamp", "Package#0 carries no TIMESTAMP option", ["DM-PACK-009-S-M"]),
+    fault!(
+        Server,
         "notification-req-mos-dropped",
         "Package#0 lacks REQ-MOS even when req_mos was asked for",
         ["DM-PACK-010-S-M"]
     ),
     fault!(
+        Server,
         "session-never-ended",
         "END is never sent: after the last batch every Package#2 is {\"CMD\": []}",
         ["DM-PACK-001-S-M", "DM-PACK-022-S-M"]
     ),
     fault!(
+        Server,
         "p3-ends-session",
         "a Package#3 is always answered with [[\"END\"]]: queued batches after the first are not delivered",
         ["DM-PACK-001-S-M"]
     ),
-    fault!("p1-rejected", "a valid Package#1 is answered 500, no Package#2", ["DM-PACK-011-S-M"]),
-    fault!("p2-media-type", "Package#2 is sent as application/json", ["DM-PACK-012-S-M"]),
+    fault!(Server, "p1-rejected", "a valid Package#1 is answered 500, no Package#2", ["DM-PACK-011-S-M"]),
+    fault!(Server, "p2-media-type", "Package#2 is sent as application/json", ["DM-PACK-012-S-M"]),
     fault!(
+        Server,
         "p2-malformed",
         "the last command array of every Package#2 gets a trailing number element (0)",
         ["DM-PACK-012-S-M"]
     ),
-    fault!("p3-rejected", "a valid Package#3 is answered 500, no Package#2", ["DM-PACK-013-S-M"]),
+    fault!(Server, "p3-rejected", "a valid Package#3 is answered 500, no Package#2", ["DM-PACK-013-S-M"]),
     fault!(
+        Server,
         "p3-statuses-not-recorded",
         "Package#3 statuses are accepted but not recorded (device.report statuses stay empty)",
         ["DM-PACK-025-S-M"]
     ),
-    fault!("cmd-hget-malformed", "HGET is emitted with its name lower-cased (\"hget\")", ["DM-PACK-014-S-M"]),
-    fault!("cmd-hput-malformed", "HPUT is emitted without its ServerURI", ["DM-PACK-015-S-M"]),
+    fault!(Server, "cmd-hget-malformed", "HGET is emitted with its name lower-cased (\"hget\")", ["DM-PACK-014-S-M"]),
+    fault!(Server, "cmd-hput-malformed", "HPUT is emitted without its ServerURI", ["DM-PACK-015-S-M"]),
     fault!(
+        Server,
         "cmd-hpost-malformed",
         "HPOST is emitted with its parameters reversed (ServerURI last)",
         ["DM-PACK-016-S-M"]
     ),
-    fault!("cmd-delete-malformed", "DELETE is emitted without its ClientURI", ["DM-PACK-017-S-M"]),
-    fault!("cmd-exec-malformed", "EXEC is emitted without its ClientURI", ["DM-PACK-018-S-M"]),
-    fault!("cmd-get-malformed", "GET is emitted with its name lower-cased (\"get\")", ["DM-PACK-019-S-M"]),
-    fault!("cmd-show-malformed", "SHOW is emitted without its ServerURI", ["DM-PACK-020-S-M"]),
-    fault!("cmd-default-malformed", "DEFAULT is emitted with MOID and ServerURI swapped", ["DM-PACK-023-S-M"]),
+    fault!(Server, "cmd-delete-malformed", "DELETE is emitted without its ClientURI", ["DM-PACK-017-S-M"]),
+    fault!(Server, "cmd-exec-malformed", "EXEC is emitted without its ClientURI", ["DM-PACK-018-S-M"]),
+    fault!(Server, "cmd-get-malformed", "GET is emitted with its name lower-cased (\"get\")", ["DM-PACK-019-S-M"]),
+    fault!(Server, "cmd-show-malformed", "SHOW is emitted without its ServerURI", ["DM-PACK-020-S-M"]),
+    fault!(Server, "cmd-default-malformed", "DEFAULT is emitted with MOID and ServerURI swapped", ["DM-PACK-023-S-M"]),
     fault!(
+        Server,
         "cont-endpoint-dead",
         "the CONT ServerURI names a token the server never serves: the Package#3 there gets 404",
         ["DM-PACK-021-S-M"]
     ),
     fault!(
+        Server,
         "status-for-alert",
         "Package#2 carries a Status member answering the alerts of the package it replies to",
         ["DM-PACK-024-S-M"]
     ),
     fault!(
+        Server,
         "unknown-alert-rejected",
         "a package carrying an alert of unknown AlertType is answered 400",
         ["DM-PACK-024-S-M"]
     ),
     fault!(
+        Server,
         "exec-result-not-recorded",
         "asynchronous EXEC results are not recognised (device.report exec_results stays empty)",
         ["DM-PACK-026-S-M"]
     ),
     fault!(
+        Server,
         "no-415",
         "a Package#1/#3 with a wrong Content-Type is processed instead of answered 415",
         ["DM-PACK-011-S-M", "DM-PACK-013-S-M"]
     ),
     fault!(
+        Server,
         "no-406",
         "the Accept header is ignored: no 406 when it excludes the Package#2 media type",
         ["DM-PACK-012-S-M"]
@@ -264,21 +292,17 @@ struct Shared {
     http: reqwest::Client,
     /// `http://addr` or `cfg.base_url`, without a trailing slash.
     base: String,
-    log: Mutex<Vec<String>>,
+    log: common::ExchangeLog,
     state: Mutex<State>,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panicking handler must not poison every later request.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        common::lock(&self.state)
     }
 
     fn log(&self, line: String) {
-        if self.cfg.echo_log {
-            eprintln!("[ref-server] {line}");
-        }
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        self.log.push(line);
     }
 
     fn is_idle(&self) -> bool {
@@ -421,25 +445,12 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
     }
 }
 
-async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 async fn wait_idle(sh: &Shared, limit: Duration) -> bool {
-    wait_until(limit, || sh.is_idle()).await
+    common::wait_until(limit, || sh.is_idle()).await
 }
 
 async fn wait_idle_work(sh: &Shared, limit: Duration) -> bool {
-    wait_until(limit, || sh.lock().in_flight == 0).await
+    common::wait_until(limit, || sh.lock().in_flight == 0).await
 }
 
 /// A running reference server.
@@ -453,14 +464,13 @@ pub struct RunningServer {
     /// `<base>`, e.g. `http://127.0.0.1:40123`.
     pub base_url: String,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<()>,
+    listening: common::Listening,
 }
 
 impl RunningServer {
     /// The exchange log so far.
     pub fn log(&self) -> Vec<String> {
-        self.shared.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared.log.lines()
     }
 
     /// The upper tester, in process (same behaviour as `POST /ut`).
@@ -469,47 +479,25 @@ impl RunningServer {
     }
 
     /// Stops serving (in-flight requests get up to 5 s to finish).
-    pub async fn shutdown(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.server).await;
-        self.server.abort();
+    pub async fn shutdown(self) {
+        self.listening.shutdown().await;
     }
 }
 
 /// Starts the server on the current tokio runtime.
 pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    let faults = Faults::parse(PeerRole::Server, &config.faults)?;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(config.http_timeout)
-        .connect_timeout(config.http_timeout.min(Duration::from_secs(5)))
-        .build()
-        .context("building the HTTP client")?;
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let faults = Faults::parse(Role::Server, &config.faults)?;
+    let http = common::http_client(config.http_timeout, config.http_timeout.min(Duration::from_secs(5)))?;
+    let listener = common::Listening::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
-    let shared = Arc::new(Shared {
-        cfg: config,
-        faults,
-        http,
-        base: base.clone(),
-        log: Mutex::new(Vec::new()),
-        state: Mutex::new(State::default()),
-    });
+    let log = common::ExchangeLog::new(config.echo_log.then_some("ref-server"));
+    let shared =
+        Arc::new(Shared { cfg: config, faults, http, base: base.clone(), log, state: Mutex::new(State::default()) });
     let sh = shared.clone();
     let ut: ut_server::UtHandler = Arc::new(move |req| Box::pin(handle_ut(sh.clone(), req)));
     let app = ut_server::router(ut).merge(dm::router(shared.clone()));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let listening = common::Listening::serve(listener, app)?;
     shared.log(format!("reference server {:?} listening on {addr} (base {base})", shared.cfg.server_id));
     Ok(RunningServer {
         addr,
@@ -517,8 +505,7 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
         ut_url: format!("{base}{}", ut_server::UT_PATH),
         base_url: base,
         shared,
-        stop: Some(tx),
-        server,
+        listening,
     })
 }
 
@@ -558,8 +545,7 @@ impl ServerArgs {
         c.server_id = self.server_id.clone();
         c.base_url = self.base_url.clone();
         if let Some(path) = &self.profile {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            c.profile = toml::from_str(&text).with_context(|| format!("{}: not a DM 2.0 profile", path.display()))?;
+            c.profile = common::read_profile(path)?;
         }
         c.known_alert_types.extend(self.known_alert_types.iter().cloned());
         c.session_timeout = Duration::from_secs(self.session_timeout_s.max(1));
@@ -572,17 +558,13 @@ impl ServerArgs {
 /// CLI entry: spawn, print the URLs, run until Ctrl-C.
 pub async fn run_cli(args: ServerArgs) -> anyhow::Result<()> {
     if args.list_faults {
-        for f in FAULTS {
-            println!("{:40} {} [{}]", f.name, f.description, f.violates.join(", "));
-        }
+        common::print_faults(FAULTS, 40);
         return Ok(());
     }
     let running = spawn(args.to_config()?).await?;
     println!("reference server DM endpoint (SrvURI): {}", running.dm_url);
     println!("reference server upper tester: {}", running.ut_url);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-    running.shutdown().await;
-    Ok(())
+    common::until_ctrl_c(running.shutdown()).await
 }
 
 #[cfg(test)]
@@ -601,9 +583,9 @@ mod tests {
 
     #[test]
     fn unknown_fault_lists_valid_ones() {
-        let e = Faults::parse(PeerRole::Server, ["server.nope"]).unwrap_err().to_string();
+        let e = Faults::parse(Role::Server, ["server.nope"]).unwrap_err().to_string();
         assert!(e.contains("server.p2-media-type"), "{e}");
-        assert!(Faults::parse(PeerRole::Server, ["p2-media-type", "server.no-406"]).unwrap().has("no-406"));
+        assert!(Faults::parse(Role::Server, ["p2-media-type", "server.no-406"]).unwrap().has("no-406"));
     }
 
     #[test]

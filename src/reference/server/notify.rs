@@ -1,6 +1,7 @@
 //! `notification.send`: Package#0 built with the device's notification credentials, delivered
 //! over HTTP when the device has an address, always returned to the upper tester.
 use super::Shared;
+use crate::reference::common;
 use crate::upper_tester::UtAnswer;
 use crate::wire::dm2::notification::{
     compute_digest, encode, Notification, NotificationCredentials, OPT_SERVER_ID, OPT_SHA256_DIGEST,
@@ -92,10 +93,6 @@ pub(super) async fn send(sh: &Shared, args: &Value) -> UtAnswer {
     UtAnswer::done(data)
 }
 
-fn now_posix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
 /// Package#0 with the notification faults applied; each fault isolates one defect, so the
 /// digest is recomputed after the others and only the digest fault leaves it wrong.
 fn build(sh: &Shared, creds: &NotificationCredentials, id: u16, req_mos: bool) -> Vec<u8> {
@@ -106,7 +103,7 @@ fn build(sh: &Shared, creds: &NotificationCredentials, id: u16, req_mos: bool) -
         // 0x04 lies outside ANY_AVAILABLE..WIRELINE.
         preferred_con_type: Some(if f("notification-bad-con-type") { 0x04 } else { 0x00 }),
         notification_id: (!f("notification-no-notification-id")).then_some(id),
-        timestamp: (!f("notification-no-timestamp")).then(now_posix),
+        timestamp: (!f("notification-no-timestamp")).then(common::posix_now),
         req_mos: req_mos && !f("notification-req-mos-dropped"),
         digest: true,
     };

@@ -63,14 +63,19 @@ pub fn decode_cli(
     let creds = credentials(secret, auth_data);
     let present = n.option(OPT_SHA256_DIGEST).is_some();
     let verified = creds.as_ref().and_then(|c| n.verify_digest(c, profile.digest_order));
-    let note = match (present, &creds, verified) {
+    let diagnosis = creds.as_ref().map(|c| n.diagnose_digest(c, profile.digest_order));
+    let note = match (present, diagnosis, verified) {
         (false, _, _) => "no SHA256-DIGEST option".to_string(),
         (true, None, _) => "not verified: no secret or auth data given".to_string(),
         (true, Some(_), None) => "not verified: the SHA256-DIGEST value is not 32 bytes".to_string(),
-        (true, Some(_), Some(ok)) => format!(
-            "{} with the profile's input order {:?} (UNVERIFIED default, digest §4.4)",
-            if ok { "matches" } else { "does NOT match" },
+        (true, Some(_), Some(true)) => format!(
+            "matches with the profile's input order {:?} (UNVERIFIED default, digest §4.4)",
             profile.digest_order
+        ),
+        (true, Some(d), Some(false)) => format!(
+            "does NOT match with the profile's input order {:?} (UNVERIFIED default, digest §4.4): {}",
+            profile.digest_order,
+            d.explain(profile.digest_order)
         ),
     };
     let mut report = json!({
@@ -79,7 +84,7 @@ pub fn decode_cli(
         "reserved": n.reserved,
         "options": options,
         "fields": Value::Null,
-        "digest": {"present": present, "verified": verified, "note": note},
+        "digest": {"present": present, "verified": verified, "diagnosis": diagnosis, "note": note},
         "problems": n.problems(profile),
     });
     match n.fields() {
@@ -136,6 +141,12 @@ mod tests {
         let wrong = decode_cli(VECTOR, Some("other"), None, &p).unwrap();
         assert_eq!(wrong["digest"]["verified"], false);
         assert!(wrong["digest"]["note"].as_str().unwrap().contains("NOT match"));
+        assert!(wrong["digest"]["note"].as_str().unwrap().contains("neither input order"));
+        assert_eq!(wrong["digest"]["diagnosis"], json!({"diagnosis": "no-match"}));
+        // Secret and auth data given the other way round: the note points at digest_order.
+        let swapped = decode_cli(VECTOR, Some("test-noti-authdata"), Some("test-noti-secret"), &p).unwrap();
+        assert!(swapped["digest"]["note"].as_str().unwrap().contains("digest_order = \"auth-message-secret\""));
+        assert_eq!(r["digest"]["diagnosis"], json!({"diagnosis": "verified"}));
         let unverified = decode_cli(VECTOR, None, None, &p).unwrap();
         assert_eq!(unverified["digest"]["verified"], Value::Null);
     }

@@ -12,7 +12,7 @@ pub mod profile;
 pub use cli::{decode_cli, encode_cli};
 pub use client_uri::{ClientUri, ClientUriError, Instance, QueryField, ResolveError, Segment};
 pub use mo::{MoInstance, MoNode, SerializedMo};
-pub use notification::{Notification, NotificationError, NotificationFields, Tamper};
+pub use notification::{DigestDiagnosis, Notification, NotificationError, NotificationFields, Tamper};
 pub use package::{Command, GenericAlert, MoEntry, Package1, Package2, Package3, StatusEntry, WireError};
 pub use profile::Profile;
 

@@ -3,7 +3,8 @@
 //! Layout (big-endian): VER (4 bits) · OC (5 bits) · RESERVED (7 bits), then OC options, each
 //! a one-byte header (4-bit delta · 4-bit length; length 15 means one extension byte follows
 //! and the length is 15 + that byte) and its value. The option header layout is UNVERIFIED in
-//! the digest and is the profile's `option_length_extension` default.
+//! the digest and is the profile's `option_length_extension` default. Only the length nibble
+//! 15 is special: every delta 0..=15 is a plain increment of the option number (digest §4.2).
 //!
 //! Decoding is structural and reports byte offsets; conformance judgements (VER value, OC
 //! consistency, option order, sizes, digest) are separate functions so that a check can name
@@ -78,8 +79,9 @@ pub enum Tamper {
     WrongVersion(u8),
     /// OC one more than the options present.
     OcMismatch,
-    /// The first two options emitted in decreasing number order (the second's delta wraps,
-    /// which no conformant decoder can read as ascending).
+    /// Options not in strictly increasing number order. The 4-bit delta is unsigned, so the
+    /// only such order the encoding can express is a repeated number (delta 0): the second
+    /// option (PREFERRED-CON-TYPE when present) is written twice, and OC counts both.
     OptionsOutOfOrder,
 }
 
@@ -194,12 +196,16 @@ pub fn encode(
     tamper: Option<&Tamper>,
 ) -> Vec<u8> {
     let mut opts = options_of(fields, profile);
+    if let Some(Tamper::OptionsOutOfOrder) = tamper {
+        if let Some(i) = opts.len().min(2).checked_sub(1) {
+            opts.insert(i + 1, opts[i].clone());
+        }
+    }
     let mut version = profile.notification_version;
     let mut oc = opts.len() as u8;
     match tamper {
         Some(Tamper::WrongVersion(v)) => version = *v,
         Some(Tamper::OcMismatch) => oc += 1,
-        Some(Tamper::OptionsOutOfOrder) if opts.len() >= 2 => opts.swap(0, 1),
         _ => {}
     }
     let (mut bytes, value_offsets) = serialize(version, oc, &opts);
@@ -233,6 +239,48 @@ pub fn try_encode(
     Ok(encode(fields, creds, profile, tamper))
 }
 
+/// Why a SHA256-DIGEST does or does not verify, so that a failure names the likely cause
+/// rather than always the (UNVERIFIED) input order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "diagnosis", content = "order", rename_all = "kebab-case")]
+pub enum DigestDiagnosis {
+    /// Verifies with the credentials in the order asked for.
+    Verified,
+    /// Verifies only with the other input order (equivalently: with secret and auth data
+    /// swapped): the profile's `digest_order` does not match the server.
+    VerifiesWithOtherOrder(DigestOrder),
+    /// Verifies with neither order: the server did not compute it from these credentials (or
+    /// over these bytes).
+    NoMatch,
+    /// No 32-byte SHA256-DIGEST option to verify.
+    Absent,
+}
+
+impl DigestDiagnosis {
+    /// One sentence for a failure note or a report, naming what to look at.
+    pub fn explain(self, order: DigestOrder) -> String {
+        match self {
+            DigestDiagnosis::Verified => {
+                format!(
+                    "the digest verifies with the registered secret and auth data (digest_order = {:?})",
+                    order.setting()
+                )
+            }
+            DigestDiagnosis::VerifiesWithOtherOrder(o) => format!(
+                "the digest verifies only with the other input order (or with secret and auth data swapped): \
+                 the input order is UNVERIFIED in the spec digest (§4.4); set profile digest_order = {:?}",
+                o.setting()
+            ),
+            DigestDiagnosis::NoMatch => {
+                "the digest verifies with neither input order: the server does not seem to use \
+                                         the secret and auth data registered for this device"
+                    .to_string()
+            }
+            DigestDiagnosis::Absent => "no 32-byte SHA256-DIGEST option".to_string(),
+        }
+    }
+}
+
 /// One conformance defect of a notification sent by a DM Server IUT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotificationProblem {
@@ -254,12 +302,9 @@ pub const SCR_TIMESTAMP: &str = "DM-PACK-009-S-M";
 pub const SCR_REQ_MOS: &str = "DM-PACK-010-S-M";
 
 impl Notification {
-    /// Structural decode: header, then options until the end of the bytes.
+    /// Structural decode: header, then options until the end of the bytes. Any delta (0..=15)
+    /// is accepted; an option number above 255 (deltas summing past it) is an error.
     pub fn decode(bytes: &[u8]) -> Result<Notification, NotificationError> {
-        Self::decode_inner(bytes, true)
-    }
-
-    fn decode_inner(bytes: &[u8], strict: bool) -> Result<Notification, NotificationError> {
         if bytes.len() < 2 {
             return Err(NotificationError::new(bytes.len(), "a 2-byte header", format!("{} byte(s)", bytes.len())));
         }
@@ -276,9 +321,13 @@ impl Notification {
             let delta = b >> 4;
             let mut len = (b & 0x0f) as usize;
             i += 1;
-            if strict && delta == 0x0f {
-                return Err(NotificationError::new(offset, "an option delta below 15", "the reserved delta 15"));
-            }
+            let Some(next) = number.checked_add(delta) else {
+                return Err(NotificationError::new(
+                    offset,
+                    "an option number up to 255",
+                    format!("option {number} + delta {delta}"),
+                ));
+            };
             if len == 15 {
                 let ext =
                     *bytes.get(i).ok_or_else(|| NotificationError::new(i, "a length extension byte", "end of data"))?;
@@ -288,11 +337,11 @@ impl Notification {
             if i + len > bytes.len() {
                 return Err(NotificationError::new(
                     i,
-                    format!("{len} value byte(s) for option {}", number.wrapping_add(delta)),
+                    format!("{len} value byte(s) for option {next}"),
                     format!("{} byte(s) left", bytes.len() - i),
                 ));
             }
-            number = number.wrapping_add(delta);
+            number = next;
             options.push(DecodedOption { number, offset, value_offset: i, value: bytes[i..i + len].to_vec() });
             i += len;
         }
@@ -371,7 +420,8 @@ impl Notification {
 
     /// Conformance judgements a server-role check makes on a structurally decoded
     /// notification (digest §4.2–4.3, seed 5.2.1). Digest correctness needs the credentials:
-    /// see [`Notification::verify_digest`]. Empty when the notification is conformant.
+    /// see [`Notification::verify_digest`]. Empty when the notification is conformant. Option
+    /// numbers outside the registry are not problems (receivers ignore them, digest §21 q5).
     pub fn problems(&self, profile: &Profile) -> Vec<NotificationProblem> {
         let mut out = Vec::new();
         let mut p = |offset: usize, item: &'static str, message: String| {
@@ -459,9 +509,8 @@ impl Notification {
                 OPT_REQ_MOS if len != 0 => {
                     p(o.offset, SCR_REQ_MOS, format!("REQ-MOS carries {len} value byte(s); it has no value"))
                 }
-                n if option_name(n) == "unknown" => {
-                    p(o.offset, SCR_PACKAGE0, format!("unknown option number {n} (receivers ignore it, digest §21 q5)"))
-                }
+                // An option number outside the registry (any delta may reach one) breaks no
+                // rule: receivers ignore unknown options (digest §21 q5).
                 _ => {}
             }
         }
@@ -475,6 +524,19 @@ impl Notification {
         let mut zeroed = self.bytes.clone();
         zeroed[o.value_offset..o.value_offset + 32].fill(0);
         Some(compute_digest(&zeroed, creds, order)[..] == o.value[..])
+    }
+
+    /// Verifies the digest with `order` and, when that fails, with the other order, to tell
+    /// a profile mismatch from credentials the server does not use.
+    pub fn diagnose_digest(&self, creds: &NotificationCredentials, order: DigestOrder) -> DigestDiagnosis {
+        match self.verify_digest(creds, order) {
+            None => DigestDiagnosis::Absent,
+            Some(true) => DigestDiagnosis::Verified,
+            Some(false) if self.verify_digest(creds, order.other()) == Some(true) => {
+                DigestDiagnosis::VerifiesWithOtherOrder(order.other())
+            }
+            Some(false) => DigestDiagnosis::NoMatch,
+        }
     }
 }
 
@@ -570,20 +632,95 @@ mod tests {
     }
 
     #[test]
-    fn tamper_options_out_of_order_is_only_the_wrapped_delta() {
+    fn tamper_options_out_of_order_is_only_a_repeated_number() {
         let (p, c) = (Profile::default(), creds());
         let b = encode(&full_fields(), Some(&c), &p, Some(&Tamper::OptionsOutOfOrder));
-        // PREFERRED-CON-TYPE (delta 2, 1 byte) first at byte 2; SERVER-ID next at byte 4 with delta 15.
-        assert_eq!(&b[2..5], &[0x21, 0x01, 0xf8]);
+        // SERVER-ID (delta 1, 8 bytes) at byte 2; PREFERRED-CON-TYPE (delta 1) at 11, then again
+        // with delta 0 at 13.
+        assert_eq!(&b[11..15], &[0x11, 0x01, 0x01, 0x01]);
+        let n = Notification::decode(&b).unwrap();
+        assert_eq!(n.options.iter().map(|o| o.number).collect::<Vec<_>>(), [1, 2, 2, 3, 4, 5, 6]);
+        assert_eq!(n.option_count as usize, n.options.len(), "OC counts the repeated option");
+        assert!(!n.options_ascending());
+        assert_eq!(n.problems(&p).iter().map(|x| (x.offset, x.item)).collect::<Vec<_>>(), vec![(13, SCR_PACKAGE0)]);
+        assert_eq!(n.fields().unwrap(), full_fields());
+        assert_eq!(n.verify_digest(&c, p.digest_order), Some(true), "digest computed over the tampered bytes");
+        // With SERVER-ID alone, SERVER-ID is the option repeated.
+        let f = NotificationFields { server_id: "s".into(), ..Default::default() };
+        let n = Notification::decode(&encode(&f, None, &p, Some(&Tamper::OptionsOutOfOrder))).unwrap();
+        assert_eq!(n.options.iter().map(|o| o.number).collect::<Vec<_>>(), [1, 1]);
+    }
+
+    /// Only the length nibble 15 is reserved (extension byte); a delta of 15 is an ordinary
+    /// increment of the option number (digest §4.2), and the option it reaches is unknown,
+    /// which a receiver ignores (§21 q5): no problem.
+    #[test]
+    fn option_delta_15_is_a_plain_increment() {
+        let header = |oc: u16| ((2u16 << 12) | (oc << 7)).to_be_bytes();
+        let sid = [0x18, b'd', b'm', b's', b'r', b'v', b'-', b'0', b'1'];
+        // SERVER-ID, then delta 15 (option 16) with one value byte, then delta 15 with the
+        // length extension (option 31, 15 + 1 bytes).
+        let mut b = header(3).to_vec();
+        b.extend_from_slice(&sid);
+        b.extend_from_slice(&[0xf1, 0xaa, 0xff, 0x01]);
+        b.extend_from_slice(&[0x55; 16]);
+        let n = Notification::decode(&b).unwrap();
+        let got: Vec<(u8, usize, usize)> = n.options.iter().map(|o| (o.number, o.offset, o.value.len())).collect();
+        assert_eq!(got, [(1, 2, 8), (16, 11, 1), (31, 13, 16)]);
+        assert_eq!(n.problems(&Profile::default()), vec![]);
+        assert_eq!(n.fields().unwrap().server_id, "dmsrv-01");
+        // A first option with delta 15 is option 15: decodable, but SERVER-ID is missing.
+        let mut b = header(1).to_vec();
+        b.push(0xf0);
+        let n = Notification::decode(&b).unwrap();
+        assert_eq!(n.options[0].number, 15);
+        assert_eq!(n.problems(&Profile::default()).iter().map(|x| x.item).collect::<Vec<_>>(), [SCR_SERVER_ID]);
+    }
+
+    #[test]
+    fn option_numbers_past_255_are_a_decode_error() {
+        // Seventeen deltas of 15 reach option 255; one more overflows.
+        let mut b = ((2u16 << 12) | (18 << 7)).to_be_bytes().to_vec();
+        b.extend_from_slice(&[0xf0; 17]);
+        assert_eq!(Notification::decode(&b).unwrap().options.last().unwrap().number, 255);
+        b.push(0x10);
         let e = Notification::decode(&b).unwrap_err();
-        assert_eq!(e.offset, 4, "{e}");
-        assert!(e.found.contains("delta 15"), "{e}");
-        // The digest is still correct over the tampered bytes (NOTIFICATION-ID, delta 2, at
-        // byte 13; SHA256-DIGEST header at 16, value at 18).
-        assert_eq!(&b[13..18], &[0x22, 0x00, 0x07, 0x1f, 0x11]);
-        let mut zeroed = b.clone();
-        zeroed[18..50].fill(0);
-        assert_eq!(compute_digest(&zeroed, &c, p.digest_order)[..], b[18..50]);
+        assert_eq!(e.offset, 19, "{e}");
+        assert!(e.expected.contains("up to 255"), "{e}");
+    }
+
+    #[test]
+    fn digest_diagnosis_tells_order_from_credentials() {
+        let (p, c) = (Profile::default(), creds());
+        let sma = DigestOrder::SecretMessageAuth;
+        let ama = DigestOrder::AuthMessageSecret;
+        let n = |profile: &Profile, creds: &NotificationCredentials, t: Option<&Tamper>| {
+            Notification::decode(&encode(&full_fields(), Some(creds), profile, t)).unwrap()
+        };
+        assert_eq!(n(&p, &c, None).diagnose_digest(&c, sma), DigestDiagnosis::Verified);
+        // The server used the other order: verifies only with it, whichever order is asked.
+        let other = Profile { digest_order: ama, ..Profile::default() };
+        assert_eq!(n(&other, &c, None).diagnose_digest(&c, sma), DigestDiagnosis::VerifiesWithOtherOrder(ama));
+        assert_eq!(n(&p, &c, None).diagnose_digest(&c, ama), DigestDiagnosis::VerifiesWithOtherOrder(sma));
+        // Secret and auth data swapped is the same as the other order.
+        let swapped = NotificationCredentials { secret: c.auth_data.clone(), auth_data: c.secret.clone() };
+        assert_eq!(n(&p, &swapped, None).diagnose_digest(&c, sma), DigestDiagnosis::VerifiesWithOtherOrder(ama));
+        // Credentials the server does not use, or a corrupted digest: neither order.
+        let unused = NotificationCredentials { secret: b"other".to_vec(), auth_data: c.auth_data.clone() };
+        assert_eq!(n(&p, &unused, None).diagnose_digest(&c, sma), DigestDiagnosis::NoMatch);
+        assert_eq!(n(&p, &c, Some(&Tamper::WrongDigest)).diagnose_digest(&c, sma), DigestDiagnosis::NoMatch);
+        let none = NotificationFields { digest: false, ..full_fields() };
+        let b = encode(&none, Some(&c), &p, None);
+        assert_eq!(Notification::decode(&b).unwrap().diagnose_digest(&c, sma), DigestDiagnosis::Absent);
+        // The explanations name the cause.
+        assert!(DigestDiagnosis::NoMatch.explain(sma).contains("neither input order"));
+        assert!(DigestDiagnosis::NoMatch.explain(sma).contains("registered"));
+        let hint = DigestDiagnosis::VerifiesWithOtherOrder(ama).explain(sma);
+        assert!(hint.contains("digest_order = \"auth-message-secret\""), "{hint}");
+        assert_eq!(
+            serde_json::to_value(DigestDiagnosis::VerifiesWithOtherOrder(ama)).unwrap(),
+            serde_json::json!({"diagnosis": "verifies-with-other-order", "order": "auth-message-secret"})
+        );
     }
 
     type Expected = Vec<(usize, &'static str)>;
@@ -620,8 +757,10 @@ mod tests {
             (with(2, &cat(&[&sid, &[0x42, 1, 2]])), vec![(11, SCR_TIMESTAMP)]),
             (with(2, &cat(&[&sid, &[0x48, 0, 0, 0, 0, 1, 2, 3, 4]])), vec![]),
             (with(2, &cat(&[&sid, &[0x51, 0]])), vec![(11, SCR_REQ_MOS)]),
-            (with(2, &cat(&[&sid, &[0x60]])), vec![(11, SCR_PACKAGE0)]),
-            (with(2, &[0x00, 0x18, b'a', b'b', b'c', b'd', b'e', b'f', b'g', b'h']), vec![(2, SCR_PACKAGE0)]),
+            // Option numbers outside the registry are ignored by receivers: no problem.
+            (with(2, &cat(&[&sid, &[0x60]])), vec![]),
+            (with(2, &[0x00, 0x18, b'a', b'b', b'c', b'd', b'e', b'f', b'g', b'h']), vec![]),
+            (with(2, &cat(&[&sid, &[0xf0]])), vec![]),
         ];
         for (bytes, want) in cases {
             let n = Notification::decode(&bytes).unwrap();

@@ -13,6 +13,24 @@ pub enum DigestOrder {
     AuthMessageSecret,
 }
 
+impl DigestOrder {
+    /// The other input order.
+    pub fn other(self) -> DigestOrder {
+        match self {
+            DigestOrder::SecretMessageAuth => DigestOrder::AuthMessageSecret,
+            DigestOrder::AuthMessageSecret => DigestOrder::SecretMessageAuth,
+        }
+    }
+
+    /// The value as written in a profile file (`digest_order = "..."`).
+    pub fn setting(self) -> &'static str {
+        match self {
+            DigestOrder::SecretMessageAuth => "secret-message-auth",
+            DigestOrder::AuthMessageSecret => "auth-message-secret",
+        }
+    }
+}
+
 /// What a client does with a notification that carries no digest although the account has
 /// notification credentials (digest §21 q7; UNVERIFIED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -1,0 +1,153 @@
+//! Plumbing both reference peers share: poison-tolerant locking, the exchange log, bounded
+//! waits, the HTTP listener with graceful shutdown, the outgoing HTTP client, profile files,
+//! the CLI loop, and the [`fault!`] macro that names a fault after its peer's role.
+use super::faults::FaultInfo;
+use crate::wire::dm2::Profile;
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long a shutdown lets in-flight requests finish before the server task is aborted.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Declares one [`FaultInfo`](crate::reference::faults::FaultInfo) of a reference peer:
+/// `fault!(Client, "devid-missing", "what it does", ["DM-PACK-011-C-M"])`. The name gets the
+/// role's prefix (`client.` / `server.`).
+macro_rules! fault {
+    (Client, $($rest:tt)+) => { $crate::reference::common::fault!(@ Client, "client.", $($rest)+) };
+    (Server, $($rest:tt)+) => { $crate::reference::common::fault!(@ Server, "server.", $($rest)+) };
+    (@ $role:ident, $prefix:literal, $name:literal, $desc:expr, [$($scr:literal),+ $(,)?]) => {
+        $crate::reference::faults::FaultInfo {
+            name: concat!($prefix, $name),
+            role: $crate::scr::Role::$role,
+            description: $desc,
+            violates: &[$($scr),+],
+        }
+    };
+}
+pub(crate) use fault;
+
+/// Locks `m` even if a panic elsewhere poisoned it: a peer must not wedge on one bad request.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The exchange log a peer keeps (and, in CLI mode, echoes to stderr).
+pub(crate) struct ExchangeLog {
+    /// `Some(prefix)`: every line is also printed to stderr after `[prefix] `.
+    echo: Option<&'static str>,
+    lines: Mutex<Vec<String>>,
+}
+
+impl ExchangeLog {
+    pub fn new(echo: Option<&'static str>) -> ExchangeLog {
+        ExchangeLog { echo, lines: Mutex::new(Vec::new()) }
+    }
+
+    pub fn push(&self, line: String) {
+        if let Some(prefix) = self.echo {
+            eprintln!("[{prefix}] {line}");
+        }
+        lock(&self.lines).push(line);
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        lock(&self.lines).clone()
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds (true) or `limit` has passed (false).
+pub(crate) async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Seconds since the POSIX epoch (0 if the clock is before it).
+pub(crate) fn posix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The HTTP client a peer sends its own traffic with: never through a proxy, every request
+/// bounded by `timeout`, connecting bounded by `connect_timeout`.
+pub(crate) fn http_client(timeout: Duration, connect_timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .build()
+        .context("building the HTTP client")
+}
+
+/// A peer's HTTP endpoints being served, until [`Listening::shutdown`].
+pub(crate) struct Listening {
+    /// The real listen address (port 0 resolved).
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listening {
+    /// Binds the address a peer serves on (port 0: any free port).
+    pub async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))
+    }
+
+    /// Serves `app` on `listener` on the current tokio runtime.
+    pub fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<Listening> {
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Listening { addr, stop: Some(tx), task })
+    }
+
+    /// Stops accepting connections; requests in flight go on.
+    pub fn stop_accepting(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+
+    /// Stops accepting, lets in-flight requests finish (bounded), then ends the server task.
+    pub async fn shutdown(mut self) {
+        self.stop_accepting();
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut self.task).await;
+        self.task.abort();
+    }
+}
+
+/// Reads a DM 2.0 profile TOML file (`--profile`).
+pub(crate) fn read_profile(path: &Path) -> anyhow::Result<Profile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}: not a DM 2.0 profile", path.display()))
+}
+
+/// `--list-faults`: one line per fault, the name padded to `width`.
+pub(crate) fn print_faults(faults: &[FaultInfo], width: usize) {
+    for f in faults {
+        println!("{:width$} {} [{}]", f.name, f.description, f.violates.join(", "));
+    }
+}
+
+/// CLI mode: runs until Ctrl-C, then awaits `shutdown`.
+pub(crate) async fn until_ctrl_c(shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    shutdown.await;
+    Ok(())
+}
