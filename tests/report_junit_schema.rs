@@ -143,6 +143,6 @@ fn write_all_writes_every_listed_file() {
         serde_json::from_str(&std::fs::read_to_string(&written.coverage_json).expect("readable")).expect("JSON");
     assert_eq!(
         cov["summary"]["headline"],
-        "mandatory items: 1/4 pass; optional items: 0/2 pass; 1 applicable item has no case"
+        "mandatory items: 1/5 pass; optional items: 0/2 pass; 1 applicable item has no case"
     );
 }

@@ -26,11 +26,12 @@ pub struct RunOptions {
     pub report_dir: Option<std::path::PathBuf>,
 }
 
-/// Exit codes: 0 every applicable case passed; 1 a fail or inconc; 2 a configuration or harness error.
+/// Exit codes: 0 every applicable case passed; 1 a fail or inconc, or a case the run ended
+/// before (not-tested); 2 a configuration or harness error.
 pub fn exit_code(cases: &[CaseResult]) -> i32 {
     if cases.iter().any(|c| c.verdict == Verdict::Error) {
         2
-    } else if cases.iter().any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Inconc)) {
+    } else if cases.iter().any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Inconc | Verdict::NotTested)) {
         1
     } else {
         0
@@ -169,7 +170,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
             };
             let outcome = match result.verdict {
                 Verdict::Pass => Ok(Completion::Completed),
-                Verdict::NotApplicable | Verdict::Skipped => {
+                Verdict::NotApplicable | Verdict::Skipped | Verdict::NotTested => {
                     Ok(Completion::ignored_with(result.reason.as_ref().map(|r| r.message.clone()).unwrap_or_default()))
                 }
                 v => {

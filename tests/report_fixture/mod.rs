@@ -155,6 +155,16 @@ pub fn run() -> RunResult {
             duration_ms: 0,
             trace: vec![],
         },
+        CaseResult {
+            id: "TC-DMS-NOTI-001".into(),
+            title: "Server sends a notification".into(),
+            role: "server".into(),
+            covers: vec!["DM-PACK-002-S-M".into()],
+            verdict: Verdict::NotTested,
+            reason: Some(Reason::new("run interrupted (SIGINT) before this case started")),
+            duration_ms: 0,
+            trace: vec![],
+        },
     ];
     RunResult {
         suite_version: "0.1.0".into(),
@@ -184,5 +194,6 @@ pub fn items() -> Vec<CoverageItemInput> {
         item("DM-PACK-030-C-O", "client", "SHOW | user interaction", true, "ICS-CLI-SHOW = true"),
         item("DM-PACK-001-S-M", "server", "Support of DM Package flow", true, "mandatory"),
         item("DM-PACK-020-S-M", "server", "Support of CONT", false, "ICS-SRV-CONT = false"),
+        item("DM-PACK-002-S-M", "server", "Support of Package#0", true, "mandatory"),
     ]
 }
