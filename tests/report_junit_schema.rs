@@ -105,6 +105,7 @@ fn empty_run_validates() {
     let run = dmcts::runner::result::RunResult {
         suite_version: "0".into(),
         catalog_digest: "d".into(),
+        catalog: None,
         iut: serde_json::json!({}),
         cases: vec![],
     };

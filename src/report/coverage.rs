@@ -288,7 +288,13 @@ mod tests {
     }
 
     fn run(cases: Vec<CaseResult>) -> RunResult {
-        RunResult { suite_version: "0".into(), catalog_digest: "d".into(), iut: serde_json::json!({}), cases }
+        RunResult {
+            suite_version: "0".into(),
+            catalog_digest: "d".into(),
+            catalog: None,
+            iut: serde_json::json!({}),
+            cases,
+        }
     }
 
     fn verdict_of(cov: &Coverage, id: &str) -> ItemVerdict {
@@ -304,6 +310,7 @@ mod tests {
         let run = RunResult {
             suite_version: "t".into(),
             catalog_digest: "d".into(),
+            catalog: None,
             iut: serde_json::Value::Null,
             cases: vec![failed, elsewhere, case("TC-3", &["C"], Verdict::Pass)],
         };

@@ -113,6 +113,7 @@ mod tests {
         RunResult {
             suite_version: "0".into(),
             catalog_digest: "d".into(),
+            catalog: None,
             iut: serde_json::json!({}),
             cases: ids
                 .iter()

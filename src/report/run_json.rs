@@ -51,6 +51,7 @@ pub fn run_json(run: &RunResult) -> Value {
         "schema_version": SCHEMA_VERSION,
         "suite_version": run.suite_version,
         "catalog_digest": run.catalog_digest,
+        "catalog": run.catalog,
         "iut": run.iut,
         "summary": case_counts(run),
         "cases": cases,

@@ -3,6 +3,7 @@
 use super::exec::{self, CaseSettings, NotificationTransport};
 use super::result::{CaseResult, RunResult};
 use super::target::{self, Target};
+use crate::bundle::CatalogInfo;
 use crate::catalog::{Case, Catalog};
 use crate::ics::Ics;
 use crate::scr::{Registry, Role};
@@ -24,6 +25,8 @@ pub struct RunOptions {
     pub libtest: Arguments,
     /// Where the reports (and traces) will be written, named in failure messages.
     pub report_dir: Option<std::path::PathBuf>,
+    /// Which catalog runs, recorded in the result (`None`: not recorded).
+    pub catalog: Option<CatalogInfo>,
 }
 
 /// Exit codes: 0 every applicable case passed; 1 a fail or inconc, or a case the run ended
@@ -108,6 +111,10 @@ pub struct RunOutput {
 }
 
 pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> anyhow::Result<RunOutput> {
+    let digest = match &opts.catalog {
+        Some(info) => info.digest.clone(),
+        None => catalog_digest(&registry, &catalog),
+    };
     if opts.libtest.list {
         // Listing sends no traffic: the target (ports, upper tester) is not even prepared.
         let trials = catalog
@@ -119,7 +126,8 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
         let _listed = libtest_mimic::run(&opts.libtest, trials);
         let result = RunResult {
             suite_version: crate::SUITE_VERSION.to_string(),
-            catalog_digest: catalog_digest(&registry, &catalog),
+            catalog_digest: digest,
+            catalog: opts.catalog.clone(),
             iut: serde_json::Value::Null,
             cases: Vec::new(),
         };
@@ -200,14 +208,16 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
     let applicability = prepared.item_applicability(&registry);
     let result = RunResult {
         suite_version: crate::SUITE_VERSION.to_string(),
-        catalog_digest: catalog_digest(&registry, &catalog),
+        catalog_digest: digest,
+        catalog: opts.catalog.clone(),
         iut: prepared.iut_json.clone(),
         cases,
     };
     Ok(RunOutput { result, applicability })
 }
 
-/// SHA-256 over the SCR tables' and the catalog's digests.
+/// SHA-256 over the SCR items and the catalog's digest: the run's catalog digest when the
+/// caller gives no [`CatalogInfo`] (library use; the CLI records the bundle's digest).
 pub fn catalog_digest(registry: &Registry, catalog: &Catalog) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();

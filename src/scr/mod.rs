@@ -335,7 +335,8 @@ impl Registry {
         Self::from_sources(vec![(file.to_path_buf(), src.as_bytes().to_vec())])
     }
 
-    fn from_sources(sources: Vec<(PathBuf, Vec<u8>)>) -> Result<Registry, ScrError> {
+    /// Loads SCR tables from `(path shown in errors, bytes)` pairs, in the given order.
+    pub fn from_sources(sources: Vec<(PathBuf, Vec<u8>)>) -> Result<Registry, ScrError> {
         let mut diags = Vec::new();
         let mut items = Vec::new();
         let mut id_pos = Vec::new();

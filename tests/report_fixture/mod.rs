@@ -169,6 +169,11 @@ pub fn run() -> RunResult {
     RunResult {
         suite_version: "0.1.0".into(),
         catalog_digest: "3f0a9c".into(),
+        catalog: Some(dmcts::bundle::CatalogInfo {
+            scr: "embedded".into(),
+            cases: "embedded".into(),
+            digest: "3f0a9c".into(),
+        }),
         iut: serde_json::json!({"ics": {"ICS-SRV-CONT": false}, "pixit": {"server.url": "http://127.0.0.1:40002/dm2", "auth.secret": "<redacted>"}}),
         cases,
     }
