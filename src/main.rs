@@ -1,8 +1,11 @@
 //! `dmcts`: the command-line interface. Exit codes: 0 every applicable case passed; 1 a fail
-//! or inconc; 2 a configuration or harness error (also for bad command-line input).
+//! or inconc, or a case left not-tested by the end of `timeouts.run_ms`; 2 a configuration or
+//! harness error (also for bad command-line input); 128 + the signal number (130 SIGINT, 143
+//! SIGTERM) for a run stopped by a signal.
 use clap::{Parser, Subcommand, ValueEnum};
 use dmcts::bundle::{self, CatalogSource};
 use dmcts::ics::Ics;
+use dmcts::runner::interrupt::{self, Interrupt};
 use dmcts::runner::run::{self, RunOptions};
 use dmcts::runner::target::Target;
 use dmcts::scr::{Registry, Role};
@@ -345,6 +348,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             args.extend(libtest.iter().cloned());
             let libtest = libtest_mimic::Arguments::from_iter(args);
             let list = libtest.list;
+            let interrupt = Interrupt::default();
+            if !list {
+                // Before the first case: a report dir that cannot take the reports ends the run
+                // here, without traffic; the reports of an earlier run there are removed.
+                dmcts::report::prepare_dir(report_dir).map_err(|e| {
+                    anyhow::anyhow!("cannot write reports to {} (--report-dir): {e}", report_dir.display())
+                })?;
+                interrupt::install_signal_handlers(&interrupt)?;
+            }
             let opts = RunOptions {
                 target,
                 scr_patterns: scr.clone(),
@@ -352,20 +364,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 libtest,
                 report_dir: Some(report_dir.clone()),
                 catalog: Some(info),
+                interrupt: interrupt.clone(),
             };
             let out = run::run(reg.clone(), cat.clone(), opts)?;
             if list {
                 return Ok(0);
             }
             let items = dmcts::runner::plan::coverage_inputs(&reg, &out.applicability);
-            // Traces of an earlier run in the same folder would mislead: start clean.
-            let _ = std::fs::remove_dir_all(report_dir.join("traces"));
             dmcts::report::write_all(report_dir, &out.result, &items)?;
             let cov = dmcts::report::coverage(&out.result, &items);
-            let code = run::exit_code(&out.result.cases);
             println!("\n{}", cov.summary.headline);
             println!("reports: {} (junit.xml, coverage.json, coverage.md, run.json, traces/)", report_dir.display());
-            Ok(code as u8)
+            if out.result.interrupted {
+                let unrun = out.result.cases.iter().filter(|c| c.verdict == dmcts::verdict::Verdict::NotTested).count();
+                println!("run interrupted: {unrun} case(s) not tested; the reports cover the cases that ran");
+            }
+            Ok(interrupt
+                .exit_code()
+                .filter(|_| out.result.interrupted)
+                .unwrap_or(run::exit_code(&out.result.cases) as u8))
         }
         Command::Notification { command } => match command {
             NotificationCommand::Encode {

@@ -106,6 +106,7 @@ fn empty_run_validates() {
         suite_version: "0".into(),
         catalog_digest: "d".into(),
         catalog: None,
+        interrupted: false,
         iut: serde_json::json!({}),
         cases: vec![],
     };

@@ -292,6 +292,7 @@ mod tests {
             suite_version: "0".into(),
             catalog_digest: "d".into(),
             catalog: None,
+            interrupted: false,
             iut: serde_json::json!({}),
             cases,
         }
@@ -311,6 +312,7 @@ mod tests {
             suite_version: "t".into(),
             catalog_digest: "d".into(),
             catalog: None,
+            interrupted: false,
             iut: serde_json::Value::Null,
             cases: vec![failed, elsewhere, case("TC-3", &["C"], Verdict::Pass)],
         };

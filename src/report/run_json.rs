@@ -52,6 +52,7 @@ pub fn run_json(run: &RunResult) -> Value {
         "suite_version": run.suite_version,
         "catalog_digest": run.catalog_digest,
         "catalog": run.catalog,
+        "interrupted": run.interrupted,
         "iut": run.iut,
         "summary": case_counts(run),
         "cases": cases,

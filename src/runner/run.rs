@@ -1,6 +1,7 @@
 //! Runs a selection of cases as libtest-mimic trials (so the CLI keeps cargo test's habits:
 //! `--list`, `--exact`, `--skip`, `--test-threads`, name filters) and collects a [`RunResult`].
 use super::exec::{self, CaseSettings, NotificationTransport};
+use super::interrupt::Interrupt;
 use super::result::{CaseResult, RunResult};
 use super::target::{self, Target};
 use crate::bundle::CatalogInfo;
@@ -27,10 +28,13 @@ pub struct RunOptions {
     pub report_dir: Option<std::path::PathBuf>,
     /// Which catalog runs, recorded in the result (`None`: not recorded).
     pub catalog: Option<CatalogInfo>,
+    /// Stops the run when set (SIGINT/SIGTERM): no further case starts, running ones end.
+    pub interrupt: Interrupt,
 }
 
 /// Exit codes: 0 every applicable case passed; 1 a fail or inconc, or a case the run ended
-/// before (not-tested); 2 a configuration or harness error.
+/// before (not-tested); 2 a configuration or harness error. (An interrupted run exits with
+/// 128 + the signal number instead: see [`super::interrupt`].)
 pub fn exit_code(cases: &[CaseResult]) -> i32 {
     if cases.iter().any(|c| c.verdict == Verdict::Error) {
         2
@@ -128,6 +132,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
             suite_version: crate::SUITE_VERSION.to_string(),
             catalog_digest: digest,
             catalog: opts.catalog.clone(),
+            interrupted: false,
             iut: serde_json::Value::Null,
             cases: Vec::new(),
         };
@@ -151,7 +156,8 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
             record(skeleton(&case, Verdict::Skipped, Some(Reason::new(why)), 0));
             continue;
         }
-        let (rt, registry, prepared) = (rt.clone(), registry.clone(), prepared.clone());
+        let (rt, registry, prepared, interrupt) =
+            (rt.clone(), registry.clone(), prepared.clone(), opts.interrupt.clone());
         let traces = opts.report_dir.as_ref().map(|d| d.join("traces")).unwrap_or_else(|| "traces".into());
         let c2 = case.clone();
         let trial = Trial::ignorable_test(case.id.clone(), move || {
@@ -162,15 +168,22 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
                     return Ok(Completion::ignored_with(format!("not applicable: {reason}")));
                 }
             }
-            if std::time::Instant::now() > run_deadline {
-                let r = Reason::new("run timeout (PIXIT timeouts.run_ms) reached before this case started");
-                record(skeleton(&case, Verdict::Error, Some(r.clone()), 0));
-                return Err(Failed::from(r.render()));
+            // The end of the run leaves the cases it did not reach untested: no verdict on the IUT.
+            let cut = if let Some(signal) = interrupt.signal() {
+                Some(format!("run interrupted ({}) before this case started", super::interrupt::name(signal)))
+            } else if std::time::Instant::now() > run_deadline {
+                Some("run timeout (PIXIT timeouts.run_ms) reached before this case started".to_string())
+            } else {
+                None
+            };
+            if let Some(why) = cut {
+                record(skeleton(&case, Verdict::NotTested, Some(Reason::new(why.clone())), 0));
+                return Ok(Completion::ignored_with(format!("not tested: {why}")));
             }
             let res = rt.block_on(async {
                 // A panic inside the case (a harness bug) must end this case, not the run.
                 let (case2, registry2, prepared2) = (case.clone(), registry.clone(), prepared.clone());
-                tokio::spawn(async move { run_one(&case2, registry2, &prepared2).await }).await
+                tokio::spawn(async move { run_one(&case2, registry2, &prepared2, &interrupt).await }).await
             });
             let result = match res {
                 Ok(r) => r,
@@ -194,6 +207,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
         trials.push(trial);
     }
     let _conclusion = libtest_mimic::run(&opts.libtest, trials);
+    let interrupted = opts.interrupt.is_set();
     let mut map = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
     let cases: Vec<CaseResult> = catalog
         .cases
@@ -210,6 +224,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
         suite_version: crate::SUITE_VERSION.to_string(),
         catalog_digest: digest,
         catalog: opts.catalog.clone(),
+        interrupted,
         iut: prepared.iut_json.clone(),
         cases,
     };
@@ -253,12 +268,20 @@ pub async fn run_against_reference(
         Err(e) => Err(e),
     };
     match prepared {
-        Ok(p) => run_one(case, registry, &p).await,
+        Ok(p) => run_one(case, registry, &p, &Interrupt::default()).await,
         Err(e) => skeleton(case, Verdict::Error, Some(Reason::new(format!("{e:#}"))), 0),
     }
 }
 
-async fn run_one(case: &Case, registry: Arc<Registry>, prepared: &target::Prepared) -> CaseResult {
+/// How long the peers of an interrupted case may take to stop before the run goes on without them.
+const INTERRUPTED_TEARDOWN: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn run_one(
+    case: &Case,
+    registry: Arc<Registry>,
+    prepared: &target::Prepared,
+    interrupt: &Interrupt,
+) -> CaseResult {
     let setup = match prepared.case_env(case, registry).await {
         Ok(s) => s,
         Err(e) => {
@@ -276,7 +299,18 @@ async fn run_one(case: &Case, registry: Arc<Registry>, prepared: &target::Prepar
             0,
         );
     }
-    let ex = exec::execute(case, &setup.env).await;
+    let started = std::time::Instant::now();
+    // An interrupt ends the case here, at its next await point: whatever it awaits (an upper
+    // tester answer, a message from the IUT) is dropped, and its peers are stopped.
+    let ex = tokio::select! {
+        ex = exec::execute(case, &setup.env) => ex,
+        () = interrupt.wait() => {
+            let _ = tokio::time::timeout(INTERRUPTED_TEARDOWN, setup.teardown()).await;
+            let signal = interrupt.signal().map(super::interrupt::name).unwrap_or("signal");
+            let why = format!("run interrupted ({signal}) while this case was running; the case was stopped");
+            return skeleton(case, Verdict::NotTested, Some(Reason::new(why)), started.elapsed().as_millis() as u64);
+        }
+    };
     setup.teardown().await;
     let sensitive = prepared.sensitive.clone();
     let mut trace = ex.trace.entries();

@@ -174,6 +174,7 @@ pub fn run() -> RunResult {
             cases: "embedded".into(),
             digest: "3f0a9c".into(),
         }),
+        interrupted: false,
         iut: serde_json::json!({"ics": {"ICS-SRV-CONT": false}, "pixit": {"server.url": "http://127.0.0.1:40002/dm2", "auth.secret": "<redacted>"}}),
         cases,
     }
