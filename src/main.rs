@@ -335,18 +335,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 (None, Some(_)) => Target::reference(faults.iter().cloned().collect())?,
                 (None, None) => anyhow::bail!("give --ics FILE or --against reference"),
             };
-            let mut args = vec!["dmcts".to_string()];
-            if !libtest.iter().any(|a| a.starts_with("--test-threads")) {
-                // One vendor IUT, one set of fixed ports: its cases run one after another. The
-                // reference peers are started per case, so their cases can run side by side.
-                let threads = match target {
-                    Target::Ics(_) => 1,
-                    Target::Reference { .. } => run::REFERENCE_THREADS,
-                };
-                args.push(format!("--test-threads={threads}"));
-            }
-            args.extend(libtest.iter().cloned());
-            let libtest = libtest_mimic::Arguments::from_iter(args);
+            // How many cases run at once is the runner's decision (run::test_threads).
+            let libtest =
+                libtest_mimic::Arguments::from_iter(std::iter::once("dmcts".to_string()).chain(libtest.clone()));
             let list = libtest.list;
             let interrupt = Interrupt::default();
             if !list {

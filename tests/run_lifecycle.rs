@@ -1,7 +1,7 @@
 //! The life of a `dmcts run` as a process: the report directory is checked before the first
 //! case and cleared of an earlier run's reports; SIGINT/SIGTERM end the run with the reports
 //! of the cases that ran, marked interrupted; the end of PIXIT `timeouts.run_ms` leaves the
-//! unrun cases not-tested.
+//! unrun cases not-tested; an `--ics` run never runs two cases against its IUT at once.
 //!
 //! The real binary runs against a fake upper tester (axum on 127.0.0.1:0) that answers every
 //! action after a delay, or never. Every wait is bounded by [`BOUND`].
@@ -283,5 +283,49 @@ fn cases_left_by_the_end_of_run_ms_are_not_tested_and_the_run_exits_1() {
     }
     assert!(v.iter().all(|(_, verdict, _)| verdict != "error"), "{v:?}");
     assert_eq!(fake.calls(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_ics_run_runs_one_case_at_a_time_whatever_test_threads_says() {
+    let rt = runtime();
+    let fake = FakeUt::new(Answer::FailedAfter(100));
+    let url = fake.start(&rt);
+    let dir = temp_dir("threads");
+    let ics = write_ics(&dir, &url, "127.0.0.1:0", "step_ms = 5000\ncase_ms = 10000\nrun_ms = 60000");
+    let reports = dir.join("reports");
+    let out = dmcts(&[
+        "run",
+        "--ics",
+        path_str(&ics),
+        "--report-dir",
+        path_str(&reports),
+        "--",
+        "--test-threads",
+        "4",
+        "TC-DMC-SESS",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.starts_with("note: running one case at a time")).collect();
+    assert_eq!(notes.len(), 1, "{stderr}");
+    assert!(notes[0].contains("not 4") && notes[0].contains("one IUT"), "{stderr}");
+    assert!(fake.calls() >= 3, "{} calls", fake.calls());
+    assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 1, "two cases called the upper tester at once");
+
+    // The reference peers are started per case: their runs keep their parallelism, no note.
+    let out = dmcts(&[
+        "run",
+        "--against",
+        "reference",
+        "--report-dir",
+        path_str(&reports),
+        "--",
+        "--test-threads",
+        "4",
+        "TC-DMC-SESS",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("note: running one case at a time"), "{}", text(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

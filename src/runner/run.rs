@@ -45,6 +45,25 @@ pub fn exit_code(cases: &[CaseResult]) -> i32 {
     }
 }
 
+/// How many cases run at once, and a note when that is not what was asked. An `--ics` run
+/// tests one IUT: two of its cases at once would mix their traffic at the IUT and at the
+/// suite's listener, so it runs one case at a time whatever `--test-threads` says. The
+/// reference peers are started per case, on their own ports, so their cases run side by side.
+pub fn test_threads(target: &Target, requested: Option<usize>) -> (usize, Option<String>) {
+    match target {
+        Target::Ics(_) => {
+            let note = requested.filter(|n| *n > 1).map(|n| {
+                format!(
+                    "note: running one case at a time, not {n}: an --ics run tests one IUT, and two cases at once \
+                     would mix their traffic"
+                )
+            });
+            (1, note)
+        }
+        Target::Reference { .. } => (requested.unwrap_or(REFERENCE_THREADS), None),
+    }
+}
+
 /// `*` glob on SCR ids.
 pub fn scr_matches(pattern: &str, id: &str) -> bool {
     let re = format!("^{}$", regex::escape(pattern).replace(r"\*", ".*"));
@@ -114,7 +133,9 @@ pub struct RunOutput {
     pub applicability: Vec<crate::ics::Applicability>,
 }
 
-pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> anyhow::Result<RunOutput> {
+pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions) -> anyhow::Result<RunOutput> {
+    let (threads, note) = test_threads(&opts.target, opts.libtest.test_threads);
+    opts.libtest.test_threads = Some(threads);
     let digest = match &opts.catalog {
         Some(info) => info.digest.clone(),
         None => catalog_digest(&registry, &catalog),
@@ -137,6 +158,9 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
             cases: Vec::new(),
         };
         return Ok(RunOutput { result, applicability: Vec::new() });
+    }
+    if let Some(note) = note {
+        eprintln!("{note}");
     }
     let rt = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build()?);
     let results: Arc<Mutex<BTreeMap<String, CaseResult>>> = Arc::default();
