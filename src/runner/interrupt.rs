@@ -87,7 +87,7 @@ pub fn install_signal_handlers(interrupt: &Interrupt) -> std::io::Result<()> {
             let first = signals.next().await;
             interrupt.trigger(first);
             eprintln!(
-                "\n{} received: no further case starts; the running case ends now and the reports of the cases \
+                "\n{} received: no further case starts; running cases end now and the reports of the cases \
                  that ran are written, marked interrupted (send it again to exit at once)",
                 name(first)
             );
