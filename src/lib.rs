@@ -1,6 +1,7 @@
 //! dmcts — open conformance test suite for OMA Device Management.
 //!
 //! The module tree is the architecture:
+//! - [`bundle`]: where the catalog comes from — built into the binary, or a directory.
 //! - [`scr`]: Static Conformance Requirement tables (`scr/*.toml`) and their dependency expressions.
 //! - [`ics`]: the vendor's Implementation Conformance Statement, its PIXIT parameters, and
 //!   applicability of SCR items and cases.
@@ -14,6 +15,7 @@
 //! - [`reference`]: the bundled reference DM client and server, with injected faults.
 pub mod bench;
 pub mod binding;
+pub mod bundle;
 pub mod catalog;
 pub mod ics;
 pub mod peers;

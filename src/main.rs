@@ -1,24 +1,27 @@
 //! `dmcts`: the command-line interface. Exit codes: 0 every applicable case passed; 1 a fail
-//! or inconc; 2 a configuration or harness error (also for bad command-line input).
+//! or inconc, or a case left not-tested by the end of `timeouts.run_ms`; 2 a configuration or
+//! harness error (also for bad command-line input); 128 + the signal number (130 SIGINT, 143
+//! SIGTERM) for a run stopped by a signal.
 use clap::{Parser, Subcommand, ValueEnum};
-use dmcts::catalog::Catalog;
+use dmcts::bundle::{self, CatalogSource};
 use dmcts::ics::Ics;
+use dmcts::runner::interrupt::{self, Interrupt};
 use dmcts::runner::run::{self, RunOptions};
 use dmcts::runner::target::Target;
 use dmcts::scr::{Registry, Role};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "dmcts", version, about = "Open conformance test suite for OMA Device Management (DM 2.0)")]
 struct Cli {
-    /// Folder of the SCR tables.
-    #[arg(long, global = true, default_value = "scr")]
-    scr_dir: PathBuf,
-    /// Folder of the case catalog.
-    #[arg(long, global = true, default_value = "cases")]
-    cases_dir: PathBuf,
+    /// Folder of SCR tables to use instead of the ones built into dmcts (for catalog authors).
+    #[arg(long, global = true, env = "DMCTS_SCR_DIR", value_name = "DIR")]
+    scr_dir: Option<PathBuf>,
+    /// Folder of cases to use instead of the ones built into dmcts (for catalog authors).
+    #[arg(long, global = true, env = "DMCTS_CASES_DIR", value_name = "DIR")]
+    cases_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -132,6 +135,14 @@ enum CasesCommand {
     Check,
     /// The built-in checks cases may name, and what each verifies.
     Builtins,
+    /// Write the catalog built into dmcts (`scr/` and `cases/`) into DIR, to edit and then use
+    /// with --scr-dir DIR/scr --cases-dir DIR/cases.
+    Export {
+        dir: PathBuf,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,12 +214,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_registry(dir: &Path) -> anyhow::Result<Registry> {
-    Registry::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))
-}
+impl Cli {
+    fn scr_source(&self) -> CatalogSource {
+        CatalogSource::from_dir(self.scr_dir.clone())
+    }
 
-fn load_catalog(cli: &Cli, registry: &Registry) -> anyhow::Result<Catalog> {
-    Catalog::load_dir(&cli.cases_dir, registry).map_err(|e| anyhow::anyhow!("the case catalog is invalid:\n{e}"))
+    fn cases_source(&self) -> CatalogSource {
+        CatalogSource::from_dir(self.cases_dir.clone())
+    }
+
+    fn registry(&self) -> anyhow::Result<Registry> {
+        Ok(bundle::load_registry(&self.scr_source())?)
+    }
+
+    fn catalog(&self) -> anyhow::Result<bundle::Loaded> {
+        Ok(bundle::load(&self.scr_source(), &self.cases_source())?)
+    }
 }
 
 fn print_json(v: &serde_json::Value) {
@@ -218,7 +239,7 @@ fn print_json(v: &serde_json::Value) {
 fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Scr { command } => {
-            let reg = load_registry(&cli.scr_dir)?;
+            let reg = cli.registry()?;
             match command {
                 ScrCommand::List { role, table, format } => {
                     if let Some(t) = table.as_deref().filter(|t| reg.table(t).is_none()) {
@@ -238,7 +259,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 }
                 ScrCommand::Check => println!(
                     "{}: {} SCR items in {} table(s) ({}), all valid",
-                    cli.scr_dir.display(),
+                    cli.scr_source().describe(),
                     reg.items().len(),
                     reg.tables().len(),
                     reg.tables().iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
@@ -246,9 +267,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Cases { command: CasesCommand::Export { dir, force } } => {
+            for path in bundle::export(dir, *force)? {
+                println!("wrote {}", path.display());
+            }
+            println!(
+                "use it with --scr-dir {} --cases-dir {} (or DMCTS_SCR_DIR / DMCTS_CASES_DIR)",
+                dir.join("scr").display(),
+                dir.join("cases").display()
+            );
+            Ok(0)
+        }
         Command::Cases { command } => {
-            let reg = load_registry(&cli.scr_dir)?;
-            let cat = load_catalog(&cli, &reg)?;
+            let loaded = cli.catalog()?;
+            let cat = &loaded.catalog;
             match command {
                 CasesCommand::List { format } => {
                     let rows: Vec<serde_json::Value> = cat
@@ -278,20 +310,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     }
                 }
                 CasesCommand::Builtins => print!("{}", dmcts::runner::checks::builtins_listing()),
-                CasesCommand::Check => {
-                    println!(
-                        "{}: {} cases, all valid (digest {})",
-                        cli.cases_dir.display(),
-                        cat.cases.len(),
-                        cat.digest
-                    )
-                }
+                CasesCommand::Check => println!(
+                    "{}: {} cases, all valid (catalog digest {})",
+                    cli.cases_source().describe(),
+                    cat.cases.len(),
+                    loaded.info.digest
+                ),
+                CasesCommand::Export { .. } => unreachable!("handled above"),
             }
             Ok(0)
         }
         Command::Plan { ics, format } => {
-            let reg = load_registry(&cli.scr_dir)?;
-            let cat = load_catalog(&cli, &reg)?;
+            let bundle::Loaded { registry: reg, catalog: cat, .. } = cli.catalog()?;
             let ics = Ics::load(ics).map_err(|e| anyhow::anyhow!("{e}"))?;
             ics.validate_against(&reg).map_err(|e| anyhow::anyhow!("{e}"))?;
             let plan = dmcts::runner::plan::plan(&reg, &cat, &ics);
@@ -302,8 +332,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Run { ics, against, faults, scr, role, report_dir, libtest } => {
-            let reg = Arc::new(load_registry(&cli.scr_dir)?);
-            let cat = Arc::new(load_catalog(&cli, &reg)?);
+            let bundle::Loaded { registry, catalog, info } = cli.catalog()?;
+            let (reg, cat) = (Arc::new(registry), Arc::new(catalog));
             let target = match (ics, against) {
                 (Some(path), _) => {
                     if !faults.is_empty() {
@@ -316,40 +346,45 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 (None, Some(_)) => Target::reference(faults.iter().cloned().collect())?,
                 (None, None) => anyhow::bail!("give --ics FILE or --against reference"),
             };
-            let mut args = vec!["dmcts".to_string()];
-            if !libtest.iter().any(|a| a.starts_with("--test-threads")) {
-                // One vendor IUT, one set of fixed ports: its cases run one after another. The
-                // reference peers are started per case, so their cases can run side by side.
-                let threads = match target {
-                    Target::Ics(_) => 1,
-                    Target::Reference { .. } => run::REFERENCE_THREADS,
-                };
-                args.push(format!("--test-threads={threads}"));
-            }
-            args.extend(libtest.iter().cloned());
-            let libtest = libtest_mimic::Arguments::from_iter(args);
+            // How many cases run at once is the runner's decision (run::test_threads).
+            let libtest =
+                libtest_mimic::Arguments::from_iter(std::iter::once("dmcts".to_string()).chain(libtest.clone()));
             let list = libtest.list;
+            let interrupt = Interrupt::default();
+            if !list {
+                // Before the first case: a report dir that cannot take the reports ends the run
+                // here, without traffic; the reports of an earlier run there are removed.
+                dmcts::report::prepare_dir(report_dir).map_err(|e| {
+                    anyhow::anyhow!("cannot write reports to {} (--report-dir): {e}", report_dir.display())
+                })?;
+                interrupt::install_signal_handlers(&interrupt)?;
+            }
             let opts = RunOptions {
                 target,
                 scr_patterns: scr.clone(),
                 role: role.map(Role::from),
                 libtest,
                 report_dir: Some(report_dir.clone()),
+                catalog: Some(info),
+                interrupt: interrupt.clone(),
             };
             let out = run::run(reg.clone(), cat.clone(), opts)?;
             if list {
                 return Ok(0);
             }
             let items = dmcts::runner::plan::coverage_inputs(&reg, &out.applicability);
-            // Traces of an earlier run in the same folder would mislead: start clean.
-            let _ = std::fs::remove_dir_all(report_dir.join("traces"));
-            let written = dmcts::report::write_all(report_dir, &out.result, &items)?;
+            dmcts::report::write_all(report_dir, &out.result, &items)?;
             let cov = dmcts::report::coverage(&out.result, &items);
-            let code = run::exit_code(&out.result.cases);
             println!("\n{}", cov.summary.headline);
             println!("reports: {} (junit.xml, coverage.json, coverage.md, run.json, traces/)", report_dir.display());
-            let _ = written;
-            Ok(code as u8)
+            if out.result.interrupted {
+                let unrun = out.result.cases.iter().filter(|c| c.verdict == dmcts::verdict::Verdict::NotTested).count();
+                println!("run interrupted: {unrun} case(s) not tested; the reports cover the cases that ran");
+            }
+            Ok(interrupt
+                .exit_code()
+                .filter(|_| out.result.interrupted)
+                .unwrap_or(run::exit_code(&out.result.cases) as u8))
         }
         Command::Notification { command } => match command {
             NotificationCommand::Encode {
@@ -405,15 +440,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Selftest { report_dir } => {
-            let reg = Arc::new(load_registry(&cli.scr_dir)?);
-            let cat = Arc::new(load_catalog(&cli, &reg)?);
+            let loaded = cli.catalog()?;
+            let (reg, cat) = (Arc::new(loaded.registry), Arc::new(loaded.catalog));
             let outcome = dmcts::selftest::run(reg, cat, report_dir)?;
             print!("{}", outcome.summary);
             Ok(if outcome.ok { 0 } else { 1 })
         }
         Command::Bench { iterations } => {
-            let reg = Arc::new(load_registry(&cli.scr_dir)?);
-            let cat = Arc::new(load_catalog(&cli, &reg)?);
+            let loaded = cli.catalog()?;
+            let (reg, cat) = (Arc::new(loaded.registry), Arc::new(loaded.catalog));
             print!("{}", dmcts::bench::run(reg, cat, *iterations)?);
             Ok(0)
         }

@@ -16,6 +16,9 @@ pub enum Verdict {
     NotApplicable,
     /// Not run (filter, or an operator step in a run without a terminal).
     Skipped,
+    /// Selected and applicable, but the run ended before the case could run to its end (the
+    /// run was interrupted, or PIXIT `timeouts.run_ms` ran out). Says nothing about the IUT.
+    NotTested,
 }
 
 impl Verdict {
@@ -27,17 +30,20 @@ impl Verdict {
             Verdict::Error => "error",
             Verdict::NotApplicable => "not-applicable",
             Verdict::Skipped => "skipped",
+            Verdict::NotTested => "not-tested",
         }
     }
 
-    /// Severity used when combining verdicts: error > fail > inconc > pass.
+    /// Severity used when combining verdicts: error > fail > inconc > pass, then the verdicts
+    /// of cases that did not run: not-tested > skipped, not-applicable.
     fn rank(self) -> u8 {
         match self {
-            Verdict::Pass => 1,
-            Verdict::Inconc => 2,
-            Verdict::Fail => 3,
-            Verdict::Error => 4,
             Verdict::NotApplicable | Verdict::Skipped => 0,
+            Verdict::NotTested => 1,
+            Verdict::Pass => 2,
+            Verdict::Inconc => 3,
+            Verdict::Fail => 4,
+            Verdict::Error => 5,
         }
     }
 }
@@ -141,7 +147,8 @@ impl VerdictState {
 }
 
 /// Rolls up the verdicts of the cases covering one SCR item: error > fail > inconc > pass;
-/// an item whose cases were all skipped is skipped.
+/// when no covering case ran, not-tested if one was cut by the end of the run, else skipped or
+/// not-applicable.
 pub fn roll_up(verdicts: impl IntoIterator<Item = Verdict>) -> Option<Verdict> {
     let mut best: Option<Verdict> = None;
     for v in verdicts {
@@ -182,5 +189,8 @@ mod tests {
         assert_eq!(roll_up([Verdict::Skipped]), Some(Verdict::Skipped));
         assert_eq!(roll_up([Verdict::Skipped, Verdict::Pass]), Some(Verdict::Pass));
         assert_eq!(roll_up(Vec::<Verdict>::new()), None);
+        assert_eq!(roll_up([Verdict::Skipped, Verdict::NotTested]), Some(Verdict::NotTested));
+        assert_eq!(roll_up([Verdict::NotTested, Verdict::Pass]), Some(Verdict::Pass));
+        assert_eq!(roll_up([Verdict::NotTested, Verdict::NotApplicable]), Some(Verdict::NotTested));
     }
 }

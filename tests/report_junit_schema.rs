@@ -105,6 +105,8 @@ fn empty_run_validates() {
     let run = dmcts::runner::result::RunResult {
         suite_version: "0".into(),
         catalog_digest: "d".into(),
+        catalog: None,
+        interrupted: false,
         iut: serde_json::json!({}),
         cases: vec![],
     };
@@ -143,7 +145,7 @@ fn write_all_writes_every_listed_file() {
         serde_json::from_str(&std::fs::read_to_string(&written.coverage_json).expect("readable")).expect("JSON");
     assert_eq!(
         cov["summary"]["headline"],
-        "mandatory items: 1/4 pass; optional items: 0/2 pass; 1 applicable item has no case. DM-PACK (normative): \
-         mandatory 1/4 pass, optional 0/2 pass. TOY (derived): no applicable item"
+        "mandatory items: 1/5 pass; optional items: 0/2 pass; 1 applicable item has no case. DM-PACK (normative): \
+         mandatory 1/5 pass, optional 0/2 pass. TOY (derived): no applicable item"
     );
 }

@@ -732,6 +732,8 @@ fn the_runner_records_a_hung_case_and_goes_on_to_the_next() {
             log.to_str().unwrap(),
         ]),
         report_dir: None,
+        catalog: None,
+        interrupt: Default::default(),
     };
     let started = Instant::now();
     let out = dmcts::runner::run::run(reg, catalog, opts).expect("the run completes");

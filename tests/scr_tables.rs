@@ -294,6 +294,8 @@ fn a_run_reports_coverage_per_table() {
             log.to_str().unwrap(),
         ]),
         report_dir: None,
+        catalog: None,
+        interrupt: Default::default(),
     };
     let out = run(reg.clone(), cat, opts).expect("the run completes");
     let toy_case = out.result.cases.iter().find(|c| c.id == "TC-TOY-001").unwrap();

@@ -54,7 +54,8 @@ pub enum ItemVerdict {
     Error,
     /// The ICS says the item does not apply.
     NotApplicable,
-    /// Applicable, but no case of the run covers it.
+    /// Applicable, but no case of the run covers it, or none of its covering cases ran and
+    /// at least one was cut by the end of the run (case verdict not-tested).
     NotTested,
     /// Applicable, and every covering case was skipped or not applicable.
     Skipped,
@@ -214,6 +215,7 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
                     Some(Verdict::Inconc) => ItemVerdict::Inconc,
                     Some(Verdict::Fail) => ItemVerdict::Fail,
                     Some(Verdict::Error) => ItemVerdict::Error,
+                    Some(Verdict::NotTested) => ItemVerdict::NotTested,
                     // roll_up only returns these when no covering case ran at all.
                     Some(Verdict::NotApplicable | Verdict::Skipped) => ItemVerdict::Skipped,
                 }
@@ -450,7 +452,14 @@ mod tests {
     }
 
     fn run(cases: Vec<CaseResult>) -> RunResult {
-        RunResult { suite_version: "0".into(), catalog_digest: "d".into(), iut: serde_json::json!({}), cases }
+        RunResult {
+            suite_version: "0".into(),
+            catalog_digest: "d".into(),
+            catalog: None,
+            interrupted: false,
+            iut: serde_json::json!({}),
+            cases,
+        }
     }
 
     fn verdict_of(cov: &Coverage, id: &str) -> ItemVerdict {
@@ -466,6 +475,8 @@ mod tests {
         let run = RunResult {
             suite_version: "t".into(),
             catalog_digest: "d".into(),
+            catalog: None,
+            interrupted: false,
             iut: serde_json::Value::Null,
             cases: vec![failed, elsewhere, case("TC-3", &["C"], Verdict::Pass)],
         };
@@ -499,6 +510,10 @@ mod tests {
             case("c5", &["D"], Verdict::Skipped),
             case("c6", &["D"], Verdict::NotApplicable),
             case("c7", &["F"], Verdict::Fail),
+            case("c8", &["G"], Verdict::NotTested),
+            case("c9", &["G"], Verdict::Skipped),
+            case("c10", &["H"], Verdict::NotTested),
+            case("c11", &["H"], Verdict::Pass),
         ]);
         let items = [
             item("A", "M", true),
@@ -507,6 +522,8 @@ mod tests {
             item("D", "O", true),
             item("E", "M", true),
             item("F", "O", false),
+            item("G", "O", true),
+            item("H", "O", true),
         ];
         let cov = coverage(&r, &items);
         assert_eq!(verdict_of(&cov, "A"), ItemVerdict::Pass);
@@ -516,17 +533,22 @@ mod tests {
         assert_eq!(verdict_of(&cov, "E"), ItemVerdict::NotTested);
         // Not applicable wins even over a failing case: the ICS decides what is judged.
         assert_eq!(verdict_of(&cov, "F"), ItemVerdict::NotApplicable);
+        // No covering case ran and one was cut by the end of the run: not tested.
+        assert_eq!(verdict_of(&cov, "G"), ItemVerdict::NotTested);
+        assert!(!cov.items[6].no_case);
+        // A covering case that ran decides, as with skipped cases.
+        assert_eq!(verdict_of(&cov, "H"), ItemVerdict::Pass);
         assert_eq!(cov.items[1].cases, vec!["c1", "c2"]);
         assert!(cov.items[4].no_case && !cov.items[0].no_case);
         assert_eq!(cov.summary.mandatory, PassTally { pass: 1, total: 3 });
-        assert_eq!(cov.summary.optional, PassTally { pass: 0, total: 2 });
+        assert_eq!(cov.summary.optional, PassTally { pass: 1, total: 4 });
         assert_eq!(cov.summary.applicable_without_case, 1);
         assert_eq!(
             cov.summary.headline,
-            "mandatory items: 1/3 pass; optional items: 0/2 pass; 1 applicable item has no case"
+            "mandatory items: 1/3 pass; optional items: 1/4 pass; 1 applicable item has no case"
         );
-        assert_eq!(cov.summary.counts["not-tested"], 1);
-        assert_eq!(cov.summary.counts["pass"], 1);
+        assert_eq!(cov.summary.counts["not-tested"], 2);
+        assert_eq!(cov.summary.counts["pass"], 2);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `junit.xml`, generated from the same [`RunResult`] as `run.json` so the two always agree.
 //!
 //! Mapping (lessons §4.2 item 7): pass → success; fail → `<failure type="fail">`; inconc →
-//! `<failure type="inconclusive">` (never a success); error → `<error>`; not-applicable and
-//! skipped → `<skipped>` with the reason as message. The case rendering (title, reason, trace)
+//! `<failure type="inconclusive">` (never a success); error → `<error>`; not-applicable,
+//! skipped and not-tested → `<skipped>` with the reason as message. The case rendering (title, reason, trace)
 //! goes into the testcase's `<system-out>`.
 use super::text::case_text;
 use crate::runner::result::{CaseResult, RunResult};
@@ -52,6 +52,7 @@ fn testcase(case: &CaseResult, classname: &str) -> TestCase {
         Verdict::Error => TestCaseBuilder::error(&name, time, "error", &message),
         Verdict::NotApplicable => TestCaseBuilder::skipped_with_cause(&name, "not-applicable", &message),
         Verdict::Skipped => TestCaseBuilder::skipped_with_cause(&name, "skipped", &message),
+        Verdict::NotTested => TestCaseBuilder::skipped_with_cause(&name, "not-tested", &message),
     };
     b.set_classname(classname);
     if matches!(case.verdict, Verdict::Fail | Verdict::Inconc | Verdict::Error) && !body.is_empty() {

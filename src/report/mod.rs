@@ -36,18 +36,50 @@ impl Written {
     }
 }
 
+/// The report files [`write_all`] writes into the report directory, besides [`TRACES`].
+pub const REPORT_FILES: [&str; 4] = [JUNIT, COVERAGE_JSON, COVERAGE_MD, RUN_JSON];
+const JUNIT: &str = "junit.xml";
+const COVERAGE_JSON: &str = "coverage.json";
+const COVERAGE_MD: &str = "coverage.md";
+const RUN_JSON: &str = "run.json";
+/// The folder of the per-case traces.
+pub const TRACES: &str = "traces";
+
+/// Makes `dir` ready for a run's reports, before the run's first case: creates it, proves it
+/// writable, and removes the reports of an earlier run there ([`REPORT_FILES`] and [`TRACES`],
+/// nothing else), so that a run which ends before writing its own reports leaves none that
+/// could be taken for its own.
+pub fn prepare_dir(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
+    let probe = dir.join(format!(".dmcts-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| with_path(e, dir))?;
+    std::fs::remove_file(&probe).map_err(|e| with_path(e, &probe))?;
+    for name in REPORT_FILES {
+        remove_if_present(&dir.join(name), false)?;
+    }
+    remove_if_present(&dir.join(TRACES), true)
+}
+
+fn remove_if_present(path: &Path, dir: bool) -> io::Result<()> {
+    let result = if dir && path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        r => r.map_err(|e| with_path(e, path)),
+    }
+}
+
 /// Writes every report of `run` into `dir` (created if needed). Existing files of the same
 /// names are overwritten; other files in `dir` are left alone.
 pub fn write_all(dir: &Path, run: &RunResult, items: &[CoverageItemInput]) -> io::Result<Written> {
-    let traces_dir = dir.join("traces");
+    let traces_dir = dir.join(TRACES);
     std::fs::create_dir_all(&traces_dir).map_err(|e| with_path(e, &traces_dir))?;
 
     let cov = coverage(run, items);
     let written = Written {
-        junit: write(dir.join("junit.xml"), junit_xml(run)?)?,
-        coverage_json: write(dir.join("coverage.json"), pretty(&cov)?)?,
-        coverage_md: write(dir.join("coverage.md"), coverage_md(&cov))?,
-        run_json: write(dir.join("run.json"), pretty(&run_json(run))?)?,
+        junit: write(dir.join(JUNIT), junit_xml(run)?)?,
+        coverage_json: write(dir.join(COVERAGE_JSON), pretty(&cov)?)?,
+        coverage_md: write(dir.join(COVERAGE_MD), coverage_md(&cov))?,
+        run_json: write(dir.join(RUN_JSON), pretty(&run_json(run))?)?,
         traces: {
             let mut paths = Vec::new();
             for (i, (case, stem)) in run.cases.iter().zip(trace_stems(run)).enumerate() {
@@ -113,6 +145,8 @@ mod tests {
         RunResult {
             suite_version: "0".into(),
             catalog_digest: "d".into(),
+            catalog: None,
+            interrupted: false,
             iut: serde_json::json!({}),
             cases: ids
                 .iter()
@@ -129,6 +163,32 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn prepare_dir_removes_only_the_reports_of_an_earlier_run() {
+        let dir = std::env::temp_dir().join(format!("dmcts-prepare-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("traces")).unwrap();
+        for name in REPORT_FILES.iter().chain(&["traces/TC-OLD.txt", "notes.txt", "selftest.json"]) {
+            std::fs::write(dir.join(name), "stale").unwrap();
+        }
+        prepare_dir(&dir).unwrap();
+        let mut left: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, vec!["notes.txt", "selftest.json"]);
+        prepare_dir(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn prepare_dir_fails_where_no_directory_can_be() {
+        let file = std::env::temp_dir().join(format!("dmcts-prepare-file-{}", std::process::id()));
+        std::fs::write(&file, "a file").unwrap();
+        let e = prepare_dir(&file.join("reports")).unwrap_err();
+        assert!(e.to_string().contains("dmcts-prepare-file-"), "{e}");
+        let _ = std::fs::remove_file(&file);
     }
 
     #[test]

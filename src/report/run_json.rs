@@ -8,8 +8,15 @@ use serde_json::{json, Map, Value};
 /// Version of the `run.json` / trace JSON layout. Bumped only when a key is removed or renamed.
 pub const SCHEMA_VERSION: u32 = 1;
 
-const CASE_VERDICTS: [Verdict; 6] =
-    [Verdict::Pass, Verdict::Fail, Verdict::Inconc, Verdict::Error, Verdict::NotApplicable, Verdict::Skipped];
+const CASE_VERDICTS: [Verdict; 7] = [
+    Verdict::Pass,
+    Verdict::Fail,
+    Verdict::Inconc,
+    Verdict::Error,
+    Verdict::NotApplicable,
+    Verdict::Skipped,
+    Verdict::NotTested,
+];
 
 /// Case count per verdict (every verdict present) plus `total`.
 pub fn case_counts(run: &RunResult) -> Map<String, Value> {
@@ -48,6 +55,8 @@ pub fn run_json(run: &RunResult) -> Value {
         "schema_version": SCHEMA_VERSION,
         "suite_version": run.suite_version,
         "catalog_digest": run.catalog_digest,
+        "catalog": run.catalog,
+        "interrupted": run.interrupted,
         "iut": run.iut,
         "summary": case_counts(run),
         "cases": cases,

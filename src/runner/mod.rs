@@ -7,6 +7,7 @@
 pub mod checks;
 pub mod ctx;
 pub mod exec;
+pub mod interrupt;
 pub mod plan;
 pub mod result;
 pub mod run;

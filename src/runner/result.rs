@@ -46,6 +46,11 @@ pub struct RunResult {
     pub suite_version: String,
     /// SHA-256 over the SCR tables and the case catalog, hex.
     pub catalog_digest: String,
+    /// Which catalog ran (embedded or directories) and its digest; `None` when the caller did
+    /// not say (library use).
+    pub catalog: Option<crate::bundle::CatalogInfo>,
+    /// The run was interrupted (SIGINT/SIGTERM): cases that did not run are `not-tested`.
+    pub interrupted: bool,
     /// The effective ICS and PIXIT, sensitive values redacted.
     pub iut: serde_json::Value,
     pub cases: Vec<CaseResult>,

@@ -1,8 +1,10 @@
 //! Runs a selection of cases as libtest-mimic trials (so the CLI keeps cargo test's habits:
 //! `--list`, `--exact`, `--skip`, `--test-threads`, name filters) and collects a [`RunResult`].
 use super::exec::{self, CaseSettings, NotificationTransport};
+use super::interrupt::Interrupt;
 use super::result::{CaseResult, RunResult};
 use super::target::{self, Target};
+use crate::bundle::CatalogInfo;
 use crate::catalog::{Case, Catalog};
 use crate::ics::Ics;
 use crate::scr::{Registry, Role};
@@ -24,16 +26,41 @@ pub struct RunOptions {
     pub libtest: Arguments,
     /// Where the reports (and traces) will be written, named in failure messages.
     pub report_dir: Option<std::path::PathBuf>,
+    /// Which catalog runs, recorded in the result (`None`: not recorded).
+    pub catalog: Option<CatalogInfo>,
+    /// Stops the run when set (SIGINT/SIGTERM): no further case starts, running ones end.
+    pub interrupt: Interrupt,
 }
 
-/// Exit codes: 0 every applicable case passed; 1 a fail or inconc; 2 a configuration or harness error.
+/// Exit codes: 0 every applicable case passed; 1 a fail or inconc, or a case the run ended
+/// before (not-tested); 2 a configuration or harness error. (An interrupted run exits with
+/// 128 + the signal number instead: see [`super::interrupt`].)
 pub fn exit_code(cases: &[CaseResult]) -> i32 {
     if cases.iter().any(|c| c.verdict == Verdict::Error) {
         2
-    } else if cases.iter().any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Inconc)) {
+    } else if cases.iter().any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Inconc | Verdict::NotTested)) {
         1
     } else {
         0
+    }
+}
+
+/// How many cases run at once, and a note when that is not what was asked. An `--ics` run
+/// tests one IUT: two of its cases at once would mix their traffic at the IUT and at the
+/// suite's listener, so it runs one case at a time whatever `--test-threads` says. The
+/// reference peers are started per case, on their own ports, so their cases run side by side.
+pub fn test_threads(target: &Target, requested: Option<usize>) -> (usize, Option<String>) {
+    match target {
+        Target::Ics(_) => {
+            let note = requested.filter(|n| *n > 1).map(|n| {
+                format!(
+                    "note: running one case at a time, not {n}: an --ics run tests one IUT, and two cases at once \
+                     would mix their traffic"
+                )
+            });
+            (1, note)
+        }
+        Target::Reference { .. } => (requested.unwrap_or(REFERENCE_THREADS), None),
     }
 }
 
@@ -104,7 +131,13 @@ pub struct RunOutput {
     pub applicability: Vec<crate::ics::Applicability>,
 }
 
-pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> anyhow::Result<RunOutput> {
+pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions) -> anyhow::Result<RunOutput> {
+    let (threads, note) = test_threads(&opts.target, opts.libtest.test_threads);
+    opts.libtest.test_threads = Some(threads);
+    let digest = match &opts.catalog {
+        Some(info) => info.digest.clone(),
+        None => catalog_digest(&registry, &catalog),
+    };
     if opts.libtest.list {
         // Listing sends no traffic: the target (ports, upper tester) is not even prepared.
         let trials = catalog
@@ -116,11 +149,16 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
         let _listed = libtest_mimic::run(&opts.libtest, trials);
         let result = RunResult {
             suite_version: crate::SUITE_VERSION.to_string(),
-            catalog_digest: catalog_digest(&registry, &catalog),
+            catalog_digest: digest,
+            catalog: opts.catalog.clone(),
+            interrupted: false,
             iut: serde_json::Value::Null,
             cases: Vec::new(),
         };
         return Ok(RunOutput { result, applicability: Vec::new() });
+    }
+    if let Some(note) = note {
+        eprintln!("{note}");
     }
     let rt = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build()?);
     let results: Arc<Mutex<BTreeMap<String, CaseResult>>> = Arc::default();
@@ -140,7 +178,8 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
             record(skeleton(&case, Verdict::Skipped, Some(Reason::new(why)), 0));
             continue;
         }
-        let (rt, registry, prepared) = (rt.clone(), registry.clone(), prepared.clone());
+        let (rt, registry, prepared, interrupt) =
+            (rt.clone(), registry.clone(), prepared.clone(), opts.interrupt.clone());
         let traces = opts.report_dir.as_ref().map(|d| d.join("traces")).unwrap_or_else(|| "traces".into());
         let c2 = case.clone();
         let trial = Trial::ignorable_test(case.id.clone(), move || {
@@ -151,15 +190,22 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
                     return Ok(Completion::ignored_with(format!("not applicable: {reason}")));
                 }
             }
-            if std::time::Instant::now() > run_deadline {
-                let r = Reason::new("run timeout (PIXIT timeouts.run_ms) reached before this case started");
-                record(skeleton(&case, Verdict::Error, Some(r.clone()), 0));
-                return Err(Failed::from(r.render()));
+            // The end of the run leaves the cases it did not reach untested: no verdict on the IUT.
+            let cut = if let Some(signal) = interrupt.signal() {
+                Some(format!("run interrupted ({}) before this case started", super::interrupt::name(signal)))
+            } else if std::time::Instant::now() > run_deadline {
+                Some("run timeout (PIXIT timeouts.run_ms) reached before this case started".to_string())
+            } else {
+                None
+            };
+            if let Some(why) = cut {
+                record(skeleton(&case, Verdict::NotTested, Some(Reason::new(why.clone())), 0));
+                return Ok(Completion::ignored_with(format!("not tested: {why}")));
             }
             let res = rt.block_on(async {
                 // A panic inside the case (a harness bug) must end this case, not the run.
                 let (case2, registry2, prepared2) = (case.clone(), registry.clone(), prepared.clone());
-                tokio::spawn(async move { run_one(&case2, registry2, &prepared2).await }).await
+                tokio::spawn(async move { run_one(&case2, registry2, &prepared2, &interrupt).await }).await
             });
             let result = match res {
                 Ok(r) => r,
@@ -167,7 +213,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
             };
             let outcome = match result.verdict {
                 Verdict::Pass => Ok(Completion::Completed),
-                Verdict::NotApplicable | Verdict::Skipped => {
+                Verdict::NotApplicable | Verdict::Skipped | Verdict::NotTested => {
                     Ok(Completion::ignored_with(result.reason.as_ref().map(|r| r.message.clone()).unwrap_or_default()))
                 }
                 v => {
@@ -183,6 +229,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
         trials.push(trial);
     }
     let _conclusion = libtest_mimic::run(&opts.libtest, trials);
+    let interrupted = opts.interrupt.is_set();
     let mut map = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
     let cases: Vec<CaseResult> = catalog
         .cases
@@ -197,14 +244,17 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
     let applicability = prepared.item_applicability(&registry);
     let result = RunResult {
         suite_version: crate::SUITE_VERSION.to_string(),
-        catalog_digest: catalog_digest(&registry, &catalog),
+        catalog_digest: digest,
+        catalog: opts.catalog.clone(),
+        interrupted,
         iut: prepared.iut_json.clone(),
         cases,
     };
     Ok(RunOutput { result, applicability })
 }
 
-/// SHA-256 over the SCR tables' and the catalog's digests.
+/// SHA-256 over the SCR items and the catalog's digest: the run's catalog digest when the
+/// caller gives no [`CatalogInfo`] (library use; the CLI records the bundle's digest).
 pub fn catalog_digest(registry: &Registry, catalog: &Catalog) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
@@ -241,12 +291,20 @@ pub async fn run_against_reference(
         Err(e) => Err(e),
     };
     match prepared {
-        Ok(p) => run_one(case, registry, &p).await,
+        Ok(p) => run_one(case, registry, &p, &Interrupt::default()).await,
         Err(e) => skeleton(case, Verdict::Error, Some(Reason::new(format!("{e:#}"))), 0),
     }
 }
 
-async fn run_one(case: &Case, registry: Arc<Registry>, prepared: &target::Prepared) -> CaseResult {
+/// How long the peers of an interrupted case may take to stop before the run goes on without them.
+const INTERRUPTED_TEARDOWN: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn run_one(
+    case: &Case,
+    registry: Arc<Registry>,
+    prepared: &target::Prepared,
+    interrupt: &Interrupt,
+) -> CaseResult {
     let setup = match prepared.case_env(case, registry).await {
         Ok(s) => s,
         Err(e) => {
@@ -264,7 +322,18 @@ async fn run_one(case: &Case, registry: Arc<Registry>, prepared: &target::Prepar
             0,
         );
     }
-    let ex = exec::execute(case, &setup.env).await;
+    let started = std::time::Instant::now();
+    // An interrupt ends the case here, at its next await point: whatever it awaits (an upper
+    // tester answer, a message from the IUT) is dropped, and its peers are stopped.
+    let ex = tokio::select! {
+        ex = exec::execute(case, &setup.env) => ex,
+        () = interrupt.wait() => {
+            let _ = tokio::time::timeout(INTERRUPTED_TEARDOWN, setup.teardown()).await;
+            let signal = interrupt.signal().map(super::interrupt::name).unwrap_or("signal");
+            let why = format!("run interrupted ({signal}) while this case was running; the case was stopped");
+            return skeleton(case, Verdict::NotTested, Some(Reason::new(why)), started.elapsed().as_millis() as u64);
+        }
+    };
     setup.teardown().await;
     let sensitive = prepared.sensitive.clone();
     let mut trace = ex.trace.entries();

@@ -161,10 +161,27 @@ pub fn run() -> RunResult {
             evidence: Default::default(),
             trace: vec![],
         },
+        CaseResult {
+            id: "TC-DMS-NOTI-001".into(),
+            title: "Server sends a notification".into(),
+            role: "server".into(),
+            covers: vec!["DM-PACK-002-S-M".into()],
+            verdict: Verdict::NotTested,
+            reason: Some(Reason::new("run interrupted (SIGINT) before this case started")),
+            duration_ms: 0,
+            evidence: Default::default(),
+            trace: vec![],
+        },
     ];
     RunResult {
         suite_version: "0.1.0".into(),
         catalog_digest: "3f0a9c".into(),
+        catalog: Some(dmcts::bundle::CatalogInfo {
+            scr: "embedded".into(),
+            cases: "embedded".into(),
+            digest: "3f0a9c".into(),
+        }),
+        interrupted: false,
         iut: serde_json::json!({"ics": {"ICS-SRV-CONT": false}, "pixit": {"server.url": "http://127.0.0.1:40002/dm2", "auth.secret": "<redacted>"}}),
         cases,
     }
@@ -228,6 +245,7 @@ pub fn items() -> Vec<CoverageItemInput> {
         item("DM-PACK-030-C-O", "client", "SHOW | user interaction", true, "ICS-CLI-SHOW = true"),
         item("DM-PACK-001-S-M", "server", "Support of DM Package flow", true, "mandatory"),
         item("DM-PACK-020-S-M", "server", "Support of CONT", false, "ICS-SRV-CONT = false"),
+        item("DM-PACK-002-S-M", "server", "Support of Package#0", true, "mandatory"),
         toy_item(),
     ]
 }
