@@ -281,6 +281,30 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Asks the upper tester once whether the IUT process has exited (`iut.state`); None when it
+    /// is running, idle, or the upper tester cannot say.
+    pub async fn iut_exited_now(&mut self) -> Option<crate::upper_tester::IutExit> {
+        let req = UtRequest {
+            action: crate::upper_tester::action::IUT_STATE.into(),
+            case: self.case.id.clone(),
+            step: self.step,
+            args: json!({}),
+        };
+        let answer = self.env.ut.call(&req, self.env.settings.step_timeout).await;
+        self.trace.record(TraceEvent::UpperTester {
+            action: req.action.clone(),
+            request: serde_json::to_value(&req).unwrap_or(Value::Null),
+            answer: match &answer {
+                Ok(a) => serde_json::to_value(a).unwrap_or(Value::Null),
+                Err(e) => json!({ "error": e.to_string() }),
+            },
+        });
+        match answer.ok()?.iut_state()? {
+            crate::upper_tester::IutState::Exited(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// Calls the upper tester; returns the answer's data when it is `done`. Any other outcome
     /// sets the verdict (see docs/upper-tester.md "How answers become verdicts").
     pub async fn ut_call(&mut self, action: &str, args: Value, optional: bool) -> Option<Value> {

@@ -258,25 +258,45 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
     let (status, rh, limited) = match resp {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            ctx.fail_scr(
-                Verdict::Fail,
-                &scr,
-                None,
-                format!("POST of {what} to {url} failed"),
-                "an HTTP response".into(),
-                e.to_string(),
-            );
+            let cause = transport_cause(&e);
+            // A crash is the IUT's failure to handle what it was sent; anything else at the
+            // transport level says nothing about the protocol (docs/reports.md: error).
+            if let Some(exit) = ctx.iut_exited_now().await {
+                ctx.fail_scr(
+                    Verdict::Fail,
+                    &scr,
+                    None,
+                    format!("no HTTP response to {what} from {url}: {exit}"),
+                    "an HTTP response".into(),
+                    format!("{cause}; {exit}"),
+                );
+            } else {
+                ctx.harness_error(format!(
+                    "cannot exchange {what} with the IUT at {url}: {cause} (is PIXIT iut.server_uri right, and the IUT \
+                     running?)"
+                ));
+            }
             return false;
         }
         Err(_) => {
-            ctx.fail_scr(
-                Verdict::Fail,
-                &scr,
-                None,
-                format!("no HTTP response to {what} within {} ms", timeout.as_millis()),
-                "an HTTP response".into(),
-                "nothing".into(),
-            );
+            match ctx.iut_exited_now().await {
+                Some(exit) => ctx.fail_scr(
+                    Verdict::Fail,
+                    &scr,
+                    None,
+                    format!("no HTTP response to {what} from {url}: {exit}"),
+                    "an HTTP response".into(),
+                    exit.to_string(),
+                ),
+                None => ctx.fail_scr(
+                    Verdict::Fail,
+                    &scr,
+                    None,
+                    format!("no HTTP response to {what} within {} ms", timeout.as_millis()),
+                    "an HTTP response".into(),
+                    "nothing: the connection stayed open without an answer".into(),
+                ),
+            }
             return false;
         }
     };
@@ -314,4 +334,33 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
     }
     ctx.save(spec.save_as.as_deref(), doc);
     received
+}
+
+/// Names the transport-level cause of a failed exchange: refused, reset, redirect loop, not
+/// HTTP, timeout.
+fn transport_cause(e: &reqwest::Error) -> String {
+    let mut chain = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    let lower = chain.to_lowercase();
+    let what = if e.is_timeout() {
+        "timeout"
+    } else if e.is_redirect() {
+        "redirect loop (too many redirects)"
+    } else if lower.contains("connection refused") {
+        "connection refused"
+    } else if lower.contains("reset") || lower.contains("connection closed") || lower.contains("incomplete message") {
+        "connection reset or closed before the answer was complete"
+    } else if lower.contains("invalid http") || lower.contains("parse") || lower.contains("version") {
+        "the answer is not HTTP"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "transport error"
+    };
+    format!("{what} ({})", crate::trace::truncate_marked(&chain, 300))
 }
