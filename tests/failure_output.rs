@@ -21,7 +21,7 @@ fn a_failed_case_names_item_requirement_expected_actual_and_trace() {
     assert_eq!(reason.scr.as_deref(), Some("DM-PACK-022-C-M"));
     let full = dmcts::report::case_text(&result);
     // The trace shows the exchange that led there: the Package#2 with END...
-    assert!(full.contains(r#"{"CMD":[["GET","urn:oma:mo:oma-dm-devinfo:1.0//DevID"],["END"]]}"#), "{full}");
+    assert!(full.contains(r#"/sink/with-end","urn:oma:mo:oma-dm-devinfo:1.0//DevID"],["END"]]}"#), "{full}");
     // ...and the snapshot pins the reason and the violating request. (Where the client's
     // Package#1 lands relative to the session.start answer is a benign race, so the earlier
     // part of the trace is not pinned.)

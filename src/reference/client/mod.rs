@@ -96,7 +96,7 @@
 //! hget-not-stored, hget-no-uri, hput-wrong-method, hpost-wrong-method,
 //! delete-permanent-allowed, exec-not-executed, exec-async-reported-sync,
 //! async-alert-never-sent, get-no-data, show-not-opened, show-blocks, cont-ignored,
-//! p3-after-end, default-ignored, default-first-kept, alert-no-datatype, alert-bad-mark, alert-missing-alerttype.
+//! p3-after-end, end-ignores-commands, default-ignored, default-first-kept, alert-no-datatype, alert-bad-mark, alert-missing-alerttype.
 mod notify;
 mod session;
 pub mod store;
@@ -254,6 +254,12 @@ pub const FAULTS: &[FaultInfo] = &[
         ["DM-PACK-021-C-M"]
     ),
     fault!(Client, "p3-after-end", "a Package#3 is sent after a Package#2 containing END", ["DM-PACK-022-C-M"]),
+    fault!(
+        Client,
+        "end-ignores-commands",
+        "a Package#2 containing END ends the session at once: its other commands are not processed",
+        ["DM-PACK-012-C-M"]
+    ),
     fault!(
         Client,
         "default-ignored",

@@ -146,6 +146,11 @@ async fn run_rounds(sh: &Arc<Shared>, server_uri: &str, package1: Value, sess: &
             Ok(_) => return sh.log("session aborted: Package#2 is not a JSON object".to_string()),
             Err(e) => return sh.log(format!("session aborted: Package#2 is not JSON: {e}")),
         };
+        if sh.faults.has("end-ignores-commands") && cmds.iter().any(|c| c.get(0).and_then(Value::as_str) == Some("END"))
+        {
+            return sh
+                .log("session ended by END; its other commands ignored (fault client.end-ignores-commands)".into());
+        }
         let mut statuses = vec![Value::Null; cmds.len()];
         let mut order: Vec<usize> = (0..cmds.len()).collect();
         if sh.faults.has("commands-out-of-order") {

@@ -39,8 +39,8 @@ impl ExpectSilence {
         let listener = ctx.env.listener.clone();
         for early in listener.settle_answered_through(ctx.answered_through) {
             ctx.trace.note(format!(
-                "{} /{}{} (request {}) came before the suite's last answer: not part of the silence",
-                early.method, early.endpoint, early.path, early.seq
+                "{} {} (request {}) came before the suite's last answer: not part of the silence",
+                early.method, early.target, early.seq
             ));
         }
         // A request to a path the suite does not serve breaks the silence too.
@@ -102,17 +102,16 @@ impl ExpectSilence {
             Verdict::Fail,
             &self.scr,
             self.why.as_deref(),
-            format!("a request arrived at /{}{} while silence was required", inc.endpoint, inc.path),
+            format!("a request arrived at {} while silence was required", inc.target),
             if endpoint == "any" {
                 "no request at any suite endpoint for the quiet period".to_string()
             } else {
                 format!("no request at /{endpoint} for the quiet period")
             },
             format!(
-                "{} /{}{} {}",
+                "{} {} {}",
                 inc.method,
-                inc.endpoint,
-                inc.path,
+                inc.target,
                 crate::trace::truncate_marked(&String::from_utf8_lossy(&inc.body), 300)
             ),
         );
