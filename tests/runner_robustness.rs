@@ -413,8 +413,9 @@ optional = true
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upper_tester_unsupported_for_a_feature_the_ics_declares_supported_is_a_fail() {
-    // The lessons' rule: let the IUT say "unsupported", but not for what its ICS claims.
+async fn upper_tester_unsupported_for_a_feature_the_ics_declares_supported_is_inconc_naming_the_contradiction() {
+    // The upper tester is not the protocol (issue 8 §5): what it cannot start is not tested,
+    // and the reason names the contradiction with the ICS so the vendor can correct one side.
     let fake = FakeUt::default();
     let url = fake.start().await;
     let toml = ics_toml(&http_ut(&url)).replace(r#""DM-PACK-020-C-O" = false"#, r#""DM-PACK-020-C-O" = true"#);
@@ -425,7 +426,7 @@ async fn upper_tester_unsupported_for_a_feature_the_ics_declares_supported_is_a_
 
     rig.fake.set("session.start", Act::Unsupported);
     let ex = rig.run(&c).await;
-    let r = expect(&ex, Verdict::Fail);
+    let r = expect(&ex, Verdict::Inconc);
     assert_eq!(r.scr.as_deref(), Some("DM-PACK-020-C-O"), "{r:?}");
     assert!(
         r.message.contains("session.start") && r.message.contains("ICS declares DM-PACK-020-C-O supported"),

@@ -329,7 +329,9 @@ impl<'a> Ctx<'a> {
                 UtStatus::Done => Some(a.data),
                 UtStatus::Unsupported if optional => None,
                 // `reset` is the harness's own hook, not a feature; for any other action an
-                // `unsupported` answer contradicts an ICS that declares the case's features supported.
+                // `unsupported` answer contradicts an ICS that declares the case's features
+                // supported. Still not a protocol verdict: what the upper tester cannot start
+                // could not be tested (issue 8 §5), and the reason says which side to correct.
                 UtStatus::Unsupported
                     if action != crate::upper_tester::action::RESET
                         && !self.env.settings.declared_supported.is_empty() =>
@@ -338,10 +340,11 @@ impl<'a> Ctx<'a> {
                     let scr = items.iter().find(|i| self.env.registry.get(i).is_some()).cloned();
                     let requirement = scr.as_deref().and_then(|i| self.requirement(i, None));
                     self.set(
-                        Verdict::Fail,
+                        Verdict::Inconc,
                         Reason {
                             message: format!(
-                                "upper tester answered `unsupported` to {action}, but the ICS declares {} supported",
+                                "upper tester answered `unsupported` to {action}, but the ICS declares {} supported: \
+                                 the feature could not be tested (correct the ICS or the upper tester)",
                                 items.join(", ")
                             ),
                             scr,
