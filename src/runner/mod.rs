@@ -5,6 +5,7 @@
 //! - [`exec`]: the step loop of one case; [`ctx`]: its state; [`steps`]: one module per step
 //!   kind; [`checks`]: the checks steps apply; [`template`]: `${...}` in case data.
 pub mod checks;
+pub mod console;
 pub mod ctx;
 pub mod exec;
 pub mod interrupt;

@@ -1,5 +1,6 @@
-//! Runs a selection of cases as libtest-mimic trials (so the CLI keeps cargo test's habits:
-//! `--list`, `--exact`, `--skip`, `--test-threads`, name filters) and collects a [`RunResult`].
+//! Runs a selection of cases as trials (with cargo test's habits: `--list`, `--exact`,
+//! `--skip`, `--test-threads`, name filters, parsed by libtest-mimic; printed by
+//! [`super::console`]) and collects a [`RunResult`].
 use super::exec::{self, CaseSettings, NotificationTransport};
 use super::interrupt::Interrupt;
 use super::result::{CaseResult, RunResult};
@@ -9,7 +10,8 @@ use crate::catalog::{Case, Catalog};
 use crate::ics::Ics;
 use crate::scr::{Registry, Role};
 use crate::verdict::{Reason, Verdict};
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use super::console::{self, Outcome};
+use libtest_mimic::{Arguments, Trial};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -182,12 +184,12 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
             (rt.clone(), registry.clone(), prepared.clone(), opts.interrupt.clone());
         let traces = opts.report_dir.as_ref().map(|d| d.join("traces")).unwrap_or_else(|| "traces".into());
         let c2 = case.clone();
-        let trial = Trial::ignorable_test(case.id.clone(), move || {
+        let run = move || {
             let case = c2;
             if let Some((applicable, reason)) = prepared.applicability(&case, &registry) {
                 if !applicable {
                     record(skeleton(&case, Verdict::NotApplicable, Some(Reason::new(reason.clone())), 0));
-                    return Ok(Completion::ignored_with(format!("not applicable: {reason}")));
+                    return Outcome::Ignored(format!("not applicable: {reason}"));
                 }
             }
             // The end of the run leaves the cases it did not reach untested: no verdict on the IUT.
@@ -200,7 +202,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
             };
             if let Some(why) = cut {
                 record(skeleton(&case, Verdict::NotTested, Some(Reason::new(why.clone())), 0));
-                return Ok(Completion::ignored_with(format!("not tested: {why}")));
+                return Outcome::Ignored(format!("not tested: {why}"));
             }
             let res = rt.block_on(async {
                 // A panic inside the case (a harness bug) must end this case, not the run.
@@ -211,24 +213,26 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
                 Ok(r) => r,
                 Err(e) => skeleton(&case, Verdict::Error, Some(Reason::new(format!("harness panic: {e}"))), 0),
             };
+            let text = || {
+                let reason = result.reason.as_ref().map(|r| r.render()).unwrap_or_default();
+                let trace = traces.join(format!("{}.txt", case.id));
+                format!("verdict {}: {reason}\n  trace: {}", result.verdict, trace.display())
+            };
             let outcome = match result.verdict {
-                Verdict::Pass => Ok(Completion::Completed),
+                Verdict::Pass => Outcome::Pass,
                 Verdict::NotApplicable | Verdict::Skipped | Verdict::NotTested => {
-                    Ok(Completion::ignored_with(result.reason.as_ref().map(|r| r.message.clone()).unwrap_or_default()))
+                    Outcome::Ignored(result.reason.as_ref().map(|r| r.message.clone()).unwrap_or_default())
                 }
-                v => {
-                    let text = result.reason.as_ref().map(|r| r.render()).unwrap_or_default();
-                    let trace = traces.join(format!("{}.txt", case.id));
-                    Err(Failed::from(format!("verdict {v}: {text}\n  trace: {}", trace.display())))
-                }
+                Verdict::Fail => Outcome::Fail(text()),
+                Verdict::Inconc => Outcome::Inconc(text()),
+                Verdict::Error => Outcome::Error(text()),
             };
             record(result);
             outcome
-        })
-        .with_kind(case.role.to_string());
-        trials.push(trial);
+        };
+        trials.push(console::Trial { name: case.id.clone(), kind: case.role.to_string(), run: Box::new(run) });
     }
-    let _conclusion = libtest_mimic::run(&opts.libtest, trials);
+    console::run(&opts.libtest, trials);
     let interrupted = opts.interrupt.is_set();
     let mut map = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
     let cases: Vec<CaseResult> = catalog
