@@ -109,6 +109,7 @@ fn empty_run_validates() {
         interrupted: false,
         iut: serde_json::json!({}),
         cases: vec![],
+        late_traffic: Vec::new(),
     };
     let dir = out_dir("empty");
     let written = report::write_all(&dir, &run, &[]).expect("reports written");

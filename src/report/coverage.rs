@@ -459,6 +459,7 @@ mod tests {
             interrupted: false,
             iut: serde_json::json!({}),
             cases,
+            late_traffic: Vec::new(),
         }
     }
 
@@ -479,6 +480,7 @@ mod tests {
             interrupted: false,
             iut: serde_json::Value::Null,
             cases: vec![failed, elsewhere, case("TC-3", &["C"], Verdict::Pass)],
+            late_traffic: Vec::new(),
         };
         let items: Vec<CoverageItemInput> = ["A", "B", "C", "D"]
             .iter()

@@ -162,6 +162,7 @@ mod tests {
                     trace: vec![],
                 })
                 .collect(),
+            late_traffic: Vec::new(),
         }
     }
 

@@ -60,6 +60,7 @@ pub fn run_json(run: &RunResult) -> Value {
         "iut": run.iut,
         "summary": case_counts(run),
         "cases": cases,
+        "late_traffic": run.late_traffic,
     })
 }
 

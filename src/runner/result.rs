@@ -54,4 +54,24 @@ pub struct RunResult {
     /// The effective ICS and PIXIT, sensitive values redacted.
     pub iut: serde_json::Value,
     pub cases: Vec<CaseResult>,
+    /// Requests of the IUT that arrived while no case was running ("traffic after the case
+    /// ended"): answered (a session was ended), recorded here, never judged as a later case's.
+    pub late_traffic: Vec<LateRequest>,
+}
+
+/// One request that arrived after its case ended.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LateRequest {
+    /// The case that ran last when it arrived.
+    pub after_case: Option<String>,
+    pub method: String,
+    /// The request target as sent (path and query).
+    pub target: String,
+    /// The status the suite answered.
+    pub answered: Option<u16>,
+    /// The body (cut; see `body_len`).
+    pub body: String,
+    pub body_len: usize,
+    /// It was sent to a path the suite does not serve (answered 404).
+    pub misdirected: bool,
 }

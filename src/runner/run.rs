@@ -1,6 +1,7 @@
 //! Runs a selection of cases as trials (with cargo test's habits: `--list`, `--exact`,
 //! `--skip`, `--test-threads`, name filters, parsed by libtest-mimic; printed by
 //! [`super::console`]) and collects a [`RunResult`].
+use super::console::{self, Outcome};
 use super::exec::{self, CaseSettings, NotificationTransport};
 use super::interrupt::Interrupt;
 use super::result::{CaseResult, RunResult};
@@ -10,7 +11,6 @@ use crate::catalog::{Case, Catalog};
 use crate::ics::Ics;
 use crate::scr::{Registry, Role};
 use crate::verdict::{Reason, Verdict};
-use super::console::{self, Outcome};
 use libtest_mimic::{Arguments, Trial};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -156,6 +156,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
             interrupted: false,
             iut: serde_json::Value::Null,
             cases: Vec::new(),
+            late_traffic: Vec::new(),
         };
         return Ok(RunOutput { result, applicability: Vec::new() });
     }
@@ -245,6 +246,14 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
         })
         .collect();
     rt.block_on(prepared.shutdown());
+    let late_traffic = prepared.late_traffic();
+    if !late_traffic.is_empty() {
+        println!(
+            "note: {} request(s) of the IUT arrived after their case had ended: answered, never judged as a later \
+             case's (run.json late_traffic)",
+            late_traffic.len()
+        );
+    }
     let applicability = prepared.item_applicability(&registry);
     let result = RunResult {
         suite_version: crate::SUITE_VERSION.to_string(),
@@ -253,6 +262,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
         interrupted,
         iut: prepared.iut_json.clone(),
         cases,
+        late_traffic: Vec::new(),
     };
     Ok(RunOutput { result, applicability })
 }

@@ -234,4 +234,24 @@ impl Prepared {
     }
 
     pub async fn shutdown(&self) {}
+
+    /// The IUT's requests that arrived while no case was running (an ICS run: one listener for
+    /// the whole run). The reference peers' listeners live and die with their case.
+    pub fn late_traffic(&self) -> Vec<crate::runner::result::LateRequest> {
+        let Kind::External { listener, .. } = &self.kind else { return Vec::new() };
+        listener
+            .take_late_traffic()
+            .requests
+            .into_iter()
+            .map(|r| crate::runner::result::LateRequest {
+                after_case: r.after_case,
+                method: r.incoming.method.clone(),
+                target: r.incoming.target.clone(),
+                answered: r.incoming.answered,
+                body: crate::trace::body_for_trace(&r.incoming.body),
+                body_len: r.body_len,
+                misdirected: r.misdirected,
+            })
+            .collect()
+    }
 }

@@ -184,6 +184,15 @@ pub fn run() -> RunResult {
         interrupted: false,
         iut: serde_json::json!({"ics": {"ICS-SRV-CONT": false}, "pixit": {"server.url": "http://127.0.0.1:40002/dm2", "auth.secret": "<redacted>"}}),
         cases,
+        late_traffic: vec![dmcts::runner::result::LateRequest {
+            after_case: Some("TC-DMC-SESS-002".into()),
+            method: "POST".into(),
+            target: "/dm".into(),
+            answered: Some(200),
+            body: r#"{"Status":[{"sc":200}]}"#.into(),
+            body_len: 23,
+            misdirected: false,
+        }],
     }
 }
 
