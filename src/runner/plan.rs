@@ -57,6 +57,9 @@ pub fn case_applicability(case: &Case, ics: &Ics, reg: &Registry) -> (bool, Stri
     if case.role != ics.iut.role {
         return (false, format!("tests a {} IUT; the IUT is a {}", case.role, ics.iut.role));
     }
+    if case.binding != ics.iut.binding {
+        return (false, format!("speaks binding {}; the IUT speaks {} ([iut] binding)", case.binding, ics.iut.binding));
+    }
     // A case about tables the IUT does not implement has nothing to judge. (A case covering
     // an implemented table too runs; its items of the other table stay not applicable.)
     let mut tables: Vec<&ScrTable> = Vec::new();
