@@ -299,7 +299,7 @@ impl<'a> Ctx<'a> {
                 Err(e) => json!({ "error": e.to_string() }),
             },
         });
-        match answer.ok()?.iut_state()? {
+        match iut_state_of(&answer.ok()?)? {
             crate::upper_tester::IutState::Exited(e) => Some(e),
             _ => None,
         }
@@ -401,6 +401,13 @@ impl std::fmt::Display for IutGone {
     }
 }
 
+/// What an answer to `iut.state` says: its `data.state`, or an exit said the way any answer
+/// may say it (`data.iut_state = "exited"`, whatever the status: an upper tester wrapping a
+/// dead process may answer every action so).
+fn iut_state_of(a: &crate::upper_tester::UtAnswer) -> Option<crate::upper_tester::IutState> {
+    a.iut_exited().map(crate::upper_tester::IutState::Exited).or_else(|| a.iut_state())
+}
+
 /// When the first `iut.state` question is asked during a wait, and how often after that.
 const IUT_STATE_FIRST: Duration = Duration::from_millis(300);
 const IUT_STATE_EVERY: Duration = Duration::from_millis(500);
@@ -424,7 +431,7 @@ pub fn watch_iut(ctx: &Ctx<'_>) -> impl std::future::Future<Output = IutGone> + 
                 args: json!({}),
             };
             let answer = ut.call(&req, timeout).await;
-            let state = answer.as_ref().ok().and_then(|a| a.iut_state());
+            let state = answer.as_ref().ok().and_then(iut_state_of);
             let record = |answer: &Result<crate::upper_tester::UtAnswer, UtError>| {
                 trace.record(TraceEvent::UpperTester {
                     action: req.action.clone(),
