@@ -310,7 +310,25 @@ impl<'a> Ctx<'a> {
     pub async fn ut_call(&mut self, action: &str, args: Value, optional: bool) -> Option<Value> {
         let req = UtRequest { action: action.to_string(), case: self.case.id.clone(), step: self.step, args };
         let timeout = self.env.settings.step_timeout;
-        let res = self.env.ut.call(&req, timeout).await;
+        let call = self.env.ut.call(&req, timeout);
+        let res = if action == crate::upper_tester::action::RESET {
+            // What arrives while the IUT resets belongs to its old state (e.g. the last
+            // Package#3 of a failed case's session): answered at once, never held, so an IUT
+            // that ends its session before confirming the reset does not wait on the suite.
+            let trace = self.trace.clone();
+            let drop_old = self.env.listener.drop_arrivals(move |inc| {
+                trace.note(format!(
+                    "dropped (arrived before the reset completed): {} /{}{}",
+                    inc.method, inc.endpoint, inc.path
+                ))
+            });
+            tokio::select! {
+                r = call => r,
+                _ = drop_old => unreachable!("drop_arrivals never returns"),
+            }
+        } else {
+            call.await
+        };
         let answer_json = match &res {
             Ok(a) => serde_json::to_value(a).unwrap_or(Value::Null),
             Err(e) => json!({ "error": e.to_string() }),
