@@ -7,7 +7,7 @@ use crate::binding::{ClientMessage, ClientSpec};
 use crate::catalog::check::Check;
 use crate::peers::http::{read_limited, MAX_BODY_BYTES};
 use crate::runner::checks::Observed;
-use crate::runner::ctx::{message_json, Ctx};
+use crate::runner::ctx::{message_json, watch_iut, Ctx, IutGone};
 use crate::scr::Role;
 use crate::trace::{body_for_trace, TraceEvent};
 use crate::verdict::Verdict;
@@ -242,7 +242,7 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
         ClientMessage::Reply => "the reply",
     };
     let timeout = spec.timeout_ms.map(Duration::from_millis).unwrap_or(s.step_timeout);
-    let resp = tokio::time::timeout(timeout, async {
+    let exchange = tokio::time::timeout(timeout, async {
         let r = req.send().await?;
         let status = r.status().as_u16();
         let hdrs: Vec<(String, String)> = r
@@ -253,8 +253,31 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
         // Never more than the limit in memory, whatever the server sends.
         let b = read_limited(r, MAX_BODY_BYTES).await?;
         Ok::<_, reqwest::Error>((status, hdrs, b))
-    })
-    .await;
+    });
+    // The exchange ends early when the upper tester says the IUT process has exited: a
+    // proxy in front of a dead server may hold the connection open until the step timeout.
+    // (An idle IUT says nothing about a request it is still answering: keep waiting.)
+    let gone = watch_iut(ctx);
+    let exited = async move {
+        match gone.await {
+            IutGone::Exited(e) => e,
+            IutGone::Idle => std::future::pending().await,
+        }
+    };
+    let resp = tokio::select! {
+        r = exchange => r,
+        exit = exited => {
+            ctx.fail_scr(
+                Verdict::Fail,
+                &scr,
+                None,
+                format!("no HTTP response to {what} from {url}: {exit}"),
+                "an HTTP response".into(),
+                exit.to_string(),
+            );
+            return false;
+        }
+    };
     let (status, rh, limited) = match resp {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
