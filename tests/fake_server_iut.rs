@@ -59,7 +59,7 @@ impl FakeUt {
     }
 }
 
-fn ics(server_uri: &str, ut_url: &str) -> Arc<Ics> {
+fn ics(server_uri: &str, ut_url: &str, step_ms: u64) -> Arc<Ics> {
     let src = format!(
         r#"
 [iut]
@@ -84,12 +84,12 @@ backend = "http"
 url = "{ut_url}"
 
 [pixit.timeouts]
-step_ms = {STEP_MS}
+step_ms = {step_ms}
 case_ms = {}
 run_ms = 600000
 quiet_period_ms = 100
 "#,
-        STEP_MS * 3
+        step_ms * 3
     );
     Arc::new(Ics::from_str(&src, Path::new("fake-server-ics.toml")).expect("the test ICS parses"))
 }
@@ -135,9 +135,20 @@ fn shipped_case(id: &str, reg: &Registry) -> Case {
 /// Runs `case` against the server at `server_uri`, with a fake upper tester answering
 /// `iut.state` with `state`.
 async fn run(case: &Case, reg: Arc<Registry>, server_uri: &str, state: Option<Value>) -> Execution {
+    run_with_step(case, reg, server_uri, state, STEP_MS).await
+}
+
+async fn run_with_step(
+    case: &Case,
+    reg: Arc<Registry>,
+    server_uri: &str,
+    state: Option<Value>,
+    step_ms: u64,
+) -> Execution {
     let fake = FakeUt::with_state(state);
     let ut_url = fake.start().await;
-    let prepared = target::prepare(&Target::Ics(ics(server_uri, &ut_url)), &reg).await.expect("the target prepares");
+    let ics = ics(server_uri, &ut_url, step_ms);
+    let prepared = target::prepare(&Target::Ics(ics), &reg).await.expect("the target prepares");
     let setup = prepared.case_env(case, reg.clone()).await.expect("case env");
     let ex = match tokio::time::timeout(BOUND, exec::execute(case, &setup.env)).await {
         Ok(ex) => ex,
@@ -285,4 +296,59 @@ async fn s8_a_server_reported_idle_ends_the_wait_for_its_notification_at_once() 
     let r = expect(&ex, Verdict::Fail);
     assert!(r.message.contains("no notification arrived") && r.message.contains("idle (iut.state)"), "{r:?}");
     assert!(took < Duration::from_millis(STEP_MS / 2), "ended at once, not after the step timeout: {took:?}");
+}
+
+/// A loopback port whose listener never accepts and whose backlog is full: a connection
+/// attempt gets no answer at all (the SYN is dropped), like an address behind a firewall that
+/// drops packets. Returns the port and what keeps it so.
+fn black_hole() -> (u16, Vec<std::net::TcpStream>, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a fresh descriptor that the OwnedFd then owns.
+    let fd = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        addr.sin_port = 0;
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len), 0);
+        assert_eq!(libc::listen(fd, 0), 0);
+        std::os::fd::OwnedFd::from_raw_fd(fd)
+    };
+    let port = {
+        use std::os::fd::AsRawFd;
+        // SAFETY: getsockname on the descriptor just bound.
+        unsafe {
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            libc::getsockname(fd.as_raw_fd(), &mut addr as *mut _ as *mut libc::sockaddr, &mut len);
+            u16::from_be(addr.sin_port)
+        }
+    };
+    // Fill the backlog (a listen(0) queue still takes one or two).
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        if let Ok(s) = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+        {
+            held.push(s);
+        }
+    }
+    (port, held, fd)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s9_a_server_address_nothing_answers_is_an_error_naming_the_timeout_not_a_fail() {
+    let reg = registry();
+    let (port, _held, _fd) = black_hole();
+    let url = format!("http://127.0.0.1:{port}/dm");
+    let ex = run_with_step(&open_case(&reg), reg, &url, None, 1000).await;
+    let r = expect(&ex, Verdict::Error);
+    assert!(r.message.contains(&url), "{r:?}");
+    // (A kernel set to reset overflowing connections, tcp_abort_on_overflow, refuses instead.)
+    assert!(
+        r.message.contains("timeout: nothing answers a connection attempt") || r.message.contains("connection re"),
+        "{r:?}"
+    );
+    assert!(r.scr.is_none(), "no SCR item is charged: {r:?}");
 }

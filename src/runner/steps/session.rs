@@ -311,14 +311,23 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
                     "an HTTP response".into(),
                     exit.to_string(),
                 ),
-                None => ctx.fail_scr(
-                    Verdict::Fail,
-                    &scr,
-                    None,
-                    format!("no HTTP response to {what} within {} ms", timeout.as_millis()),
-                    "an HTTP response".into(),
-                    "nothing: the connection stayed open without an answer".into(),
-                ),
+                // No connection at all (nothing answers the address: a firewall dropping
+                // packets, a wrong host) says nothing about the protocol: an error, as for
+                // a refused connection.
+                None => match connect_fails(&url, timeout).await {
+                    Some(why) => ctx.harness_error(format!(
+                        "cannot exchange {what} with the IUT at {url}: {why} (is PIXIT iut.server_uri right, and the \
+                         IUT running?)"
+                    )),
+                    None => ctx.fail_scr(
+                        Verdict::Fail,
+                        &scr,
+                        None,
+                        format!("no HTTP response to {what} within {} ms", timeout.as_millis()),
+                        "an HTTP response".into(),
+                        "nothing: the connection stayed open without an answer".into(),
+                    ),
+                },
             }
             return false;
         }
@@ -357,6 +366,24 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
     }
     ctx.save(spec.save_as.as_deref(), doc);
     received
+}
+
+/// After an exchange that got no answer in time: why no TCP connection to the URL's host can
+/// be made, if none can (the exchange then never reached the IUT).
+async fn connect_fails(url: &str, bound: Duration) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let port = u.port_or_known_default()?;
+    // An IPv6 host comes in brackets; connect takes it bare.
+    let host = u.host_str()?.trim_start_matches('[').trim_end_matches(']').to_string();
+    let probe = bound.min(Duration::from_secs(2));
+    match tokio::time::timeout(probe, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(format!("cannot connect ({e})")),
+        Err(_) => Some(format!(
+            "timeout: nothing answers a connection attempt to {host}:{port} (a new attempt waited {} ms)",
+            probe.as_millis()
+        )),
+    }
 }
 
 /// Names the transport-level cause of a failed exchange: refused, reset, redirect loop, not
