@@ -352,6 +352,24 @@ async fn s7_a_client_that_crashes_on_hget_without_client_uri_fails_saying_the_pr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s7_after_the_crash_an_upper_tester_saying_so_on_its_answers_makes_the_next_case_inconc_naming_it() {
+    let faults = Faults {
+        crash_on_hget_without_client_uri: true,
+        exit_report: ExitReport::IutStateField,
+        stays_dead: true,
+        ..Faults::default()
+    };
+    let rig = Rig::new(faults).await;
+    expect(&rig.run("TC-DMC-CMD-002").await, Verdict::Fail);
+    // The next case's (optional) reset is answered `failed` with data.iut_state = "exited":
+    // not tolerated as an optional step would be, and nothing is judged of a dead IUT.
+    let ex = rig.run("TC-DMC-SESS-001").await;
+    let r = expect(&ex, Verdict::Inconc);
+    assert!(r.message.contains("reset") && r.message.contains("the IUT process has exited (SIGSEGV)"), "{r:?}");
+    assert_eq!(r.step, Some(1), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s7_a_client_that_never_sends_package3_fails_sess_003() {
     let rig = Rig::new(Faults { no_package3: true, ..Faults::default() }).await;
     let ex = rig.run("TC-DMC-SESS-003").await;

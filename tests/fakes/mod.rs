@@ -53,6 +53,8 @@ pub struct Faults {
     /// `iut.state` is answered `unsupported` (the IUT cannot tell).
     pub no_iut_state: bool,
     pub exit_report: ExitReport,
+    /// Once crashed, a reset does not bring the process back.
+    pub stays_dead: bool,
 }
 
 /// What the fake saw and did.
@@ -171,7 +173,7 @@ async fn ut(State(fake): State<FakeClient>, body: Bytes) -> Json<UtAnswer> {
         return Json(UtAnswer::failed("not an upper-tester request"));
     };
     fake.lock().calls.push(req.action.clone());
-    if req.action != "reset" {
+    if req.action != "reset" || fake.lock().faults.stays_dead {
         if let Some(a) = fake.dead_answer() {
             return Json(a);
         }
