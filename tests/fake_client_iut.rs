@@ -84,8 +84,7 @@ impl Rig {
         self.catalog.get(id).unwrap_or_else(|| panic!("the shipped catalog has no {id}")).clone()
     }
 
-    /// Runs a shipped case, bounded; returns its execution and the traffic that arrived after
-    /// it ended, until the fake's session is over.
+    /// Runs a shipped case, bounded.
     async fn run(&self, id: &str) -> Execution {
         let case = self.case(id);
         let setup = self.prepared.case_env(&case, self.registry.clone()).await.expect("case env");
@@ -97,6 +96,7 @@ impl Rig {
         ex
     }
 
+    /// The run's listener (one for the whole run, as in an --ics run).
     async fn listener(&self) -> Arc<dmcts::peers::Listener> {
         let case = self.case("TC-DMC-SESS-001");
         let setup = self.prepared.case_env(&case, self.registry.clone()).await.expect("case env");
