@@ -1,7 +1,8 @@
-//! `dmcts bench`: wall time of the full two-role run against the reference peers, of the
-//! selftest, and the harness's own overhead per case (set-up and tear-down of the listener,
-//! the reference peer and the upper tester, with no steps). Figures come from here, never from
-//! timed assertions in tests.
+//! `dmcts bench`: wall time of the full two-role run against the reference peers, of a run
+//! against faulty reference peers that make many cases fail, of the selftest, and the
+//! harness's own overhead per case (set-up and tear-down of the listener, the reference peer
+//! and the upper tester, with no steps). Figures come from here, never from timed assertions
+//! in tests.
 use crate::catalog::Catalog;
 use crate::runner::target::{self, Target};
 use crate::scr::Registry;
@@ -28,6 +29,62 @@ pub async fn reference_run(registry: Arc<Registry>, catalog: Arc<Catalog>, paral
         out.push(r);
     }
     out.sort();
+    out
+}
+
+/// The faults of the faulty-peer run: a client that drops every session after its first
+/// Package#2 (no Package#3 ever) and a server that never sends the notifications it says it
+/// sent. Each makes every case of its kind wait for a message that will not come; the peers'
+/// upper tester says they are idle, so no wait should last the step timeout (issue 8 §8).
+pub const FAULTY_RUN_FAULTS: [&str; 2] = ["client.package-flow-stops", "server.notifications-never-sent"];
+
+/// One faulty-peer run: every case against the reference peers switched into
+/// [`FAULTY_RUN_FAULTS`], `parallel` at a time.
+pub struct FaultyRun {
+    pub wall: Duration,
+    /// Cases whose verdict is not pass.
+    pub not_pass: usize,
+    /// The sum of the failing cases' durations: what they cost a run that takes one case at a
+    /// time, as an `--ics` run does.
+    pub not_pass_sequential: Duration,
+    /// Failing cases that lasted at least the step timeout, by id.
+    pub waited_step_timeout: Vec<String>,
+}
+
+pub async fn faulty_run(registry: Arc<Registry>, catalog: Arc<Catalog>, parallel: usize) -> FaultyRun {
+    let step = crate::runner::target::reference_ics(crate::scr::Role::Client, "http://127.0.0.1:9/ut", None)
+        .pixit
+        .timeouts
+        .step();
+    let faults: std::collections::BTreeSet<String> = FAULTY_RUN_FAULTS.iter().map(|f| f.to_string()).collect();
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut jobs = tokio::task::JoinSet::new();
+    let t = Instant::now();
+    for case in catalog.cases.iter().cloned() {
+        let (registry, sem, faults) = (registry.clone(), sem.clone(), faults.clone());
+        jobs.spawn(async move {
+            let _p = sem.acquire_owned().await;
+            let r = crate::runner::run::run_against_reference(&case, registry, faults).await;
+            (case.id.clone(), r.verdict, Duration::from_millis(r.duration_ms))
+        });
+    }
+    let mut out = FaultyRun {
+        wall: Duration::ZERO,
+        not_pass: 0,
+        not_pass_sequential: Duration::ZERO,
+        waited_step_timeout: vec![],
+    };
+    while let Some(Ok((id, verdict, took))) = jobs.join_next().await {
+        if verdict != Verdict::Pass {
+            out.not_pass += 1;
+            out.not_pass_sequential += took;
+            if took >= step {
+                out.waited_step_timeout.push(id);
+            }
+        }
+    }
+    out.wall = t.elapsed();
+    out.waited_step_timeout.sort();
     out
 }
 
@@ -66,6 +123,40 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, iterations: u32) -> a
     out.push_str(&format!("run --against reference (both roles): {}\n", stats(&mut full)));
     if not_pass > 0 {
         out.push_str(&format!("  WARNING: {not_pass} case runs did not pass on the clean reference\n"));
+    }
+
+    // A faulty-peer run: how long failing cases take (issue 8 §8: a failing IUT must not cost
+    // a step timeout per case where its upper tester can say it is idle).
+    let mut wall = Vec::new();
+    let mut sequential = Vec::new();
+    let mut last = None;
+    for _ in 0..iterations {
+        let r = rt.block_on(faulty_run(registry.clone(), catalog.clone(), crate::runner::run::REFERENCE_THREADS));
+        wall.push(r.wall);
+        sequential.push(r.not_pass_sequential);
+        last = Some(r);
+    }
+    out.push_str(&format!("run --against reference, faulty peers:  {}\n", stats(&mut wall)));
+    if let Some(r) = last {
+        out.push_str(&format!(
+            "  faults {}: {} of {} cases fail\n",
+            FAULTY_RUN_FAULTS.join(" + "),
+            r.not_pass,
+            catalog.cases.len()
+        ));
+        out.push_str(&format!(
+            "  the failing cases one at a time (sum of their durations): {}\n",
+            stats(&mut sequential)
+        ));
+        out.push_str(&format!(
+            "  failing cases that lasted a step timeout: {}{}\n",
+            r.waited_step_timeout.len(),
+            if r.waited_step_timeout.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.waited_step_timeout.join(", "))
+            }
+        ));
     }
 
     let mut st = Vec::new();

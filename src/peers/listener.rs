@@ -573,6 +573,23 @@ impl Listener {
         dropped
     }
 
+    /// Drops every request of the case not yet taken, as [`Listener::drop_pending`] does, as
+    /// soon as it arrives, handing each to `dropped`; never returns (race it against what it
+    /// covers). While the IUT carries out a `reset`, what it sends is traffic of its old state:
+    /// answered at once, an IUT whose reset waits for its last request's answer (a session it
+    /// ends gracefully) is not left waiting until the reset times out.
+    pub async fn drop_arrivals(&self, dropped: impl Fn(Incoming)) {
+        loop {
+            let notified = self.shared.arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            for inc in self.drop_pending() {
+                dropped(inc);
+            }
+            notified.await;
+        }
+    }
+
     /// Answers a taken request (no-op for one already answered). The answer is traced here,
     /// so it appears under the step that gave it.
     pub fn answer(&self, taken: Taken, answer: HttpAnswer) {

@@ -299,7 +299,7 @@ impl<'a> Ctx<'a> {
                 Err(e) => json!({ "error": e.to_string() }),
             },
         });
-        match answer.ok()?.iut_state()? {
+        match iut_state_of(&answer.ok()?)? {
             crate::upper_tester::IutState::Exited(e) => Some(e),
             _ => None,
         }
@@ -310,7 +310,25 @@ impl<'a> Ctx<'a> {
     pub async fn ut_call(&mut self, action: &str, args: Value, optional: bool) -> Option<Value> {
         let req = UtRequest { action: action.to_string(), case: self.case.id.clone(), step: self.step, args };
         let timeout = self.env.settings.step_timeout;
-        let res = self.env.ut.call(&req, timeout).await;
+        let call = self.env.ut.call(&req, timeout);
+        let res = if action == crate::upper_tester::action::RESET {
+            // What arrives while the IUT resets belongs to its old state (e.g. the last
+            // Package#3 of a failed case's session): answered at once, never held, so an IUT
+            // that ends its session before confirming the reset does not wait on the suite.
+            let trace = self.trace.clone();
+            let drop_old = self.env.listener.drop_arrivals(move |inc| {
+                trace.note(format!(
+                    "dropped (arrived before the reset completed): {} /{}{}",
+                    inc.method, inc.endpoint, inc.path
+                ))
+            });
+            tokio::select! {
+                r = call => r,
+                _ = drop_old => unreachable!("drop_arrivals never returns"),
+            }
+        } else {
+            call.await
+        };
         let answer_json = match &res {
             Ok(a) => serde_json::to_value(a).unwrap_or(Value::Null),
             Err(e) => json!({ "error": e.to_string() }),
@@ -401,6 +419,13 @@ impl std::fmt::Display for IutGone {
     }
 }
 
+/// What an answer to `iut.state` says: its `data.state`, or an exit said the way any answer
+/// may say it (`data.iut_state = "exited"`, whatever the status: an upper tester wrapping a
+/// dead process may answer every action so).
+fn iut_state_of(a: &crate::upper_tester::UtAnswer) -> Option<crate::upper_tester::IutState> {
+    a.iut_exited().map(crate::upper_tester::IutState::Exited).or_else(|| a.iut_state())
+}
+
 /// When the first `iut.state` question is asked during a wait, and how often after that.
 const IUT_STATE_FIRST: Duration = Duration::from_millis(300);
 const IUT_STATE_EVERY: Duration = Duration::from_millis(500);
@@ -424,7 +449,7 @@ pub fn watch_iut(ctx: &Ctx<'_>) -> impl std::future::Future<Output = IutGone> + 
                 args: json!({}),
             };
             let answer = ut.call(&req, timeout).await;
-            let state = answer.as_ref().ok().and_then(|a| a.iut_state());
+            let state = answer.as_ref().ok().and_then(iut_state_of);
             let record = |answer: &Result<crate::upper_tester::UtAnswer, UtError>| {
                 trace.record(TraceEvent::UpperTester {
                     action: req.action.clone(),

@@ -7,7 +7,7 @@ use crate::binding::{ClientMessage, ClientSpec};
 use crate::catalog::check::Check;
 use crate::peers::http::{read_limited, MAX_BODY_BYTES};
 use crate::runner::checks::Observed;
-use crate::runner::ctx::{message_json, Ctx};
+use crate::runner::ctx::{message_json, watch_iut, Ctx, IutGone};
 use crate::scr::Role;
 use crate::trace::{body_for_trace, TraceEvent};
 use crate::verdict::Verdict;
@@ -242,7 +242,7 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
         ClientMessage::Reply => "the reply",
     };
     let timeout = spec.timeout_ms.map(Duration::from_millis).unwrap_or(s.step_timeout);
-    let resp = tokio::time::timeout(timeout, async {
+    let exchange = tokio::time::timeout(timeout, async {
         let r = req.send().await?;
         let status = r.status().as_u16();
         let hdrs: Vec<(String, String)> = r
@@ -253,8 +253,31 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
         // Never more than the limit in memory, whatever the server sends.
         let b = read_limited(r, MAX_BODY_BYTES).await?;
         Ok::<_, reqwest::Error>((status, hdrs, b))
-    })
-    .await;
+    });
+    // The exchange ends early when the upper tester says the IUT process has exited: a
+    // proxy in front of a dead server may hold the connection open until the step timeout.
+    // (An idle IUT says nothing about a request it is still answering: keep waiting.)
+    let gone = watch_iut(ctx);
+    let exited = async move {
+        match gone.await {
+            IutGone::Exited(e) => e,
+            IutGone::Idle => std::future::pending().await,
+        }
+    };
+    let resp = tokio::select! {
+        r = exchange => r,
+        exit = exited => {
+            ctx.fail_scr(
+                Verdict::Fail,
+                &scr,
+                None,
+                format!("no HTTP response to {what} from {url}: {exit}"),
+                "an HTTP response".into(),
+                exit.to_string(),
+            );
+            return false;
+        }
+    };
     let (status, rh, limited) = match resp {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -288,14 +311,23 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
                     "an HTTP response".into(),
                     exit.to_string(),
                 ),
-                None => ctx.fail_scr(
-                    Verdict::Fail,
-                    &scr,
-                    None,
-                    format!("no HTTP response to {what} within {} ms", timeout.as_millis()),
-                    "an HTTP response".into(),
-                    "nothing: the connection stayed open without an answer".into(),
-                ),
+                // No connection at all (nothing answers the address: a firewall dropping
+                // packets, a wrong host) says nothing about the protocol: an error, as for
+                // a refused connection.
+                None => match connect_fails(&url, timeout).await {
+                    Some(why) => ctx.harness_error(format!(
+                        "cannot exchange {what} with the IUT at {url}: {why} (is PIXIT iut.server_uri right, and the \
+                         IUT running?)"
+                    )),
+                    None => ctx.fail_scr(
+                        Verdict::Fail,
+                        &scr,
+                        None,
+                        format!("no HTTP response to {what} within {} ms", timeout.as_millis()),
+                        "an HTTP response".into(),
+                        "nothing: the connection stayed open without an answer".into(),
+                    ),
+                },
             }
             return false;
         }
@@ -334,6 +366,24 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
     }
     ctx.save(spec.save_as.as_deref(), doc);
     received
+}
+
+/// After an exchange that got no answer in time: why no TCP connection to the URL's host can
+/// be made, if none can (the exchange then never reached the IUT).
+async fn connect_fails(url: &str, bound: Duration) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let port = u.port_or_known_default()?;
+    // An IPv6 host comes in brackets; connect takes it bare.
+    let host = u.host_str()?.trim_start_matches('[').trim_end_matches(']').to_string();
+    let probe = bound.min(Duration::from_secs(2));
+    match tokio::time::timeout(probe, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(format!("cannot connect ({e})")),
+        Err(_) => Some(format!(
+            "timeout: nothing answers a connection attempt to {host}:{port} (a new attempt waited {} ms)",
+            probe.as_millis()
+        )),
+    }
 }
 
 /// Names the transport-level cause of a failed exchange: refused, reset, redirect loop, not
