@@ -138,8 +138,9 @@ pub const GENERIC: &[CheckDef<()>] = &[
     },
     CheckDef {
         name: "session-moved",
-        about: "the server moved the session (DM 2.0: CONT) and carried it on where it said: a reply went there and \
-                was answered with a command package (the record of finish-session)",
+        about: "the server moved the session (one of its packages named where the next reply goes; DM 2.0: CONT) \
+                and carried it on there: a reply went there and was answered with a command package (the record of \
+                finish-session)",
         args: &[],
         run: |_, _, obs, _| {
             let (_, shown) = session_of(obs)?;

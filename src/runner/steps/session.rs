@@ -117,7 +117,7 @@ pub struct FinishSession {
 fn two_hundred() -> u16 {
     200
 }
-/// Enough for a server that sends each queued command of a case in a Package#2 of its own.
+/// Enough for a server that sends each queued command of a case in a package of its own.
 fn max_packages() -> usize {
     8
 }
