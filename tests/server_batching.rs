@@ -298,7 +298,7 @@ async fn a_server_that_ignores_cont_fails_021() {
     for id in ["TC-DMS-CMD-009", "TC-DMS-SESS-001"] {
         let ex = run(id, b).await;
         assert_verdict(&ex, Verdict::Fail, Some("DM-PACK-021-S-M"), id);
-        assert!(ex.reason.as_ref().unwrap().actual.as_deref().unwrap_or("").contains("missing [[\"CONT\",\"*\"]]"));
+        assert!(ex.reason.as_ref().unwrap().actual.as_deref().unwrap_or("").contains("missing [[\"CONT\","));
     }
 }
 
