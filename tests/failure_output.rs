@@ -40,6 +40,7 @@ fn a_failed_case_names_item_requirement_expected_actual_and_trace() {
             // is a benign race.
             (r"step \d\] HTTP request", "step [n]] HTTP request"),
             (r"(?m)^\[t=\[ms\], step \d\] note: step \d \(expect-silence\)\n", ""),
+            (r"(?m)^\[t=\[ms\], step \d\] note: .* came before the suite's last answer: not part of the silence\n", ""),
         ]
     }, {
         insta::assert_snapshot!("failed_case_p3_after_end", text);

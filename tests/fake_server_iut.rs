@@ -24,7 +24,8 @@ const BOUND: Duration = Duration::from_secs(40);
 /// Long, so that "ended at once" and "waited it out" differ by seconds.
 const STEP_MS: u64 = 8000;
 
-/// The fake upper tester: `done` to everything; `iut.state` answered with `state`.
+/// The fake upper tester: `done` to everything (confirming the DevID it registers, as the
+/// contract asks); `iut.state` answered with `state`.
 #[derive(Clone, Default)]
 struct FakeUt {
     /// The answer to `iut.state` (None: unsupported).
@@ -39,6 +40,9 @@ async fn ut(State(f): State<FakeUt>, Json(req): Json<UtRequest>) -> Json<UtAnswe
             Some(data) => UtAnswer::done(data),
             None => UtAnswer::unsupported("this fake cannot tell"),
         });
+    }
+    if req.action == "device.register" {
+        return Json(UtAnswer::done(json!({ "dev_id": req.args.get("dev_id") })));
     }
     Json(UtAnswer::done(json!({})))
 }

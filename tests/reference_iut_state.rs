@@ -61,9 +61,9 @@ async fn the_reference_server_is_running_while_a_device_session_is_open() {
     assert_eq!(state(&u).await, Some(IutState::Idle));
     let dev = "IMEI:359881000000017";
     call(&u, "device.register", json!({ "dev_id": dev, "credentials": null, "notification": null })).await;
-    // Two batches: the Package#2 answering Package#1 cannot end the session.
+    // A queued CONT: the Package#2 answering Package#1 cannot end the session.
     for cmds in [
-        json!([["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"]]),
+        json!([["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"], ["CONT"]]),
         json!([["GET", "urn:oma:mo:oma-dm-devinfo:1.0//DevID"]]),
     ] {
         call(&u, "commands.enqueue", json!({ "dev_id": dev, "commands": cmds })).await;

@@ -4,8 +4,8 @@
 //! page SHOW opens.
 //!
 //! Session 1 (Package#0 → Package#1 → three Package#2/#3 rounds): every command the server can
-//! send, in three queued batches, so the server CONTs to its second endpoint twice and ENDs on
-//! the third (empty) batch. Session 2: the client's asynchronous EXEC result (a Generic Alert in
+//! send, with two CONTs queued among them, so the server CONTs to its second endpoint twice and
+//! ENDs once the queue is drained. Session 2: the client's asynchronous EXEC result (a Generic Alert in
 //! a new Package#1). Then the client's `config.request` uses the DEFAULT URI, and session 3
 //! reads the client's changed state back with GET.
 use axum::body::Bytes;
@@ -197,7 +197,7 @@ async fn reference_peers_self_play_every_command() -> TestResult {
 
     done_register(&http, &srv, &cli).await?;
 
-    // ---- Session 1: three batches → CONT, CONT, END.
+    // ---- Session 1: two queued CONTs → CONT, CONT, END.
     let pkg_url = format!("{FUMO}/fw-main/DownloadAndUpdate/PkgURL");
     let dl_update = format!("{FUMO}/fw-main/DownloadAndUpdate");
     let op = format!("{TEST}/t0/Op");
@@ -209,6 +209,7 @@ async fn reference_peers_self_play_every_command() -> TestResult {
         ["DELETE", format!("{TEST}/t0/Perm")],
         ["DELETE", format!("{TEST}/t1/")],
         ["EXEC", op],
+        ["CONT"],
     ]);
     let batch2 = json!([
         ["EXEC", dl_update, srv.dm_url],
@@ -216,10 +217,12 @@ async fn reference_peers_self_play_every_command() -> TestResult {
         ["GET", format!("{FUMO}/fw-main/State")],
         ["SHOW", repo.url("/browser/page")],
         ["DEFAULT", CONFIG, repo.url("/repo/default-config")],
+        ["CONT"],
     ]);
-    for (i, batch) in [batch1, batch2, json!([])].into_iter().enumerate() {
+    // Two calls append to one queue.
+    for (batch, queued) in [(batch1, 8), (batch2, 14)] {
         let q = ut_done(&http, &srv.ut_url, "commands.enqueue", json!({ "dev_id": DEV, "commands": batch })).await?;
-        assert_eq!(q["batch"], i + 1, "{q}");
+        assert_eq!(q["queued"], queued, "{q}");
     }
     let sent = ut_done(&http, &srv.ut_url, "notification.send", json!({ "dev_id": DEV, "req_mos": true })).await?;
     assert_eq!(sent["address"], cli.notify_url.as_str(), "{sent}");
@@ -246,7 +249,7 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(sessions[1]["end"], "END sent", "{}", ctx());
     assert!(sessions.iter().all(|s| s["open"] == false), "{}", ctx());
     assert_eq!(r["session_open"], false);
-    assert_eq!(r["queued_batches"], 0, "{}", ctx());
+    assert_eq!(r["queued_commands"], 0, "{}", ctx());
 
     // Package#1 of session 1 carries the MOS (REQ-MOS) of the provisioned state.
     let mos = &r["package1"][0]["MOS"];
@@ -259,7 +262,8 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(miids(TEST, mos), json!(["t0", "t1"]), "{}", ctx());
     assert_eq!(miids(FUMO, mos), json!(["fw-main"]), "{}", ctx());
 
-    // Package#2s: batch + CONT to the server's second endpoint (fresh token each time), then END.
+    // Package#2s: the commands up to each CONT to the server's second endpoint (a fresh token
+    // each time), then END.
     let p2 = r["package2"].as_array().cloned().unwrap_or_default();
     assert_eq!(p2.len(), 4, "3 in session 1, 1 in the async-result session: {}", ctx());
     // Generic Alerts are never answered: a Package#2 is exactly {"CMD": [...]}.
@@ -346,10 +350,9 @@ async fn reference_peers_self_play_every_command() -> TestResult {
         ["GET", format!("{CONFIG}/cfg-3/Name")],
         ["GET", format!("{TEST}/t1/")],
         ["GET", format!("{TEST}/t0/Perm")],
+        ["CONT"],
     ]);
-    for batch in [check, json!([])] {
-        ut_done(&http, &srv.ut_url, "commands.enqueue", json!({ "dev_id": DEV, "commands": batch })).await?;
-    }
+    ut_done(&http, &srv.ut_url, "commands.enqueue", json!({ "dev_id": DEV, "commands": check })).await?;
     let sent2 = ut_done(&http, &srv.ut_url, "notification.send", json!({ "dev_id": DEV, "req_mos": true })).await?;
     assert_eq!(sent2["http_status"], 204, "{sent2}");
     assert_ne!(sent2["notification_id"], sent["notification_id"]);

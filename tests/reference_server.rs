@@ -116,10 +116,10 @@ fn cont_uri(cmds: &[Command]) -> Option<String> {
 }
 
 #[tokio::test]
-async fn two_batches_flow_through_cont_then_end() {
+async fn a_queued_cont_splits_the_session_and_end_follows_the_queue() {
     let srv = start(&[]).await;
     register(&srv, json!({})).await;
-    enqueue(&srv, json!([["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"]])).await;
+    enqueue(&srv, json!([["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"], ["CONT"]])).await;
     enqueue(&srv, json!([["DELETE", "urn:oma:mo:dmcts-test:1.0/t1/"]])).await;
 
     let a = p1(&srv, json!([])).await;
@@ -128,7 +128,7 @@ async fn two_batches_flow_through_cont_then_end() {
     let cmds = a.cmds();
     assert_eq!(cmds[0], Command::Get { client_uri: "urn:oma:mo:oma-dm-devinfo:1.0//FwV".into() });
     let cont = cont_uri(&cmds).expect("CONT to the second endpoint");
-    assert_eq!(cmds.len(), 2, "batch 1 + CONT, no END: {cmds:?}");
+    assert_eq!(cmds.len(), 2, "the commands up to the queued CONT, no END: {cmds:?}");
     assert!(cont.starts_with(&format!("{}{CONT_PATH_PREFIX}", srv.base_url)), "{cont}");
 
     // After CONT, /dm is the wrong place for the Package#3.
@@ -162,13 +162,75 @@ async fn two_batches_flow_through_cont_then_end() {
 async fn status_count_mismatch_is_recorded() {
     let srv = start(&[]).await;
     register(&srv, json!({})).await;
-    enqueue(&srv, json!([["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"]])).await;
-    enqueue(&srv, json!([])).await;
+    enqueue(&srv, json!([["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"], ["CONT"]])).await;
     let cont = cont_uri(&p1(&srv, json!([])).await.cmds()).unwrap();
     let b = post(&cont, MEDIA_PACKAGE3, r#"{"Status":[{"sc":200}]}"#, &[]).await;
     assert_eq!(b.cmds(), vec![Command::End]);
     let r = report(&srv).await;
     assert_eq!(r["status_count_mismatches"], json!([{ "package3": 0, "expected": 2, "received": 1 }]));
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn calls_append_to_one_queue_and_one_package2_carries_it_all() {
+    let srv = start(&[]).await;
+    register(&srv, json!({})).await;
+    enqueue(&srv, json!([["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"]])).await;
+    enqueue(&srv, json!([["DELETE", "urn:oma:mo:dmcts-test:1.0/t1/"]])).await;
+    let a = p1(&srv, json!([])).await;
+    assert_eq!(
+        a.cmds(),
+        vec![
+            Command::Get { client_uri: "urn:oma:mo:oma-dm-devinfo:1.0//FwV".into() },
+            Command::Delete { client_uri: "urn:oma:mo:dmcts-test:1.0/t1/".into() },
+            Command::End
+        ]
+    );
+    assert_eq!(report(&srv).await["queued_commands"], 0);
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cont_with_its_own_uri_is_sent_as_given() {
+    let srv = start(&[]).await;
+    register(&srv, json!({})).await;
+    // Back to the server's own DM URI: the session goes on there.
+    enqueue(&srv, json!([["CONT", srv.dm_url], ["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"]])).await;
+    let a = p1(&srv, json!([])).await;
+    assert_eq!(a.cmds(), vec![Command::Cont { server_uri: srv.dm_url.clone() }]);
+    let b = post(&srv.dm_url, MEDIA_PACKAGE3, r#"{"Status":[{"sc":200}]}"#, &[]).await;
+    assert_eq!(b.cmds(), vec![Command::Get { client_uri: "urn:oma:mo:oma-dm-devinfo:1.0//FwV".into() }, Command::End]);
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_around_cont_and_order() {
+    let get = |u: &str| json!(["GET", format!("urn:oma:mo:oma-dm-devinfo:1.0//{u}")]);
+    let cmd = |u: &str| Command::Get { client_uri: format!("urn:oma:mo:oma-dm-devinfo:1.0//{u}") };
+    let queue = json!([get("DevID"), get("FwV"), ["CONT"], get("SwV")]);
+
+    let srv = start(&["cont-ignored"]).await;
+    register(&srv, json!({})).await;
+    enqueue(&srv, queue.clone()).await;
+    assert_eq!(p1(&srv, json!([])).await.cmds(), vec![cmd("DevID"), cmd("FwV"), cmd("SwV"), Command::End]);
+    srv.shutdown().await;
+
+    let srv = start(&["cont-ends-session"]).await;
+    register(&srv, json!({})).await;
+    enqueue(&srv, queue.clone()).await;
+    let cmds = p1(&srv, json!([])).await.cmds();
+    assert!(matches!(cmds[2], Command::Cont { .. }), "{cmds:?}");
+    assert_eq!(cmds[3..], [cmd("SwV"), Command::End]);
+    srv.shutdown().await;
+
+    let srv = start(&["commands-reordered", "end-with-parameter"]).await;
+    register(&srv, json!({})).await;
+    enqueue(&srv, queue).await;
+    let cmds = p1(&srv, json!([])).await.cmds();
+    assert_eq!(cmds[..2], [cmd("FwV"), cmd("DevID")]);
+    let cont = cont_uri(&cmds).unwrap();
+    let b = post(&cont, MEDIA_PACKAGE3, r#"{"Status":[{"sc":200},{"sc":200},{"sc":200}]}"#, &[]).await;
+    assert_eq!(b.json(), json!({ "CMD": [["GET", "urn:oma:mo:oma-dm-devinfo:1.0//SwV"], ["END", "bye"]] }));
     srv.shutdown().await;
 }
 
@@ -331,8 +393,7 @@ async fn async_exec_result_is_recorded() {
     register(&srv, json!({})).await;
     let op = "urn:oma:mo:dmcts-test:1.0/t0/Op";
     let async_uri = srv.dm_url.clone();
-    enqueue(&srv, json!([["EXEC", op, async_uri], ["GET", "urn:oma:mo:dmcts-test:1.0/t0/OpCount"]])).await;
-    enqueue(&srv, json!([])).await;
+    enqueue(&srv, json!([["EXEC", op, async_uri], ["GET", "urn:oma:mo:dmcts-test:1.0/t0/OpCount"], ["CONT"]])).await;
     let cont = cont_uri(&p1(&srv, json!([])).await.cmds()).unwrap();
     let b = post(&cont, MEDIA_PACKAGE3, r#"{"Status":[{"sc":202},{"sc":200},{"sc":200}]}"#, &[]).await;
     assert_eq!(b.cmds(), vec![Command::End]);
@@ -347,7 +408,7 @@ async fn async_exec_result_is_recorded() {
     assert_eq!(r["exec_results"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(r["exec_results"][0]["alert"], result);
     assert_eq!(r["exec_results"][0]["exec"], json!(["EXEC", op, async_uri]));
-    assert_eq!(r["queued_batches"], 1);
+    assert_eq!(r["queued_commands"], 1);
     srv.shutdown().await;
 }
 
@@ -371,8 +432,7 @@ async fn enqueue_validates_and_reset_forgets() {
 async fn idle_waits_for_the_open_session() {
     let srv = start(&[]).await;
     register(&srv, json!({})).await;
-    enqueue(&srv, json!([])).await;
-    enqueue(&srv, json!([])).await;
+    enqueue(&srv, json!([["CONT"]])).await;
     let cont = cont_uri(&p1(&srv, json!([])).await.cmds()).unwrap();
     let idle = {
         let url = srv.ut_url.clone();
@@ -417,8 +477,7 @@ async fn fault_session_never_ended() {
 async fn fault_cont_endpoint_dead_and_unknown_alert_rejected() {
     let srv = start(&["cont-endpoint-dead", "unknown-alert-rejected"]).await;
     register(&srv, json!({})).await;
-    enqueue(&srv, json!([])).await;
-    enqueue(&srv, json!([])).await;
+    enqueue(&srv, json!([["CONT"]])).await;
     let cont = cont_uri(&p1(&srv, json!([])).await.cmds()).unwrap();
     assert_eq!(post(&cont, MEDIA_PACKAGE3, r#"{"Status":[{"sc":200}]}"#, &[]).await.status, 404);
     let a = p1(&srv, json!([{ "AlertType": "urn:example:at:nobody:1.0:Knows" }])).await;
@@ -451,8 +510,7 @@ async fn fault_malformed_commands_and_p2() {
 async fn fault_reporting_not_recorded() {
     let srv = start(&["p3-statuses-not-recorded", "exec-result-not-recorded"]).await;
     register(&srv, json!({})).await;
-    enqueue(&srv, json!([["EXEC", "urn:x:1.0/a/Op", "http://127.0.0.1:9/async"]])).await;
-    enqueue(&srv, json!([])).await;
+    enqueue(&srv, json!([["EXEC", "urn:x:1.0/a/Op", "http://127.0.0.1:9/async"], ["CONT"]])).await;
     let cont = cont_uri(&p1(&srv, json!([])).await.cmds()).unwrap();
     assert_eq!(post(&cont, MEDIA_PACKAGE3, r#"{"Status":[{"sc":202},{"sc":200}]}"#, &[]).await.status, 200);
     let result = json!({ "AlertType": "urn:oma:at:dmcts-test:1.0:OpComplete", "SourceURI": "urn:x:1.0/a/Op" });

@@ -1,6 +1,6 @@
 //! The two reference peers against each other over 127.0.0.1: a notification opens a session
-//! that runs two batches (CONT to the server's second endpoint, then END), and an EXEC with a
-//! ServerURI comes back later as an asynchronous result.
+//! that runs two rounds (a queued CONT to the server's second endpoint, then END), and an EXEC
+//! with a ServerURI comes back later as an asynchronous result.
 use dmcts::reference::client::{self, ClientConfig};
 use dmcts::reference::server::{self, ServerConfig, DEFAULT_SERVER_ID};
 use dmcts::upper_tester::{UtAnswer, UtRequest, UtStatus};
@@ -36,7 +36,7 @@ async fn reference_client_runs_a_full_session_with_the_reference_server() {
     done(
         srv.ut(req(
             "commands.enqueue",
-            json!({ "dev_id": dev, "commands": [["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"], ["EXEC", op, srv.dm_url]] }),
+            json!({ "dev_id": dev, "commands": [["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"], ["EXEC", op, srv.dm_url], ["CONT"]] }),
         ))
         .await,
     );

@@ -67,6 +67,9 @@ pub struct ClientSpec<'a> {
     /// Reply: one status of this code per command of `last_commands` (the binding knows which
     /// commands get none, and which get an asynchronous code).
     pub auto_status: Option<u16>,
+    /// Reply with `auto_status`: the code for commands of these names instead (e.g. a refusal
+    /// for DELETE), so a case can vary the statuses whatever the server's batching.
+    pub status_for: &'a std::collections::BTreeMap<String, u16>,
     /// Alerts to add to the message.
     pub alerts: Vec<Value>,
     pub last_commands: Option<&'a [Vec<String>]>,
@@ -81,7 +84,9 @@ pub struct Outgoing {
     pub body: Vec<u8>,
 }
 
-/// What the suite understood of a server IUT's command package.
+/// What the suite understood of a server IUT's command package: its commands as sent (a
+/// malformed command is kept as it came, for the checks of its own item to judge), whether it
+/// ends the session, and where the session goes on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerPackage {
     pub commands: Commands,
@@ -144,8 +149,14 @@ pub trait Binding: Send + Sync {
     /// Builds a client message.
     fn client_message(&self, spec: ClientSpec) -> Result<Outgoing, String>;
     /// Parses a server IUT's answer to a client message; None when it is not a command package
-    /// (the case's checks say why).
+    /// at all (the case's checks say why). Lenient about the commands themselves: judging them
+    /// is the checks' business.
     fn parse_server_package(&self, body: &[u8]) -> Option<ServerPackage>;
+    /// The status codes a reply the suite sent carries, in order (for the session record that
+    /// checks judge); empty when the binding cannot tell.
+    fn reply_status_codes(&self, _body: &[u8]) -> Vec<i64> {
+        Vec::new()
+    }
     /// Decodes a server IUT's notification into the JSON view checks read.
     fn decode_notification(&self, bytes: &[u8]) -> Result<Value, DecodeError>;
 }

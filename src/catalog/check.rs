@@ -11,6 +11,32 @@ pub struct Check {
     /// Optional wording of the requirement, printed on failure (defaults to the item's).
     #[serde(default)]
     pub why: Option<String>,
+    /// A PIXIT value the check's outcome depends on: when the ICS does not give it (the case
+    /// used a default the vendor never confirmed), a failure is `inconc` naming it, not `fail`.
+    #[serde(default)]
+    pub relies_on: Option<Reliance>,
+    #[serde(flatten)]
+    pub kind: CheckKind,
+}
+
+/// What a check relies on (see [`Check::relies_on`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reliance {
+    /// The PIXIT value, as `${pixit.X}` names it (e.g. `mo.exec_result_alert_type`).
+    pub pixit: String,
+    /// Why a failure without it proves nothing (printed in the inconclusive reason).
+    pub note: String,
+}
+
+/// A check on an upper-tester answer (`contract` of a `ut` or `report` step): that the upper
+/// tester demonstrably did what was asked. Its failure is `inconc` naming the contract point
+/// (the action's section of docs/upper-tester.md), never a protocol verdict.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ContractCheck {
+    /// What the contract asks of the answer, printed on failure.
+    #[serde(default)]
+    pub why: Option<String>,
     #[serde(flatten)]
     pub kind: CheckKind,
 }

@@ -20,6 +20,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 pub use step::{Answer, Resource, Step};
+pub use validate::check_kind_problems;
 
 /// One test case, as the runner sees it: defaults applied, fixtures expanded.
 #[derive(Debug, Clone)]

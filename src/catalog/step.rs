@@ -66,14 +66,16 @@ impl Step {
         }
     }
 
-    pub fn checks(&self) -> &[Check] {
+    /// The step's checks, in the order their judgements are numbered (a `finish-session`'s
+    /// checks on each package, then its checks on the whole session).
+    pub fn checks(&self) -> Vec<&Check> {
         match self {
-            Step::Await(s) => &s.checks,
-            Step::OpenSession(s) | Step::Reply(s) => &s.checks,
-            Step::FinishSession(s) => &s.checks,
-            Step::ExpectNotification(s) => &s.checks,
-            Step::Report(s) => &s.checks,
-            _ => &[],
+            Step::Await(s) => s.checks.iter().collect(),
+            Step::OpenSession(s) | Step::Reply(s) => s.checks.iter().collect(),
+            Step::FinishSession(s) => s.checks.iter().chain(&s.session_checks).collect(),
+            Step::ExpectNotification(s) => s.checks.iter().collect(),
+            Step::Report(s) => s.checks.iter().collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -83,7 +85,7 @@ impl Step {
             Step::Await(s) => vec![s.scr.as_str()],
             Step::ExpectNotification(s) => vec![s.scr.as_str()],
             Step::ExpectSilence(s) => vec![s.scr.as_str()],
-            Step::FinishSession(s) => vec![s.scr.as_str()],
+            Step::FinishSession(s) => std::iter::once(s.scr.as_str()).chain(s.moved_scr.as_deref()).collect(),
             Step::OpenSession(s) | Step::Reply(s) => s.scr.iter().map(String::as_str).collect(),
             _ => vec![],
         }

@@ -84,25 +84,13 @@ fn validate_case(
             if let Some(p) = scr_problem(&c.scr) {
                 v.problem(format!("check {}: {p}", c.kind.label()));
             }
-            match &c.kind {
-                CheckKind::Builtin { name, args } => match find_builtin(binding, name) {
-                    None => {
-                        let names: Vec<&str> = builtin_infos(binding).iter().map(|b| b.name).collect();
-                        v.problem(format!(
-                            "unknown built-in check {name:?} for binding {}; known: {}",
-                            binding.name(),
-                            names.join(", ")
-                        ))
-                    }
-                    Some(info) => info.validate(args).into_iter().for_each(|p| v.problem(p)),
-                },
-                CheckKind::JsonMatches { regex, .. } => {
-                    if let Err(e) = regex::Regex::new(regex) {
-                        v.problem(format!("invalid regex {regex:?}: {e}"))
-                    }
-                }
-                _ => {}
+            if c.relies_on.as_ref().is_some_and(|r| r.pixit.trim().is_empty() || r.pixit.starts_with("pixit.")) {
+                v.problem(format!(
+                    "check {}: relies_on.pixit names a PIXIT value as ${{pixit.X}} does, without `pixit.` (e.g. \"mo.exec_uri\")",
+                    c.kind.label()
+                ));
             }
+            check_kind_problems(&c.kind, binding).into_iter().for_each(|p| v.problem(p));
         }
         for p in v.problems {
             err(&origin.file, origin.line, format!("{at}: {p}"));
@@ -131,5 +119,28 @@ fn validate_case(
         Some(Ok(e)) => case.applies_expr = Some(e),
         Some(Err(e)) => err(&file, line, format!("case {id}: applies_if: {e}")),
         None => {}
+    }
+}
+
+/// What is wrong with a check's kind (an unknown built-in, bad arguments, a bad regex), for the
+/// catalog; step kinds use it for checks they hold outside `checks` (e.g. `contract`).
+pub fn check_kind_problems(kind: &CheckKind, binding: &dyn Binding) -> Vec<String> {
+    match kind {
+        CheckKind::Builtin { name, args } => match find_builtin(binding, name) {
+            None => {
+                let names: Vec<&str> = builtin_infos(binding).iter().map(|b| b.name).collect();
+                vec![format!(
+                    "unknown built-in check {name:?} for binding {}; known: {}",
+                    binding.name(),
+                    names.join(", ")
+                )]
+            }
+            Some(info) => info.validate(args),
+        },
+        CheckKind::JsonMatches { regex, .. } => match regex::Regex::new(regex) {
+            Err(e) => vec![format!("invalid regex {regex:?}: {e}")],
+            Ok(_) => Vec::new(),
+        },
+        _ => Vec::new(),
     }
 }

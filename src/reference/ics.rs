@@ -46,6 +46,9 @@ impl Ics {
             ("exec_uri", "urn:oma:mo:dmcts-test:1.0/t0/Op"),
             ("exec_effect_uri", "urn:oma:mo:dmcts-test:1.0/t0/OpCount"),
             ("exec_effect_value", "1"),
+            // Server role: the AlertType the reference server records for an EXEC result (it
+            // knows the dmcts-test family), given so a missing result is a verdict, not inconc.
+            ("exec_result_alert_type", "urn:oma:at:dmcts-test:1.0:OperationComplete"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -3,7 +3,7 @@
 use super::checks::{self, CheckCtx, Credentials, Observed};
 use super::template::{self, Resolver, Vars};
 use crate::binding::{Binding, Commands};
-use crate::catalog::check::{Check, CheckKind};
+use crate::catalog::check::{Check, CheckKind, ContractCheck};
 use crate::catalog::Case;
 use crate::peers::Listener;
 use crate::scr::Registry;
@@ -72,6 +72,9 @@ pub struct Ctx<'a> {
     pub last_commands: Option<Commands>,
     /// Where the next reply goes (server IUT), moved by the server's packages (CONT).
     pub session_target: Option<String>,
+    /// The session with a server IUT so far: every command package and reply (for checks on
+    /// the whole session, whatever the server's batching).
+    pub session: super::steps::session::SessionLog,
     /// How many requests had arrived when the suite last answered an awaited one (e.g. with
     /// END): resource-answered requests up to there cannot break a later silence.
     pub answered_through: usize,
@@ -82,6 +85,15 @@ pub struct Ctx<'a> {
 
 /// One judgement of a case: a check (step, index) or a step's own item (step, None).
 pub type Judgement = (usize, Option<usize>);
+
+/// How [`Ctx::run_checks_with`] runs a list of checks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CheckRun<'a> {
+    /// The index of the first check within its step (a step may hold several lists).
+    pub first_index: usize,
+    /// Charge a failure to this item instead of the check's own.
+    pub charge_to: Option<&'a str>,
+}
 
 impl Resolver for Ctx<'_> {
     fn resolve(&self, expr: &str) -> Option<Value> {
@@ -118,6 +130,7 @@ impl<'a> Ctx<'a> {
             step: 0,
             last_commands: None,
             session_target: None,
+            session: Default::default(),
             answered_through: 0,
             held: BTreeSet::new(),
         }
@@ -223,6 +236,12 @@ impl<'a> Ctx<'a> {
     /// Runs checks in order; the first failure sets the verdict (fail on the check's SCR item,
     /// or error when the case itself is at fault) and stops.
     pub fn run_checks(&mut self, checks: &[Check], obs: &Observed) {
+        self.run_checks_with(checks, obs, CheckRun::default())
+    }
+
+    /// [`Ctx::run_checks`], numbering the checks from `run.first_index` within the step (for the
+    /// evidence of its items) and charging a failure to `run.charge_to` when given.
+    pub fn run_checks_with(&mut self, checks: &[Check], obs: &Observed, run: CheckRun<'_>) {
         for (i, c) in checks.iter().enumerate() {
             let Some(kind) = self.rendered(&c.kind) else { return };
             let ctx = CheckCtx {
@@ -235,15 +254,67 @@ impl<'a> Ctx<'a> {
                     self.harness_error(format!("case defect in check {what}: expected {}", f.expected));
                     return;
                 }
+                let scr = run.charge_to.unwrap_or(&c.scr).to_string();
+                // A failure that rests on a value the vendor never confirmed proves nothing.
+                if let Some(r) = c.relies_on.as_ref().filter(|r| !self.env.settings.pixit.contains_key(&r.pixit)) {
+                    let note = template::render_text(&r.note, self).unwrap_or_else(|_| r.note.clone());
+                    let reason = Reason {
+                        message: format!(
+                            "check {what} failed, but it relies on PIXIT {}, which the ICS does not give: {note} \
+                             (give PIXIT {} to make this a verdict)",
+                            r.pixit, r.pixit
+                        ),
+                        scr: Some(scr.clone()),
+                        requirement: self.requirement(&scr, c.why.as_deref()),
+                        expected: Some(f.expected),
+                        actual: Some(f.actual),
+                        step: None,
+                    };
+                    self.set(Verdict::Inconc, reason);
+                    return;
+                }
                 let mut message = format!("check failed: {what}");
                 if let Some(n) = &f.note {
                     message.push_str(&format!(" ({n})"));
                 }
-                self.fail_scr(Verdict::Fail, &c.scr, c.why.as_deref(), message, f.expected, f.actual);
+                self.fail_scr(Verdict::Fail, &scr, c.why.as_deref(), message, f.expected, f.actual);
                 return;
             }
-            self.held.insert((self.step, Some(i)));
+            self.held.insert((self.step, Some(run.first_index + i)));
         }
+    }
+
+    /// Judges an upper-tester answer against what the contract asks of it (`contract` checks):
+    /// the first that fails makes the case `inconc` naming the contract point (`action`'s
+    /// section of docs/upper-tester.md), never a protocol verdict. False when one failed.
+    pub fn run_contract(&mut self, action: &str, checks: &[ContractCheck], data: &Value) -> bool {
+        for c in checks {
+            let Some(kind) = self.rendered(&c.kind) else { return false };
+            let ctx = CheckCtx { last_commands: None, credentials: self.env.settings.credentials.as_ref() };
+            if let Err(f) = checks::evaluate(&kind, &Observed::Json(data), &ctx, self.env.binding.as_ref()) {
+                let what = c.kind.label();
+                if f.case_defect {
+                    self.harness_error(format!("case defect in contract check {what}: expected {}", f.expected));
+                    return false;
+                }
+                self.set(
+                    Verdict::Inconc,
+                    Reason {
+                        message: format!(
+                            "upper-tester contract (docs/upper-tester.md, `{action}`): the answer does not show that \
+                             {action} was done as asked ({what}); not a protocol verdict"
+                        ),
+                        scr: None,
+                        requirement: c.why.clone(),
+                        expected: Some(f.expected),
+                        actual: Some(f.actual),
+                        step: None,
+                    },
+                );
+                return false;
+            }
+        }
+        true
     }
 
     /// Saves captured values; returns what could not be captured (the caller decides the

@@ -118,9 +118,10 @@ pub fn instruction(req: &UtRequest) -> String {
                 ),
                 _ => "no notification channel".into(),
             };
+            let dev_id = arg_or(a, "dev_id", "(no DevID given)");
             format!(
-                "Register device {} on the DM server, with {creds}; {notif}. The server uses its own ServerID.",
-                arg_or(a, "dev_id", "(no DevID given)")
+                "Register device {dev_id} on the DM server, with {creds}; {notif}. The server uses its own \
+                 ServerID. Answer `done {{\"dev_id\": \"{dev_id}\"}}` once it is registered."
             )
         }
         action::NOTIFICATION_SEND => {
@@ -137,13 +138,15 @@ pub fn instruction(req: &UtRequest) -> String {
             )
         }
         action::COMMANDS_ENQUEUE => format!(
-            "Through the DM server's External Management Infrastructure, queue these commands for device {}: {}.",
+            "Through the DM server's External Management Infrastructure, queue these commands for device {}, \
+             after any already queued: {}. (A CONT without a URI: continue the session at another endpoint of the \
+             server.)",
             arg_or(a, "dev_id", "(no DevID given)"),
             commands_text(a.get("commands"))
         ),
         action::DEVICE_REPORT => format!(
             "Report what the DM server recorded for device {}: answer `done {{\"statuses\": [...], \"alerts\": \
-             [...], \"sessions\": n}}` on one line.",
+             [...], \"exec_results\": [...], \"sessions\": n}}` on one line.",
             arg_or(a, "dev_id", "(no DevID given)")
         ),
         other => format!("Perform upper-tester action {other:?} with these arguments: {a}"),

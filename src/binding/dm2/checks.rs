@@ -360,6 +360,27 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         },
     },
     CheckDef {
+        name: "session-packages-valid",
+        about: "every command of every Package#2 of the session (the record of finish-session) is a known command \
+                with its parameters in the defined order",
+        args: &[],
+        run: |_, _, obs, _| {
+            let j = json_of(obs)?;
+            let Some(packages) = j.get("packages").and_then(Value::as_array) else {
+                return Err(Failure::case_defect("a session record of finish-session to check (this check reads one)"));
+            };
+            for (i, p) in packages.iter().enumerate() {
+                for (k, c) in p.get("commands").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                    let arr: Vec<String> =
+                        c.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
+                    wire::Command::from_array(&arr, &format!("/CMD/{k}"))
+                        .map_err(|e| wire_fail(&format!("Package#2 number {} of the session", i + 1), e))?;
+                }
+            }
+            Ok(())
+        },
+    },
+    CheckDef {
         name: "package2-ends-session",
         about: "Package#2 contains END (the server ends the session)",
         args: &[],

@@ -9,7 +9,7 @@ use super::{
 use crate::peers::HttpAnswer;
 use crate::runner::checks::{BuiltinInfo, CheckCtx, CheckDef, Credentials, Failure, Observed};
 use crate::wire::dm2::notification::{self as n0, Notification, NotificationCredentials, NotificationFields, Tamper};
-use crate::wire::dm2::{self as wire, Command, Package2, Profile};
+use crate::wire::dm2::{self as wire, Profile};
 use serde_json::{json, Value};
 
 /// The DM 2.0 binding with the profile in force.
@@ -136,7 +136,10 @@ impl Binding for Dm2 {
                 let status: Vec<Value> = cmds
                     .iter()
                     .filter(|c| self.profile.has_status(c.first().map(String::as_str).unwrap_or("")))
-                    .map(|c| json!({ "sc": if is_async_exec(c) { 202 } else { code } }))
+                    .map(|c| {
+                        let named = c.first().and_then(|n| spec.status_for.get(n)).copied();
+                        json!({ "sc": if is_async_exec(c) { 202 } else { named.unwrap_or(code) } })
+                    })
                     .collect();
                 json!({ "Status": status })
             }
@@ -166,16 +169,34 @@ impl Binding for Dm2 {
     }
 
     fn parse_server_package(&self, body: &[u8]) -> Option<ServerPackage> {
-        let p2 = Package2::parse(body).ok()?;
-        let continue_at = p2.cmd.iter().rev().find_map(|c| match c {
-            Command::Cont { server_uri } => Some(server_uri.clone()),
-            _ => None,
+        // The envelope only ({"CMD": [[string, ...], ...]}): a command with a wrong name or
+        // wrong parameters is still a command the server sent, judged by its item's checks.
+        let doc: Value = serde_json::from_slice(body).ok()?;
+        let commands: Commands = doc
+            .get("CMD")?
+            .as_array()?
+            .iter()
+            .map(|c| c.as_array()?.iter().map(|s| s.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+            .collect::<Option<_>>()?;
+        if commands.iter().any(Vec::is_empty) {
+            return None;
+        }
+        let named = |c: &Vec<String>, n: &str| c.first().map(String::as_str) == Some(n);
+        // Only a CONT naming an HTTP URI can move the session; a malformed one is left to the checks.
+        let continue_at = commands.iter().rev().find_map(|c| {
+            (named(c, "CONT") && c.len() == 2)
+                .then(|| c[1].clone())
+                .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
         });
-        Some(ServerPackage {
-            commands: p2.cmd.iter().map(Command::to_array).collect(),
-            ends_session: p2.cmd.iter().any(|c| matches!(c, Command::End)),
-            continue_at,
-        })
+        Some(ServerPackage { ends_session: commands.iter().any(|c| named(c, "END")), continue_at, commands })
+    }
+
+    fn reply_status_codes(&self, body: &[u8]) -> Vec<i64> {
+        let doc: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        doc.get("Status")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|s| s.get("sc").and_then(Value::as_i64)).collect())
+            .unwrap_or_default()
     }
 
     fn decode_notification(&self, bytes: &[u8]) -> Result<Value, DecodeError> {

@@ -1,5 +1,5 @@
 //! The DM endpoints: Package#1/#3 in, Package#2 out (module docs of `server` give the rules).
-use super::state::{Device, OpenSession, PendingExec, SessionRecord, State};
+use super::state::{Device, OpenSession, PendingExec, Queued, SessionRecord, State};
 use super::{Shared, CONT_PATH_PREFIX, DM_PATH};
 use crate::wire::dm2::{
     Command, GenericAlert, Package1, Package3, ALERT_BOOTSTRAP_COMPLETE, ALERT_CLIENT_INITIATED,
@@ -368,31 +368,101 @@ fn emit(sh: &Shared, cmd: &Command) -> Vec<Value> {
         Command::Get { .. } if f("cmd-get-malformed") => a[0] = a[0].to_ascii_lowercase(),
         Command::Show { .. } if f("cmd-show-malformed") => a.truncate(1),
         Command::Default { .. } if f("cmd-default-malformed") => a.swap(1, 2),
+        Command::End if f("end-with-parameter") => a.push("bye".into()),
         _ => {}
     }
     a.into_iter().map(Value::String).collect()
 }
 
-/// Builds and records the next Package#2 of the open session: the next batch (when `consume`),
-/// then CONT when another batch waits, else END; closes the session when END goes out.
+/// Where a Package#2 sends the session on.
+enum Onward {
+    /// Nowhere yet: END unless a fault says otherwise.
+    Drained,
+    /// The package ended with a queued END.
+    Ended,
+    /// A queued `["CONT"]`: this server's second endpoint, a fresh token.
+    ContHere,
+    /// A queued CONT with its URI.
+    ContAt(String),
+}
+
+/// Takes the commands of the next Package#2 from the queue: everything up to and including the
+/// first CONT or END (after either, the package can carry no more of the session).
+fn take_package(sh: &Shared, queue: &mut std::collections::VecDeque<Queued>) -> (Vec<Command>, Onward) {
+    let mut cmds = Vec::new();
+    let mut onward = Onward::Drained;
+    while let Some(q) = queue.pop_front() {
+        let cont = match q {
+            Queued::ContHere => Onward::ContHere,
+            Queued::Command(Command::Cont { server_uri }) => Onward::ContAt(server_uri),
+            Queued::Command(Command::End) => {
+                cmds.push(Command::End);
+                onward = Onward::Ended;
+                break;
+            }
+            Queued::Command(c) => {
+                cmds.push(c);
+                continue;
+            }
+        };
+        if sh.faults.has("cont-ignored") {
+            continue;
+        }
+        if sh.faults.has("cont-ends-session") {
+            // The CONT goes out, but the package drains the queue and ends the session anyway.
+            if let Onward::ContAt(uri) = &cont {
+                cmds.push(Command::Cont { server_uri: uri.clone() });
+            } else {
+                cmds.push(Command::Cont { server_uri: format!("{}{CONT_PATH_PREFIX}never-used", sh.base) });
+            }
+            continue;
+        }
+        if let Onward::ContAt(uri) = &cont {
+            cmds.push(Command::Cont { server_uri: uri.clone() });
+        }
+        onward = cont;
+        break;
+    }
+    if sh.faults.has("commands-reordered") {
+        let n = cmds.iter().take_while(|c| !matches!(c, Command::Cont { .. } | Command::End)).count();
+        cmds[..n].reverse();
+    }
+    (cmds, onward)
+}
+
+/// Builds and records the next Package#2 of the open session: the queued commands up to the
+/// first CONT or END (when `consume`), then END if the queue is drained; closes the session
+/// when END goes out.
 fn package2(sh: &Shared, st: &mut State, dev_id: &str, consume: bool, alerts_answered: usize) -> Reply {
-    let next_token = if consume && st.devices.get(dev_id).is_some_and(|d| d.queue.len() > 1) {
-        Some(st.fresh_token())
-    } else {
-        None
+    let (mut cmds, onward) = match st.devices.get_mut(dev_id) {
+        None => return Reply::text(StatusCode::FORBIDDEN, "403: not registered"),
+        Some(d) if consume => take_package(sh, &mut d.queue),
+        Some(_) => (Vec::new(), Onward::Drained),
     };
+    let fresh = matches!(onward, Onward::ContHere).then(|| st.fresh_token());
     let State { devices, tokens, .. } = st;
     let Some(dev) = devices.get_mut(dev_id) else { return Reply::text(StatusCode::FORBIDDEN, "403: not registered") };
-    let mut cmds = if consume { dev.queue.pop_front().unwrap_or_default() } else { Vec::new() };
-    let mut ends = cmds.contains(&Command::End);
-    let mut cont_token = None;
-    if !ends {
-        if let Some(t) = next_token {
+    let own_dm = format!("{}{DM_PATH}", sh.base);
+    // Where the next Package#3 is expected: Some(Some(token)) at a CONT endpoint, Some(None)
+    // at /dm, None nowhere (END, or moved where this server cannot follow).
+    let mut next: Option<Option<String>> = Some(dev.session.as_ref().and_then(|s| s.token.clone()));
+    let mut ends = false;
+    match onward {
+        Onward::Ended => ends = true,
+        Onward::ContHere => {
+            let t = fresh.unwrap_or_default();
             // cont-endpoint-dead: name a token that is never served.
             let t = if sh.faults.has("cont-endpoint-dead") { format!("dead-{t}") } else { t };
             cmds.push(Command::Cont { server_uri: format!("{}{CONT_PATH_PREFIX}{t}", sh.base) });
-            cont_token = Some(t);
-        } else if !sh.faults.has("session-never-ended") {
+            next = Some(Some(t));
+        }
+        Onward::ContAt(uri) if uri == own_dm => next = Some(None),
+        Onward::ContAt(uri) => {
+            dev.error(format!("CONT to {uri}: the session moved where this server cannot follow it"));
+            next = None;
+        }
+        Onward::Drained if sh.faults.has("session-never-ended") => {}
+        Onward::Drained => {
             cmds.push(Command::End);
             ends = true;
         }
@@ -419,17 +489,21 @@ fn package2(sh: &Shared, st: &mut State, dev_id: &str, consume: bool, alerts_ans
         }
         s.last_sent = cmds;
         s.last_activity = Instant::now();
-        if let Some(t) = cont_token {
-            if let Some(old) = s.token.replace(t.clone()) {
-                tokens.remove(&old);
-            }
-            if !t.starts_with("dead-") {
-                tokens.insert(t, dev_id.to_string());
+        if let Some(t) = next.clone() {
+            if t != s.token {
+                if let Some(old) = std::mem::replace(&mut s.token, t.clone()) {
+                    tokens.remove(&old);
+                }
+                if let Some(t) = t.filter(|t| !t.starts_with("dead-")) {
+                    tokens.insert(t, dev_id.to_string());
+                }
             }
         }
     }
     if ends {
         dev.close_session("END sent", tokens);
+    } else if next.is_none() {
+        dev.close_session("moved away by CONT", tokens);
     }
     let content_type = if sh.faults.has("p2-media-type") { "application/json" } else { MEDIA_PACKAGE2 };
     Reply { status: StatusCode::OK, content_type, body: body.to_string(), basic_challenge: None }

@@ -24,16 +24,19 @@
 //!
 //! Every protocol error that can be tied to a registered device is recorded under its `errors`.
 //!
-//! # Sessions and command batches
-//! `commands.enqueue` appends ONE batch per call. In a session, Package#2 number k carries batch
-//! k, in order. When another batch is queued the server appends
-//! `["CONT", "<base>/dm/cont/<token>"]`; otherwise it appends `["END"]` (unless the batch
-//! already contains END). A Package#1 with nothing queued gets `{"CMD": [["END"]]}`. A session
-//! is open from its Package#1 until the Package#2 with END is sent (the client sends nothing
-//! after END); a Package#1 arriving during a session supersedes it; a session silent for
-//! `ServerConfig::session_timeout` is closed as abandoned. An asynchronous-result session (a
-//! Package#1 whose Generic Alerts are all results of EXECs sent with a ServerURI) gets END
-//! without consuming the queue.
+//! # Sessions and the command queue
+//! `commands.enqueue` appends its commands to the device's queue, in order (calls append to
+//! one queue: their boundaries mean nothing). Each Package#2 carries every queued command up to
+//! and including the first CONT or END, so a session has as many Package#2s as it needs and
+//! no more: `["CONT"]` (no URI) becomes `["CONT", "<base>/dm/cont/<token>"]`, a fresh token,
+//! and the session goes on there; `["CONT", uri]` is sent as given (at `<base>/dm` the session
+//! goes on there; anywhere else it is closed as moved away). A package that drains the queue
+//! without a CONT ends with `["END"]`. A Package#1 with nothing queued gets
+//! `{"CMD": [["END"]]}`. A session is open from its Package#1 until the Package#2 with END is
+//! sent (the client sends nothing after END); a Package#1 arriving during a session supersedes
+//! it; a session silent for `ServerConfig::session_timeout` is closed as abandoned. An
+//! asynchronous-result session (a Package#1 whose Generic Alerts are all results of EXECs sent
+//! with a ServerURI) gets END without consuming the queue.
 //!
 //! # Generic Alerts (Package#1 and Package#3)
 //! Session alerts (`…dm:2.0:ServerInitiatedMgmt|ClientInitiatedMgmt|BootstrapComplete`) open the
@@ -55,9 +58,9 @@
 //!   data are strings used as their UTF-8 bytes. Registering again replaces the device (and
 //!   its records).
 //! - `commands.enqueue` {`dev_id`, `commands`: [[name, params…], …]}: every array is checked
-//!   with `Command::from_array`; a bad one fails the call (nothing queued) with its JSON pointer
-//!   (`/commands/i…`). Answers {`batch`: its 1-based position in the queue, `queued`}.
-//!   `cont: true` needs nothing more: a batch with another queued after it always ends with CONT.
+//!   with `Command::from_array` (`["CONT"]` without a URI is also accepted); a bad one fails
+//!   the call (nothing queued) with its JSON pointer (`/commands/i…`). Answers {`queued`: the
+//!   number of commands now queued}.
 //! - `notification.send` {`dev_id`, `req_mos`: bool, `notification_id`?: u16}: Package#0 with
 //!   SERVER-ID = `server_id`, PREFERRED-CON-TYPE 0, NOTIFICATION-ID (given, or a counter from
 //!   1), SHA256-DIGEST (the device's secret/auth data, `profile.digest_order`), TIMESTAMP (now,
@@ -78,7 +81,8 @@
 //! session-never-ended, p3-ends-session, p1-rejected, p2-media-type, p2-malformed, p3-rejected,
 //! p3-statuses-not-recorded, cmd-hget-malformed, cmd-hput-malformed, cmd-hpost-malformed,
 //! cmd-delete-malformed, cmd-exec-malformed, cmd-get-malformed, cmd-show-malformed,
-//! cmd-default-malformed, cont-endpoint-dead, status-for-alert, unknown-alert-rejected,
+//! cmd-default-malformed, cont-endpoint-dead, cont-ignored, cont-ends-session,
+//! commands-reordered, end-with-parameter, status-for-alert, unknown-alert-rejected,
 //! exec-result-not-recorded, no-415, no-406.
 mod dm;
 mod notify;
@@ -92,7 +96,7 @@ use crate::upper_tester::{action, UtAnswer, UtRequest};
 use crate::wire::dm2::notification::NotificationCredentials;
 use crate::wire::dm2::{Command, Profile};
 use serde_json::{json, Value};
-use state::{Device, NotiReg, State};
+use state::{Device, NotiReg, Queued, State};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -150,13 +154,13 @@ pub const FAULTS: &[FaultInfo] = &[
     fault!(
         Server,
         "session-never-ended",
-        "END is never sent: after the last batch every Package#2 is {\"CMD\": []}",
+        "END is never sent: once the queue is empty every Package#2 is {\"CMD\": []}",
         ["DM-PACK-001-S-M", "DM-PACK-022-S-M"]
     ),
     fault!(
         Server,
         "p3-ends-session",
-        "a Package#3 is always answered with [[\"END\"]]: queued batches after the first are not delivered",
+        "a Package#3 is always answered with [[\"END\"]]: commands still queued (after a CONT) are never delivered",
         ["DM-PACK-001-S-M"]
     ),
     fault!(Server, "p1-rejected", "a valid Package#1 is answered 500, no Package#2", ["DM-PACK-011-S-M"]),
@@ -192,6 +196,31 @@ pub const FAULTS: &[FaultInfo] = &[
         "cont-endpoint-dead",
         "the CONT ServerURI names a token the server never serves: the Package#3 there gets 404",
         ["DM-PACK-021-S-M"]
+    ),
+    fault!(
+        Server,
+        "cont-ignored",
+        "a queued CONT is dropped: the commands around it go out as if it had never been queued",
+        ["DM-PACK-021-S-M"]
+    ),
+    fault!(
+        Server,
+        "cont-ends-session",
+        "a queued CONT does not end its Package#2: the package carries the CONT, every command still queued and \
+         END, so the session never goes on at the CONT URI",
+        ["DM-PACK-021-S-M"]
+    ),
+    fault!(
+        Server,
+        "commands-reordered",
+        "the commands of each Package#2 before its CONT/END go out in reverse queued order",
+        ["DM-PACK-012-S-M"]
+    ),
+    fault!(
+        Server,
+        "end-with-parameter",
+        "END is emitted with a parameter ([\"END\", \"bye\"])",
+        ["DM-PACK-012-S-M", "DM-PACK-022-S-M"]
     ),
     fault!(
         Server,
@@ -356,8 +385,8 @@ fn parse_register(args: &Value) -> Result<(String, Device), UtAnswer> {
     Ok((dev_id, Device::new(credentials, notification)))
 }
 
-/// Validates `args.commands` as one batch; errors carry the JSON pointer under `args`.
-fn parse_batch(args: &Value) -> Result<Vec<Command>, String> {
+/// Validates `args.commands`; errors carry the JSON pointer under `args`.
+fn parse_commands(args: &Value) -> Result<Vec<Queued>, String> {
     let Some(cmds) = args.get("commands") else {
         return Err("/commands: expected an array of command arrays, found nothing".into());
     };
@@ -375,7 +404,12 @@ fn parse_batch(args: &Value) -> Result<Vec<Command>, String> {
                 None => return Err(format!("{p}/{j}: expected a string, found {s}")),
             }
         }
-        out.push(Command::from_array(&strs, &p).map_err(|e| e.to_string())?);
+        // CONT without a URI: "continue this session at another endpoint of yours".
+        if strs == ["CONT"] {
+            out.push(Queued::ContHere);
+        } else {
+            out.push(Queued::Command(Command::from_array(&strs, &p).map_err(|e| e.to_string())?));
+        }
     }
     Ok(out)
 }
@@ -414,15 +448,15 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
                 Ok(d) => d,
                 Err(a) => return a,
             };
-            match parse_batch(&req.args) {
+            match parse_commands(&req.args) {
                 Err(e) => UtAnswer::failed(format!("args{e}")),
-                Ok(batch) => {
+                Ok(commands) => {
                     let mut st = sh.lock();
                     match st.devices.get_mut(dev_id) {
                         None => UtAnswer::failed(format!("device {dev_id:?} is not registered")),
                         Some(d) => {
-                            d.queue.push_back(batch);
-                            UtAnswer::done(json!({ "batch": d.queue.len(), "queued": d.queue.len() }))
+                            d.queue.extend(commands);
+                            UtAnswer::done(json!({ "queued": d.queue.len() }))
                         }
                     }
                 }
@@ -589,11 +623,12 @@ mod tests {
     }
 
     #[test]
-    fn batch_errors_carry_pointer() {
-        let e = parse_batch(&json!({"commands": [["END"], ["GET", 5]]})).unwrap_err();
+    fn command_errors_carry_pointer() {
+        let e = parse_commands(&json!({"commands": [["END"], ["GET", 5]]})).unwrap_err();
         assert!(e.starts_with("/commands/1/1"), "{e}");
-        let e = parse_batch(&json!({"commands": [["END"], ["HGET"]]})).unwrap_err();
+        let e = parse_commands(&json!({"commands": [["END"], ["HGET"]]})).unwrap_err();
         assert!(e.starts_with("/commands/1"), "{e}");
-        assert_eq!(parse_batch(&json!({"commands": [["END"]]})).unwrap(), vec![Command::End]);
+        assert_eq!(parse_commands(&json!({"commands": [["END"]]})).unwrap(), vec![Queued::Command(Command::End)]);
+        assert_eq!(parse_commands(&json!({"commands": [["CONT"]]})).unwrap(), vec![Queued::ContHere]);
     }
 }

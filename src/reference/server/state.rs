@@ -14,6 +14,14 @@ pub(super) struct NotiReg {
     pub creds: NotificationCredentials,
 }
 
+/// A command waiting in a device's queue.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Queued {
+    Command(Command),
+    /// `["CONT"]`: continue the session at this server's second endpoint (a fresh token).
+    ContHere,
+}
+
 /// An EXEC sent with a ServerURI whose asynchronous result has not arrived yet.
 #[derive(Debug, Clone)]
 pub(super) struct PendingExec {
@@ -65,7 +73,8 @@ pub(super) struct Device {
     /// HTTP Basic (username, password) required on Package#1/#3 when set.
     pub credentials: Option<(String, String)>,
     pub notification: Option<NotiReg>,
-    pub queue: VecDeque<Vec<Command>>,
+    /// Commands the External Management Infrastructure queued, in order.
+    pub queue: VecDeque<Queued>,
     pub session: Option<OpenSession>,
     pub pending_execs: Vec<PendingExec>,
     pub rec: Record,
@@ -105,7 +114,7 @@ impl Device {
         if let Value::Object(m) = &mut v {
             m.insert("dev_id".into(), json!(dev_id));
             m.insert("session_open".into(), json!(self.session.is_some()));
-            m.insert("queued_batches".into(), json!(self.queue.len()));
+            m.insert("queued_commands".into(), json!(self.queue.len()));
         }
         v
     }

@@ -86,6 +86,8 @@ pub enum ArgKind {
     StatusCodes,
     /// An array of integers.
     IntList,
+    /// An array of command arrays (each an array of strings), as `commands` are written.
+    CommandList,
 }
 
 impl ArgKind {
@@ -96,6 +98,7 @@ impl ArgKind {
             ArgKind::StrList => "an array of strings",
             ArgKind::StatusCodes => "an array of status codes (100-599), \"*\" or a class such as \"2xx\"",
             ArgKind::IntList => "an array of integers",
+            ArgKind::CommandList => "an array of command arrays (each an array of strings)",
         }
     }
 
@@ -117,6 +120,11 @@ impl ArgKind {
             (ArgKind::StrList, toml::Value::Array(a)) => a.iter().all(|x| x.is_str()),
             (ArgKind::IntList, toml::Value::Array(a)) => a.iter().all(|x| x.is_integer()),
             (ArgKind::StatusCodes, toml::Value::Array(a)) => a.iter().all(admits_code),
+            (ArgKind::CommandList, toml::Value::Array(a)) => a.iter().all(|c| match c {
+                toml::Value::Array(c) => !c.is_empty() && c.iter().all(|x| x.is_str()),
+                toml::Value::String(s) => is_template(s),
+                _ => false,
+            }),
             _ => false,
         }
     }
@@ -344,6 +352,19 @@ pub fn arg_str<'a>(args: &'a toml::Table, key: &str) -> Result<&'a str, Failure>
     args.get(key)
         .and_then(|v| v.as_str())
         .ok_or_else(|| Failure::case_defect(format!("argument {key:?} (a string) for this built-in check")))
+}
+
+/// An argument that is an array of string arrays (`ArgKind::CommandList`).
+pub fn arg_commands(args: &toml::Table, key: &str) -> Vec<Vec<String>> {
+    args.get(key)
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_array())
+                .map(|c| c.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A string-array argument.

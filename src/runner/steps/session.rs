@@ -1,19 +1,23 @@
 //! The suite as DM client of a server IUT: `open-session` (DM 2.0: Package#1), `reply` (the
 //! statuses answering the server's commands; DM 2.0: Package#3) and `finish-session` (reply
 //! until the server ends the session). The binding builds and parses the messages; this module
-//! keeps the session: the server's last commands and where the next reply goes.
+//! keeps the session: the server's last commands, where the next reply goes, and the record of
+//! the whole session ([`SessionLog`]) that `finish-session` saves and judges — a server may
+//! spread its commands over its packages as it chooses, so cases judge the session, not one
+//! package.
 use super::{Captures, Validation};
+use crate::binding::Commands;
 use crate::binding::{ClientMessage, ClientSpec};
 use crate::catalog::check::Check;
 use crate::peers::http::{read_limited, MAX_BODY_BYTES};
 use crate::runner::checks::Observed;
-use crate::runner::ctx::{message_json, watch_iut, Ctx, IutGone};
+use crate::runner::ctx::{message_json, watch_iut, CheckRun, Ctx, IutGone};
 use crate::scr::Role;
 use crate::trace::{body_for_trace, TraceEvent};
 use crate::verdict::Verdict;
 use base64::Engine;
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -36,6 +40,9 @@ pub struct ClientSend {
     /// knows which commands get none, and which get an asynchronous code).
     #[serde(default)]
     pub auto_status: Option<u16>,
+    /// With `auto_status`: the code for commands of these names instead (e.g. `{ DELETE = 405 }`).
+    #[serde(default)]
+    pub status_for: BTreeMap<String, u16>,
     /// Alerts to add to the message.
     #[serde(default)]
     pub alerts: Vec<Value>,
@@ -61,20 +68,24 @@ impl ClientSend {
         if self.body.is_some() && self.raw_body.is_some() {
             v.problem("give `body` or `raw_body`, not both");
         }
-        if message == ClientMessage::Open && self.auto_status.is_some() {
+        if message == ClientMessage::Open && (self.auto_status.is_some() || !self.status_for.is_empty()) {
             v.problem("`auto_status` answers the server's commands: it belongs to `reply`, not `open-session`");
+        }
+        if !self.status_for.is_empty() && self.auto_status.is_none() {
+            v.problem("`status_for` varies the codes of `auto_status`: give `auto_status` too");
         }
     }
 
     pub async fn run(&self, ctx: &mut Ctx<'_>, message: ClientMessage) {
-        send(ctx, message, self, None).await;
+        send(ctx, message, self, None, None).await;
     }
 }
 
 /// `finish-session`: see the session to its end. If the server's last package ended it,
 /// nothing is sent; otherwise the suite replies (`auto_status` per command) until a package
 /// ends the session, at most `max_packages` times, then fails `scr`. The spec says the server
-/// ends the session, not in which package, so any of them will do.
+/// ends the session, not in which package, so any of them will do. Then `session_checks`
+/// judge the whole session (every package since `open-session`), and `save_as` keeps it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FinishSession {
@@ -83,18 +94,32 @@ pub struct FinishSession {
     pub why: Option<String>,
     #[serde(default = "two_hundred")]
     pub auto_status: u16,
-    #[serde(default = "three")]
+    /// The code for commands of these names instead of `auto_status`.
+    #[serde(default)]
+    pub status_for: BTreeMap<String, u16>,
+    #[serde(default = "max_packages")]
     pub max_packages: usize,
     /// Checks on every package the server answers a reply with.
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// The item a reply is charged to when it went where the server moved the session (DM 2.0:
+    /// CONT) and its answer fails a check or never comes: the move is what failed.
+    #[serde(default)]
+    pub moved_scr: Option<String>,
+    /// Checks on the whole session once it has ended ([`SessionLog::to_json`]).
+    #[serde(default)]
+    pub session_checks: Vec<Check>,
+    /// Save the session record under this name.
+    #[serde(default)]
+    pub save_as: Option<String>,
 }
 
 fn two_hundred() -> u16 {
     200
 }
-fn three() -> usize {
-    3
+/// Enough for a server that sends each queued command of a case in a package of its own.
+fn max_packages() -> usize {
+    8
 }
 
 impl FinishSession {
@@ -114,6 +139,7 @@ impl FinishSession {
             body: None,
             raw_body: None,
             auto_status: Some(self.auto_status),
+            status_for: self.status_for.clone(),
             alerts: Vec::new(),
             headers: BTreeMap::new(),
             timeout_ms: None,
@@ -137,22 +163,107 @@ impl FinishSession {
             }
             sent += 1;
             ctx.trace.note(format!("the session goes on: reply {sent} of at most {} to see it end", self.max_packages));
-            let received = send(ctx, ClientMessage::Reply, &reply, Some(&self.scr)).await;
+            let moved = ctx.session.moved;
+            let charge_to = if moved { self.moved_scr.as_deref() } else { None };
+            let received =
+                send(ctx, ClientMessage::Reply, &reply, Some(charge_to.unwrap_or(&self.scr)), charge_to).await;
             if ctx.verdict.is_final() {
                 return;
             }
             match (received, &ctx.last_commands) {
                 (true, Some(c)) => last = c.clone(),
-                _ => return ctx.inconc(
-                    "the server's answer to the reply is not a command package: the end of the session cannot be seen",
-                ),
+                _ => {
+                    return ctx.inconc(
+                        "the server's answer to the reply is not a command package: the end of the session cannot be \
+                         seen",
+                    )
+                }
             }
         }
+        let record = ctx.session.to_json();
+        ctx.trace.note(format!("the session: {}", ctx.session.summary()));
+        let run = CheckRun { first_index: self.checks.len(), charge_to: None };
+        ctx.run_checks_with(&self.session_checks, &Observed::Json(&record), run);
+        ctx.save(self.save_as.as_deref(), record);
+    }
+}
+
+/// What the suite saw of the session with a server IUT since the last `open-session`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionLog {
+    /// Every command package the server sent, in order.
+    pub packages: Vec<PackageLog>,
+    /// Every reply the suite sent, in order.
+    pub replies: Vec<ReplyLog>,
+    /// The server has moved the session (DM 2.0: CONT): replies go where it said.
+    pub moved: bool,
+}
+
+/// One command package of the server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PackageLog {
+    /// Its commands as sent.
+    pub commands: Commands,
+    /// It ends the session.
+    pub ends: bool,
+    /// Where it moves the session, if it does.
+    pub continue_at: Option<String>,
+    /// The message it answered went where the server had moved the session.
+    pub moved: bool,
+}
+
+/// One reply of the suite.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplyLog {
+    pub to: String,
+    /// It went where the server had moved the session.
+    pub moved: bool,
+    /// The status codes it carried, in order.
+    pub status_codes: Vec<i64>,
+}
+
+impl SessionLog {
+    /// The record checks judge and `save_as` keeps: `packages` (each `commands`, `ends`,
+    /// `continue_at`, `moved`), `replies` (each `to`, `moved`, `status_codes`), and, over the
+    /// whole session, `commands` (every command in order), `status_codes` (every code the
+    /// suite sent in order) and `ended`.
+    pub fn to_json(&self) -> Value {
+        let commands: Vec<&Vec<String>> = self.packages.iter().flat_map(|p| &p.commands).collect();
+        let codes: Vec<i64> = self.replies.iter().flat_map(|r| r.status_codes.iter().copied()).collect();
+        json!({
+            "packages": self.packages,
+            "replies": self.replies,
+            "commands": commands,
+            "status_codes": codes,
+            "ended": self.packages.last().is_some_and(|p| p.ends),
+        })
+    }
+
+    /// One line for the trace: the commands of each package, and where replies went.
+    pub fn summary(&self) -> String {
+        let packages: Vec<String> = self
+            .packages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let names: Vec<&str> = p.commands.iter().filter_map(|c| c.first().map(String::as_str)).collect();
+                format!("#{} [{}]{}", i + 1, names.join(", "), if p.moved { " (moved)" } else { "" })
+            })
+            .collect();
+        format!("{} package(s) {}; {} reply(ies)", self.packages.len(), packages.join(" "), self.replies.len())
     }
 }
 
 /// Sends one client message and judges the answer; true when the answer was a command package.
-async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_override: Option<&str>) -> bool {
+/// `scr_override` names the item a missing answer is charged to; `charge_to` the item every
+/// failed check is charged to (a reply where the server moved the session).
+async fn send(
+    ctx: &mut Ctx<'_>,
+    message: ClientMessage,
+    spec: &ClientSend,
+    scr_override: Option<&str>,
+    charge_to: Option<&str>,
+) -> bool {
     let s = ctx.env.settings.clone();
     let scr = scr_override.or(spec.scr.as_deref()).map(str::to_string).unwrap_or_else(|| ctx.case.covers[0].clone());
     let url = match &spec.to {
@@ -194,6 +305,7 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
         message,
         body,
         auto_status: spec.auto_status,
+        status_for: &spec.status_for,
         alerts,
         last_commands: ctx.last_commands.as_deref(),
         dev_id: &s.dev_id,
@@ -224,6 +336,16 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
             out.headers.push(("Authorization".into(), format!("Basic {token}")));
         }
+    }
+    // The record of the session: a new one begins with its opening message.
+    let moved = message == ClientMessage::Reply && ctx.session.moved;
+    match message {
+        ClientMessage::Open => ctx.session = Default::default(),
+        ClientMessage::Reply => ctx.session.replies.push(ReplyLog {
+            to: url.clone(),
+            moved,
+            status_codes: ctx.binding().reply_status_codes(&out.body),
+        }),
     }
     ctx.trace.record(TraceEvent::HttpRequest {
         from: "suite".into(),
@@ -283,8 +405,18 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
         Ok(Err(e)) => {
             let cause = transport_cause(&e);
             // A crash is the IUT's failure to handle what it was sent; anything else at the
-            // transport level says nothing about the protocol (docs/reports.md: error).
-            if let Some(exit) = ctx.iut_exited_now().await {
+            // transport level says nothing about the protocol (docs/reports.md: error) — unless
+            // the server itself named this URL by moving the session there.
+            if moved {
+                ctx.fail_scr(
+                    Verdict::Fail,
+                    &scr,
+                    None,
+                    format!("no HTTP response to {what} at {url}, where the server moved the session"),
+                    "an HTTP response from the target the server named".into(),
+                    cause,
+                );
+            } else if let Some(exit) = ctx.iut_exited_now().await {
                 ctx.fail_scr(
                     Verdict::Fail,
                     &scr,
@@ -351,13 +483,20 @@ async fn send(ctx: &mut Ctx<'_>, message: ClientMessage, spec: &ClientSend, scr_
     let parsed = ctx.binding().parse_server_package(&rb);
     let received = parsed.is_some();
     if let Some(p) = parsed {
+        ctx.session.packages.push(PackageLog {
+            commands: p.commands.clone(),
+            ends: p.ends_session,
+            continue_at: p.continue_at.clone(),
+            moved,
+        });
         if let Some(next) = p.continue_at {
             ctx.session_target = Some(next);
+            ctx.session.moved = true;
         }
         ctx.last_commands = Some(p.commands);
     }
     let obs = Observed::Http { status: Some(status), method: None, path: None, headers: &rh, body: &rb };
-    ctx.run_checks(&spec.checks, &obs);
+    ctx.run_checks_with(&spec.checks, &obs, CheckRun { first_index: 0, charge_to });
     let doc = message_json(None, None, Some(status), &rh, &rb);
     if !ctx.verdict.is_final() {
         let body = doc.get("body").cloned().unwrap_or(Value::Null);

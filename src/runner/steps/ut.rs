@@ -1,5 +1,6 @@
 //! `ut`: ask the IUT, through the upper tester, to do something only its own side can start.
 use super::{Captures, Validation};
+use crate::catalog::check::ContractCheck;
 use crate::runner::ctx::Ctx;
 use crate::scr::Role;
 use crate::upper_tester::action;
@@ -20,6 +21,10 @@ pub struct Ut {
     /// When true, an `unsupported` answer is accepted and the case goes on.
     #[serde(default)]
     pub optional: bool,
+    /// What a `done` answer's data must show (that the action was done as asked); a failure is
+    /// `inconc` naming the contract point, never a protocol verdict.
+    #[serde(default)]
+    pub contract: Vec<ContractCheck>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -45,6 +50,11 @@ impl Ut {
                 known.join(", ")
             ));
         }
+        for c in &self.contract {
+            crate::catalog::check_kind_problems(&c.kind, v.binding)
+                .into_iter()
+                .for_each(|p| v.problem(format!("contract: {p}")));
+        }
     }
 
     pub async fn run(&self, ctx: &mut Ctx<'_>) {
@@ -65,6 +75,9 @@ impl Ut {
             }
         }
         if let Some(data) = answered {
+            if !ctx.run_contract(&self.action, &self.contract, &data) {
+                return;
+            }
             let e = ctx.capture(&self.capture, &data).err();
             ctx.capture_failed(e);
             ctx.save(self.save_as.as_deref(), data);
