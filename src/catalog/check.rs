@@ -11,8 +11,23 @@ pub struct Check {
     /// Optional wording of the requirement, printed on failure (defaults to the item's).
     #[serde(default)]
     pub why: Option<String>,
+    /// The verdict when the check fails: `fail` (default), or `inconc` for a check that guards a
+    /// preparation made through another command (e.g. reading back, with HPUT, the URL an HGET
+    /// stored before the EXEC under test): its failure means the case could not be carried out,
+    /// not that `scr` was violated.
+    #[serde(default)]
+    pub on_fail: OnFail,
     #[serde(flatten)]
     pub kind: CheckKind,
+}
+
+/// What a failed check makes of the case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFail {
+    #[default]
+    Fail,
+    Inconc,
 }
 
 /// Data-driven checks, plus named built-ins for what is too rich for data.

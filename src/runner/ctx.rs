@@ -239,7 +239,17 @@ impl<'a> Ctx<'a> {
                 if let Some(n) = &f.note {
                     message.push_str(&format!(" ({n})"));
                 }
-                self.fail_scr(Verdict::Fail, &c.scr, c.why.as_deref(), message, f.expected, f.actual);
+                let verdict = match c.on_fail {
+                    crate::catalog::check::OnFail::Fail => Verdict::Fail,
+                    crate::catalog::check::OnFail::Inconc => {
+                        message.push_str(
+                            "; the check guards a preparation made through another command: the case could not be \
+                             carried out",
+                        );
+                        Verdict::Inconc
+                    }
+                };
+                self.fail_scr(verdict, &c.scr, c.why.as_deref(), message, f.expected, f.actual);
                 return;
             }
             self.held.insert((self.step, Some(i)));
