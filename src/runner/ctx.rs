@@ -41,8 +41,8 @@ pub struct CaseSettings {
     /// Server IUT: its notifications come back in the upper tester's answer, not over HTTP.
     pub server_notifications_via_ut: bool,
     /// Flat PIXIT values for `${pixit.x}` templates (sensitive ones included: they are needed
-    /// on the wire, and scrubbed from reports separately).
-    pub pixit: BTreeMap<String, String>,
+    /// on the wire, and scrubbed from reports separately): text, or JSON for `[pixit.mo]` data.
+    pub pixit: BTreeMap<String, Value>,
     /// The optional items and `ICS-*` capabilities the case's `applies_if` names that the ICS
     /// declares supported: an upper tester answering `unsupported` for them contradicts the ICS.
     pub declared_supported: Vec<String>,
@@ -86,7 +86,7 @@ pub type Judgement = (usize, Option<usize>);
 impl Resolver for Ctx<'_> {
     fn resolve(&self, expr: &str) -> Option<Value> {
         if let Some(p) = expr.strip_prefix("pixit.") {
-            return self.env.settings.pixit.get(p).map(|s| Value::String(s.clone()));
+            return self.env.settings.pixit.get(p).cloned();
         }
         if let Some(p) = expr.strip_prefix("profile.") {
             // Profile settings (UNVERIFIED points), so cases can follow them.
