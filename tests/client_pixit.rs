@@ -1,0 +1,190 @@
+//! Client cases take every node and every value they send into the tree from the PIXIT, and a
+//! device that lacks a fact declares it: the cases that need it are not applicable, with the
+//! reason, in `plan` and in the run (issue 8 §2). Proven the way a vendor meets it: `dmcts run
+//! --ics FILE` against a client on loopback whose ICS names other nodes than the defaults.
+use dmcts::reference::client;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A free loopback port (released before use: the suite binds it itself).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn dmcts(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dmcts")).args(args).output().unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dmcts-client-pixit-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A client ICS for the reference client at `ut_url`, the suite on `listen`; `support` and `mo`
+/// go into `[support]` and `[pixit.mo]`.
+fn ics(listen: u16, ut_url: &str, support: &str, mo: &str) -> String {
+    format!(
+        r#"
+[iut]
+role = "client"
+vendor = "Vendor"
+product = "a client with its own tree"
+version = "1"
+
+[support]
+"DM-PACK-002-C-O" = true
+"DM-PACK-007-C-O" = true
+"DM-PACK-008-C-O" = true
+"DM-PACK-009-C-O" = true
+"DM-PACK-019-C-O" = true
+"DM-PACK-020-C-O" = true
+"DM-PACK-023-C-O" = true
+{support}
+
+[pixit.suite]
+server_url = "http://127.0.0.1:{listen}/dm"
+
+[pixit.iut]
+dev_id = "{dev_id}"
+
+[pixit.notification]
+secret = "test-noti-secret"
+auth_data = "test-noti-authdata"
+
+[pixit.upper_tester]
+backend = "http"
+url = "{ut_url}"
+
+[pixit.timeouts]
+step_ms = 3000
+case_ms = 20000
+quiet_period_ms = 200
+
+[pixit.mo]
+{mo}
+"#,
+        dev_id = client::DEFAULT_DEV_ID
+    )
+}
+
+/// The reference client's sandbox MO (`urn:oma:mo:dmcts-test:1.0`, documented in
+/// `reference::client`) stands in for a vendor's tree: none of its nodes is a default. Its
+/// executable node downloads nothing; its execution shows in OpCount.
+const OTHER_TREE: &str = r#"
+devid_uri = "urn:oma:mo:oma-dm-devinfo:1.0/d0/DevID"
+upload_uri = "urn:oma:mo:dmcts-test:1.0/t0/Dyn"
+permanent_uri = "urn:oma:mo:dmcts-test:1.0/t0/Perm"
+replace_uri = "urn:oma:mo:dmcts-test:1.0/t0/Scratch"
+replace_value = "vendor-replaced"
+instance_moid = "urn:oma:mo:dmcts-test:1.0"
+instance_data = { Test = { Name = "vendor-created", Val = "7" } }
+instance_value = "vendor-created"
+exec_uri = "urn:oma:mo:dmcts-test:1.0/t0/Op"
+exec_effect_uri = "urn:oma:mo:dmcts-test:1.0/t0/OpCount"
+exec_effect_value = "1"
+default_moid = "urn:oma:mo:dmcts-config:1.0"
+default_data = { Config = { Server = "vendor-config" } }
+"#;
+
+const OTHER_TREE_FACTS: &str = r#"
+"ICS-DMC-EXEC-DOWNLOAD" = false
+"ICS-DMC-EXEC-EFFECT" = true
+"ICS-DMC-DEFAULT-FETCH" = true
+"#;
+
+fn run_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("reports/run.json")).unwrap()).unwrap()
+}
+
+fn case<'a>(run: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    run["cases"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("{id} not in run.json"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_tree_has_other_node_names_passes_through_its_pixit() {
+    let listen = free_port();
+    let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{listen}/dm"));
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    let cl = client::spawn(cfg).await.unwrap();
+    let dir = scratch("other-tree");
+    let path = dir.join("ics.toml");
+    std::fs::write(&path, ics(listen, &cl.ut_url, OTHER_TREE_FACTS, OTHER_TREE)).unwrap();
+    let p = path.to_str().unwrap().to_string();
+    let reports = dir.join("reports").to_str().unwrap().to_string();
+    let (code, text) =
+        tokio::task::spawn_blocking(move || dmcts(&["run", "--ics", &p, "--report-dir", &reports])).await.unwrap();
+    cl.shutdown().await;
+    assert_eq!(code, Some(0), "{text}");
+    let run = run_json(&dir);
+    for c in run["cases"].as_array().unwrap() {
+        assert!(c["verdict"] == "pass" || c["verdict"] == "not-applicable", "{c}");
+    }
+    // Every case that sends data into the tree ran, on the ICS's nodes.
+    for id in ["TC-DMC-CMD-001", "TC-DMC-CMD-002", "TC-DMC-CMD-005", "TC-DMC-CMD-012", "TC-DMC-CMD-013"] {
+        assert_eq!(case(&run, id)["verdict"], "pass", "{id}");
+    }
+    for id in ["TC-DMC-CMD-007", "TC-DMC-CMD-011", "TC-DMC-SESS-002"] {
+        assert_eq!(case(&run, id)["verdict"], "pass", "{id}");
+    }
+    // The download case is not applicable: this device's executable node downloads nothing.
+    let download = case(&run, "TC-DMC-CMD-006");
+    assert_eq!(download["verdict"], "not-applicable");
+    assert!(download.to_string().contains("ICS-DMC-EXEC-DOWNLOAD declared false in the ICS"), "{download}");
+    // The data sent is the PIXIT's, never the defaults' (no FUMO anywhere).
+    let trace = |id: &str| std::fs::read_to_string(dir.join(format!("reports/traces/{id}.txt"))).unwrap();
+    let hget = trace("TC-DMC-CMD-001");
+    assert!(hget.contains(r#""MOData":{"Scratch":"vendor-replaced"}"#), "{hget}");
+    let created = trace("TC-DMC-CMD-002");
+    assert!(created.contains(r#"{"Test":{"Name":"vendor-created","Val":"7"}}"#), "{created}");
+    for id in ["TC-DMC-CMD-001", "TC-DMC-CMD-002", "TC-DMC-CMD-005", "TC-DMC-CMD-012", "TC-DMC-CMD-013"] {
+        assert!(!trace(id).contains("oma-fumo"), "{id} used a default node");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_without_an_executable_node_makes_the_exec_cases_not_applicable() {
+    let listen = free_port();
+    let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{listen}/dm"));
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    let cl = client::spawn(cfg).await.unwrap();
+    let dir = scratch("no-exec");
+    let path = dir.join("ics.toml");
+    // No exec value at all: the ICS says the device has no executable node.
+    std::fs::write(&path, ics(listen, &cl.ut_url, "\"ICS-DMC-NODE-EXEC\" = false\n", "")).unwrap();
+    let p = path.to_str().unwrap().to_string();
+    let reason = "ICS-DMC-NODE-EXEC declared false in the ICS";
+
+    // plan says so before any traffic.
+    let (code, plan) = dmcts(&["plan", "--ics", &p]);
+    assert_eq!(code, Some(0), "{plan}");
+    for id in ["TC-DMC-CMD-006", "TC-DMC-CMD-007", "TC-DMC-CMD-013"] {
+        let mut lines = plan.lines().skip_while(|l| !l.contains(&format!("SKIP {id}")));
+        assert!(lines.next().is_some(), "{id} is not skipped:\n{plan}");
+        let why = lines.next().unwrap_or_default();
+        assert!(why.contains(reason), "{id}: {why}");
+    }
+    assert!(plan.contains("  false ICS-DMC-NODE-EXEC\n"), "{plan}");
+
+    // The run reports them not applicable with the same reason, and runs nothing for them.
+    let reports = dir.join("reports").to_str().unwrap().to_string();
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        dmcts(&["run", "--ics", &p, "--scr", "DM-PACK-018-C-M", "--report-dir", &reports])
+    })
+    .await
+    .unwrap();
+    let log = cl.log();
+    cl.shutdown().await;
+    assert_eq!(code, Some(0), "{text}");
+    let run = run_json(&dir);
+    for id in ["TC-DMC-CMD-006", "TC-DMC-CMD-007", "TC-DMC-CMD-013"] {
+        let c = case(&run, id);
+        assert_eq!(c["verdict"], "not-applicable", "{c}");
+        assert!(c.to_string().contains(reason), "{c}");
+    }
+    assert!(!log.iter().any(|l| l.contains("EXEC")), "an EXEC was sent: {log:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
