@@ -168,6 +168,16 @@ async fn a_device_without_an_executable_node_makes_the_exec_cases_not_applicable
         assert!(why.contains(reason), "{id}: {why}");
     }
     assert!(plan.contains("  false ICS-DMC-NODE-EXEC\n"), "{plan}");
+    let (_, json) = dmcts(&["plan", "--ics", &p, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let cap = json["capabilities"].as_array().unwrap().iter().find(|c| c["id"] == "ICS-DMC-NODE-EXEC").unwrap();
+    assert_eq!((&cap["holds"], &cap["source"]), (&false.into(), &"ics".into()), "{cap}");
+    let permanent =
+        json["capabilities"].as_array().unwrap().iter().find(|c| c["id"] == "ICS-DMC-NODE-PERMANENT").unwrap();
+    assert_eq!((&permanent["holds"], &permanent["source"]), (&true.into(), &"default".into()), "{permanent}");
+    let exec_uri = json["pixit"].as_array().unwrap().iter().find(|v| v["name"] == "mo.exec_uri").unwrap();
+    assert_eq!(exec_uri["source"], "default");
+    assert_eq!(exec_uri["cases"], serde_json::json!([]), "no case that runs needs it: {exec_uri}");
 
     // The run reports them not applicable with the same reason, and runs nothing for them.
     let reports = dir.join("reports").to_str().unwrap().to_string();
@@ -187,4 +197,64 @@ async fn a_device_without_an_executable_node_makes_the_exec_cases_not_applicable
     }
     assert!(!log.iter().any(|l| l.contains("EXEC")), "an EXEC was sent: {log:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `${pixit.X}` names a text uses (filters left out).
+fn pixit_names(text: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"\$\{pixit\.([A-Za-z0-9_.]+)").unwrap();
+    re.captures_iter(text).map(|c| c[1].to_string()).collect()
+}
+
+#[test]
+fn shipped_client_cases_name_their_tree_only_through_declared_pixit() {
+    use dmcts::ics::mo::param;
+    for entry in std::fs::read_dir("cases/dm2/client").unwrap() {
+        let path = entry.unwrap().path();
+        let src = std::fs::read_to_string(&path).unwrap();
+        // None of the reference client's own MOs or node names.
+        for word in ["dmcts-test", "dmcts-config", "Scratch", "OpCount", "/t0/", "oma-fumo", "oma-dm-devinfo"] {
+            assert!(!src.contains(word), "{} names {word}: take it from [pixit.mo]", path.display());
+        }
+        let doc: toml::Table = toml::from_str(&src).unwrap();
+        let defaults: Vec<String> = doc
+            .get("defaults")
+            .and_then(|d| d.get("pixit"))
+            .and_then(|p| p.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        for case in doc.get("case").and_then(|c| c.as_array()).into_iter().flatten() {
+            let id = case["id"].as_str().unwrap();
+            let listed: Vec<String> = case
+                .get("pixit")
+                .and_then(|p| p.as_array())
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            // Every value the case uses is listed, so a missing one is caught before traffic...
+            for name in pixit_names(&toml::to_string(case).unwrap()) {
+                assert!(listed.contains(&name) || defaults.contains(&name), "{id} uses {name} without listing it");
+            }
+            // ...and every tree value is declared, with its default and documentation.
+            for name in listed.iter().filter_map(|n| n.strip_prefix("mo.")) {
+                assert!(param(name).is_some(), "{id} needs mo.{name}, which src/ics/mo.rs does not declare");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_capability_and_tree_value_is_documented_for_vendors() {
+    let reg = dmcts::scr::Registry::load_dir(Path::new("scr")).unwrap();
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let example = std::fs::read_to_string("examples/ics-client.toml").unwrap();
+    for c in reg.capabilities() {
+        assert!(readme.contains(&format!("`{}`", c.id)), "README lacks {}", c.id);
+        assert!(example.contains(&format!("\"{}\"", c.id)), "examples/ics-client.toml lacks {}", c.id);
+    }
+    for p in dmcts::ics::mo::MO_PIXIT {
+        assert!(readme.contains(&format!("`{}`", p.key)), "README lacks mo.{}", p.key);
+        assert!(example.contains(&format!("{} = ", p.key)), "examples/ics-client.toml lacks mo.{}", p.key);
+        if let Some(d) = p.default.filter(|_| p.kind != dmcts::ics::mo::MoKind::Data) {
+            assert!(example.contains(&format!("{} = \"{d}\"", p.key)), "the example shows mo.{} = {d}", p.key);
+        }
+    }
 }
