@@ -327,8 +327,9 @@ impl Ics {
     /// Checks the ICS against the SCR tables: `[iut] binding` is one the tables know and
     /// `[iut] implements` names tables of it; every optional item of the IUT's role in an
     /// implemented table is answered; no answers for unknown ids, items of tables not
-    /// implemented, mandatory items or the other role's items. `ICS-*` capability ids are
-    /// free-form.
+    /// implemented, mandatory items or the other role's items; `ICS-*` answers only for the
+    /// declared capabilities of the IUT's role and binding (an answer nothing reads would be
+    /// silently ignored), and every capability that holds has the PIXIT values it names.
     pub fn validate_against(&self, reg: &Registry) -> Result<(), IcsError> {
         let role = self.iut.role;
         let binding = &self.iut.binding;
