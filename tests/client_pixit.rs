@@ -258,3 +258,50 @@ fn every_capability_and_tree_value_is_documented_for_vendors() {
         }
     }
 }
+
+/// Issue 8 §4, client half: a failure is charged to the item that failed, only to it. The
+/// selftest runs each case against the faults it declares; here every client case runs against
+/// every client fault of the reference client, and whatever a case catches must be charged to
+/// an item the fault violates (a read-back or a preparation through another command is at most
+/// inconclusive), and no fault makes a case end in `error`.
+#[test]
+fn every_client_case_charges_every_client_fault_only_to_an_item_it_violates() {
+    use dmcts::verdict::Verdict;
+    use std::sync::Arc;
+    let registry = Arc::new(dmcts::scr::Registry::load_dir(Path::new("scr")).unwrap());
+    let catalog = dmcts::catalog::Catalog::load_dir(Path::new("cases"), &registry).unwrap();
+    let faults: Vec<_> =
+        dmcts::reference::faults::catalog().into_iter().filter(|f| f.name.starts_with("client.")).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let wrong = rt.block_on(async {
+        let sem = Arc::new(tokio::sync::Semaphore::new(8));
+        let mut jobs = tokio::task::JoinSet::new();
+        for case in catalog.cases.iter().filter(|c| c.role == dmcts::scr::Role::Client) {
+            for f in &faults {
+                let (case, registry, sem) = (case.clone(), registry.clone(), sem.clone());
+                let (fault, violates) = (f.name.to_string(), f.violates.to_vec());
+                jobs.spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    let (v, reason, charged) = dmcts::selftest::run_case(&case, registry, [fault.clone()].into()).await;
+                    let charged = charged.unwrap_or_else(|| "no item".into());
+                    match v {
+                        Verdict::Fail if !violates.contains(&charged.as_str()) => Some(format!(
+                            "{} charged {fault} to {charged} (it violates {violates:?}): {}",
+                            case.id,
+                            reason.unwrap_or_default().lines().next().unwrap_or_default()
+                        )),
+                        Verdict::Error => Some(format!("{} ended in error under {fault}: {reason:?}", case.id)),
+                        _ => None,
+                    }
+                });
+            }
+        }
+        let mut wrong = Vec::new();
+        while let Some(r) = jobs.join_next().await {
+            wrong.extend(r.unwrap());
+        }
+        wrong.sort();
+        wrong
+    });
+    assert!(wrong.is_empty(), "{} misattributed verdict(s):\n{}", wrong.len(), wrong.join("\n"));
+}
