@@ -214,3 +214,20 @@ fn the_cli_exits_2_naming_file_and_line_for_a_bad_check_argument() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn applies_if_names_only_scr_items_and_declared_capabilities() {
+    // A declared capability of the case's role and binding is fine.
+    load(&GOOD.replace("covers = [", "applies_if = \"ICS-DMC-NODE-EXEC and DM-PACK-019-C-O\"\ncovers = [")).unwrap();
+    // An id no capability declares would silently count as false: the case would never run.
+    let e = load(&GOOD.replace("covers = [", "applies_if = \"ICS-DMC-TELEPORT\"\ncovers = [")).unwrap_err();
+    assert!(
+        e.contains("applies_if names ICS-DMC-TELEPORT, which is neither an SCR item nor a declared ICS capability"),
+        "{e}"
+    );
+    assert!(e.contains("capabilities of a dm2 client: ICS-DMC-NODE-PERMANENT, "), "{e}");
+    // A client capability in a server case.
+    let server = GOOD.replace("role = \"client\"", "role = \"server\"").replace("DM-PACK-011-C-M", "DM-PACK-011-S-M");
+    let e = load(&server.replace("covers = [", "applies_if = \"ICS-DMC-NODE-EXEC\"\ncovers = [")).unwrap_err();
+    assert!(e.contains("names capability ICS-DMC-NODE-EXEC, of a client IUT"), "{e}");
+}

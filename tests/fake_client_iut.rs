@@ -37,7 +37,21 @@ fn ics_toml(ut_url: &str, server_url: &str, step_ms: u64) -> String {
         "[pixit.timeouts]\nstep_ms = {step_ms}\ncase_ms = {}\nrun_ms = 600000\nquiet_period_ms = 300\n\n",
         step_ms * 3
     );
-    format!("{}{timeouts}{}", &example[..timeouts_at], &example[mo_at..])
+    // The fake's own tree (other node names than the example's typical FUMO device): its
+    // permanent node and the leaf HGET replaces.
+    let mo: String = example[mo_at..]
+        .lines()
+        .filter(|l| !l.starts_with("permanent_uri =") && !l.starts_with("replace_uri ="))
+        .map(|l| {
+            if l == "[pixit.mo]" {
+                "[pixit.mo]\npermanent_uri = \"urn:oma:mo:dmcts-test:1.0/t0/Perm\"\nreplace_uri = \"urn:oma:mo:dmcts-test:1.0/t0/Scratch\"\n"
+                    .to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    format!("{}{timeouts}{mo}", &example[..timeouts_at])
         .replace("server_url = \"http://127.0.0.1:8700/dm\"", &format!("server_url = \"{server_url}\""))
         .replace("listen = \"127.0.0.1:8700\"", "listen = \"127.0.0.1:0\"")
         .replace("url = \"http://127.0.0.1:8701/ut\"", &format!("url = \"{ut_url}\""))
@@ -222,7 +236,7 @@ async fn s4_an_hget_that_stores_nothing_fails_hget_not_hput_nor_package3() {
     let ex = rig.run("TC-DMC-CMD-001").await;
     let r = expect(&ex, Verdict::Fail);
     assert_eq!(r.scr.as_deref(), Some("DM-PACK-014-C-M"), "charged to HGET: {r:?}");
-    assert!(has(&r.expected, "dmcts-hget-value"), "{r:?}");
+    assert!(has(&r.expected, "http://dmcts.invalid/firmware/replaced.bin"), "the PIXIT's replace_value: {r:?}");
     // HPUT did its job (the upload came, with what the tree holds), and so did Package#3:
     // neither is blamed (the run's coverage is checked in s4_coverage_…).
     let hput = rig.fake.processed().iter().filter(|(c, _)| c == "HPUT").count();
@@ -233,8 +247,6 @@ async fn s4_an_hget_that_stores_nothing_fails_hget_not_hput_nor_package3() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "still wrong (issue 8 §4): TC-DMC-SESS-002 charges an HGET that stores nothing to DM-PACK-012-C-M \
-            (command order); the fix is in cases/dm2/client/session.toml"]
 async fn s4_an_hget_that_stores_nothing_is_not_charged_to_command_order() {
     // TC-DMC-SESS-002 reads the order back through an HPUT of the node an HGET just replaced:
     // an old value there is what an out-of-order client shows, and also what a client whose

@@ -27,8 +27,8 @@ version = "1.0"
 "DM-PACK-019-C-O" = true
 "DM-PACK-020-C-O" = false
 "DM-PACK-023-C-O" = true
-"ICS-DMC-NOTIF-HTTP" = true
-"ICS-DMC-NOTIF-SMS" = false
+"ICS-DMC-NODE-EXEC" = true
+"ICS-DMC-EXEC-DOWNLOAD" = false
 
 [pixit.iut]
 dev_id = "IMEI:1"
@@ -191,21 +191,24 @@ fn applies_if_uses_item_applicability_and_declared_capabilities() {
     let reg = registry();
     let ics = client(true);
 
-    let e = Expr::parse("DM-PACK-002-C-O and ICS-DMC-NOTIF-HTTP").unwrap();
+    let e = Expr::parse("DM-PACK-002-C-O and ICS-DMC-NODE-EXEC").unwrap();
     let (ok, why) = ics.eval_applies_if(&e, &reg);
     assert!(ok, "{why}");
     assert!(why.starts_with("holds: "), "{why}");
     assert!(why.contains("DM-PACK-002-C-O applicable (optional, declared supported in the ICS)"), "{why}");
-    assert!(why.contains("ICS-DMC-NOTIF-HTTP declared true in the ICS"), "{why}");
+    assert!(why.contains("ICS-DMC-NODE-EXEC declared true in the ICS"), "{why}");
 
-    let e = Expr::parse("ICS-DMC-NOTIF-SMS or ICS-DMC-NOTIF-WAP").unwrap();
+    // A capability the ICS does not answer takes its declared default, and the reason says so.
+    let e = Expr::parse("ICS-DMC-EXEC-DOWNLOAD or ICS-DMC-EXEC-EFFECT or ICS-DMC-NOTIF-WAP").unwrap();
     let (ok, why) = ics.eval_applies_if(&e, &reg);
     assert!(!ok);
-    assert_eq!(
-        why,
-        "does not hold: ICS-DMC-NOTIF-SMS declared false in the ICS; ICS-DMC-NOTIF-WAP not declared in the ICS \
-         (treated as false)"
-    );
+    assert!(why.starts_with("does not hold: ICS-DMC-EXEC-DOWNLOAD declared false in the ICS; "), "{why}");
+    assert!(why.contains("ICS-DMC-EXEC-EFFECT not answered in the ICS: false by default (which node"), "{why}");
+    // An id no capability declares (the catalog refuses it in a case) counts as false.
+    assert!(why.ends_with("ICS-DMC-NOTIF-WAP not declared in the ICS (treated as false)"), "{why}");
+    let (ok, why) = ics.eval_applies_if(&Expr::parse("ICS-DMC-NODE-PERMANENT").unwrap(), &reg);
+    assert!(ok, "{why}");
+    assert!(why.contains("not answered in the ICS: true by default (every DM 2.0 client has DevInfo"), "{why}");
 
     let e = Expr::parse("DM-PACK-020-C-O or DM-PACK-019-C-O").unwrap();
     let (ok, why) = ics.eval_applies_if(&e, &reg);

@@ -159,7 +159,7 @@ fn support_answers_are_checked_against_the_scr_tables() {
     let err = parse(&src).unwrap().validate_against(&reg).unwrap_err();
     let IcsError::Invalid { problems, .. } = &err else { panic!("{err}") };
     let msg = err.to_string();
-    assert_eq!(problems.len(), 4, "{msg}");
+    assert_eq!(problems.len(), 5, "{msg}");
     assert!(msg.contains("ics.toml:9: [support] answers DM-PACK-001-C-M, which is mandatory"), "{msg}");
     assert!(
         msg.contains("ics.toml:10: [support] answers DM-PACK-002-S-M, a server item; the IUT is a client"),
@@ -167,7 +167,9 @@ fn support_answers_are_checked_against_the_scr_tables() {
     );
     assert!(msg.contains("ics.toml:11: [support] answers \"DM-PACK-099-C-O\", which is not an SCR item"), "{msg}");
     assert!(msg.contains("does not answer 2 optional client item(s): DM-PACK-019-C-O, DM-PACK-023-C-O"), "{msg}");
-    assert!(!msg.contains("ICS-X"), "ICS-* capabilities are free-form: {msg}");
+    // An answer no capability declares would have no effect: refused, with the declared ones.
+    assert!(msg.contains("ics.toml:12: [support] answers \"ICS-X\", which is no ICS capability"), "{msg}");
+    assert!(msg.contains("expected one of ICS-DMC-NODE-PERMANENT, "), "{msg}");
 }
 
 #[test]
@@ -212,4 +214,86 @@ fn suite_server_url_is_the_accounts_dm_server_url() {
         .replace("dev_id = \"IMEI:1\"", "server_uri = \"http://127.0.0.1:1/dm\"");
     let err = parse(&format!("{server}\n[pixit.suite]\nserver_url = \"http://127.0.0.1:2/dm\"\n")).unwrap_err();
     assert!(err.to_string().contains("a server IUT's DM endpoint is [pixit.iut] server_uri"), "{err}");
+}
+
+#[test]
+fn pixit_mo_defaults_describe_a_typical_tree_and_say_they_are_defaults() {
+    use dmcts::ics::mo::{MoValue, MO_PIXIT};
+    let ics = parse(CLIENT).unwrap();
+    ics.validate_against(&registry()).unwrap();
+    // Every declared value with a default is in force, marked as the default.
+    for p in MO_PIXIT {
+        assert_eq!(ics.pixit.mo.contains_key(p.key), p.default.is_some(), "{}", p.key);
+        assert_eq!(ics.pixit.mo_defaults.contains(p.key), p.default.is_some(), "{}", p.key);
+    }
+    assert_eq!(ics.pixit_lookup("mo.exec_uri").as_deref(), Some("urn:oma:mo:oma-fumo:1.0//DownloadAndUpdate"));
+    // MOData stays JSON for templates; text everywhere else.
+    let values = ics.pixit_values();
+    assert_eq!(
+        values["mo.instance_data"],
+        serde_json::json!({"FUMO": {"DownloadAndUpdate": {"PkgURL": "http://dmcts.invalid/firmware/created.bin"}}})
+    );
+    assert_eq!(values["mo.devid_uri"], "urn:oma:mo:oma-dm-devinfo:1.0//DevID");
+    assert_eq!(values["timeouts.step_ms"], "10000");
+    let json = ics.redacted_json();
+    assert!(json["pixit_defaults"].as_array().unwrap().contains(&"mo.permanent_uri".into()), "{json}");
+
+    // A value the ICS gives is its own; a table is MO data.
+    let ics = parse(&format!(
+        "{CLIENT}\n[pixit.mo]\nexec_uri = \"urn:oma:mo:acme-lock:1.0//Lock\"\ninstance_moid = \"urn:oma:mo:acme-app:1.0\"\n\
+         instance_data = {{ App = {{ Name = \"dmcts\" }} }}\ninstance_value = \"dmcts\"\n"
+    ))
+    .unwrap();
+    assert_eq!(ics.pixit.mo["exec_uri"], MoValue::Text("urn:oma:mo:acme-lock:1.0//Lock".into()));
+    assert!(!ics.pixit.mo_defaults.contains("exec_uri") && ics.pixit.mo_defaults.contains("devid_uri"));
+    assert_eq!(ics.pixit_values()["mo.instance_data"], serde_json::json!({"App": {"Name": "dmcts"}}));
+}
+
+#[test]
+fn pixit_mo_values_are_checked_with_their_line() {
+    let src = format!(
+        "{CLIENT}\n[pixit.mo]\nreplace_uri = \"urn:oma:mo:oma-fumo:1.0//\"\nexec_uri = \"urn:x:1.0/*/Op\"\n\
+         instance_data = \"FUMO\"\n"
+    );
+    let err = parse(&src).unwrap_err().to_string();
+    let at =
+        |key: &str| format!("ics.toml:{}: PIXIT mo.{key}: ", src.lines().position(|l| l.starts_with(key)).unwrap() + 1);
+    assert!(
+        err.contains(&format!("{}\"urn:oma:mo:oma-fumo:1.0//\" does not end in a node name", at("replace_uri"))),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{}\"urn:x:1.0/*/Op\" addresses several nodes", at("exec_uri"))), "{err}");
+    assert!(err.contains(&format!("{}FUMO is not a non-empty table", at("instance_data"))), "{err}");
+    // The value the read-back looks for must be among the data sent.
+    let err = parse(&format!("{CLIENT}\n[pixit.mo]\ninstance_data = {{ App = {{ Name = \"x\" }} }}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("PIXIT mo.instance_value \"http://dmcts.invalid/firmware/created.bin\" is not a leaf value of mo.instance_data"), "{err}");
+    // A server IUT has no tree for the cases to address: its [pixit.mo] names only what it
+    // manages (the EXEC node and its result AlertType).
+    let server = "[iut]\nrole = \"server\"\nvendor = \"a\"\nproduct = \"b\"\nversion = \"1\"\n[pixit.iut]\nserver_uri = \"http://127.0.0.1:1/dm\"\n\
+                  [pixit.upper_tester]\nbackend = \"http\"\nurl = \"http://127.0.0.1:9/ut\"\n[pixit.mo]\n";
+    let err = parse(&format!("{server}x = \"y\"\n")).unwrap_err().to_string();
+    assert!(err.contains("PIXIT mo.x describes a client IUT's tree"), "{err}");
+    parse(&format!("{server}exec_result_alert_type = \"urn:oma:at:x:1.0:Done\"\n")).unwrap();
+}
+
+#[test]
+fn a_capability_that_holds_needs_its_pixit() {
+    let reg = registry();
+    // Declared true without the values it needs (they have no default): refused before any traffic.
+    let ics = parse(&CLIENT.replace("[support]\n", "[support]\n\"ICS-DMC-EXEC-EFFECT\" = true\n")).unwrap();
+    let err = ics.validate_against(&reg).unwrap_err().to_string();
+    assert!(
+        err.contains("ICS-DMC-EXEC-EFFECT holds (declared true in the ICS), but the PIXIT gives no mo.exec_effect_uri, mo.exec_effect_value"),
+        "{err}"
+    );
+    assert!(err.contains("or answer ICS-DMC-EXEC-EFFECT = false in [support]"), "{err}");
+    // Declared false: nothing is needed.
+    let ics = parse(&CLIENT.replace("[support]\n", "[support]\n\"ICS-DMC-NODE-EXEC\" = false\n")).unwrap();
+    ics.validate_against(&reg).unwrap();
+    // A server capability id, or one of another role, is refused.
+    let ics = parse(&CLIENT.replace("[support]\n", "[support]\n\"ICS-DMS-NOTIF-HTTP\" = true\n")).unwrap();
+    let err = ics.validate_against(&reg).unwrap_err().to_string();
+    assert!(err.contains("[support] answers \"ICS-DMS-NOTIF-HTTP\", which is no ICS capability"), "{err}");
 }

@@ -175,14 +175,14 @@ fn reference_faults_json_lists_both_roles_with_scr_items() {
 #[test]
 fn plan_warns_before_traffic_when_the_pixit_lacks_a_value_a_case_needs() {
     let src = std::fs::read_to_string("examples/ics-client.toml").unwrap();
-    let without = src.replace("exec_uri = ", "# exec_uri = ");
-    let path = std::env::temp_dir().join(format!("dmcts-ics-no-exec-{}.toml", std::process::id()));
+    let without = src.replace("secret = ", "# secret = ").replace("auth_data = ", "# auth_data = ");
+    let path = std::env::temp_dir().join(format!("dmcts-ics-no-secret-{}.toml", std::process::id()));
     std::fs::write(&path, without).unwrap();
     let out = dmcts(&["plan", "--ics", path.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    let line = text.lines().skip_while(|l| !l.contains("TC-DMC-CMD-006")).nth(1).unwrap_or_default();
-    assert!(line.contains("WILL END IN ERROR: the PIXIT lacks mo.exec_uri"), "{text}");
+    let line = text.lines().skip_while(|l| !l.contains("TC-DMC-P0-001")).nth(1).unwrap_or_default();
+    assert!(line.contains("WILL END IN ERROR: the PIXIT lacks notification.secret, notification.auth_data"), "{text}");
     let _ = std::fs::remove_file(&path);
 }
 

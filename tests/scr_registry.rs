@@ -436,3 +436,72 @@ fn duplicate_table_ids_name_both_files() {
     assert!(errs[0].starts_with("scr/dm2/b.toml:2:"), "{errs:?}");
     assert!(errs[0].contains("duplicate table id DM-PACK") && errs[0].contains("scr/dm2/a.toml:1"), "{errs:?}");
 }
+
+#[test]
+fn shipped_capabilities_are_the_dm2_client_device_facts() {
+    let reg = Registry::load_dir(&scr_dir()).unwrap();
+    let ids: Vec<&str> = reg.capabilities_of(Role::Client, "dm2").iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "ICS-DMC-NODE-PERMANENT",
+            "ICS-DMC-NODE-REPLACE",
+            "ICS-DMC-MO-CREATE",
+            "ICS-DMC-NODE-EXEC",
+            "ICS-DMC-EXEC-DOWNLOAD",
+            "ICS-DMC-EXEC-EFFECT",
+            "ICS-DMC-DEFAULT-FETCH"
+        ]
+    );
+    assert!(reg.capabilities_of(Role::Server, "dm2").is_empty());
+    let exec = reg.capability("ICS-DMC-NODE-EXEC").unwrap();
+    assert!(exec.default && exec.question.starts_with("Does the device have a node"));
+    assert_eq!(exec.pixit, ["mo.exec_uri"]);
+    assert!(exec.file.ends_with("dm2/capabilities.toml") && exec.line > 1);
+    // Facts without a typical value default to "the device lacks it".
+    assert!(!reg.capability("ICS-DMC-EXEC-EFFECT").unwrap().default);
+    assert!(!reg.capability("ICS-DMC-DEFAULT-FETCH").unwrap().default);
+}
+
+const CAP: &str = r#"[[capability]]
+id = "ICS-DMC-X"
+role = "client"
+bindings = ["dm2"]
+question = "Does it?"
+default = true
+default_why = "typical"
+pixit = ["mo.x"]
+"#;
+
+#[test]
+fn a_file_of_capabilities_needs_no_table_header_and_is_checked() {
+    let sources = vec![
+        (PathBuf::from("scr/dm2/packages.toml"), format!("{HEADER}{A}").into_bytes()),
+        (PathBuf::from("scr/dm2/capabilities.toml"), CAP.as_bytes().to_vec()),
+    ];
+    let reg = Registry::from_sources(sources).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reg.capabilities().len(), 1);
+    assert_eq!(reg.capability("ICS-DMC-X").unwrap().line, 1);
+
+    let errs = errors_of(&[
+        ("scr/dm2/packages.toml", &format!("{HEADER}{A}")),
+        ("scr/dm2/c.toml", &format!("{CAP}\n{}", CAP.replace("ICS-DMC-X", "DM-PACK-001-C-M"))),
+        ("scr/dm2/d.toml", CAP),
+        (
+            "scr/dm2/e.toml",
+            &CAP.replace("ICS-DMC-X", "X-1").replace("\"Does it?\"", "\" \"").replace("\"mo.x\"", "\"x\""),
+        ),
+        ("scr/dm2/f.toml", &CAP.replace("default = true", "default = \"yes\"")),
+    ]);
+    let all = errs.join("\n");
+    assert!(all.contains("scr/dm2/c.toml:11:6: bad capability id \"DM-PACK-001-C-M\""), "{all}");
+    assert!(all.contains("capability id DM-PACK-001-C-M is also an SCR item id"), "{all}");
+    assert!(
+        all.contains("scr/dm2/d.toml:2:6: duplicate capability id ICS-DMC-X: already declared at scr/dm2/c.toml:1"),
+        "{all}"
+    );
+    assert!(all.contains("scr/dm2/e.toml:2:6: bad capability id \"X-1\""), "{all}");
+    assert!(all.contains("capability X-1: `question` is empty"), "{all}");
+    assert!(all.contains("`pixit` entry \"x\" is not a dotted PIXIT name"), "{all}");
+    assert!(all.contains("scr/dm2/f.toml:6:") && all.contains("in [[capability]] at line 1"), "{all}");
+}

@@ -63,8 +63,10 @@ cites = "000_toy.txt section 3, flow 1 step 1: the server asks for the state"
 /// The shipped tables plus TOY (as `scr/toy/toy.toml`).
 fn registry() -> Registry {
     let dm = root().join("scr/dm2/packages.toml");
+    let caps = root().join("scr/dm2/capabilities.toml");
     let sources = vec![
         (dm.clone(), std::fs::read(&dm).expect("the shipped DM-PACK table")),
+        (caps.clone(), std::fs::read(&caps).expect("the shipped DM 2.0 capabilities")),
         (PathBuf::from("scr/toy/toy.toml"), TOY.as_bytes().to_vec()),
     ];
     Registry::from_sources(sources).unwrap_or_else(|e| panic!("{e}"))

@@ -174,7 +174,7 @@ async fn run(greeting: &str) -> (exec::Execution, Vec<String>) {
         server_uri: None,
         basic: None,
         server_notifications_via_ut: false,
-        pixit: [("iut.dev_id".to_string(), "toy-1".to_string())].into(),
+        pixit: [("iut.dev_id".to_string(), serde_json::Value::from("toy-1"))].into(),
         declared_supported: Vec::new(),
     };
     let env = CaseEnv { registry, settings, binding: toy, ut: Arc::new(ut), listener, http: reqwest::Client::new() };

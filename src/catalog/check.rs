@@ -15,6 +15,12 @@ pub struct Check {
     /// used a default the vendor never confirmed), a failure is `inconc` naming it, not `fail`.
     #[serde(default)]
     pub relies_on: Option<Reliance>,
+    /// The verdict when the check fails: `fail` (default), or `inconc` for a check that guards a
+    /// preparation made through another command (e.g. reading back, with HPUT, the URL an HGET
+    /// stored before the EXEC under test): its failure means the case could not be carried out,
+    /// not that `scr` was violated.
+    #[serde(default)]
+    pub on_fail: OnFail,
     #[serde(flatten)]
     pub kind: CheckKind,
 }
@@ -39,6 +45,15 @@ pub struct ContractCheck {
     pub why: Option<String>,
     #[serde(flatten)]
     pub kind: CheckKind,
+}
+
+/// What a failed check makes of the case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFail {
+    #[default]
+    Fail,
+    Inconc,
 }
 
 /// Data-driven checks, plus named built-ins for what is too rich for data.

@@ -116,7 +116,36 @@ fn validate_case(
         }
     }
     match case.applies_if.as_deref().map(Expr::parse) {
-        Some(Ok(e)) => case.applies_expr = Some(e),
+        Some(Ok(e)) => {
+            // Every atom is an SCR item or a declared capability: an unknown id would silently
+            // count as "not supported" and the case would never run.
+            for atom in e.atoms() {
+                let problem = match (registry.get(atom), registry.capability(atom)) {
+                    (Some(_), _) => None,
+                    (None, Some(c)) if c.role == role && c.has_binding(binding.name()) => None,
+                    (None, Some(c)) => Some(format!(
+                        "names capability {atom}, of a {} IUT of binding(s) {}; the case tests a {} {role} IUT",
+                        c.role,
+                        c.bindings.join(", "),
+                        binding.name()
+                    )),
+                    (None, None) => {
+                        let known: Vec<&str> =
+                            registry.capabilities_of(role, binding.name()).iter().map(|c| c.id.as_str()).collect();
+                        Some(format!(
+                            "names {atom}, which is neither an SCR item nor a declared ICS capability (declare it \
+                             as a [[capability]] next to the SCR tables); capabilities of a {} {role}: {}",
+                            binding.name(),
+                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        ))
+                    }
+                };
+                if let Some(p) = problem {
+                    err(&file, line, format!("case {id}: applies_if {p}"));
+                }
+            }
+            case.applies_expr = Some(e)
+        }
         Some(Err(e)) => err(&file, line, format!("case {id}: applies_if: {e}")),
         None => {}
     }

@@ -1,7 +1,7 @@
 //! Applicability: whether each SCR item and each case's `applies_if` holds for the IUT of an
 //! ICS, with a reason a human can check before any traffic is sent.
 use super::{Applicability, Ics, TableApplicability};
-use crate::scr::{Expr, Registry, ScrItem, ScrTable, Status};
+use crate::scr::{Capability, Expr, Registry, ScrItem, ScrTable, Status};
 use std::collections::BTreeMap;
 
 impl Ics {
@@ -174,8 +174,20 @@ impl Ics {
         (ok, phrase)
     }
 
-    /// Evaluates a case's `applies_if`: SCR ids hold iff the item is applicable, `ICS-*` (and
-    /// any other) ids hold iff declared true in `[support]`. The reason names the deciding atoms.
+    /// Whether a declared capability holds for the IUT, and why, as a phrase following its id:
+    /// the ICS's answer, else its default (with why the default is what it is).
+    pub fn capability_answer(&self, cap: &Capability) -> (bool, String) {
+        match self.support.get(&cap.id) {
+            Some(true) => (true, "declared true in the ICS".into()),
+            Some(false) => (false, "declared false in the ICS".into()),
+            None if self.all_optional_supported => (true, "the reference implementation has it".into()),
+            None => (cap.default, format!("not answered in the ICS: {} by default ({})", cap.default, cap.default_why)),
+        }
+    }
+
+    /// Evaluates a case's `applies_if`: SCR ids hold iff the item is applicable, capability ids
+    /// per [`Ics::capability_answer`], other ids (the catalog rejects them) iff declared true in
+    /// `[support]`. The reason names the deciding atoms.
     pub fn eval_applies_if(&self, expr: &Expr, reg: &Registry) -> (bool, String) {
         let applicability: BTreeMap<String, (bool, String)> = {
             let mut memo = BTreeMap::new();
@@ -190,6 +202,8 @@ impl Ics {
         let (holds, deciding) = expr.eval_deciding(&mut |atom| {
             let (ok, phrase) = if let Some((ok, why)) = applicability.get(atom) {
                 (*ok, format!("{} ({why})", if *ok { "applicable" } else { "not applicable" }))
+            } else if let Some(cap) = reg.capability(atom) {
+                self.capability_answer(cap)
             } else {
                 match self.support.get(atom) {
                     Some(true) => (true, "declared true in the ICS".to_string()),

@@ -45,7 +45,7 @@ struct RawPixit {
     notification: NotificationPixit,
     upper_tester: Option<UpperTesterConfig>,
     timeouts: Timeouts,
-    mo: BTreeMap<String, String>,
+    mo: BTreeMap<String, super::mo::MoValue>,
 }
 
 /// Lines of the tables and keys of interest: `iut`, `support`, `support.<key>`, `pixit.<table>`.
@@ -240,6 +240,32 @@ impl Ics {
                 implements.push(t.get_ref().clone());
             }
         }
+        let mut mo_defaults = std::collections::BTreeSet::new();
+        match role {
+            Role::Client => {
+                for (key, message) in super::mo::check(&mut p.mo) {
+                    let line = lines.get(&format!("pixit.mo.{key}")).copied().or(at("pixit.mo"));
+                    problems.push(IcsProblem { line, message });
+                }
+                mo_defaults = super::mo::apply_defaults(&mut p.mo);
+                for (key, message) in super::mo::check_consistency(&p.mo) {
+                    let line = lines.get(&format!("pixit.mo.{key}")).copied().or(at("pixit.mo"));
+                    problems.push(IcsProblem { line, message });
+                }
+            }
+            Role::Server => {
+                // A server IUT has no tree; its [pixit.mo] names only what it manages.
+                for key in p.mo.keys().filter(|k| !super::mo::SERVER_KEYS.contains(&k.as_str())) {
+                    problems.push(IcsProblem {
+                        line: lines.get(&format!("pixit.mo.{key}")).copied().or(at("pixit.mo")),
+                        message: format!(
+                            "PIXIT mo.{key} describes a client IUT's tree; a server IUT's [pixit.mo] gives only {}",
+                            super::mo::SERVER_KEYS.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
         let t = &p.timeouts;
         for (name, v) in [("step_ms", t.step_ms), ("case_ms", t.case_ms), ("run_ms", t.run_ms)] {
             if v == 0 {
@@ -295,6 +321,7 @@ impl Ics {
                     upper_tester,
                     timeouts: p.timeouts,
                     mo: p.mo,
+                    mo_defaults,
                 },
                 profile: raw.profile,
                 lines,
@@ -307,8 +334,9 @@ impl Ics {
     /// Checks the ICS against the SCR tables: `[iut] binding` is one the tables know and
     /// `[iut] implements` names tables of it; every optional item of the IUT's role in an
     /// implemented table is answered; no answers for unknown ids, items of tables not
-    /// implemented, mandatory items or the other role's items. `ICS-*` capability ids are
-    /// free-form.
+    /// implemented, mandatory items or the other role's items; `ICS-*` answers only for the
+    /// declared capabilities of the IUT's role and binding (an answer nothing reads would be
+    /// silently ignored), and every capability that holds has the PIXIT values it names.
     pub fn validate_against(&self, reg: &Registry) -> Result<(), IcsError> {
         let role = self.iut.role;
         let binding = &self.iut.binding;
@@ -347,15 +375,36 @@ impl Ics {
             return Err(IcsError::Invalid { path: self.path.clone(), problems });
         }
         let implemented = |table: &str| reg.table(table).is_none_or(|t| self.implements_table(t).0);
+        let capabilities = reg.capabilities_of(role, binding);
+        let capability_ids = || {
+            let ids: Vec<&str> = capabilities.iter().map(|c| c.id.as_str()).collect();
+            if ids.is_empty() {
+                "none are declared".to_string()
+            } else {
+                format!("expected one of {}", ids.join(", "))
+            }
+        };
         for key in self.support.keys() {
             let line = self.line_of(&format!("support.{key}")).or(self.line_of("support"));
-            let message = match reg.get(key) {
-                None if key.starts_with("ICS-") => continue,
-                None => format!(
+            let message = match (reg.get(key), reg.capability(key)) {
+                (None, Some(c)) if c.role == role && c.has_binding(binding) => continue,
+                (None, Some(c)) if c.role != role => {
+                    format!("[support] answers {key}, a capability of a {} IUT; the IUT is a {role}", c.role)
+                }
+                (None, Some(c)) => format!(
+                    "[support] answers {key}, a capability of binding {}; the IUT's binding is {binding}",
+                    c.bindings.join(", ")
+                ),
+                (None, None) if key.starts_with("ICS-") => format!(
+                    "[support] answers {key:?}, which is no ICS capability (no case could read the answer); {} \
+                     for a {binding} {role} (scr/{binding}/capabilities.toml): remove the line or correct the id",
+                    capability_ids()
+                ),
+                (None, None) => format!(
                     "[support] answers {key:?}, which is not an SCR item; expected an optional {role} SCR item id or \
                      an ICS-* capability id"
                 ),
-                Some(i) if !implemented(&i.table) => {
+                (Some(i), _) if !implemented(&i.table) => {
                     let label = reg.table(&i.table).map(|t| t.label()).unwrap_or_else(|| i.table.clone());
                     format!(
                         "[support] answers {key}, an item of table {label}, which the IUT does not implement: add \
@@ -363,13 +412,13 @@ impl Ics {
                         i.table
                     )
                 }
-                Some(i) if i.role != role => {
+                (Some(i), _) if i.role != role => {
                     format!("[support] answers {key}, a {} item; the IUT is a {role}: answer only {role} items", i.role)
                 }
-                Some(i) if i.status == Status::M => {
+                (Some(i), _) if i.status == Status::M => {
                     format!("[support] answers {key}, which is mandatory: only optional (-O) items are answered")
                 }
-                Some(_) => continue,
+                (Some(_), _) => continue,
             };
             problems.push(IcsProblem { line, message });
         }
@@ -390,6 +439,30 @@ impl Ics {
                         missing.join(", ")
                     ),
                 });
+            }
+        }
+        // A device fact that holds needs the PIXIT values that describe it.
+        {
+            let flat = self.pixit_flat();
+            for cap in &capabilities {
+                let (holds, why) = self.capability_answer(cap);
+                let missing: Vec<&str> =
+                    cap.pixit.iter().filter(|p| !flat.contains_key(p.as_str())).map(String::as_str).collect();
+                if holds && !missing.is_empty() {
+                    problems.push(IcsProblem {
+                        line: self.line_of(&format!("support.{}", cap.id)).or(self.line_of("pixit")),
+                        message: format!(
+                            "{} holds ({why}), but the PIXIT gives no {} (and there is no default): give {} in \
+                             [pixit.{}], or answer {} = false in [support] if the IUT lacks it ({})",
+                            cap.id,
+                            missing.join(", "),
+                            if missing.len() == 1 { "it" } else { "them" },
+                            missing[0].split('.').next().unwrap_or("mo"),
+                            cap.id,
+                            cap.question
+                        ),
+                    });
+                }
             }
         }
         if problems.is_empty() {

@@ -8,10 +8,12 @@
 //!
 //! By concern: the types are here; [`load`] parses and validates an ICS file (and checks it
 //! against the SCR tables), [`applicability`] decides which items and cases apply and why,
-//! [`redact`] flattens the PIXIT and hides its sensitive values. The built-in ICS of the
+//! [`redact`] flattens the PIXIT and hides its sensitive values, [`mo`] declares the `[pixit.mo]`
+//! values client cases use, with their defaults. The built-in ICS of the
 //! reference peers lives with them, in `crate::reference::ics`.
 mod applicability;
 mod load;
+pub mod mo;
 mod redact;
 
 use crate::scr::Role;
@@ -184,8 +186,12 @@ pub struct Pixit {
     pub notification: NotificationPixit,
     pub upper_tester: UpperTesterConfig,
     pub timeouts: Timeouts,
-    /// `[pixit.mo]`: device-specific ClientURIs cases need (e.g. `devid_uri`, `permanent_uri`).
-    pub mo: BTreeMap<String, String>,
+    /// `[pixit.mo]`: where the client IUT's tree is addressed and what cases send into it
+    /// (declared in [`mo::MO_PIXIT`]; defaults applied for a client IUT).
+    pub mo: BTreeMap<String, mo::MoValue>,
+    /// The `[pixit.mo]` keys whose value is the documented default, not the ICS's.
+    #[serde(skip)]
+    pub mo_defaults: std::collections::BTreeSet<String>,
 }
 
 /// The effective ICS of one IUT.

@@ -13,6 +13,22 @@ impl Ics {
     /// wire; reports scrub them with [`Ics::sensitive_values`]). Absent optional values are
     /// left out.
     pub fn pixit_flat(&self) -> BTreeMap<String, String> {
+        self.pixit_values()
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect()
+    }
+
+    /// Every PIXIT value as `dotted.key → JSON`, what `${pixit.…}` templates resolve to: text
+    /// (numbers and booleans too, as their text), except `[pixit.mo]` data (MOData tables),
+    /// which stays JSON.
+    pub fn pixit_values(&self) -> BTreeMap<String, Value> {
         let mut out = BTreeMap::new();
         let v = serde_json::to_value(&self.pixit).unwrap_or(Value::Null);
         flatten("", &v, &mut out);
@@ -43,6 +59,7 @@ impl Ics {
             "support": self.support,
             "all_optional_supported": self.all_optional_supported,
             "pixit": pixit,
+            "pixit_defaults": self.pixit.mo_defaults.iter().map(|k| format!("mo.{k}")).collect::<Vec<_>>(),
             "profile": self.profile,
         })
     }
@@ -54,16 +71,20 @@ impl Ics {
     }
 }
 
-fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
     let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
     match v {
+        // A `[pixit.mo]` value is one value, whatever its shape (MOData is a table).
+        Value::Object(m) if prefix == "mo" => m.iter().for_each(|(k, v)| {
+            out.insert(key(k), v.clone());
+        }),
         Value::Object(m) => m.iter().for_each(|(k, v)| flatten(&key(k), v, out)),
         Value::Null => {}
         Value::String(s) => {
-            out.insert(prefix.to_string(), s.clone());
+            out.insert(prefix.to_string(), Value::String(s.clone()));
         }
         other => {
-            out.insert(prefix.to_string(), other.to_string());
+            out.insert(prefix.to_string(), Value::String(other.to_string()));
         }
     }
 }

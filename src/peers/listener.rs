@@ -534,16 +534,19 @@ impl Listener {
         self.shared.lock().case.as_ref().map_or(0, |i| i.last_seq)
     }
 
-    /// Consumes the requests a resource already answered that arrived up to `seq` (inclusive),
-    /// and returns them: they happened before a later point of the exchange (e.g. before the
-    /// suite answered with END) and cannot break a silence that starts after it.
-    pub fn settle_answered_through(&self, seq: usize) -> Vec<Incoming> {
+    /// Consumes the requests at `endpoint` ("any" for all) a resource already answered that
+    /// arrived up to `seq` (inclusive), and returns them: they happened before a later point of
+    /// the exchange (e.g. before the suite answered with END) and cannot break a silence at that
+    /// endpoint that starts after it. Requests at other endpoints stay for the steps awaiting
+    /// them (a new session the client opened right after END, answered by a resource).
+    pub fn settle_answered_through(&self, endpoint: &str, seq: usize) -> Vec<Incoming> {
         let mut st = self.shared.lock();
         let Some(inbox) = st.case.as_mut() else { return Vec::new() };
         inbox
             .requests
             .iter_mut()
             .filter(|h| !h.consumed && h.incoming.seq <= seq && h.incoming.answered.is_some())
+            .filter(|h| endpoint == "any" || h.incoming.endpoint == endpoint)
             .map(|h| {
                 h.consumed = true;
                 h.incoming.clone()

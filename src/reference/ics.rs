@@ -1,6 +1,7 @@
 //! The built-in ICS of the reference peers, used by `dmcts run --against reference` and the
 //! selftest: every optional SCR item supported, the upper tester over HTTP, the reference
 //! notification credentials and short timeouts.
+use crate::ics::mo::MoValue;
 use crate::ics::{
     AccountPixit, Ics, IutIdentity, IutPixit, NotificationPixit, NotificationTransport, Pixit, ServerDelivery,
     SuitePixit, Timeouts, DEFAULT_BINDING,
@@ -8,7 +9,7 @@ use crate::ics::{
 use crate::scr::Role;
 use crate::upper_tester::UpperTesterConfig;
 use crate::wire::dm2::Profile;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -23,36 +24,29 @@ pub const REFERENCE_AUTH_DATA: &str = "test-noti-authdata";
 /// SCR tables the reference peers implement beyond the base tables of the dm2 binding (which
 /// they implement by definition); a table they do not implement is not applicable to them.
 pub const REFERENCE_IMPLEMENTS: &[&str] = &[];
-/// ClientURI of DevInfo/DevID used by the reference ICS (`pixit.mo.devid_uri`).
-pub const REFERENCE_DEVID_URI: &str = "urn:oma:mo:oma-dm-devinfo:1.0//DevID";
 
 impl Ics {
-    /// Device-specific ClientURIs of the reference client that client-role cases use (`[pixit.mo]`),
-    /// matching the provisioned state documented in `crate::reference::client`.
-    fn reference_mo() -> BTreeMap<String, String> {
-        [
-            ("devid_uri", REFERENCE_DEVID_URI),
-            // A permanent node: DELETE must be refused (405).
-            ("permanent_uri", "urn:oma:mo:dmcts-test:1.0/t0/Perm"),
-            // A dynamic leaf the server may replace with HGET and remove with DELETE.
-            ("dynamic_uri", "urn:oma:mo:dmcts-test:1.0/t0/Scratch"),
-            // A MOID the server may create instances of with HGET (no ClientURI).
-            ("instance_moid", "urn:oma:mo:dmcts-test:1.0"),
-            // A MOID whose configuration the tree lacks after reset (DEFAULT, config.request).
-            ("default_moid", "urn:oma:mo:dmcts-config:1.0"),
-            // A subtree the client uploads with HPUT/HPOST.
-            ("upload_uri", "urn:oma:mo:oma-dm-devinfo:1.0/d0/"),
-            // An executable node, and a node whose value shows the execution took effect.
-            ("exec_uri", "urn:oma:mo:dmcts-test:1.0/t0/Op"),
-            ("exec_effect_uri", "urn:oma:mo:dmcts-test:1.0/t0/OpCount"),
-            ("exec_effect_value", "1"),
-            // Server role: the AlertType the reference server records for an EXEC result (it
-            // knows the dmcts-test family), given so a missing result is a verdict, not inconc.
-            ("exec_result_alert_type", "urn:oma:at:dmcts-test:1.0:OperationComplete"),
+    /// `[pixit.mo]` of the reference client: the documented defaults (a typical DM 2.0 tree:
+    /// DevInfo and FUMO, which the reference client has), so that the selftest proves them, plus
+    /// the values that have no default, matching the provisioned state documented in
+    /// `crate::reference::client`. Returns the values and the keys that are defaults.
+    fn reference_mo() -> (BTreeMap<String, MoValue>, BTreeSet<String>) {
+        let text = |v: &str| MoValue::Text(v.to_string());
+        let mut mo: BTreeMap<String, MoValue> = [
+            // Executing FUMO DownloadAndUpdate right after a reset, with the empty PkgURL the
+            // reset leaves, fails its download: State becomes 20 (Download Failed).
+            ("exec_effect_uri", text("urn:oma:mo:oma-fumo:1.0//State")),
+            ("exec_effect_value", text("20")),
+            // The configuration MO of the reference client's local application: no instance
+            // after a reset, so `config.request` needs the DEFAULT URI.
+            ("default_moid", text(super::client::store::MOID_CONFIG)),
+            ("default_data", MoValue::Data(serde_json::json!({ "Config": { "Server": "dmcts" } }))),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let defaults = crate::ics::mo::apply_defaults(&mut mo);
+        (mo, defaults)
     }
 
     /// The built-in ICS of a reference peer (see [`Ics::for_reference_with`]), listening on
@@ -71,6 +65,20 @@ impl Ics {
         listen: SocketAddr,
         dev_id: &str,
     ) -> Ics {
+        let (mo, mo_defaults) = match role {
+            Role::Client => Self::reference_mo(),
+            // A server IUT has no tree; its [pixit.mo] names what it manages. The AlertType the
+            // reference server records for an EXEC result (it knows the dmcts-test family) is
+            // given, so a missing result is a verdict, not inconc (TC-DMS-ASYNC-001).
+            Role::Server => (
+                [(
+                    "exec_result_alert_type".to_string(),
+                    MoValue::Text("urn:oma:at:dmcts-test:1.0:OperationComplete".into()),
+                )]
+                .into(),
+                BTreeSet::new(),
+            ),
+        };
         let product = match role {
             Role::Client => "reference DM client",
             Role::Server => "reference DM server",
@@ -100,7 +108,8 @@ impl Ics {
                 upper_tester: UpperTesterConfig::Http { url: ut_url.to_string() },
                 // In-process peers answer in milliseconds; long waits would only slow selftests.
                 timeouts: Timeouts { step_ms: 5_000, case_ms: 30_000, run_ms: 600_000, quiet_period_ms: 150 },
-                mo: Self::reference_mo(),
+                mo,
+                mo_defaults,
             },
             profile: Profile::default(),
             lines: BTreeMap::new(),

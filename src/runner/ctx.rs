@@ -41,8 +41,8 @@ pub struct CaseSettings {
     /// Server IUT: its notifications come back in the upper tester's answer, not over HTTP.
     pub server_notifications_via_ut: bool,
     /// Flat PIXIT values for `${pixit.x}` templates (sensitive ones included: they are needed
-    /// on the wire, and scrubbed from reports separately).
-    pub pixit: BTreeMap<String, String>,
+    /// on the wire, and scrubbed from reports separately): text, or JSON for `[pixit.mo]` data.
+    pub pixit: BTreeMap<String, Value>,
     /// The optional items and `ICS-*` capabilities the case's `applies_if` names that the ICS
     /// declares supported: an upper tester answering `unsupported` for them contradicts the ICS.
     pub declared_supported: Vec<String>,
@@ -98,7 +98,7 @@ pub struct CheckRun<'a> {
 impl Resolver for Ctx<'_> {
     fn resolve(&self, expr: &str) -> Option<Value> {
         if let Some(p) = expr.strip_prefix("pixit.") {
-            return self.env.settings.pixit.get(p).map(|s| Value::String(s.clone()));
+            return self.env.settings.pixit.get(p).cloned();
         }
         if let Some(p) = expr.strip_prefix("profile.") {
             // Profile settings (UNVERIFIED points), so cases can follow them.
@@ -277,7 +277,17 @@ impl<'a> Ctx<'a> {
                 if let Some(n) = &f.note {
                     message.push_str(&format!(" ({n})"));
                 }
-                self.fail_scr(Verdict::Fail, &scr, c.why.as_deref(), message, f.expected, f.actual);
+                let verdict = match c.on_fail {
+                    crate::catalog::check::OnFail::Fail => Verdict::Fail,
+                    crate::catalog::check::OnFail::Inconc => {
+                        message.push_str(
+                            "; the check guards a preparation made through another command: the case could not be \
+                             carried out",
+                        );
+                        Verdict::Inconc
+                    }
+                };
+                self.fail_scr(verdict, &scr, c.why.as_deref(), message, f.expected, f.actual);
                 return;
             }
             self.held.insert((self.step, Some(run.first_index + i)));

@@ -16,6 +16,8 @@ pub struct PlannedCase {
     pub reason: String,
     /// Upper-tester actions the case needs (an interactive run prompts for them).
     pub operator_actions: Vec<String>,
+    /// PIXIT values the case needs.
+    pub pixit: Vec<String>,
 }
 
 /// Whether the IUT implements one SCR table, and why; only the items of implemented tables
@@ -43,11 +45,42 @@ pub struct PlannedItem {
     pub cases: Vec<String>,
 }
 
+/// One ICS capability of the IUT's role and binding: the device fact, whether it holds, and
+/// whether the ICS said so or the default decided.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedCapability {
+    pub id: String,
+    pub question: String,
+    pub holds: bool,
+    /// `ics` (answered in `[support]`), `default`, or `reference` (the built-in reference ICS).
+    pub source: String,
+    pub reason: String,
+    /// Cases whose `applies_if` names it.
+    pub cases: Vec<String>,
+}
+
+/// One `[pixit.mo]` value: what it is for, the value in force and where it comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedPixit {
+    /// Dotted name, e.g. `mo.exec_uri`.
+    pub name: String,
+    pub value: Option<String>,
+    /// `ics`, `default`, or `none` (no value and no default).
+    pub source: String,
+    pub about: String,
+    /// Cases that will run and need it.
+    pub cases: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub iut: String,
     /// Every SCR table: in (implemented) or out, and why.
     pub tables: Vec<PlannedTable>,
+    /// The ICS capabilities (device facts) of the IUT's role and binding.
+    pub capabilities: Vec<PlannedCapability>,
+    /// `[pixit.mo]` values (client IUT): what the cases address and send into the tree.
+    pub pixit: Vec<PlannedPixit>,
     pub cases: Vec<PlannedCase>,
     pub items: Vec<PlannedItem>,
 }
@@ -83,7 +116,7 @@ pub fn case_applicability(case: &Case, ics: &Ics, reg: &Registry) -> (bool, Stri
 }
 
 pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
-    let cases = cat
+    let cases: Vec<PlannedCase> = cat
         .cases
         .iter()
         .map(|c| {
@@ -103,6 +136,7 @@ pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
                 runs,
                 reason,
                 operator_actions: actions,
+                pixit: c.pixit.clone(),
             }
         })
         .collect();
@@ -130,12 +164,72 @@ pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
             reason: a.reason,
         })
         .collect();
+    let capabilities = reg
+        .capabilities_of(ics.iut.role, &ics.iut.binding)
+        .into_iter()
+        .map(|c| {
+            let (holds, reason) = ics.capability_answer(c);
+            let source = match ics.support.get(&c.id) {
+                Some(_) => "ics",
+                None if reason.contains("default") => "default",
+                None => "reference",
+            };
+            let cases = cat
+                .cases
+                .iter()
+                .filter(|k| k.applies_expr.as_ref().is_some_and(|e| e.atoms().contains(&c.id.as_str())))
+                .map(|k| k.id.clone())
+                .collect();
+            PlannedCapability {
+                id: c.id.clone(),
+                question: c.question.clone(),
+                holds,
+                source: source.into(),
+                reason,
+                cases,
+            }
+        })
+        .collect();
+    let pixit = if ics.iut.role == crate::scr::Role::Client { planned_mo(ics, &cases) } else { Vec::new() };
     Plan {
         iut: format!("{} {} {} ({})", ics.iut.vendor, ics.iut.product, ics.iut.version, ics.iut.role),
         tables,
+        capabilities,
+        pixit,
         cases,
         items,
     }
+}
+
+/// The declared `[pixit.mo]` values, then any other the ICS gives or a case needs.
+fn planned_mo(ics: &Ics, cases: &[PlannedCase]) -> Vec<PlannedPixit> {
+    use crate::ics::mo::MO_PIXIT;
+    let needing = |name: &str| -> Vec<String> {
+        cases.iter().filter(|c| c.runs && c.pixit.iter().any(|p| p == name)).map(|c| c.id.clone()).collect()
+    };
+    let entry = |key: &str, about: &str| {
+        let name = format!("mo.{key}");
+        let value = ics.pixit.mo.get(key).map(|v| v.to_text());
+        let source = match (&value, ics.pixit.mo_defaults.contains(key)) {
+            (None, _) => "none",
+            (Some(_), true) => "default",
+            (Some(_), false) => "ics",
+        };
+        let cases = needing(&name);
+        PlannedPixit { name, value, source: source.into(), about: about.into(), cases }
+    };
+    let mut out: Vec<PlannedPixit> = MO_PIXIT.iter().map(|p| entry(p.key, p.about)).collect();
+    let mut others: Vec<String> = ics.pixit.mo.keys().filter(|k| crate::ics::mo::param(k).is_none()).cloned().collect();
+    for c in cases {
+        for p in c.pixit.iter().filter_map(|p| p.strip_prefix("mo.")) {
+            if crate::ics::mo::param(p).is_none() && !others.iter().any(|o| o == p) {
+                others.push(p.to_string());
+            }
+        }
+    }
+    others.sort();
+    out.extend(others.iter().map(|k| entry(k, "not a value the shipped cases use")));
+    out
 }
 
 impl Plan {
@@ -153,9 +247,35 @@ impl Plan {
         }
         let implemented = self.tables.iter().filter(|t| t.implemented).count();
         s.push_str(&format!(
-            "\n{implemented} of {} tables are implemented; only their items can apply.\n\nCases:\n",
+            "\n{implemented} of {} tables are implemented; only their items can apply.\n",
             self.tables.len()
         ));
+        if !self.capabilities.is_empty() {
+            s.push_str("\nICS capabilities (device facts; cases that need one are not applicable without it):\n");
+            for c in &self.capabilities {
+                let marker = if c.source == "default" { " (default)" } else { "" };
+                s.push_str(&format!("  {:<5} {}{marker}\n      {}\n", c.holds, c.id, c.question));
+                s.push_str(&format!("      {}\n", c.reason));
+                if !c.cases.is_empty() {
+                    s.push_str(&format!("      cases: {}\n", c.cases.join(", ")));
+                }
+            }
+        }
+        if !self.pixit.is_empty() {
+            s.push_str("\nPIXIT [pixit.mo] (what client cases address and send into the tree):\n");
+            for p in &self.pixit {
+                let value = match (&p.value, p.source.as_str()) {
+                    (Some(v), "default") => format!("{v} (default)"),
+                    (Some(v), _) => v.clone(),
+                    (None, _) => "(no value; no default)".to_string(),
+                };
+                s.push_str(&format!("  {:<20} {value}\n      {}\n", p.name, p.about));
+                if !p.cases.is_empty() {
+                    s.push_str(&format!("      needed by: {}\n", p.cases.join(", ")));
+                }
+            }
+        }
+        s.push_str("\nCases:\n");
         let runs = self.cases.iter().filter(|c| c.runs).count();
         for c in &self.cases {
             s.push_str(&format!(

@@ -111,7 +111,7 @@ pub fn settings_from_ics(ics: &Ics, case: &crate::catalog::Case) -> CaseSettings
             (Some(u), Some(pw)) => Some((u.clone(), pw.clone())),
             _ => None,
         },
-        pixit: ics.pixit_flat(),
+        pixit: ics.pixit_values(),
         server_notifications_via_ut: p.notification.server_delivery == crate::ics::ServerDelivery::UpperTester,
         // Only the atoms that decide applicability count (not one under a `not`).
         declared_supported: case

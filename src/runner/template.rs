@@ -2,7 +2,9 @@
 //!
 //! - `${pixit.a.b}`: a PIXIT value; `${endpoint.repo}`: the URL of a suite endpoint;
 //!   `${case.id}`: the case id;
-//! - `${name}` / `${name#/json/pointer}`: a variable saved by an earlier step.
+//! - `${name}` / `${name#/json/pointer}`: a variable saved by an earlier step;
+//! - `${expr|last-segment}`: the text after the last `/` of the value (a query after `?` left
+//!   out), e.g. the node name of a ClientURI, which keys the `MOData` stored there.
 //!
 //! A string that is exactly one template takes the variable's JSON type (numbers stay numbers);
 //! otherwise values are spliced in as text. An unknown variable is an error in the case, never
@@ -40,12 +42,32 @@ fn text_of(v: &Value) -> String {
     }
 }
 
+/// Resolves one template expression, with its filters (`expr|filter`).
+fn resolve(expr: &str, r: &dyn Resolver) -> Result<Value, String> {
+    let mut parts = expr.split('|');
+    let base = parts.next().unwrap_or_default();
+    let mut v = r.resolve(base).ok_or_else(|| format!("unknown template variable ${{{base}}}"))?;
+    for filter in parts {
+        v = match filter {
+            "last-segment" => {
+                let text = text_of(&v);
+                let path = text.split('?').next().unwrap_or_default();
+                match path.rsplit('/').next() {
+                    Some(seg) if !seg.is_empty() => Value::String(seg.to_string()),
+                    _ => return Err(format!("${{{expr}}}: {text:?} has no last segment (it ends in \"/\")")),
+                }
+            }
+            other => return Err(format!("${{{expr}}}: unknown template filter {other:?}; known: last-segment")),
+        };
+    }
+    Ok(v)
+}
+
 /// Renders one string.
 pub fn render_str(s: &str, r: &dyn Resolver) -> Result<Value, String> {
     let trimmed = s.trim();
     if trimmed.starts_with("${") && trimmed.ends_with('}') && trimmed.matches("${").count() == 1 {
-        let expr = &trimmed[2..trimmed.len() - 1];
-        return r.resolve(expr).ok_or_else(|| format!("unknown template variable ${{{expr}}}"));
+        return resolve(&trimmed[2..trimmed.len() - 1], r);
     }
     let mut out = String::new();
     let mut rest = s;
@@ -54,7 +76,7 @@ pub fn render_str(s: &str, r: &dyn Resolver) -> Result<Value, String> {
         let after = &rest[i + 2..];
         let end = after.find('}').ok_or_else(|| format!("unterminated template in {s:?}"))?;
         let expr = &after[..end];
-        let v = r.resolve(expr).ok_or_else(|| format!("unknown template variable ${{{expr}}}"))?;
+        let v = resolve(expr, r)?;
         out.push_str(&text_of(&v));
         rest = &after[end + 1..];
     }
@@ -91,6 +113,7 @@ mod tests {
             match e {
                 "n" => Some(Value::from(42)),
                 "s" => Some(Value::from("x")),
+                "u" => Some(Value::from("urn:oma:mo:oma-fumo:1.0//DownloadAndUpdate/PkgURL?cv=1")),
                 _ => None,
             }
         }
@@ -102,5 +125,13 @@ mod tests {
         assert_eq!(render_str("a${n}-${s}", &R).unwrap(), Value::from("a42-x"));
         assert!(render_str("${nope}", &R).unwrap_err().contains("nope"));
         assert!(render_str("${n", &R).is_err());
+    }
+
+    #[test]
+    fn last_segment_names_the_node() {
+        assert_eq!(render_str("${u|last-segment}", &R).unwrap(), Value::from("PkgURL"));
+        assert_eq!(render_str("k-${u|last-segment}", &R).unwrap(), Value::from("k-PkgURL"));
+        assert!(render_str("${s|nope}", &R).unwrap_err().contains("unknown template filter"));
+        assert!(render_str("${nope|last-segment}", &R).unwrap_err().contains("unknown template variable"));
     }
 }

@@ -8,9 +8,11 @@
 //! item ids, `cites` on every item of a derived table, dependency expressions that parse, name
 //! existing items (of any table) and have no cycles — and reports every problem found, each
 //! with file:line:col and what was expected.
+pub mod capability;
 pub mod expr;
 pub mod table;
 
+pub use capability::Capability;
 pub use expr::{Expr, ExprError};
 use table::{validate_header, RawHeader};
 pub use table::{Provenance, ScrTable};
@@ -161,6 +163,8 @@ pub struct Registry {
     items: Vec<ScrItem>,
     index: BTreeMap<String, usize>,
     tables: Vec<ScrTable>,
+    /// ICS capabilities declared next to the tables (`[[capability]]`).
+    capabilities: Vec<Capability>,
     sources: Vec<(PathBuf, Vec<u8>)>,
 }
 
@@ -211,14 +215,22 @@ struct Parsed {
     /// (line, col) of each item's id and `requires` value, by index in `items`.
     id_pos: Vec<(usize, usize)>,
     requires_pos: Vec<(usize, usize)>,
+    /// Capabilities with the (line, col) of their id.
+    capabilities: Vec<(Capability, (usize, usize))>,
 }
 
 const HEADER_KEYS: &str =
     "id, title, source, section, bindings, id_pattern, provenance (\"normative\" or \"derived\") and optionally base";
 
 fn parse_file(src: &str, file: &Path, diags: &mut Vec<ScrDiagnostic>) -> Parsed {
-    let mut out =
-        Parsed { table: None, table_id_pos: (1, 1), items: Vec::new(), id_pos: Vec::new(), requires_pos: Vec::new() };
+    let mut out = Parsed {
+        table: None,
+        table_id_pos: (1, 1),
+        items: Vec::new(),
+        id_pos: Vec::new(),
+        requires_pos: Vec::new(),
+        capabilities: Vec::new(),
+    };
     let diag = |diags: &mut Vec<ScrDiagnostic>, offset: usize, message: String| {
         let (line, col) = line_col(src, offset);
         diags.push(ScrDiagnostic { file: file.to_path_buf(), line, col, message });
@@ -255,23 +267,34 @@ fn parse_file(src: &str, file: &Path, diags: &mut Vec<ScrDiagnostic>) -> Parsed 
             }
         }
     }
-    if !header_seen {
+    // A file of ICS capabilities only needs no table header.
+    let has_items = root.iter().any(|(k, _)| k.get_ref() == "item");
+    let has_capabilities = root.iter().any(|(k, _)| k.get_ref() == "capability");
+    if !header_seen && (has_items || !has_capabilities) {
         diag(
             diags,
             0,
-            format!("missing `[table]` header: every SCR table file declares its table with [table] {HEADER_KEYS}"),
+            format!(
+                "missing `[table]` header: every SCR table file declares its table with [table] {HEADER_KEYS} (a \
+                 file of `[[capability]]` tables only needs none)"
+            ),
         );
     }
     for (key, value) in root.iter() {
         match key.get_ref().as_ref() {
             "table" => continue,
             "item" => {}
+            "capability" => {
+                parse_capabilities(src, file, value, &mut out, diags);
+                continue;
+            }
             other => {
                 diag(
                     diags,
                     key.span().start,
                     format!(
-                        "unknown top-level key `{other}`, expected only the `[table]` header and `[[item]]` tables"
+                        "unknown top-level key `{other}`, expected only the `[table]` header, `[[item]]` tables and \
+                         `[[capability]]` tables"
                     ),
                 );
                 continue;
@@ -337,6 +360,45 @@ fn parse_file(src: &str, file: &Path, diags: &mut Vec<ScrDiagnostic>) -> Parsed 
         }
     }
     out
+}
+
+/// The `[[capability]]` tables of one file.
+fn parse_capabilities(
+    src: &str,
+    file: &Path,
+    value: &Spanned<DeValue<'_>>,
+    out: &mut Parsed,
+    diags: &mut Vec<ScrDiagnostic>,
+) {
+    let diag = |diags: &mut Vec<ScrDiagnostic>, offset: usize, message: String| {
+        let (line, col) = line_col(src, offset);
+        diags.push(ScrDiagnostic { file: file.to_path_buf(), line, col, message });
+    };
+    let Some(array) = value.get_ref().as_array() else {
+        diag(diags, value.span().start, "`capability` must be an array of tables, written `[[capability]]`".into());
+        return;
+    };
+    for elem in array.iter() {
+        let elem: Spanned<DeValue<'_>> = elem.clone();
+        let start = elem.span().start;
+        if !elem.get_ref().is_table() {
+            diag(diags, start, format!("expected a `[[capability]]` table, found a {}", elem.get_ref().type_str()));
+            continue;
+        }
+        let line = header_line(src, start);
+        match capability::RawCapability::deserialize(ValueDeserializer::from(elem)) {
+            Ok(raw) => out.capabilities.push(capability::validate(raw, src, file, line, diags)),
+            Err(e) => diag(
+                diags,
+                e.span().map(|s| s.start).unwrap_or(start),
+                format!(
+                    "in [[capability]] at line {line}: {}; expected id, role, bindings, question, default, \
+                     default_why and optionally pixit",
+                    e.message().trim()
+                ),
+            ),
+        }
+    }
 }
 
 fn byte_offset(s: &str, char_offset: usize) -> usize {
@@ -504,6 +566,7 @@ impl Registry {
         let mut diags = Vec::new();
         let mut items = Vec::new();
         let mut tables: Vec<ScrTable> = Vec::new();
+        let mut capabilities: Vec<(Capability, (usize, usize))> = Vec::new();
         let mut id_pos = Vec::new();
         let mut requires_pos = Vec::new();
         for (file, bytes) in &sources {
@@ -539,6 +602,7 @@ impl Registry {
                 }
             }
             items.extend(parsed.items);
+            capabilities.extend(parsed.capabilities);
             id_pos.extend(parsed.id_pos);
             requires_pos.extend(parsed.requires_pos);
         }
@@ -560,6 +624,35 @@ impl Registry {
                 });
             } else {
                 index.insert(item.id.clone(), i);
+            }
+        }
+        let mut cap_index: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, (c, (line, col))) in capabilities.iter().enumerate() {
+            let clash = match (cap_index.get(c.id.as_str()), index.get(&c.id)) {
+                (Some(&first), _) => {
+                    let f = &capabilities[first].0;
+                    Some(format!(
+                        "duplicate capability id {}: already declared at {}:{}",
+                        c.id,
+                        f.file.display(),
+                        f.line
+                    ))
+                }
+                (None, Some(&it)) => Some(format!(
+                    "capability id {} is also an SCR item id ({}:{}); ids name one thing",
+                    c.id,
+                    items[it].file.display(),
+                    items[it].line
+                )),
+                (None, None) => None,
+            };
+            match clash {
+                Some(message) => {
+                    diags.push(ScrDiagnostic { file: c.file.clone(), line: *line, col: *col, message });
+                }
+                None => {
+                    cap_index.insert(c.id.as_str(), i);
+                }
             }
         }
         for (i, item) in items.iter().enumerate() {
@@ -600,7 +693,8 @@ impl Registry {
         if !diags.is_empty() {
             return Err(ScrError::Invalid(diags));
         }
-        Ok(Registry { items, index, tables, sources })
+        let capabilities = capabilities.into_iter().map(|(c, _)| c).collect();
+        Ok(Registry { items, index, tables, capabilities, sources })
     }
 
     pub fn items(&self) -> &[ScrItem] {
@@ -629,6 +723,21 @@ impl Registry {
     /// The table an item belongs to.
     pub fn table_of(&self, item: &ScrItem) -> Option<&ScrTable> {
         self.table(&item.table)
+    }
+
+    /// Every declared ICS capability, in load order.
+    pub fn capabilities(&self) -> &[Capability] {
+        &self.capabilities
+    }
+
+    /// One capability by id.
+    pub fn capability(&self, id: &str) -> Option<&Capability> {
+        self.capabilities.iter().find(|c| c.id == id)
+    }
+
+    /// The capabilities an IUT of `role` speaking `binding` answers.
+    pub fn capabilities_of(&self, role: Role, binding: &str) -> Vec<&Capability> {
+        self.capabilities.iter().filter(|c| c.role == role && c.has_binding(binding)).collect()
     }
 
     /// The raw bytes of every loaded file (for hashing into reports), in load order.

@@ -94,7 +94,8 @@
 //! mos-missing, session-alert-missing, session-alert-wrong, commands-out-of-order,
 //! status-missing, status-reordered, status-extra, sc-as-string, non-exec-async,
 //! hget-not-stored, hget-no-uri, hput-wrong-method, hpost-wrong-method,
-//! delete-permanent-allowed, exec-not-executed, exec-async-reported-sync,
+//! delete-permanent-allowed, delete-dynamic-refused, exec-not-executed, exec-download-skipped,
+//! exec-state-unchanged, exec-async-reported-sync,
 //! async-alert-never-sent, get-no-data, show-not-opened, show-blocks, cont-ignored,
 //! p3-after-end, end-ignores-commands, default-ignored, default-first-kept, alert-no-datatype, alert-bad-mark, alert-missing-alerttype.
 mod notify;
@@ -224,7 +225,25 @@ pub const FAULTS: &[FaultInfo] = &[
         "DELETE of a permanent node succeeds (200) instead of 405",
         ["DM-PACK-017-C-M"]
     ),
+    fault!(
+        Client,
+        "delete-dynamic-refused",
+        "DELETE of a dynamic node is refused with 405 as if it were permanent",
+        ["DM-PACK-017-C-M"]
+    ),
     fault!(Client, "exec-not-executed", "EXEC reports 200 but the node is not executed", ["DM-PACK-018-C-M"]),
+    fault!(
+        Client,
+        "exec-download-skipped",
+        "EXEC of a node that downloads (FUMO DownloadAndUpdate) fails at once without downloading its PkgURL",
+        ["DM-PACK-018-C-M"]
+    ),
+    fault!(
+        Client,
+        "exec-state-unchanged",
+        "EXEC runs (and downloads) but leaves no trace in the tree: FUMO State is not updated",
+        ["DM-PACK-018-C-M"]
+    ),
     fault!(
         Client,
         "exec-async-reported-sync",

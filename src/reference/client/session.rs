@@ -326,6 +326,7 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
             push_mo(sh, method, &server_uri, &client_uris, omadm_accept).await
         }
         Command::Delete { client_uri } => match resolve(sh, &client_uri) {
+            Ok(t) if f.has("delete-dynamic-refused") && !sh.lock().store.is_permanent(&t) => status(405),
             Ok(t) => status(sh.lock().store.delete(&t, f.has("delete-permanent-allowed"))),
             Err(sc) => status(sc),
         },
@@ -346,10 +347,17 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
                 200
             } else {
                 let download = match download_url {
+                    // As if the download had failed at once: nothing is fetched.
+                    Some(_) if f.has("exec-download-skipped") => Some(503),
                     Some(url) => Some(download_package(sh, &url).await),
                     None => None,
                 };
-                sh.lock().store.execute(&t, download).unwrap_or(200)
+                if f.has("exec-state-unchanged") {
+                    // The operation runs (its download above), but the tree is left as it was.
+                    download.unwrap_or(200)
+                } else {
+                    sh.lock().store.execute(&t, download).unwrap_or(200)
+                }
             };
             match server_uri {
                 Some(_) if f.has("exec-async-reported-sync") => status(200),

@@ -482,13 +482,17 @@ impl Store {
         Ok(created)
     }
 
-    /// DELETE: 405 when any target is permanent (nothing is deleted then).
-    pub fn delete(&mut self, targets: &[Target], allow_permanent: bool) -> u16 {
-        let permanent = targets.iter().any(|t| match t.path.is_empty() {
+    /// Whether any target is permanent: a provisioned instance, or a permanent node.
+    pub fn is_permanent(&self, targets: &[Target]) -> bool {
+        targets.iter().any(|t| match t.path.is_empty() {
             true => self.instances[t.instance].permanent,
             false => self.node(t).is_some_and(|n| n.permanent),
-        });
-        if permanent && !allow_permanent {
+        })
+    }
+
+    /// DELETE: 405 when any target is permanent (nothing is deleted then).
+    pub fn delete(&mut self, targets: &[Target], allow_permanent: bool) -> u16 {
+        if self.is_permanent(targets) && !allow_permanent {
             return 405;
         }
         // Remove deepest/last first so earlier indices stay valid.

@@ -37,7 +37,7 @@ impl ExpectSilence {
     pub async fn run(&self, ctx: &mut Ctx<'_>) {
         let quiet = self.duration_ms.map(Duration::from_millis).unwrap_or(ctx.env.settings.quiet_period);
         let listener = ctx.env.listener.clone();
-        for early in listener.settle_answered_through(ctx.answered_through) {
+        for early in listener.settle_answered_through(&self.endpoint, ctx.answered_through) {
             ctx.trace.note(format!(
                 "{} {} (request {}) came before the suite's last answer: not part of the silence",
                 early.method, early.target, early.seq

@@ -1,0 +1,307 @@
+//! Client cases take every node and every value they send into the tree from the PIXIT, and a
+//! device that lacks a fact declares it: the cases that need it are not applicable, with the
+//! reason, in `plan` and in the run (issue 8 §2). Proven the way a vendor meets it: `dmcts run
+//! --ics FILE` against a client on loopback whose ICS names other nodes than the defaults.
+use dmcts::reference::client;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A free loopback port (released before use: the suite binds it itself).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn dmcts(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dmcts")).args(args).output().unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dmcts-client-pixit-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A client ICS for the reference client at `ut_url`, the suite on `listen`; `support` and `mo`
+/// go into `[support]` and `[pixit.mo]`.
+fn ics(listen: u16, ut_url: &str, support: &str, mo: &str) -> String {
+    format!(
+        r#"
+[iut]
+role = "client"
+vendor = "Vendor"
+product = "a client with its own tree"
+version = "1"
+
+[support]
+"DM-PACK-002-C-O" = true
+"DM-PACK-007-C-O" = true
+"DM-PACK-008-C-O" = true
+"DM-PACK-009-C-O" = true
+"DM-PACK-019-C-O" = true
+"DM-PACK-020-C-O" = true
+"DM-PACK-023-C-O" = true
+{support}
+
+[pixit.suite]
+server_url = "http://127.0.0.1:{listen}/dm"
+
+[pixit.iut]
+dev_id = "{dev_id}"
+
+[pixit.notification]
+secret = "test-noti-secret"
+auth_data = "test-noti-authdata"
+
+[pixit.upper_tester]
+backend = "http"
+url = "{ut_url}"
+
+[pixit.timeouts]
+step_ms = 3000
+case_ms = 20000
+quiet_period_ms = 200
+
+[pixit.mo]
+{mo}
+"#,
+        dev_id = client::DEFAULT_DEV_ID
+    )
+}
+
+/// The reference client's sandbox MO (`urn:oma:mo:dmcts-test:1.0`, documented in
+/// `reference::client`) stands in for a vendor's tree: none of its nodes is a default. Its
+/// executable node downloads nothing; its execution shows in OpCount.
+const OTHER_TREE: &str = r#"
+devid_uri = "urn:oma:mo:oma-dm-devinfo:1.0/d0/DevID"
+upload_uri = "urn:oma:mo:dmcts-test:1.0/t0/Dyn"
+permanent_uri = "urn:oma:mo:dmcts-test:1.0/t0/Perm"
+replace_uri = "urn:oma:mo:dmcts-test:1.0/t0/Scratch"
+replace_value = "vendor-replaced"
+instance_moid = "urn:oma:mo:dmcts-test:1.0"
+instance_data = { Test = { Name = "vendor-created", Val = "7" } }
+instance_value = "vendor-created"
+exec_uri = "urn:oma:mo:dmcts-test:1.0/t0/Op"
+exec_effect_uri = "urn:oma:mo:dmcts-test:1.0/t0/OpCount"
+exec_effect_value = "1"
+default_moid = "urn:oma:mo:dmcts-config:1.0"
+default_data = { Config = { Server = "vendor-config" } }
+"#;
+
+const OTHER_TREE_FACTS: &str = r#"
+"ICS-DMC-EXEC-DOWNLOAD" = false
+"ICS-DMC-EXEC-EFFECT" = true
+"ICS-DMC-DEFAULT-FETCH" = true
+"#;
+
+fn run_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("reports/run.json")).unwrap()).unwrap()
+}
+
+fn case<'a>(run: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    run["cases"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("{id} not in run.json"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_tree_has_other_node_names_passes_through_its_pixit() {
+    let listen = free_port();
+    let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{listen}/dm"));
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    let cl = client::spawn(cfg).await.unwrap();
+    let dir = scratch("other-tree");
+    let path = dir.join("ics.toml");
+    std::fs::write(&path, ics(listen, &cl.ut_url, OTHER_TREE_FACTS, OTHER_TREE)).unwrap();
+    let p = path.to_str().unwrap().to_string();
+    let reports = dir.join("reports").to_str().unwrap().to_string();
+    let (code, text) =
+        tokio::task::spawn_blocking(move || dmcts(&["run", "--ics", &p, "--report-dir", &reports])).await.unwrap();
+    cl.shutdown().await;
+    assert_eq!(code, Some(0), "{text}");
+    let run = run_json(&dir);
+    for c in run["cases"].as_array().unwrap() {
+        assert!(c["verdict"] == "pass" || c["verdict"] == "not-applicable", "{c}");
+    }
+    // Every case that sends data into the tree ran, on the ICS's nodes.
+    for id in ["TC-DMC-CMD-001", "TC-DMC-CMD-002", "TC-DMC-CMD-005", "TC-DMC-CMD-012", "TC-DMC-CMD-013"] {
+        assert_eq!(case(&run, id)["verdict"], "pass", "{id}");
+    }
+    for id in ["TC-DMC-CMD-007", "TC-DMC-CMD-011", "TC-DMC-SESS-002"] {
+        assert_eq!(case(&run, id)["verdict"], "pass", "{id}");
+    }
+    // The download case is not applicable: this device's executable node downloads nothing.
+    let download = case(&run, "TC-DMC-CMD-006");
+    assert_eq!(download["verdict"], "not-applicable");
+    assert!(download.to_string().contains("ICS-DMC-EXEC-DOWNLOAD declared false in the ICS"), "{download}");
+    // The data sent is the PIXIT's, never the defaults' (no FUMO anywhere).
+    let trace = |id: &str| std::fs::read_to_string(dir.join(format!("reports/traces/{id}.txt"))).unwrap();
+    let hget = trace("TC-DMC-CMD-001");
+    assert!(hget.contains(r#""MOData":{"Scratch":"vendor-replaced"}"#), "{hget}");
+    let created = trace("TC-DMC-CMD-002");
+    assert!(created.contains(r#"{"Test":{"Name":"vendor-created","Val":"7"}}"#), "{created}");
+    for id in ["TC-DMC-CMD-001", "TC-DMC-CMD-002", "TC-DMC-CMD-005", "TC-DMC-CMD-012", "TC-DMC-CMD-013"] {
+        assert!(!trace(id).contains("oma-fumo"), "{id} used a default node");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_without_an_executable_node_makes_the_exec_cases_not_applicable() {
+    let listen = free_port();
+    let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{listen}/dm"));
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    let cl = client::spawn(cfg).await.unwrap();
+    let dir = scratch("no-exec");
+    let path = dir.join("ics.toml");
+    // No exec value at all: the ICS says the device has no executable node.
+    std::fs::write(&path, ics(listen, &cl.ut_url, "\"ICS-DMC-NODE-EXEC\" = false\n", "")).unwrap();
+    let p = path.to_str().unwrap().to_string();
+    let reason = "ICS-DMC-NODE-EXEC declared false in the ICS";
+
+    // plan says so before any traffic.
+    let (code, plan) = dmcts(&["plan", "--ics", &p]);
+    assert_eq!(code, Some(0), "{plan}");
+    for id in ["TC-DMC-CMD-006", "TC-DMC-CMD-007", "TC-DMC-CMD-013"] {
+        let mut lines = plan.lines().skip_while(|l| !l.contains(&format!("SKIP {id}")));
+        assert!(lines.next().is_some(), "{id} is not skipped:\n{plan}");
+        let why = lines.next().unwrap_or_default();
+        assert!(why.contains(reason), "{id}: {why}");
+    }
+    assert!(plan.contains("  false ICS-DMC-NODE-EXEC\n"), "{plan}");
+    let (_, json) = dmcts(&["plan", "--ics", &p, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let cap = json["capabilities"].as_array().unwrap().iter().find(|c| c["id"] == "ICS-DMC-NODE-EXEC").unwrap();
+    assert_eq!((&cap["holds"], &cap["source"]), (&false.into(), &"ics".into()), "{cap}");
+    let permanent =
+        json["capabilities"].as_array().unwrap().iter().find(|c| c["id"] == "ICS-DMC-NODE-PERMANENT").unwrap();
+    assert_eq!((&permanent["holds"], &permanent["source"]), (&true.into(), &"default".into()), "{permanent}");
+    let exec_uri = json["pixit"].as_array().unwrap().iter().find(|v| v["name"] == "mo.exec_uri").unwrap();
+    assert_eq!(exec_uri["source"], "default");
+    assert_eq!(exec_uri["cases"], serde_json::json!([]), "no case that runs needs it: {exec_uri}");
+
+    // The run reports them not applicable with the same reason, and runs nothing for them.
+    let reports = dir.join("reports").to_str().unwrap().to_string();
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        dmcts(&["run", "--ics", &p, "--scr", "DM-PACK-018-C-M", "--report-dir", &reports])
+    })
+    .await
+    .unwrap();
+    let log = cl.log();
+    cl.shutdown().await;
+    assert_eq!(code, Some(0), "{text}");
+    let run = run_json(&dir);
+    for id in ["TC-DMC-CMD-006", "TC-DMC-CMD-007", "TC-DMC-CMD-013"] {
+        let c = case(&run, id);
+        assert_eq!(c["verdict"], "not-applicable", "{c}");
+        assert!(c.to_string().contains(reason), "{c}");
+    }
+    assert!(!log.iter().any(|l| l.contains("EXEC")), "an EXEC was sent: {log:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `${pixit.X}` names a text uses (filters left out).
+fn pixit_names(text: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"\$\{pixit\.([A-Za-z0-9_.]+)").unwrap();
+    re.captures_iter(text).map(|c| c[1].to_string()).collect()
+}
+
+#[test]
+fn shipped_client_cases_name_their_tree_only_through_declared_pixit() {
+    use dmcts::ics::mo::param;
+    for entry in std::fs::read_dir("cases/dm2/client").unwrap() {
+        let path = entry.unwrap().path();
+        let src = std::fs::read_to_string(&path).unwrap();
+        // None of the reference client's own MOs or node names.
+        for word in ["dmcts-test", "dmcts-config", "Scratch", "OpCount", "/t0/", "oma-fumo", "oma-dm-devinfo"] {
+            assert!(!src.contains(word), "{} names {word}: take it from [pixit.mo]", path.display());
+        }
+        let doc: toml::Table = toml::from_str(&src).unwrap();
+        let defaults: Vec<String> = doc
+            .get("defaults")
+            .and_then(|d| d.get("pixit"))
+            .and_then(|p| p.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        for case in doc.get("case").and_then(|c| c.as_array()).into_iter().flatten() {
+            let id = case["id"].as_str().unwrap();
+            let listed: Vec<String> = case
+                .get("pixit")
+                .and_then(|p| p.as_array())
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            // Every value the case uses is listed, so a missing one is caught before traffic...
+            for name in pixit_names(&toml::to_string(case).unwrap()) {
+                assert!(listed.contains(&name) || defaults.contains(&name), "{id} uses {name} without listing it");
+            }
+            // ...and every tree value is declared, with its default and documentation.
+            for name in listed.iter().filter_map(|n| n.strip_prefix("mo.")) {
+                assert!(param(name).is_some(), "{id} needs mo.{name}, which src/ics/mo.rs does not declare");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_capability_and_tree_value_is_documented_for_vendors() {
+    let reg = dmcts::scr::Registry::load_dir(Path::new("scr")).unwrap();
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let example = std::fs::read_to_string("examples/ics-client.toml").unwrap();
+    for c in reg.capabilities() {
+        assert!(readme.contains(&format!("`{}`", c.id)), "README lacks {}", c.id);
+        assert!(example.contains(&format!("\"{}\"", c.id)), "examples/ics-client.toml lacks {}", c.id);
+    }
+    for p in dmcts::ics::mo::MO_PIXIT {
+        assert!(readme.contains(&format!("`{}`", p.key)), "README lacks mo.{}", p.key);
+        assert!(example.contains(&format!("{} = ", p.key)), "examples/ics-client.toml lacks mo.{}", p.key);
+        if let Some(d) = p.default.filter(|_| p.kind != dmcts::ics::mo::MoKind::Data) {
+            assert!(example.contains(&format!("{} = \"{d}\"", p.key)), "the example shows mo.{} = {d}", p.key);
+        }
+    }
+}
+
+/// Issue 8 §4, client half: a failure is charged to the item that failed, only to it. The
+/// selftest runs each case against the faults it declares; here every client case runs against
+/// every client fault of the reference client, and whatever a case catches must be charged to
+/// an item the fault violates (a read-back or a preparation through another command is at most
+/// inconclusive), and no fault makes a case end in `error`.
+#[test]
+fn every_client_case_charges_every_client_fault_only_to_an_item_it_violates() {
+    use dmcts::verdict::Verdict;
+    use std::sync::Arc;
+    let registry = Arc::new(dmcts::scr::Registry::load_dir(Path::new("scr")).unwrap());
+    let catalog = dmcts::catalog::Catalog::load_dir(Path::new("cases"), &registry).unwrap();
+    let faults: Vec<_> =
+        dmcts::reference::faults::catalog().into_iter().filter(|f| f.name.starts_with("client.")).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let wrong = rt.block_on(async {
+        let sem = Arc::new(tokio::sync::Semaphore::new(8));
+        let mut jobs = tokio::task::JoinSet::new();
+        for case in catalog.cases.iter().filter(|c| c.role == dmcts::scr::Role::Client) {
+            for f in &faults {
+                let (case, registry, sem) = (case.clone(), registry.clone(), sem.clone());
+                let (fault, violates) = (f.name.to_string(), f.violates.to_vec());
+                jobs.spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    let (v, reason, charged) = dmcts::selftest::run_case(&case, registry, [fault.clone()].into()).await;
+                    let charged = charged.unwrap_or_else(|| "no item".into());
+                    match v {
+                        Verdict::Fail if !violates.contains(&charged.as_str()) => Some(format!(
+                            "{} charged {fault} to {charged} (it violates {violates:?}): {}",
+                            case.id,
+                            reason.unwrap_or_default().lines().next().unwrap_or_default()
+                        )),
+                        Verdict::Error => Some(format!("{} ended in error under {fault}: {reason:?}", case.id)),
+                        _ => None,
+                    }
+                });
+            }
+        }
+        let mut wrong = Vec::new();
+        while let Some(r) = jobs.join_next().await {
+            wrong.extend(r.unwrap());
+        }
+        wrong.sort();
+        wrong
+    });
+    assert!(wrong.is_empty(), "{} misattributed verdict(s):\n{}", wrong.len(), wrong.join("\n"));
+}
