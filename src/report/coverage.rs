@@ -119,6 +119,11 @@ pub struct CoverageItem {
     /// catalog, which is not the same thing as "not applicable".
     pub no_case: bool,
     pub verdict: ItemVerdict,
+    /// For an applicable item none of whose cases ran to a verdict (`skipped`, `not-tested`):
+    /// why each covering case did not run (e.g. a device fact the ICS declares absent), so that
+    /// nothing is skipped silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
 }
 
 /// Passing items out of the applicable ones of one status.
@@ -220,6 +225,17 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
                     Some(Verdict::NotApplicable | Verdict::Skipped) => ItemVerdict::Skipped,
                 }
             };
+            let not_run = if matches!(verdict, ItemVerdict::Skipped | ItemVerdict::NotTested) {
+                covering
+                    .iter()
+                    .map(|c| {
+                        let why = c.reason.as_ref().map(|r| r.message.as_str()).unwrap_or("");
+                        format!("{} {}: {why}", c.id, c.verdict)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             CoverageItem {
                 id: input.id.clone(),
                 role: input.role.clone(),
@@ -234,6 +250,7 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
                 failed_elsewhere: evidence,
                 no_case,
                 verdict,
+                not_run,
             }
         })
         .collect();
@@ -406,7 +423,11 @@ pub fn coverage_md(cov: &Coverage) -> String {
                     md_cell(&item.function),
                     md_cell(if source.is_empty() { "-" } else { source }),
                     md_cell(&applicable),
-                    item.verdict,
+                    if item.not_run.is_empty() {
+                        item.verdict.to_string()
+                    } else {
+                        md_cell(&format!("{} ({})", item.verdict, item.not_run.join("; ")))
+                    },
                     md_cell(&cases),
                 ));
             }
