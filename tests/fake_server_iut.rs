@@ -4,6 +4,8 @@
 //!
 //! The fake upper tester answers `done` to every action and, for `iut.state`, what the test
 //! sets. Every wait is bounded by [`BOUND`].
+#[path = "fakes/server_ics.rs"]
+mod server_ics;
 use axum::extract::State;
 use axum::Json;
 use dmcts::catalog::{Case, Catalog};
@@ -64,38 +66,7 @@ impl FakeUt {
 }
 
 fn ics(server_uri: &str, ut_url: &str, step_ms: u64) -> Arc<Ics> {
-    let src = format!(
-        r#"
-[iut]
-role = "server"
-vendor = "Test"
-product = "Fake server IUT"
-version = "0"
-
-[pixit.suite]
-listen = "127.0.0.1:0"
-
-[pixit.iut]
-server_uri = "{server_uri}"
-dev_id = "IMEI:990000000000017"
-
-[pixit.notification]
-secret = "s"
-auth_data = "a"
-
-[pixit.upper_tester]
-backend = "http"
-url = "{ut_url}"
-
-[pixit.timeouts]
-step_ms = {step_ms}
-case_ms = {}
-run_ms = 600000
-quiet_period_ms = 100
-"#,
-        step_ms * 3
-    );
-    Arc::new(Ics::from_str(&src, Path::new("fake-server-ics.toml")).expect("the test ICS parses"))
+    server_ics::server_ics(server_uri, ut_url, "", step_ms)
 }
 
 /// The suite opens a session with the server: the exchange the §9 scenarios break.

@@ -5,6 +5,8 @@
 //!
 //! A fake server IUT (axum, 127.0.0.1:0) answers the upper tester with `done` and each
 //! Package#1/#3 with the next Package#2 of a script.
+#[path = "fakes/server_ics.rs"]
+mod server_ics;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -57,37 +59,7 @@ async fn start(script: Vec<Value>) -> (FakeServer, String) {
 }
 
 fn ics(base: &str) -> Arc<Ics> {
-    let src = format!(
-        r#"
-[iut]
-role = "server"
-vendor = "Test"
-product = "Fake server IUT"
-version = "0"
-
-[pixit.suite]
-listen = "127.0.0.1:0"
-
-[pixit.iut]
-server_uri = "{base}/dm"
-dev_id = "IMEI:990000000000017"
-
-[pixit.notification]
-secret = "s"
-auth_data = "a"
-
-[pixit.upper_tester]
-backend = "http"
-url = "{base}/ut"
-
-[pixit.timeouts]
-step_ms = 2000
-case_ms = 8000
-run_ms = 60000
-quiet_period_ms = 100
-"#
-    );
-    Arc::new(Ics::from_str(&src, Path::new("server-ics.toml")).expect("the test ICS parses"))
+    server_ics::server_ics(&format!("{base}/dm"), &format!("{base}/ut"), "", 2000)
 }
 
 const CASE: &str = r#"

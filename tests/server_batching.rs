@@ -9,6 +9,8 @@
 //! Each fake is one axum app: `/ut` (the upper tester), `/dm` (Package#1/#3) and `/dm/cont/N`
 //! (its CONT targets), with one command queue and a [`Behaviour`] saying how it batches and
 //! which mistake it makes.
+#[path = "fakes/server_ics.rs"]
+mod server_ics;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
@@ -27,7 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 const BOUND: Duration = Duration::from_secs(20);
-const DEV: &str = "IMEI:990000000000017";
+const DEV: &str = server_ics::DEV_ID;
 const P2: &str = "application/vnd.oma.dm.request+json";
 /// The AlertType the fake servers record as an EXEC result.
 const RESULT_TYPE: &str = "urn:acme:at:exec:1.0:Done";
@@ -200,40 +202,7 @@ async fn start(b: Behaviour) -> String {
 }
 
 fn ics(base: &str, mo: &str) -> Arc<Ics> {
-    let src = format!(
-        r#"
-[iut]
-role = "server"
-vendor = "Test"
-product = "Fake server IUT"
-version = "0"
-
-[pixit.suite]
-listen = "127.0.0.1:0"
-
-[pixit.iut]
-server_uri = "{base}/dm"
-dev_id = "{DEV}"
-
-[pixit.notification]
-secret = "s"
-auth_data = "a"
-
-[pixit.upper_tester]
-backend = "http"
-url = "{base}/ut"
-
-[pixit.mo]
-{mo}
-
-[pixit.timeouts]
-step_ms = 3000
-case_ms = 15000
-run_ms = 60000
-quiet_period_ms = 100
-"#
-    );
-    Arc::new(Ics::from_str(&src, Path::new("server-ics.toml")).expect("the test ICS parses"))
+    server_ics::server_ics(&format!("{base}/dm"), &format!("{base}/ut"), mo, 3000)
 }
 
 /// Runs one shipped case against a fake server with this behaviour and PIXIT `[pixit.mo]`.
