@@ -14,8 +14,10 @@ pub enum Verdict {
     Error,
     /// The ICS says the case does not apply.
     NotApplicable,
-    /// Not run (filter, or an operator step in a run without a terminal).
+    /// Not run: an operator step in a run without a terminal.
     Skipped,
+    /// Not run: outside the run's selection (`--role`, `--scr`, a name filter or `--skip`).
+    NotSelected,
     /// Selected and applicable, but the run ended before the case could run to its end (the
     /// run was interrupted, or PIXIT `timeouts.run_ms` ran out). Says nothing about the IUT.
     NotTested,
@@ -30,20 +32,22 @@ impl Verdict {
             Verdict::Error => "error",
             Verdict::NotApplicable => "not-applicable",
             Verdict::Skipped => "skipped",
+            Verdict::NotSelected => "not-selected",
             Verdict::NotTested => "not-tested",
         }
     }
 
     /// Severity used when combining verdicts: error > fail > inconc > pass, then the verdicts
-    /// of cases that did not run: not-tested > skipped, not-applicable.
+    /// of cases that did not run: not-tested > not-selected > skipped, not-applicable.
     fn rank(self) -> u8 {
         match self {
             Verdict::NotApplicable | Verdict::Skipped => 0,
-            Verdict::NotTested => 1,
-            Verdict::Pass => 2,
-            Verdict::Inconc => 3,
-            Verdict::Fail => 4,
-            Verdict::Error => 5,
+            Verdict::NotSelected => 1,
+            Verdict::NotTested => 2,
+            Verdict::Pass => 3,
+            Verdict::Inconc => 4,
+            Verdict::Fail => 5,
+            Verdict::Error => 6,
         }
     }
 }

@@ -430,3 +430,74 @@ async fn s9_a_20_mib_package1_is_refused_and_inconc_not_judged_as_content() {
     assert!(r.message.contains("refused by the suite") && r.message.contains("could not be judged"), "{r:?}");
     assert!(!r.message.contains("JSON") && r.scr.is_none(), "no check judged the refusal marker: {r:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14 §3: a partial run says so; issue 8 §3: what the IUT sends after the last case is
+// reported, not lost.
+
+/// One case selected by name (`-- TC-DMC-SESS-001 --exact`), as a test-fest operator does:
+/// the console and the coverage headline say "1 of N applicable cases selected"; items no
+/// selected case covers are `not-selected` and out of the pass ratio; run.json and
+/// coverage.json say which selection ran. The client, failing that case, sends a stray
+/// Package#3 after it: the run waits while the upper tester says the IUT is at work, and
+/// run.json reports the stray as traffic after the case ended.
+#[test]
+fn a_partial_run_reports_its_selection_and_the_traffic_after_its_last_case() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let faults = Faults { devid_missing: true, stray_p3_after_end: true, stray_delay_ms: 300, ..Faults::default() };
+    let fake = FakeClient::new(DEV_ID, faults);
+    let ut_url = rt.block_on(fake.start());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server_url = format!("http://127.0.0.1:{port}/dm");
+    fake.set_account_url(&server_url);
+    let dir = std::env::temp_dir().join(format!("dmcts-fake-client-selection-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ics = dir.join("ics.toml");
+    let src = ics_toml(&ut_url, &server_url, STEP_MS).replace("127.0.0.1:0\"", &format!("127.0.0.1:{port}\""));
+    std::fs::write(&ics, src).unwrap();
+    let reports = dir.join("reports");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dmcts"))
+        .args(["run", "--ics", ics.to_str().unwrap(), "--report-dir", reports.to_str().unwrap()])
+        .args(["--", "TC-DMC-SESS-001", "--exact"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("dmcts runs");
+    let console = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{console}");
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(reports.join(name)).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{console}"))
+    };
+    let run = read("run.json");
+    let selection = &run["selection"];
+    assert_eq!(selection["selected"], 1, "{console}");
+    let applicable = selection["applicable"].as_u64().unwrap();
+    assert!(applicable > 10, "{selection}");
+    assert_eq!(selection["filters"], serde_json::json!(["TC-DMC-SESS-001 --exact"]));
+    let headline = format!("1 of {applicable} applicable cases selected (TC-DMC-SESS-001 --exact)");
+    assert!(console.contains(&headline), "{console}");
+    let other = run["cases"].as_array().unwrap().iter().find(|c| c["id"] == "TC-DMC-CMD-001").unwrap();
+    assert_eq!(other["verdict"], "not-selected", "{other}");
+
+    let coverage = read("coverage.json");
+    assert_eq!(coverage["summary"]["selection"], *selection);
+    assert!(coverage["summary"]["headline"].as_str().unwrap().starts_with(&headline), "{coverage}");
+    let item = |id: &str| -> String {
+        let i = coverage["items"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap_or_else(|| panic!("{id}"));
+        i["verdict"].as_str().unwrap().to_string()
+    };
+    assert_eq!(item("DM-PACK-011-C-M"), "fail", "the selected case's failure");
+    assert_eq!(item("DM-PACK-014-C-M"), "not-selected", "HGET: no selected case covers it");
+    // Only the items the selection reached count: SESS-001 covers 6 mandatory items.
+    let m = &coverage["summary"]["mandatory"];
+    assert_eq!(m["total"], 6, "{m}");
+
+    let late = run["late_traffic"].as_array().expect("late_traffic");
+    assert!(
+        late.iter()
+            .any(|l| l["after_case"] == "TC-DMC-SESS-001" && l["body"].as_str().unwrap_or("").contains("Status")),
+        "the stray Package#3 is reported: {late:?}\n{console}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -109,6 +109,7 @@ fn empty_run_validates() {
         interrupted: false,
         iut: serde_json::json!({}),
         cases: vec![],
+        selection: None,
         late_traffic: Vec::new(),
     };
     let dir = out_dir("empty");

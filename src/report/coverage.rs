@@ -59,10 +59,13 @@ pub enum ItemVerdict {
     NotTested,
     /// Applicable, and every covering case was skipped or not applicable.
     Skipped,
+    /// Applicable, but the run's selection kept none of its covering cases: not part of the
+    /// pass ratio of this (partial) run.
+    NotSelected,
 }
 
 impl ItemVerdict {
-    pub const ALL: [ItemVerdict; 7] = [
+    pub const ALL: [ItemVerdict; 8] = [
         ItemVerdict::Pass,
         ItemVerdict::Fail,
         ItemVerdict::Inconc,
@@ -70,6 +73,7 @@ impl ItemVerdict {
         ItemVerdict::NotApplicable,
         ItemVerdict::NotTested,
         ItemVerdict::Skipped,
+        ItemVerdict::NotSelected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +85,7 @@ impl ItemVerdict {
             ItemVerdict::NotApplicable => "not-applicable",
             ItemVerdict::NotTested => "not-tested",
             ItemVerdict::Skipped => "skipped",
+            ItemVerdict::NotSelected => "not-selected",
         }
     }
 }
@@ -172,6 +177,11 @@ pub struct CoverageSummary {
     /// The same figures per SCR table, in table order.
     #[serde(default)]
     pub tables: Vec<TableCoverage>,
+    /// The selection of a partial run (how many of the applicable cases it ran, and what chose
+    /// them); absent when every applicable case was selected. Items whose covering cases were
+    /// all outside it are `not-selected` and not in the pass ratios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<crate::runner::result::Selection>,
 }
 
 /// The whole of `coverage.json`.
@@ -221,6 +231,7 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
                     Some(Verdict::Fail) => ItemVerdict::Fail,
                     Some(Verdict::Error) => ItemVerdict::Error,
                     Some(Verdict::NotTested) => ItemVerdict::NotTested,
+                    Some(Verdict::NotSelected) => ItemVerdict::NotSelected,
                     // roll_up only returns these when no covering case ran at all.
                     Some(Verdict::NotApplicable | Verdict::Skipped) => ItemVerdict::Skipped,
                 }
@@ -254,7 +265,7 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
             }
         })
         .collect();
-    Coverage { summary: summarise(&rows, items), items: rows }
+    Coverage { summary: summarise(&rows, items, run.selection.as_ref()), items: rows }
 }
 
 /// The tables of `inputs`, in first-seen order, each with its rows.
@@ -293,7 +304,8 @@ fn tally<'a>(rows: impl IntoIterator<Item = &'a CoverageItem>) -> Tally {
         if row.no_case {
             items_without_case += 1;
         }
-        if !row.applicable {
+        // Items outside a partial run's selection say nothing about the IUT in this run.
+        if !row.applicable || row.verdict == ItemVerdict::NotSelected {
             continue;
         }
         if row.no_case {
@@ -308,7 +320,11 @@ fn tally<'a>(rows: impl IntoIterator<Item = &'a CoverageItem>) -> Tally {
     Tally { counts, mandatory, optional, applicable_without_case, items_without_case }
 }
 
-fn summarise(rows: &[CoverageItem], inputs: &[CoverageItemInput]) -> CoverageSummary {
+fn summarise(
+    rows: &[CoverageItem],
+    inputs: &[CoverageItemInput],
+    selection: Option<&crate::runner::result::Selection>,
+) -> CoverageSummary {
     let all = tally(rows);
     let tables: Vec<TableCoverage> = by_table(rows, inputs)
         .into_iter()
@@ -330,7 +346,8 @@ fn summarise(rows: &[CoverageItem], inputs: &[CoverageItemInput]) -> CoverageSum
         })
         .collect();
     let mut headline = format!(
-        "mandatory items: {}/{} pass; optional items: {}/{} pass; {} applicable {} no case",
+        "{}mandatory items: {}/{} pass; optional items: {}/{} pass; {} applicable {} no case",
+        selection.map(|s| format!("{}; of its items: ", s.describe())).unwrap_or_default(),
         all.mandatory.pass,
         all.mandatory.total,
         all.optional.pass,
@@ -350,6 +367,7 @@ fn summarise(rows: &[CoverageItem], inputs: &[CoverageItemInput]) -> CoverageSum
         items_without_case: all.items_without_case,
         headline,
         tables,
+        selection: selection.cloned(),
     }
 }
 
@@ -480,6 +498,7 @@ mod tests {
             interrupted: false,
             iut: serde_json::json!({}),
             cases,
+            selection: None,
             late_traffic: Vec::new(),
         }
     }
@@ -501,6 +520,7 @@ mod tests {
             interrupted: false,
             iut: serde_json::Value::Null,
             cases: vec![failed, elsewhere, case("TC-3", &["C"], Verdict::Pass)],
+            selection: None,
             late_traffic: Vec::new(),
         };
         let items: Vec<CoverageItemInput> = ["A", "B", "C", "D"]

@@ -53,6 +53,7 @@ fn testcase(case: &CaseResult, classname: &str) -> TestCase {
         Verdict::NotApplicable => TestCaseBuilder::skipped_with_cause(&name, "not-applicable", &message),
         Verdict::Skipped => TestCaseBuilder::skipped_with_cause(&name, "skipped", &message),
         Verdict::NotTested => TestCaseBuilder::skipped_with_cause(&name, "not-tested", &message),
+        Verdict::NotSelected => TestCaseBuilder::skipped_with_cause(&name, "not-selected", &message),
     };
     b.set_classname(classname);
     if matches!(case.verdict, Verdict::Fail | Verdict::Inconc | Verdict::Error) && !body.is_empty() {

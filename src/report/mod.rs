@@ -162,6 +162,7 @@ mod tests {
                     trace: vec![],
                 })
                 .collect(),
+            selection: None,
             late_traffic: Vec::new(),
         }
     }

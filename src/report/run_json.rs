@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 /// Version of the `run.json` / trace JSON layout. Bumped only when a key is removed or renamed.
 pub const SCHEMA_VERSION: u32 = 1;
 
-const CASE_VERDICTS: [Verdict; 7] = [
+const CASE_VERDICTS: [Verdict; 8] = [
     Verdict::Pass,
     Verdict::Fail,
     Verdict::Inconc,
@@ -16,6 +16,7 @@ const CASE_VERDICTS: [Verdict; 7] = [
     Verdict::NotApplicable,
     Verdict::Skipped,
     Verdict::NotTested,
+    Verdict::NotSelected,
 ];
 
 /// Case count per verdict (every verdict present) plus `total`.
@@ -61,6 +62,7 @@ pub fn run_json(run: &RunResult) -> Value {
         "summary": case_counts(run),
         "cases": cases,
         "late_traffic": run.late_traffic,
+        "selection": run.selection,
     })
 }
 

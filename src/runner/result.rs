@@ -54,9 +54,34 @@ pub struct RunResult {
     /// The effective ICS and PIXIT, sensitive values redacted.
     pub iut: serde_json::Value,
     pub cases: Vec<CaseResult>,
+    /// The selection the run ran, when it did not run every applicable case.
+    pub selection: Option<Selection>,
     /// Requests of the IUT that arrived while no case was running ("traffic after the case
     /// ended"): answered (a session was ended), recorded here, never judged as a later case's.
     pub late_traffic: Vec<LateRequest>,
+}
+
+/// A run of part of the applicable cases: how many, and what chose them.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Selection {
+    /// Applicable cases the selection kept.
+    pub selected: usize,
+    /// Cases applicable to the IUT (its ICS), selected or not.
+    pub applicable: usize,
+    /// What chose them, as given: `--role client`, `--scr DM-PACK-01*`, a name filter...
+    pub filters: Vec<String>,
+}
+
+impl Selection {
+    /// "1 of 24 applicable cases selected (TC-DMC-SESS-001, --exact)".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} of {} applicable cases selected{}",
+            self.selected,
+            self.applicable,
+            if self.filters.is_empty() { String::new() } else { format!(" ({})", self.filters.join(", ")) }
+        )
+    }
 }
 
 /// One request that arrived after its case ended.

@@ -156,6 +156,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
             interrupted: false,
             iut: serde_json::Value::Null,
             cases: Vec::new(),
+            selection: None,
             late_traffic: Vec::new(),
         };
         return Ok(RunOutput { result, applicability: Vec::new() });
@@ -178,7 +179,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
             }
         };
         if let Err(why) = selected(&case, &opts) {
-            record(skeleton(&case, Verdict::Skipped, Some(Reason::new(why)), 0));
+            record(outside_selection(&case, &prepared, &registry, why));
             continue;
         }
         let (rt, registry, prepared, interrupt) =
@@ -221,7 +222,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
             };
             let outcome = match result.verdict {
                 Verdict::Pass => Outcome::Pass,
-                Verdict::NotApplicable | Verdict::Skipped | Verdict::NotTested => {
+                Verdict::NotApplicable | Verdict::Skipped | Verdict::NotTested | Verdict::NotSelected => {
                     Outcome::Ignored(result.reason.as_ref().map(|r| r.message.clone()).unwrap_or_default())
                 }
                 Verdict::Fail => Outcome::Fail(text()),
@@ -241,10 +242,14 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
         .iter()
         .map(|c| {
             map.remove(&c.id).unwrap_or_else(|| {
-                skeleton(c, Verdict::Skipped, Some(Reason::new("not selected (name filter or --skip)")), 0)
+                outside_selection(c, &prepared, &registry, "not selected (name filter or --skip)".into())
             })
         })
         .collect();
+    let selection = selection_of(&catalog, &cases, &prepared, &registry, &opts);
+    if !interrupted {
+        rt.block_on(prepared.settle());
+    }
     rt.block_on(prepared.shutdown());
     let late_traffic = prepared.late_traffic();
     if !late_traffic.is_empty() {
@@ -262,7 +267,8 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
         interrupted,
         iut: prepared.iut_json.clone(),
         cases,
-        late_traffic: Vec::new(),
+        selection,
+        late_traffic,
     };
     Ok(RunOutput { result, applicability })
 }
@@ -277,6 +283,42 @@ pub fn catalog_digest(registry: &Registry, catalog: &Catalog) -> String {
     }
     h.update(catalog.digest.as_bytes());
     hex::encode(h.finalize())
+}
+
+/// A case the run's selection left out: `not-selected`, unless it does not apply to the IUT
+/// anyway (then `not-applicable`, the more telling reason).
+fn outside_selection(case: &Case, prepared: &target::Prepared, registry: &Registry, why: String) -> CaseResult {
+    match prepared.applicability(case, registry) {
+        Some((false, reason)) => skeleton(case, Verdict::NotApplicable, Some(Reason::new(reason)), 0),
+        _ => skeleton(case, Verdict::NotSelected, Some(Reason::new(why)), 0),
+    }
+}
+
+/// The selection of a partial run: how many of the cases applicable to the IUT it kept, and
+/// what chose them (None when it kept every applicable case).
+fn selection_of(
+    catalog: &Catalog,
+    cases: &[CaseResult],
+    prepared: &target::Prepared,
+    registry: &Registry,
+    opts: &RunOptions,
+) -> Option<super::result::Selection> {
+    let applicable =
+        catalog.cases.iter().filter(|c| prepared.applicability(c, registry).is_none_or(|(ok, _)| ok)).count();
+    let left_out = cases.iter().filter(|c| c.verdict == Verdict::NotSelected).count();
+    if left_out == 0 {
+        return None;
+    }
+    let mut filters = Vec::new();
+    if let Some(r) = opts.role {
+        filters.push(format!("--role {r}"));
+    }
+    filters.extend(opts.scr_patterns.iter().map(|p| format!("--scr {p}")));
+    if let Some(f) = &opts.libtest.filter {
+        filters.push(if opts.libtest.exact { format!("{f} --exact") } else { f.clone() });
+    }
+    filters.extend(opts.libtest.skip.iter().map(|s| format!("--skip {s}")));
+    Some(super::result::Selection { selected: applicable.saturating_sub(left_out), applicable, filters })
 }
 
 fn skeleton(case: &Case, verdict: Verdict, reason: Option<Reason>, duration_ms: u64) -> CaseResult {

@@ -235,6 +235,31 @@ impl Prepared {
 
     pub async fn shutdown(&self) {}
 
+    /// At the end of an ICS run: waits (at most a step timeout) while the upper tester's
+    /// `iut.state` says the IUT is still at work, so that what it sends after the last case is
+    /// recorded as traffic after the case ended rather than lost with the listener. An IUT that
+    /// cannot tell is not waited for.
+    pub async fn settle(&self) {
+        let Kind::External { ics, ut, .. } = &self.kind else { return };
+        let deadline = tokio::time::Instant::now() + ics.pixit.timeouts.step();
+        let req = crate::upper_tester::UtRequest {
+            action: crate::upper_tester::action::IUT_STATE.into(),
+            case: String::new(),
+            step: 0,
+            args: serde_json::json!({}),
+        };
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let state = ut.call(&req, left).await.ok().and_then(|a| a.iut_state());
+            if !matches!(state, Some(crate::upper_tester::IutState::Running)) || left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Whatever it sent before saying so is on the loopback already.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     /// The IUT's requests that arrived while no case was running (an ICS run: one listener for
     /// the whole run). The reference peers' listeners live and die with their case.
     pub fn late_traffic(&self) -> Vec<crate::runner::result::LateRequest> {

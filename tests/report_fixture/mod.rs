@@ -184,6 +184,7 @@ pub fn run() -> RunResult {
         interrupted: false,
         iut: serde_json::json!({"ics": {"ICS-SRV-CONT": false}, "pixit": {"server.url": "http://127.0.0.1:40002/dm2", "auth.secret": "<redacted>"}}),
         cases,
+        selection: None,
         late_traffic: vec![dmcts::runner::result::LateRequest {
             after_case: Some("TC-DMC-SESS-002".into()),
             method: "POST".into(),
