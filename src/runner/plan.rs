@@ -2,6 +2,7 @@
 //! from the ICS before any traffic. Also the applicability inputs of the coverage report.
 use crate::catalog::{Case, Catalog};
 use crate::ics::Ics;
+use crate::peers::endpoints::Endpoints;
 use crate::report::coverage::CoverageItemInput;
 use crate::scr::{Registry, ScrTable};
 use serde::Serialize;
@@ -75,6 +76,11 @@ pub struct PlannedPixit {
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub iut: String,
+    /// The IUT-facing endpoints of the suite for this ICS (port [`UNBOUND_PORT`] where the
+    /// system chooses it when the run starts).
+    ///
+    /// [`UNBOUND_PORT`]: crate::peers::endpoints::UNBOUND_PORT
+    pub endpoints: Endpoints,
     /// Every SCR table: in (implemented) or out, and why.
     pub tables: Vec<PlannedTable>,
     /// The ICS capabilities (device facts) of the IUT's role and binding.
@@ -193,6 +199,7 @@ pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
     let pixit = if ics.iut.role == crate::scr::Role::Client { planned_mo(ics, &cases) } else { Vec::new() };
     Plan {
         iut: format!("{} {} {} ({})", ics.iut.vendor, ics.iut.product, ics.iut.version, ics.iut.role),
+        endpoints: Endpoints::for_ics(ics),
         tables,
         capabilities,
         pixit,
@@ -234,7 +241,9 @@ fn planned_mo(ics: &Ics, cases: &[PlannedCase]) -> Vec<PlannedPixit> {
 
 impl Plan {
     pub fn render(&self) -> String {
-        let mut s = format!("Plan for {}\n\nSCR tables:\n", self.iut);
+        let mut s = format!("Plan for {}\n\n", self.iut);
+        s.push_str(&self.endpoints.render("Endpoints to configure the IUT with before the first case"));
+        s.push_str("\nSCR tables:\n");
         for t in &self.tables {
             s.push_str(&format!(
                 "  {} {:<12} {} ({})\n      {}\n",
