@@ -117,9 +117,12 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
             let listener = Listener::bind(ics.pixit.suite.listen, server_url.as_deref())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e} (PIXIT [pixit.suite])"))?;
+            // Bound first, so an operator's prompts can name the real URLs.
             let endpoints = Endpoints::bound(ics, &listener);
             let base = ics.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-            let ut = UpperTester::from_config(&ics.pixit.upper_tester, &base).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ut = UpperTester::from_config(&ics.pixit.upper_tester, &base)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .with_endpoints(&endpoints);
             let binding = crate::binding::configured(&ics.iut.binding, &ics.profile).ok_or_else(|| {
                 anyhow::anyhow!("the ICS names binding {:?}, which this build does not have", ics.iut.binding)
             })?;
