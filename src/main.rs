@@ -59,12 +59,16 @@ enum Command {
         #[command(subcommand)]
         command: CasesCommand,
     },
-    /// Print, before any traffic, which cases will run against the IUT of an ICS and why.
+    /// Print, before any traffic, the endpoints to configure the IUT with, and which cases will
+    /// run against it and why.
     Plan {
         #[arg(long)]
         ics: PathBuf,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        /// Also list the cases and SCR items of the other role (the JSON always has them all).
+        #[arg(long)]
+        all: bool,
     },
     /// Run the suite against an IUT (`--ics FILE`) or the bundled reference peers.
     Run {
@@ -320,14 +324,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Command::Plan { ics, format } => {
+        Command::Plan { ics, format, all } => {
             let bundle::Loaded { registry: reg, catalog: cat, .. } = cli.catalog()?;
             let ics = Ics::load(ics).map_err(|e| anyhow::anyhow!("{e}"))?;
             ics.validate_against(&reg).map_err(|e| anyhow::anyhow!("{e}"))?;
             let plan = dmcts::runner::plan::plan(&reg, &cat, &ics);
             match format {
                 Format::Json => print_json(&serde_json::to_value(&plan)?),
-                Format::Table => print!("{}", plan.render()),
+                Format::Table => print!("{}", plan.render(*all)),
             }
             Ok(0)
         }

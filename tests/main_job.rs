@@ -152,11 +152,44 @@ fn plan_on_a_missing_or_empty_ics_exits_2() {
 
 #[test]
 fn plan_explains_applicability_before_any_traffic() {
-    let out = dmcts(&["plan", "--ics", "examples/ics-client.toml"]);
+    let out = dmcts(&["plan", "--ics", "examples/ics-client.toml", "--all"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("TC-DMC-SESS-001"), "{text}");
     assert!(text.contains("tests a server IUT; the IUT is a client"), "{text}");
+}
+
+/// Issue 14 point 4: the IUT's role first and only, with one line per list saying what the
+/// text leaves out; `--all` shows it; the JSON always has every case and item.
+#[test]
+fn plan_shows_the_iuts_role_and_counts_the_other_roles_cases_and_items() {
+    for (ics, role, other) in
+        [("examples/ics-server.toml", "server", "client"), ("examples/ics-client.toml", "client", "server")]
+    {
+        let out = dmcts(&["plan", "--ics", ics, "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["role"], role);
+        let count = |list: &str| v[list].as_array().unwrap().iter().filter(|x| x["role"] == other).count();
+        let (cases, items) = (count("cases"), count("items"));
+        assert!(cases > 0 && items > 0, "the JSON keeps the other role's cases and items");
+
+        let out = dmcts(&["plan", "--ics", ics]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(!text.contains(&format!("tests a {other} IUT")), "{text}");
+        let prefix = if other == "client" { "TC-DMC-" } else { "TC-DMS-" };
+        assert!(!text.contains(&format!("SKIP {prefix}")), "{text}");
+        assert!(text.contains(&format!("\n  {cases} cases of the {other} role not shown: --all\n")), "{text}");
+        assert!(text.contains(&format!("\n  {items} SCR items of the {other} role not shown: --all\n")), "{text}");
+        // The hidden cases still count in the total.
+        let total = v["cases"].as_array().unwrap().len();
+        assert!(text.contains(&format!(" of {total} cases will run.")), "{text}");
+
+        let out = dmcts(&["plan", "--ics", ics, "--all"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("tests a {other} IUT; the IUT is a {role}")), "{text}");
+        assert!(!text.contains("not shown"), "{text}");
+    }
 }
 
 #[test]

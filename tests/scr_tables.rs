@@ -262,7 +262,7 @@ fn plan_says_which_tables_are_in_or_out_and_why() {
         "{}",
         toy_case.reason
     );
-    let text = p.render();
+    let text = p.render(false);
     let tables_at = text.find("SCR tables:").expect("tables section");
     assert!(tables_at < text.find("Cases:").unwrap(), "tables come before the cases:\n{text}");
     assert!(text.contains("  IN  DM-PACK") && text.contains("  OUT TOY"), "{text}");

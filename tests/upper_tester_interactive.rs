@@ -90,3 +90,42 @@ async fn query_actions_are_never_put_to_an_operator() {
         assert_eq!(a.status, UtStatus::Unsupported);
     }
 }
+
+/// The prompts that send the device somewhere name the suite's URL (issue 14 point 1): the
+/// target gives the back end the endpoint table of the run.
+#[tokio::test]
+async fn prompts_name_the_url_the_device_must_use() {
+    let src = std::fs::read_to_string("examples/ics-client.toml")
+        .unwrap()
+        .replace("server_url = \"http://127.0.0.1:8700/dm\"", "server_url = \"http://localhost:9988/path\"");
+    let ics = dmcts::ics::Ics::from_str(&src, Path::new("ics.toml")).unwrap();
+    let endpoints = dmcts::peers::endpoints::Endpoints::for_ics(&ics);
+    let screen = Screen::default();
+    let u = UpperTester::interactive_with_io(std::io::Cursor::new("done\ndone\n"), screen.clone())
+        .with_endpoints(&endpoints);
+    let t = Duration::from_secs(5);
+    u.call(&req("session.start", json!({})), t).await.unwrap();
+    u.call(&req("alert.raise", json!({"AlertType": "urn:oma:at:dm:2.0:Test"})), t).await.unwrap();
+    let shown = String::from_utf8(screen.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        shown.contains(
+            "open a client-initiated DM session (send Package#1) to its DM server at http://localhost:9988/path now."
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains("to its DM server at http://localhost:9988/path; the full alert"), "{shown}");
+
+    // A server IUT: notification.send names the listener the suite registered.
+    let ics =
+        dmcts::ics::Ics::from_str(&std::fs::read_to_string("examples/ics-server.toml").unwrap(), Path::new("ics.toml"))
+            .unwrap();
+    let screen = Screen::default();
+    let u = UpperTester::interactive_with_io(std::io::Cursor::new("done\n"), screen.clone())
+        .with_endpoints(&dmcts::peers::endpoints::Endpoints::for_ics(&ics));
+    u.call(&req("notification.send", json!({"dev_id": "IMEI:1"})), t).await.unwrap();
+    let shown = String::from_utf8(screen.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        shown.contains("went to the registered notification address at http://127.0.0.1:8710/dm/notify,"),
+        "{shown}"
+    );
+}

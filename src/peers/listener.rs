@@ -216,11 +216,18 @@ impl Routes {
     }
 
     fn endpoint_url(&self, endpoint: &str) -> String {
-        if endpoint == "dm" {
-            return self.server_url.clone();
-        }
-        format!("{}/{endpoint}", self.server_url.trim_end_matches('/'))
+        endpoint_url_under(&self.server_url, endpoint)
     }
+}
+
+/// The URL of an endpoint under a DM server URL: the URL itself for `dm`, else
+/// `<server URL>/<endpoint>` (one rule for the listener and for `plan`, which derives the URLs
+/// before anything is bound).
+pub fn endpoint_url_under(server_url: &str, endpoint: &str) -> String {
+    if endpoint == "dm" {
+        return server_url.to_string();
+    }
+    format!("{}/{endpoint}", server_url.trim_end_matches('/'))
 }
 
 /// Why the listener could not start.

@@ -2,6 +2,7 @@
 //! from the ICS before any traffic. Also the applicability inputs of the coverage report.
 use crate::catalog::{Case, Catalog};
 use crate::ics::Ics;
+use crate::peers::endpoints::Endpoints;
 use crate::report::coverage::CoverageItemInput;
 use crate::scr::{Registry, ScrTable};
 use serde::Serialize;
@@ -37,6 +38,8 @@ pub struct PlannedTable {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedItem {
     pub id: String,
+    /// `client` or `server`.
+    pub role: String,
     /// The SCR table of the item.
     pub table: String,
     pub status: String,
@@ -75,6 +78,14 @@ pub struct PlannedPixit {
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub iut: String,
+    /// The IUT's role: `client` or `server`. The text lists only its cases and items unless
+    /// asked for all; the JSON always has every case and item.
+    pub role: String,
+    /// The IUT-facing endpoints of the suite for this ICS (port [`UNBOUND_PORT`] where the
+    /// system chooses it when the run starts).
+    ///
+    /// [`UNBOUND_PORT`]: crate::peers::endpoints::UNBOUND_PORT
+    pub endpoints: Endpoints,
     /// Every SCR table: in (implemented) or out, and why.
     pub tables: Vec<PlannedTable>,
     /// The ICS capabilities (device facts) of the IUT's role and binding.
@@ -147,8 +158,9 @@ pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
             let item = reg.get(&a.id);
             let status = item.map(|i| i.status.to_string()).unwrap_or_default();
             let table = item.map(|i| i.table.clone()).unwrap_or_default();
+            let role = item.map(|i| i.role.to_string()).unwrap_or_default();
             let cases = cat.covering(&a.id).into_iter().map(str::to_string).collect();
-            PlannedItem { id: a.id, table, status, applicable: a.applicable, reason: a.reason, cases }
+            PlannedItem { id: a.id, role, table, status, applicable: a.applicable, reason: a.reason, cases }
         })
         .collect();
     let tables = ics
@@ -193,6 +205,8 @@ pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
     let pixit = if ics.iut.role == crate::scr::Role::Client { planned_mo(ics, &cases) } else { Vec::new() };
     Plan {
         iut: format!("{} {} {} ({})", ics.iut.vendor, ics.iut.product, ics.iut.version, ics.iut.role),
+        role: ics.iut.role.to_string(),
+        endpoints: Endpoints::for_ics(ics),
         tables,
         capabilities,
         pixit,
@@ -233,8 +247,12 @@ fn planned_mo(ics: &Ics, cases: &[PlannedCase]) -> Vec<PlannedPixit> {
 }
 
 impl Plan {
-    pub fn render(&self) -> String {
-        let mut s = format!("Plan for {}\n\nSCR tables:\n", self.iut);
+    /// The text of `dmcts plan`: the cases and SCR items of the IUT's role, or with `all` those
+    /// of the other role too (else one line says how many are not shown).
+    pub fn render(&self, all: bool) -> String {
+        let mut s = format!("Plan for {}\n\n", self.iut);
+        s.push_str(&self.endpoints.render("Endpoints to configure the IUT with before the first case"));
+        s.push_str("\nSCR tables:\n");
         for t in &self.tables {
             s.push_str(&format!(
                 "  {} {:<12} {} ({})\n      {}\n",
@@ -277,7 +295,8 @@ impl Plan {
         }
         s.push_str("\nCases:\n");
         let runs = self.cases.iter().filter(|c| c.runs).count();
-        for c in &self.cases {
+        let shown = |role: &str| all || role == self.role;
+        for c in self.cases.iter().filter(|c| shown(&c.role)) {
             s.push_str(&format!(
                 "  {} {:<20} {}\n      {}\n",
                 if c.runs { "RUN " } else { "SKIP" },
@@ -289,8 +308,9 @@ impl Plan {
                 s.push_str(&format!("      upper tester: {}\n", c.operator_actions.join(", ")));
             }
         }
+        s.push_str(&self.hidden("cases", self.cases.iter().map(|c| c.role.as_str()), all));
         s.push_str(&format!("\n{runs} of {} cases will run.\n\nSCR items:\n", self.cases.len()));
-        for i in &self.items {
+        for i in self.items.iter().filter(|i| shown(&i.role)) {
             let cov = if !i.applicable {
                 "-".to_string()
             } else if i.cases.is_empty() {
@@ -307,7 +327,20 @@ impl Plan {
                 i.reason
             ));
         }
+        s.push_str(&self.hidden("SCR items", self.items.iter().map(|i| i.role.as_str()), all));
         s
+    }
+
+    /// "24 cases of the client role not shown: --all", for what the text leaves out.
+    fn hidden<'a>(&self, what: &str, roles: impl Iterator<Item = &'a str>, all: bool) -> String {
+        let mut others: Vec<&str> = roles.filter(|r| !all && *r != self.role).collect();
+        let n = others.len();
+        others.sort_unstable();
+        others.dedup();
+        if n == 0 {
+            return String::new();
+        }
+        format!("  {n} {what} of the {} role not shown: --all\n", others.join("/"))
     }
 }
 

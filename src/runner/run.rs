@@ -167,6 +167,8 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
     let rt = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build()?);
     let results: Arc<Mutex<BTreeMap<String, CaseResult>>> = Arc::default();
     let prepared = Arc::new(rt.block_on(target::prepare(&opts.target, &registry))?);
+    // Where the IUT must send what, as bound, before the first case.
+    print!("{}", prepared.start_note());
     let run_deadline = std::time::Instant::now() + prepared.run_timeout;
 
     let mut trials = Vec::new();

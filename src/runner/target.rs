@@ -5,6 +5,7 @@ use super::plan::case_applicability;
 use super::run::settings_from_ics;
 use crate::catalog::Case;
 use crate::ics::{Applicability, Ics};
+use crate::peers::endpoints::Endpoints;
 use crate::peers::Listener;
 use crate::reference::{client, faults, server};
 use crate::scr::{Registry, Role};
@@ -56,6 +57,9 @@ pub struct Prepared {
     pub iut_json: serde_json::Value,
     /// Values to scrub from traces.
     pub sensitive: Vec<String>,
+    /// The IUT-facing endpoints as bound (an ICS run; the reference peers have their own per
+    /// case).
+    pub endpoints: Option<Endpoints>,
 }
 
 /// Everything one case runs with; `teardown` stops per-case peers.
@@ -105,8 +109,6 @@ fn http_client() -> reqwest::Client {
 pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Prepared> {
     match target {
         Target::Ics(ics) => {
-            let base = ics.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-            let ut = UpperTester::from_config(&ics.pixit.upper_tester, &base).map_err(|e| anyhow::anyhow!("{e}"))?;
             // The DM server URL of the IUT's account (PIXIT suite.server_url), served exactly.
             let server_url = crate::peers::listener::pixit_server_url(
                 ics.pixit.suite.server_url.as_deref(),
@@ -115,6 +117,12 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
             let listener = Listener::bind(ics.pixit.suite.listen, server_url.as_deref())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e} (PIXIT [pixit.suite])"))?;
+            // Bound first, so an operator's prompts can name the real URLs.
+            let endpoints = Endpoints::bound(ics, &listener);
+            let base = ics.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+            let ut = UpperTester::from_config(&ics.pixit.upper_tester, &base)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .with_endpoints(&endpoints);
             let binding = crate::binding::configured(&ics.iut.binding, &ics.profile).ok_or_else(|| {
                 anyhow::anyhow!("the ICS names binding {:?}, which this build does not have", ics.iut.binding)
             })?;
@@ -123,6 +131,7 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
                 run_timeout: ics.pixit.timeouts.run(),
                 iut_json: ics.redacted_json(),
                 sensitive: ics.sensitive_values(),
+                endpoints: Some(endpoints),
                 kind: Kind::External { ics: ics.clone(), ut: Arc::new(ut), listener: Arc::new(listener) },
             })
         }
@@ -139,6 +148,7 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
                 run_timeout: client_ics.pixit.timeouts.run(),
                 iut_json,
                 sensitive: Vec::new(),
+                endpoints: None,
                 kind: Kind::Reference {
                     faults: faults.clone(),
                     client_ics: Box::new(client_ics),
@@ -150,6 +160,15 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
 }
 
 impl Prepared {
+    /// What the start of a run prints: the endpoints as bound, so the vendor can point the
+    /// device at them before the first case; for the reference peers, one line.
+    pub fn start_note(&self) -> String {
+        match &self.endpoints {
+            Some(e) => e.render("Endpoints of this run"),
+            None => format!("{}\n", crate::peers::endpoints::REFERENCE_NOTE),
+        }
+    }
+
     /// Applicability of a case, and why (None: the target decides nothing, run it).
     pub fn applicability(&self, case: &Case, reg: &Registry) -> Option<(bool, String)> {
         Some(match &self.kind {

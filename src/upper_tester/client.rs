@@ -6,6 +6,7 @@ use super::http::HttpBackend;
 use super::interactive::InteractiveBackend;
 use super::scripted::ScriptedBackend;
 use super::{UpperTesterConfig, UtAnswer, UtRequest, MAX_ANSWER_BYTES};
+use crate::peers::endpoints::Endpoints;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +81,16 @@ impl UpperTester {
         output: impl std::io::Write + Send + 'static,
     ) -> UpperTester {
         UpperTester { backend: Arc::new(Backend::Interactive(InteractiveBackend::with_io(input, output))) }
+    }
+
+    /// Tells the back end where the suite's endpoints are, so an operator prompt can name the
+    /// URL it needs ("...to its DM server at http://.../dm now"). Only the interactive back end
+    /// uses them: the other back ends get what they need in the request's `args`.
+    pub fn with_endpoints(self, endpoints: &Endpoints) -> UpperTester {
+        if let Backend::Interactive(b) = &*self.backend {
+            b.set_endpoints(endpoints.clone());
+        }
+        self
     }
 
     /// Sends `req` and waits at most `timeout` for the answer (PIXIT `timeouts.step_ms`). A

@@ -8,8 +8,13 @@
 //! answered `unsupported` at once, with or without a terminal (a person cannot watch a process
 //! table in time, and a prompt would cost a step timeout for a question that only saves time).
 //! Reply lines are bounded by [`MAX_ANSWER_BYTES`]; a longer one is refused and asked again.
+//!
+//! A prompt that sends the device somewhere names the URL (the DM server URL for
+//! `session.start`, the notification listener for `notification.send`), from the endpoint table
+//! the target gives the back end ([`super::UpperTester::with_endpoints`]).
 use super::client::UtError;
 use super::{action, UtAnswer, UtRequest, MAX_ANSWER_BYTES, QUERY_ACTIONS};
+use crate::peers::endpoints::Endpoints;
 use base64::Engine;
 use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal, Write};
@@ -61,9 +66,12 @@ fn commands_text(cmds: Option<&Value>) -> String {
         .join("; ")
 }
 
-/// The operator's instruction for `req`: one human sentence per action, naming its arguments.
-pub fn instruction(req: &UtRequest) -> String {
+/// The operator's instruction for `req`: one human sentence per action, naming its arguments
+/// and, where `endpoints` are known, the suite's URL the device must use.
+pub fn instruction(req: &UtRequest, endpoints: Option<&Endpoints>) -> String {
     let a = &req.args;
+    // " at <URL>" when the suite's endpoint is known.
+    let at = |name: &str| endpoints.and_then(|e| e.url(name)).map(|u| format!(" at {u}")).unwrap_or_default();
     match req.action.as_str() {
         action::RESET => "Reset the IUT to its initial state: end any DM session and forget queued work, \
                           registrations and stored results."
@@ -74,9 +82,10 @@ pub fn instruction(req: &UtRequest) -> String {
         action::IUT_STATE => "Say whether the IUT process is running, idle, or has exited: `done {\"state\": \
                               \"running\"|\"idle\"|\"exited\", \"detail\": \"...\"}`."
             .into(),
-        action::SESSION_START => "Make the DM client open a client-initiated DM session (send Package#1) to its DM \
-                                  server now."
-            .into(),
+        action::SESSION_START => format!(
+            "Make the DM client open a client-initiated DM session (send Package#1) to its DM server{} now.",
+            at("dm")
+        ),
         action::NOTIFICATION_DELIVER => {
             let b64 = arg_or(a, "bytes_b64", "");
             let hex = base64::engine::general_purpose::STANDARD.decode(&b64).map(hex::encode).unwrap_or_default();
@@ -88,11 +97,12 @@ pub fn instruction(req: &UtRequest) -> String {
         action::ALERT_RAISE => {
             let alert = a.get("alert").filter(|v| v.is_object()).unwrap_or(a);
             format!(
-                "Make the DM client raise a Generic Alert of type {} (SourceURI {}, Mark {}) to its DM server; the \
+                "Make the DM client raise a Generic Alert of type {} (SourceURI {}, Mark {}) to its DM server{}; the \
                  full alert: {alert}",
                 arg_or(alert, "AlertType", "(none given)"),
                 arg_or(alert, "SourceURI", "none"),
-                arg_or(alert, "Mark", "none")
+                arg_or(alert, "Mark", "none"),
+                at("dm")
             )
         }
         action::CONFIG_REQUEST => format!(
@@ -133,8 +143,9 @@ pub fn instruction(req: &UtRequest) -> String {
             let nid = arg(a, "notification_id").map(|n| format!(", NOTIFICATION-ID {n}")).unwrap_or_default();
             format!(
                 "Make the DM server send a DM notification (Package#0) to device {}, {mos}{nid}. Answer `done` if \
-                 it went to the registered notification address, or `done <base64 of the Package#0 bytes>`.",
-                arg_or(a, "dev_id", "(no DevID given)")
+                 it went to the registered notification address{}, or `done <base64 of the Package#0 bytes>`.",
+                arg_or(a, "dev_id", "(no DevID given)"),
+                at("notify")
             )
         }
         action::COMMANDS_ENQUEUE => format!(
@@ -210,12 +221,14 @@ struct Terminal {
 
 pub(crate) struct InteractiveBackend {
     term: Option<Terminal>,
+    /// The suite's endpoints, once the target is prepared; prompts name them.
+    endpoints: OnceLock<Endpoints>,
 }
 
 impl InteractiveBackend {
     pub(crate) fn from_stdin() -> Self {
         if !std::io::stdin().is_terminal() {
-            return InteractiveBackend { term: None };
+            return InteractiveBackend { term: None, endpoints: OnceLock::new() };
         }
         // Prompts go to stderr so stdout stays the runner's.
         Self::with_io(std::io::BufReader::new(std::io::stdin()), std::io::stderr())
@@ -228,7 +241,14 @@ impl InteractiveBackend {
                 lines: OnceLock::new(),
                 out: Mutex::new(Box::new(output)),
             }),
+            endpoints: OnceLock::new(),
         }
+    }
+
+    /// The endpoint table prompts name URLs from; the first one given stays (one run, one
+    /// listener).
+    pub(crate) fn set_endpoints(&self, endpoints: Endpoints) {
+        let _ = self.endpoints.set(endpoints);
     }
 
     pub(crate) async fn call(&self, req: &UtRequest, timeout: Duration) -> Result<UtAnswer, UtError> {
@@ -256,7 +276,7 @@ impl InteractiveBackend {
             if req.case.is_empty() { "-" } else { &req.case },
             req.step,
             timeout.as_secs_f64().ceil(),
-            instruction(req),
+            instruction(req, self.endpoints.get()),
             req.args,
             if data_required(&req.action) { " <JSON>" } else { " [JSON]" },
         ));
@@ -361,6 +381,10 @@ mod tests {
         UtRequest { action: action.into(), case: "TC-X".into(), step: 1, args }
     }
 
+    fn instruction_of(req: &UtRequest) -> String {
+        instruction(req, None)
+    }
+
     #[test]
     fn prompt_ids_are_stable() {
         assert_eq!(prompt_id("session.start"), "UT-SESSION.START");
@@ -370,19 +394,19 @@ mod tests {
 
     #[test]
     fn instructions_name_the_arguments() {
-        let s = instruction(&req(
+        let s = instruction_of(&req(
             action::COMMANDS_ENQUEUE,
             json!({"dev_id": "IMEI:1", "commands": [["GET", "urn:x//FwV"], ["END"]]}),
         ));
         assert!(s.contains("IMEI:1") && s.contains("GET urn:x//FwV; END"), "{s}");
-        let s = instruction(&req(action::ALERT_RAISE, json!({"AlertType": "urn:oma:at:x", "Mark": "critical"})));
+        let s = instruction_of(&req(action::ALERT_RAISE, json!({"AlertType": "urn:oma:at:x", "Mark": "critical"})));
         assert!(s.contains("urn:oma:at:x") && s.contains("critical"), "{s}");
-        let s = instruction(&req(action::CONFIG_REQUEST, json!({"moid": "urn:oma:mo:x:1.0"})));
+        let s = instruction_of(&req(action::CONFIG_REQUEST, json!({"moid": "urn:oma:mo:x:1.0"})));
         assert!(s.contains("urn:oma:mo:x:1.0") && s.contains("DEFAULT"), "{s}");
-        let s = instruction(&req(action::NOTIFICATION_DELIVER, json!({"bytes_b64": "AAE="})));
+        let s = instruction_of(&req(action::NOTIFICATION_DELIVER, json!({"bytes_b64": "AAE="})));
         assert!(s.contains("AAE=") && s.contains("0001"), "{s}");
         for a in ACTIONS {
-            assert!(!instruction(&req(a, json!({}))).is_empty());
+            assert!(!instruction_of(&req(a, json!({}))).is_empty());
         }
     }
 
