@@ -189,6 +189,7 @@ impl Prepared {
                     ut: ut.clone(),
                     listener: listener.clone(),
                     http: http_client(),
+                    progress: super::progress::installed(),
                 },
                 peer: None,
             }),
@@ -226,6 +227,7 @@ impl Prepared {
                         ut: Arc::new(ut),
                         listener,
                         http: http_client(),
+                        progress: super::progress::installed(),
                     },
                     peer: Some(peer),
                 })
