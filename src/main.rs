@@ -362,6 +362,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     anyhow::anyhow!("cannot write reports to {} (--report-dir): {e}", report_dir.display())
                 })?;
                 interrupt::install_signal_handlers(&interrupt)?;
+                // On a terminal, a waiting step says what it awaits, where, and the time left.
+                dmcts::runner::progress::install(dmcts::runner::progress::Progress::for_run(&libtest));
             }
             let opts = RunOptions {
                 target,

@@ -177,7 +177,15 @@ async fn run(greeting: &str) -> (exec::Execution, Vec<String>) {
         pixit: [("iut.dev_id".to_string(), serde_json::Value::from("toy-1"))].into(),
         declared_supported: Vec::new(),
     };
-    let env = CaseEnv { registry, settings, binding: toy, ut: Arc::new(ut), listener, http: reqwest::Client::new() };
+    let env = CaseEnv {
+        registry,
+        settings,
+        binding: toy,
+        ut: Arc::new(ut),
+        listener,
+        http: reqwest::Client::new(),
+        progress: Default::default(),
+    };
     let ex = tokio::time::timeout(Duration::from_secs(10), exec::execute(&case, &env)).await.expect("no hang");
     // The fake IUT reads the answer after the case; give it a moment, bounded.
     for _ in 0..50 {

@@ -159,6 +159,19 @@ pub trait Binding: Send + Sync {
     }
     /// Decodes a server IUT's notification into the JSON view checks read.
     fn decode_notification(&self, bytes: &[u8]) -> Result<Value, DecodeError>;
+
+    // ---- words for the operator (the terminal's progress line) ----
+    /// The protocol's name for what the IUT sends to the suite's `endpoint` (DM 2.0: Package#1;
+    /// Package#3 while `in_session`, i.e. after commands that did not end the session;
+    /// Package#0 at the notification listener). None: the runner names it neutrally.
+    fn inbound_message_name(&self, _endpoint: &str, _in_session: bool) -> Option<String> {
+        None
+    }
+    /// The protocol's name for a message the suite sends a server IUT (DM 2.0: Package#1,
+    /// Package#3). None: the runner names it neutrally.
+    fn client_message_name(&self, _message: ClientMessage) -> Option<String> {
+        None
+    }
 }
 
 /// The bindings this build knows, by name, with their default profiles: what the catalog

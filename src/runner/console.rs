@@ -131,7 +131,9 @@ pub fn run(args: &Arguments, trials: Vec<Trial>) -> Tally {
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                 let Some(t) = next else { break };
                 let outcome = (t.run)();
-                printer.lock().unwrap_or_else(|e| e.into_inner()).outcome(&t.name, &t.kind, &outcome);
+                // Other cases may be waiting: their progress line is erased and drawn again below.
+                super::progress::installed()
+                    .suspend(|| printer.lock().unwrap_or_else(|e| e.into_inner()).outcome(&t.name, &t.kind, &outcome));
                 results.lock().unwrap_or_else(|e| e.into_inner()).push((t.name, outcome));
             });
         }

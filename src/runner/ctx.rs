@@ -57,6 +57,8 @@ pub struct CaseEnv {
     pub ut: Arc<UpperTester>,
     pub listener: Arc<Listener>,
     pub http: reqwest::Client,
+    /// The terminal's progress line (draws nothing unless the CLI installed one).
+    pub progress: super::progress::Progress,
 }
 
 /// One running case.
@@ -138,6 +140,17 @@ impl<'a> Ctx<'a> {
 
     pub fn binding(&self) -> &dyn Binding {
         self.env.binding.as_ref()
+    }
+
+    /// Shows this step's waits on the progress line (for futures the step waits on).
+    pub fn waiter(&self) -> super::progress::Waiter {
+        self.env.progress.waiter(&self.case.id, self.step)
+    }
+
+    /// Shows on the progress line that this step waits, at most `within`, for what `what`
+    /// says ("waiting for ... at URL"), until the returned guard is dropped.
+    pub fn show_wait(&self, within: Duration, what: impl FnOnce() -> String) -> super::progress::Wait {
+        self.waiter().wait(within, what)
     }
 
     pub fn set(&mut self, verdict: Verdict, mut reason: Reason) {
@@ -391,6 +404,10 @@ impl<'a> Ctx<'a> {
     pub async fn ut_call(&mut self, action: &str, args: Value, optional: bool) -> Option<Value> {
         let req = UtRequest { action: action.to_string(), case: self.case.id.clone(), step: self.step, args };
         let timeout = self.env.settings.step_timeout;
+        // An operator's prompt says what it waits for and how long, on the line the progress
+        // line would take.
+        let shown = (!self.env.ut.is_interactive())
+            .then(|| self.show_wait(timeout, || format!("waiting for the upper tester's answer to {action}")));
         let call = self.env.ut.call(&req, timeout);
         let res = if action == crate::upper_tester::action::RESET {
             // What arrives while the IUT resets belongs to its old state (e.g. the last
@@ -410,6 +427,7 @@ impl<'a> Ctx<'a> {
         } else {
             call.await
         };
+        drop(shown);
         let answer_json = match &res {
             Ok(a) => serde_json::to_value(a).unwrap_or(Value::Null),
             Err(e) => json!({ "error": e.to_string() }),

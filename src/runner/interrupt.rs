@@ -86,11 +86,14 @@ pub fn install_signal_handlers(interrupt: &Interrupt) -> std::io::Result<()> {
         rt.block_on(async move {
             let first = signals.next().await;
             interrupt.trigger(first);
-            eprintln!(
-                "\n{} received: no further case starts; running cases end now and the reports of the cases \
-                 that ran are written, marked interrupted (send it again to exit at once)",
-                name(first)
-            );
+            // Not over a wait's progress line.
+            super::progress::installed().suspend(|| {
+                eprintln!(
+                    "\n{} received: no further case starts; running cases end now and the reports of the cases \
+                     that ran are written, marked interrupted (send it again to exit at once)",
+                    name(first)
+                )
+            });
             let second = signals.next().await;
             eprintln!("{} received again: exiting at once, without reports", name(second));
             std::process::exit(i32::from(exit_code(second)));

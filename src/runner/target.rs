@@ -208,6 +208,7 @@ impl Prepared {
                     ut: ut.clone(),
                     listener: listener.clone(),
                     http: http_client(),
+                    progress: super::progress::installed(),
                 },
                 peer: None,
             }),
@@ -245,6 +246,7 @@ impl Prepared {
                         ut: Arc::new(ut),
                         listener,
                         http: http_client(),
+                        progress: super::progress::installed(),
                     },
                     peer: Some(peer),
                 })

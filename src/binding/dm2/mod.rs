@@ -208,4 +208,26 @@ impl Binding for Dm2 {
         // The same JSON `dmcts notification decode` prints (the digest is judged by its own check).
         Ok(wire::cli::decode_cli(&hex::encode(bytes), None, None, &self.profile).unwrap_or(Value::Null))
     }
+
+    fn inbound_message_name(&self, endpoint: &str, in_session: bool) -> Option<String> {
+        match endpoint {
+            // A session's first message; after a Package#2 without END, the client's answer to it.
+            "dm" if in_session => Some("Package#3".into()),
+            "dm" => Some("Package#1".into()),
+            // Where a CONT moved the session: the Package#3 goes on there.
+            "cont" => Some("Package#3".into()),
+            // An EXEC's final result: a new session to the EXEC's ServerURI.
+            "async" => Some("Package#1".into()),
+            "notify" => Some("Package#0".into()),
+            // Downloads, uploads and browser requests are plain HTTP, no DM package.
+            _ => None,
+        }
+    }
+
+    fn client_message_name(&self, message: ClientMessage) -> Option<String> {
+        Some(match message {
+            ClientMessage::Open => "Package#1".into(),
+            ClientMessage::Reply => "Package#3".into(),
+        })
+    }
 }

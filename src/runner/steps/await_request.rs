@@ -69,12 +69,14 @@ impl Await {
             None => None,
         };
         let listener = ctx.env.listener.clone();
+        let shown = ctx.show_wait(timeout, || self.awaited(ctx, path.as_deref()));
         // The wait ends early when the IUT sends to a URL the suite does not serve, or when the
         // upper tester says the IUT has exited or is idle: nothing will come then.
         let outcome = tokio::select! {
             o = listener.take_or_misdirected(&self.endpoint, path.as_deref(), timeout) => Ok(o),
             gone = watch_iut(ctx) => Err(gone),
         };
+        drop(shown);
         let outcome = match outcome {
             Ok(o) => o,
             Err(gone) => match listener.take(&self.endpoint, path.as_deref(), Duration::ZERO).await {
@@ -89,6 +91,19 @@ impl Await {
             TakeOutcome::TimedOut => {
                 self.nothing_arrived(ctx, path.as_deref(), &format!("nothing within {} ms", timeout.as_millis()))
             }
+        }
+    }
+
+    /// What the step awaits, for the progress line: the message in the binding's words (or the
+    /// request the step's item demands) and the URL it must come to.
+    fn awaited(&self, ctx: &Ctx<'_>, path: Option<&str>) -> String {
+        let at = format!("{}{}", ctx.env.listener.endpoint_url(&self.endpoint), path.unwrap_or(""));
+        // Commands the suite answered that did not end the session: the IUT's next message
+        // answers them.
+        let in_session = ctx.last_commands.as_deref().is_some_and(|c| !ctx.binding().ends_session(c));
+        match ctx.binding().inbound_message_name(&self.endpoint, in_session) {
+            Some(name) => format!("waiting for {name} at {at}"),
+            None => format!("waiting for the request {} demands at {at}", self.scr),
         }
     }
 

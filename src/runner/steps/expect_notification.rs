@@ -103,6 +103,13 @@ impl ExpectNotification {
         };
         if source == "listener" {
             let listener = ctx.env.listener.clone();
+            let shown = ctx.show_wait(timeout, || {
+                let at = listener.endpoint_url("notify");
+                match ctx.binding().inbound_message_name("notify", false) {
+                    Some(name) => format!("waiting for {name} at {at}"),
+                    None => format!("waiting for a notification at {at}"),
+                }
+            });
             let outcome = tokio::select! {
                 o = listener.take_or_misdirected("notify", None, timeout) => o,
                 gone = watch_iut(ctx) => match listener.take("notify", None, Duration::ZERO).await {
@@ -110,6 +117,7 @@ impl ExpectNotification {
                     None => return self.none(ctx, &gone.to_string()),
                 },
             };
+            drop(shown);
             return match outcome {
                 TakeOutcome::Taken(t) if t.incoming.refused.is_some() => {
                     let why = t.incoming.refused.clone().unwrap_or_default();

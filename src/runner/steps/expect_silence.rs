@@ -4,6 +4,7 @@
 use super::{Validation, ENDPOINTS};
 use crate::peers::HttpAnswer;
 use crate::runner::ctx::Ctx;
+use crate::runner::progress::seconds;
 use crate::trace::TraceEvent;
 use crate::upper_tester::{UtRequest, UtStatus};
 use crate::verdict::Verdict;
@@ -54,9 +55,18 @@ impl ExpectSilence {
         };
         let step_timeout = ctx.env.settings.step_timeout;
         let trace = ctx.trace.clone();
+        let waiter = ctx.waiter();
+        let at = match self.endpoint.as_str() {
+            "any" => String::new(),
+            e => format!(" at {}", listener.endpoint_url(e)),
+        };
         // Ask the IUT when it is idle; if it cannot say, wait the whole quiet period.
         let idle = async move {
+            let asking = waiter.wait(step_timeout, || {
+                format!("waiting for the upper tester's answer to idle (a quiet period of {} follows)", seconds(quiet))
+            });
             let r = ut.call(&req, step_timeout).await;
+            drop(asking);
             let done = matches!(&r, Ok(a) if a.status == UtStatus::Done);
             trace.record(TraceEvent::UpperTester {
                 action: req.action.clone(),
@@ -75,6 +85,8 @@ impl ExpectSilence {
                     "IUT cannot report idleness: waiting the full quiet period ({} ms)",
                     quiet.as_millis()
                 ));
+                let _shown =
+                    waiter.wait(quiet, || format!("quiet period: nothing may arrive{at} for {}", seconds(quiet)));
                 tokio::time::sleep(quiet).await;
             }
         };

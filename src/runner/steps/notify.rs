@@ -127,6 +127,9 @@ impl Notify {
             }
             NotificationTransport::Http { url } => {
                 let media_type = ctx.binding().notification_media_type();
+                let shown = ctx.show_wait(ctx.env.settings.step_timeout, || {
+                    format!("waiting for the answer to the notification sent to {url}")
+                });
                 let r = notifier::post_notification(
                     &ctx.env.http,
                     &url,
@@ -136,6 +139,7 @@ impl Notify {
                     &ctx.trace,
                 )
                 .await;
+                drop(shown);
                 match r {
                     Ok(st) if (200..300).contains(&st) => {}
                     Ok(st) => ctx.inconc(format!("notification POST answered HTTP {st}")),

@@ -364,6 +364,10 @@ async fn send(
         ClientMessage::Reply => "the reply",
     };
     let timeout = spec.timeout_ms.map(Duration::from_millis).unwrap_or(s.step_timeout);
+    let shown = ctx.show_wait(timeout, || {
+        let sent = ctx.binding().client_message_name(message).unwrap_or_else(|| what.to_string());
+        format!("waiting for the answer to {sent} from {url}")
+    });
     let exchange = tokio::time::timeout(timeout, async {
         let r = req.send().await?;
         let status = r.status().as_u16();
@@ -400,6 +404,7 @@ async fn send(
             return false;
         }
     };
+    drop(shown);
     let (status, rh, limited) = match resp {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
