@@ -9,7 +9,7 @@
 //! Decoding is structural and reports byte offsets; conformance judgements (VER value, OC
 //! consistency, option order, sizes, digest) are separate functions so that a check can name
 //! exactly what is wrong, and so peers can also build deliberately malformed variants.
-use super::profile::{DigestOrder, Profile};
+use super::profile::{DigestOrder, Profile, UnknownOptions};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -301,6 +301,17 @@ pub const SCR_SHA256_DIGEST: &str = "DM-PACK-008-S-M";
 pub const SCR_TIMESTAMP: &str = "DM-PACK-009-S-M";
 pub const SCR_REQ_MOS: &str = "DM-PACK-010-S-M";
 
+/// "4 or 8", "4", "none" — the accepted TIMESTAMP widths in words.
+fn widths_text(widths: &[u8]) -> String {
+    match widths {
+        [] => "no width (the profile accepts none)".to_string(),
+        [w] => w.to_string(),
+        [init @ .., last] => {
+            format!("{} or {last}", init.iter().map(u8::to_string).collect::<Vec<_>>().join(", "))
+        }
+    }
+}
+
 impl Notification {
     /// Structural decode: header, then options until the end of the bytes. Any delta (0..=15)
     /// is accepted; an option number above 255 (deltas summing past it) is an error.
@@ -420,8 +431,11 @@ impl Notification {
 
     /// Conformance judgements a server-role check makes on a structurally decoded
     /// notification (digest §4.2–4.3, seed 5.2.1). Digest correctness needs the credentials:
-    /// see [`Notification::verify_digest`]. Empty when the notification is conformant. Option
-    /// numbers outside the registry are not problems (receivers ignore them, digest §21 q5).
+    /// see [`Notification::verify_digest`]. Empty when the notification is conformant. The
+    /// UNVERIFIED rules follow the profile: RESERVED bits (`notification_reserved_zero`), option
+    /// numbers outside the registry (`notification_unknown_options`: by default not problems,
+    /// receivers ignore them, digest §21 q5), SERVER-ID length (`server_id_max_bytes`),
+    /// TIMESTAMP width (`timestamp_widths`).
     pub fn problems(&self, profile: &Profile) -> Vec<NotificationProblem> {
         let mut out = Vec::new();
         let mut p = |offset: usize, item: &'static str, message: String| {
@@ -433,12 +447,13 @@ impl Notification {
         if self.option_count as usize != self.options.len() {
             p(0, SCR_OC, format!("OC is {} but {} option(s) follow", self.option_count, self.options.len()));
         }
-        if self.reserved != 0 {
+        if self.reserved != 0 && profile.notification_reserved_zero {
             p(
                 1,
                 SCR_PACKAGE0,
                 format!(
-                    "RESERVED is {:#04x}, not 0 (UNVERIFIED default of digest §4.2/§21 q3: senders set it to 0)",
+                    "RESERVED is {:#04x}, not 0 (UNVERIFIED, digest §4.2/§21 q3: senders set it to 0; profile \
+                     setting notification_reserved_zero = true)",
                     self.reserved
                 ),
             );
@@ -477,11 +492,15 @@ impl Notification {
                     if std::str::from_utf8(&o.value).is_err() {
                         p(o.value_offset, SCR_SERVER_ID, "SERVER-ID is not UTF-8 (String format, digest §4.3)".into());
                     }
-                    if len == 0 || len > 255 {
+                    let max = profile.server_id_max_bytes as usize;
+                    if len == 0 || len > max {
                         p(
                             o.offset,
                             SCR_SERVER_ID,
-                            format!("SERVER-ID is {len} bytes; 1..255 expected (UNVERIFIED default, digest §21 q4)"),
+                            format!(
+                                "SERVER-ID is {len} bytes; 1..{max} expected (UNVERIFIED, digest §4.3/§21 q4; \
+                                 profile setting server_id_max_bytes = {max})"
+                            ),
                         );
                     }
                 }
@@ -501,16 +520,33 @@ impl Notification {
                 OPT_SHA256_DIGEST if len != 32 => {
                     p(o.offset, SCR_SHA256_DIGEST, format!("SHA256-DIGEST is {len} bytes; it must be 32"))
                 }
-                OPT_TIMESTAMP if len != 4 && len != 8 => p(
+                OPT_TIMESTAMP if !profile.timestamp_widths.iter().any(|w| *w as usize == len) => p(
                     o.offset,
                     SCR_TIMESTAMP,
-                    format!("TIMESTAMP is {len} bytes; 4 or 8 expected (UNVERIFIED default, digest §4.3)"),
+                    format!(
+                        "TIMESTAMP is {len} bytes; {} expected (UNVERIFIED, digest §4.3/§21 q4; profile setting \
+                         timestamp_widths = {:?})",
+                        widths_text(&profile.timestamp_widths),
+                        profile.timestamp_widths
+                    ),
                 ),
                 OPT_REQ_MOS if len != 0 => {
                     p(o.offset, SCR_REQ_MOS, format!("REQ-MOS carries {len} value byte(s); it has no value"))
                 }
                 // An option number outside the registry (any delta may reach one) breaks no
-                // rule: receivers ignore unknown options (digest §21 q5).
+                // rule by default: receivers ignore unknown options (digest §21 q5).
+                n if !(OPT_SERVER_ID..=OPT_REQ_MOS).contains(&n)
+                    && profile.notification_unknown_options == UnknownOptions::Reject =>
+                {
+                    p(
+                        o.offset,
+                        SCR_PACKAGE0,
+                        format!(
+                            "option {n} is outside the registry (1..6) (UNVERIFIED, digest §4.3/§21 q5: receivers \
+                         ignore unknown options; profile setting notification_unknown_options = \"reject\")"
+                        ),
+                    )
+                }
                 _ => {}
             }
         }
@@ -775,6 +811,70 @@ mod tests {
         b[1] |= 0x01;
         let m = &Notification::decode(&b).unwrap().problems(&Profile::default())[0].message;
         assert!(m.contains("UNVERIFIED"), "{m}");
+    }
+
+    /// The UNVERIFIED rules of `problems` follow the profile: each default (the digest's
+    /// proposal) flags the defect, the other setting lets it pass, and the message names the
+    /// setting.
+    #[test]
+    fn unverified_rules_are_profile_settings() {
+        let header = |oc: u16, reserved: u16| ((2u16 << 12) | (oc << 7) | reserved).to_be_bytes();
+        let sid = [0x18, b'd', b'm', b's', b'r', b'v', b'-', b'0', b'1'];
+        let with = |oc: u16, reserved: u16, rest: &[u8]| {
+            let mut b = header(oc, reserved).to_vec();
+            b.extend_from_slice(&sid);
+            b.extend_from_slice(rest);
+            b
+        };
+        let judge = |bytes: &[u8], profile: &Profile| -> Vec<(usize, &'static str, String)> {
+            let n = Notification::decode(bytes).unwrap();
+            n.problems(profile).into_iter().map(|p| (p.offset, p.item, p.message)).collect()
+        };
+        let default = Profile::default();
+
+        // RESERVED bits (§21 q3).
+        let reserved = with(1, 0x22, &[]);
+        let got = judge(&reserved, &default);
+        assert_eq!(got.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(), [(1, SCR_PACKAGE0)]);
+        assert!(got[0].2.contains("notification_reserved_zero = true"), "{got:?}");
+        let lenient = Profile { notification_reserved_zero: false, ..Profile::default() };
+        assert_eq!(judge(&reserved, &lenient), []);
+
+        // An option number outside the registry (§21 q5): ignored by default.
+        let unknown = with(2, 0, &[0x60]);
+        assert_eq!(judge(&unknown, &default), []);
+        let strict = Profile { notification_unknown_options: UnknownOptions::Reject, ..Profile::default() };
+        let got = judge(&unknown, &strict);
+        assert_eq!(got.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(), [(11, SCR_PACKAGE0)]);
+        assert!(got[0].2.contains("option 7") && got[0].2.contains("notification_unknown_options"), "{got:?}");
+        // Registry options are never "unknown".
+        let known = with(2, 0, &[0x51, 0]);
+        assert!(judge(&known, &strict).iter().all(|p| p.1 != SCR_PACKAGE0));
+
+        // SERVER-ID length (§21 q4): 255 by default, 256 with DM 1.3's limit.
+        let long = NotificationFields { server_id: "s".repeat(256), ..NotificationFields::default() };
+        let bytes = encode(&long, None, &default, None);
+        let got = judge(&bytes, &default);
+        assert_eq!(got.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(), [(2, SCR_SERVER_ID)]);
+        assert!(got[0].2.contains("server_id_max_bytes = 255"), "{got:?}");
+        let dm13 = Profile { server_id_max_bytes: 256, ..Profile::default() };
+        assert_eq!(judge(&bytes, &dm13), []);
+        // Empty is never a SERVER-ID.
+        let empty = [header(1, 0).as_slice(), &[0x10]].concat();
+        assert_eq!(judge(&empty, &dm13).iter().map(|p| p.1).collect::<Vec<_>>(), [SCR_SERVER_ID]);
+
+        // TIMESTAMP width (§21 q4): 4 or 8 by default.
+        let eight = with(2, 0, &[0x48, 0, 0, 0, 0, 0x65, 0x53, 0xf1, 0]);
+        let six = with(2, 0, &[0x46, 0, 0, 0x65, 0x53, 0xf1, 0]);
+        assert_eq!(judge(&eight, &default), []);
+        let got = judge(&six, &default);
+        assert_eq!(got.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(), [(11, SCR_TIMESTAMP)]);
+        assert!(got[0].2.contains("4 or 8 expected") && got[0].2.contains("timestamp_widths = [4, 8]"), "{got:?}");
+        let four_only = Profile { timestamp_widths: vec![4], ..Profile::default() };
+        assert_eq!(judge(&eight, &four_only).iter().map(|p| p.1).collect::<Vec<_>>(), [SCR_TIMESTAMP]);
+        let any_six = Profile { timestamp_widths: vec![4, 6, 8], ..Profile::default() };
+        assert_eq!(judge(&six, &any_six), []);
+        assert!(judge(&eight, &four_only)[0].2.contains("4 expected"));
     }
 
     #[test]

@@ -41,6 +41,18 @@ pub enum MissingDigestPolicy {
     Accept,
 }
 
+/// What the checks of a server IUT's notification make of an option number outside the
+/// registry (digest §4.3 and §21 q5; UNVERIFIED: "a receiver ignores unknown options").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownOptions {
+    /// Not a defect: receivers ignore it, and nothing forbids a server to send one.
+    #[default]
+    Ignore,
+    /// A DM-PACK-002-S-M defect: only the registry's options 1..6 may be sent.
+    Reject,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Profile {
@@ -73,6 +85,19 @@ pub struct Profile {
     /// AlertType of the Generic Alert carrying an asynchronous EXEC result (UNVERIFIED, digest
     /// §11: MO-specific). The suite sends it as DM client; a server must recognise it.
     pub exec_result_alert_type: String,
+    /// Whether the RESERVED bits of a server's Package#0 must be 0 (UNVERIFIED, digest §4.2 and
+    /// §21 q3: senders set 0, receivers ignore them); false: any value is accepted.
+    pub notification_reserved_zero: bool,
+    /// Option numbers outside the registry in a server's Package#0 (UNVERIFIED, digest §4.3
+    /// and §21 q5).
+    pub notification_unknown_options: UnknownOptions,
+    /// Longest SERVER-ID a server's Package#0 may carry, in bytes (UNVERIFIED, digest §4.3 and
+    /// §21 q4: 1..255; DM 1.3 allowed 256). An empty SERVER-ID names no server and is always a
+    /// defect.
+    pub server_id_max_bytes: u16,
+    /// TIMESTAMP widths, in bytes, accepted in a server's Package#0 (UNVERIFIED, digest §4.3 and
+    /// §21 q4: senders emit 4 bytes of seconds, receivers accept 4 or 8).
+    pub timestamp_widths: Vec<u8>,
 }
 
 impl Profile {
@@ -98,6 +123,10 @@ impl Default for Profile {
             notification_media_type: "application/vnd.oma.dm.notification".into(),
             commands_without_status: Vec::new(),
             exec_result_alert_type: "urn:oma:at:fumo:1.0:DownloadAndUpdate".into(),
+            notification_reserved_zero: true,
+            notification_unknown_options: UnknownOptions::Ignore,
+            server_id_max_bytes: 255,
+            timestamp_widths: vec![4, 8],
         }
     }
 }
