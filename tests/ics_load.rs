@@ -297,3 +297,22 @@ fn a_capability_that_holds_needs_its_pixit() {
     let err = ics.validate_against(&reg).unwrap_err().to_string();
     assert!(err.contains("[support] answers \"ICS-DMS-NOTIF-HTTP\", which is no ICS capability"), "{err}");
 }
+
+/// `account.server_id` defaults to the suite's own SERVER-ID ("dmcts"), which a client IUT's
+/// account names; a server IUT's SERVER-ID is its own, so the cases see one only when the ICS
+/// gives it (TC-DMS-P0-004 is then a verdict, else inconclusive).
+#[test]
+fn a_server_iuts_server_id_is_a_pixit_value_only_when_given() {
+    let client = parse(CLIENT).unwrap();
+    assert_eq!(client.pixit_lookup("account.server_id").as_deref(), Some("dmcts"));
+    let server = "[iut]\nrole = \"server\"\nvendor = \"a\"\nproduct = \"b\"\nversion = \"1\"\n[pixit.iut]\nserver_uri = \"http://127.0.0.1:1/dm\"\n\
+                  [pixit.upper_tester]\nbackend = \"http\"\nurl = \"http://127.0.0.1:9/ut\"\n";
+    let ics = parse(server).unwrap();
+    assert_eq!(ics.pixit_lookup("account.server_id"), None);
+    assert!(!ics.pixit_values().contains_key("account.server_id"));
+    // Given, even as "dmcts", it is the server's.
+    for id in ["acme-dm", "dmcts"] {
+        let ics = parse(&format!("{server}[pixit.account]\nserver_id = \"{id}\"\n")).unwrap();
+        assert_eq!(ics.pixit_lookup("account.server_id").as_deref(), Some(id));
+    }
+}

@@ -27,11 +27,18 @@ impl Ics {
 
     /// Every PIXIT value as `dotted.key → JSON`, what `${pixit.…}` templates resolve to: text
     /// (numbers and booleans too, as their text), except `[pixit.mo]` data (MOData tables),
-    /// which stays JSON.
+    /// which stays JSON. A server IUT's `account.server_id` is there only when the ICS gives
+    /// it: its default ("dmcts") is the suite's SERVER-ID as a DM server, which says nothing
+    /// about a server IUT's own, so a check that rests on it must not take the default for it.
     pub fn pixit_values(&self) -> BTreeMap<String, Value> {
         let mut out = BTreeMap::new();
         let v = serde_json::to_value(&self.pixit).unwrap_or(Value::Null);
         flatten("", &v, &mut out);
+        let defaulted = self.line_of("pixit.account.server_id").is_none()
+            && self.pixit.account.server_id == super::AccountPixit::default().server_id;
+        if self.iut.role == crate::scr::Role::Server && defaulted {
+            out.remove("account.server_id");
+        }
         out
     }
 

@@ -97,7 +97,13 @@ impl Ics {
             pixit: Pixit {
                 suite: SuitePixit { listen, base_url: None, server_url: None },
                 iut: IutPixit { dev_id: Some(dev_id.to_string()), server_uri: server_uri.map(str::to_string) },
-                account: AccountPixit::default(),
+                // The reference server's SERVER-ID, which its notifications carry.
+                account: match role {
+                    Role::Client => AccountPixit::default(),
+                    Role::Server => {
+                        AccountPixit { server_id: super::server::DEFAULT_SERVER_ID.into(), ..AccountPixit::default() }
+                    }
+                },
                 notification: NotificationPixit {
                     transport: NotificationTransport::UpperTester,
                     url: None,

@@ -6,7 +6,7 @@ use super::{wire_credentials, Dm2};
 use crate::runner::checks::{
     arg, arg_str, arg_strs, body_of, fail, json_has_leaf, json_of, opt_arg, show, ArgKind, CheckDef, Failure, Observed,
 };
-use crate::wire::dm2::notification::{option_name, Notification};
+use crate::wire::dm2::notification::{option_name, Notification, OPT_NOTIFICATION_ID, OPT_TIMESTAMP};
 use crate::wire::dm2::{self as wire, Package1, Package2, Package3, Profile, WireError};
 use serde_json::Value;
 
@@ -29,6 +29,10 @@ fn status_profile_note(cmds: &[Vec<String>], profile: &Profile) -> Option<String
             profile.commands_without_status
         )
     })
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn notification_of(obs: &Observed) -> Result<Notification, Failure> {
@@ -430,6 +434,70 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         },
     },
     CheckDef {
+        name: "notification-option-absent",
+        about: "args.option: the notification does not carry that option (e.g. REQ-MOS when the MO list was not \
+                asked for)",
+        args: &[arg("option", ArgKind::Str)],
+        run: |_, args, obs, _| {
+            let n = notification_of(obs)?;
+            let opt = arg_str(args, "option")?;
+            match n.options.iter().find(|o| option_name(o.number) == opt) {
+                None => Ok(()),
+                Some(o) => fail(format!("no option {opt}"), format!("option {opt} at byte {}", o.offset)),
+            }
+        },
+    },
+    CheckDef {
+        name: "notification-id-differs",
+        about: "args.other: the notification's NOTIFICATION-ID differs from that of another notification (the \
+                client spots duplicates by it)",
+        args: &[arg("other", ArgKind::Int)],
+        run: |_, args, obs, _| {
+            let n = notification_of(obs)?;
+            let other = args.get("other").and_then(toml::Value::as_integer).unwrap_or(-1);
+            let id = n
+                .option(OPT_NOTIFICATION_ID)
+                .filter(|o| o.value.len() == 2)
+                .map(|o| i64::from(u16::from_be_bytes([o.value[0], o.value[1]])));
+            match id {
+                None => fail("a 2-byte NOTIFICATION-ID", "none"),
+                Some(id) if id == other => {
+                    fail(format!("a NOTIFICATION-ID other than {other}, the previous notification's"), id.to_string())
+                }
+                Some(_) => Ok(()),
+            }
+        },
+    },
+    CheckDef {
+        name: "notification-timestamp-fresh",
+        about: "the TIMESTAMP is POSIX seconds within the profile's timestamp_window_s of the suite's clock when \
+                the notification arrived (window UNVERIFIED)",
+        args: &[],
+        run: |b, _, obs, _| {
+            let n = notification_of(obs)?;
+            let window = b.profile.timestamp_window_s;
+            let note = format!(
+                "the replay window is UNVERIFIED in the spec digest (§4.3, §21 q8); this check follows profile \
+                 setting timestamp_window_s = {window}, and reads TIMESTAMP as POSIX seconds (§4.3)"
+            );
+            let Some(o) = n.option(OPT_TIMESTAMP).filter(|o| !o.value.is_empty() && o.value.len() <= 8) else {
+                return fail("a TIMESTAMP option of 1 to 8 bytes", "none");
+            };
+            let ts = o.value.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            let now = unix_now();
+            let skew = ts.abs_diff(now);
+            if skew <= window {
+                return Ok(());
+            }
+            let when = if ts > now { "ahead of" } else { "behind" };
+            Err(Failure::new(
+                format!("a TIMESTAMP within {window} s of the suite's clock ({now})"),
+                format!("TIMESTAMP {ts}: {skew} s {when} the suite's clock"),
+            )
+            .with_note(note))
+        },
+    },
+    CheckDef {
         name: "notification-digest-valid",
         about: "the SHA256-DIGEST verifies with the registered secret and auth data (input order per profile \
                 digest_order, UNVERIFIED)",
@@ -608,6 +676,59 @@ mod tests {
         };
         let profile = Profile { digest_order: order, ..Profile::default() };
         encode(&fields, Some(&super::super::wire_credentials(creds)), &profile, None)
+    }
+
+    fn judge_notification(
+        name: &str,
+        args: &str,
+        fields: &NotificationFields,
+        profile: &Profile,
+    ) -> Result<(), Failure> {
+        let bytes = encode(fields, None, profile, None);
+        let json = Value::Null;
+        let obs = Observed::Notification { bytes: &bytes, json: &json };
+        let ctx = CheckCtx { last_commands: None, credentials: None };
+        evaluate(&builtin(name, args), &obs, &ctx, &Dm2::new(profile.clone()))
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    #[test]
+    fn notification_values_option_absent_id_differs_timestamp_fresh() {
+        let p = Profile::default();
+        let f = NotificationFields {
+            server_id: "srv".into(),
+            notification_id: Some(7),
+            timestamp: Some(now()),
+            ..NotificationFields::default()
+        };
+        assert!(judge_notification("notification-option-absent", "option = \"REQ-MOS\"", &f, &p).is_ok());
+        let with_mos = NotificationFields { req_mos: true, ..f.clone() };
+        let e = judge_notification("notification-option-absent", "option = \"REQ-MOS\"", &with_mos, &p).unwrap_err();
+        assert!(e.actual.contains("REQ-MOS at byte"), "{e:?}");
+
+        assert!(judge_notification("notification-id-differs", "other = 8", &f, &p).is_ok());
+        let e = judge_notification("notification-id-differs", "other = 7", &f, &p).unwrap_err();
+        assert_eq!(e.actual, "7");
+        let no_id = NotificationFields { notification_id: None, ..f.clone() };
+        assert!(judge_notification("notification-id-differs", "other = 7", &no_id, &p).is_err());
+
+        assert!(judge_notification("notification-timestamp-fresh", "", &f, &p).is_ok());
+        // Milliseconds (in 8 bytes) are far ahead; an hour ago is behind; both name the setting.
+        let ms = Profile { timestamp_bytes: 8, ..Profile::default() };
+        let ahead = NotificationFields { timestamp: Some(now() * 1000), ..f.clone() };
+        let e = judge_notification("notification-timestamp-fresh", "", &ahead, &ms).unwrap_err();
+        assert!(e.actual.contains("ahead of"), "{e:?}");
+        assert!(e.note.unwrap().contains("timestamp_window_s = 300"));
+        let old = NotificationFields { timestamp: Some(now() - 3600), ..f.clone() };
+        let e = judge_notification("notification-timestamp-fresh", "", &old, &p).unwrap_err();
+        assert!(e.actual.contains("behind"), "{e:?}");
+        let wide = Profile { timestamp_window_s: 7200, ..Profile::default() };
+        assert!(judge_notification("notification-timestamp-fresh", "", &old, &wide).is_ok());
+        let none = NotificationFields { timestamp: None, ..f };
+        assert!(judge_notification("notification-timestamp-fresh", "", &none, &p).is_err());
     }
 
     #[test]

@@ -78,6 +78,9 @@
 //! notifications-never-sent, notification-wrong-ver, notification-oc-mismatch,
 //! notification-no-server-id, notification-bad-con-type, notification-no-notification-id,
 //! notification-bad-digest, notification-no-timestamp, notification-req-mos-dropped,
+//! notification-reserved-bits, notification-server-id-too-long, notification-wrong-server-id,
+//! notification-id-repeated, notification-timestamp-width, notification-timestamp-ms,
+//! notification-req-mos-always,
 //! session-never-ended, p3-ends-session, p1-rejected, p2-media-type, p2-malformed, p3-rejected,
 //! p3-statuses-not-recorded, cmd-hget-malformed, cmd-hput-malformed, cmd-hpost-malformed,
 //! cmd-delete-malformed, cmd-exec-malformed, cmd-get-malformed, cmd-show-malformed,
@@ -149,6 +152,48 @@ pub const FAULTS: &[FaultInfo] = &[
         Server,
         "notification-req-mos-dropped",
         "Package#0 lacks REQ-MOS even when req_mos was asked for",
+        ["DM-PACK-010-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-reserved-bits",
+        "Package#0 RESERVED bits are 0x01, not 0 (profile notification_reserved_zero)",
+        ["DM-PACK-002-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-server-id-too-long",
+        "Package#0 SERVER-ID is padded to one byte more than the profile's server_id_max_bytes",
+        ["DM-PACK-005-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-wrong-server-id",
+        "Package#0 SERVER-ID is not the server's configured id (\"<server_id>-old\", an account it used to have)",
+        ["DM-PACK-005-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-id-repeated",
+        "the NOTIFICATION-ID counter never advances: every notification the server numbers itself carries 1",
+        ["DM-PACK-007-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-timestamp-width",
+        "Package#0 TIMESTAMP is 6 bytes of seconds, a width outside the profile's timestamp_widths",
+        ["DM-PACK-009-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-timestamp-ms",
+        "Package#0 TIMESTAMP is milliseconds, not POSIX seconds (8 bytes): far outside the profile's window",
+        ["DM-PACK-009-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-req-mos-always",
+        "Package#0 carries REQ-MOS even when req_mos was not asked for",
         ["DM-PACK-010-S-M"]
     ),
     fault!(

@@ -4,7 +4,7 @@ use super::Shared;
 use crate::reference::common;
 use crate::upper_tester::UtAnswer;
 use crate::wire::dm2::notification::{
-    compute_digest, encode, Notification, NotificationCredentials, OPT_SERVER_ID, OPT_SHA256_DIGEST,
+    compute_digest, encode, Notification, NotificationCredentials, MAX_OPTION_VALUE, OPT_SERVER_ID, OPT_SHA256_DIGEST,
 };
 use crate::wire::dm2::{NotificationFields, Profile};
 use base64::Engine;
@@ -42,7 +42,11 @@ pub(super) async fn send(sh: &Shared, args: &Value) -> UtAnswer {
         if !st.devices.contains_key(dev_id) {
             return UtAnswer::failed(format!("device {dev_id:?} is not registered"));
         }
-        let id = given_id.unwrap_or_else(|| st.next_notification_id());
+        // notification-id-repeated: the counter never advances past its first value.
+        let id = given_id.unwrap_or_else(|| match sh.faults.has("notification-id-repeated") {
+            true => 1,
+            false => st.next_notification_id(),
+        });
         let Some(dev) = st.devices.get_mut(dev_id) else { return UtAnswer::failed("device vanished") };
         let Some(noti) = &dev.notification else {
             return UtAnswer::failed(format!(
@@ -97,18 +101,45 @@ pub(super) async fn send(sh: &Shared, args: &Value) -> UtAnswer {
 /// digest is recomputed after the others and only the digest fault leaves it wrong.
 fn build(sh: &Shared, creds: &NotificationCredentials, id: u16, req_mos: bool) -> Vec<u8> {
     let f = |n: &str| sh.faults.has(n);
-    let profile = &sh.cfg.profile;
+    let mut profile = sh.cfg.profile.clone();
+    let mut server_id = sh.cfg.server_id.clone();
+    if f("notification-wrong-server-id") {
+        // The id of an account the server used to have, not its configured one.
+        server_id.push_str("-old");
+    }
+    if f("notification-server-id-too-long") {
+        // One byte more than the profile allows (the encoder's limit is 270).
+        let want = (profile.server_id_max_bytes as usize + 1).min(MAX_OPTION_VALUE);
+        while server_id.len() < want {
+            server_id.push('x');
+        }
+    }
+    let mut timestamp = common::posix_now();
+    if f("notification-timestamp-ms") {
+        // Milliseconds where POSIX seconds belong, in 8 bytes (a width the profile accepts).
+        timestamp *= 1000;
+        profile.timestamp_bytes = 8;
+    }
+    if f("notification-timestamp-width") {
+        // 6 bytes of seconds: neither 4 nor 8.
+        profile.timestamp_bytes = 6;
+    }
     let fields = NotificationFields {
-        server_id: sh.cfg.server_id.clone(),
+        server_id,
         // 0x04 lies outside ANY_AVAILABLE..WIRELINE.
         preferred_con_type: Some(if f("notification-bad-con-type") { 0x04 } else { 0x00 }),
         notification_id: (!f("notification-no-notification-id")).then_some(id),
-        timestamp: (!f("notification-no-timestamp")).then(common::posix_now),
-        req_mos: req_mos && !f("notification-req-mos-dropped"),
+        timestamp: (!f("notification-no-timestamp")).then_some(timestamp),
+        req_mos: (req_mos || f("notification-req-mos-always")) && !f("notification-req-mos-dropped"),
         digest: true,
     };
+    let profile = &profile;
     let mut bytes = encode(&fields, Some(creds), profile, None);
     let mut changed = false;
+    if f("notification-reserved-bits") {
+        bytes[1] |= 0x01;
+        changed = true;
+    }
     if f("notification-no-server-id") {
         changed |= drop_first_option(&mut bytes, OPT_SERVER_ID);
     }
