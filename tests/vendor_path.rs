@@ -45,6 +45,9 @@ listen = "127.0.0.1:{listen}"
 server_uri = "{dm_url}"
 dev_id = "IMEI:359881000000017"
 
+[pixit.account]
+server_id = "{server_id}"
+
 [pixit.notification]
 secret = "vendor-secret"
 auth_data = "vendor-auth-data"
@@ -58,7 +61,8 @@ url = "{ut_url}"
 step_ms = 3000
 case_ms = 20000
 quiet_period_ms = 200
-"#
+"#,
+        server_id = server::DEFAULT_SERVER_ID
     )
 }
 
