@@ -242,6 +242,7 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(sessions.len(), 2, "{}", ctx());
     assert_eq!(sessions[0]["alert_type"], ALERT_SERVER_INITIATED, "{}", ctx());
     assert_eq!(sessions[0]["notification_id"], sent["notification_id"], "{}", ctx());
+    assert_eq!(sessions[0]["notification_matched"], true, "the server matched its own notification: {}", ctx());
     assert_eq!((&sessions[0]["package2"], &sessions[0]["package3"]), (&json!(3), &json!(2)), "{}", ctx());
     assert_eq!(sessions[0]["end"], "END sent", "{}", ctx());
     assert_eq!(sessions[1]["alert_type"], ALERT_CLIENT_INITIATED, "{}", ctx());
@@ -365,6 +366,7 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(sessions.len(), 3, "{}", ctx());
     assert_eq!(sessions[2]["alert_type"], ALERT_SERVER_INITIATED, "{}", ctx());
     assert_eq!(sessions[2]["notification_id"], sent2["notification_id"], "{}", ctx());
+    assert_eq!(sessions[2]["notification_matched"], true, "{}", ctx());
     assert_eq!(sessions[2]["end"], "END sent", "{}", ctx());
     // MOS now lists the HGET-created t2 and the DEFAULT-created cfg-3, not the deleted t1.
     let mos = &r["package1"][2]["MOS"];

@@ -72,6 +72,13 @@ pub struct ClientSpec<'a> {
     pub status_for: &'a std::collections::BTreeMap<String, u16>,
     /// Alerts to add to the message.
     pub alerts: Vec<Value>,
+    /// Open: the notification this session answers, as [`Binding::decode_notification`] gave
+    /// it: the binding builds the opening of a notified session (DM 2.0: Package#1 with the
+    /// ServerInitiatedMgmt alert echoing NOTIFICATION-ID) instead of a client-initiated one.
+    pub notification: Option<Value>,
+    /// Open: the management objects the device reports (entries in the binding's form; DM 2.0:
+    /// the MOS array of Package#1).
+    pub objects: Vec<Value>,
     pub last_commands: Option<&'a [Vec<String>]>,
     /// The device identity the suite plays.
     pub dev_id: &'a str,

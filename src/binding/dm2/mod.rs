@@ -41,6 +41,23 @@ fn is_async_exec(c: &[String]) -> bool {
     c.first().map(String::as_str) == Some("EXEC") && c.len() > 2
 }
 
+impl Dm2 {
+    /// The session alert of a device answering `notification` (the JSON of
+    /// `decode_notification`): ServerInitiatedMgmt echoing its NOTIFICATION-ID, placed per the
+    /// profile's `notification_id_key` (UNVERIFIED, digest §10).
+    fn server_initiated_alert(&self, notification: &Value) -> Result<Value, String> {
+        let id = notification.pointer("/fields/notification_id").and_then(Value::as_u64).ok_or_else(|| {
+            format!(
+                "a notification with a NOTIFICATION-ID to echo (a value expect-notification saved), found {}",
+                crate::trace::truncate_marked(&notification.to_string(), 200)
+            )
+        })?;
+        let mut data = serde_json::Map::new();
+        data.insert(self.profile.notification_id_key.clone(), json!(id));
+        Ok(json!({ "AlertType": wire::ALERT_SERVER_INITIATED, "DataType": "int", "Data": data }))
+    }
+}
+
 impl Binding for Dm2 {
     fn name(&self) -> &'static str {
         "dm2"
@@ -143,9 +160,17 @@ impl Binding for Dm2 {
                     .collect();
                 json!({ "Status": status })
             }
-            (None, ClientMessage::Open, _) => json!({ "Alert": [ { "AlertType": wire::ALERT_CLIENT_INITIATED } ] }),
+            (None, ClientMessage::Open, _) => match &spec.notification {
+                None => json!({ "Alert": [ { "AlertType": wire::ALERT_CLIENT_INITIATED } ] }),
+                Some(n) => json!({ "Alert": [ self.server_initiated_alert(n)? ] }),
+            },
             (None, ClientMessage::Reply, None) => json!({ "Status": [] }),
         };
+        if !spec.objects.is_empty() {
+            if let Some(obj) = doc.as_object_mut() {
+                obj.insert("MOS".into(), Value::Array(spec.objects));
+            }
+        }
         if !spec.alerts.is_empty() {
             if let Some(obj) = doc.as_object_mut() {
                 let arr = obj.entry("Alert").or_insert_with(|| Value::Array(vec![]));
@@ -229,5 +254,49 @@ impl Binding for Dm2 {
             ClientMessage::Open => "Package#1".into(),
             ClientMessage::Reply => "Package#3".into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn open(notification: Option<Value>, objects: Vec<Value>, profile: Profile) -> Result<Value, String> {
+        let none = BTreeMap::new();
+        let out = Dm2::new(profile).client_message(ClientSpec {
+            message: ClientMessage::Open,
+            body: None,
+            auto_status: None,
+            status_for: &none,
+            alerts: vec![],
+            notification,
+            objects,
+            last_commands: None,
+            dev_id: "IMEI:1",
+        })?;
+        Ok(serde_json::from_slice(&out.body).unwrap())
+    }
+
+    #[test]
+    fn a_notified_device_opens_with_server_initiated_mgmt_echoing_the_id() {
+        let noti = json!({ "fields": { "notification_id": 4660, "req_mos": true } });
+        let mos = json!({ "MOID": "urn:oma:mo:oma-dm-devinfo:1.0", "MIID": ["d0"] });
+        let p1 = open(Some(noti.clone()), vec![mos.clone()], Profile::default()).unwrap();
+        assert_eq!(
+            p1,
+            json!({ "MOS": [mos], "Alert": [{ "AlertType": wire::ALERT_SERVER_INITIATED, "DataType": "int", "Data": { "NOTIFICATION-ID": 4660 } }] })
+        );
+        // The placement follows the profile (UNVERIFIED, digest §10).
+        let other = Profile { notification_id_key: "id".into(), ..Profile::default() };
+        assert_eq!(open(Some(noti), vec![], other).unwrap()["Alert"][0]["Data"], json!({ "id": 4660 }));
+        // Without a notification: client-initiated, no MOS unless given.
+        assert_eq!(
+            open(None, vec![], Profile::default()).unwrap(),
+            json!({ "Alert": [{ "AlertType": wire::ALERT_CLIENT_INITIATED }] })
+        );
+        // A notification without a NOTIFICATION-ID cannot be answered: a case defect, said so.
+        let e = open(Some(json!({ "fields": null })), vec![], Profile::default()).unwrap_err();
+        assert!(e.contains("NOTIFICATION-ID"), "{e}");
     }
 }

@@ -213,12 +213,35 @@ fn package1(sh: &Shared, st: &mut State, dev_id: &str, body: &[u8]) -> Reply {
     let notification_id = first.filter(|a| a.alert_type == ALERT_SERVER_INITIATED).and_then(|a| {
         a.data.as_ref().map(|d| d.get(&sh.cfg.profile.notification_id_key).cloned().unwrap_or_else(|| d.clone()))
     });
-    if first.is_some_and(|a| a.alert_type == ALERT_SERVER_INITIATED) && notification_id.is_none() {
+    let server_initiated = first.is_some_and(|a| a.alert_type == ALERT_SERVER_INITIATED);
+    if server_initiated && notification_id.is_none() {
         dev.error("ServerInitiatedMgmt alert without NOTIFICATION-ID".into());
+    }
+    // The notification this session answers: one this server sent the device.
+    let notification_matched = notification_id.as_ref().map(|echoed| {
+        dev.notification_ids.iter().any(|sent| match sh.faults.has("notification-unmatched") {
+            // notification-unmatched: the ids are compared as text, which the number a device
+            // echoes never is.
+            true => echoed.as_str() == Some(sent.to_string().as_str()),
+            false => echoed.as_u64() == Some(u64::from(*sent)),
+        })
+    });
+    if notification_matched == Some(false) {
+        if sh.faults.has("notification-unmatched") {
+            return Reply::text(
+                StatusCode::NOT_FOUND,
+                format!("404: no notification with NOTIFICATION-ID {} was sent to {dev_id:?}", show(&notification_id)),
+            );
+        }
+        dev.error(format!(
+            "ServerInitiatedMgmt echoes NOTIFICATION-ID {}, which this server never sent the device",
+            show(&notification_id)
+        ));
     }
     dev.rec.sessions.push(SessionRecord {
         alert_type: first.map(|a| a.alert_type.clone()),
         notification_id,
+        notification_matched,
         package2: 0,
         package3: 0,
         open: true,
@@ -231,8 +254,16 @@ fn package1(sh: &Shared, st: &mut State, dev_id: &str, body: &[u8]) -> Reply {
         last_activity: Instant::now(),
     });
     // An asynchronous-result session only delivers its results: END, the queue stays.
-    let consume = !(outcome.exec_results > 0 && outcome.exec_results == generic.len());
+    // server-initiated-ignored: a notified device's session is treated the same way.
+    let results_only = outcome.exec_results > 0 && outcome.exec_results == generic.len();
+    let ignored = server_initiated && sh.faults.has("server-initiated-ignored");
+    let consume = !results_only && !ignored;
     package2(sh, st, dev_id, consume, alerts.len())
+}
+
+/// A JSON value for a message, `none` when absent.
+fn show(v: &Option<Value>) -> String {
+    v.as_ref().map_or_else(|| "none".to_string(), Value::to_string)
 }
 
 fn package3(sh: &Shared, st: &mut State, dev_id: &str, token: Option<&str>, body: &[u8]) -> Reply {

@@ -40,7 +40,10 @@
 //!
 //! # Generic Alerts (Package#1 and Package#3)
 //! Session alerts (`…dm:2.0:ServerInitiatedMgmt|ClientInitiatedMgmt|BootstrapComplete`) open the
-//! session; a Package#1 without one is served but recorded as an error. Other alerts are parsed
+//! session; a Package#1 without one is served but recorded as an error. The NOTIFICATION-ID a
+//! ServerInitiatedMgmt echoes (under `profile.notification_id_key`, else `Data` itself) is
+//! matched against the notifications sent to the device (`sessions[].notification_matched`);
+//! an unknown one is recorded as an error and the session served all the same. Other alerts are parsed
 //! strictly (AlertType required, DataType whenever Data; an undefined Mark is recorded as an
 //! error) and never answered with any status or extra member. An alert whose SourceURI equals
 //! the ClientURI of an EXEC this server sent with a ServerURI (still pending) is that EXEC's
@@ -68,8 +71,8 @@
 //!   the device has an address the bytes are POSTed there (`Content-Type:
 //!   profile.notification_media_type`, bounded by `http_timeout`). Answers `done` with
 //!   {`bytes_b64`, `notification_id`, `address`, `http_status` | `delivery_error`}.
-//! - `device.report` {`dev_id`}: {`sessions`: [{`alert_type`, `notification_id`, `package2`,
-//!   `package3`, `open`, `end`}], `package1`: [bodies], `package2`: [bodies sent], `statuses`:
+//! - `device.report` {`dev_id`}: {`sessions`: [{`alert_type`, `notification_id`,
+//!   `notification_matched`, `package2`, `package3`, `open`, `end`}], `package1`: [bodies], `package2`: [bodies sent], `statuses`:
 //!   [[status entries] per Package#3], `status_count_mismatches`: [{`package3`, `expected`,
 //!   `received`}], `alerts`, `ignored_alerts`, `exec_results`: [{`exec`, `alert`}],
 //!   `notifications`: [{`notification_id`, `bytes_b64`, `http_status`}], `errors`: [text]}.
@@ -80,7 +83,7 @@
 //! notification-bad-digest, notification-no-timestamp, notification-req-mos-dropped,
 //! notification-reserved-bits, notification-server-id-too-long, notification-wrong-server-id,
 //! notification-id-repeated, notification-timestamp-width, notification-timestamp-ms,
-//! notification-req-mos-always,
+//! notification-req-mos-always, server-initiated-ignored, notification-unmatched,
 //! session-never-ended, p3-ends-session, p1-rejected, p2-media-type, p2-malformed, p3-rejected,
 //! p3-statuses-not-recorded, cmd-hget-malformed, cmd-hput-malformed, cmd-hpost-malformed,
 //! cmd-delete-malformed, cmd-exec-malformed, cmd-get-malformed, cmd-show-malformed,
@@ -195,6 +198,20 @@ pub const FAULTS: &[FaultInfo] = &[
         "notification-req-mos-always",
         "Package#0 carries REQ-MOS even when req_mos was not asked for",
         ["DM-PACK-010-S-M"]
+    ),
+    fault!(
+        Server,
+        "server-initiated-ignored",
+        "a Package#1 with ServerInitiatedMgmt (a notified device) is answered with END alone: the server serves \
+         queued commands only in client-initiated sessions",
+        ["DM-PACK-001-S-M"]
+    ),
+    fault!(
+        Server,
+        "notification-unmatched",
+        "the NOTIFICATION-ID a notified device echoes is looked up as text, so the number never matches a \
+         notification sent: the Package#1 is refused with 404",
+        ["DM-PACK-001-S-M"]
     ),
     fault!(
         Server,

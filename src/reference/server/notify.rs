@@ -60,6 +60,9 @@ pub(super) async fn send(sh: &Shared, args: &Value) -> UtAnswer {
             return UtAnswer::done(json!({ "bytes_b64": null, "notification_id": id, "address": address }));
         }
         let bytes = build(sh, &noti.creds, id, req_mos);
+        if !sh.faults.has("notification-no-notification-id") {
+            dev.notification_ids.push(id);
+        }
         if address.is_some() {
             st.in_flight += 1;
             _guard = InFlight(sh);

@@ -46,6 +46,8 @@ pub(super) struct SessionRecord {
     pub alert_type: Option<String>,
     /// NOTIFICATION-ID echoed in a ServerInitiatedMgmt alert, as found.
     pub notification_id: Option<Value>,
+    /// Whether that NOTIFICATION-ID is one this server sent the device (`None`: none echoed).
+    pub notification_matched: Option<bool>,
     /// Package#2s sent / Package#3s accepted in this session.
     pub package2: usize,
     pub package3: usize,
@@ -77,6 +79,9 @@ pub(super) struct Device {
     pub queue: VecDeque<Queued>,
     pub session: Option<OpenSession>,
     pub pending_execs: Vec<PendingExec>,
+    /// NOTIFICATION-IDs of the notifications built for the device, noted before delivery (the
+    /// device may answer before the delivery's HTTP exchange is over).
+    pub notification_ids: Vec<u16>,
     pub rec: Record,
 }
 
@@ -88,6 +93,7 @@ impl Device {
             queue: VecDeque::new(),
             session: None,
             pending_execs: Vec::new(),
+            notification_ids: Vec::new(),
             rec: Record::default(),
         }
     }

@@ -46,6 +46,14 @@ pub struct ClientSend {
     /// Alerts to add to the message.
     #[serde(default)]
     pub alerts: Vec<Value>,
+    /// Opening: the notification the session answers (a value `expect-notification` saved,
+    /// e.g. `"${noti}"`): the binding opens a session as the notified device does (DM 2.0:
+    /// ServerInitiatedMgmt with the echoed NOTIFICATION-ID).
+    #[serde(default)]
+    pub notification: Option<String>,
+    /// Opening: the management objects the device reports (the binding's entries; DM 2.0: MOS).
+    #[serde(default)]
+    pub objects: Vec<Value>,
     /// Header overrides; an empty value removes the header.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -73,6 +81,12 @@ impl ClientSend {
         }
         if !self.status_for.is_empty() && self.auto_status.is_none() {
             v.problem("`status_for` varies the codes of `auto_status`: give `auto_status` too");
+        }
+        if message == ClientMessage::Reply && (self.notification.is_some() || !self.objects.is_empty()) {
+            v.problem("`notification` and `objects` shape the opening message: they belong to `open-session`");
+        }
+        if self.body.is_some() && (self.notification.is_some() || !self.objects.is_empty()) {
+            v.problem("`notification` and `objects` build the binding's message: give them or `body`, not both");
         }
     }
 
@@ -141,6 +155,8 @@ impl FinishSession {
             auto_status: Some(self.auto_status),
             status_for: self.status_for.clone(),
             alerts: Vec::new(),
+            notification: None,
+            objects: Vec::new(),
             headers: BTreeMap::new(),
             timeout_ms: None,
             scr: Some(self.scr.clone()),
@@ -301,12 +317,29 @@ async fn send(
             _ => return false,
         }
     };
+    let notification = match &spec.notification {
+        Some(n) => match ctx.render(&Value::String(n.clone())) {
+            Some(v) => Some(v),
+            None => return false,
+        },
+        None => None,
+    };
+    let objects = if spec.objects.is_empty() {
+        Vec::new()
+    } else {
+        match ctx.render(&Value::Array(spec.objects.clone())) {
+            Some(Value::Array(a)) => a,
+            _ => return false,
+        }
+    };
     let built = ctx.binding().client_message(ClientSpec {
         message,
         body,
         auto_status: spec.auto_status,
         status_for: &spec.status_for,
         alerts,
+        notification,
+        objects,
         last_commands: ctx.last_commands.as_deref(),
         dev_id: &s.dev_id,
     });
