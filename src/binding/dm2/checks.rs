@@ -60,6 +60,32 @@ fn command_arrays(obs: &Observed) -> Result<Vec<Vec<String>>, Failure> {
         .collect()
 }
 
+/// The ClientURIs a command addresses (DEFAULT's MOID names configuration the tree may lack, so
+/// it is not one).
+fn client_uris(cmd: &wire::Command) -> Vec<String> {
+    use wire::Command as C;
+    match cmd {
+        C::Hget { client_uri, .. } => client_uri.iter().cloned().collect(),
+        C::Hput { client_uris, .. } | C::Hpost { client_uris, .. } => client_uris.clone(),
+        C::Delete { client_uri } | C::Exec { client_uri, .. } | C::Get { client_uri } => vec![client_uri.clone()],
+        C::Sub { client_uri, .. } | C::Unsub { client_uri } => vec![client_uri.clone()],
+        C::Show { .. } | C::Cont { .. } | C::End | C::Default { .. } => vec![],
+    }
+}
+
+/// Whether a ClientURI lies in one of the (MOID, MIID) instances: a named instance must be one
+/// of them; an empty, wildcard or x-name instance addresses instances of its MOID, so the MOID
+/// must be one of theirs. A URI that does not parse is left to the checks of ClientURI syntax.
+fn addresses_listed(uri: &str, allowed: &[(String, String)]) -> bool {
+    match wire::ClientUri::parse(uri) {
+        Ok(u) => match &u.instance {
+            wire::Instance::Miid(miid) => allowed.iter().any(|(m, i)| *m == u.moid && i == miid),
+            _ => allowed.iter().any(|(m, _)| *m == u.moid),
+        },
+        Err(_) => true,
+    }
+}
+
 fn package2(obs: &Observed) -> Result<Package2, Failure> {
     Package2::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#2", e))
 }
@@ -385,6 +411,50 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         },
     },
     CheckDef {
+        name: "session-addresses-only",
+        about: "args.instances (MO instance roots \"<MOID>/<MIID>/\"): every ClientURI the session's commands \
+                address lies in one of them (an empty, wildcard or x-name instance: in one of their MOIDs); \
+                DEFAULT's MOID and malformed commands are left to their own checks",
+        args: &[arg("instances", ArgKind::StrList)],
+        run: |_, args, obs, _| {
+            let j = json_of(obs)?;
+            let Some(commands) = j.get("commands").and_then(Value::as_array) else {
+                return Err(Failure::case_defect("a session record of finish-session to check (this check reads one)"));
+            };
+            let mut allowed: Vec<(String, String)> = Vec::new();
+            for root in arg_strs(args, "instances") {
+                match wire::ClientUri::parse(&root) {
+                    Ok(wire::ClientUri { moid, instance: wire::Instance::Miid(miid), .. }) => {
+                        allowed.push((moid, miid))
+                    }
+                    _ => {
+                        return Err(Failure::case_defect(format!(
+                            "args.instances entries \"<MOID>/<MIID>/\" (found {root:?})"
+                        )))
+                    }
+                }
+            }
+            let outside: Vec<String> = commands
+                .iter()
+                .filter_map(|c| {
+                    let arr: Vec<String> =
+                        c.as_array()?.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<_>>()?;
+                    let cmd = wire::Command::from_array(&arr, "").ok()?;
+                    Some(client_uris(&cmd).into_iter().filter(|u| !addresses_listed(u, &allowed)).collect::<Vec<_>>())
+                })
+                .flatten()
+                .collect();
+            if outside.is_empty() {
+                return Ok(());
+            }
+            let listed: Vec<String> = allowed.iter().map(|(m, i)| format!("{m}/{i}/")).collect();
+            fail(
+                format!("commands addressing only the MO instances the device listed: {}", listed.join(", ")),
+                format!("ClientURIs outside them: {}", outside.join(", ")),
+            )
+        },
+    },
+    CheckDef {
         name: "package2-ends-session",
         about: "Package#2 contains END (the server ends the session)",
         args: &[],
@@ -676,6 +746,45 @@ mod tests {
         };
         let profile = Profile { digest_order: order, ..Profile::default() };
         encode(&fields, Some(&super::super::wire_credentials(creds)), &profile, None)
+    }
+
+    #[test]
+    fn session_addresses_only_the_listed_instances() {
+        let k = builtin(
+            "session-addresses-only",
+            "instances = [\"urn:oma:mo:oma-dm-devinfo:1.0/d0/\", \"urn:oma:mo:oma-fumo:1.0/fw-2/\"]",
+        );
+        let judge = |commands: Value| {
+            let record = serde_json::json!({ "commands": commands });
+            let ctx = CheckCtx { last_commands: None, credentials: None };
+            evaluate(&k, &Observed::Json(&record), &ctx, &Dm2::default())
+        };
+        // Named, empty and wildcard instances of listed MOIDs; URIs that are not ClientURIs
+        // (ServerURIs, DEFAULT's MOID) are not judged here; a malformed command neither.
+        assert!(judge(serde_json::json!([
+            ["GET", "urn:oma:mo:oma-fumo:1.0/fw-2/State"],
+            ["GET", "urn:oma:mo:oma-dm-devinfo:1.0//FwV"],
+            ["HPUT", "http://repo/x", "urn:oma:mo:oma-fumo:1.0/*/State"],
+            ["HGET", "http://repo/y"],
+            ["DEFAULT", "urn:oma:mo:other:1.0", "http://repo/z"],
+            ["SHOW", "http://ui/"],
+            ["CONT", "http://dm/2"],
+            ["get", "urn:oma:mo:x:1.0/a/"],
+            ["END"]
+        ]))
+        .is_ok());
+        let f = judge(serde_json::json!([
+            ["GET", "urn:oma:mo:oma-fumo:1.0/fw-main/State"],
+            ["DELETE", "urn:oma:mo:other:1.0//"],
+            ["EXEC", "urn:oma:mo:oma-fumo:1.0/fw-2/DownloadAndUpdate"]
+        ]))
+        .unwrap_err();
+        assert_eq!(f.actual, "ClientURIs outside them: urn:oma:mo:oma-fumo:1.0/fw-main/State, urn:oma:mo:other:1.0//");
+        // The instances are the case's: a root that is not "<MOID>/<MIID>/" is a case defect.
+        let bad = builtin("session-addresses-only", "instances = [\"urn:oma:mo:oma-fumo:1.0//\"]");
+        let record = serde_json::json!({ "commands": [] });
+        let ctx = CheckCtx { last_commands: None, credentials: None };
+        assert!(evaluate(&bad, &Observed::Json(&record), &ctx, &Dm2::default()).unwrap_err().case_defect);
     }
 
     fn judge_notification(

@@ -16,6 +16,9 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// What the `mos-ignored` fault addresses instead of the MOs the device listed.
+const ASSUMED_INSTANCE_PROBE: &str = "urn:oma:mo:oma-fumo:1.0/fw-main/State";
+
 const SESSION_ALERTS: [&str; 3] = [ALERT_SERVER_INITIATED, ALERT_CLIENT_INITIATED, ALERT_BOOTSTRAP_COMPLETE];
 
 pub(super) fn router(sh: Arc<Shared>) -> Router {
@@ -191,6 +194,15 @@ fn package1(sh: &Shared, st: &mut State, dev_id: &str, body: &[u8]) -> Reply {
     if dev.session.is_some() {
         dev.error("Package#1 arrived while a session was open; the old session is superseded".into());
         dev.close_session("superseded by a new Package#1", tokens);
+    }
+    if let Some(mos) = &p1.mos {
+        if sh.faults.has("mos-ignored") {
+            // Its built-in inventory instead of the device's list: probe the FUMO instance it
+            // assumes every device has.
+            dev.queue.push_front(Queued::Command(Command::Get { client_uri: ASSUMED_INSTANCE_PROBE.into() }));
+        } else {
+            dev.rec.mos = serde_json::to_value(mos).unwrap_or(Value::Null);
+        }
     }
     let alerts = p1.alert.unwrap_or_default();
     let (session_alerts, generic): (Vec<_>, Vec<_>) =

@@ -72,10 +72,12 @@
 //!   profile.notification_media_type`, bounded by `http_timeout`). Answers `done` with
 //!   {`bytes_b64`, `notification_id`, `address`, `http_status` | `delivery_error`}.
 //! - `device.report` {`dev_id`}: {`sessions`: [{`alert_type`, `notification_id`,
-//!   `notification_matched`, `package2`, `package3`, `open`, `end`}], `package1`: [bodies], `package2`: [bodies sent], `statuses`:
-//!   [[status entries] per Package#3], `status_count_mismatches`: [{`package3`, `expected`,
-//!   `received`}], `alerts`, `ignored_alerts`, `exec_results`: [{`exec`, `alert`}],
-//!   `notifications`: [{`notification_id`, `bytes_b64`, `http_status`}], `errors`: [text]}.
+//!   `notification_matched`, `package2`, `package3`, `open`, `end`}], `package1`: [bodies],
+//!   `mos`: the MOS of the last Package#1 that carried one (null before), `package2`: [bodies
+//!   sent], `statuses`: [[status entries] per Package#3], `status_count_mismatches`:
+//!   [{`package3`, `expected`, `received`}], `alerts`, `ignored_alerts`, `exec_results`:
+//!   [{`exec`, `alert`}], `notifications`: [{`notification_id`, `bytes_b64`, `http_status`}],
+//!   `errors`: [text]}.
 //!
 //! # Faults (`server.` + name; see [`FAULTS`])
 //! notifications-never-sent, notification-wrong-ver, notification-oc-mismatch,
@@ -83,7 +85,7 @@
 //! notification-bad-digest, notification-no-timestamp, notification-req-mos-dropped,
 //! notification-reserved-bits, notification-server-id-too-long, notification-wrong-server-id,
 //! notification-id-repeated, notification-timestamp-width, notification-timestamp-ms,
-//! notification-req-mos-always, server-initiated-ignored, notification-unmatched,
+//! notification-req-mos-always, server-initiated-ignored, notification-unmatched, mos-ignored,
 //! session-never-ended, p3-ends-session, p1-rejected, p2-media-type, p2-malformed, p3-rejected,
 //! p3-statuses-not-recorded, cmd-hget-malformed, cmd-hput-malformed, cmd-hpost-malformed,
 //! cmd-delete-malformed, cmd-exec-malformed, cmd-get-malformed, cmd-show-malformed,
@@ -212,6 +214,13 @@ pub const FAULTS: &[FaultInfo] = &[
         "the NOTIFICATION-ID a notified device echoes is looked up as text, so the number never matches a \
          notification sent: the Package#1 is refused with 404",
         ["DM-PACK-001-S-M"]
+    ),
+    fault!(
+        Server,
+        "mos-ignored",
+        "the MOS of a Package#1 is dropped: the server probes the FUMO instance its built-in inventory assumes \
+         (GET urn:oma:mo:oma-fumo:1.0/fw-main/State), whatever instances the device listed",
+        ["DM-PACK-011-S-M"]
     ),
     fault!(
         Server,

@@ -61,6 +61,9 @@ pub(super) struct SessionRecord {
 pub(super) struct Record {
     pub sessions: Vec<SessionRecord>,
     pub package1: Vec<Value>,
+    /// The MOS list of the last Package#1 that carried one (what the device says it has and
+    /// the server may manage); null before.
+    pub mos: Value,
     pub package2: Vec<Value>,
     pub statuses: Vec<Value>,
     pub status_count_mismatches: Vec<Value>,
