@@ -343,6 +343,9 @@ fn package3(sh: &Shared, st: &mut State, dev_id: &str, token: Option<&str>, body
         }
     }
     let alerts = p3.alert.unwrap_or_default();
+    if !alerts.is_empty() && sh.faults.has("p3-alert-rejected") {
+        return Reply::text(StatusCode::BAD_REQUEST, "400: Generic Alerts are accepted in Package#1 only");
+    }
     let refs: Vec<&GenericAlert> = alerts.iter().collect();
     if let Err(r) = generic_alerts(sh, dev, &refs, "Package#3") {
         return r;

@@ -90,7 +90,7 @@
 //! p3-statuses-not-recorded, cmd-hget-malformed, cmd-hput-malformed, cmd-hpost-malformed,
 //! cmd-delete-malformed, cmd-exec-malformed, cmd-get-malformed, cmd-show-malformed,
 //! cmd-default-malformed, cont-endpoint-dead, cont-ignored, cont-ends-session,
-//! commands-reordered, end-with-parameter, status-for-alert, unknown-alert-rejected,
+//! commands-reordered, end-with-parameter, status-for-alert, p3-alert-rejected, unknown-alert-rejected,
 //! exec-result-not-recorded, no-415, no-406.
 mod dm;
 mod notify;
@@ -297,6 +297,12 @@ pub const FAULTS: &[FaultInfo] = &[
         Server,
         "status-for-alert",
         "Package#2 carries a Status member answering the alerts of the package it replies to",
+        ["DM-PACK-024-S-M"]
+    ),
+    fault!(
+        Server,
+        "p3-alert-rejected",
+        "a Package#3 carrying Generic Alerts is answered 400: the server takes alerts in Package#1 only",
         ["DM-PACK-024-S-M"]
     ),
     fault!(
