@@ -70,6 +70,10 @@ pub struct ClientSpec<'a> {
     /// Reply with `auto_status`: the code for commands of these names instead (e.g. a refusal
     /// for DELETE), so a case can vary the statuses whatever the server's batching.
     pub status_for: &'a std::collections::BTreeMap<String, u16>,
+    /// Reply with `auto_status`: members added to the status of commands of these names (in the
+    /// binding's form; DM 2.0: e.g. `{ "HGET": { "URI": [...] } }`, where HGET without a
+    /// ClientURI stored its data).
+    pub status_members: &'a std::collections::BTreeMap<String, Value>,
     /// Alerts to add to the message.
     pub alerts: Vec<Value>,
     /// Open: the notification this session answers, as [`Binding::decode_notification`] gave

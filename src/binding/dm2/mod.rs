@@ -155,7 +155,14 @@ impl Binding for Dm2 {
                     .filter(|c| self.profile.has_status(c.first().map(String::as_str).unwrap_or("")))
                     .map(|c| {
                         let named = c.first().and_then(|n| spec.status_for.get(n)).copied();
-                        json!({ "sc": if is_async_exec(c) { 202 } else { named.unwrap_or(code) } })
+                        let mut entry = json!({ "sc": if is_async_exec(c) { 202 } else { named.unwrap_or(code) } });
+                        if let (Some(extra), Some(e)) = (
+                            c.first().and_then(|n| spec.status_members.get(n)).and_then(Value::as_object),
+                            entry.as_object_mut(),
+                        ) {
+                            e.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        }
+                        entry
                     })
                     .collect();
                 json!({ "Status": status })
@@ -264,11 +271,13 @@ mod tests {
 
     fn open(notification: Option<Value>, objects: Vec<Value>, profile: Profile) -> Result<Value, String> {
         let none = BTreeMap::new();
+        let no_members = BTreeMap::new();
         let out = Dm2::new(profile).client_message(ClientSpec {
             message: ClientMessage::Open,
             body: None,
             auto_status: None,
             status_for: &none,
+            status_members: &no_members,
             alerts: vec![],
             notification,
             objects,
@@ -276,6 +285,35 @@ mod tests {
             dev_id: "IMEI:1",
         })?;
         Ok(serde_json::from_slice(&out.body).unwrap())
+    }
+
+    #[test]
+    fn status_members_join_the_statuses_of_their_commands() {
+        let none = BTreeMap::new();
+        let members: BTreeMap<String, Value> =
+            [("HGET".to_string(), json!({ "URI": ["urn:oma:mo:x:1.0/i1/"] }))].into();
+        let last = vec![
+            vec!["HGET".to_string(), "http://repo/a".into()],
+            vec!["CONT".into(), "http://dm/2".into()],
+            vec!["HGET".into(), "http://repo/b".into(), "urn:oma:mo:x:1.0/i0/A".into()],
+        ];
+        let out = Dm2::default()
+            .client_message(ClientSpec {
+                message: ClientMessage::Reply,
+                body: None,
+                auto_status: Some(200),
+                status_for: &none,
+                status_members: &members,
+                alerts: vec![],
+                notification: None,
+                objects: vec![],
+                last_commands: Some(&last),
+                dev_id: "IMEI:1",
+            })
+            .unwrap();
+        let p3: Value = serde_json::from_slice(&out.body).unwrap();
+        let uri = json!({ "sc": 200, "URI": ["urn:oma:mo:x:1.0/i1/"] });
+        assert_eq!(p3, json!({ "Status": [uri.clone(), { "sc": 200 }, uri] }));
     }
 
     #[test]

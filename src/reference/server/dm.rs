@@ -331,6 +331,20 @@ fn package3(sh: &Shared, st: &mut State, dev_id: &str, token: Option<&str>, body
             ));
         }
     }
+    // HGET without a ClientURI: the device chose where to store the data and says where (the
+    // URI array), e.g. the MIID of an instance it created.
+    for (cmd, st) in sent.iter().zip(&p3.status) {
+        if let Command::Hget { client_uri: None, server_uri } = cmd {
+            match &st.uri {
+                _ if sh.faults.has("hget-uri-ignored") => {}
+                Some(uris) if (200..300).contains(&st.sc) => dev.rec.hget_locations.extend(uris.iter().cloned()),
+                None if (200..300).contains(&st.sc) => {
+                    dev.error(format!("HGET {server_uri} without ClientURI succeeded ({}) but names no URI", st.sc))
+                }
+                _ => {}
+            }
+        }
+    }
     // An EXEC with a ServerURI must be accepted (202); any other answer means no result will come.
     for (cmd, st) in sent.iter().zip(&p3.status) {
         if let Command::Exec { client_uri, server_uri: Some(su) } = cmd {

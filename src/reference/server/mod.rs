@@ -76,7 +76,9 @@
 //!   `mos`: the MOS of the last Package#1 that carried one (null before), `package2`: [bodies
 //!   sent], `statuses`: [[status entries] per Package#3], `status_count_mismatches`:
 //!   [{`package3`, `expected`, `received`}], `alerts`, `ignored_alerts`, `exec_results`:
-//!   [{`exec`, `alert`}], `notifications`: [{`notification_id`, `bytes_b64`, `http_status`}],
+//!   [{`exec`, `alert`}], `hget_locations`: [the ClientURIs of the URI arrays of successful
+//!   statuses of HGETs sent without a ClientURI], `notifications`: [{`notification_id`,
+//!   `bytes_b64`, `http_status`}],
 //!   `errors`: [text]}.
 //!
 //! # Faults (`server.` + name; see [`FAULTS`])
@@ -91,7 +93,7 @@
 //! cmd-delete-malformed, cmd-exec-malformed, cmd-get-malformed, cmd-show-malformed,
 //! cmd-default-malformed, cont-endpoint-dead, cont-ignored, cont-ends-session,
 //! commands-reordered, end-with-parameter, status-for-alert, p3-alert-rejected, unknown-alert-rejected,
-//! exec-result-not-recorded, no-415, no-406.
+//! hget-uri-ignored, exec-result-not-recorded, no-415, no-406.
 mod dm;
 mod notify;
 mod state;
@@ -310,6 +312,13 @@ pub const FAULTS: &[FaultInfo] = &[
         "unknown-alert-rejected",
         "a package carrying an alert of unknown AlertType is answered 400",
         ["DM-PACK-024-S-M"]
+    ),
+    fault!(
+        Server,
+        "hget-uri-ignored",
+        "the URI array of an HGET status (HGET without a ClientURI: where the device stored the data) is dropped \
+         (device.report hget_locations stays empty)",
+        ["DM-PACK-014-S-M"]
     ),
     fault!(
         Server,

@@ -70,6 +70,9 @@ pub(super) struct Record {
     pub alerts: Vec<Value>,
     pub ignored_alerts: Vec<Value>,
     pub exec_results: Vec<Value>,
+    /// Where devices stored the data of HGETs sent without a ClientURI (the URI arrays of their
+    /// statuses), in order.
+    pub hget_locations: Vec<String>,
     pub notifications: Vec<Value>,
     pub errors: Vec<String>,
 }

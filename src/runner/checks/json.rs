@@ -77,13 +77,14 @@ fn judge(kind: &CheckKind, j: &Value) -> Result<(), Failure> {
         | CheckKind::JsonNotContains { pointer, item_pointer, value } => {
             let arr = j.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
             let found = arr.iter().any(|e| e.pointer(item_pointer).is_some_and(|v| json_eq(v, value)));
+            // An empty item pointer compares the elements themselves.
+            let what = match item_pointer.as_str() {
+                "" => format!("element of {pointer} equal to {value}"),
+                _ => format!("element of {pointer} with {item_pointer} = {value}"),
+            };
             match (kind, found) {
-                (CheckKind::JsonContains { .. }, false) => {
-                    fail(format!("an element of {pointer} with {item_pointer} = {value}"), show(j.pointer(pointer)))
-                }
-                (CheckKind::JsonNotContains { .. }, true) => {
-                    fail(format!("no element of {pointer} with {item_pointer} = {value}"), show(j.pointer(pointer)))
-                }
+                (CheckKind::JsonContains { .. }, false) => fail(format!("an {what}"), show(j.pointer(pointer))),
+                (CheckKind::JsonNotContains { .. }, true) => fail(format!("no {what}"), show(j.pointer(pointer))),
                 _ => Ok(()),
             }
         }

@@ -43,6 +43,10 @@ pub struct ClientSend {
     /// With `auto_status`: the code for commands of these names instead (e.g. `{ DELETE = 405 }`).
     #[serde(default)]
     pub status_for: BTreeMap<String, u16>,
+    /// With `auto_status`: members added to the status of commands of these names, in the
+    /// binding's form (DM 2.0: `{ HGET = { URI = [...] } }`).
+    #[serde(default)]
+    pub status_members: BTreeMap<String, Value>,
     /// Alerts to add to the message.
     #[serde(default)]
     pub alerts: Vec<Value>,
@@ -76,11 +80,15 @@ impl ClientSend {
         if self.body.is_some() && self.raw_body.is_some() {
             v.problem("give `body` or `raw_body`, not both");
         }
-        if message == ClientMessage::Open && (self.auto_status.is_some() || !self.status_for.is_empty()) {
+        let auto = self.auto_status.is_some() || !self.status_for.is_empty() || !self.status_members.is_empty();
+        if message == ClientMessage::Open && auto {
             v.problem("`auto_status` answers the server's commands: it belongs to `reply`, not `open-session`");
         }
         if !self.status_for.is_empty() && self.auto_status.is_none() {
             v.problem("`status_for` varies the codes of `auto_status`: give `auto_status` too");
+        }
+        if !self.status_members.is_empty() && self.auto_status.is_none() {
+            v.problem("`status_members` adds to the statuses of `auto_status`: give `auto_status` too");
         }
         if message == ClientMessage::Reply && (self.notification.is_some() || !self.objects.is_empty()) {
             v.problem("`notification` and `objects` shape the opening message: they belong to `open-session`");
@@ -111,6 +119,9 @@ pub struct FinishSession {
     /// The code for commands of these names instead of `auto_status`.
     #[serde(default)]
     pub status_for: BTreeMap<String, u16>,
+    /// Members added to the status of commands of these names (see [`ClientSend`]).
+    #[serde(default)]
+    pub status_members: BTreeMap<String, Value>,
     #[serde(default = "max_packages")]
     pub max_packages: usize,
     /// Checks on every package the server answers a reply with.
@@ -154,6 +165,7 @@ impl FinishSession {
             raw_body: None,
             auto_status: Some(self.auto_status),
             status_for: self.status_for.clone(),
+            status_members: self.status_members.clone(),
             alerts: Vec::new(),
             notification: None,
             objects: Vec::new(),
@@ -332,11 +344,20 @@ async fn send(
             _ => return false,
         }
     };
+    let status_members: BTreeMap<String, Value> = if spec.status_members.is_empty() {
+        BTreeMap::new()
+    } else {
+        match ctx.render(&serde_json::to_value(&spec.status_members).unwrap_or(Value::Null)) {
+            Some(Value::Object(m)) => m.into_iter().collect(),
+            _ => return false,
+        }
+    };
     let built = ctx.binding().client_message(ClientSpec {
         message,
         body,
         auto_status: spec.auto_status,
         status_for: &spec.status_for,
+        status_members: &status_members,
         alerts,
         notification,
         objects,
