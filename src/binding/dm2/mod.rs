@@ -46,7 +46,7 @@ impl Dm2 {
     /// `decode_notification`): ServerInitiatedMgmt echoing its NOTIFICATION-ID, placed per the
     /// profile's `notification_id_key` (UNVERIFIED, digest §10).
     fn server_initiated_alert(&self, notification: &Value) -> Result<Value, String> {
-        let id = notification.pointer("/fields/notification_id").and_then(Value::as_u64).ok_or_else(|| {
+        let id = notification.get("notification_id").and_then(Value::as_u64).ok_or_else(|| {
             format!(
                 "a notification with a NOTIFICATION-ID to echo (a value expect-notification saved), found {}",
                 crate::trace::truncate_marked(&notification.to_string(), 200)
@@ -232,13 +232,23 @@ impl Binding for Dm2 {
     }
 
     fn decode_notification(&self, bytes: &[u8]) -> Result<Value, DecodeError> {
-        Notification::decode(bytes).map_err(|e| DecodeError {
+        let n = Notification::decode(bytes).map_err(|e| DecodeError {
             offset: e.offset,
             expected: e.expected.clone(),
             found: e.found.clone(),
         })?;
-        // The same JSON `dmcts notification decode` prints (the digest is judged by its own check).
-        Ok(wire::cli::decode_cli(&hex::encode(bytes), None, None, &self.profile).unwrap_or(Value::Null))
+        // The same JSON `dmcts notification decode` prints (the digest is judged by its own check),
+        // plus the NOTIFICATION-ID on its own: `fields` is null when any option is malformed, and
+        // a notified device echoes the id whatever the other options are.
+        let mut view = wire::cli::decode_cli(&hex::encode(bytes), None, None, &self.profile).unwrap_or(Value::Null);
+        let id = n
+            .option(n0::OPT_NOTIFICATION_ID)
+            .filter(|o| o.value.len() == 2)
+            .map(|o| u16::from_be_bytes([o.value[0], o.value[1]]));
+        if let Some(obj) = view.as_object_mut() {
+            obj.insert("notification_id".into(), json!(id));
+        }
+        Ok(view)
     }
 
     fn inbound_message_name(&self, endpoint: &str, in_session: bool) -> Option<String> {
@@ -318,7 +328,7 @@ mod tests {
 
     #[test]
     fn a_notified_device_opens_with_server_initiated_mgmt_echoing_the_id() {
-        let noti = json!({ "fields": { "notification_id": 4660, "req_mos": true } });
+        let noti = json!({ "notification_id": 4660, "fields": { "notification_id": 4660, "req_mos": true } });
         let mos = json!({ "MOID": "urn:oma:mo:oma-dm-devinfo:1.0", "MIID": ["d0"] });
         let p1 = open(Some(noti.clone()), vec![mos.clone()], Profile::default()).unwrap();
         assert_eq!(
@@ -334,7 +344,7 @@ mod tests {
             json!({ "Alert": [{ "AlertType": wire::ALERT_CLIENT_INITIATED }] })
         );
         // A notification without a NOTIFICATION-ID cannot be answered: a case defect, said so.
-        let e = open(Some(json!({ "fields": null })), vec![], Profile::default()).unwrap_err();
+        let e = open(Some(json!({ "fields": null, "notification_id": null })), vec![], Profile::default()).unwrap_err();
         assert!(e.contains("NOTIFICATION-ID"), "{e}");
     }
 }

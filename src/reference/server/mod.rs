@@ -215,7 +215,7 @@ pub const FAULTS: &[FaultInfo] = &[
         "notification-unmatched",
         "the NOTIFICATION-ID a notified device echoes is looked up as text, so the number never matches a \
          notification sent: the Package#1 is refused with 404",
-        ["DM-PACK-001-S-M"]
+        ["DM-PACK-001-S-M", "DM-PACK-011-S-M"]
     ),
     fault!(
         Server,
@@ -233,8 +233,9 @@ pub const FAULTS: &[FaultInfo] = &[
     fault!(
         Server,
         "p3-ends-session",
-        "a Package#3 is always answered with [[\"END\"]]: commands still queued (after a CONT) are never delivered",
-        ["DM-PACK-001-S-M"]
+        "a Package#3 is always answered with [[\"END\"]]: commands still queued (after a CONT) are never delivered, \
+         so the session does not go on where the CONT moved it",
+        ["DM-PACK-001-S-M", "DM-PACK-021-S-M"]
     ),
     fault!(Server, "p1-rejected", "a valid Package#1 is answered 500, no Package#2", ["DM-PACK-011-S-M"]),
     fault!(Server, "p2-media-type", "Package#2 is sent as application/json", ["DM-PACK-012-S-M"]),
@@ -244,7 +245,12 @@ pub const FAULTS: &[FaultInfo] = &[
         "the last command array of every Package#2 gets a trailing number element (0)",
         ["DM-PACK-012-S-M"]
     ),
-    fault!(Server, "p3-rejected", "a valid Package#3 is answered 500, no Package#2", ["DM-PACK-013-S-M"]),
+    fault!(
+        Server,
+        "p3-rejected",
+        "a valid Package#3 is answered 500, no Package#2 (also at the CONT endpoint, where the session was moved)",
+        ["DM-PACK-013-S-M", "DM-PACK-021-S-M"]
+    ),
     fault!(
         Server,
         "p3-statuses-not-recorded",
