@@ -231,3 +231,29 @@ fn applies_if_names_only_scr_items_and_declared_capabilities() {
     let e = load(&server.replace("covers = [", "applies_if = \"ICS-DMC-NODE-EXEC\"\ncovers = [")).unwrap_err();
     assert!(e.contains("names capability ICS-DMC-NODE-EXEC, of a client IUT"), "{e}");
 }
+
+/// The session fields of issue 15 go where they mean something: `notification` and `objects`
+/// shape an opening message, `status_members` the statuses of `auto_status`.
+#[test]
+fn session_fields_are_checked_where_they_belong() {
+    let case = |step: &str| {
+        format!(
+            "[[case]]\nid = \"TC-DMS-TEST-001\"\ntitle = \"t\"\npurpose = \"p\"\nrole = \"server\"\n\
+             covers = [\"DM-PACK-011-S-M\"]\n\n[[case.steps]]\n{step}\n"
+        )
+    };
+    load(&case(
+        "kind = \"open-session\"\nnotification = \"${n}\"\nobjects = [{ MOID = \"urn:x:1.0\", MIID = [\"a\"] }]",
+    ))
+    .unwrap();
+    let e = load(&case("kind = \"reply\"\nnotification = \"${n}\"")).unwrap_err();
+    assert!(e.contains("`notification` and `objects` shape the opening message"), "{e}");
+    let e = load(&case("kind = \"open-session\"\nnotification = \"${n}\"\nbody = { Alert = [] }")).unwrap_err();
+    assert!(e.contains("give them or `body`, not both"), "{e}");
+    let e = load(&case("kind = \"reply\"\nstatus_members = { HGET = { URI = [\"u\"] } }")).unwrap_err();
+    assert!(e.contains("`status_members` adds to the statuses of `auto_status`"), "{e}");
+    let e = load(&case("kind = \"open-session\"\nstatus_members = { HGET = { URI = [\"u\"] } }")).unwrap_err();
+    assert!(e.contains("it belongs to `reply`, not `open-session`"), "{e}");
+    load(&case("kind = \"finish-session\"\nscr = \"DM-PACK-022-S-M\"\nstatus_members = { HGET = { URI = [\"u\"] } }"))
+        .unwrap();
+}

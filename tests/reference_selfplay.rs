@@ -294,6 +294,7 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     // HGET+CU, HGET, HPUT, HPOST, DELETE permanent, DELETE dynamic instance, EXEC sync, CONT.
     assert_eq!(codes(s1), [200, 200, 200, 200, 405, 200, 200, 200].map(|c| json!(c)), "{}", ctx());
     assert_eq!(s1[1]["URI"], json!([format!("{TEST}/t2/")]), "HGET without ClientURI: {}", ctx());
+    assert_eq!(r["hget_locations"], json!([format!("{TEST}/t2/")]), "the server took the location: {}", ctx());
     // EXEC with ServerURI, GET, GET, SHOW, DEFAULT, CONT.
     assert_eq!(codes(s2), [202, 200, 200, 200, 200, 200].map(|c| json!(c)), "{}", ctx());
     assert_eq!(got(&s2[1]), json!({ "OpCount": "1" }), "synchronous EXEC ran once: {}", ctx());
@@ -370,6 +371,7 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(sessions[2]["end"], "END sent", "{}", ctx());
     // MOS now lists the HGET-created t2 and the DEFAULT-created cfg-3, not the deleted t1.
     let mos = &r["package1"][2]["MOS"];
+    assert_eq!(&r["mos"], mos, "the server keeps the last MOS list: {}", ctx());
     assert_eq!(miids(TEST, mos), json!(["t0", "t2"]), "{}", ctx());
     assert_eq!(miids(FUMO, mos), json!(["fw-main"]), "{}", ctx());
     assert_eq!(miids(CONFIG, mos), json!(["cfg-3"]), "{}", ctx());
