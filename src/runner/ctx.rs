@@ -4,6 +4,7 @@ use super::checks::{self, CheckCtx, Credentials, Observed};
 use super::template::{self, Resolver, Vars};
 use crate::binding::{Binding, Commands};
 use crate::catalog::check::{Check, CheckKind, ContractCheck};
+use crate::catalog::when::Condition;
 use crate::catalog::Case;
 use crate::peers::Listener;
 use crate::scr::Registry;
@@ -83,6 +84,8 @@ pub struct Ctx<'a> {
     /// The judgements that held: (step, check index within the step), or (step, None) for the
     /// step's own SCR item (the awaited request came, the silence held...).
     pub held: BTreeSet<Judgement>,
+    /// Steps whose `when` did not hold (1-based): they ran nothing and judged nothing.
+    pub skipped: BTreeSet<usize>,
 }
 
 /// One judgement of a case: a check (step, index) or a step's own item (step, None).
@@ -135,6 +138,7 @@ impl<'a> Ctx<'a> {
             session: Default::default(),
             answered_through: 0,
             held: BTreeSet::new(),
+            skipped: BTreeSet::new(),
         }
     }
 
@@ -215,6 +219,24 @@ impl<'a> Ctx<'a> {
                 None
             }
         }
+    }
+
+    /// Whether a step's `when` conditions all hold (the trace says why a step is skipped); None
+    /// when one could not be resolved (a case defect: the verdict is set).
+    pub fn conditions_hold(&mut self, conditions: &[Condition]) -> Option<bool> {
+        for c in conditions {
+            let actual = self.render(&Value::String(c.value.clone()))?;
+            let expected = self.render(c.expected())?;
+            if !c.holds(&actual, &expected) {
+                self.trace.note(format!(
+                    "step {} skipped: it runs when {}, and the value is {actual}",
+                    self.step,
+                    c.describe(&expected)
+                ));
+                return Some(false);
+            }
+        }
+        Some(true)
     }
 
     /// A check with its templates resolved (None: a template failed, the verdict is set).

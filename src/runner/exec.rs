@@ -59,6 +59,11 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
 fn evidence(case: &Case, ctx: &Ctx<'_>) -> BTreeMap<String, ItemEvidence> {
     let mut out: BTreeMap<String, ItemEvidence> = BTreeMap::new();
     for (item, judgements) in case.judgements() {
+        // A step its `when` skipped judged nothing.
+        let judgements: Vec<_> = judgements.into_iter().filter(|(step, _)| !ctx.skipped.contains(step)).collect();
+        if judgements.is_empty() {
+            continue;
+        }
         let held = judgements.iter().filter(|j| ctx.held.contains(j)).count();
         out.insert(item, ItemEvidence { judgements: judgements.len(), held });
     }
@@ -75,6 +80,15 @@ async fn run_steps(ctx: &mut Ctx<'_>) {
     for (i, step) in ctx.case.steps.iter().enumerate() {
         ctx.step = i + 1;
         ctx.trace.set_step(ctx.step);
+        match ctx.conditions_hold(&ctx.case.conditions[i]) {
+            Some(true) => {}
+            Some(false) => {
+                ctx.skipped.insert(ctx.step);
+                continue;
+            }
+            // A condition could not be resolved: the verdict (error) is set.
+            None => break,
+        }
         ctx.trace.note(format!("step {} ({})", ctx.step, step.kind()));
         step.run(ctx).await;
         if ctx.verdict.is_final() {
