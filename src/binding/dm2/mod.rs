@@ -50,6 +50,10 @@ impl Binding for Dm2 {
         serde_json::to_value(&self.profile).unwrap_or(Value::Null)
     }
 
+    fn informational(&self) -> Vec<String> {
+        self.profile.informational.clone()
+    }
+
     fn builtins(&self) -> Vec<BuiltinInfo> {
         checks::CHECKS.iter().map(CheckDef::info).collect()
     }

@@ -22,6 +22,9 @@ pub struct ExpectSilence {
     pub why: Option<String>,
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// The silence rests on an inference (see `Check::inferred`).
+    #[serde(default)]
+    pub inferred: Option<String>,
 }
 
 fn any() -> String {
@@ -97,10 +100,12 @@ impl ExpectSilence {
         };
         let Some(t) = violation else {
             if let Some(m) = listener.misdirected().get(misdirected_before) {
-                ctx.fail_scr(
+                ctx.judgement_failed(
                     Verdict::Fail,
                     &self.scr,
                     self.why.as_deref(),
+                    self.inferred.as_deref(),
+                    None,
                     format!("a request arrived while silence was required ({})", m.describe()),
                     "no request for the quiet period".into(),
                     format!("{} {} (answered 404)", m.method, m.target),
@@ -110,10 +115,12 @@ impl ExpectSilence {
         };
         let inc = t.incoming.clone();
         listener.answer(t, HttpAnswer::status(503));
-        ctx.fail_scr(
+        ctx.judgement_failed(
             Verdict::Fail,
             &self.scr,
             self.why.as_deref(),
+            self.inferred.as_deref(),
+            None,
             format!("a request arrived at {} while silence was required", inc.target),
             if endpoint == "any" {
                 "no request at any suite endpoint for the quiet period".to_string()

@@ -73,6 +73,11 @@ pub struct Profile {
     /// AlertType of the Generic Alert carrying an asynchronous EXEC result (UNVERIFIED, digest
     /// §11: MO-specific). The suite sends it as DM client; a server must recognise it.
     pub exec_result_alert_type: String,
+    /// SCR items whose *inferred* judgements (a check or step the case marks `inferred`: it
+    /// rests on an inference, not on a sentence of the spec) are informational: a failure is
+    /// recorded and shown but changes no verdict. `"*"` for every inferred judgement. Default
+    /// empty: inferred judgements count.
+    pub informational: Vec<String>,
 }
 
 impl Profile {
@@ -98,6 +103,7 @@ impl Default for Profile {
             notification_media_type: "application/vnd.oma.dm.notification".into(),
             commands_without_status: Vec::new(),
             exec_result_alert_type: "urn:oma:at:fumo:1.0:DownloadAndUpdate".into(),
+            informational: Vec::new(),
         }
     }
 }
