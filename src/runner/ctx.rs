@@ -336,6 +336,7 @@ impl<'a> Ctx<'a> {
             let ctx = CheckCtx {
                 last_commands: self.last_commands.as_deref(),
                 credentials: self.env.settings.credentials.as_ref(),
+                saved: Some(&self.vars.0),
             };
             if let Err(f) = checks::evaluate(&kind, obs, &ctx, self.env.binding.as_ref()) {
                 let what = c.kind.label();
@@ -403,7 +404,11 @@ impl<'a> Ctx<'a> {
     pub fn run_contract(&mut self, action: &str, checks: &[ContractCheck], data: &Value) -> bool {
         for c in checks {
             let Some(kind) = self.rendered(&c.kind) else { return false };
-            let ctx = CheckCtx { last_commands: None, credentials: self.env.settings.credentials.as_ref() };
+            let ctx = CheckCtx {
+                last_commands: None,
+                credentials: self.env.settings.credentials.as_ref(),
+                saved: Some(&self.vars.0),
+            };
             if let Err(f) = checks::evaluate(&kind, &Observed::Json(data), &ctx, self.env.binding.as_ref()) {
                 let what = c.kind.label();
                 if f.case_defect {

@@ -69,6 +69,8 @@ impl Binding for Dm2 {
     }
 
     fn server_package(&self, commands: &[Vec<String>]) -> HttpAnswer {
+        // Cases write EXEC and DEFAULT in the digest's parameter order; the wire has the profile's.
+        let commands: Vec<Vec<String>> = commands.iter().map(|c| self.profile.reorder(c)).collect();
         HttpAnswer {
             status: 200,
             headers: vec![("Content-Type".into(), wire::MEDIA_PACKAGE2.into())],
