@@ -49,6 +49,8 @@ version = "1"
 "DM-PACK-020-C-O" = true
 "DM-PACK-023-C-O" = true
 "ICS-DMC-DEFAULT-FETCH" = true
+"ICS-DMC-EXEC-DOWNLOAD" = true
+"ICS-DMC-EXEC-EFFECT" = true
 
 [pixit.suite]
 server_url = "http://127.0.0.1:{listen}/dm"
@@ -112,11 +114,24 @@ impl Run {
 /// Runs the cases `ids` against a reference client with `faults` and its own `client_profile`,
 /// the suite's ICS having `[profile]` `suite_profile`.
 async fn run(tag: &str, ids: &[&str], faults: &[&str], client_profile: Profile, suite_profile: &str) -> Run {
+    run_with(tag, ids, suite_profile, |cfg| {
+        cfg.faults = faults.iter().map(|f| f.to_string()).collect();
+        cfg.profile = client_profile;
+    })
+    .await
+}
+
+/// [`run`] with the reference client's configuration set by `configure`.
+async fn run_with(
+    tag: &str,
+    ids: &[&str],
+    suite_profile: &str,
+    configure: impl FnOnce(&mut client::ClientConfig),
+) -> Run {
     let listen = free_port();
     let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{listen}/dm"));
     cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.faults = faults.iter().map(|f| f.to_string()).collect();
-    cfg.profile = client_profile;
+    configure(&mut cfg);
     let cl = client::spawn(cfg).await.unwrap();
     let dir = scratch(tag);
     let path = dir.join("ics.toml");
@@ -187,4 +202,184 @@ async fn an_inferred_silence_fails_saying_so_and_the_profile_makes_it_informatio
     let r = run("inferred-clean", &ids, &[], Profile::default(), "informational = [\"*\"]").await;
     assert_eq!(r.code, Some(0), "{}", r.console);
     assert!(r.case("TC-DMC-P0-004").get("informational").is_none(), "{}", r.case("TC-DMC-P0-004"));
+}
+
+fn profile_with(f: impl FnOnce(&mut Profile)) -> Profile {
+    let mut p = Profile::default();
+    f(&mut p);
+    p
+}
+
+fn reason_of(r: &Run, id: &str) -> String {
+    r.case(id)["reason"].to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// CMD-006 / CMD-013: after a 202 the case waits for the asynchronous result first.
+
+/// The reference client reports its FUMO operations asynchronously (202) and runs them after the
+/// session: reading the tree back in the EXEC's own session, as TC-DMC-CMD-013 did, failed this
+/// conformant client. The old procedure, run here as a case of its own, shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_the_effect_right_after_a_202_would_fail_a_conformant_client() {
+    use dmcts::catalog::Catalog;
+    use dmcts::scr::Registry;
+    use std::sync::Arc;
+    let registry = Arc::new(Registry::load_dir(std::path::Path::new("scr")).unwrap());
+    let old = r#"
+[[case]]
+id = "TC-OLD-CMD-013"
+title = "EXEC's effect read back in the EXEC's session"
+purpose = "the procedure before issue 15"
+role = "client"
+covers = ["DM-PACK-018-C-M"]
+pixit = ["mo.exec_uri", "mo.exec_effect_uri", "mo.exec_effect_value"]
+
+[[case.steps]]
+kind = "ut"
+action = "session.start"
+
+[[case.steps]]
+kind = "await"
+endpoint = "dm"
+scr = "DM-PACK-011-C-M"
+answer = { commands = [["EXEC", "${pixit.mo.exec_uri}"]] }
+
+[[case.steps]]
+kind = "await"
+endpoint = "dm"
+scr = "DM-PACK-001-C-M"
+answer = { commands = [["HPUT", "${endpoint.repo}/exec/effect", "${pixit.mo.exec_effect_uri}"]] }
+
+[[case.steps]]
+kind = "await"
+endpoint = "repo"
+path = "/exec/effect"
+scr = "DM-PACK-015-C-M"
+checks = [
+  { check = "builtin", name = "body-contains", args = { value = "${pixit.mo.exec_effect_value}" }, scr = "DM-PACK-018-C-M" },
+]
+answer = { status = 204 }
+"#;
+    let catalog = Catalog::load_sources(&[(PathBuf::from("old.toml"), old.to_string())], &registry).unwrap();
+    let r = dmcts::runner::run::run_against_reference(&catalog.cases[0], registry.clone(), Default::default()).await;
+    assert_eq!(r.verdict, dmcts::verdict::Verdict::Fail, "{:?}", r.reason);
+    assert_eq!(r.reason.unwrap().scr.as_deref(), Some("DM-PACK-018-C-M"));
+    // The shipped case waits for the result, then reads the effect back: it passes.
+    let shipped = Catalog::load_dir(std::path::Path::new("cases"), &registry).unwrap();
+    let case = shipped.get("TC-DMC-CMD-013").unwrap();
+    let r = dmcts::runner::run::run_against_reference(case, registry, Default::default()).await;
+    assert_eq!(r.verdict, dmcts::verdict::Verdict::Pass, "{:?}", r.reason);
+    let trace = format!("{:?}", r.trace);
+    assert!(trace.contains(r#""sc\\":202"#) || trace.contains("\\\"sc\\\":202"), "the EXEC was answered 202: {trace}");
+    assert!(!trace.contains("skipped: it runs when"), "the result was awaited: {trace}");
+}
+
+/// Both reportings pass: synchronous (the sandbox MO's Op, no result awaited) and asynchronous
+/// with the result in the new session's Package#3 instead of its Package#1 (the seed allows
+/// either).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_cases_follow_the_clients_choice_of_reporting() {
+    // Asynchronous, result in Package#3, for all three EXEC cases.
+    let ids = ["TC-DMC-CMD-006", "TC-DMC-CMD-007", "TC-DMC-CMD-013"];
+    let r = run_with("result-in-p3", &ids, "", |c| c.async_result_in_package3 = true).await;
+    assert_eq!(r.code, Some(0), "{}", r.console);
+    // Without the result anywhere, the wait for it fails on asynchronous reporting.
+    let r = run(
+        "result-missing",
+        &["TC-DMC-CMD-006", "TC-DMC-CMD-013"],
+        &["exec-async-result-missing"],
+        Profile::default(),
+        "",
+    )
+    .await;
+    for id in ["TC-DMC-CMD-006", "TC-DMC-CMD-013"] {
+        assert_eq!(r.verdict(id), "fail", "{}", r.console);
+        assert_eq!(r.case(id)["reason"]["scr"], "DM-PACK-026-C-M", "{}", reason_of(&r, id));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CMD-007: the certain parts stay required; the rest follows the profile.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_result_session_alert_and_source_uri_follow_the_profile() {
+    let id = ["TC-DMC-CMD-007"];
+    // No ClientInitiatedMgmt in the result session: a fail by default, naming the setting ...
+    let r = run("no-session-alert", &id, &["async-result-no-session-alert"], Profile::default(), "").await;
+    assert_eq!(r.verdict(id[0]), "fail", "{}", r.console);
+    assert!(reason_of(&r, id[0]).contains("exec_result_session_alert = true"), "{}", reason_of(&r, id[0]));
+    // ... not judged when the profile says the session alert is not required.
+    let r = run(
+        "no-session-alert-off",
+        &id,
+        &["async-result-no-session-alert"],
+        Profile::default(),
+        "exec_result_session_alert = false",
+    )
+    .await;
+    assert_eq!(r.verdict(id[0]), "pass", "{}", r.console);
+    // A SourceURI naming another MO fails under either SourceURI setting (the seed's part).
+    for setting in ["", "exec_result_source_uri = \"same-moid\""] {
+        let r = run("wrong-source", &id, &["async-alert-wrong-source"], Profile::default(), setting).await;
+        assert_eq!(r.verdict(id[0]), "fail", "{setting}: {}", r.console);
+        assert_eq!(r.case(id[0])["reason"]["scr"], "DM-PACK-024-C-M", "{}", reason_of(&r, id[0]));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hard-coded UNVERIFIED defaults that became profile settings.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_and_default_parameters_go_in_the_profiles_order() {
+    let ids = ["TC-DMC-CMD-007", "TC-DMC-CMD-011"];
+    let swapped = "exec_parameter_order = \"server-uri-first\"\ndefault_parameter_order = \"server-uri-first\"";
+    let client_swapped = || {
+        profile_with(|p| {
+            p.exec_parameter_order = dmcts::wire::dm2::profile::ExecParameterOrder::ServerUriFirst;
+            p.default_parameter_order = dmcts::wire::dm2::profile::DefaultParameterOrder::ServerUriFirst;
+        })
+    };
+    // Suite and client agree on the other order: both cases pass.
+    let r = run("order-agree", &ids, &[], client_swapped(), swapped).await;
+    assert_eq!(r.code, Some(0), "{}", r.console);
+    // The suite sends the other order to a client that reads the digest's: both fail, on the
+    // commands' items, and the reason names the setting.
+    let r = run("order-disagree", &ids, &[], Profile::default(), swapped).await;
+    assert_eq!(r.verdict("TC-DMC-CMD-007"), "fail", "{}", r.console);
+    assert_eq!(r.case("TC-DMC-CMD-007")["reason"]["scr"], "DM-PACK-026-C-M");
+    assert!(
+        reason_of(&r, "TC-DMC-CMD-007").contains("exec_parameter_order = \\\"server-uri-first\\\""),
+        "{}",
+        reason_of(&r, "TC-DMC-CMD-007")
+    );
+    assert_eq!(r.verdict("TC-DMC-CMD-011"), "fail", "{}", r.console);
+    assert_eq!(r.case("TC-DMC-CMD-011")["reason"]["scr"], "DM-PACK-023-C-O");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_body_format_and_instance_slash_follow_the_profile() {
+    // Bare MOData uploads: accepted when the profile does not judge the format.
+    let ids = ["TC-DMC-CMD-003", "TC-DMC-CMD-004"];
+    let r = run("upload-any", &ids, &["upload-not-serialized"], Profile::default(), "upload_body = \"any\"").await;
+    assert_eq!(r.code, Some(0), "{}", r.console);
+    // A new instance's URI without the "/" after mo-inst: a fail by default, naming the setting;
+    // a pass when the profile (of the suite, and of the client, which reads its own URI back)
+    // makes it optional.
+    let id = ["TC-DMC-CMD-002"];
+    let optional =
+        || profile_with(|p| p.client_uri_instance_slash = dmcts::wire::dm2::profile::InstanceSlash::Optional);
+    let r = run("slash-required", &id, &["uri-without-instance-slash"], optional(), "").await;
+    assert_eq!(r.verdict(id[0]), "fail", "{}", r.console);
+    assert_eq!(r.case(id[0])["reason"]["scr"], "DM-PACK-014-C-M");
+    assert!(reason_of(&r, id[0]).contains("client_uri_instance_slash"), "{}", reason_of(&r, id[0]));
+    let r = run(
+        "slash-optional",
+        &id,
+        &["uri-without-instance-slash"],
+        optional(),
+        "client_uri_instance_slash = \"optional\"",
+    )
+    .await;
+    assert_eq!(r.verdict(id[0]), "pass", "{}", r.console);
 }
