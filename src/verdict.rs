@@ -76,6 +76,10 @@ pub struct Reason {
     /// The step (1-based) at which the verdict was set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
+    /// The judgement that failed rests on an inference, not on a sentence of the spec: why the
+    /// requirement is read so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inferred: Option<String>,
 }
 
 impl Reason {
@@ -101,6 +105,9 @@ impl Reason {
         }
         if let Some(a) = &self.actual {
             s.push_str(&format!("\n  actual:      {a}"));
+        }
+        if let Some(i) = &self.inferred {
+            s.push_str(&format!("\n  inferred:    {i}"));
         }
         s
     }

@@ -316,3 +316,18 @@ fn a_server_iuts_server_id_is_a_pixit_value_only_when_given() {
         assert_eq!(ics.pixit_lookup("account.server_id").as_deref(), Some(id));
     }
 }
+
+#[test]
+fn profile_informational_names_items_of_the_role_or_star() {
+    let reg = registry();
+    let with = |entries: &str| {
+        let ics = parse(&format!("{CLIENT}\n[profile]\ninformational = {entries}\n")).expect("parses");
+        ics.validate_against(&reg).map_err(|e| e.to_string())
+    };
+    with(r#"["DM-PACK-003-C-M", "DM-PACK-004-C-M"]"#).expect("client items are fine");
+    with(r#"["*"]"#).expect("* is fine");
+    let e = with(r#"["DM-PACK-003-S-M"]"#).unwrap_err();
+    assert!(e.contains("ics.toml:") && e.contains("a server item; the IUT is a client"), "{e}");
+    let e = with(r#"["VER"]"#).unwrap_err();
+    assert!(e.contains("\"VER\", which is not an SCR item"), "{e}");
+}

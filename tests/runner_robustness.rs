@@ -950,3 +950,77 @@ async fn requests_arriving_before_the_reset_completes_are_dropped_not_judged() {
     let trace = format!("{:?}", ex.trace.entries());
     assert!(trace.contains("dropped (arrived before the reset completed): POST /dm"), "{trace}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// (12) `when`: a step runs only when a value the case saw says it must (an EXEC answered 202
+// announces an asynchronous result; one answered 200 announces none).
+
+/// A case whose Package#1 is followed by a wait that runs only when `${status}` is 202, and a
+/// `use` of a fixture that runs only when it is not.
+fn conditional_case(id: &str, status: u16) -> String {
+    format!(
+        r#"
+[[fixture]]
+name = "wait-for-nothing"
+params = ["item"]
+steps = [
+  {{ kind = "expect-silence", endpoint = "dm", scr = "${{param.item}}", duration_ms = 50 }},
+]
+
+{HEAD}id = "{id}"
+{SESSION_START}{AWAIT_P1}
+[[case.steps]]
+kind = "set"
+var = "status"
+value = "{status}"
+
+[[case.steps]]
+kind = "await"
+endpoint = "async"
+scr = "DM-PACK-026-C-M"
+timeout_ms = 300
+when = {{ value = "${{status}}", equals = "202" }}
+
+[[case.steps]]
+kind = "use"
+fixture = "wait-for-nothing"
+with = {{ item = "DM-PACK-022-C-M" }}
+when = {{ value = "${{status}}", not_equals = "202" }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_whose_when_does_not_hold_is_skipped_and_judges_nothing() {
+    let rig = Rig::new().await;
+    rig.fake.set("session.start", post_after(good_package1(), 50));
+    // 200: the wait for the asynchronous result is skipped (it would fail: nothing comes), the
+    // fixture's silence runs.
+    let c = case(&conditional_case("TC-ROB-050", 200), &rig.registry);
+    let ex = rig.run(&c).await;
+    expect(&ex, Verdict::Pass);
+    let trace = format!("{:?}", ex.trace.entries());
+    assert!(
+        trace.contains(r#"step 4 skipped: it runs when ${status} equals \"202\", and the value is \"200\""#),
+        "{trace}"
+    );
+    assert!(!ex.evidence.contains_key("DM-PACK-026-C-M"), "{:?}", ex.evidence);
+    assert_eq!(ex.evidence.get("DM-PACK-022-C-M").map(|e| e.held), Some(1), "{:?}", ex.evidence);
+    // 202: the wait runs (and fails: nothing arrives), the fixture's steps are skipped.
+    rig.fake.set("session.start", post_after(good_package1(), 50));
+    let c = case(&conditional_case("TC-ROB-051", 202), &rig.registry);
+    let ex = rig.run(&c).await;
+    let r = expect(&ex, Verdict::Fail);
+    assert_eq!((r.scr.as_deref(), r.step), (Some("DM-PACK-026-C-M"), Some(4)), "{r:?}");
+}
+
+#[test]
+fn a_bad_when_is_a_catalog_error_with_its_line() {
+    let reg = registry();
+    let src = with_id(
+        "TC-ROB-052",
+        &format!("{SESSION_START}\n[[case.steps]]\nkind = \"set\"\nvar = \"x\"\nvalue = \"1\"\nwhen = {{ value = \"${{x}}\" }}\n"),
+    );
+    let e = Catalog::load_sources(&[(PathBuf::from("robustness.toml"), src)], &reg).unwrap_err().to_string();
+    assert!(e.contains("robustness.toml:") && e.contains("exactly one of `equals` and `not_equals`"), "{e}");
+}

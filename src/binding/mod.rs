@@ -122,6 +122,12 @@ pub trait Binding: Send + Sync {
     /// The profile in force, as JSON (`${profile.x}` in cases; echoed in run.json).
     fn profile_json(&self) -> Value;
 
+    /// The SCR items whose inferred judgements the profile makes informational (`"*"`: every
+    /// inferred judgement): their failures are recorded and shown, and change no verdict.
+    fn informational(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The binding's built-in checks (beyond the generic ones).
     fn builtins(&self) -> Vec<BuiltinInfo>;
     /// Runs one of [`Binding::builtins`]; None if `name` is not one.

@@ -21,6 +21,11 @@ pub struct Check {
     /// not that `scr` was violated.
     #[serde(default)]
     pub on_fail: OnFail,
+    /// The check rests on an inference, not on a sentence of the spec: why the requirement is
+    /// read so (e.g. "support of VER" read as "ignore any other VER"). Shown with its failure in
+    /// every report; the profile may make such failures informational (see `Ctx::judgement_failed`).
+    #[serde(default)]
+    pub inferred: Option<String>,
     #[serde(flatten)]
     pub kind: CheckKind,
 }

@@ -2,6 +2,7 @@
 //! expanding prologues and `kind = "use"` steps into the fixtures' steps, with `${param.NAME}`
 //! replaced by the `with` values; then typing every step. Errors name the file and line of the
 //! step concerned (in the fixture's file for a fixture's step, saying where it was used).
+use super::when::Condition;
 use super::{line_of, Case, CatalogError, Step, StepOrigin};
 use crate::binding::{self, Binding};
 use crate::catalog::step::Resource;
@@ -241,11 +242,27 @@ fn build_case(
     }
     let mut typed = Vec::new();
     let mut origins = Vec::new();
-    for (i, s) in expanded.into_iter().enumerate() {
+    let mut conditions = Vec::new();
+    for (i, mut s) in expanded.into_iter().enumerate() {
+        // `when` belongs to every step kind: taken out before the step is typed.
+        let when = s.value.as_table_mut().and_then(|t| t.remove("when"));
+        let when = match when.map(Condition::parse_all).transpose() {
+            Ok(w) => w.unwrap_or_default(),
+            Err(e) => {
+                errors.push(err(
+                    &s.origin.file,
+                    s.origin.line,
+                    format!("case {id} step {}{}: {e}", i + 1, s.origin.via_text()),
+                ));
+                ok = false;
+                continue;
+            }
+        };
         match s.value.clone().try_into::<Step>() {
             Ok(step) => {
                 typed.push(step);
                 origins.push(s.origin);
+                conditions.push(when);
             }
             Err(e) => {
                 errors.push(err(
@@ -273,6 +290,7 @@ fn build_case(
         resources: raw.resources,
         steps: typed,
         origins,
+        conditions,
         file,
         line,
         applies_expr: None,
@@ -289,8 +307,8 @@ fn expand(step: RawStep, fixtures: &BTreeMap<String, Fixture>, depth: usize) -> 
         return Ok(vec![step]);
     }
     for k in table.keys() {
-        if !matches!(k.as_str(), "kind" | "fixture" | "with") {
-            return Err(here(format!("a `use` step has `fixture` and `with`, not `{k}`")));
+        if !matches!(k.as_str(), "kind" | "fixture" | "with" | "when") {
+            return Err(here(format!("a `use` step has `fixture`, `with` and `when`, not `{k}`")));
         }
     }
     let Some(name) = table.get("fixture").and_then(toml::Value::as_str) else {
@@ -329,7 +347,28 @@ fn expand(step: RawStep, fixtures: &BTreeMap<String, Fixture>, depth: usize) -> 
         origin.via.push(used_at.clone());
         out.extend(expand(RawStep { value, origin }, fixtures, depth + 1)?);
     }
+    // The `use` step's conditions hold for every step it brings in, with their own.
+    if let Some(when) = table.get("when") {
+        for s in out.iter_mut() {
+            add_when(&mut s.value, when);
+        }
+    }
     Ok(out)
+}
+
+/// Adds `when` (a condition table or an array of them) to a step's own conditions.
+fn add_when(step: &mut toml::Value, when: &toml::Value) {
+    let Some(t) = step.as_table_mut() else { return };
+    let mut all = match t.remove("when") {
+        Some(toml::Value::Array(a)) => a,
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    match when {
+        toml::Value::Array(a) => all.extend(a.iter().cloned()),
+        one => all.push(one.clone()),
+    }
+    t.insert("when".into(), toml::Value::Array(all));
 }
 
 /// Replaces `${param.NAME}`: a string that is exactly one such template takes the value itself

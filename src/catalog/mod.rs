@@ -11,6 +11,7 @@ pub mod check;
 mod load;
 pub mod step;
 mod validate;
+pub mod when;
 
 use crate::binding::Binding;
 use crate::scr::Expr;
@@ -45,6 +46,8 @@ pub struct Case {
     pub steps: Vec<Step>,
     /// Where each step was written (same order as `steps`).
     pub origins: Vec<StepOrigin>,
+    /// The `when` conditions of each step (same order as `steps`; empty: it always runs).
+    pub conditions: Vec<Vec<when::Condition>>,
     pub file: PathBuf,
     pub line: usize,
     pub applies_expr: Option<Expr>,

@@ -91,6 +91,15 @@ impl Step {
         }
     }
 
+    /// Why the step's own judgement (its `scr`) rests on an inference, if it does.
+    pub fn inferred(&self) -> Option<&str> {
+        match self {
+            Step::Await(s) => s.inferred.as_deref(),
+            Step::ExpectSilence(s) => s.inferred.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The upper-tester action the step calls, if it is a `ut` step.
     pub fn ut_action(&self) -> Option<&str> {
         match self {

@@ -80,6 +80,9 @@ fn validate_case(
                 v.problem(p);
             }
         }
+        if step.inferred().is_some_and(|w| w.trim().is_empty()) {
+            v.problem("`inferred` says why the requirement is read so; it is empty");
+        }
         for c in step.checks() {
             if let Some(p) = scr_problem(&c.scr) {
                 v.problem(format!("check {}: {p}", c.kind.label()));
@@ -87,6 +90,12 @@ fn validate_case(
             if c.relies_on.as_ref().is_some_and(|r| r.pixit.trim().is_empty() || r.pixit.starts_with("pixit.")) {
                 v.problem(format!(
                     "check {}: relies_on.pixit names a PIXIT value as ${{pixit.X}} does, without `pixit.` (e.g. \"mo.exec_uri\")",
+                    c.kind.label()
+                ));
+            }
+            if c.inferred.as_deref().is_some_and(|w| w.trim().is_empty()) {
+                v.problem(format!(
+                    "check {}: `inferred` says why the requirement is read so; it is empty",
                     c.kind.label()
                 ));
             }

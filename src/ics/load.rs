@@ -422,6 +422,22 @@ impl Ics {
             };
             problems.push(IcsProblem { line, message });
         }
+        // An informational entry nothing could match would be silently ignored.
+        for entry in self.profile.informational.iter().filter(|e| e.as_str() != "*") {
+            let message = match reg.get(entry) {
+                Some(i) if i.role == role => continue,
+                Some(i) => format!(
+                    "[profile] informational names {entry}, a {} item; the IUT is a {role}: name {role} items, or \"*\"",
+                    i.role
+                ),
+                None => format!(
+                    "[profile] informational names {entry:?}, which is not an SCR item; expected SCR item ids whose \
+                     inferred judgements are informational, or \"*\" for all"
+                ),
+            };
+            problems
+                .push(IcsProblem { line: self.line_of("profile.informational").or(self.line_of("profile")), message });
+        }
         if !self.all_optional_supported {
             let missing: Vec<&str> = reg
                 .items()

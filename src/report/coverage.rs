@@ -129,6 +129,14 @@ pub struct CoverageItem {
     /// nothing is skipped silently.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
+    /// Cases that judged the item through an inference (a judgement marked `inferred`), each with
+    /// why the requirement is read so: "TC-DMC-P0-004: ...".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inferred: Vec<String>,
+    /// Failed inferred judgements of the item that the profile made informational (they changed
+    /// no verdict): "TC-DMC-P0-004 step 2: ...".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub informational: Vec<String>,
 }
 
 /// Passing items out of the applicable ones of one status.
@@ -247,6 +255,17 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
             } else {
                 Vec::new()
             };
+            let inferred = run
+                .cases
+                .iter()
+                .filter_map(|c| c.inferred.get(&input.id).map(|whys| format!("{}: {}", c.id, whys.join("; "))))
+                .collect();
+            let informational = run
+                .cases
+                .iter()
+                .flat_map(|c| c.informational.iter().filter(|i| i.scr == input.id).map(move |i| (c, i)))
+                .map(|(c, i)| format!("{} {}", c.id, i.line()))
+                .collect();
             CoverageItem {
                 id: input.id.clone(),
                 role: input.role.clone(),
@@ -262,6 +281,8 @@ pub fn coverage(run: &RunResult, items: &[CoverageItemInput]) -> Coverage {
                 no_case,
                 verdict,
                 not_run,
+                inferred,
+                informational,
             }
         })
         .collect();
@@ -441,17 +462,26 @@ pub fn coverage_md(cov: &Coverage) -> String {
                     md_cell(&item.function),
                     md_cell(if source.is_empty() { "-" } else { source }),
                     md_cell(&applicable),
-                    if item.not_run.is_empty() {
-                        item.verdict.to_string()
-                    } else {
-                        md_cell(&format!("{} ({})", item.verdict, item.not_run.join("; ")))
-                    },
+                    md_cell(&verdict_cell(item)),
                     md_cell(&cases),
                 ));
             }
         }
     }
     out
+}
+
+/// An item's verdict with what qualifies it: why its cases did not run, the inferences it was
+/// judged through, its informational failures.
+fn verdict_cell(item: &CoverageItem) -> String {
+    let mut notes: Vec<String> = item.not_run.clone();
+    notes.extend(item.inferred.iter().map(|i| format!("inferred in {i}")));
+    notes.extend(item.informational.iter().map(|i| format!("informational failure in {i}")));
+    if notes.is_empty() {
+        item.verdict.to_string()
+    } else {
+        format!("{} ({})", item.verdict, notes.join("; "))
+    }
 }
 
 /// Keeps a value inside its Markdown table cell: pipes escaped, line breaks flattened.
@@ -474,6 +504,8 @@ mod tests {
             reason: None,
             duration_ms: 1,
             evidence: Default::default(),
+            inferred: Default::default(),
+            informational: Vec::new(),
             trace: vec![],
         }
     }
@@ -505,6 +537,36 @@ mod tests {
 
     fn verdict_of(cov: &Coverage, id: &str) -> ItemVerdict {
         cov.items.iter().find(|i| i.id == id).map(|i| i.verdict).unwrap_or(ItemVerdict::NotTested)
+    }
+
+    #[test]
+    fn inferred_and_informational_judgements_are_shown_and_change_no_item_verdict() {
+        let mut c = case("TC-I", &["A"], Verdict::Pass);
+        c.inferred.insert("A".into(), vec!["read from the item".into()]);
+        c.informational.push(crate::runner::result::Informational {
+            step: 2,
+            scr: "A".into(),
+            message: "a request arrived".into(),
+            requirement: None,
+            expected: "silence".into(),
+            actual: "POST /dm".into(),
+            inferred: "read from the item".into(),
+        });
+        let cov =
+            coverage(&run(vec![c, case("TC-J", &["B"], Verdict::Pass)]), &[item("A", "M", true), item("B", "M", true)]);
+        let a = &cov.items[0];
+        assert_eq!(a.verdict, ItemVerdict::Pass);
+        assert_eq!(a.inferred, vec!["TC-I: read from the item".to_string()]);
+        assert!(a.informational[0].starts_with("TC-I step 2: A: a request arrived"), "{:?}", a.informational);
+        assert!(cov.items[1].inferred.is_empty() && cov.items[1].informational.is_empty());
+        let md = coverage_md(&cov);
+        assert!(
+            md.contains("pass (inferred in TC-I: read from the item; informational failure in TC-I step 2"),
+            "{md}"
+        );
+        // Absent keys for items without either (additive to coverage.json).
+        let json = serde_json::to_value(&cov.items[1]).unwrap();
+        assert!(json.get("inferred").is_none() && json.get("informational").is_none(), "{json}");
     }
 
     #[test]

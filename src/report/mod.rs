@@ -159,6 +159,8 @@ mod tests {
                     reason: None,
                     duration_ms: 0,
                     evidence: Default::default(),
+                    inferred: Default::default(),
+                    informational: Vec::new(),
                     trace: vec![],
                 })
                 .collect(),

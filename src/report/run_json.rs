@@ -49,6 +49,12 @@ pub fn run_json(run: &RunResult) -> Value {
             if !c.evidence.is_empty() {
                 v["evidence"] = json!(c.evidence);
             }
+            if !c.inferred.is_empty() {
+                v["inferred"] = json!(c.inferred);
+            }
+            if !c.informational.is_empty() {
+                v["informational"] = json!(c.informational);
+            }
             v
         })
         .collect();

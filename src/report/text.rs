@@ -76,6 +76,12 @@ pub fn case_text(case: &CaseResult) -> String {
     if let Some(reason) = &case.reason {
         out.push_str(&format!("reason:   {}\n", indent_rest(&reason.render(), "  ")));
     }
+    for (item, whys) in &case.inferred {
+        out.push_str(&format!("inferred: {item}: {}\n", whys.join("; ")));
+    }
+    for i in &case.informational {
+        out.push_str(&format!("informational (not counted for the verdict): {}\n", i.line()));
+    }
     out.push_str("\n--- trace ---\n");
     out.push_str(&trace_text(&case.trace));
     out

@@ -4,8 +4,10 @@ use super::checks::{self, CheckCtx, Credentials, Observed};
 use super::template::{self, Resolver, Vars};
 use crate::binding::{Binding, Commands};
 use crate::catalog::check::{Check, CheckKind, ContractCheck};
+use crate::catalog::when::Condition;
 use crate::catalog::Case;
 use crate::peers::Listener;
+use crate::runner::result::Informational;
 use crate::scr::Registry;
 use crate::trace::{Trace, TraceEvent};
 use crate::upper_tester::{UpperTester, UtError, UtRequest, UtStatus};
@@ -83,6 +85,11 @@ pub struct Ctx<'a> {
     /// The judgements that held: (step, check index within the step), or (step, None) for the
     /// step's own SCR item (the awaited request came, the silence held...).
     pub held: BTreeSet<Judgement>,
+    /// Steps whose `when` did not hold (1-based): they ran nothing and judged nothing.
+    pub skipped: BTreeSet<usize>,
+    /// Failed judgements that rest on an inference the profile makes informational: recorded,
+    /// shown, and not counted for the verdict (nor as held).
+    pub informational: Vec<(Judgement, Informational)>,
 }
 
 /// One judgement of a case: a check (step, index) or a step's own item (step, None).
@@ -135,6 +142,8 @@ impl<'a> Ctx<'a> {
             session: Default::default(),
             answered_through: 0,
             held: BTreeSet::new(),
+            skipped: BTreeSet::new(),
+            informational: Vec::new(),
         }
     }
 
@@ -186,15 +195,64 @@ impl<'a> Ctx<'a> {
         expected: String,
         actual: String,
     ) {
+        self.judgement_failed(verdict, scr, why, None, None, message, expected, actual);
+    }
+
+    /// A failed judgement of `scr` (a check's, numbered `check` within the step, or the step's
+    /// own): the verdict with its reason, which says when the judgement rests on an inference.
+    /// An inferred `fail` whose item the profile makes informational (the binding's
+    /// `informational`, e.g. DM 2.0 profile `informational = ["DM-PACK-003-C-M"]`, or `"*"`) is
+    /// recorded instead and sets no verdict. True when the verdict was set.
+    #[allow(clippy::too_many_arguments)]
+    pub fn judgement_failed(
+        &mut self,
+        verdict: Verdict,
+        scr: &str,
+        why: Option<&str>,
+        inferred: Option<&str>,
+        check: Option<usize>,
+        message: String,
+        expected: String,
+        actual: String,
+    ) -> bool {
+        let requirement = self.requirement(scr, why);
+        if let Some(inference) = inferred.filter(|_| verdict == Verdict::Fail && self.is_informational(scr)) {
+            self.trace.note(format!(
+                "informational (profile: inferred judgements of {scr} do not count for the verdict): {message};                  expected {expected}, actual {actual}"
+            ));
+            let record = Informational {
+                step: self.step,
+                scr: scr.to_string(),
+                message,
+                requirement,
+                expected,
+                actual,
+                inferred: inference.to_string(),
+            };
+            self.informational.push(((self.step, check), record));
+            return false;
+        }
         let reason = Reason {
             message,
             scr: Some(scr.to_string()),
-            requirement: self.requirement(scr, why),
+            requirement,
             expected: Some(expected),
             actual: Some(actual),
             step: None,
+            inferred: inferred.map(str::to_string),
         };
         self.set(verdict, reason);
+        true
+    }
+
+    /// Whether the profile makes the inferred judgements of `scr` informational.
+    fn is_informational(&self, scr: &str) -> bool {
+        self.env.binding.informational().iter().any(|i| i == "*" || i == scr)
+    }
+
+    /// Whether a judgement failed as informational (it neither held nor set the verdict).
+    pub fn failed_informational(&self, j: Judgement) -> bool {
+        self.informational.iter().any(|(k, _)| *k == j)
     }
 
     pub fn render(&mut self, v: &Value) -> Option<Value> {
@@ -215,6 +273,24 @@ impl<'a> Ctx<'a> {
                 None
             }
         }
+    }
+
+    /// Whether a step's `when` conditions all hold (the trace says why a step is skipped); None
+    /// when one could not be resolved (a case defect: the verdict is set).
+    pub fn conditions_hold(&mut self, conditions: &[Condition]) -> Option<bool> {
+        for c in conditions {
+            let actual = self.render(&Value::String(c.value.clone()))?;
+            let expected = self.render(c.expected())?;
+            if !c.holds(&actual, &expected) {
+                self.trace.note(format!(
+                    "step {} skipped: it runs when {}, and the value is {actual}",
+                    self.step,
+                    c.describe(&expected)
+                ));
+                return Some(false);
+            }
+        }
+        Some(true)
     }
 
     /// A check with its templates resolved (None: a template failed, the verdict is set).
@@ -260,6 +336,7 @@ impl<'a> Ctx<'a> {
             let ctx = CheckCtx {
                 last_commands: self.last_commands.as_deref(),
                 credentials: self.env.settings.credentials.as_ref(),
+                saved: Some(&self.vars.0),
             };
             if let Err(f) = checks::evaluate(&kind, obs, &ctx, self.env.binding.as_ref()) {
                 let what = c.kind.label();
@@ -282,6 +359,7 @@ impl<'a> Ctx<'a> {
                         expected: Some(f.expected),
                         actual: Some(f.actual),
                         step: None,
+                        inferred: c.inferred.clone(),
                     };
                     self.set(Verdict::Inconc, reason);
                     return;
@@ -300,8 +378,21 @@ impl<'a> Ctx<'a> {
                         Verdict::Inconc
                     }
                 };
-                self.fail_scr(verdict, &scr, c.why.as_deref(), message, f.expected, f.actual);
-                return;
+                let index = Some(run.first_index + i);
+                if self.judgement_failed(
+                    verdict,
+                    &scr,
+                    c.why.as_deref(),
+                    c.inferred.as_deref(),
+                    index,
+                    message,
+                    f.expected,
+                    f.actual,
+                ) {
+                    return;
+                }
+                // Informational: recorded; the next check judges on.
+                continue;
             }
             self.held.insert((self.step, Some(run.first_index + i)));
         }
@@ -313,7 +404,11 @@ impl<'a> Ctx<'a> {
     pub fn run_contract(&mut self, action: &str, checks: &[ContractCheck], data: &Value) -> bool {
         for c in checks {
             let Some(kind) = self.rendered(&c.kind) else { return false };
-            let ctx = CheckCtx { last_commands: None, credentials: self.env.settings.credentials.as_ref() };
+            let ctx = CheckCtx {
+                last_commands: None,
+                credentials: self.env.settings.credentials.as_ref(),
+                saved: Some(&self.vars.0),
+            };
             if let Err(f) = checks::evaluate(&kind, &Observed::Json(data), &ctx, self.env.binding.as_ref()) {
                 let what = c.kind.label();
                 if f.case_defect {
@@ -332,6 +427,7 @@ impl<'a> Ctx<'a> {
                         expected: Some(f.expected),
                         actual: Some(f.actual),
                         step: None,
+                        inferred: None,
                     },
                 );
                 return false;
@@ -469,6 +565,7 @@ impl<'a> Ctx<'a> {
                             expected: Some(format!("{action} done (the ICS declares {} supported)", items.join(", "))),
                             actual: Some(format!("unsupported: {}", a.message)),
                             step: None,
+                            inferred: None,
                         },
                     );
                     None

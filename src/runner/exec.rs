@@ -8,7 +8,7 @@ use crate::verdict::{Reason, Verdict};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-pub use crate::runner::result::ItemEvidence;
+pub use crate::runner::result::{Informational, ItemEvidence};
 
 pub use super::ctx::{CaseEnv, CaseSettings, NotificationTransport};
 
@@ -20,6 +20,10 @@ pub struct Execution {
     pub duration: Duration,
     /// Per SCR item the case judges: how many of its judgements held.
     pub evidence: BTreeMap<String, ItemEvidence>,
+    /// Per SCR item the case judged through an inference: why the requirement is read so.
+    pub inferred: BTreeMap<String, Vec<String>>,
+    /// Failed inferred judgements the profile makes informational.
+    pub informational: Vec<Informational>,
 }
 
 /// Runs a case to its verdict. Never panics on IUT behaviour; every wait is bounded.
@@ -35,6 +39,8 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
                 trace,
                 duration: start.elapsed(),
                 evidence: BTreeMap::new(),
+                inferred: BTreeMap::new(),
+                informational: Vec::new(),
             }
         }
     };
@@ -49,8 +55,10 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
     }
     env.listener.end_case();
     let evidence = evidence(case, &ctx);
+    let inferred = inferred(case, &ctx);
+    let informational = ctx.informational.iter().map(|(_, i)| i.clone()).collect();
     let (verdict, reason) = ctx.verdict.into_parts();
-    Execution { verdict, reason, trace, duration: start.elapsed(), evidence }
+    Execution { verdict, reason, trace, duration: start.elapsed(), evidence, inferred, informational }
 }
 
 /// For every SCR item the case's steps and checks name: how many judgements name it, and how
@@ -59,8 +67,36 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
 fn evidence(case: &Case, ctx: &Ctx<'_>) -> BTreeMap<String, ItemEvidence> {
     let mut out: BTreeMap<String, ItemEvidence> = BTreeMap::new();
     for (item, judgements) in case.judgements() {
+        // A step its `when` skipped judged nothing.
+        let judgements: Vec<_> = judgements.into_iter().filter(|(step, _)| !ctx.skipped.contains(step)).collect();
+        if judgements.is_empty() {
+            continue;
+        }
         let held = judgements.iter().filter(|j| ctx.held.contains(j)).count();
         out.insert(item, ItemEvidence { judgements: judgements.len(), held });
+    }
+    out
+}
+
+/// Why each item the case judged (in a step that was not skipped) through an inferred
+/// judgement is read so.
+fn inferred(case: &Case, ctx: &Ctx<'_>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut add = |scr: &str, why: &str| {
+        let whys = out.entry(scr.to_string()).or_default();
+        if !whys.iter().any(|w| w == why) {
+            whys.push(why.to_string());
+        }
+    };
+    for (_, step) in case.steps.iter().enumerate().filter(|(i, _)| !ctx.skipped.contains(&(i + 1))) {
+        if let Some(why) = step.inferred() {
+            step.scr_refs().into_iter().for_each(|s| add(s, why));
+        }
+        for c in step.checks() {
+            if let Some(why) = &c.inferred {
+                add(&c.scr, why);
+            }
+        }
     }
     out
 }
@@ -75,12 +111,24 @@ async fn run_steps(ctx: &mut Ctx<'_>) {
     for (i, step) in ctx.case.steps.iter().enumerate() {
         ctx.step = i + 1;
         ctx.trace.set_step(ctx.step);
+        match ctx.conditions_hold(&ctx.case.conditions[i]) {
+            Some(true) => {}
+            Some(false) => {
+                ctx.skipped.insert(ctx.step);
+                continue;
+            }
+            // A condition could not be resolved: the verdict (error) is set.
+            None => break,
+        }
         ctx.trace.note(format!("step {} ({})", ctx.step, step.kind()));
         step.run(ctx).await;
         if ctx.verdict.is_final() {
             break;
         }
-        // The step's own item: the request came, the silence held, the session ended.
-        ctx.held.insert((ctx.step, None));
+        // The step's own item: the request came, the silence held, the session ended (unless
+        // that judgement failed as informational).
+        if !ctx.failed_informational((ctx.step, None)) {
+            ctx.held.insert((ctx.step, None));
+        }
     }
 }

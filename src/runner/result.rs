@@ -20,8 +20,43 @@ pub struct CaseResult {
     /// Per SCR item the case's steps and checks name: how many judgements, how many held.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub evidence: BTreeMap<String, ItemEvidence>,
+    /// Per SCR item the case judged through an inference: why the requirement is read so.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub inferred: BTreeMap<String, Vec<String>>,
+    /// Failures of inferred judgements the profile makes informational: recorded and shown,
+    /// without changing the verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub informational: Vec<Informational>,
     #[serde(skip)]
     pub trace: Vec<TraceEntry>,
+}
+
+/// A failed judgement that does not count for the verdict: it rests on an inference (`inferred`)
+/// and the profile lists its item (or `*`) as informational.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Informational {
+    /// The step (1-based) whose judgement failed.
+    pub step: usize,
+    /// The SCR item the judgement names.
+    pub scr: String,
+    /// One line: what failed.
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<String>,
+    pub expected: String,
+    pub actual: String,
+    /// Why the requirement is read so (the judgement's `inferred`).
+    pub inferred: String,
+}
+
+impl Informational {
+    /// "step 2: DM-PACK-003-C-M: a request arrived ... (inferred: ...)", for consoles and texts.
+    pub fn line(&self) -> String {
+        format!(
+            "step {}: {}: {}; expected {}, actual {} (inferred: {})",
+            self.step, self.scr, self.message, self.expected, self.actual, self.inferred
+        )
+    }
 }
 
 /// What one case showed about one SCR item.

@@ -261,6 +261,16 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
             late_traffic.len()
         );
     }
+    let informational: Vec<String> =
+        cases.iter().flat_map(|c| c.informational.iter().map(move |i| format!("  {} {}", c.id, i.line()))).collect();
+    if !informational.is_empty() {
+        println!(
+            "note: {} failed judgement(s) rest on an inference the profile makes informational: recorded, no verdict \
+             changed (run.json cases[].informational):\n{}",
+            informational.len(),
+            informational.join("\n")
+        );
+    }
     let applicability = prepared.item_applicability(&registry);
     let result = RunResult {
         suite_version: crate::SUITE_VERSION.to_string(),
@@ -333,6 +343,8 @@ fn skeleton(case: &Case, verdict: Verdict, reason: Option<Reason>, duration_ms: 
         reason,
         duration_ms,
         evidence: Default::default(),
+        inferred: Default::default(),
+        informational: Vec::new(),
         trace: Vec::new(),
     }
 }
@@ -405,6 +417,8 @@ async fn run_one(
         reason: ex.reason,
         duration_ms: ex.duration.as_millis() as u64,
         evidence: ex.evidence,
+        inferred: ex.inferred,
+        informational: ex.informational,
         trace,
     }
 }

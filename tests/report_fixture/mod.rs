@@ -91,6 +91,8 @@ pub fn run() -> RunResult {
             reason: None,
             duration_ms: 1234,
             evidence: Default::default(),
+            inferred: Default::default(),
+            informational: Vec::new(),
             trace: package1_exchange(1, 5, PACKAGE1),
         },
         CaseResult {
@@ -106,9 +108,12 @@ pub fn run() -> RunResult {
                 expected: Some("header OMADM-DevID = \"IMEI:359881000000017\"".into()),
                 actual: Some("header absent".into()),
                 step: Some(2),
+                inferred: None,
             }),
             duration_ms: 16,
             evidence: Default::default(),
+            inferred: Default::default(),
+            informational: Vec::new(),
             trace: fail_trace,
         },
         CaseResult {
@@ -124,6 +129,8 @@ pub fn run() -> RunResult {
             }),
             duration_ms: 7,
             evidence: Default::default(),
+            inferred: Default::default(),
+            informational: Vec::new(),
             trace: vec![],
         },
         CaseResult {
@@ -135,6 +142,8 @@ pub fn run() -> RunResult {
             reason: Some(Reason::new("requires-operator: the run has no terminal")),
             duration_ms: 0,
             evidence: Default::default(),
+            inferred: Default::default(),
+            informational: Vec::new(),
             trace: vec![],
         },
         CaseResult {
@@ -148,6 +157,8 @@ pub fn run() -> RunResult {
             )),
             duration_ms: 5003,
             evidence: Default::default(),
+            inferred: Default::default(),
+            informational: Vec::new(),
             trace: vec![at(0, 1, TraceEvent::Note { text: "connect timeout".into() })],
         },
         CaseResult {
@@ -159,6 +170,8 @@ pub fn run() -> RunResult {
             reason: Some(Reason::new("ICS-SRV-CONT = false")),
             duration_ms: 0,
             evidence: Default::default(),
+            inferred: Default::default(),
+            informational: Vec::new(),
             trace: vec![],
         },
         CaseResult {
@@ -170,6 +183,8 @@ pub fn run() -> RunResult {
             reason: Some(Reason::new("run interrupted (SIGINT) before this case started")),
             duration_ms: 0,
             evidence: Default::default(),
+            inferred: Default::default(),
+            informational: Vec::new(),
             trace: vec![],
         },
     ];

@@ -3,10 +3,12 @@
 //! conformance. Each is declared once, with its arguments; where a check follows an
 //! UNVERIFIED profile setting its failure says so.
 use super::{wire_credentials, Dm2};
+use crate::runner::checks::CheckCtx;
 use crate::runner::checks::{
     arg, arg_str, arg_strs, body_of, fail, json_has_leaf, json_of, opt_arg, show, ArgKind, CheckDef, Failure, Observed,
 };
 use crate::wire::dm2::notification::{option_name, Notification, OPT_NOTIFICATION_ID, OPT_TIMESTAMP};
+use crate::wire::dm2::profile::{setting, ExecResultSourceUri, UploadBody};
 use crate::wire::dm2::{self as wire, Package1, Package2, Package3, Profile, WireError};
 use serde_json::Value;
 
@@ -22,13 +24,44 @@ fn alerts_of(j: &Value) -> Vec<Value> {
 /// profile setting the check followed.
 fn status_profile_note(cmds: &[Vec<String>], profile: &Profile) -> Option<String> {
     let doubtful = cmds.iter().filter_map(|c| c.first()).any(|n| matches!(n.as_str(), "CONT" | "SHOW" | "DEFAULT"));
-    doubtful.then(|| {
+    let statuses = doubtful.then(|| {
         format!(
             "whether CONT, SHOW and DEFAULT receive status entries is UNVERIFIED in the spec digest; this check \
              follows profile setting commands_without_status = {:?}",
             profile.commands_without_status
         )
-    })
+    });
+    // A client that reads EXEC's or DEFAULT's parameters in the other order fails them.
+    let notes: Vec<String> = statuses.into_iter().chain(profile.parameter_order_note(cmds)).collect();
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
+/// Session alerts: the alerts that open a session, not Generic Alerts reporting something.
+fn is_session_alert(a: &Value) -> bool {
+    let t = a.get("AlertType").and_then(Value::as_str);
+    [wire::ALERT_CLIENT_INITIATED, wire::ALERT_SERVER_INITIATED, wire::ALERT_BOOTSTRAP_COMPLETE]
+        .iter()
+        .any(|s| t == Some(*s))
+}
+
+/// The Generic Alerts other than session alerts in this message and, with `args.earlier`, in
+/// the message the case saved under that name (its `body`): where an asynchronous EXEC result
+/// may be (seed, Change 4: "either in the Package#1 or Package#3").
+fn result_alerts(args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Result<Vec<Value>, Failure> {
+    let mut alerts = Vec::new();
+    if let Some(name) = args.get("earlier").and_then(|v| v.as_str()) {
+        let Some(saved) = ctx.saved.and_then(|s| s.get(name)) else {
+            return Err(Failure::case_defect(format!("a message saved earlier as {name:?} (save_as)")));
+        };
+        alerts.extend(alerts_of(saved.get("body").unwrap_or(saved)));
+    }
+    alerts.extend(alerts_of(&json_of(obs)?));
+    Ok(alerts.into_iter().filter(|a| !is_session_alert(a)).collect())
+}
+
+/// The MOID of a ClientURI (the text before its first "/").
+fn moid_of(uri: &str) -> &str {
+    uri.split('/').next().unwrap_or(uri)
 }
 
 fn unix_now() -> u64 {
@@ -327,15 +360,21 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
     },
     CheckDef {
         name: "client-uri-well-formed",
-        about: "args.pointer: the string at that pointer is a well-formed ClientURI",
+        about: "args.pointer: the string at that pointer is a well-formed ClientURI (the \"/\" after mo-inst per \
+                profile client_uri_instance_slash, UNVERIFIED)",
         args: &[arg("pointer", ArgKind::Str)],
-        run: |_, args, obs, _| {
+        run: |b, args, obs, _| {
             let j = json_of(obs)?;
             let p = arg_str(args, "pointer")?;
             match j.pointer(p).and_then(Value::as_str) {
-                Some(s) => match wire::client_uri::ClientUri::parse(s) {
+                Some(s) => match wire::client_uri::ClientUri::parse_with(s, b.profile.client_uri_instance_slash) {
                     Ok(_) => Ok(()),
-                    Err(e) => fail(format!("a well-formed ClientURI at {p}"), format!("{s:?}: {e}")),
+                    Err(e) => Err(Failure::new(format!("a well-formed ClientURI at {p}"), format!("{s:?}: {e}"))
+                        .with_note(format!(
+                            "whether the \"/\" after mo-inst is required is UNVERIFIED in the spec digest (§21 q28); \
+                             this check follows profile setting client_uri_instance_slash = {:?}",
+                            setting(&b.profile.client_uri_instance_slash)
+                        ))),
                 },
                 None => fail(format!("a ClientURI string at {p}"), show(j.pointer(p))),
             }
@@ -344,13 +383,24 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
     CheckDef {
         name: "mo-serialization-valid",
         about: "the body is a non-empty MO serialization array of {ClientURI, MOData, DDF?, CV?} (HPUT/HPOST body \
-                format UNVERIFIED)",
+                format per profile upload_body, UNVERIFIED: with \"any\", any non-empty body)",
         args: &[],
-        run: |_, _, obs, _| {
-            let note = "the HPUT/HPOST body format is UNVERIFIED in the spec digest (§8.2: presumably the MO \
-                        serialization of §13.4, one element per ClientURI); this check follows that default";
-            let items = wire::mo::parse_serialization(body_of(obs)?)
-                .map_err(|e| wire_fail("an MO serialization", e).with_note(note))?;
+        run: |b, _, obs, _| {
+            let note = format!(
+                "the HPUT/HPOST body format is UNVERIFIED in the spec digest (§8.2: presumably the MO serialization of \
+                 §13.4, one element per ClientURI); this check follows profile setting upload_body = {:?}",
+                setting(&b.profile.upload_body)
+            );
+            let body = body_of(obs)?;
+            if b.profile.upload_body == UploadBody::Any {
+                return if body.iter().all(u8::is_ascii_whitespace) {
+                    Err(Failure::new("a non-empty body: the data of the ClientURIs", "an empty body").with_note(note))
+                } else {
+                    Ok(())
+                };
+            }
+            let items = wire::mo::parse_serialization_with(body, b.profile.client_uri_instance_slash)
+                .map_err(|e| wire_fail("an MO serialization", e).with_note(note.clone()))?;
             if items.is_empty() {
                 return Err(Failure::new("an MO serialization with one element per ClientURI", "an empty array")
                     .with_note(note));
@@ -359,17 +409,109 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         },
     },
     CheckDef {
+        name: "exec-result-session-alert",
+        about: "the Package#1 of the session carrying an asynchronous EXEC result opens with ClientInitiatedMgmt \
+                (profile exec_result_session_alert, UNVERIFIED; false: not judged)",
+        args: &[],
+        run: |b, _, obs, _| {
+            if !b.profile.exec_result_session_alert {
+                return Ok(());
+            }
+            let j = json_of(obs)?;
+            let alerts = alerts_of(&j);
+            if alerts.iter().any(|a| a.get("AlertType").and_then(Value::as_str) == Some(wire::ALERT_CLIENT_INITIATED)) {
+                return Ok(());
+            }
+            let types: Vec<String> =
+                alerts.iter().map(|a| a.get("AlertType").map(|t| t.to_string()).unwrap_or("-".into())).collect();
+            Err(Failure::new(
+                format!("an alert {} in the Package#1 of the new session", wire::ALERT_CLIENT_INITIATED),
+                format!("alert types [{}]", types.join(", ")),
+            )
+            .with_note(
+                "whether the new session that carries an asynchronous EXEC result also carries ClientInitiatedMgmt is \
+                 UNVERIFIED in the spec digest (§11, proposed: yes); this check follows profile setting \
+                 exec_result_session_alert = true",
+            ))
+        },
+    },
+    CheckDef {
+        name: "exec-result-reported",
+        about: "args.client_uri: the final status of an EXEC answered 202 comes as a Generic Alert (any AlertType but \
+                the session alerts: it is MO-specific) in this package or in the one saved as args.earlier",
+        args: &[arg("client_uri", ArgKind::Str), opt_arg("earlier", ArgKind::Str)],
+        run: |_, args, obs, ctx| {
+            let uri = arg_str(args, "client_uri")?;
+            if !result_alerts(args, obs, ctx)?.is_empty() {
+                return Ok(());
+            }
+            fail(
+                format!(
+                    "a Generic Alert with the result of EXEC {uri} in the Package#1 or Package#3 of the new session"
+                ),
+                "only session alerts, or none",
+            )
+        },
+    },
+    CheckDef {
+        name: "exec-result-source-uri",
+        about: "args.client_uri: the Generic Alert carrying an asynchronous EXEC result (in this package or the one \
+                saved as args.earlier) has a SourceURI identifying the executed node: the EXEC's ClientURI as sent, \
+                or any ClientURI of its MOID (profile exec_result_source_uri)",
+        args: &[arg("client_uri", ArgKind::Str), opt_arg("earlier", ArgKind::Str)],
+        run: |b, args, obs, ctx| {
+            let uri = arg_str(args, "client_uri")?;
+            let alerts = result_alerts(args, obs, ctx)?;
+            let rule = b.profile.exec_result_source_uri;
+            let slash = b.profile.client_uri_instance_slash;
+            let fits = |s: &str| match rule {
+                ExecResultSourceUri::Exact => s == uri,
+                ExecResultSourceUri::SameMoid => {
+                    moid_of(s) == moid_of(uri) && wire::client_uri::ClientUri::parse_with(s, slash).is_ok()
+                }
+            };
+            let sources: Vec<String> = alerts
+                .iter()
+                .map(|a| a.get("SourceURI").map(|s| s.to_string()).unwrap_or("no SourceURI".into()))
+                .collect();
+            if alerts.iter().filter_map(|a| a.get("SourceURI").and_then(Value::as_str)).any(fits) {
+                return Ok(());
+            }
+            let expected = match rule {
+                ExecResultSourceUri::Exact => {
+                    format!("a result alert whose SourceURI is {uri:?}, the EXEC's ClientURI")
+                }
+                ExecResultSourceUri::SameMoid => {
+                    format!("a result alert whose SourceURI is a ClientURI of {}, the executed node's MO", moid_of(uri))
+                }
+            };
+            Err(Failure::new(expected, format!("result alerts with SourceURI [{}]", sources.join(", "))).with_note(
+                format!(
+                    "certain (seed, Change 4): the SourceURI of an alert related to an MO MUST identify the address to \
+                     the MO; its exact form is not: this check follows profile setting exec_result_source_uri = {:?} \
+                     (\"exact\": the EXEC's ClientURI as sent, digest §19.6; \"same-moid\": any ClientURI of its MO)",
+                    setting(&rule)
+                ),
+            ))
+        },
+    },
+    CheckDef {
         name: "command-present",
         about: "args.command: Package#2 contains exactly this command array (read from the CMD arrays as sent, so a \
                 malformed command is charged to the command's item, not to Package#2)",
         args: &[arg("command", ArgKind::StrList)],
-        run: |_, args, obs, _| {
-            let arrays = command_arrays(obs)?;
+        run: |b, args, obs, _| {
+            // Cases write the digest's parameter order; the server sends the profile's.
+            let arrays: Vec<Vec<String>> = command_arrays(obs)?.iter().map(|c| b.profile.reorder(c)).collect();
             let want = arg_strs(args, "command");
             if arrays.contains(&want) {
                 Ok(())
             } else {
-                fail(format!("command {want:?} in Package#2"), format!("{arrays:?}"))
+                let failure = Failure::new(format!("command {want:?} in Package#2"), format!("{arrays:?}"));
+                Err(match b.profile.parameter_order_note(std::slice::from_ref(&want)) {
+                    Some(note) => failure.with_note(note),
+                    None => failure,
+                })
             }
         },
     },
@@ -600,6 +742,7 @@ mod tests {
     use crate::wire::dm2::notification::{encode, NotificationFields};
     use crate::wire::dm2::Profile;
     use serde_json::Value;
+    use std::collections::BTreeMap;
 
     fn http(body: &str) -> (Vec<(String, String)>, Vec<u8>) {
         (vec![("Content-Type".into(), "application/json".into())], body.as_bytes().to_vec())
@@ -609,7 +752,7 @@ mod tests {
         let (headers, body) = http(body);
         let obs =
             Observed::Http { status: Some(200), method: Some("POST"), path: Some(""), headers: &headers, body: &body };
-        evaluate(kind, &obs, &CheckCtx { last_commands: last_p2, credentials: None }, &Dm2::default())
+        evaluate(kind, &obs, &CheckCtx { last_commands: last_p2, credentials: None, saved: None }, &Dm2::default())
     }
 
     fn builtin(name: &str, args: &str) -> CheckKind {
@@ -639,7 +782,12 @@ mod tests {
         let (headers, body) = http(body);
         let obs =
             Observed::Http { status: Some(200), method: Some("POST"), path: Some(""), headers: &headers, body: &body };
-        evaluate(kind, &obs, &CheckCtx { last_commands: Some(p2), credentials: None }, &Dm2::new(profile.clone()))
+        evaluate(
+            kind,
+            &obs,
+            &CheckCtx { last_commands: Some(p2), credentials: None, saved: None },
+            &Dm2::new(profile.clone()),
+        )
     }
 
     #[test]
@@ -675,6 +823,118 @@ mod tests {
         let f = eval(&k, "[]", None).unwrap_err();
         assert!(f.note.unwrap().contains("UNVERIFIED"));
         assert!(eval(&k, r#"[{"ClientURI":"urn:oma:mo:x:1.0//A","MOData":{"A":"1"}}]"#, None).is_ok());
+    }
+
+    fn eval_profile(
+        kind: &CheckKind,
+        body: &str,
+        profile: Profile,
+        saved: Option<&BTreeMap<String, Value>>,
+    ) -> Result<(), Failure> {
+        let (headers, body) = http(body);
+        let obs =
+            Observed::Http { status: Some(200), method: Some("POST"), path: Some(""), headers: &headers, body: &body };
+        evaluate(kind, &obs, &CheckCtx { last_commands: None, credentials: None, saved }, &Dm2::new(profile))
+    }
+
+    #[test]
+    fn the_upload_body_format_follows_the_profile() {
+        use crate::wire::dm2::profile::UploadBody;
+        let k = builtin("mo-serialization-valid", "");
+        let bare = r#"[{"Man":"dmcts"}]"#;
+        let f = eval_profile(&k, bare, Profile::default(), None).unwrap_err();
+        assert!(f.note.unwrap().contains("upload_body = \"mo-serialization\""));
+        let any = Profile { upload_body: UploadBody::Any, ..Profile::default() };
+        assert!(eval_profile(&k, bare, any.clone(), None).is_ok());
+        assert!(eval_profile(&k, "<Man>dmcts</Man>", any.clone(), None).is_ok());
+        assert!(eval_profile(&k, "  ", any, None).unwrap_err().note.unwrap().contains("upload_body = \"any\""));
+    }
+
+    #[test]
+    fn the_slash_after_mo_inst_follows_the_profile() {
+        use crate::wire::dm2::profile::InstanceSlash;
+        let k = builtin("client-uri-well-formed", "pointer = \"/Status/0/URI/0\"");
+        let bare = r#"{"Status":[{"sc":200,"URI":["urn:oma:mo:dmcts-test:1.0/t2"]}]}"#;
+        let f = eval_profile(&k, bare, Profile::default(), None).unwrap_err();
+        assert!(f.note.unwrap().contains("client_uri_instance_slash = \"required\""));
+        let optional = Profile { client_uri_instance_slash: InstanceSlash::Optional, ..Profile::default() };
+        assert!(eval_profile(&k, bare, optional.clone(), None).is_ok());
+        // The upload's ClientURIs follow the same rule.
+        let upload = r#"[{"ClientURI":"urn:oma:mo:dmcts-test:1.0/t2","MOData":{"Test":{}}}]"#;
+        let m = builtin("mo-serialization-valid", "");
+        assert!(eval_profile(&m, upload, Profile::default(), None).is_err());
+        assert!(eval_profile(&m, upload, optional, None).is_ok());
+    }
+
+    #[test]
+    fn an_exec_result_may_come_in_the_package1_or_the_package3_of_the_new_session() {
+        use crate::wire::dm2::profile::ExecResultSourceUri;
+        let node = "urn:oma:mo:oma-fumo:1.0/fw-main/DownloadAndUpdate";
+        let args = format!("client_uri = \"{node}\"\nearlier = \"p1\"");
+        let reported = builtin("exec-result-reported", &args);
+        let source = builtin("exec-result-source-uri", &args);
+        let session = r#"{"AlertType":"urn:oma:at:dm:2.0:ClientInitiatedMgmt"}"#;
+        let result = |src: &str| format!(r#"{{"AlertType":"urn:x:at:1.0:Done","SourceURI":"{src}"}}"#);
+        let p1 = |alerts: &str| {
+            BTreeMap::from([(
+                "p1".to_string(),
+                serde_json::json!({ "body": serde_json::from_str::<Value>(&format!(r#"{{"Alert":[{alerts}]}}"#)).unwrap() }),
+            )])
+        };
+        let p3 = |alerts: &str| format!(r#"{{"Status":[{{"sc":200}}],"Alert":[{alerts}]}}"#);
+        let d = Profile::default;
+        // In the Package#1, in the Package#3, or nowhere.
+        let in_p1 = p1(&format!("{session},{}", result(node)));
+        assert!(eval_profile(&reported, &p3(""), d(), Some(&in_p1)).is_ok());
+        assert!(eval_profile(&source, &p3(""), d(), Some(&in_p1)).is_ok());
+        let only_session = p1(session);
+        assert!(eval_profile(&reported, &p3(&result(node)), d(), Some(&only_session)).is_ok());
+        assert!(eval_profile(&reported, &p3(""), d(), Some(&only_session)).is_err());
+        // The SourceURI: exact by default; another form of the same MO under same-moid.
+        let root = "urn:oma:mo:oma-fumo:1.0/fw-main/";
+        let f = eval_profile(&source, &p3(&result(root)), d(), Some(&only_session)).unwrap_err();
+        assert!(f.note.as_deref().unwrap().contains("exec_result_source_uri = \"exact\""), "{f:?}");
+        let same = Profile { exec_result_source_uri: ExecResultSourceUri::SameMoid, ..d() };
+        assert!(eval_profile(&source, &p3(&result(root)), same.clone(), Some(&only_session)).is_ok());
+        let devinfo = "urn:oma:mo:oma-dm-devinfo:1.0/d0/";
+        assert!(eval_profile(&source, &p3(&result(devinfo)), same, Some(&only_session)).is_err());
+        // A saved message the case did not save is a defect of the case, not of the IUT.
+        assert!(eval_profile(&reported, &p3(""), d(), None).unwrap_err().case_defect);
+    }
+
+    #[test]
+    fn the_result_sessions_client_initiated_alert_follows_the_profile() {
+        let k = builtin("exec-result-session-alert", "");
+        let without = r#"{"Alert":[{"AlertType":"urn:x:at:1.0:Done"}]}"#;
+        let f = eval_profile(&k, without, Profile::default(), None).unwrap_err();
+        assert!(f.note.unwrap().contains("exec_result_session_alert = true"));
+        let off = Profile { exec_result_session_alert: false, ..Profile::default() };
+        assert!(eval_profile(&k, without, off, None).is_ok());
+    }
+
+    #[test]
+    fn the_suite_sends_exec_and_default_in_the_profiles_parameter_order() {
+        use crate::binding::Binding;
+        use crate::wire::dm2::profile::{DefaultParameterOrder, ExecParameterOrder};
+        let cmds = vec![
+            vec!["EXEC".to_string(), "urn:x:1.0/i/Op".into(), "http://s/a".into()],
+            vec!["DEFAULT".to_string(), "urn:x:1.0".into(), "http://s/c".into()],
+        ];
+        let sent = |p: Profile| -> Value { serde_json::from_slice(&Dm2::new(p).server_package(&cmds).body).unwrap() };
+        assert_eq!(sent(Profile::default())["CMD"], serde_json::json!(cmds));
+        let swapped = Profile {
+            exec_parameter_order: ExecParameterOrder::ServerUriFirst,
+            default_parameter_order: DefaultParameterOrder::ServerUriFirst,
+            ..Profile::default()
+        };
+        assert_eq!(
+            sent(swapped)["CMD"],
+            serde_json::json!([["EXEC", "http://s/a", "urn:x:1.0/i/Op"], ["DEFAULT", "http://s/c", "urn:x:1.0"]])
+        );
+        // A status failure after them names the setting.
+        let k = builtin("status-codes", "codes = [202, 200]");
+        let f = eval_with(&k, r#"{"Status":[{"sc":404},{"sc":200}]}"#, &cmds, &Profile::default()).unwrap_err();
+        assert!(f.note.unwrap().contains("exec_parameter_order = \"client-uri-first\""));
     }
 
     #[test]
@@ -756,7 +1016,7 @@ mod tests {
         );
         let judge = |commands: Value| {
             let record = serde_json::json!({ "commands": commands });
-            let ctx = CheckCtx { last_commands: None, credentials: None };
+            let ctx = CheckCtx { last_commands: None, credentials: None, saved: None };
             evaluate(&k, &Observed::Json(&record), &ctx, &Dm2::default())
         };
         // Named, empty and wildcard instances of listed MOIDs; URIs that are not ClientURIs
@@ -783,7 +1043,7 @@ mod tests {
         // The instances are the case's: a root that is not "<MOID>/<MIID>/" is a case defect.
         let bad = builtin("session-addresses-only", "instances = [\"urn:oma:mo:oma-fumo:1.0//\"]");
         let record = serde_json::json!({ "commands": [] });
-        let ctx = CheckCtx { last_commands: None, credentials: None };
+        let ctx = CheckCtx { last_commands: None, credentials: None, saved: None };
         assert!(evaluate(&bad, &Observed::Json(&record), &ctx, &Dm2::default()).unwrap_err().case_defect);
     }
 
@@ -796,7 +1056,7 @@ mod tests {
         let bytes = encode(fields, None, profile, None);
         let json = Value::Null;
         let obs = Observed::Notification { bytes: &bytes, json: &json };
-        let ctx = CheckCtx { last_commands: None, credentials: None };
+        let ctx = CheckCtx { last_commands: None, credentials: None, saved: None };
         evaluate(&builtin(name, args), &obs, &ctx, &Dm2::new(profile.clone()))
     }
 
@@ -848,7 +1108,12 @@ mod tests {
         let judge = |bytes: &[u8], creds: &Credentials| {
             let json = Value::Null;
             let obs = Observed::Notification { bytes, json: &json };
-            evaluate(&k, &obs, &CheckCtx { last_commands: None, credentials: Some(creds) }, &Dm2::default())
+            evaluate(
+                &k,
+                &obs,
+                &CheckCtx { last_commands: None, credentials: Some(creds), saved: None },
+                &Dm2::default(),
+            )
         };
         assert!(judge(&notification(&creds, DigestOrder::SecretMessageAuth), &creds).is_ok());
         let f = judge(&notification(&creds, DigestOrder::AuthMessageSecret), &creds).unwrap_err();
@@ -856,5 +1121,16 @@ mod tests {
         let other = Credentials { secret: b"x".to_vec(), auth_data: b"y".to_vec() };
         let f = judge(&notification(&other, DigestOrder::SecretMessageAuth), &creds).unwrap_err();
         assert!(f.note.unwrap().contains("neither input order"));
+    }
+
+    #[test]
+    fn a_server_package_is_read_in_the_profiles_parameter_order() {
+        use crate::wire::dm2::profile::ExecParameterOrder;
+        let k = builtin("command-present", "command = [\"EXEC\", \"urn:x:1.0//Op\", \"http://s/r\"]");
+        let wire = r#"{"CMD":[["EXEC","http://s/r","urn:x:1.0//Op"]]}"#;
+        let swapped = Profile { exec_parameter_order: ExecParameterOrder::ServerUriFirst, ..Profile::default() };
+        assert!(eval_with(&k, wire, &[], &swapped).is_ok());
+        let f = eval_with(&k, wire, &[], &Profile::default()).unwrap_err();
+        assert!(f.note.unwrap().contains("exec_parameter_order"));
     }
 }

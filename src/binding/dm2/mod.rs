@@ -67,6 +67,10 @@ impl Binding for Dm2 {
         serde_json::to_value(&self.profile).unwrap_or(Value::Null)
     }
 
+    fn informational(&self) -> Vec<String> {
+        self.profile.informational.clone()
+    }
+
     fn builtins(&self) -> Vec<BuiltinInfo> {
         checks::CHECKS.iter().map(CheckDef::info).collect()
     }
@@ -82,6 +86,8 @@ impl Binding for Dm2 {
     }
 
     fn server_package(&self, commands: &[Vec<String>]) -> HttpAnswer {
+        // Cases write EXEC and DEFAULT in the digest's parameter order; the wire has the profile's.
+        let commands: Vec<Vec<String>> = commands.iter().map(|c| self.profile.reorder(c)).collect();
         HttpAnswer {
             status: 200,
             headers: vec![("Content-Type".into(), wire::MEDIA_PACKAGE2.into())],
@@ -213,6 +219,8 @@ impl Binding for Dm2 {
         if commands.iter().any(Vec::is_empty) {
             return None;
         }
+        // In the digest's parameter order, as cases write commands (the profile's on the wire).
+        let commands: Commands = commands.iter().map(|c| self.profile.reorder(c)).collect();
         let named = |c: &Vec<String>, n: &str| c.first().map(String::as_str) == Some(n);
         // Only a CONT naming an HTTP URI can move the session; a malformed one is left to the checks.
         let continue_at = commands.iter().rev().find_map(|c| {

@@ -65,11 +65,19 @@
 //!   repository 2xx → 200, else its code; unreachable → 500; `OMADM-Accept` on the Package#2
 //!   response not admitting `profile.mo_media_type` → 406 (no request sent).
 //! - DELETE: 405 when a target is permanent (nothing deleted), else 200.
-//! - EXEC: non-executable 405; without ServerURI 200 (synchronous; 500 when the operation
-//!   failed); with ServerURI 202 and, after the session, a new session POSTing Package#1 to the
-//!   ServerURI with ClientInitiatedMgmt and `{AlertType: urn:oma:at:fumo:1.0:DownloadAndUpdate |
-//!   …fumo:1.0:Update | urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI as
-//!   sent>, Mark: informational (critical on failure), DataType: int, Data: {result: <ResultCode>}}`.
+//! - EXEC: non-executable 405. With ServerURI: the operation runs at once, 202, and after the
+//!   session a new session POSTs Package#1 to the ServerURI with ClientInitiatedMgmt and the
+//!   result alert `{AlertType: urn:oma:at:fumo:1.0:DownloadAndUpdate | …fumo:1.0:Update |
+//!   urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI as sent>, Mark:
+//!   informational (critical on failure), DataType: int, Data: {result: <ResultCode>}}`. Without
+//!   ServerURI the client decides (digest §8.4): the FUMO operations (long: download and
+//!   install) are answered 202, run once the session is over, and their result alert goes to the
+//!   DM server (`server_uri`) the same way; `Op` is synchronous (200; 500 when the operation
+//!   failed). With `ClientConfig::async_result_in_package3` the result session's Package#1
+//!   carries ClientInitiatedMgmt only, and the result alert comes in its first Package#3 (the
+//!   seed allows either).
+//! - EXEC and DEFAULT parameters are read in the profile's order (`exec_parameter_order`,
+//!   `default_parameter_order`); ClientURIs follow `client_uri_instance_slash`.
 //! - GET 200 with `profile.get_data_member` = MO serialization array of the targets.
 //! - SHOW 200 at once; a background "browser" GETs the URL. CONT 200; later Package#3s go to
 //!   its URI. END 200 (never sent: no Package#3 after END). DEFAULT 200, one URI per MOID (a
@@ -97,7 +105,10 @@
 //! delete-permanent-allowed, delete-dynamic-refused, exec-not-executed, exec-download-skipped,
 //! exec-state-unchanged, exec-async-reported-sync,
 //! async-alert-never-sent, get-no-data, show-not-opened, show-blocks, cont-ignored,
-//! p3-after-end, end-ignores-commands, default-ignored, default-first-kept, alert-no-datatype, alert-bad-mark, alert-missing-alerttype.
+//! p3-after-end, end-ignores-commands, default-ignored, default-first-kept, alert-no-datatype, alert-bad-mark, alert-missing-alerttype,
+//! exec-async-result-missing, async-result-no-session-alert, async-alert-wrong-source,
+//! upload-not-serialized, uri-without-instance-slash, exec-parameters-reversed,
+//! default-parameters-reversed.
 mod notify;
 mod session;
 pub mod store;
@@ -299,6 +310,49 @@ pub const FAULTS: &[FaultInfo] = &[
         ["DM-PACK-024-C-M"]
     ),
     fault!(Client, "alert-missing-alerttype", "Generic Alerts lack AlertType", ["DM-PACK-024-C-M"]),
+    fault!(
+        Client,
+        "exec-async-result-missing",
+        "EXEC without ServerURI of an operation reported asynchronously (FUMO) answers 202, runs, but its result \
+         alert never comes",
+        ["DM-PACK-026-C-M"]
+    ),
+    fault!(
+        Client,
+        "async-result-no-session-alert",
+        "the new session carrying an asynchronous EXEC result has no ClientInitiatedMgmt alert, only the result",
+        ["DM-PACK-011-C-M"]
+    ),
+    fault!(
+        Client,
+        "async-alert-wrong-source",
+        "the result alert of an asynchronous EXEC names the DevInfo MO as SourceURI, not the executed node",
+        ["DM-PACK-024-C-M"]
+    ),
+    fault!(
+        Client,
+        "upload-not-serialized",
+        "HPUT and HPOST send the bare MOData of each target, not an MO serialization (no ClientURI, no MOData member)",
+        ["DM-PACK-015-C-M", "DM-PACK-016-C-M"]
+    ),
+    fault!(
+        Client,
+        "uri-without-instance-slash",
+        "HGET without a ClientURI returns the new instance as MOID/MIID, without the \"/\" after the mo-inst",
+        ["DM-PACK-014-C-M"]
+    ),
+    fault!(
+        Client,
+        "exec-parameters-reversed",
+        "EXEC's two parameters are read in the order other than the profile's (ServerURI taken for the ClientURI)",
+        ["DM-PACK-018-C-M", "DM-PACK-026-C-M"]
+    ),
+    fault!(
+        Client,
+        "default-parameters-reversed",
+        "DEFAULT's parameters are read in the order other than the profile's (the URI is stored under the wrong MOID)",
+        ["DM-PACK-023-C-O"]
+    ),
 ];
 
 /// The faults this peer is switched into.
@@ -327,6 +381,10 @@ pub struct ClientConfig {
     pub max_rounds: usize,
     /// Also print the exchange log to stderr (CLI mode).
     pub echo_log: bool,
+    /// The session carrying an asynchronous EXEC result opens with ClientInitiatedMgmt only and
+    /// puts the result alert in its first Package#3 (the seed allows either package): a lawful
+    /// variant, to show that cases accept both.
+    pub async_result_in_package3: bool,
 }
 
 impl ClientConfig {
@@ -348,6 +406,7 @@ impl ClientConfig {
             http_timeout: Duration::from_secs(30),
             max_rounds: 64,
             echo_log: false,
+            async_result_in_package3: false,
         }
     }
 }
@@ -377,12 +436,14 @@ struct State {
 
 /// The tree as provisioned for this configuration (what `reset` restores).
 fn provisioned(c: &ClientConfig) -> Store {
-    Store::provisioned(
+    let mut store = Store::provisioned(
         &c.dev_id,
         &c.server_id,
         &c.server_uri,
         c.noti.as_ref().map(|n| (n.secret.as_slice(), n.auth_data.as_slice())),
-    )
+    );
+    store.instance_slash = c.profile.client_uri_instance_slash;
+    store
 }
 
 struct Shared {

@@ -2,6 +2,7 @@
 //! abort, or the round bound.
 use super::store::{Store, Target};
 use super::{Job, Shared};
+use crate::wire::dm2::profile::{DefaultParameterOrder, ExecParameterOrder};
 use crate::wire::dm2::{
     Command, ALERT_CLIENT_INITIATED, ALERT_SERVER_INITIATED, HEADER_DEVID, HEADER_OMADM_ACCEPT, MEDIA_PACKAGE1,
     MEDIA_PACKAGE2, MEDIA_PACKAGE3,
@@ -22,11 +23,29 @@ struct Session {
     ended: bool,
     /// (EXEC ServerURI, result alert) to send in new sessions once this one is over.
     async_results: Vec<(String, Value)>,
+    /// Long operations EXEC'd without a ServerURI and answered 202: they run once the session is
+    /// over, and their results go to the DM server in new sessions.
+    deferred: Vec<Deferred>,
+    /// Alerts for the first Package#3 of this session (`ClientConfig::async_result_in_package3`).
+    pending_alerts: Vec<Value>,
+}
+
+/// An operation reported asynchronously that runs after the session.
+struct Deferred {
+    target: Target,
+    /// The EXEC's ClientURI as sent (the result alert's SourceURI).
+    client_uri: String,
+    alert_type: String,
+    download_url: Option<String>,
 }
 
 /// Runs one queued job to completion (a whole session, or a skipped one).
 pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     let f = &sh.faults;
+    let job_kind = match job {
+        Job::AsyncResult { .. } => JobKind::AsyncResult,
+        _ => JobKind::Other,
+    };
     let (target, session_alert, mut alerts, mos) = match job {
         Job::Notified { notification_id, req_mos } => {
             let mut a = json!({ "AlertType": ALERT_SERVER_INITIATED });
@@ -46,11 +65,18 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
             (server_uri, json!({ "AlertType": ALERT_CLIENT_INITIATED }), vec![alert], false)
         }
     };
+    let result_session = matches!(job_kind, JobKind::AsyncResult);
+    let mut sess = Session::default();
+    // The seed lets the result come in the Package#1 or a Package#3 of the new session.
+    if result_session && sh.cfg.async_result_in_package3 {
+        sess.pending_alerts = std::mem::take(&mut alerts);
+    }
     for a in alerts.iter_mut() {
         tamper_alert(sh, a);
     }
     let mut all_alerts = Vec::new();
-    if !f.has("session-alert-missing") {
+    let no_session_alert = f.has("session-alert-missing") || (result_session && f.has("async-result-no-session-alert"));
+    if !no_session_alert {
         all_alerts.push(session_alert);
     }
     all_alerts.extend(alerts);
@@ -62,8 +88,16 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     if !all_alerts.is_empty() {
         p1.insert("Alert".into(), Value::Array(all_alerts));
     }
-    let mut sess = Session::default();
     run_rounds(sh, &target, Value::Object(p1), &mut sess).await;
+    // Operations reported 202 without a ServerURI run now; their results go to the DM server.
+    for d in std::mem::take(&mut sess.deferred) {
+        let result = operate(sh, &d.target, d.download_url).await;
+        if f.has("exec-async-result-missing") {
+            sh.log(format!("result of EXEC {} not reported (fault client.exec-async-result-missing)", d.client_uri));
+            continue;
+        }
+        sess.async_results.push((sh.cfg.server_uri.clone(), result_alert(sh, &d.alert_type, &d.client_uri, result)));
+    }
     // Asynchronous EXEC results go out in NEW sessions, after this one (seed, Change 4).
     let mut st = sh.lock();
     for (server_uri, alert) in sess.async_results {
@@ -71,6 +105,50 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     }
     drop(st);
     sh.wake.notify_one();
+}
+
+/// What kind of session a job opens.
+enum JobKind {
+    AsyncResult,
+    Other,
+}
+
+/// The Generic Alert carrying an EXEC's final result (MO-specific AlertType; digest §11).
+fn result_alert(sh: &Shared, alert_type: &str, client_uri: &str, result: u16) -> Value {
+    let source = if sh.faults.has("async-alert-wrong-source") {
+        format!("{}/d0/", super::store::MOID_DEVINFO)
+    } else {
+        client_uri.to_string()
+    };
+    json!({
+        "AlertType": alert_type,
+        "SourceURI": source,
+        "Mark": if result == 200 { "informational" } else { "critical" },
+        "DataType": "int",
+        "Data": { "result": result },
+    })
+}
+
+/// Runs an executable node's operation (its download first, if it has one), with the EXEC
+/// faults; returns the operation's ResultCode (200: success).
+async fn operate(sh: &Shared, t: &Target, download_url: Option<String>) -> u16 {
+    let f = &sh.faults;
+    // Under exec-not-executed nothing happens (no download either) yet all is reported fine.
+    if f.has("exec-not-executed") {
+        return 200;
+    }
+    let download = match download_url {
+        // As if the download had failed at once: nothing is fetched.
+        Some(_) if f.has("exec-download-skipped") => Some(503),
+        Some(url) => Some(download_package(sh, &url).await),
+        None => None,
+    };
+    if f.has("exec-state-unchanged") {
+        // The operation runs (its download above), but the tree is left as it was.
+        download.unwrap_or(200)
+    } else {
+        sh.lock().store.execute(t, download).unwrap_or(200)
+    }
 }
 
 /// Applies the Generic Alert faults to an alert other than the session alert.
@@ -167,6 +245,9 @@ async fn run_rounds(sh: &Arc<Shared>, server_uri: &str, package1: Value, sess: &
             return sh.log("session dropped without Package#3 (fault client.package-flow-stops)".to_string());
         }
         body = json!({ "Status": tamper_statuses(sh, statuses) });
+        if !sess.pending_alerts.is_empty() {
+            body["Alert"] = Value::Array(std::mem::take(&mut sess.pending_alerts));
+        }
         package = 3;
         if let Some(c) = &sess.cont {
             url = c.clone();
@@ -222,7 +303,21 @@ async fn process(
         sh.log(format!("{pointer}: not an array of strings: 400"));
         return status(400);
     };
-    let cmd = match Command::from_array(&arr, &pointer) {
+    // The profile's parameter order on the wire (EXEC, DEFAULT); the faults read the other one.
+    let mut order = sh.cfg.profile.clone();
+    if sh.faults.has("exec-parameters-reversed") {
+        order.exec_parameter_order = match order.exec_parameter_order {
+            ExecParameterOrder::ClientUriFirst => ExecParameterOrder::ServerUriFirst,
+            ExecParameterOrder::ServerUriFirst => ExecParameterOrder::ClientUriFirst,
+        };
+    }
+    if sh.faults.has("default-parameters-reversed") {
+        order.default_parameter_order = match order.default_parameter_order {
+            DefaultParameterOrder::MoidFirst => DefaultParameterOrder::ServerUriFirst,
+            DefaultParameterOrder::ServerUriFirst => DefaultParameterOrder::MoidFirst,
+        };
+    }
+    let cmd = match Command::from_array(&order.reorder(&arr), &pointer) {
         Ok(c) => c,
         Err(e) => {
             let sc = if arr.first().is_some_and(|n| !KNOWN.contains(&n.as_str())) { 501 } else { 400 };
@@ -294,8 +389,11 @@ pub(super) async fn hget(sh: &Shared, url: &str, client_uri: Option<&str>) -> Ma
             Err(e) => status(e.status()),
         },
         None => match store.create_instances(&elements) {
-            Ok(uris) => {
+            Ok(mut uris) => {
                 let mut st = status(200);
+                if sh.faults.has("uri-without-instance-slash") {
+                    uris = uris.into_iter().map(|u| u.trim_end_matches('/').to_string()).collect();
+                }
                 if !sh.faults.has("hget-no-uri") {
                     st.insert("URI".into(), json!(uris));
                 }
@@ -337,45 +435,34 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
                 Err(sc) => return status(sc),
             };
             let Some(t) = t else { return status(404) };
-            let (alert_type, download_url) = {
+            let (alert_type, download_url, long) = {
                 let g = sh.lock();
                 let Some(alert_type) = g.store.exec_alert(&t) else { return status(405) };
-                (alert_type, g.store.download_url(&t))
-            };
-            // Under exec-not-executed nothing happens (no download either) yet all is reported fine.
-            let result = if f.has("exec-not-executed") {
-                200
-            } else {
-                let download = match download_url {
-                    // As if the download had failed at once: nothing is fetched.
-                    Some(_) if f.has("exec-download-skipped") => Some(503),
-                    Some(url) => Some(download_package(sh, &url).await),
-                    None => None,
-                };
-                if f.has("exec-state-unchanged") {
-                    // The operation runs (its download above), but the tree is left as it was.
-                    download.unwrap_or(200)
-                } else {
-                    sh.lock().store.execute(&t, download).unwrap_or(200)
-                }
+                (alert_type, g.store.download_url(&t), g.store.is_long_operation(&t))
             };
             match server_uri {
-                Some(_) if f.has("exec-async-reported-sync") => status(200),
-                Some(uri) => {
-                    if !f.has("async-alert-never-sent") {
-                        let alert = json!({
-                            "AlertType": alert_type,
-                            "SourceURI": client_uri,
-                            "Mark": if result == 200 { "informational" } else { "critical" },
-                            "DataType": "int",
-                            "Data": { "result": result },
-                        });
-                        sess.async_results.push((uri, alert));
-                    }
+                // Without a ServerURI the client decides (digest §8.4): a long operation is
+                // reported 202 and runs once the session is over.
+                None if long => {
+                    sess.deferred.push(Deferred { target: t, client_uri, alert_type, download_url });
                     status(202)
                 }
                 // Synchronous: the operation's outcome is the command's status.
-                None => status(if result == 200 { 200 } else { 500 }),
+                None => {
+                    let result = operate(sh, &t, download_url).await;
+                    status(if result == 200 { 200 } else { 500 })
+                }
+                Some(_) if f.has("exec-async-reported-sync") => {
+                    operate(sh, &t, download_url).await;
+                    status(200)
+                }
+                Some(uri) => {
+                    let result = operate(sh, &t, download_url).await;
+                    if !f.has("async-alert-never-sent") {
+                        sess.async_results.push((uri, result_alert(sh, &alert_type, &client_uri, result)));
+                    }
+                    status(202)
+                }
             }
         }
         Command::Get { .. } if f.has("get-unsupported") => status(501),
@@ -488,6 +575,10 @@ async fn push_mo(
             }
             Err(sc) => return status(sc),
         }
+    }
+    if sh.faults.has("upload-not-serialized") {
+        // The data alone: no MO serialization element around it.
+        elements = elements.into_iter().map(|e| e.get("MOData").cloned().unwrap_or(Value::Null)).collect();
     }
     let body = serde_json::to_vec(&elements).unwrap_or_default();
     sh.log(format!("-> {method} {url} (repository) {}", String::from_utf8_lossy(&body)));

@@ -5,6 +5,7 @@
 //! The exact provisioned state is documented in the parent module's docs; keep them in sync.
 use crate::wire::dm2::client_uri::{self, ClientUri, Segment};
 use crate::wire::dm2::mo::{MoInstance, MoNode};
+use crate::wire::dm2::profile::InstanceSlash;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -176,6 +177,8 @@ pub struct Store {
     pub instances: Vec<Instance>,
     /// Counter for client-assigned MIIDs of instances created by HGET.
     next_miid: u32,
+    /// Whether ClientURIs need the "/" after mo-inst (profile client_uri_instance_slash).
+    pub instance_slash: InstanceSlash,
 }
 
 /// DDF links reported in MOS (links only; nothing fetches them).
@@ -327,6 +330,7 @@ impl Store {
                 inst(MOID_FUMO, "fw-main", "FUMO", fumo, true, true),
             ],
             next_miid: 2,
+            instance_slash: InstanceSlash::Required,
         }
     }
 
@@ -354,7 +358,8 @@ impl Store {
     /// Resolves a ClientURI to its existing targets with the shared resolver (digest §12.2):
     /// wildcards may yield several, anything else exactly one.
     pub fn resolve(&self, uri: &str) -> Result<Vec<Target>, UriError> {
-        let p = ClientUri::parse(uri).map_err(|e| UriError::Malformed { uri: uri.into(), why: e.to_string() })?;
+        let p = ClientUri::parse_with(uri, self.instance_slash)
+            .map_err(|e| UriError::Malformed { uri: uri.into(), why: e.to_string() })?;
         self.resolve_parsed(uri, &p)
     }
 
@@ -402,7 +407,8 @@ impl Store {
     /// replacing what is there; a missing last node under an existing parent is created.
     /// Returns the ClientURIs written.
     pub fn store_at(&mut self, uri: &str, elements: &[Value]) -> Result<Vec<String>, UriError> {
-        let p = ClientUri::parse(uri).map_err(|e| UriError::Malformed { uri: uri.into(), why: e.to_string() })?;
+        let p = ClientUri::parse_with(uri, self.instance_slash)
+            .map_err(|e| UriError::Malformed { uri: uri.into(), why: e.to_string() })?;
         let data = moddata_of(elements).ok_or_else(|| UriError::Malformed {
             uri: uri.into(),
             why: "the repository body has no MOData to store".into(),
@@ -542,6 +548,13 @@ impl Store {
             _ => {}
         }
         Some(result)
+    }
+
+    /// Whether executing the node is a long operation the client reports asynchronously even
+    /// without a ServerURI (digest §8.4: the client decides by the nature of the operation):
+    /// the FUMO operations, which download and install firmware.
+    pub fn is_long_operation(&self, t: &Target) -> bool {
+        self.instances.get(t.instance).is_some_and(|i| i.moid == MOID_FUMO) && self.exec_alert(t).is_some()
     }
 
     /// The node's async-result AlertType.

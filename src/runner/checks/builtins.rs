@@ -170,7 +170,7 @@ mod tests {
 
     fn judge(name: &str, args: &str, record: &Value) -> Result<(), super::Failure> {
         let kind = CheckKind::Builtin { name: name.into(), args: toml::from_str(args).unwrap() };
-        let ctx = CheckCtx { last_commands: None, credentials: None };
+        let ctx = CheckCtx { last_commands: None, credentials: None, saved: None };
         evaluate(&kind, &Observed::Json(record), &ctx, &crate::binding::dm2::Dm2::default())
     }
 

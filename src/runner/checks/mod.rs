@@ -41,6 +41,10 @@ pub struct CheckCtx<'a> {
     /// (server IUT): what a status package answers.
     pub last_commands: Option<&'a [Vec<String>]>,
     pub credentials: Option<&'a Credentials>,
+    /// Values saved earlier in the case (`save_as`, `capture`, `set`), by name: a built-in may
+    /// read a message the case saved (e.g. the Package#1 before this Package#3) without its
+    /// content passing through the check's arguments.
+    pub saved: Option<&'a std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 /// Why a check did not pass: the IUT violated the requirement, or the case itself is wrong (a

@@ -39,6 +39,9 @@ pub struct Await {
     pub save_as: Option<String>,
     #[serde(default)]
     pub answer: Option<Answer>,
+    /// The demand for this request rests on an inference (see `Check::inferred`).
+    #[serde(default)]
+    pub inferred: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -125,10 +128,12 @@ impl Await {
         } else {
             format!("{why}; meanwhile the IUT sent {}", elsewhere.join(", "))
         };
-        ctx.fail_scr(
+        ctx.judgement_failed(
             verdict,
             &self.scr,
             self.why.as_deref(),
+            self.inferred.as_deref(),
+            None,
             format!("no request arrived at {where_}: {why}"),
             format!("an HTTP request at {where_}"),
             actual,

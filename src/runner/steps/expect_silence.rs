@@ -22,10 +22,22 @@ pub struct ExpectSilence {
     pub why: Option<String>,
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// The silence rests on an inference (see `Check::inferred`).
+    #[serde(default)]
+    pub inferred: Option<String>,
+    /// Ask the upper tester `idle` first (default). `false` where the IUT is busy by design
+    /// (the suite holds a session the IUT opened, to judge it after the silence): the whole
+    /// quiet period is waited.
+    #[serde(default = "yes")]
+    pub ask_idle: bool,
 }
 
 fn any() -> String {
     "any".into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl ExpectSilence {
@@ -61,7 +73,18 @@ impl ExpectSilence {
             e => format!(" at {}", listener.endpoint_url(e)),
         };
         // Ask the IUT when it is idle; if it cannot say, wait the whole quiet period.
+        let ask_idle = self.ask_idle;
         let idle = async move {
+            if !ask_idle {
+                trace.note(format!(
+                    "the IUT is busy by design (ask_idle = false): waiting the quiet period ({} ms)",
+                    quiet.as_millis()
+                ));
+                let _shown =
+                    waiter.wait(quiet, || format!("quiet period: nothing may arrive{at} for {}", seconds(quiet)));
+                tokio::time::sleep(quiet).await;
+                return;
+            }
             let asking = waiter.wait(step_timeout, || {
                 format!("waiting for the upper tester's answer to idle (a quiet period of {} follows)", seconds(quiet))
             });
@@ -97,10 +120,12 @@ impl ExpectSilence {
         };
         let Some(t) = violation else {
             if let Some(m) = listener.misdirected().get(misdirected_before) {
-                ctx.fail_scr(
+                ctx.judgement_failed(
                     Verdict::Fail,
                     &self.scr,
                     self.why.as_deref(),
+                    self.inferred.as_deref(),
+                    None,
                     format!("a request arrived while silence was required ({})", m.describe()),
                     "no request for the quiet period".into(),
                     format!("{} {} (answered 404)", m.method, m.target),
@@ -110,10 +135,12 @@ impl ExpectSilence {
         };
         let inc = t.incoming.clone();
         listener.answer(t, HttpAnswer::status(503));
-        ctx.fail_scr(
+        ctx.judgement_failed(
             Verdict::Fail,
             &self.scr,
             self.why.as_deref(),
+            self.inferred.as_deref(),
+            None,
             format!("a request arrived at {} while silence was required", inc.target),
             if endpoint == "any" {
                 "no request at any suite endpoint for the quiet period".to_string()

@@ -15,6 +15,7 @@
 //! percent-decoded after splitting on `&`, the first `=` and the first `:`. Node names, `cv`
 //! and other query fields are kept verbatim. The MOID must be a URN (`urn:` prefix).
 use super::mo::MoInstance;
+use super::profile::InstanceSlash;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 use std::fmt;
 
@@ -232,6 +233,12 @@ impl P<'_> {
 impl ClientUri {
     /// Strict parse (see the module doc for the grammar and the defaults applied).
     pub fn parse(s: &str) -> Result<ClientUri, ClientUriError> {
+        ClientUri::parse_with(s, InstanceSlash::Required)
+    }
+
+    /// [`ClientUri::parse`] with the profile's rule for the "/" after mo-inst (`Optional`:
+    /// `MOID/mo-inst` without it addresses the instance root too; digest §21 q28).
+    pub fn parse_with(s: &str, instance_slash: InstanceSlash) -> Result<ClientUri, ClientUriError> {
         let p = P { s };
         if let Some((i, c)) = s.char_indices().find(|(_, c)| c.is_control() || c.is_whitespace()) {
             return Err(p.err(i, "URI characters (no spaces or control characters)", format!("{c:?}")));
@@ -249,12 +256,18 @@ impl ClientUri {
         }
         let iat = slash + 1;
         let rest = &head[iat..];
-        let Some(islash) = rest.find('/') else {
-            return Err(p.err(
-                head.len(),
-                "\"/\" after the mo-inst (required even with an empty path, digest §21 q28)",
-                p.found_at(head.len()),
-            ));
+        let islash = match (rest.find('/'), instance_slash) {
+            (Some(i), _) => i,
+            // Without the "/", everything after the MOID is the mo-inst, and the path is empty.
+            (None, InstanceSlash::Optional) if !rest.is_empty() => rest.len(),
+            (None, _) => {
+                return Err(p.err(
+                    head.len(),
+                    "\"/\" after the mo-inst (required even with an empty path: profile client_uri_instance_slash \
+                     = \"required\", the UNVERIFIED default of digest §21 q28)",
+                    p.found_at(head.len()),
+                ))
+            }
         };
         let inst = &rest[..islash];
         let instance = match inst {
@@ -269,7 +282,7 @@ impl ClientUri {
             used.push((c, iat));
         }
         let mut path = Vec::new();
-        let path_str = &rest[islash + 1..];
+        let path_str = rest.get(islash + 1..).unwrap_or("");
         if !path_str.is_empty() {
             let mut at = iat + islash + 1;
             for seg in path_str.split('/') {
@@ -527,6 +540,24 @@ mod tests {
         let one = &sensors()[..1];
         let u = ClientUri::parse(&format!("{M}//Mode")).unwrap();
         assert_eq!(resolve(&u, one).unwrap(), vec![(0, vec!["Mode".to_string()])]);
+    }
+
+    #[test]
+    fn the_slash_after_mo_inst_follows_the_profile() {
+        let bare = "urn:oma:mo:oma-fumo:1.0/fw-main";
+        let e = ClientUri::parse(bare).unwrap_err().to_string();
+        assert!(e.contains("client_uri_instance_slash") && e.contains("UNVERIFIED"), "{e}");
+        let u = ClientUri::parse_with(bare, InstanceSlash::Optional).unwrap();
+        assert_eq!((u.instance.clone(), u.path.len()), (Instance::Miid("fw-main".into()), 0));
+        // The canonical form has it; with a query too.
+        assert_eq!(u.to_string(), "urn:oma:mo:oma-fumo:1.0/fw-main/");
+        let q = ClientUri::parse_with("urn:oma:mo:oma-fumo:1.0/fw-main?cv=7", InstanceSlash::Optional).unwrap();
+        assert_eq!(q.cv(), Some("7"));
+        // The MOID still needs its "/", and a path is unchanged.
+        assert!(ClientUri::parse_with("urn:oma:mo:oma-fumo:1.0", InstanceSlash::Optional).is_err());
+        assert!(ClientUri::parse_with("urn:oma:mo:oma-fumo:1.0/", InstanceSlash::Optional).is_err());
+        let p = ClientUri::parse_with("urn:oma:mo:oma-fumo:1.0/fw-main/State", InstanceSlash::Optional).unwrap();
+        assert_eq!(p, ClientUri::parse("urn:oma:mo:oma-fumo:1.0/fw-main/State").unwrap());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! (digest §21 q18 default).
 use super::client_uri::ClientUri;
 use super::package::{type_name, WireError};
+use super::profile::InstanceSlash;
 use serde_json::{Map, Value};
 
 /// One node of an MO instance: interior (ordered children, no value) or leaf (a value).
@@ -198,6 +199,11 @@ impl SerializedMo {
 
     /// Strict parse of one element at `pointer`. Unknown members are ignored.
     pub fn from_value(v: &Value, pointer: &str) -> Result<SerializedMo, WireError> {
+        SerializedMo::from_value_with(v, pointer, InstanceSlash::Required)
+    }
+
+    /// [`SerializedMo::from_value`] with the profile's rule for the "/" after mo-inst.
+    pub fn from_value_with(v: &Value, pointer: &str, slash: InstanceSlash) -> Result<SerializedMo, WireError> {
         let o = v.as_object().ok_or_else(|| WireError::new(pointer, "an MO serialization object", type_name(v)))?;
         let opt_string = |key: &str| -> Result<Option<String>, WireError> {
             match o.get(key) {
@@ -209,7 +215,7 @@ impl SerializedMo {
         let client_uri = opt_string("ClientURI")?.ok_or_else(|| {
             WireError::new(format!("{pointer}/ClientURI"), "the required ClientURI string", "nothing")
         })?;
-        if let Err(e) = ClientUri::parse(&client_uri) {
+        if let Err(e) = ClientUri::parse_with(&client_uri, slash) {
             return Err(WireError::new(
                 format!("{pointer}/ClientURI"),
                 format!("a ClientURI (digest §12.2): {} at char {}", e.expected, e.offset),
@@ -252,10 +258,16 @@ impl SerializedMo {
 
 /// Parses an MO serialization document (HGET response body, HPUT/HPOST body).
 pub fn parse_serialization(bytes: &[u8]) -> Result<Vec<SerializedMo>, WireError> {
+    parse_serialization_with(bytes, InstanceSlash::Required)
+}
+
+/// [`parse_serialization`] with the profile's rule for the "/" after mo-inst in ClientURIs.
+pub fn parse_serialization_with(bytes: &[u8], slash: InstanceSlash) -> Result<Vec<SerializedMo>, WireError> {
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
         WireError::new("", "a JSON document", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()))
     })?;
-    serialization_from_value(&doc)
+    let arr = doc.as_array().ok_or_else(|| WireError::new("", "an MO serialization array", type_name(&doc)))?;
+    arr.iter().enumerate().map(|(i, e)| SerializedMo::from_value_with(e, &format!("/{i}"), slash)).collect()
 }
 
 /// Parses an already-decoded MO serialization array (e.g. the `MOS` member of a GET status).

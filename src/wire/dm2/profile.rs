@@ -53,6 +53,67 @@ pub enum UnknownOptions {
     Reject,
 }
 
+/// The body format of HPUT/HPOST uploads (digest §8.2: "presumably the MO serialization
+/// array (§13.4), one element per ClientURI"; UNVERIFIED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UploadBody {
+    /// A non-empty MO serialization array (the digest's proposal).
+    #[default]
+    MoSerialization,
+    /// Any non-empty body: the format is not judged.
+    Any,
+}
+
+/// Whether the "/" after mo-inst is required in a ClientURI with an empty path
+/// (`urn:x:1.0/i1/` vs `urn:x:1.0/i1`; digest §12.2, §21 q28: the examples always have it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceSlash {
+    /// Required (the digest's default).
+    #[default]
+    Required,
+    /// `MOID/mo-inst` without it addresses the instance root too.
+    Optional,
+}
+
+/// The order of EXEC's parameters (digest §7, §21 q12; UNVERIFIED: S1 names them, not their
+/// order). Cases write `["EXEC", ClientURI, ServerURI?]`; the binding sends and reads this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecParameterOrder {
+    /// `["EXEC", ClientURI, ServerURI?]` (the digest's default).
+    #[default]
+    ClientUriFirst,
+    /// `["EXEC", ServerURI, ClientURI]` when a ServerURI is given (`["EXEC", ClientURI]` without).
+    ServerUriFirst,
+}
+
+/// The order of DEFAULT's parameters (digest §7, §21 q12; "Order UNVERIFIED"). Cases write
+/// `["DEFAULT", MOID, ServerURI]`; the binding sends and reads this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefaultParameterOrder {
+    /// `["DEFAULT", MOID, ServerURI]` (the digest's default).
+    #[default]
+    MoidFirst,
+    /// `["DEFAULT", ServerURI, MOID]`.
+    ServerUriFirst,
+}
+
+/// How the SourceURI of an asynchronous EXEC result must name the executed node. Certain
+/// (seed, Change 4): an alert related to an MO has a SourceURI that MUST identify the address to
+/// the MO. The exact form is not (digest §19.6 shows the EXEC's ClientURI as sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecResultSourceUri {
+    /// The EXEC's ClientURI exactly as the suite sent it (the digest's example).
+    #[default]
+    Exact,
+    /// A well-formed ClientURI of the executed node's MOID.
+    SameMoid,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Profile {
@@ -98,12 +159,66 @@ pub struct Profile {
     /// TIMESTAMP widths, in bytes, accepted in a server's Package#0 (UNVERIFIED, digest §4.3 and
     /// §21 q4: senders emit 4 bytes of seconds, receivers accept 4 or 8).
     pub timestamp_widths: Vec<u8>,
+    /// SCR items whose *inferred* judgements (a check or step the case marks `inferred`: it
+    /// rests on an inference, not on a sentence of the spec) are informational: a failure is
+    /// recorded and shown but changes no verdict. `"*"` for every inferred judgement. Default
+    /// empty: inferred judgements count.
+    pub informational: Vec<String>,
+    /// HPUT/HPOST body format (UNVERIFIED, digest §8.2).
+    pub upload_body: UploadBody,
+    /// The "/" after mo-inst in a ClientURI with an empty path (UNVERIFIED, digest §21 q28).
+    pub client_uri_instance_slash: InstanceSlash,
+    /// EXEC's parameter order on the wire (UNVERIFIED, digest §21 q12).
+    pub exec_parameter_order: ExecParameterOrder,
+    /// DEFAULT's parameter order on the wire (UNVERIFIED, digest §21 q12).
+    pub default_parameter_order: DefaultParameterOrder,
+    /// How an asynchronous EXEC result's SourceURI names the executed node (digest §19.6).
+    pub exec_result_source_uri: ExecResultSourceUri,
+    /// The new session carrying an asynchronous EXEC result opens with ClientInitiatedMgmt as
+    /// well (UNVERIFIED, digest §11: "propose: yes").
+    pub exec_result_session_alert: bool,
 }
 
 impl Profile {
     /// Whether a command (its name) gets a status entry in Package#3 under this profile.
     pub fn has_status(&self, command: &str) -> bool {
         command != "END" && !self.commands_without_status.iter().any(|c| c == command)
+    }
+
+    /// A command array between the digest's parameter order (what cases write and
+    /// [`super::Command`] models) and this profile's order on the wire. The orders differ only
+    /// by swapping EXEC's or DEFAULT's two parameters, so the same call converts either way.
+    pub fn reorder(&self, command: &[String]) -> Vec<String> {
+        let swap = match command.first().map(String::as_str) {
+            Some("EXEC") => self.exec_parameter_order == ExecParameterOrder::ServerUriFirst,
+            Some("DEFAULT") => self.default_parameter_order == DefaultParameterOrder::ServerUriFirst,
+            _ => false,
+        };
+        let mut out = command.to_vec();
+        if swap && out.len() == 3 {
+            out.swap(1, 2);
+        }
+        out
+    }
+
+    /// For a failure after a Package#2 with EXEC (two parameters) or DEFAULT: the parameter
+    /// order the suite sent, a setting of this profile (UNVERIFIED, digest §21 q12).
+    pub fn parameter_order_note(&self, commands: &[Vec<String>]) -> Option<String> {
+        let two = |name: &str| commands.iter().any(|c| c.first().map(String::as_str) == Some(name) && c.len() == 3);
+        let mut parts = Vec::new();
+        if two("EXEC") {
+            parts.push(format!("exec_parameter_order = {:?}", setting(&self.exec_parameter_order)));
+        }
+        if two("DEFAULT") {
+            parts.push(format!("default_parameter_order = {:?}", setting(&self.default_parameter_order)));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "the parameter order of EXEC and DEFAULT is UNVERIFIED in the spec digest (§21 q12); the suite sent \
+                 them per profile setting {}",
+                parts.join(", ")
+            )
+        })
     }
 }
 
@@ -127,6 +242,65 @@ impl Default for Profile {
             notification_unknown_options: UnknownOptions::Ignore,
             server_id_max_bytes: 255,
             timestamp_widths: vec![4, 8],
+            informational: Vec::new(),
+            upload_body: UploadBody::MoSerialization,
+            client_uri_instance_slash: InstanceSlash::Required,
+            exec_parameter_order: ExecParameterOrder::ClientUriFirst,
+            default_parameter_order: DefaultParameterOrder::MoidFirst,
+            exec_result_source_uri: ExecResultSourceUri::Exact,
+            exec_result_session_alert: true,
         }
+    }
+}
+
+/// A setting's value as a profile file writes it (`"client-uri-first"`).
+pub fn setting<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn reorder_swaps_exec_and_default_parameters_both_ways_as_the_profile_says() {
+        let exec = cmd(&["EXEC", "urn:x:1.0/i/Op", "http://s/a"]);
+        let default = cmd(&["DEFAULT", "urn:x:1.0", "http://s/c"]);
+        let p = Profile::default();
+        assert_eq!(p.reorder(&exec), exec);
+        assert_eq!(p.reorder(&default), default);
+        let swapped = Profile {
+            exec_parameter_order: ExecParameterOrder::ServerUriFirst,
+            default_parameter_order: DefaultParameterOrder::ServerUriFirst,
+            ..Profile::default()
+        };
+        assert_eq!(swapped.reorder(&exec), cmd(&["EXEC", "http://s/a", "urn:x:1.0/i/Op"]));
+        assert_eq!(swapped.reorder(&swapped.reorder(&exec)), exec);
+        assert_eq!(swapped.reorder(&default), cmd(&["DEFAULT", "http://s/c", "urn:x:1.0"]));
+        // Without a ServerURI EXEC has one parameter: nothing to order.
+        assert_eq!(swapped.reorder(&cmd(&["EXEC", "urn:x:1.0/i/Op"])), cmd(&["EXEC", "urn:x:1.0/i/Op"]));
+        assert_eq!(swapped.reorder(&cmd(&["HPUT", "a", "b"])), cmd(&["HPUT", "a", "b"]));
+        let note = p.parameter_order_note(std::slice::from_ref(&exec)).unwrap();
+        assert!(note.contains("UNVERIFIED") && note.contains("exec_parameter_order = \"client-uri-first\""), "{note}");
+        assert!(p.parameter_order_note(&[cmd(&["EXEC", "u"])]).is_none());
+    }
+
+    #[test]
+    fn new_settings_read_from_a_profile_table() {
+        let p: Profile = toml::from_str(
+            "upload_body = \"any\"\nclient_uri_instance_slash = \"optional\"\nexec_parameter_order = \"server-uri-first\"\n\
+             default_parameter_order = \"server-uri-first\"\nexec_result_source_uri = \"same-moid\"\n\
+             exec_result_session_alert = false\ninformational = [\"*\"]",
+        )
+        .unwrap();
+        assert_eq!(p.upload_body, UploadBody::Any);
+        assert_eq!(p.client_uri_instance_slash, InstanceSlash::Optional);
+        assert_eq!(p.exec_result_source_uri, ExecResultSourceUri::SameMoid);
+        assert!(!p.exec_result_session_alert);
+        assert!(toml::from_str::<Profile>("upload_body = \"xml\"").is_err());
     }
 }
