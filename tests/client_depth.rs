@@ -6,82 +6,24 @@
 //!   informational under profile `informational`;
 //! - profile settings for points the digest leaves UNVERIFIED change what the suite sends and
 //!   accepts, and a client that follows the other reading fails.
+#[path = "fakes/client_run.rs"]
+mod client_run;
+use client_run::{client_ics, dmcts, free_port};
 use dmcts::reference::client;
 use dmcts::wire::dm2::Profile;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::Command;
-
-/// A free loopback port (released before use: the suite binds it itself).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn dmcts(args: &[String]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dmcts")).args(args).output().unwrap();
-    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dmcts-client-depth-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A client ICS for the reference client at `ut_url`, the suite on `listen`, with `profile` as
 /// the body of its `[profile]` table.
 fn ics(listen: u16, ut_url: &str, profile: &str) -> String {
-    format!(
-        r#"
-[iut]
-role = "client"
-vendor = "Vendor"
-product = "reference client"
-version = "1"
-
-[support]
-"DM-PACK-002-C-O" = true
-"DM-PACK-007-C-O" = true
-"DM-PACK-008-C-O" = true
-"DM-PACK-009-C-O" = true
-"DM-PACK-019-C-O" = true
-"DM-PACK-020-C-O" = true
-"DM-PACK-023-C-O" = true
-"ICS-DMC-DEFAULT-FETCH" = true
-"ICS-DMC-EXEC-DOWNLOAD" = true
-"ICS-DMC-EXEC-EFFECT" = true
-
-[pixit.suite]
-server_url = "http://127.0.0.1:{listen}/dm"
-
-[pixit.iut]
-dev_id = "{dev_id}"
-
-[pixit.notification]
-secret = "test-noti-secret"
-auth_data = "test-noti-authdata"
-
-[pixit.upper_tester]
-backend = "http"
-url = "{ut_url}"
-
-[pixit.timeouts]
-step_ms = 3000
-case_ms = 20000
-quiet_period_ms = 300
-
-[pixit.mo]
-exec_effect_uri = "urn:oma:mo:oma-fumo:1.0//State"
-exec_effect_value = "20"
-default_moid = "urn:oma:mo:dmcts-config:1.0"
-default_data = {{ Config = {{ Server = "dmcts" }} }}
-
-[profile]
-{profile}
-"#,
-        dev_id = client::DEFAULT_DEV_ID
-    )
+    let facts = "\"ICS-DMC-DEFAULT-FETCH\" = true\n\"ICS-DMC-EXEC-DOWNLOAD\" = true\n\"ICS-DMC-EXEC-EFFECT\" = true";
+    let tail = format!(
+        "exec_effect_uri = \"urn:oma:mo:oma-fumo:1.0//State\"\nexec_effect_value = \"20\"\n\
+         default_moid = \"urn:oma:mo:dmcts-config:1.0\"\ndefault_data = {{ Config = {{ Server = \"dmcts\" }} }}\n\n\
+         [profile]\n{profile}"
+    );
+    client_ics(listen, ut_url, facts, &tail)
 }
 
 /// What one `dmcts run --ics` of some cases gave.
@@ -133,14 +75,14 @@ async fn run_with(
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     configure(&mut cfg);
     let cl = client::spawn(cfg).await.unwrap();
-    let dir = scratch(tag);
+    let dir = client_run::scratch(&format!("depth-{tag}"));
     let path = dir.join("ics.toml");
     std::fs::write(&path, ics(listen, &cl.ut_url, suite_profile)).unwrap();
     let reports = dir.join("reports");
     let mut args: Vec<String> = vec!["run".into(), "--ics".into(), path.display().to_string()];
     args.extend(["--report-dir".into(), reports.display().to_string(), "--".into(), "--exact".into()]);
     // Every case of the list, none other (a name filter per case would run each matching one).
-    let all: Vec<String> = dmcts(&["cases".into(), "list".into(), "--format".into(), "json".into()])
+    let all: Vec<String> = dmcts(&["cases", "list", "--format", "json"])
         .1
         .parse::<Value>()
         .ok()

@@ -2,72 +2,16 @@
 //! device that lacks a fact declares it: the cases that need it are not applicable, with the
 //! reason, in `plan` and in the run (issue 8 §2). Proven the way a vendor meets it: `dmcts run
 //! --ics FILE` against a client on loopback whose ICS names other nodes than the defaults.
+#[path = "fakes/client_run.rs"]
+mod client_run;
+use client_run::{client_ics, dmcts, free_port};
 use dmcts::reference::client;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// A free loopback port (released before use: the suite binds it itself).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn dmcts(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dmcts")).args(args).output().unwrap();
-    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dmcts-client-pixit-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::path::Path;
 
 /// A client ICS for the reference client at `ut_url`, the suite on `listen`; `support` and `mo`
 /// go into `[support]` and `[pixit.mo]`.
 fn ics(listen: u16, ut_url: &str, support: &str, mo: &str) -> String {
-    format!(
-        r#"
-[iut]
-role = "client"
-vendor = "Vendor"
-product = "a client with its own tree"
-version = "1"
-
-[support]
-"DM-PACK-002-C-O" = true
-"DM-PACK-007-C-O" = true
-"DM-PACK-008-C-O" = true
-"DM-PACK-009-C-O" = true
-"DM-PACK-019-C-O" = true
-"DM-PACK-020-C-O" = true
-"DM-PACK-023-C-O" = true
-{support}
-
-[pixit.suite]
-server_url = "http://127.0.0.1:{listen}/dm"
-
-[pixit.iut]
-dev_id = "{dev_id}"
-
-[pixit.notification]
-secret = "test-noti-secret"
-auth_data = "test-noti-authdata"
-
-[pixit.upper_tester]
-backend = "http"
-url = "{ut_url}"
-
-[pixit.timeouts]
-step_ms = 3000
-case_ms = 20000
-quiet_period_ms = 200
-
-[pixit.mo]
-{mo}
-"#,
-        dev_id = client::DEFAULT_DEV_ID
-    )
+    client_ics(listen, ut_url, support, mo)
 }
 
 /// The reference client's sandbox MO (`urn:oma:mo:dmcts-test:1.0`, documented in
@@ -109,7 +53,7 @@ async fn a_client_whose_tree_has_other_node_names_passes_through_its_pixit() {
     let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{listen}/dm"));
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     let cl = client::spawn(cfg).await.unwrap();
-    let dir = scratch("other-tree");
+    let dir = client_run::scratch("pixit-other-tree");
     let path = dir.join("ics.toml");
     std::fs::write(&path, ics(listen, &cl.ut_url, OTHER_TREE_FACTS, OTHER_TREE)).unwrap();
     let p = path.to_str().unwrap().to_string();
@@ -151,7 +95,7 @@ async fn a_device_without_an_executable_node_makes_the_exec_cases_not_applicable
     let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{listen}/dm"));
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     let cl = client::spawn(cfg).await.unwrap();
-    let dir = scratch("no-exec");
+    let dir = client_run::scratch("pixit-no-exec");
     let path = dir.join("ics.toml");
     // No exec value at all: the ICS says the device has no executable node.
     std::fs::write(&path, ics(listen, &cl.ut_url, "\"ICS-DMC-NODE-EXEC\" = false\n", "")).unwrap();
