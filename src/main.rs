@@ -114,6 +114,24 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         iterations: u32,
     },
+    /// Regenerate a report from a run's JSON reports.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Write report.html from a run.json (or the report directory holding it, with its
+    /// coverage.json and traces/).
+    Html {
+        /// run.json, or the report directory.
+        input: PathBuf,
+        /// Where to write the page [default: report.html beside run.json].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -382,7 +400,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             dmcts::report::write_all(report_dir, &out.result, &items)?;
             let cov = dmcts::report::coverage(&out.result, &items);
             println!("\n{}", cov.summary.headline);
-            println!("reports: {} (junit.xml, coverage.json, coverage.md, run.json, traces/)", report_dir.display());
+            println!("reports: {} (report.html, junit.xml, coverage.json, coverage.md, run.json, traces/)", report_dir.display());
             if out.result.interrupted {
                 let unrun = out.result.cases.iter().filter(|c| c.verdict == dmcts::verdict::Verdict::NotTested).count();
                 println!("run interrupted: {unrun} case(s) not tested; the reports cover the cases that ran");
@@ -456,6 +474,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             let loaded = cli.catalog()?;
             let (reg, cat) = (Arc::new(loaded.registry), Arc::new(loaded.catalog));
             print!("{}", dmcts::bench::run(reg, cat, *iterations)?);
+            Ok(0)
+        }
+        Command::Report { command: ReportCommand::Html { input, output } } => {
+            use dmcts::report::html;
+            let page = html::render(&html::Input::read(input)?)?;
+            let out = output.clone().unwrap_or_else(|| {
+                let dir = if input.is_dir() { input.as_path() } else { input.parent().unwrap_or(input.as_path()) };
+                dir.join(html::REPORT_HTML)
+            });
+            std::fs::write(&out, page).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+            println!("wrote {}", out.display());
             Ok(0)
         }
     }

@@ -123,7 +123,7 @@ fn write_all_writes_every_listed_file() {
     let dir = out_dir("files");
     let run = fixture::run();
     let written = report::write_all(&dir, &run, &fixture::items()).expect("reports written");
-    assert_eq!(written.all().len(), 4 + 2 * run.cases.len());
+    assert_eq!(written.all().len(), 5 + 2 * run.cases.len());
     for p in written.all() {
         assert!(p.is_file(), "{} missing", p.display());
     }

@@ -1,7 +1,9 @@
 //! Reports of a run, all generated from one [`RunResult`] so they always agree:
-//! `junit.xml`, `coverage.json`, `coverage.md`, `run.json` and `traces/<case>.{json,txt}`.
+//! `junit.xml`, `coverage.json`, `coverage.md`, `run.json`, `report.html` and
+//! `traces/<case>.{json,txt}`.
 //! The file layout and every JSON key are documented in `docs/reports.md`.
 pub mod coverage;
+pub mod html;
 pub mod junit;
 pub mod run_json;
 pub mod text;
@@ -23,6 +25,8 @@ pub struct Written {
     pub coverage_json: PathBuf,
     pub coverage_md: PathBuf,
     pub run_json: PathBuf,
+    /// `report.html`, built from the JSON reports.
+    pub html: PathBuf,
     /// `traces/<case>.json` and `traces/<case>.txt`, in run order, json before txt.
     pub traces: Vec<PathBuf>,
 }
@@ -30,14 +34,14 @@ pub struct Written {
 impl Written {
     /// Every path written, reports first, then traces.
     pub fn all(&self) -> Vec<&Path> {
-        let mut v: Vec<&Path> = vec![&self.junit, &self.coverage_json, &self.coverage_md, &self.run_json];
+        let mut v: Vec<&Path> = vec![&self.junit, &self.coverage_json, &self.coverage_md, &self.run_json, &self.html];
         v.extend(self.traces.iter().map(PathBuf::as_path));
         v
     }
 }
 
 /// The report files [`write_all`] writes into the report directory, besides [`TRACES`].
-pub const REPORT_FILES: [&str; 4] = [JUNIT, COVERAGE_JSON, COVERAGE_MD, RUN_JSON];
+pub const REPORT_FILES: [&str; 5] = [JUNIT, COVERAGE_JSON, COVERAGE_MD, RUN_JSON, html::REPORT_HTML];
 const JUNIT: &str = "junit.xml";
 const COVERAGE_JSON: &str = "coverage.json";
 const COVERAGE_MD: &str = "coverage.md";
@@ -75,20 +79,28 @@ pub fn write_all(dir: &Path, run: &RunResult, items: &[CoverageItemInput]) -> io
     std::fs::create_dir_all(&traces_dir).map_err(|e| with_path(e, &traces_dir))?;
 
     let cov = coverage(run, items);
+    let run_value = run_json(run);
+    // report.html is built from the same JSON the other files hold (as `dmcts report html`
+    // rebuilds it from them).
+    let mut page = html::Input {
+        run: run_value.clone(),
+        coverage: Some(serde_json::to_value(&cov).map_err(io::Error::other)?),
+        traces: Default::default(),
+    };
+    let mut traces = Vec::new();
+    for (i, (case, stem)) in run.cases.iter().zip(trace_stems(run)).enumerate() {
+        let json = run_json::trace_json(run, i).unwrap_or(serde_json::Value::Null);
+        traces.push(write(traces_dir.join(format!("{stem}.json")), pretty(&json)?)?);
+        traces.push(write(traces_dir.join(format!("{stem}.txt")), case_text(case))?);
+        page.traces.insert(format!("{TRACES}/{stem}.json"), json);
+    }
     let written = Written {
         junit: write(dir.join(JUNIT), junit_xml(run)?)?,
         coverage_json: write(dir.join(COVERAGE_JSON), pretty(&cov)?)?,
         coverage_md: write(dir.join(COVERAGE_MD), coverage_md(&cov))?,
-        run_json: write(dir.join(RUN_JSON), pretty(&run_json(run))?)?,
-        traces: {
-            let mut paths = Vec::new();
-            for (i, (case, stem)) in run.cases.iter().zip(trace_stems(run)).enumerate() {
-                let json = run_json::trace_json(run, i).unwrap_or(serde_json::Value::Null);
-                paths.push(write(traces_dir.join(format!("{stem}.json")), pretty(&json)?)?);
-                paths.push(write(traces_dir.join(format!("{stem}.txt")), case_text(case))?);
-            }
-            paths
-        },
+        run_json: write(dir.join(RUN_JSON), pretty(&run_value)?)?,
+        html: write(dir.join(html::REPORT_HTML), html::render(&page).map_err(io::Error::other)?)?,
+        traces,
     };
     Ok(written)
 }

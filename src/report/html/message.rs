@@ -1,0 +1,121 @@
+//! How the HTML report shows the messages of a trace, per protocol binding: the hook a binding
+//! fills to turn its wire format into something a person reads (DM 2.0: JSON packages pretty-
+//! printed and named, Package#0 decoded; a DM 1.2 binding would show its WBXML as XML here).
+//!
+//! Everything returned is plain text; the page escapes it.
+use crate::wire::dm2;
+use serde_json::Value;
+
+/// A message as the report shows it: what it is (e.g. "Package#1"), and its readable text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    /// The message's name in the binding's words, when the binding knows it.
+    pub name: Option<String>,
+    /// The readable form (pretty-printed, decoded), or the body as recorded.
+    pub text: String,
+    /// A decoded view of binary content, shown under the raw form (e.g. Package#0 fields).
+    pub decoded: Option<String>,
+}
+
+/// What a binding contributes to the report's trace view.
+pub trait MessageView: Sync {
+    /// An HTTP body with its `content-type` (if any), as recorded in the trace (text, or
+    /// `<binary N bytes> <hex>`, possibly ending with a truncation marker).
+    fn body(&self, _content_type: Option<&str>, body: &str) -> Shown {
+        Shown { name: None, text: pretty_json(body).unwrap_or_else(|| body.to_string()), decoded: None }
+    }
+
+    /// A notification recorded as hex.
+    fn notification(&self, hex: &str) -> Option<String> {
+        let _ = hex;
+        None
+    }
+}
+
+/// The view of the binding named in the ICS (`[iut] binding`). Unknown bindings get the generic
+/// view: JSON pretty-printed, everything else as recorded.
+pub fn for_binding(name: &str) -> &'static dyn MessageView {
+    match name {
+        "dm2" => &Dm2,
+        // A SyncML DM 1.2 binding adds its arm here: WBXML bodies decoded and shown as XML.
+        _ => &Generic,
+    }
+}
+
+struct Generic;
+impl MessageView for Generic {}
+
+/// OMA DM 2.0: JSON packages over HTTP, the binary Package#0 notification.
+struct Dm2;
+
+impl MessageView for Dm2 {
+    fn body(&self, content_type: Option<&str>, body: &str) -> Shown {
+        let media = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let name = match media.as_deref() {
+            Some(dm2::MEDIA_PACKAGE1) => Some("Package#1"),
+            Some(dm2::MEDIA_PACKAGE2) => Some("Package#2"),
+            Some(dm2::MEDIA_PACKAGE3) => Some("Package#3"),
+            _ => None,
+        };
+        let decoded = media
+            .as_deref()
+            .filter(|m| m.contains("notification"))
+            .and_then(|_| binary_hex(body))
+            .and_then(|hex| self.notification(&hex));
+        Shown {
+            name: name.map(str::to_string).or_else(|| decoded.as_ref().map(|_| "Package#0".to_string())),
+            text: pretty_json(body).unwrap_or_else(|| body.to_string()),
+            decoded,
+        }
+    }
+
+    fn notification(&self, hex: &str) -> Option<String> {
+        let profile = dm2::Profile::default();
+        Some(match dm2::decode_cli(hex, None, None, &profile) {
+            Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+            Err(e) => format!("not decodable as a DM 2.0 notification: {e}"),
+        })
+    }
+}
+
+/// The hex of a body the recorder wrote as `<binary N bytes> <hex>` (not cut).
+fn binary_hex(body: &str) -> Option<String> {
+    let rest = body.strip_prefix("<binary ")?;
+    let (_, hex) = rest.split_once("> ")?;
+    hex.chars().all(|c| c.is_ascii_hexdigit()).then(|| hex.to_string())
+}
+
+/// `text` pretty-printed when it is JSON.
+pub fn pretty_json(text: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    if !(v.is_object() || v.is_array()) {
+        return None;
+    }
+    serde_json::to_string_pretty(&v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dm2_names_packages_and_pretty_prints_them() {
+        let s = for_binding("dm2").body(Some("application/vnd.oma.dm.initiation+json"), r#"{"MOS":[]}"#);
+        assert_eq!(s.name.as_deref(), Some("Package#1"));
+        assert_eq!(s.text, "{\n  \"MOS\": []\n}");
+    }
+
+    #[test]
+    fn dm2_decodes_package0() {
+        let d = for_binding("dm2").notification("230018646d7372762d303111001212341f11").expect("decoded");
+        assert!(d.contains("\"options\""), "{d}");
+        let bad = for_binding("dm2").notification("zz").expect("explained");
+        assert!(bad.starts_with("not decodable"), "{bad}");
+    }
+
+    #[test]
+    fn unknown_bindings_show_bodies_as_recorded() {
+        let s = for_binding("dm12").body(Some("application/vnd.syncml.dm+wbxml"), "<binary 2 bytes> 0102");
+        assert_eq!(s, Shown { name: None, text: "<binary 2 bytes> 0102".into(), decoded: None });
+    }
+}
