@@ -69,12 +69,40 @@ impl MessageView for Dm2 {
         }
     }
 
+    /// The notification's structure and fields, as `dmcts notification decode` reads them. No
+    /// judgement: the case's checks judged it with the run's profile, which the page does not have.
     fn notification(&self, hex: &str) -> Option<String> {
-        let profile = dm2::Profile::default();
-        Some(match dm2::decode_cli(hex, None, None, &profile) {
-            Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-            Err(e) => format!("not decodable as a DM 2.0 notification: {e}"),
-        })
+        let v = match dm2::decode_cli(hex, None, None, &dm2::Profile::default()) {
+            Ok(v) => v,
+            Err(e) => return Some(format!("not decodable as a DM 2.0 notification: {e}")),
+        };
+        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let mut out = format!(
+            "Package#0: version {}, {} option(s), reserved bits {}\n",
+            n("version"),
+            n("option_count"),
+            n("reserved")
+        );
+        for o in v.get("options").and_then(Value::as_array).into_iter().flatten() {
+            let name = o.get("name").and_then(Value::as_str).unwrap_or("?");
+            let hex = o.get("value_hex").and_then(Value::as_str).unwrap_or("");
+            let text = hex::decode(hex).ok().and_then(|b| String::from_utf8(b).ok()).filter(|t| {
+                !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+            });
+            out.push_str(&format!(
+                "  {:<20} {}{}  (offset {})\n",
+                name,
+                if hex.is_empty() { "(empty)" } else { hex },
+                text.map(|t| format!(" = {t:?}")).unwrap_or_default(),
+                o.get("offset").and_then(Value::as_u64).unwrap_or(0)
+            ));
+        }
+        match (v.get("fields").filter(|f| !f.is_null()), v.get("fields_error")) {
+            (Some(f), _) => out.push_str(&format!("fields: {f}\n")),
+            (None, Some(e)) => out.push_str(&format!("fields not readable: {}\n", e.as_str().unwrap_or(""))),
+            (None, None) => {}
+        }
+        Some(out)
     }
 }
 
@@ -107,8 +135,10 @@ mod tests {
 
     #[test]
     fn dm2_decodes_package0() {
-        let d = for_binding("dm2").notification("230018646d7372762d303111001212341f11").expect("decoded");
-        assert!(d.contains("\"options\""), "{d}");
+        let d = for_binding("dm2").notification("230018646d7372762d303111001212341f117ed4fa666d6ac142728090d3e5c61b2e51661f1372e8165e336b5567a13eb0f8146553f10010").expect("decoded");
+        assert!(d.starts_with("Package#0: version 2, 6 option(s), reserved bits 0\n"), "{d}");
+        assert!(d.contains("SERVER-ID            646d7372762d3031 = \"dmsrv-01\"  (offset 2)"), "{d}");
+        assert!(d.contains("fields: {"), "{d}");
         let bad = for_binding("dm2").notification("zz").expect("explained");
         assert!(bad.starts_with("not decodable"), "{bad}");
     }

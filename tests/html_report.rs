@@ -1,0 +1,198 @@
+//! report.html in a real browser: a run against a faulty reference peer writes the page, and
+//! headless Chromium (Debian package `chromium`, installed by scripts/test.sh) opens it from
+//! file://. The DOM must agree with run.json and coverage.json, a failing case's reason must
+//! appear when its summary is clicked, the verdict filter must hide passing cases, and text an
+//! IUT sent must stay text. A screenshot is kept as target/test-output/report.png.
+//!
+//! Without Chromium the test fails (run scripts/test.sh), unless DMCTS_SKIP_BROWSER=1 says
+//! explicitly to skip it.
+#[path = "report_fixture/mod.rs"]
+mod fixture;
+
+use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+use serde_json::Value;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn output_dir() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is <target>/tmp; the kept outputs go beside it.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("target dir").join("test-output");
+    std::fs::create_dir_all(&dir).expect("test output dir");
+    dir
+}
+
+fn chromium() -> Option<PathBuf> {
+    if std::env::var("DMCTS_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("DMCTS_SKIP_BROWSER=1: the browser test of report.html is skipped");
+        return None;
+    }
+    let path = std::env::var_os("DMCTS_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| CHROMIUM.into());
+    assert!(
+        path.exists(),
+        "{} not found: the HTML report test needs headless Chromium. Run scripts/test.sh (it installs the \
+         Debian package `chromium`), set DMCTS_CHROMIUM to a Chromium binary, or set DMCTS_SKIP_BROWSER=1 \
+         to skip this test explicitly",
+        path.display()
+    );
+    Some(path)
+}
+
+fn launch(binary: PathBuf, profile: &Path) -> Browser {
+    let _ = std::fs::remove_dir_all(profile);
+    let args: Vec<&OsStr> =
+        ["--disable-gpu", "--disable-quic", "--disable-component-update", "--no-default-browser-check"]
+            .iter()
+            .map(OsStr::new)
+            .collect();
+    let opts = LaunchOptions::default_builder()
+        .path(Some(binary))
+        .headless(true)
+        .sandbox(false)
+        .window_size(Some((1280, 1400)))
+        .user_data_dir(Some(profile.to_path_buf()))
+        .idle_browser_timeout(Duration::from_secs(60))
+        .args(args)
+        .build()
+        .expect("launch options");
+    Browser::new(opts).expect("headless Chromium starts")
+}
+
+/// Evaluates `expr` (which must return a JSON string) in the page.
+fn eval(tab: &Tab, expr: &str) -> Value {
+    let r = tab.evaluate(&format!("JSON.stringify({expr})"), false).unwrap_or_else(|e| panic!("{expr}: {e}"));
+    let s = r.value.and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| panic!("{expr}: no value"));
+    serde_json::from_str(&s).expect("JSON from the page")
+}
+
+fn open(tab: &Tab, file: &Path) {
+    let url = format!("file://{}", file.canonicalize().expect("report.html exists").display());
+    tab.navigate_to(&url).expect("navigate").wait_until_navigated().expect("page loads");
+    tab.wait_for_element("#shown-count").expect("page rendered");
+}
+
+fn visible(tab: &Tab, selector: &str) -> bool {
+    let sel = serde_json::to_string(selector).expect("selector");
+    eval(tab, &format!("(function(){{ var e = document.querySelector({sel}); return !!e && e.checkVisibility(); }})()"))
+        .as_bool()
+        .expect("bool")
+}
+
+#[test]
+fn report_html_in_headless_chromium() {
+    let Some(binary) = chromium() else { return };
+    let out = output_dir();
+    let dir = out.join("html-report-run");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // A real run: the reference client leaves out OMADM-DevID, so two cases fail; a selection
+    // keeps it short and leaves the other cases not-selected.
+    let run = Command::new(env!("CARGO_BIN_EXE_dmcts"))
+        .args(["run", "--against", "reference", "--fault", "client.devid-missing", "--report-dir"])
+        .arg(&dir)
+        .args(["--", "001"])
+        .output()
+        .expect("dmcts runs");
+    assert_eq!(run.status.code(), Some(1), "the faulty peer fails: {}", String::from_utf8_lossy(&run.stdout));
+    let run_json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let cov: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("coverage.json")).unwrap()).unwrap();
+
+    let browser = launch(binary, &out.join("chromium-profile"));
+    let tab = browser.new_tab().expect("tab");
+    tab.set_default_timeout(Duration::from_secs(20));
+    open(&tab, &dir.join("report.html"));
+
+    // Counts: one case element per case of run.json, per verdict as its summary says.
+    let summary = run_json["summary"].as_object().expect("summary");
+    for (verdict, n) in summary {
+        let sel = if verdict == "total" { ".case".to_string() } else { format!(".case[data-verdict='{verdict}']") };
+        let found = eval(&tab, &format!("document.querySelectorAll(\"{sel}\").length"));
+        assert_eq!(&found, n, "cases with verdict {verdict}");
+    }
+    assert!(summary["fail"].as_u64().unwrap() >= 1 && summary["pass"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        eval(&tab, "document.querySelector('#case-summary [data-verdict=total]').textContent"),
+        Value::String(summary["total"].to_string())
+    );
+    // Per requirement table, the item counts of coverage.json; one item row per item.
+    for t in cov["summary"]["tables"].as_array().unwrap() {
+        for v in ["pass", "fail", "inconc", "error"] {
+            let cell = eval(
+                &tab,
+                &format!("document.querySelector(\".table-row[data-table='{}'] [data-count='{v}']\").textContent", t["id"].as_str().unwrap()),
+            );
+            assert_eq!(cell, Value::String(t["counts"][v].to_string()), "table {} {v}", t["id"]);
+        }
+    }
+    assert_eq!(eval(&tab, "document.querySelectorAll('.item').length"), cov["items"].as_array().unwrap().len());
+
+    // A failing case: its reason is hidden until its summary is clicked.
+    let failed = run_json["cases"].as_array().unwrap().iter().find(|c| c["verdict"] == "fail").expect("a failed case");
+    let id = failed["id"].as_str().unwrap();
+    let reason = format!("#case-{id} .reason-message");
+    assert!(!visible(&tab, &reason), "reason of {id} hidden before the click");
+    tab.find_element(&format!("#case-{id} > summary")).expect("summary").click().expect("click");
+    assert!(visible(&tab, &reason), "reason of {id} visible after the click");
+    let shown = eval(&tab, &format!("document.querySelector('#case-{id} .reason').innerText"));
+    let shown = shown.as_str().unwrap();
+    assert!(shown.contains(failed["reason"]["message"].as_str().unwrap()), "{shown}");
+    assert!(shown.contains(failed["reason"]["actual"].as_str().unwrap()), "{shown}");
+    // Its trace is there too: the step the verdict was set at, and a decoded Package#0.
+    assert!(visible(&tab, &format!("#case-{id} .verdict-step")));
+    if id.starts_with("TC-DMC-P0") {
+        assert!(visible(&tab, &format!("#case-{id} .notification pre.decoded")), "Package#0 decoded");
+    }
+
+    // The verdict filter: unticking "pass" hides every passing case, keeps the failed ones.
+    tab.find_element("#filters input[value=pass]").expect("pass box").click().expect("click");
+    let passing = run_json["cases"].as_array().unwrap().iter().find(|c| c["verdict"] == "pass").unwrap();
+    assert!(!visible(&tab, &format!("#case-{} > summary", passing["id"].as_str().unwrap())), "passing case hidden");
+    assert!(visible(&tab, &format!("#case-{id} > summary")), "failed case still shown");
+    assert_eq!(
+        eval(&tab, "document.getElementById('shown-count').textContent"),
+        Value::String(format!(
+            "{} of {} cases shown",
+            summary["total"].as_u64().unwrap() - summary["pass"].as_u64().unwrap(),
+            summary["total"]
+        ))
+    );
+    // Role filter: only server cases.
+    tab.evaluate("var r = document.getElementById('filter-role'); r.value = 'server'; r.dispatchEvent(new Event('change'))", false)
+        .expect("role filter");
+    assert!(!visible(&tab, &format!("#case-{id} > summary")), "client case hidden by the role filter");
+    tab.evaluate("var r = document.getElementById('filter-role'); r.value = ''; r.dispatchEvent(new Event('change'))", false)
+        .expect("role filter reset");
+
+    // The screenshot: the top of the page, passing and unselected cases filtered out, the
+    // failed case open.
+    tab.find_element("#filters input[value=not-selected]").expect("box").click().expect("click");
+    tab.evaluate("window.scrollTo(0, 0)", false).expect("scroll");
+    let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).expect("screenshot");
+    std::fs::write(out.join("report.png"), png).expect("screenshot written");
+
+    // Text an IUT sent stays text: a hostile title, reason and body neither run nor add markup.
+    let evil_dir = out.join("html-report-hostile");
+    let _ = std::fs::remove_dir_all(&evil_dir);
+    let mut hostile = fixture::run();
+    let evil = "</script><script>window.pwned=1</script><img src=x onerror=\"window.pwned=2\">";
+    hostile.cases[1].title = evil.into();
+    if let Some(r) = hostile.cases[1].reason.as_mut() {
+        r.actual = Some(evil.into());
+    }
+    hostile.cases[1].trace.push(fixture::package1_exchange(2, 20, evil).remove(0));
+    dmcts::report::write_all(&evil_dir, &hostile, &fixture::items()).expect("reports written");
+    open(&tab, &evil_dir.join("report.html"));
+    let case = &hostile.cases[1].id;
+    tab.find_element(&format!("#case-{case} > summary")).expect("summary").click().expect("click");
+    assert_eq!(eval(&tab, "window.pwned === undefined"), Value::Bool(true), "IUT text ran as script");
+    assert_eq!(eval(&tab, "document.querySelectorAll('img').length"), 0);
+    assert_eq!(
+        eval(&tab, &format!("document.querySelector('#case-{case} .title').textContent")),
+        Value::String(evil.into())
+    );
+    assert_eq!(eval(&tab, &format!("document.querySelector('#case-{case} dd.actual').textContent")), evil);
+}
