@@ -16,6 +16,18 @@ if ! command -v xmllint >/dev/null 2>&1; then
   fi
 fi
 
+# The HTML report test (tests/html_report.rs) opens report.html in headless Chromium (Debian
+# package chromium). DMCTS_SKIP_BROWSER=1 skips that test explicitly instead.
+if [ "${DMCTS_SKIP_BROWSER:-}" != "1" ] && [ ! -x /usr/bin/chromium ] && [ -z "${DMCTS_CHROMIUM:-}" ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium for the HTML report test"
+    (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; })
+  else
+    echo "chromium is missing: install it (Debian/Ubuntu: sudo apt-get install chromium), set DMCTS_CHROMIUM to a Chromium binary, or set DMCTS_SKIP_BROWSER=1 to skip the HTML report test; then rerun" >&2
+    exit 2
+  fi
+fi
+
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test

@@ -400,7 +400,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             dmcts::report::write_all(report_dir, &out.result, &items)?;
             let cov = dmcts::report::coverage(&out.result, &items);
             println!("\n{}", cov.summary.headline);
-            println!("reports: {} (report.html, junit.xml, coverage.json, coverage.md, run.json, traces/)", report_dir.display());
+            println!(
+                "reports: {} (report.html, junit.xml, coverage.json, coverage.md, run.json, traces/)",
+                report_dir.display()
+            );
             if out.result.interrupted {
                 let unrun = out.result.cases.iter().filter(|c| c.verdict == dmcts::verdict::Verdict::NotTested).count();
                 println!("run interrupted: {unrun} case(s) not tested; the reports cover the cases that ran");

@@ -75,11 +75,25 @@ fn open(tab: &Tab, file: &Path) {
     tab.wait_for_element("#shown-count").expect("page rendered");
 }
 
-fn visible(tab: &Tab, selector: &str) -> bool {
-    let sel = serde_json::to_string(selector).expect("selector");
-    eval(tab, &format!("(function(){{ var e = document.querySelector({sel}); return !!e && e.checkVisibility(); }})()"))
-        .as_bool()
-        .expect("bool")
+/// The page of the fixture run, as the spec of its markup: one element per line, the static
+/// style and script (and the script's hash) left out.
+#[test]
+fn report_html_snapshot() {
+    let dir = output_dir().join("html-report-fixture");
+    let _ = std::fs::remove_dir_all(&dir);
+    let written = dmcts::report::write_all(&dir, &fixture::run(), &fixture::items()).expect("reports written");
+    let html = std::fs::read_to_string(&written.html).expect("report.html");
+    // Regenerating from the written JSON gives the same page.
+    let again = dmcts::report::html::render(&dmcts::report::html::Input::read(&dir).expect("inputs read")).unwrap();
+    assert_eq!(again, html, "dmcts report html must rebuild the page the run wrote");
+    let style = regex::Regex::new(r"(?s)<style>.*?</style>").unwrap();
+    let script = regex::Regex::new(r"(?s)<script>.*?</script>").unwrap();
+    let hash = regex::Regex::new(r"'sha256-[A-Za-z0-9+/=]+'").unwrap();
+    let lines = regex::Regex::new(r"(<(?:head|body|header|nav|main|section|h[1-4]|p|dl|dt|table|thead|tbody|tr|details|summary|div|pre|fieldset|label|script|style)[ >])").unwrap();
+    let html = style.replace(&html, "<style>[report.css]</style>");
+    let html = script.replace(&html, "<script>[report.js]</script>");
+    let html = hash.replace(&html, "'sha256-[hash of report.js]'");
+    insta::assert_snapshot!("report_html", lines.replace_all(&html, "\n$1"));
 }
 
 #[test]
@@ -106,66 +120,89 @@ fn report_html_in_headless_chromium() {
     tab.set_default_timeout(Duration::from_secs(20));
     open(&tab, &dir.join("report.html"));
 
-    // Counts: one case element per case of run.json, per verdict as its summary says.
+    // Counts: one case element per case of run.json, per verdict as its summary says; per
+    // requirement table the item counts of coverage.json; one row per SCR item. (One page
+    // evaluation per phase: each is a browser round trip.)
+    let failed = run_json["cases"].as_array().unwrap().iter().find(|c| c["verdict"] == "fail").expect("a failed case");
+    let passing = run_json["cases"].as_array().unwrap().iter().find(|c| c["verdict"] == "pass").expect("a pass");
+    let (id, pass_id) = (failed["id"].as_str().unwrap(), passing["id"].as_str().unwrap());
+    let dom = eval(
+        &tab,
+        &format!(
+            r#"(function() {{
+              var by = {{}};
+              document.querySelectorAll('.case').forEach(function(c) {{ var v = c.dataset.verdict; by[v] = (by[v] || 0) + 1; }});
+              by.total = document.querySelectorAll('.case').length;
+              var tables = {{}};
+              document.querySelectorAll('.table-row').forEach(function(r) {{
+                var t = {{}}; r.querySelectorAll('[data-count]').forEach(function(c) {{ t[c.dataset.count] = +c.textContent; }});
+                tables[r.dataset.table] = t;
+              }});
+              return {{ cases: by, tables: tables, items: document.querySelectorAll('.item').length,
+                        total_text: document.querySelector('#case-summary [data-verdict=total]').textContent,
+                        reason_visible: document.querySelector('#case-{id} .reason-message').checkVisibility() }};
+            }})()"#
+        ),
+    );
     let summary = run_json["summary"].as_object().expect("summary");
     for (verdict, n) in summary {
-        let sel = if verdict == "total" { ".case".to_string() } else { format!(".case[data-verdict='{verdict}']") };
-        let found = eval(&tab, &format!("document.querySelectorAll(\"{sel}\").length"));
-        assert_eq!(&found, n, "cases with verdict {verdict}");
+        assert_eq!(dom["cases"].get(verdict).unwrap_or(&Value::from(0)), n, "cases with verdict {verdict}: {dom}");
     }
     assert!(summary["fail"].as_u64().unwrap() >= 1 && summary["pass"].as_u64().unwrap() >= 1);
-    assert_eq!(
-        eval(&tab, "document.querySelector('#case-summary [data-verdict=total]').textContent"),
-        Value::String(summary["total"].to_string())
-    );
-    // Per requirement table, the item counts of coverage.json; one item row per item.
+    assert_eq!(dom["total_text"], Value::String(summary["total"].to_string()));
     for t in cov["summary"]["tables"].as_array().unwrap() {
-        for v in ["pass", "fail", "inconc", "error"] {
-            let cell = eval(
-                &tab,
-                &format!("document.querySelector(\".table-row[data-table='{}'] [data-count='{v}']\").textContent", t["id"].as_str().unwrap()),
-            );
-            assert_eq!(cell, Value::String(t["counts"][v].to_string()), "table {} {v}", t["id"]);
+        for v in ["pass", "fail", "inconc", "error", "not-applicable"] {
+            assert_eq!(dom["tables"][t["id"].as_str().unwrap()][v], t["counts"][v], "table {} {v}", t["id"]);
         }
     }
-    assert_eq!(eval(&tab, "document.querySelectorAll('.item').length"), cov["items"].as_array().unwrap().len());
+    assert_eq!(dom["items"], cov["items"].as_array().unwrap().len());
 
-    // A failing case: its reason is hidden until its summary is clicked.
-    let failed = run_json["cases"].as_array().unwrap().iter().find(|c| c["verdict"] == "fail").expect("a failed case");
-    let id = failed["id"].as_str().unwrap();
-    let reason = format!("#case-{id} .reason-message");
-    assert!(!visible(&tab, &reason), "reason of {id} hidden before the click");
+    // A failing case: its reason is hidden until its summary is clicked; then the reason, the
+    // step where the verdict was set and (for a notification case) the decoded Package#0 show.
+    assert_eq!(dom["reason_visible"], false, "reason of {id} hidden before the click");
     tab.find_element(&format!("#case-{id} > summary")).expect("summary").click().expect("click");
-    assert!(visible(&tab, &reason), "reason of {id} visible after the click");
-    let shown = eval(&tab, &format!("document.querySelector('#case-{id} .reason').innerText"));
-    let shown = shown.as_str().unwrap();
+    let dom = eval(
+        &tab,
+        &format!(
+            r#"(function() {{
+              function vis(s) {{ var e = document.querySelector(s); return !!e && e.checkVisibility(); }}
+              return {{ reason_visible: vis('#case-{id} .reason-message'), reason: document.querySelector('#case-{id} .reason').innerText,
+                        verdict_step: vis('#case-{id} .verdict-step'), decoded: vis('#case-{id} .notification pre.decoded') }};
+            }})()"#
+        ),
+    );
+    assert_eq!(dom["reason_visible"], true, "reason of {id} visible after the click");
+    let shown = dom["reason"].as_str().unwrap();
     assert!(shown.contains(failed["reason"]["message"].as_str().unwrap()), "{shown}");
     assert!(shown.contains(failed["reason"]["actual"].as_str().unwrap()), "{shown}");
-    // Its trace is there too: the step the verdict was set at, and a decoded Package#0.
-    assert!(visible(&tab, &format!("#case-{id} .verdict-step")));
+    assert_eq!(dom["verdict_step"], true, "the verdict's step is marked");
     if id.starts_with("TC-DMC-P0") {
-        assert!(visible(&tab, &format!("#case-{id} .notification pre.decoded")), "Package#0 decoded");
+        assert_eq!(dom["decoded"], true, "Package#0 decoded");
     }
 
-    // The verdict filter: unticking "pass" hides every passing case, keeps the failed ones.
+    // The verdict filter: unticking "pass" hides every passing case, keeps the failed ones;
+    // the role filter hides the other role's cases.
     tab.find_element("#filters input[value=pass]").expect("pass box").click().expect("click");
-    let passing = run_json["cases"].as_array().unwrap().iter().find(|c| c["verdict"] == "pass").unwrap();
-    assert!(!visible(&tab, &format!("#case-{} > summary", passing["id"].as_str().unwrap())), "passing case hidden");
-    assert!(visible(&tab, &format!("#case-{id} > summary")), "failed case still shown");
-    assert_eq!(
-        eval(&tab, "document.getElementById('shown-count').textContent"),
-        Value::String(format!(
-            "{} of {} cases shown",
-            summary["total"].as_u64().unwrap() - summary["pass"].as_u64().unwrap(),
-            summary["total"]
-        ))
+    let dom = eval(
+        &tab,
+        &format!(
+            r#"(function() {{
+              function vis(s) {{ var e = document.querySelector(s); return !!e && e.checkVisibility(); }}
+              var r = {{ pass_visible: vis('#case-{pass_id} > summary'), fail_visible: vis('#case-{id} > summary'),
+                         shown: document.getElementById('shown-count').textContent }};
+              var role = document.getElementById('filter-role');
+              role.value = 'server'; role.dispatchEvent(new Event('change'));
+              r.fail_visible_for_servers = vis('#case-{id} > summary');
+              role.value = ''; role.dispatchEvent(new Event('change'));
+              return r;
+            }})()"#
+        ),
     );
-    // Role filter: only server cases.
-    tab.evaluate("var r = document.getElementById('filter-role'); r.value = 'server'; r.dispatchEvent(new Event('change'))", false)
-        .expect("role filter");
-    assert!(!visible(&tab, &format!("#case-{id} > summary")), "client case hidden by the role filter");
-    tab.evaluate("var r = document.getElementById('filter-role'); r.value = ''; r.dispatchEvent(new Event('change'))", false)
-        .expect("role filter reset");
+    assert_eq!(dom["pass_visible"], false, "passing case hidden");
+    assert_eq!(dom["fail_visible"], true, "failed case still shown");
+    let (total, pass) = (summary["total"].as_u64().unwrap(), summary["pass"].as_u64().unwrap());
+    assert_eq!(dom["shown"], Value::String(format!("{} of {total} cases shown", total - pass)));
+    assert_eq!(dom["fail_visible_for_servers"], false, "client case hidden by the role filter");
 
     // The screenshot: the top of the page, passing and unselected cases filtered out, the
     // failed case open.
@@ -188,11 +225,16 @@ fn report_html_in_headless_chromium() {
     open(&tab, &evil_dir.join("report.html"));
     let case = &hostile.cases[1].id;
     tab.find_element(&format!("#case-{case} > summary")).expect("summary").click().expect("click");
-    assert_eq!(eval(&tab, "window.pwned === undefined"), Value::Bool(true), "IUT text ran as script");
-    assert_eq!(eval(&tab, "document.querySelectorAll('img').length"), 0);
-    assert_eq!(
-        eval(&tab, &format!("document.querySelector('#case-{case} .title').textContent")),
-        Value::String(evil.into())
+    let dom = eval(
+        &tab,
+        &format!(
+            "{{ pwned: window.pwned === undefined ? null : window.pwned, imgs: document.querySelectorAll('img').length, \
+               title: document.querySelector('#case-{case} .title').textContent, \
+               actual: document.querySelector('#case-{case} dd.actual').textContent }}"
+        ),
     );
-    assert_eq!(eval(&tab, &format!("document.querySelector('#case-{case} dd.actual').textContent")), evil);
+    assert_eq!(dom["pwned"], Value::Null, "IUT text ran as script");
+    assert_eq!(dom["imgs"], 0, "IUT text became markup");
+    assert_eq!(dom["title"], evil);
+    assert_eq!(dom["actual"], evil);
 }

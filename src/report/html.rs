@@ -403,12 +403,7 @@ fn iut_name(iut: &Value) -> Option<String> {
 
 /// The binding of the ICS under test in `role` (`[iut] binding`), DM 2.0 when not said.
 fn binding_of<'a>(iut: &'a Value, role: &str) -> &'a str {
-    iut.get(role)
-        .unwrap_or(iut)
-        .get("iut")
-        .and_then(|i| i.get("binding"))
-        .and_then(Value::as_str)
-        .unwrap_or("dm2")
+    iut.get(role).unwrap_or(iut).get("iut").and_then(|i| i.get("binding")).and_then(Value::as_str).unwrap_or("dm2")
 }
 
 fn selection_text(sel: &Value) -> String {
@@ -512,8 +507,12 @@ fn cases_section(run: &RunView, items: &BTreeMap<&str, &ItemView>, traces: &BTre
 
 fn case(c: &CaseView, run: &RunView, items: &BTreeMap<&str, &ItemView>, traces: &BTreeMap<String, Value>) -> Markup {
     // The tables of the case: those of the items it covers or judged.
-    let mut tables: Vec<&str> =
-        c.covers.iter().chain(c.evidence.keys()).filter_map(|i| items.get(i.as_str()).map(|i| i.table.as_str())).collect();
+    let mut tables: Vec<&str> = c
+        .covers
+        .iter()
+        .chain(c.evidence.keys())
+        .filter_map(|i| items.get(i.as_str()).map(|i| i.table.as_str()))
+        .collect();
     tables.sort();
     tables.dedup();
     let requirement = |id: &str| items.get(id).map(|i| i.function.clone());
@@ -570,6 +569,7 @@ fn checks(c: &CaseView, requirement: &dyn Fn(&str) -> Option<String>) -> Markup 
     let failed = c.reason.as_ref().and_then(|r| r.scr.as_deref().map(|s| (s, r)));
     html! {
         @if !c.evidence.is_empty() || !c.informational.is_empty() {
+            h3 { "Checks" }
             table.grid.checks {
                 thead { tr { th { "Item" } th { "Requirement" } th { "Judgements held" } th { "Expected" } th { "Actual" } } }
                 tbody {

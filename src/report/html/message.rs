@@ -86,9 +86,10 @@ impl MessageView for Dm2 {
         for o in v.get("options").and_then(Value::as_array).into_iter().flatten() {
             let name = o.get("name").and_then(Value::as_str).unwrap_or("?");
             let hex = o.get("value_hex").and_then(Value::as_str).unwrap_or("");
-            let text = hex::decode(hex).ok().and_then(|b| String::from_utf8(b).ok()).filter(|t| {
-                !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-            });
+            let text = hex::decode(hex)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic() || c == ' '));
             out.push_str(&format!(
                 "  {:<20} {}{}  (offset {})\n",
                 name,
