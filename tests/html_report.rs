@@ -86,6 +86,23 @@ fn report_html_snapshot() {
     // Regenerating from the written JSON gives the same page.
     let again = dmcts::report::html::render(&dmcts::report::html::Input::read(&dir).expect("inputs read")).unwrap();
     assert_eq!(again, html, "dmcts report html must rebuild the page the run wrote");
+    // So does the command, into the file -o names.
+    let out = dir.join("again.html");
+    let cli = Command::new(env!("CARGO_BIN_EXE_dmcts"))
+        .args(["report", "html"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), html);
+    // A directory without run.json is a clear error (exit 2, the file named).
+    let cli =
+        Command::new(env!("CARGO_BIN_EXE_dmcts")).args(["report", "html"]).arg(dir.join("traces")).output().unwrap();
+    assert_eq!(cli.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&cli.stderr);
+    assert!(err.contains("traces/run.json: cannot read"), "{err}");
     let style = regex::Regex::new(r"(?s)<style>.*?</style>").unwrap();
     let script = regex::Regex::new(r"(?s)<script>.*?</script>").unwrap();
     let hash = regex::Regex::new(r"'sha256-[A-Za-z0-9+/=]+'").unwrap();

@@ -71,6 +71,16 @@ impl Input {
     }
 }
 
+/// Rebuilds `report.html` in a report directory from its JSON reports: for a step that changes
+/// them after [`crate::report::write_all`] (e.g. annotating expected results), so the page
+/// shows what they now say.
+pub fn rewrite_in(dir: &Path) -> Result<PathBuf, InputError> {
+    let page = render(&Input::read(dir)?)?;
+    let out = dir.join(REPORT_HTML);
+    std::fs::write(&out, page).map_err(|e| InputError { file: out.clone(), message: format!("cannot write: {e}") })?;
+    Ok(out)
+}
+
 fn read_json(path: &Path) -> Result<Value, InputError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError { file: path.to_path_buf(), message: format!("cannot read: {e}") })?;
@@ -100,8 +110,29 @@ struct RunView {
     selection: Option<Value>,
     #[serde(default)]
     late_traffic: Vec<Value>,
+    /// A run with `--expect FILE`: the file and the counts of expected and unexpected results.
+    #[serde(default)]
+    expectations: Option<ExpectationsView>,
     #[serde(flatten)]
     extra: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExpectationsView {
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    counts: BTreeMap<String, Value>,
+}
+
+/// What `--expect` says of a case or an item: the outcome, and the entry that expected it.
+#[derive(Debug, Deserialize)]
+struct ExpectationView {
+    #[serde(default)]
+    outcome: String,
+    verdict: Option<String>,
+    reason: Option<String>,
+    source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +157,8 @@ struct CaseView {
     inferred: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     informational: Vec<CheckView>,
+    #[serde(default)]
+    expectation: Option<ExpectationView>,
     /// Keys of a later schema (e.g. an expected verdict): shown as they are.
     #[serde(flatten)]
     extra: Map<String, Value>,
@@ -243,6 +276,8 @@ struct ItemView {
     not_run: Vec<String>,
     #[serde(default)]
     informational: Vec<String>,
+    #[serde(default)]
+    expectation: Option<ExpectationView>,
 }
 
 /// One trace entry: its place, its kind, and the rest of its keys.
@@ -313,6 +348,13 @@ fn page(run: &RunView, coverage: Option<&CoverageView>, traces: &BTreeMap<String
             verdicts.push(v);
         }
     }
+    let outcomes: Vec<&str> = {
+        let mut o: Vec<&str> =
+            run.cases.iter().filter_map(|c| c.expectation.as_ref()).map(|e| e.outcome.as_str()).collect();
+        o.sort();
+        o.dedup();
+        o
+    };
     let iut_name = iut_name(&run.iut);
     html! {
         (DOCTYPE)
@@ -339,6 +381,7 @@ fn page(run: &RunView, coverage: Option<&CoverageView>, traces: &BTreeMap<String
                         p.banner.interrupted { "The run was interrupted: the cases that did not run to their end are not-tested." }
                     }
                     @if let Some(c) = coverage { p #headline { (c.summary.headline) } }
+                    @if let Some(e) = &run.expectations { (expectations_line(e)) }
                     (summary_counts(run, &verdicts))
                 }
                 nav #filters aria-label="filters" {
@@ -350,6 +393,9 @@ fn page(run: &RunView, coverage: Option<&CoverageView>, traces: &BTreeMap<String
                     }
                     label { "Table " select #filter-table { option value="" { "all" } @for t in &tables { option value=(t) { (t) } } } }
                     label { "Role " select #filter-role { option value="" { "all" } @for r in &roles { option value=(r) { (r) } } } }
+                    @if !outcomes.is_empty() {
+                        label { "Expectation " select #filter-expectation { option value="" { "all" } @for o in &outcomes { option value=(o) { (o) } } } }
+                    }
                     button type="button" #expand-all { "open all shown" }
                     button type="button" #collapse-all { "close all" }
                     span #shown-count {}
@@ -469,7 +515,10 @@ fn items_section(c: &CoverageView, cases: &[CaseView]) -> Markup {
                         tr.item id={"item-" (i.id)} data-verdict=(i.verdict) data-role=(i.role) data-tables=(i.table) {
                             td { code { (i.id) } " " span.status { (i.status) } }
                             td { (i.function) div.source { (i.source) } }
-                            td { span class={"badge v-" (i.verdict)} { (i.verdict) } }
+                            td {
+                                span class={"badge v-" (i.verdict)} { (i.verdict) }
+                                @if let Some(e) = &i.expectation { " " (expectation(e)) }
+                            }
                             td { span class={"prov prov-" (i.provenance)} { (i.provenance) } }
                             td {
                                 @if i.cases.is_empty() { span.note { "no case" } }
@@ -518,15 +567,18 @@ fn case(c: &CaseView, run: &RunView, items: &BTreeMap<&str, &ItemView>, traces: 
     let requirement = |id: &str| items.get(id).map(|i| i.function.clone());
     let trace = c.trace.as_ref().and_then(|t| traces.get(t));
     html! {
-        details.case id={"case-" (c.id)} data-verdict=(c.verdict) data-role=(c.role) data-tables=(tables.join(" ")) {
+        details.case id={"case-" (c.id)} data-verdict=(c.verdict) data-role=(c.role) data-tables=(tables.join(" "))
+            data-expectation=(c.expectation.as_ref().map(|e| e.outcome.as_str()).unwrap_or("")) {
             summary {
                 span class={"badge v-" (c.verdict)} { (c.verdict) } " "
+                @if let Some(e) = &c.expectation { span class={"exp exp-" (e.outcome)} { (e.outcome) } " " }
                 code.case-id { (c.id) } " " span.title { (c.title) }
                 span.role { (c.role) }
                 @if let Some(ms) = c.duration_ms { span.duration { (ms) " ms" } }
             }
             div.case-body {
                 p { "Covers: " (item_links(&c.covers, items)) }
+                @if let Some(e) = &c.expectation { (expectation(e)) }
                 @if let Some(r) = &c.reason { (reason(r, &c.verdict)) }
                 @if !c.extra.is_empty() { (extra_list(&c.extra)) }
                 (checks(c, &requirement))
@@ -544,6 +596,30 @@ fn item_links(ids: &[String], items: &BTreeMap<&str, &ItemView>) -> Markup {
         @for (n, id) in ids.iter().enumerate() {
             @if n > 0 { ", " }
             @if items.contains_key(id.as_str()) { a href={"#item-" (id)} { code { (id) } } } @else { code { (id) } }
+        }
+    }
+}
+
+fn expectations_line(e: &ExpectationsView) -> Markup {
+    let n = |k: &str| e.counts.get(k).and_then(Value::as_u64).unwrap_or(0);
+    html! {
+        p #expectations {
+            "Expected results" @if let Some(f) = &e.file { " (" code { (f) } ")" } ": "
+            span.exp.exp-unexpected data-outcome="unexpected" { (n("unexpected")) " unexpected" } " · "
+            span.exp.exp-expected data-outcome="expected" { (n("expected")) " expected" } " · "
+            span.exp.exp-now-passes data-outcome="now_passing" { (n("now_passing")) " expected to fail, now passing" } " · "
+            span.exp data-outcome="not_run" { (n("not_run")) " expected, not run" }
+        }
+    }
+}
+
+fn expectation(e: &ExpectationView) -> Markup {
+    html! {
+        p class={"expectation exp-" (e.outcome)} {
+            "expectation (--expect): " strong { (e.outcome) }
+            @if let Some(v) = &e.verdict { "; expected " (v) }
+            @if let Some(r) = &e.reason { ": " (r) }
+            @if let Some(s) = &e.source { " (" (s) ")" }
         }
     }
 }
@@ -571,26 +647,31 @@ fn checks(c: &CaseView, requirement: &dyn Fn(&str) -> Option<String>) -> Markup 
         @if !c.evidence.is_empty() || !c.informational.is_empty() {
             h3 { "Checks" }
             table.grid.checks {
-                thead { tr { th { "Item" } th { "Requirement" } th { "Judgements held" } th { "Expected" } th { "Actual" } } }
+                thead { tr { th { "Item" } th { "Requirement" } th { "Judgements held" } th { "Result" } th { "Expected" } th { "Actual" } } }
                 tbody {
                     @for (id, e) in &c.evidence {
                         @let fail = failed.filter(|(s, _)| *s == id.as_str()).map(|(_, r)| r);
-                        tr class=(if e.held >= e.judgements && e.judgements > 0 { "held" } else { "not-held" }) {
+                        // A case stops at its first failing judgement: the others of its items
+                        // that did not hold were not reached.
+                        @let result = if fail.is_some() { "failed" } else if e.held >= e.judgements && e.judgements > 0 { "held" } else { "not reached" };
+                        tr class=(result.replace(' ', "-")) {
                             td { code { (id) } }
                             td { (fail.and_then(|r| r.requirement.clone()).or_else(|| requirement(id)).unwrap_or_default()) }
                             td.num { (e.held) "/" (e.judgements) }
+                            td { (result) }
                             td { @if let Some(r) = fail { (r.expected.as_deref().unwrap_or("")) } }
                             td { @if let Some(r) = fail { (r.actual.as_deref().unwrap_or("")) } }
                         }
                         @if let Some(why) = c.inferred.get(id) {
-                            tr.inferred { td {} td colspan="4" { "inferred: " (why.join("; ")) } }
+                            tr.inferred { td {} td colspan="5" { "inferred: " (why.join("; ")) } }
                         }
                     }
                     @for i in &c.informational {
                         tr.informational {
                             td { code { (i.scr) } }
                             td { "informational (step " (i.step.unwrap_or(0)) "): " (i.message) @if let Some(r) = &i.requirement { div.source { (r) } } div.source { "inferred: " (i.inferred) } }
-                            td.num { "failed" }
+                            td.num {}
+                            td { "failed, informational" }
                             td { (i.expected) }
                             td { (i.actual) }
                         }
@@ -758,6 +839,22 @@ mod tests {
         assert!(html.contains("&lt;/script&gt;&lt;script&gt;alert(1)"));
         // The only scripts are the page's own.
         assert_eq!(html.matches("<script").count(), 1);
+    }
+
+    #[test]
+    fn expected_results_are_shown_and_filterable() {
+        let mut i = input("t", "b");
+        i.run["cases"][0]["expectation"] =
+            json!({"outcome": "expected", "verdict": "fail", "reason": "known defect #12", "source": "expect.toml:3"});
+        i.run["expectations"] =
+            json!({"file": "expect.toml", "counts": {"expected": 1, "unexpected": 0, "now_passing": 0, "not_run": 0}});
+        let html = render(&i).expect("renders");
+        assert!(html.contains(r#"data-expectation="expected""#), "{html}");
+        assert!(html.contains("expected fail: known defect #12 (expect.toml:3)"), "{html}");
+        assert!(html.contains(r#"<select id="filter-expectation">"#), "{html}");
+        assert!(html.contains(r#"data-outcome="unexpected">0 unexpected"#), "{html}");
+        // A run without --expect has no such filter.
+        assert!(!render(&input("t", "b")).expect("renders").contains(r#"<select id="filter-expectation">"#));
     }
 
     #[test]

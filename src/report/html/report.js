@@ -5,6 +5,8 @@
   var boxes = document.querySelectorAll('#filters input[name="verdict"]');
   var table = document.getElementById("filter-table");
   var role = document.getElementById("filter-role");
+  // Present only in a run with --expect.
+  var expectation = document.getElementById("filter-expectation");
   function apply() {
     var verdicts = {};
     boxes.forEach(function (b) { if (b.checked) verdicts[b.value] = true; });
@@ -13,7 +15,9 @@
       var tables = (el.getAttribute("data-tables") || "").split(" ");
       var ok = verdicts[el.getAttribute("data-verdict")] === true &&
         (!table.value || tables.indexOf(table.value) >= 0) &&
-        (!role.value || el.getAttribute("data-role") === role.value);
+        (!role.value || el.getAttribute("data-role") === role.value) &&
+        (!expectation || !expectation.value || !el.classList.contains("case") ||
+          el.getAttribute("data-expectation") === expectation.value);
       el.classList.toggle("hidden", !ok);
       if (el.classList.contains("case")) { cases++; if (ok) shown++; }
     });
@@ -25,6 +29,7 @@
   boxes.forEach(function (b) { b.addEventListener("change", apply); });
   table.addEventListener("change", apply);
   role.addEventListener("change", apply);
+  if (expectation) { expectation.addEventListener("change", apply); }
   document.getElementById("expand-all").addEventListener("click", function () {
     document.querySelectorAll(".case:not(.hidden)").forEach(function (d) { d.open = true; });
   });
