@@ -1,9 +1,12 @@
 //! SyncML DM 1.2 wire format (issue 11; digest `../shared/spec/dm12-protocol.md`): messages as
 //! typed models ([`message`]), in XML ([`xml`], quick-xml) and WBXML ([`wbxml`], with the
 //! SyncML and MetInf code pages of [`codepages`]); both encodings meet in one element tree
-//! ([`tree`]), so a message is mapped once whatever its encoding.
+//! ([`tree`]), so a message is mapped once whatever its encoding. Authentication values
+//! (basic, md5, the `x-syncml-hmac` MAC) are in [`auth`], the Package#0 in [`notification`].
+pub mod auth;
 pub mod codepages;
 pub mod message;
+pub mod notification;
 pub mod tree;
 pub mod wbxml;
 pub mod xml;
