@@ -2,11 +2,13 @@
 //! typed models ([`message`]), in XML ([`xml`], quick-xml) and WBXML ([`wbxml`], with the
 //! SyncML and MetInf code pages of [`codepages`]); both encodings meet in one element tree
 //! ([`tree`]), so a message is mapped once whatever its encoding. Authentication values
-//! (basic, md5, the `x-syncml-hmac` MAC) are in [`auth`], the Package#0 in [`notification`].
+//! (basic, md5, the `x-syncml-hmac` MAC) are in [`auth`], the Package#0 in [`notification`];
+//! what a message must be beyond parsing (DTD order, CmdIDs, references) in [`rules`].
 pub mod auth;
 pub mod codepages;
 pub mod message;
 pub mod notification;
+pub mod rules;
 pub mod tree;
 pub mod wbxml;
 pub mod xml;
