@@ -3,12 +3,14 @@
 //! SyncML and MetInf code pages of [`codepages`]); both encodings meet in one element tree
 //! ([`tree`]), so a message is mapped once whatever its encoding. Authentication values
 //! (basic, md5, the `x-syncml-hmac` MAC) are in [`auth`], the Package#0 in [`notification`];
-//! what a message must be beyond parsing (DTD order, CmdIDs, references) in [`rules`].
+//! what a message must be beyond parsing (DTD order, CmdIDs, references) in [`rules`];
+//! deliberate defects for negative cases and faults in [`tamper`].
 pub mod auth;
 pub mod codepages;
 pub mod message;
 pub mod notification;
 pub mod rules;
+pub mod tamper;
 pub mod tree;
 pub mod wbxml;
 pub mod xml;
