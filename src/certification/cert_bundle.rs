@@ -116,12 +116,12 @@ fn pretty(v: &Value) -> Vec<u8> {
     s.into_bytes()
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 /// A reproducible archive: sorted paths, fixed mode, owner and time.
-fn write_archive(path: &Path, files: &BTreeMap<String, Vec<u8>>) -> std::io::Result<()> {
+pub fn write_archive(path: &Path, files: &BTreeMap<String, Vec<u8>>) -> std::io::Result<()> {
     let file = std::fs::File::create(path)?;
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
