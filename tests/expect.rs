@@ -177,3 +177,10 @@ fn a_bad_expectations_file_exits_2_naming_file_and_line_before_any_traffic() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n---\n"));
 }
+
+#[test]
+fn the_example_expectations_file_is_valid() {
+    // `--list` sends no traffic: only the file is read and checked against the catalog.
+    let (code, out) = dmcts(&["run", "--against", "reference", "--expect", "examples/expect.toml", "--", "--list"]);
+    assert_eq!(code, Some(0), "{out}");
+}

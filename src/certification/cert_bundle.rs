@@ -85,6 +85,7 @@ pub fn create(report_dir: &Path, out: &Path) -> anyhow::Result<Created> {
         "catalog_digest": run["catalog_digest"],
         "catalog": run.get("catalog").cloned().unwrap_or(Value::Null),
         "bundled_by": format!("dmcts {}", crate::SUITE_VERSION),
+        // Files listed in the manifest: every file but the manifest, this one included.
         "files": files.len() + 1,
     });
     files.insert(BUNDLE_JSON.into(), pretty(&bundle));
@@ -289,6 +290,17 @@ fn check_manifest(files: &BTreeMap<String, Vec<u8>>, v: &mut Verification) {
     }
     for name in files.keys().filter(|n| *n != MANIFEST && !listed.contains(*n)) {
         v.bad(format!("{name}: in the bundle but not listed in {MANIFEST}"));
+    }
+    let declared = std::str::from_utf8(files.get(BUNDLE_JSON).map(Vec::as_slice).unwrap_or_default())
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .and_then(|b| b.get("files").and_then(Value::as_u64));
+    if declared.is_some_and(|n| n != listed.len() as u64) {
+        v.bad(format!(
+            "{BUNDLE_JSON}: files is {} but {MANIFEST} lists {} files",
+            declared.unwrap_or_default(),
+            listed.len()
+        ));
     }
     if files.keys().all(|n| n == MANIFEST || listed.contains(n)) {
         v.ok(format!("{MANIFEST}: lists every file of the bundle ({} files), none extra", listed.len()));
