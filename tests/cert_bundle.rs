@@ -149,7 +149,9 @@ fn a_removed_or_added_file_fails() {
     let (code, out) = verify(&path);
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains("MISMATCH  reports/traces/TC-DMC-P0-002.txt: listed in MANIFEST.sha256 but missing from the bundle"),
+        out.contains(
+            "MISMATCH  reports/traces/TC-DMC-P0-002.txt: listed in MANIFEST.sha256 but missing from the bundle"
+        ),
         "{out}"
     );
     let path = tampered("added", false, |f| {

@@ -9,7 +9,11 @@ use std::process::Command;
 
 fn dmcts(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_dmcts")).args(args).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 const BASE: &str = "tests/fixtures/diff/base";
@@ -69,7 +73,10 @@ fn unreadable_input_exits_2_with_path_and_json_pointer() {
     std::fs::write(bad.join("run.json"), run.replacen("\"verdict\": \"fail\"", "\"verdict\": 7", 1)).unwrap();
     let (code, _, err) = dmcts(&["diff", BASE, bad.to_str().unwrap()]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("bad-verdict/run.json: at /cases/1/verdict: invalid type: integer `7`, expected a string"), "{err}");
+    assert!(
+        err.contains("bad-verdict/run.json: at /cases/1/verdict: invalid type: integer `7`, expected a string"),
+        "{err}"
+    );
 
     let no_cases = dir.join("no-cases.json");
     std::fs::write(&no_cases, r#"{"schema_version": 1, "suite_version": "0.1.0", "catalog_digest": "d"}"#).unwrap();
@@ -108,7 +115,10 @@ fn two_real_runs_a_fault_is_a_new_failure_and_its_item_regresses() {
     let (clean, faulty) = (run("clean", None), run("faulty", Some("client.notification-id-not-echoed")));
     let (code, out, err) = dmcts(&["diff", &clean, &faulty]);
     assert_eq!(code, Some(1), "{out}{err}");
-    assert!(out.contains("new failures (1):\n  TC-DMC-P0-002: pass -> fail: step 3: check failed: session-alert"), "{out}");
+    assert!(
+        out.contains("new failures (1):\n  TC-DMC-P0-002: pass -> fail: step 3: check failed: session-alert"),
+        "{out}"
+    );
     assert!(out.contains("  DM-PACK-007-C-O: pass -> fail (regression)"), "{out}");
     let (code, out, _) = dmcts(&["diff", &faulty, &clean]);
     assert_eq!(code, Some(0), "{out}");

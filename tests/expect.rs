@@ -131,7 +131,9 @@ fn an_expected_failure_that_now_passes_is_reported_and_exits_1() {
     assert!(out.contains("case TC-DMC-P0-002: expected fail, now passes"), "{out}");
     assert!(out.contains("remove or update the entry"), "{out}");
     let junit = std::fs::read_to_string(dir.join("reports/junit.xml")).unwrap();
-    assert!(junit.contains(r#"<failure type="expected-fail-now-passes" message="expected fail, now passes: defect #12"#));
+    assert!(
+        junit.contains(r#"<failure type="expected-fail-now-passes" message="expected fail, now passes: defect #12"#)
+    );
     junit_validates(&dir.join("reports/junit.xml"));
     let run = json(dir.join("reports/run.json"));
     assert_eq!(run["expectations"]["counts"]["now_passing"], 1);

@@ -67,7 +67,9 @@ struct FlakyUt {
 
 async fn flaky_ut(State(ut): State<FlakyUt>, Json(request): Json<Value>) -> Json<Value> {
     if request["action"] == "session.start" && ut.starts.fetch_add(1, Ordering::SeqCst) == 1 {
-        return Json(json!({ "status": "failed", "message": "flaky on purpose: the second session.start", "data": null }));
+        return Json(
+            json!({ "status": "failed", "message": "flaky on purpose: the second session.start", "data": null }),
+        );
     }
     let answer = ut.http.post(&ut.upstream).json(&request).send().await.expect("the reference client's upper tester");
     Json(answer.json().await.expect("a JSON answer"))
@@ -116,7 +118,8 @@ async fn a_case_whose_verdict_varies_is_flaky_with_each_repetitions_reason() {
     let run = run_json(&reports);
     let flaky = &run["repeat"]["flaky"][0];
     assert_eq!(flaky["id"], "TC-DMC-SESS-001");
-    let verdicts: Vec<&str> = flaky["runs"].as_array().unwrap().iter().map(|a| a["verdict"].as_str().unwrap()).collect();
+    let verdicts: Vec<&str> =
+        flaky["runs"].as_array().unwrap().iter().map(|a| a["verdict"].as_str().unwrap()).collect();
     assert_eq!(verdicts, ["pass", "inconc", "pass"]);
     assert_eq!(flaky["runs"][0]["reason"], Value::Null);
     let reason = flaky["runs"][1]["reason"].as_str().unwrap();
