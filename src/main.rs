@@ -1,7 +1,9 @@
 //! `dmcts`: the command-line interface. Exit codes: 0 every applicable case passed; 1 a fail
 //! or inconc, or a case left not-tested by the end of `timeouts.run_ms`; 2 a configuration or
 //! harness error (also for bad command-line input); 128 + the signal number (130 SIGINT, 143
-//! SIGTERM) for a run stopped by a signal.
+//! SIGTERM) for a run stopped by a signal. `run --expect` counts only unexpected results,
+//! `run --repeat` also exits 1 for a flaky case; `diff` exits 1 when B regresses and `bundle
+//! verify` on a mismatch (docs/certification.md).
 use clap::{Parser, Subcommand, ValueEnum};
 use dmcts::bundle::{self, CatalogSource};
 use dmcts::certification::expect::{self, Expectations};
@@ -471,6 +473,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     let unrun =
                         out.result.cases.iter().filter(|c| c.verdict == dmcts::verdict::Verdict::NotTested).count();
                     println!("run interrupted: {unrun} case(s) not tested; the reports cover the cases that ran");
+                    if repeat > 1 {
+                        // The report dir holds the repetition the signal stopped, marked interrupted.
+                        write_reports(report_dir, &out.result, &items, expectations.as_ref())?;
+                    }
                     return Ok(interrupt.exit_code().unwrap_or(code));
                 }
                 codes.push(code);
