@@ -223,3 +223,49 @@ fn a_damaged_archive_fails_and_a_missing_one_is_an_input_error() {
     assert!(out.contains("no-reports/run.json: cannot read"), "{out}");
     let _ = cert_bundle::FORMAT;
 }
+
+#[path = "fakes/client_run.rs"]
+mod client_run;
+
+/// A vendor's run (`--ics`, here against the reference client on loopback): the notification
+/// secret and auth data of its PIXIT are in no file of the bundle, and the bundled ICS says
+/// `<redacted>` where they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_of_an_ics_run_holds_no_pixit_secret() {
+    use dmcts::reference::client;
+    let listen = client_run::free_port();
+    let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{listen}/dm"));
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    let cl = client::spawn(cfg).await.unwrap();
+    let dir = client_run::scratch("bundle-ics");
+    let ics = dir.join("ics.toml");
+    let text = client_run::client_ics(listen, &cl.ut_url, "", "");
+    for secret in ["test-noti-secret", "test-noti-authdata"] {
+        assert!(text.contains(secret), "the ICS holds {secret}");
+    }
+    std::fs::write(&ics, text).unwrap();
+    let reports = dir.join("reports");
+    let file = dir.join("bundle.tar.gz");
+    let args: Vec<String> =
+        ["run", "--ics", ics.to_str().unwrap(), "--report-dir", reports.to_str().unwrap(), "--", "TC-DMC-P0-00"]
+            .map(String::from)
+            .to_vec();
+    let (code, out) = tokio::task::spawn_blocking(move || client_run::dmcts(&args)).await.unwrap();
+    cl.shutdown().await;
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = dmcts(&["bundle", reports.to_str().unwrap(), "-o", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = verify(&file);
+    assert_eq!(code, Some(0), "{out}");
+    let files = read_archive(&file).unwrap();
+    let bundled: serde_json::Value = serde_json::from_slice(&files["ics.redacted.json"]).unwrap();
+    assert_eq!(bundled["pixit"]["notification"]["secret"], "<redacted>");
+    assert_eq!(bundled["pixit"]["notification"]["auth_data"], "<redacted>");
+    assert!(bundled["path"].as_str().unwrap().ends_with("ics.toml"), "{bundled}");
+    for (name, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        for secret in ["test-noti-secret", "test-noti-authdata"] {
+            assert!(!text.contains(secret), "{name} holds the secret {secret}");
+        }
+    }
+}
