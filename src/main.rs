@@ -428,6 +428,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 None => Target::reference(faults.iter().cloned().collect()),
             };
             let target = &target;
+            // Unknown fault names end the run here, before the report dir is touched.
+            target()?;
             // How many cases run at once is the runner's decision (run::test_threads).
             let libtest =
                 libtest_mimic::Arguments::from_iter(std::iter::once("dmcts".to_string()).chain(libtest.clone()));

@@ -52,7 +52,21 @@ fn bundle() -> &'static Path {
 /// A copy of the bundle changed by `edit`; with `remanifest`, the manifest is recomputed so
 /// only the consistency checks can tell.
 fn tampered(name: &str, remanifest: bool, edit: impl FnOnce(&mut BTreeMap<String, Vec<u8>>)) -> PathBuf {
-    let mut files = read_archive(bundle()).unwrap();
+    tampered_with(bundle(), name, remanifest, edit)
+}
+
+/// [`tampered`] from another bundle, the manifest recomputed.
+fn tampered_from(bundle: &Path, name: &str, edit: impl FnOnce(&mut BTreeMap<String, Vec<u8>>)) -> PathBuf {
+    tampered_with(bundle, name, true, edit)
+}
+
+fn tampered_with(
+    bundle: &Path,
+    name: &str,
+    remanifest: bool,
+    edit: impl FnOnce(&mut BTreeMap<String, Vec<u8>>),
+) -> PathBuf {
+    let mut files = read_archive(bundle).unwrap();
     edit(&mut files);
     if remanifest {
         let manifest: String =
@@ -268,4 +282,51 @@ async fn the_bundle_of_an_ics_run_holds_no_pixit_secret() {
             assert!(!text.contains(secret), "{name} holds the secret {secret}");
         }
     }
+}
+
+/// A run with expected results: the expected failure is `<skipped type="expected">` in JUnit,
+/// and verification checks the expectation counts of run.json and coverage.json too.
+#[test]
+fn the_bundle_of_a_run_with_expected_results_verifies() {
+    let dir = scratch().join("expect");
+    let _ = std::fs::remove_dir_all(&dir);
+    let reports = dir.join("reports");
+    let (code, out) = dmcts(&[
+        "run",
+        "--against",
+        "reference",
+        "--role",
+        "client",
+        "--fault",
+        "client.notification-id-not-echoed",
+        "--expect",
+        "examples/expect.toml",
+        "--report-dir",
+        reports.to_str().unwrap(),
+        "--",
+        "TC-DMC-P0",
+    ]);
+    // The example's waiver for DM-PACK-009-C-O is stale against the reference client.
+    assert_eq!(code, Some(1), "{out}");
+    let file = dir.join("bundle.tar.gz");
+    let (code, out) = dmcts(&["bundle", reports.to_str().unwrap(), "-o", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = verify(&file);
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        "ok        reports/run.json: expectations.counts agree with cases[].expectation and expectations.entries",
+        "ok        reports/coverage.json: summary.expectations as run.json expectations.counts",
+        "ok        reports/junit.xml: its 53 testcases match run.json's cases, verdict by verdict",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    let path = tampered_from(&file, "expect-counts", |f| {
+        replace(f, "reports/run.json", "\"expected\": 1", "\"expected\": 0");
+    });
+    let (code, out) = verify(&path);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("MISMATCH  reports/run.json: expectations.counts.expected is 0 but the cases and entries give 1"),
+        "{out}"
+    );
 }

@@ -423,6 +423,16 @@ fn check_coverage(cov: &Value, run: &Value, v: &mut Verification) {
     if ok {
         v.ok(format!("{name}: summary counts and mandatory/optional tallies agree with its {} items", items.len()));
     }
+    if let Some(counts) = run.pointer("/expectations/counts") {
+        if cov.pointer("/summary/expectations") == Some(counts) {
+            v.ok(format!("{name}: summary.expectations as run.json expectations.counts"));
+        } else {
+            v.bad(format!(
+                "{name}: summary.expectations is {} but run.json expectations.counts is {counts}",
+                cov.pointer("/summary/expectations").cloned().unwrap_or(Value::Null)
+            ));
+        }
+    }
     let mut ok = true;
     for item in &items {
         let id = str_of(item, "id");
