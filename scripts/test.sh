@@ -5,16 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The JUnit schema test validates with xmllint (Debian package libxml2-utils).
-if ! command -v xmllint >/dev/null 2>&1; then
+# Tools the tests use as independent oracles, installed from Debian's packages when missing.
+need() { # command package why
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing libxml2-utils (xmllint) for the JUnit schema test"
-    (apt-get install -y -qq libxml2-utils >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libxml2-utils; })
+    echo "installing $2 ($1) for $3"
+    (apt-get install -y -qq "$2" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$2"; })
   else
-    echo "xmllint is missing: install it (Debian/Ubuntu: sudo apt-get install libxml2-utils) and rerun" >&2
+    echo "$1 is missing: install it (Debian/Ubuntu: sudo apt-get install $2) and rerun" >&2
     exit 2
   fi
-fi
+}
+# The JUnit schema test validates with xmllint.
+need xmllint libxml2-utils "the JUnit schema test"
+# The SyncML DM 1.2 WBXML codec is checked against libwbxml (tests/wbxml_oracle.rs).
+need xml2wbxml libwbxml2-utils "the WBXML oracle test"
+need wbxml2xml libwbxml2-utils "the WBXML oracle test"
 
 # The HTML report test (tests/html_report.rs) opens report.html in headless Chromium (Debian
 # package chromium). DMCTS_SKIP_BROWSER=1 skips that test explicitly instead.

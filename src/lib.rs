@@ -13,10 +13,12 @@
 //! - [`runner`]: executes cases, assigns verdicts, bounds every wait.
 //! - [`report`]: JUnit, coverage, run.json and per-case traces.
 //! - [`reference`]: the bundled reference DM client and server, with injected faults.
+//! - [`certification`]: expected results, diff of runs, repeated runs, certification bundles.
 pub mod bench;
 pub mod binding;
 pub mod bundle;
 pub mod catalog;
+pub mod certification;
 pub mod ics;
 pub mod peers;
 pub mod reference;

@@ -1,9 +1,13 @@
 //! `dmcts`: the command-line interface. Exit codes: 0 every applicable case passed; 1 a fail
 //! or inconc, or a case left not-tested by the end of `timeouts.run_ms`; 2 a configuration or
 //! harness error (also for bad command-line input); 128 + the signal number (130 SIGINT, 143
-//! SIGTERM) for a run stopped by a signal.
+//! SIGTERM) for a run stopped by a signal. `run --expect` counts only unexpected results,
+//! `run --repeat` also exits 1 for a flaky case; `diff` exits 1 when B regresses and `bundle
+//! verify` on a mismatch (docs/certification.md).
 use clap::{Parser, Subcommand, ValueEnum};
 use dmcts::bundle::{self, CatalogSource};
+use dmcts::certification::expect::{self, Expectations};
+use dmcts::certification::{cert_bundle, repeat};
 use dmcts::ics::Ics;
 use dmcts::runner::interrupt::{self, Interrupt};
 use dmcts::runner::run::{self, RunOptions};
@@ -89,9 +93,37 @@ enum Command {
         /// Where reports are written.
         #[arg(long, default_value = "reports/latest")]
         report_dir: PathBuf,
+        /// Expected results (known defects, waivers): the exit code counts only unexpected ones
+        /// (docs/certification.md).
+        #[arg(long, value_name = "FILE")]
+        expect: Option<PathBuf>,
+        /// Run the selection N times and report cases whose verdict varied (flaky).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        repeat: u32,
         /// libtest arguments after `--`: `--list`, `--exact`, `--skip`, `--test-threads N`, name filters.
         #[arg(last = true)]
         libtest: Vec<String>,
+    },
+    /// Compare two runs (report dirs or run.json files): new failures, fixes, changed reasons,
+    /// SCR items whose verdict changed. Exit 1 when B regresses (docs/certification.md).
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: DiffFormat,
+    },
+    /// Certification bundle: `bundle REPORT_DIR -o FILE` writes one archive of a run's reports,
+    /// redacted ICS and SHA-256 manifest; `bundle verify FILE` checks one.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Bundle {
+        #[command(subcommand)]
+        command: Option<BundleCommand>,
+        /// The report dir of the run.
+        #[arg(required = true)]
+        report_dir: Option<PathBuf>,
+        /// The archive to write (tar.gz).
+        #[arg(short = 'o', long = "output", required = true)]
+        output: Option<PathBuf>,
     },
     /// The Package#0 codec.
     Notification {
@@ -132,6 +164,18 @@ enum ReportCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum DiffFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Check a bundle: its manifest, and that every summary agrees with the case data.
+    Verify { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -254,6 +298,32 @@ impl Cli {
     }
 }
 
+/// Writes a run's reports into `dir`, judges them against the expectations when there are any,
+/// prints the coverage headline, and returns the run's exit code.
+fn write_reports(
+    dir: &std::path::Path,
+    result: &dmcts::runner::result::RunResult,
+    items: &[dmcts::report::CoverageItemInput],
+    expectations: Option<&Expectations>,
+) -> anyhow::Result<u8> {
+    dmcts::report::write_all(dir, result, items)?;
+    let cov = dmcts::report::coverage(result, items);
+    println!("\n{}", cov.summary.headline);
+    let code = match expectations {
+        Some(x) => {
+            let judged = x.judge(result, &cov);
+            expect::annotate_reports(dir, result, &judged)?;
+            // report.html shows the expectations annotate_reports added to the JSON.
+            dmcts::report::html::rewrite_in(dir)?;
+            print!("{}", judged.render());
+            judged.exit_code()
+        }
+        None => run::exit_code(&result.cases) as u8,
+    };
+    println!("reports: {} (report.html, junit.xml, coverage.json, coverage.md, run.json, traces/)", dir.display());
+    Ok(code)
+}
+
 fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
@@ -353,21 +423,33 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Command::Run { ics, against, faults, scr, role, report_dir, libtest } => {
+        Command::Run { ics, against, faults, scr, role, report_dir, expect, repeat, libtest } => {
             let bundle::Loaded { registry, catalog, info } = cli.catalog()?;
             let (reg, cat) = (Arc::new(registry), Arc::new(catalog));
-            let target = match (ics, against) {
+            // Checked before any traffic: a bad expectations file is a configuration error.
+            let expectations = match expect {
+                Some(path) => Some(Expectations::load(path, &reg, &cat)?),
+                None => None,
+            };
+            let ics = match (ics, against) {
                 (Some(path), _) => {
                     if !faults.is_empty() {
                         anyhow::bail!("--fault applies to the reference peers only (use --against reference)");
                     }
                     let ics = Ics::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
                     ics.validate_against(&reg).map_err(|e| anyhow::anyhow!("{e}"))?;
-                    Target::Ics(Arc::new(ics))
+                    Some(Arc::new(ics))
                 }
-                (None, Some(_)) => Target::reference(faults.iter().cloned().collect())?,
+                (None, Some(_)) => None,
                 (None, None) => anyhow::bail!("give --ics FILE or --against reference"),
             };
+            let target = || match &ics {
+                Some(ics) => Ok(Target::Ics(ics.clone())),
+                None => Target::reference(faults.iter().cloned().collect()),
+            };
+            let target = &target;
+            // Unknown fault names end the run here, before the report dir is touched.
+            target()?;
             // How many cases run at once is the runner's decision (run::test_threads).
             let libtest =
                 libtest_mimic::Arguments::from_iter(std::iter::once("dmcts".to_string()).chain(libtest.clone()));
@@ -379,39 +461,92 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 dmcts::report::prepare_dir(report_dir).map_err(|e| {
                     anyhow::anyhow!("cannot write reports to {} (--report-dir): {e}", report_dir.display())
                 })?;
+                repeat::prepare_dir(report_dir)?;
                 interrupt::install_signal_handlers(&interrupt)?;
                 // On a terminal, a waiting step says what it awaits, where, and the time left.
                 dmcts::runner::progress::install(dmcts::runner::progress::Progress::for_run(&libtest));
             }
-            let opts = RunOptions {
-                target,
-                scr_patterns: scr.clone(),
-                role: role.map(Role::from),
-                libtest,
-                report_dir: Some(report_dir.clone()),
-                catalog: Some(info),
-                interrupt: interrupt.clone(),
+            let repeat = *repeat as usize;
+            let mut results = Vec::new();
+            let mut codes = Vec::new();
+            let mut last = None;
+            for i in 1..=repeat {
+                let dir = if repeat > 1 { repeat::run_dir(report_dir, i) } else { report_dir.clone() };
+                if repeat > 1 && !list {
+                    println!("\nrepetition {i} of {repeat} (reports: {})", dir.display());
+                    dmcts::report::prepare_dir(&dir)?;
+                }
+                let opts = RunOptions {
+                    target: target()?,
+                    scr_patterns: scr.clone(),
+                    role: role.map(Role::from),
+                    libtest: libtest.clone(),
+                    report_dir: Some(dir.clone()),
+                    catalog: Some(info.clone()),
+                    interrupt: interrupt.clone(),
+                };
+                let out = run::run(reg.clone(), cat.clone(), opts)?;
+                if list {
+                    return Ok(0);
+                }
+                let items = dmcts::runner::plan::coverage_inputs(&reg, &out.applicability);
+                let code = write_reports(&dir, &out.result, &items, expectations.as_ref())?;
+                if out.result.interrupted {
+                    let unrun =
+                        out.result.cases.iter().filter(|c| c.verdict == dmcts::verdict::Verdict::NotTested).count();
+                    println!("run interrupted: {unrun} case(s) not tested; the reports cover the cases that ran");
+                    if repeat > 1 {
+                        // The report dir holds the repetition the signal stopped, marked interrupted.
+                        write_reports(report_dir, &out.result, &items, expectations.as_ref())?;
+                    }
+                    return Ok(interrupt.exit_code().unwrap_or(code));
+                }
+                codes.push(code);
+                results.push(out.result.clone());
+                last = Some((out.result, items));
+            }
+            let Some((result, items)) = last else { return Ok(0) };
+            if repeat == 1 {
+                return Ok(codes[0]);
+            }
+            // The report dir itself holds the last repetition's reports, with the comparison.
+            println!("\nreports of the last repetition, with the comparison of all {repeat} (run.json repeat):");
+            write_reports(report_dir, &result, &items, expectations.as_ref())?;
+            let repeated = repeat::aggregate(&results);
+            repeat::annotate_run_json(report_dir, &repeated, repeat)?;
+            print!("{}", repeated.render());
+            Ok(repeated.exit_code(&codes))
+        }
+        Command::Diff { a, b, format } => {
+            use dmcts::certification::diff;
+            let read = |p: &PathBuf| diff::RunFile::read(p).map_err(|e| anyhow::anyhow!("{e}"));
+            let d = diff::diff(&read(a)?, &read(b)?);
+            match format {
+                DiffFormat::Json => print_json(&serde_json::to_value(&d)?),
+                DiffFormat::Text => print!("{}", d.render()),
+            }
+            Ok(d.exit_code())
+        }
+        Command::Bundle { command: Some(BundleCommand::Verify { file }), .. } => {
+            let v = cert_bundle::verify(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            print!("{}", v.render(file));
+            Ok(v.exit_code())
+        }
+        Command::Bundle { command: None, report_dir, output } => {
+            let (Some(dir), Some(out)) = (report_dir, output) else {
+                anyhow::bail!("give REPORT_DIR and -o FILE, or `bundle verify FILE`");
             };
-            let out = run::run(reg.clone(), cat.clone(), opts)?;
-            if list {
-                return Ok(0);
-            }
-            let items = dmcts::runner::plan::coverage_inputs(&reg, &out.applicability);
-            dmcts::report::write_all(report_dir, &out.result, &items)?;
-            let cov = dmcts::report::coverage(&out.result, &items);
-            println!("\n{}", cov.summary.headline);
+            let created = cert_bundle::create(dir, out)?;
             println!(
-                "reports: {} (report.html, junit.xml, coverage.json, coverage.md, run.json, traces/)",
-                report_dir.display()
+                "wrote {} ({} files, manifest {})",
+                created.path.display(),
+                created.files.len(),
+                cert_bundle::MANIFEST
             );
-            if out.result.interrupted {
-                let unrun = out.result.cases.iter().filter(|c| c.verdict == dmcts::verdict::Verdict::NotTested).count();
-                println!("run interrupted: {unrun} case(s) not tested; the reports cover the cases that ran");
+            if !created.left_out.is_empty() {
+                println!("left out (not reports of the run): {}", created.left_out.join(", "));
             }
-            Ok(interrupt
-                .exit_code()
-                .filter(|_| out.result.interrupted)
-                .unwrap_or(run::exit_code(&out.result.cases) as u8))
+            Ok(0)
         }
         Command::Notification { command } => match command {
             NotificationCommand::Encode {

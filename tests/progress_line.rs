@@ -162,10 +162,16 @@ fn a_waiting_step_shows_what_it_awaits_where_and_the_time_left_on_one_line() {
     let line = waiting_rows(waits[0])[0].trim_end().to_string();
     assert!(line.contains(&format!("http://127.0.0.1:{port}/path")), "{line}");
     insta::with_settings!({
-        filters => vec![(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"), (r"— \d+ s left", "— [n] s left")]
+        filters => vec![
+            (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+            (r"— \d+ s left", "— [n] s left"),
+            (r"^\[0/1 · [^\]]+\]", "[0/1 · [elapsed]]"),
+        ]
     }, {
         insta::assert_snapshot!("waiting_for_package1", line);
     });
+    // The run's progress leads the line: cases done of total, the time elapsed.
+    assert!(line.starts_with("[0/1 · "), "{line}");
     // The line counts down as the time runs.
     let mut lefts: Vec<String> = waits
         .iter()
@@ -179,6 +185,11 @@ fn a_waiting_step_shows_what_it_awaits_where_and_the_time_left_on_one_line() {
 
     // When the wait ends the line is gone, replaced by the case's result line, whole.
     assert!(waiting_rows(&t.last).is_empty(), "the progress line outlived its wait:\n{}", t.last.join("\n"));
+    assert!(
+        !t.last.iter().any(|r| r.contains("[0/1 ·") || r.contains("[1/1 ·")),
+        "the run's progress outlived the run:\n{}",
+        t.last.join("\n")
+    );
     assert!(
         t.last.iter().any(|r| r.trim_end() == "test [client] TC-DMC-SESS-001 ... FAILED"),
         "the result line is not whole on its own line:\n{}",

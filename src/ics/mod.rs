@@ -14,7 +14,7 @@
 mod applicability;
 mod load;
 pub mod mo;
-mod redact;
+pub mod redact;
 
 use crate::scr::Role;
 use crate::upper_tester::UpperTesterConfig;

@@ -4,9 +4,9 @@ use super::Ics;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-const REDACTED: &str = "<redacted>";
+pub const REDACTED: &str = "<redacted>";
 /// PIXIT values that must never appear in reports or traces (dotted paths under `pixit`).
-const SENSITIVE: [&str; 3] = ["account.password", "notification.secret", "notification.auth_data"];
+pub const SENSITIVE: [&str; 3] = ["account.password", "notification.secret", "notification.auth_data"];
 
 impl Ics {
     /// Every PIXIT value as `dotted.key → text` (sensitive ones included: they are needed on the
@@ -52,14 +52,7 @@ impl Ics {
     /// The effective ICS, PIXIT and profile as JSON, sensitive values replaced by "<redacted>".
     pub fn redacted_json(&self) -> Value {
         let mut pixit = serde_json::to_value(&self.pixit).unwrap_or(Value::Null);
-        for s in SENSITIVE {
-            let pointer = format!("/{}", s.replace('.', "/"));
-            if let Some(v) = pixit.pointer_mut(&pointer) {
-                if !v.is_null() {
-                    *v = Value::String(REDACTED.into());
-                }
-            }
-        }
+        redact_pixit_json(&mut pixit);
         serde_json::json!({
             "path": self.path.display().to_string(),
             "iut": self.iut,
@@ -75,6 +68,19 @@ impl Ics {
     pub fn sensitive_values(&self) -> Vec<String> {
         let flat = self.pixit_flat();
         SENSITIVE.iter().filter_map(|k| flat.get(*k)).filter(|v| !v.is_empty()).cloned().collect()
+    }
+}
+
+/// Replaces the [`SENSITIVE`] values of a PIXIT object (as JSON) by "<redacted>": for the ICS
+/// of reports, and again for the one a certification bundle carries.
+pub fn redact_pixit_json(pixit: &mut Value) {
+    for s in SENSITIVE {
+        let pointer = format!("/{}", s.replace('.', "/"));
+        if let Some(v) = pixit.pointer_mut(&pointer) {
+            if !v.is_null() {
+                *v = Value::String(REDACTED.into());
+            }
+        }
     }
 }
 

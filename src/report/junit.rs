@@ -16,6 +16,24 @@ pub fn junit_xml(run: &RunResult) -> std::io::Result<String> {
 
 /// `junit.xml` for a run with the given testsuite timestamp (for reproducible output).
 pub fn junit_xml_at(run: &RunResult, timestamp: OffsetDateTime) -> std::io::Result<String> {
+    junit_xml_annotated(run, timestamp, &|_| None)
+}
+
+/// How expected results (`--expect`, certification::expect) change a case's element: an
+/// expected non-pass result becomes `<skipped type="expected">` (as pytest writes an xfail),
+/// an expected failure that now passes becomes `<failure type="expected-fail-now-passes">`.
+/// The text is the element's message.
+pub enum Annotation {
+    Expected(String),
+    NowPasses(String),
+}
+
+/// `junit.xml` with some cases annotated (see [`Annotation`]).
+pub fn junit_xml_annotated(
+    run: &RunResult,
+    timestamp: OffsetDateTime,
+    annotate: &dyn Fn(&CaseResult) -> Option<Annotation>,
+) -> std::io::Result<String> {
     let mut roles: Vec<&str> = Vec::new();
     for case in &run.cases {
         if !roles.contains(&case.role.as_str()) {
@@ -29,7 +47,7 @@ pub fn junit_xml_at(run: &RunResult, timestamp: OffsetDateTime) -> std::io::Resu
         suite.set_timestamp(timestamp);
         suite.set_system_out(&xml_text(&format!("dmcts {} (catalog {})\n", run.suite_version, run.catalog_digest)));
         for case in run.cases.iter().filter(|c| c.role == role) {
-            suite.add_testcase(testcase(case, &name));
+            suite.add_testcase(testcase(case, &name, annotate(case)));
         }
         report.add_testsuite(suite.build());
     }
@@ -38,29 +56,42 @@ pub fn junit_xml_at(run: &RunResult, timestamp: OffsetDateTime) -> std::io::Resu
     String::from_utf8(out).map_err(|e| std::io::Error::other(format!("junit.xml is not UTF-8: {e}")))
 }
 
-fn testcase(case: &CaseResult, classname: &str) -> TestCase {
+fn testcase(case: &CaseResult, classname: &str, annotation: Option<Annotation>) -> TestCase {
     let name = xml_text(&case.id);
     let time = Duration::milliseconds(i64::try_from(case.duration_ms).unwrap_or(i64::MAX));
     let (message, body) = match &case.reason {
         Some(r) => (xml_text(&one_line(&r.render())), xml_text(&r.render())),
         None => (format!("{} without a recorded reason", case.verdict), String::new()),
     };
-    let mut b = match case.verdict {
-        Verdict::Pass => TestCaseBuilder::success(&name, time),
-        Verdict::Fail => TestCaseBuilder::failure(&name, time, "fail", &message),
-        Verdict::Inconc => TestCaseBuilder::failure(&name, time, "inconclusive", &message),
-        Verdict::Error => TestCaseBuilder::error(&name, time, "error", &message),
-        Verdict::NotApplicable => TestCaseBuilder::skipped_with_cause(&name, "not-applicable", &message),
-        Verdict::Skipped => TestCaseBuilder::skipped_with_cause(&name, "skipped", &message),
-        Verdict::NotTested => TestCaseBuilder::skipped_with_cause(&name, "not-tested", &message),
-        Verdict::NotSelected => TestCaseBuilder::skipped_with_cause(&name, "not-selected", &message),
+    let annotated = annotation.is_some();
+    let mut b = match (annotation, case.verdict) {
+        (Some(Annotation::Expected(why)), _) => {
+            TestCaseBuilder::skipped_with_cause(&name, "expected", &xml_text(&one_line(&format!("{why}; {message}"))))
+        }
+        (Some(Annotation::NowPasses(why)), _) => {
+            TestCaseBuilder::failure(&name, time, "expected-fail-now-passes", &xml_text(&one_line(&why)))
+        }
+        (None, v) => verdict_element(v, &name, time, &message),
     };
     b.set_classname(classname);
-    if matches!(case.verdict, Verdict::Fail | Verdict::Inconc | Verdict::Error) && !body.is_empty() {
+    if !annotated && matches!(case.verdict, Verdict::Fail | Verdict::Inconc | Verdict::Error) && !body.is_empty() {
         b.set_trace(&cdata_safe(&body));
     }
     b.set_system_out(&cdata_safe(&xml_text(&case_text(case))));
     b.build()
+}
+
+fn verdict_element(verdict: Verdict, name: &str, time: Duration, message: &str) -> TestCaseBuilder {
+    match verdict {
+        Verdict::Pass => TestCaseBuilder::success(name, time),
+        Verdict::Fail => TestCaseBuilder::failure(name, time, "fail", message),
+        Verdict::Inconc => TestCaseBuilder::failure(name, time, "inconclusive", message),
+        Verdict::Error => TestCaseBuilder::error(name, time, "error", message),
+        Verdict::NotApplicable => TestCaseBuilder::skipped_with_cause(name, "not-applicable", message),
+        Verdict::Skipped => TestCaseBuilder::skipped_with_cause(name, "skipped", message),
+        Verdict::NotTested => TestCaseBuilder::skipped_with_cause(name, "not-tested", message),
+        Verdict::NotSelected => TestCaseBuilder::skipped_with_cause(name, "not-selected", message),
+    }
 }
 
 /// Multi-line reason text folded into one line for the `message` attribute (parsers turn

@@ -121,6 +121,8 @@ pub fn run(args: &Arguments, trials: Vec<Trial>) -> Tally {
         let n = selected.len();
         let _ = writeln!(p.out, "\nrunning {n} {}", if n == 1 { "test" } else { "tests" });
     }
+    let progress = super::progress::installed();
+    progress.run_begins(selected.len());
     let threads = args.test_threads.unwrap_or(1).max(1);
     let queue = Arc::new(Mutex::new(selected.into_iter().collect::<std::collections::VecDeque<_>>()));
     let results: Arc<Mutex<Vec<(String, Outcome)>>> = Arc::default();
@@ -130,7 +132,9 @@ pub fn run(args: &Arguments, trials: Vec<Trial>) -> Tally {
             scope.spawn(move || loop {
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                 let Some(t) = next else { break };
+                let shown = super::progress::installed().case_begins(&t.name);
                 let outcome = (t.run)();
+                drop(shown);
                 // Other cases may be waiting: their progress line is erased and drawn again below.
                 super::progress::installed()
                     .suspend(|| printer.lock().unwrap_or_else(|e| e.into_inner()).outcome(&t.name, &t.kind, &outcome));
@@ -138,6 +142,7 @@ pub fn run(args: &Arguments, trials: Vec<Trial>) -> Tally {
             });
         }
     });
+    progress.run_ends();
     let results = std::mem::take(&mut *results.lock().unwrap_or_else(|e| e.into_inner()));
     let mut p = printer.lock().unwrap_or_else(|e| e.into_inner());
     if p.terse && p.column > 0 {

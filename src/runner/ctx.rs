@@ -504,6 +504,8 @@ impl<'a> Ctx<'a> {
         // line would take.
         let shown = (!self.env.ut.is_interactive())
             .then(|| self.show_wait(timeout, || format!("waiting for the upper tester's answer to {action}")));
+        // The operator's prompt takes the line: the run's progress is not drawn over it.
+        let _held = self.env.ut.is_interactive().then(|| self.env.progress.hold());
         let call = self.env.ut.call(&req, timeout);
         let res = if action == crate::upper_tester::action::RESET {
             // What arrives while the IUT resets belongs to its old state (e.g. the last

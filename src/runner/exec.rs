@@ -111,6 +111,7 @@ async fn run_steps(ctx: &mut Ctx<'_>) {
     for (i, step) in ctx.case.steps.iter().enumerate() {
         ctx.step = i + 1;
         ctx.trace.set_step(ctx.step);
+        ctx.env.progress.step(&ctx.case.id, ctx.step);
         match ctx.conditions_hold(&ctx.case.conditions[i]) {
             Some(true) => {}
             Some(false) => {

@@ -5,8 +5,9 @@
 //!
 //! One mechanism for everything the run shows on that line: a [`Board`] of what is going on
 //! (today the waits of the running cases), rendered into one line by [`Board::render`], drawn by
-//! one [`Progress`] per process. The run's own progress (issue 13: cases done of total, the
-//! current case and step, elapsed time) goes onto the same board and the same line.
+//! one [`Progress`] per process. The run's own progress goes onto the same board and the same
+//! line, in front: cases done of total and the time elapsed ("[12/53 · 41 s] "), then the wait,
+//! or, while no step waits, the case and step running now.
 //!
 //! - Nothing is drawn unless the line is asked for ([`install`], by the CLI's `run`) and stdout
 //!   and stderr are both terminals, `CI` is not set, and the console prints a line per case
@@ -61,11 +62,24 @@ struct State {
     closed: bool,
 }
 
-/// What the line shows: the waits going on now.
+/// What the line shows: the run's progress, the waits going on now.
 #[derive(Debug, Clone, Default)]
 pub struct Board {
     waits: Vec<Shown>,
     next_id: u64,
+    run: Option<RunShown>,
+    /// While above zero nothing is drawn (an operator's prompt has the line).
+    held: usize,
+}
+
+/// The run on the board: how far it is, and what runs now.
+#[derive(Debug, Clone)]
+struct RunShown {
+    total: usize,
+    done: usize,
+    since: Instant,
+    /// The cases running now, in the order they began, with their current step (0: none yet).
+    running: Vec<(String, usize)>,
 }
 
 /// One wait on the board.
@@ -142,6 +156,45 @@ impl Progress {
         Waiter { progress: self.clone(), case: case.to_string(), step }
     }
 
+    /// The run begins: `total` cases are to run. From now on the line shows how far it is
+    /// (once it has lasted [`SHOW_AFTER`]) until [`Progress::run_ends`].
+    pub fn run_begins(&self, total: usize) {
+        self.change(|b| b.run = Some(RunShown { total, done: 0, since: Instant::now(), running: Vec::new() }));
+    }
+
+    /// The run is over: its progress leaves the line (and the line the terminal, unless a wait
+    /// is still shown).
+    pub fn run_ends(&self) {
+        self.change(|b| b.run = None);
+    }
+
+    /// `case` begins; it counts as done when the returned [`CaseShown`] is dropped.
+    pub fn case_begins(&self, case: &str) -> CaseShown {
+        self.change(|b| b.case_begins(case));
+        CaseShown { progress: self.clone(), case: case.to_string() }
+    }
+
+    /// `case` is at step `step` now.
+    pub fn step(&self, case: &str, step: usize) {
+        self.change(|b| b.step(case, step));
+    }
+
+    /// Nothing is drawn until the returned [`Held`] is dropped: an operator's prompt (the
+    /// interactive upper tester) is written on the line the progress line would take.
+    pub fn hold(&self) -> Held {
+        self.change(|b| b.held += 1);
+        Held { progress: self.clone() }
+    }
+
+    fn change(&self, what: impl FnOnce(&mut Board)) {
+        let Some(line) = &self.line else { return };
+        let mut state = line.shared.lock();
+        what(&mut state.board);
+        state.refresh(Instant::now());
+        drop(state);
+        line.shared.wake.notify_all();
+    }
+
     /// Runs `write` (which prints whole lines to stdout or stderr, and flushes them) with the
     /// line erased, then draws the line again: what `write` prints never mixes with it.
     pub fn suspend<R>(&self, write: impl FnOnce() -> R) -> R {
@@ -175,7 +228,7 @@ impl Shared {
         let mut state = self.lock();
         while !state.closed {
             state.refresh(Instant::now());
-            state = if state.board.waits.is_empty() {
+            state = if state.board.waits.is_empty() && state.board.run.is_none() {
                 self.wake.wait(state).unwrap_or_else(|e| e.into_inner())
             } else {
                 self.wake.wait_timeout(state, TICK).unwrap_or_else(|e| e.into_inner()).0
@@ -214,26 +267,75 @@ impl State {
 
 impl Board {
     /// The line for the board at `now`, at most `width` columns wide; None when nothing is to be
-    /// shown. One wait: who waits, for what, and the time left. Several (cases run side by
-    /// side): how many cases wait, and the wait whose deadline comes first. On a narrow
-    /// terminal who waits goes first, then the end of what is awaited: the time left stays.
+    /// shown. The run's progress first, once the run has lasted [`SHOW_AFTER`]: cases done of
+    /// total and the time elapsed. Then one wait: who waits, for what, and the time left.
+    /// Several (cases run side by side): how many cases wait, and the wait whose deadline comes
+    /// first. No wait: the case and step running now. On a narrow terminal who waits goes
+    /// first, then the end of what is awaited: the run's progress and the time left stay.
     pub fn render(&self, now: Instant, width: Option<usize>) -> Option<String> {
+        if self.held > 0 {
+            return None;
+        }
+        let run = self.run.as_ref().filter(|r| now.saturating_duration_since(r.since) >= SHOW_AFTER);
+        let head = run.map(|r| {
+            let elapsed = Duration::from_secs(now.saturating_duration_since(r.since).as_secs());
+            format!("[{}/{} · {}] ", r.done, r.total, seconds(elapsed))
+        });
+        let head = head.unwrap_or_default();
         let shown: Vec<&Shown> =
             self.waits.iter().filter(|w| now.saturating_duration_since(w.since) >= SHOW_AFTER).collect();
-        let first = shown.iter().min_by_key(|w| (w.deadline, w.id))?;
+        let Some(first) = shown.iter().min_by_key(|w| (w.deadline, w.id)) else {
+            let run = run?;
+            let now_running = match run.running.as_slice() {
+                [] => String::new(),
+                [(case, step), rest @ ..] => {
+                    let at = if *step == 0 { String::new() } else { format!(" step {step}") };
+                    let more = if rest.is_empty() { String::new() } else { format!(" (and {} more)", rest.len()) };
+                    format!("running {case}{at}{more}")
+                }
+            };
+            let full = format!("{head}{now_running}");
+            return Some(match width {
+                Some(w) => console::truncate_str(&full, w, "…").into_owned(),
+                None => full,
+            });
+        };
         let mut cases: Vec<&str> = shown.iter().map(|w| w.case.as_str()).collect();
         cases.sort_unstable();
         cases.dedup();
         let many = if cases.len() > 1 { format!("[{} cases waiting] ", cases.len()) } else { String::new() };
-        let who = format!("{many}{} step {}: ", first.case, first.step);
+        let who = format!("{head}{many}{} step {}: ", first.case, first.step);
         let tail = format!(" — {}", time_left(first.deadline.saturating_duration_since(now)));
         let full = format!("{who}{}{tail}", first.what);
         let Some(width) = width else { return Some(full) };
         if console::measure_text_width(&full) <= width {
             return Some(full);
         }
-        let room = width.saturating_sub(console::measure_text_width(&tail));
-        Some(format!("{}{tail}", console::truncate_str(&first.what, room, "…")))
+        let room = width.saturating_sub(console::measure_text_width(&tail) + console::measure_text_width(&head));
+        Some(format!("{head}{}{tail}", console::truncate_str(&first.what, room, "…")))
+    }
+
+    fn case_begins(&mut self, case: &str) {
+        if let Some(run) = &mut self.run {
+            run.running.push((case.to_string(), 0));
+        }
+    }
+
+    fn step(&mut self, case: &str, step: usize) {
+        if let Some(run) = &mut self.run {
+            if let Some(r) = run.running.iter_mut().find(|(c, _)| c == case) {
+                r.1 = step;
+            }
+        }
+    }
+
+    fn case_ends(&mut self, case: &str) {
+        if let Some(run) = &mut self.run {
+            if let Some(i) = run.running.iter().position(|(c, _)| c == case) {
+                run.running.remove(i);
+            }
+            run.done += 1;
+        }
     }
 
     fn begin(&mut self, case: &str, step: usize, what: String, since: Instant, within: Duration) -> u64 {
@@ -290,6 +392,32 @@ impl Waiter {
         let id = shared.lock().board.begin(&self.case, self.step, what(), Instant::now(), within);
         shared.wake.notify_all();
         Wait { shown: Some((shared, id)) }
+    }
+}
+
+/// A case on the progress line: dropping it counts the case as done.
+#[must_use = "the case counts as done when this is dropped"]
+pub struct CaseShown {
+    progress: Progress,
+    case: String,
+}
+
+impl Drop for CaseShown {
+    fn drop(&mut self) {
+        let case = std::mem::take(&mut self.case);
+        self.progress.change(|b| b.case_ends(&case));
+    }
+}
+
+/// The line is held (drawn nowhere) while this lives.
+#[must_use = "the line is held until this is dropped"]
+pub struct Held {
+    progress: Progress,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.progress.change(|b| b.held = b.held.saturating_sub(1));
     }
 }
 
@@ -369,6 +497,61 @@ mod tests {
             assert!(line.ends_with("14 s left"), "{line}");
             assert!(console::measure_text_width(&line) <= w.max("… — 14 s left".chars().count()), "{w}: {line}");
         }
+    }
+
+    fn run_board(total: usize, done: usize, running: &[(&str, usize)], t0: Instant) -> Board {
+        let running = running.iter().map(|(c, s)| (c.to_string(), *s)).collect();
+        Board { run: Some(RunShown { total, done, since: t0, running }), ..Board::default() }
+    }
+
+    #[test]
+    fn the_run_shows_cases_done_of_total_the_time_elapsed_and_what_runs_now() {
+        let t0 = Instant::now();
+        let b = run_board(53, 12, &[("TC-DMC-SESS-002", 2)], t0);
+        assert_eq!(b.render(t0 + SHOW_AFTER - Duration::from_millis(1), None), None, "a short run never shows");
+        assert_eq!(
+            b.render(t0 + Duration::from_millis(41_700), None).as_deref(),
+            Some("[12/53 · 41 s] running TC-DMC-SESS-002 step 2")
+        );
+        let b = run_board(53, 12, &[("TC-A-001", 0), ("TC-B-001", 4), ("TC-C-001", 1)], t0);
+        assert_eq!(
+            b.render(t0 + Duration::from_secs(65), None).as_deref(),
+            Some("[12/53 · 1 min 5 s] running TC-A-001 (and 2 more)")
+        );
+        assert_eq!(b.render(t0 + Duration::from_secs(65), Some(12)).as_deref(), Some("[12/53 · 1 …"));
+    }
+
+    #[test]
+    fn a_wait_follows_the_runs_progress_and_a_narrow_terminal_keeps_both_ends() {
+        let t0 = Instant::now();
+        let mut b = run_board(53, 3, &[("TC-A-001", 3)], t0);
+        b.begin(
+            "TC-A-001",
+            3,
+            "waiting for Package#1 at http://127.0.0.1:9988/path".into(),
+            t0,
+            Duration::from_secs(20),
+        );
+        let at = t0 + Duration::from_millis(6_500);
+        assert_eq!(
+            b.render(at, None).as_deref(),
+            Some("[3/53 · 6 s] TC-A-001 step 3: waiting for Package#1 at http://127.0.0.1:9988/path — 14 s left")
+        );
+        assert_eq!(b.render(at, Some(50)).as_deref(), Some("[3/53 · 6 s] waiting for Package#1 at… — 14 s left"));
+    }
+
+    #[test]
+    fn cases_begin_step_and_end_on_the_board_and_a_held_line_shows_nothing() {
+        let t0 = Instant::now();
+        let mut b = run_board(2, 0, &[], t0);
+        b.case_begins("TC-A-001");
+        b.step("TC-A-001", 5);
+        let at = t0 + Duration::from_secs(1);
+        assert_eq!(b.render(at, None).as_deref(), Some("[0/2 · 1 s] running TC-A-001 step 5"));
+        b.case_ends("TC-A-001");
+        assert_eq!(b.render(at, None).as_deref(), Some("[1/2 · 1 s] "));
+        b.held = 1;
+        assert_eq!(b.render(at, None), None);
     }
 
     #[test]

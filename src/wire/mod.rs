@@ -1,4 +1,5 @@
 //! Protocol codecs, one module per binding. Protocol specifics stay behind this module and
-//! [`crate::peers`] so that a SyncML DM 1.2 binding can be added beside DM 2.0.
+//! [`crate::peers`]: DM 2.0 (JSON) and SyncML DM 1.2 (XML, WBXML) side by side.
+pub mod dm12;
 pub mod dm2;
 pub mod media;
