@@ -1,6 +1,6 @@
 //! How the HTML report shows the messages of a trace, per protocol binding: the hook a binding
 //! fills to turn its wire format into something a person reads (DM 2.0: JSON packages pretty-
-//! printed and named, Package#0 decoded; a DM 1.2 binding would show its WBXML as XML here).
+//! printed and named, Package#0 decoded; DM 1.2: WBXML messages shown as XML).
 //!
 //! Everything returned is plain text; the page escapes it.
 use crate::wire::dm2;
@@ -37,7 +37,7 @@ pub trait MessageView: Sync {
 pub fn for_binding(name: &str) -> &'static dyn MessageView {
     match name {
         "dm2" => &Dm2,
-        // A SyncML DM 1.2 binding adds its arm here: WBXML bodies decoded and shown as XML.
+        "dm12" => &Dm12,
         _ => &Generic,
     }
 }
@@ -107,6 +107,32 @@ impl MessageView for Dm2 {
     }
 }
 
+/// SyncML DM 1.2: XML or WBXML messages over HTTP; WBXML is shown decoded, as XML.
+struct Dm12;
+
+impl MessageView for Dm12 {
+    fn body(&self, content_type: Option<&str>, body: &str) -> Shown {
+        use crate::wire::dm12;
+        let media = content_type.map(crate::wire::media::media_type_of);
+        let decoded = match media.as_deref() {
+            Some(dm12::MEDIA_WBXML) => {
+                binary_hex(body).and_then(|h| hex::decode(h).ok()).map(|bytes| match dm12::wbxml::decode(&bytes) {
+                    Ok(doc) => dm12::xml::encode(&doc.root, true)
+                        .unwrap_or_else(|e| format!("WBXML decoded, but not writable as XML: {e}")),
+                    Err(e) => format!("not decodable as SyncML WBXML: {e}"),
+                })
+            }
+            _ => None,
+        };
+        let name = match media.as_deref() {
+            Some(dm12::MEDIA_WBXML) => Some("SyncML DM message (WBXML)"),
+            Some(dm12::MEDIA_XML) => Some("SyncML DM message (XML)"),
+            _ => None,
+        };
+        Shown { name: name.map(str::to_string), text: body.to_string(), decoded }
+    }
+}
+
 /// The hex of a body the recorder wrote as `<binary N bytes> <hex>` (not cut).
 fn binary_hex(body: &str) -> Option<String> {
     let rest = body.strip_prefix("<binary ")?;
@@ -145,8 +171,21 @@ mod tests {
     }
 
     #[test]
+    fn dm12_shows_wbxml_as_xml() {
+        use crate::wire::dm12;
+        let xml = "<SyncML xmlns=\"SYNCML:SYNCML1.2\"><SyncHdr><VerDTD>1.2</VerDTD></SyncHdr><SyncBody><Final/></SyncBody></SyncML>";
+        let root = dm12::xml::decode(xml).expect("xml");
+        let bytes = dm12::wbxml::encode(&root, dm12::wbxml::Options::default()).expect("wbxml");
+        let body = crate::trace::body_for_trace(&bytes);
+        let s = for_binding("dm12").body(Some(dm12::MEDIA_WBXML), &body);
+        assert_eq!(s.name.as_deref(), Some("SyncML DM message (WBXML)"));
+        let d = s.decoded.expect("decoded");
+        assert!(d.contains("<VerDTD>1.2</VerDTD>") && d.contains("<Final"), "{d}");
+    }
+
+    #[test]
     fn unknown_bindings_show_bodies_as_recorded() {
-        let s = for_binding("dm12").body(Some("application/vnd.syncml.dm+wbxml"), "<binary 2 bytes> 0102");
+        let s = for_binding("a-later-binding").body(Some("application/vnd.syncml.dm+wbxml"), "<binary 2 bytes> 0102");
         assert_eq!(s, Shown { name: None, text: "<binary 2 bytes> 0102".into(), decoded: None });
     }
 }
