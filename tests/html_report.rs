@@ -120,10 +120,19 @@ fn report_html_in_headless_chromium() {
     let dir = out.join("html-report-run");
     let _ = std::fs::remove_dir_all(&dir);
 
-    // A real run: the reference client leaves out OMADM-DevID, so two cases fail; a selection
-    // keeps it short and leaves the other cases not-selected.
+    // A real run: the reference client leaves out OMADM-DevID, so two cases fail, one of them
+    // expected (--expect); a selection keeps it short and leaves the other cases not-selected.
+    std::fs::create_dir_all(&out).unwrap();
+    let expect = out.join("html-report-expect.toml");
+    std::fs::write(
+        &expect,
+        "[[expect]]\ncase = \"TC-DMC-SESS-001\"\nverdict = \"fail\"\nreason = \"known defect <b>FW-1</b>\"\n",
+    )
+    .unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_dmcts"))
-        .args(["run", "--against", "reference", "--fault", "client.devid-missing", "--report-dir"])
+        .args(["run", "--against", "reference", "--fault", "client.devid-missing", "--expect"])
+        .arg(&expect)
+        .arg("--report-dir")
         .arg(&dir)
         .args(["--", "001"])
         .output()
@@ -220,6 +229,27 @@ fn report_html_in_headless_chromium() {
     let (total, pass) = (summary["total"].as_u64().unwrap(), summary["pass"].as_u64().unwrap());
     assert_eq!(dom["shown"], Value::String(format!("{} of {total} cases shown", total - pass)));
     assert_eq!(dom["fail_visible_for_servers"], false, "client case hidden by the role filter");
+
+    // Expected results: the header counts them, and the expectation filter shows only the
+    // unexpected failure.
+    assert_eq!(id, "TC-DMC-P0-001", "the unexpected failure comes first in run order");
+    let dom = eval(
+        &tab,
+        r#"(function() {
+          function vis(s) { var e = document.querySelector(s); return !!e && e.checkVisibility(); }
+          var f = document.getElementById('filter-expectation');
+          f.value = 'unexpected'; f.dispatchEvent(new Event('change'));
+          var r = { unexpected: vis('#case-TC-DMC-P0-001 > summary'), expected: vis('#case-TC-DMC-SESS-001 > summary'),
+                    count: document.querySelector('#expectations [data-outcome=unexpected]').textContent,
+                    why: document.querySelector('#case-TC-DMC-SESS-001 .expectation').textContent };
+          f.value = ''; f.dispatchEvent(new Event('change'));
+          return r;
+        })()"#,
+    );
+    assert_eq!(dom["unexpected"], true, "{dom}");
+    assert_eq!(dom["expected"], false, "{dom}");
+    assert_eq!(dom["count"], "1 unexpected");
+    assert!(dom["why"].as_str().unwrap().contains("expected fail: known defect <b>FW-1</b>"), "{dom}");
 
     // The screenshot: the top of the page, passing and unselected cases filtered out, the
     // failed case open.
