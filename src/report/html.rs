@@ -858,6 +858,28 @@ mod tests {
     }
 
     #[test]
+    fn traces_are_read_only_from_inside_the_report_directory() {
+        let dir = std::env::temp_dir().join(format!("dmcts-html-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("r/traces")).unwrap();
+        std::fs::write(dir.join("outside.json"), r#"{"entries": []}"#).unwrap();
+        std::fs::write(dir.join("r/traces/TC-1.json"), r#"{"entries": []}"#).unwrap();
+        let run = json!({"cases": [
+            {"id": "TC-1", "verdict": "pass", "trace": "traces/TC-1.json"},
+            {"id": "TC-2", "verdict": "pass", "trace": "../outside.json"},
+            {"id": "TC-3", "verdict": "pass", "trace": "traces/missing.json"}]});
+        std::fs::write(dir.join("r/run.json"), run.to_string()).unwrap();
+        let input = Input::read(&dir.join("r/run.json")).expect("read");
+        assert_eq!(input.traces.keys().collect::<Vec<_>>(), vec!["traces/TC-1.json"]);
+        assert!(input.coverage.is_none());
+        let html = render(&input).expect("renders");
+        assert!(html.contains("trace <code>../outside.json</code> is not available"), "{html}");
+        let e = Input::read(&dir.join("nothing")).unwrap_err();
+        assert!(e.to_string().contains("nothing: cannot read"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn unknown_keys_are_shown_not_refused() {
         let html = render(&input("t", "b")).expect("renders");
         assert!(html.contains("a-later-key"));
