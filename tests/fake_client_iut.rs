@@ -272,7 +272,7 @@ fn s4_coverage_charges_each_fault_to_its_item_and_innocent_items_pass() {
     let fake = FakeClient::new(DEV_ID, faults);
     let ut_url = rt.block_on(fake.start());
     // The binary binds the listener itself: a free loopback port, picked and released here.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = dmcts::peers::free_loopback_port();
     let server_url = format!("http://127.0.0.1:{port}/dm");
     fake.set_account_url(&server_url);
     let dir = std::env::temp_dir().join(format!("dmcts-fake-client-coverage-{}", std::process::id()));
@@ -447,7 +447,7 @@ fn a_partial_run_reports_its_selection_and_the_traffic_after_its_last_case() {
     let faults = Faults { devid_missing: true, stray_p3_after_end: true, stray_delay_ms: 300, ..Faults::default() };
     let fake = FakeClient::new(DEV_ID, faults);
     let ut_url = rt.block_on(fake.start());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = dmcts::peers::free_loopback_port();
     let server_url = format!("http://127.0.0.1:{port}/dm");
     fake.set_account_url(&server_url);
     let dir = std::env::temp_dir().join(format!("dmcts-fake-client-selection-{}", std::process::id()));

@@ -147,7 +147,7 @@ fn expect(ex: &Execution, verdict: Verdict) -> Reason {
 
 /// A loopback port nobody listens on.
 fn dead_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    dmcts::peers::free_loopback_port()
 }
 
 /// A raw TCP server: for each connection, reads the request head, then does `reply`.

@@ -25,7 +25,7 @@ fn silent_client(name: &str) -> (PathBuf, u16) {
     let dir = std::env::temp_dir().join(format!("dmcts-progress-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = dmcts::peers::free_loopback_port();
     std::fs::write(
         dir.join("ut.toml"),
         "[[answer]]\naction = \"reset\"\nstatus = \"done\"\n\n[[answer]]\naction = \"session.start\"\nstatus = \"done\"\n",

@@ -715,7 +715,7 @@ fn the_runner_records_a_hung_case_and_goes_on_to_the_next() {
     fake.set("reset", post_after(good_package1(), 0));
     // The runner binds its listener itself and does not expose it: the ICS names a free
     // loopback port (picked and released here), and the fake client IUT posts there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = dmcts::peers::free_loopback_port();
     let ics_src = ics_toml(&http_ut(&url)).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
     let ics = Arc::new(Ics::from_str(&ics_src, Path::new("robustness-ics.toml")).unwrap());
     fake.lock().dm_url = Some(format!("http://127.0.0.1:{port}/dm"));

@@ -6,7 +6,7 @@ use std::process::Command;
 
 /// A free loopback port (released before use: the suite binds it itself).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    dmcts::peers::free_loopback_port()
 }
 
 fn run_ics(ics: &str, tag: &str, role: &str) -> (Option<i32>, String, serde_json::Value) {

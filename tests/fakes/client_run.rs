@@ -8,7 +8,7 @@ use std::process::Command;
 
 /// A free loopback port (released before use: the suite binds it itself).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    dmcts::peers::free_loopback_port()
 }
 
 /// Runs the dmcts binary; its exit code and everything it printed.
