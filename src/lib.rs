@@ -13,6 +13,7 @@
 //! - [`runner`]: executes cases, assigns verdicts, bounds every wait.
 //! - [`report`]: JUnit, coverage, run.json and per-case traces.
 //! - [`reference`]: the bundled reference DM client and server, with injected faults.
+//! - [`testfest`]: many IUTs at once, a live page, interop pairs (`dmcts testfest`).
 pub mod bench;
 pub mod binding;
 pub mod bundle;
@@ -24,6 +25,7 @@ pub mod report;
 pub mod runner;
 pub mod scr;
 pub mod selftest;
+pub mod testfest;
 pub mod trace;
 pub mod upper_tester;
 pub mod verdict;
