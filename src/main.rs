@@ -142,6 +142,10 @@ enum Command {
     Bench {
         #[arg(long, default_value_t = 5)]
         iterations: u32,
+        /// The test-fest sizes to measure (`testfest --against reference --iuts N`: wall time,
+        /// peak memory), comma-separated; `0` measures none.
+        #[arg(long, value_delimiter = ',', default_value = "1,10,50")]
+        testfest_iuts: Vec<usize>,
     },
 }
 
@@ -511,10 +515,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             let out = dmcts::testfest::run(reg, cat, &roster, opts)?;
             Ok(interrupt.exit_code().filter(|_| !keep_serving).unwrap_or(out.exit_code))
         }
-        Command::Bench { iterations } => {
+        Command::Bench { iterations, testfest_iuts } => {
             let loaded = cli.catalog()?;
             let (reg, cat) = (Arc::new(loaded.registry), Arc::new(loaded.catalog));
             print!("{}", dmcts::bench::run(reg, cat, *iterations)?);
+            let sizes: Vec<usize> = testfest_iuts.iter().copied().filter(|n| *n > 0).collect();
+            print!("{}", dmcts::testfest::bench::report(&sizes)?);
             Ok(0)
         }
     }

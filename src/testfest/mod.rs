@@ -11,6 +11,7 @@
 //! Each IUT's run is an ordinary [`crate::runner::run`] run on its own thread (a run holds no
 //! process-global state: its tokio runtime, listener, interrupt and console are its own; the
 //! console lines go to `DIR/<name>/console.txt`).
+pub mod bench;
 pub mod board;
 pub mod live;
 pub mod pair;
