@@ -197,32 +197,54 @@ fn interop_pairs_are_relayed_and_judged_both_ways() {
     let detail = json(&clean.join("pairs/ref-1-client__ref-2-server.json"));
     let msgs = detail["messages"].as_array().unwrap();
     let kinds: Vec<&str> = msgs.iter().map(|m| m["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["Package#1", "Package#2", "Package#3", "Package#2"]);
-    // Both directions were checked.
+    // A client-initiated session, then the server's notification and the session it opens.
+    let session = ["Package#1", "Package#2", "Package#3", "Package#2"];
+    assert_eq!(kinds, [&session[..], &["Package#0"], &session[..]].concat());
+    // Both directions were checked, every message.
     assert!(msgs.iter().all(|m| !m["checks"].as_array().unwrap().is_empty()));
+    assert!(msgs.iter().flat_map(|m| m["checks"].as_array().unwrap()).all(|c| c["passed"] == true));
+    let names = |i: usize| {
+        msgs[i]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["check"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(names(4).contains(&"notification-digest-valid".to_string()), "{:?}", names(4));
+    assert!(names(5).contains(&"session-alert".to_string()), "{:?}", names(5));
     // The CONT the server named pointed the client back at the relay: the Package#3 came through it.
     assert!(msgs[2]["target"].as_str().unwrap().contains("/dm/cont/"), "{}", msgs[2]);
 
-    let faulty = dir.join("faulty");
-    let (code, out) = dmcts(&[
-        "testfest",
-        "--against",
-        "reference",
-        "--iuts",
-        "2",
-        "--pairs",
-        "--fault",
-        "client.sc-as-string",
-        "--report-dir",
-        faulty.to_str().unwrap(),
-    ]);
-    assert_eq!(code, Some(1), "{out}");
-    let pair = &json(&faulty.join("testfest.json"))["pairs"][0];
-    assert_eq!(pair["verdict"], "fail", "{pair}");
-    let reason = pair["reason"].as_str().unwrap();
-    assert!(reason.contains("message #3 (client → server Package#3): check package3-valid"), "{reason}");
-    let text = std::fs::read_to_string(faulty.join("pairs/ref-1-client__ref-2-server.txt")).unwrap();
-    assert!(text.contains("check package3-valid: FAILED"), "{text}");
+    // A faulty peer on either side: the relay's checks name the message, its direction and the check.
+    for (fault, want) in [
+        ("client.sc-as-string", "message #3 (client → server Package#3): check package3-valid"),
+        ("server.notification-bad-digest", "message #5 (server → client Package#0): check notification-digest-valid"),
+        ("client.notification-id-not-echoed", "message #6 (client → server Package#1): check session-alert"),
+    ] {
+        let faulty = dir.join(fault);
+        let (code, out) = dmcts(&[
+            "testfest",
+            "--against",
+            "reference",
+            "--iuts",
+            "2",
+            "--pairs",
+            "--fault",
+            fault,
+            "--report-dir",
+            faulty.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(1), "{out}");
+        let pair = &json(&faulty.join("testfest.json"))["pairs"][0];
+        assert_eq!(pair["verdict"], "fail", "{fault}: {pair}");
+        let reason = pair["reason"].as_str().unwrap();
+        assert!(reason.contains(want), "{fault}: {reason}");
+        assert!(out.contains(reason), "{fault}: the console names it\n{out}");
+        let text = std::fs::read_to_string(faulty.join("pairs/ref-1-client__ref-2-server.txt")).unwrap();
+        let check = want.rsplit("check ").next().unwrap();
+        assert!(text.contains(&format!("check {check}: FAILED")), "{text}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -183,7 +183,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, roster: &Roster, opts
             break;
         }
         let (Some(c), Some(s)) = (roster.iut(&p.client), roster.iut(&p.server)) else { continue };
-        let res = rt.block_on(pair::run_pair(c, s, &opts.report_dir));
+        let res = rt.block_on(pair::run_pair(c, s, &registry, &opts.report_dir));
         board.pair(res.row());
         pairs.push(res);
     }

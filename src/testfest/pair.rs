@@ -10,14 +10,22 @@
 //!   `generic-alerts-valid`;
 //! - client → server, after a Package#2 without END (Package#3): `package3-valid`,
 //!   `status-matches-commands` (against the Package#2 it answers), `generic-alerts-valid`;
-//! - server → client (Package#2): `package2-valid`.
+//! - server → client (Package#2): `package2-valid`;
+//! - server → client, the notification (Package#0) the server built: `notification-conformant`
+//!   for every SCR item of the server role, `notification-digest-valid` (with the client's
+//!   notification credentials); the Package#1 of the session it opens also
+//!   `session-alert` server-initiated with its NOTIFICATION-ID.
 //!
-//! The scenario is driven through the two upper testers: the server registers the client's
-//! device and queues `GET DevID, CONT, GET DevID` for it (`device.register`,
-//! `commands.enqueue`), then the client opens a session (`session.start`). The pair passes
-//! when that session runs to END with every message passing its checks; it fails on a check
-//! that does not hold or a session that does not end; it is inconclusive when an upper tester
-//! could not set the scenario up.
+//! The scenario is driven through the two upper testers, in two sessions. First the server
+//! registers the client's device (`device.register`, notification address `null`) and queues
+//! `GET DevID, CONT, GET DevID` for it (`commands.enqueue`); the client opens a session
+//! (`session.start`). Then the server queues the same again and sends a notification
+//! (`notification.send`, NOTIFICATION-ID [`NOTIFICATION_ID`]); the relay takes its bytes from the
+//! answer (`data.bytes_b64`), checks them, and hands them to the client (`notification.deliver`,
+//! or a POST to the client's PIXIT `notification.url` when its transport is `http`), which
+//! opens the session the notification asks for. The pair passes when both sessions run to END
+//! with every message passing its checks; it fails on a check that does not hold or a session
+//! that does not end; it is inconclusive when an upper tester could not set the scenario up.
 use super::board::PairRow;
 use super::roster::RosterIut;
 use crate::binding::{Binding, Commands};
@@ -32,6 +40,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The NOTIFICATION-ID of the pair's notification.
+pub const NOTIFICATION_ID: u16 = 4242;
 
 /// One check of one relayed message.
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +160,8 @@ struct RelayLog {
     /// The commands of the last Package#2 that did not end the session.
     pending: Option<Commands>,
     sessions_ended: usize,
+    /// The NOTIFICATION-ID the next Package#1 must echo (a session the notification opened).
+    notified: Option<u16>,
 }
 
 fn origin_of(url: &str) -> String {
@@ -171,26 +184,73 @@ fn path_of(url: &str) -> String {
     }
 }
 
+fn outcome(name: &str, r: Option<Result<(), crate::runner::checks::Failure>>) -> CheckOutcome {
+    match r {
+        Some(Ok(())) => CheckOutcome { check: name.to_string(), passed: true, expected: None, actual: None },
+        Some(Err(f)) => {
+            CheckOutcome { check: name.to_string(), passed: false, expected: Some(f.expected), actual: Some(f.actual) }
+        }
+        None => CheckOutcome {
+            check: name.to_string(),
+            passed: false,
+            expected: Some(format!("a built-in check {name} of the IUTs' binding")),
+            actual: Some("none".into()),
+        },
+    }
+}
+
 fn run_checks(binding: &dyn Binding, names: &[&str], obs: &Observed, ctx: &CheckCtx) -> Vec<CheckOutcome> {
     let args = toml::Table::new();
-    names
-        .iter()
-        .map(|name| match binding.run_builtin(name, &args, obs, ctx) {
-            Some(Ok(())) => CheckOutcome { check: name.to_string(), passed: true, expected: None, actual: None },
-            Some(Err(f)) => CheckOutcome {
-                check: name.to_string(),
+    names.iter().map(|name| outcome(name, binding.run_builtin(name, &args, obs, ctx))).collect()
+}
+
+/// The checks of a notification the server built: conformance for every server SCR item
+/// (problems are charged to items; one outcome lists them all) and the digest.
+fn notification_checks(
+    binding: &dyn Binding,
+    registry: &crate::scr::Registry,
+    bytes: &[u8],
+    credentials: Option<&crate::runner::checks::Credentials>,
+) -> Vec<CheckOutcome> {
+    let json = match binding.decode_notification(bytes) {
+        Ok(j) => j,
+        Err(e) => {
+            return vec![CheckOutcome {
+                check: "notification-decodes".into(),
                 passed: false,
-                expected: Some(f.expected),
-                actual: Some(f.actual),
-            },
-            None => CheckOutcome {
-                check: name.to_string(),
-                passed: false,
-                expected: Some(format!("a built-in check {name} of binding {}", binding.name())),
-                actual: Some("none".into()),
-            },
-        })
-        .collect()
+                expected: Some(format!("a notification: byte {}: {}", e.offset, e.expected)),
+                actual: Some(e.found),
+            }]
+        }
+    };
+    let obs = Observed::Notification { bytes, json: &json };
+    let ctx = CheckCtx { last_commands: None, credentials, saved: None };
+    let mut problems = Vec::new();
+    for item in registry.items_of(crate::scr::Role::Server) {
+        let mut args = toml::Table::new();
+        args.insert("item".into(), item.id.clone().into());
+        if let Some(Err(f)) = binding.run_builtin("notification-conformant", &args, &obs, &ctx) {
+            problems.push(format!("{}: {}", item.id, f.actual));
+        }
+    }
+    let conformant = if problems.is_empty() {
+        CheckOutcome { check: "notification-conformant".into(), passed: true, expected: None, actual: None }
+    } else {
+        CheckOutcome {
+            check: "notification-conformant".into(),
+            passed: false,
+            expected: Some("a notification without problems charged to any server SCR item".into()),
+            actual: Some(problems.join("; ")),
+        }
+    };
+    let mut out = vec![conformant];
+    if credentials.is_some() {
+        out.push(outcome(
+            "notification-digest-valid",
+            binding.run_builtin("notification-digest-valid", &toml::Table::new(), &obs, &ctx),
+        ));
+    }
+    out
 }
 
 async fn relay(State(r): State<Arc<Relay>>, req: Request) -> Response {
@@ -227,10 +287,16 @@ async fn relay(State(r): State<Arc<Relay>>, req: Request) -> Response {
             (false, _) => ("other".to_string(), Vec::new()),
             (true, None) => {
                 let ctx = CheckCtx { last_commands: None, credentials: None, saved: None };
-                (
-                    "Package#1".to_string(),
-                    run_checks(r.binding.as_ref(), &["package1-valid", "generic-alerts-valid"], &obs, &ctx),
-                )
+                let mut checks =
+                    run_checks(r.binding.as_ref(), &["package1-valid", "generic-alerts-valid"], &obs, &ctx);
+                // The session the notification asked for: announced as such, echoing its id.
+                if let Some(id) = log.notified {
+                    let mut args = toml::Table::new();
+                    args.insert("type".into(), "server-initiated".into());
+                    args.insert("notification_id".into(), i64::from(id).into());
+                    checks.push(outcome("session-alert", r.binding.run_builtin("session-alert", &args, &obs, &ctx)));
+                }
+                ("Package#1".to_string(), checks)
             }
             (true, Some(cmds)) => {
                 let ctx = CheckCtx { last_commands: Some(cmds), credentials: None, saved: None };
@@ -241,6 +307,9 @@ async fn relay(State(r): State<Arc<Relay>>, req: Request) -> Response {
     };
     {
         let mut log = r.log.lock().unwrap_or_else(|p| p.into_inner());
+        if is_package && log.pending.is_none() {
+            log.notified = None;
+        }
         let n = log.messages.len() + 1;
         log.messages.push(Message {
             n,
@@ -355,7 +424,8 @@ async fn ut_call(
     let req = UtRequest { action: action.into(), case: "PAIR".into(), step: steps.len() + 1, args };
     match ut.call(&req, timeout).await {
         Ok(a) if a.status == UtStatus::Done => {
-            steps.push(format!("{who} {action}: done"));
+            let data = if a.data.is_null() { String::new() } else { format!(" {}", a.data) };
+            steps.push(format!("{who} {action}: done{data}"));
             Ok(a.data)
         }
         Ok(a) => {
@@ -373,7 +443,12 @@ async fn ut_call(
 
 /// Runs the pair scenario between `client` and `server` through a relay at the client's
 /// suite address.
-pub async fn run_pair(client: &RosterIut, server: &RosterIut, report_dir: &Path) -> PairResult {
+pub async fn run_pair(
+    client: &RosterIut,
+    server: &RosterIut,
+    registry: &crate::scr::Registry,
+    report_dir: &Path,
+) -> PairResult {
     let mut steps = Vec::new();
     let result = |verdict: Verdict, reason: String, messages: Vec<Message>, steps: Vec<String>| PairResult {
         client: client.name.clone(),
@@ -435,7 +510,35 @@ pub async fn run_pair(client: &RosterIut, server: &RosterIut, report_dir: &Path)
     });
     let step = cics.pixit.timeouts.step().max(sics.pixit.timeouts.step());
     let dev_id = cics.pixit.iut.dev_id.clone().unwrap_or_default();
-    let setup = async {
+    let devid = "urn:oma:mo:oma-dm-devinfo:1.0//DevID";
+    let queue = serde_json::json!({ "dev_id": dev_id, "commands": [["GET", devid], ["CONT"], ["GET", devid]] });
+    let credentials = match (&cics.pixit.notification.secret, &cics.pixit.notification.auth_data) {
+        (Some(s), Some(a)) => {
+            Some(crate::runner::checks::Credentials { secret: s.as_bytes().to_vec(), auth_data: a.as_bytes().to_vec() })
+        }
+        _ => None,
+    };
+    // Until `sessions` sessions have ended (and a quiet moment after, for a package sent
+    // after END), or the client's case timeout.
+    let wait_sessions = |sessions: usize| {
+        let relay = relay.clone();
+        let (case, quiet) = (cics.pixit.timeouts.case(), cics.pixit.timeouts.quiet_period());
+        async move {
+            let deadline = tokio::time::Instant::now() + case;
+            loop {
+                let notified = relay.changed.notified();
+                if relay.log.lock().unwrap_or_else(|p| p.into_inner()).sessions_ended >= sessions {
+                    tokio::time::sleep(quiet).await;
+                    return true;
+                }
+                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                    return false;
+                }
+            }
+        }
+    };
+    let mut ended = 0usize;
+    let scenario = async {
         let _ = ut_call(&sut, "server", action::RESET, serde_json::json!({}), &mut steps, step).await;
         let _ = ut_call(&cut, "client", action::RESET, serde_json::json!({}), &mut steps, step).await;
         let mut register = serde_json::json!({
@@ -450,32 +553,68 @@ pub async fn run_pair(client: &RosterIut, server: &RosterIut, report_dir: &Path)
             register["credentials"] = serde_json::json!({ "username": u, "password": p });
         }
         ut_call(&sut, "server", action::DEVICE_REGISTER, register, &mut steps, step).await?;
-        let devid = "urn:oma:mo:oma-dm-devinfo:1.0//DevID";
-        let cmds = serde_json::json!({ "dev_id": dev_id, "commands": [["GET", devid], ["CONT"], ["GET", devid]] });
-        ut_call(&sut, "server", action::COMMANDS_ENQUEUE, cmds, &mut steps, step).await?;
+        // Session 1: client-initiated.
+        ut_call(&sut, "server", action::COMMANDS_ENQUEUE, queue.clone(), &mut steps, step).await?;
         ut_call(&cut, "client", action::SESSION_START, serde_json::json!({}), &mut steps, step).await?;
+        if !wait_sessions(1).await {
+            return Ok(());
+        }
+        ended = 1;
+        // Session 2: opened by the server's notification.
+        ut_call(&sut, "server", action::COMMANDS_ENQUEUE, queue.clone(), &mut steps, step).await?;
+        let send = serde_json::json!({ "dev_id": dev_id, "req_mos": false, "notification_id": NOTIFICATION_ID });
+        let data = ut_call(&sut, "server", action::NOTIFICATION_SEND, send, &mut steps, step).await?;
+        let bytes = data
+            .get("bytes_b64")
+            .and_then(|b| b.as_str())
+            .and_then(|b| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok())
+            .ok_or_else(|| "server notification.send: the answer has no data.bytes_b64 to relay".to_string())?;
+        {
+            let mut log = relay.log.lock().unwrap_or_else(|p| p.into_inner());
+            let n = log.messages.len() + 1;
+            let checks = notification_checks(relay.binding.as_ref(), registry, &bytes, credentials.as_ref());
+            log.messages.push(Message {
+                n,
+                direction: "server → client",
+                kind: "Package#0".into(),
+                method: None,
+                target: "notification.send → notification.deliver".into(),
+                status: None,
+                body: hex::encode(&bytes),
+                checks,
+            });
+            log.notified = Some(NOTIFICATION_ID);
+        }
+        match &cics.pixit.notification {
+            crate::ics::NotificationPixit {
+                transport: crate::ics::NotificationTransport::Http,
+                url: Some(url),
+                ..
+            } => {
+                let posted = relay
+                    .http
+                    .post(url)
+                    .header("content-type", relay.binding.notification_media_type())
+                    .body(bytes.clone())
+                    .send()
+                    .await;
+                steps.push(match posted {
+                    Ok(a) => format!("relay POST {url}: {}", a.status()),
+                    Err(e) => format!("relay POST {url}: {e}"),
+                });
+            }
+            _ => {
+                let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+                let args = serde_json::json!({ "bytes_b64": b64 });
+                ut_call(&cut, "client", action::NOTIFICATION_DELIVER, args, &mut steps, step).await?;
+            }
+        }
+        if wait_sessions(2).await {
+            ended = 2;
+        }
         Ok::<(), String>(())
     };
-    let set_up = setup.await;
-    // The session: until it ends (and a quiet moment after, for a package sent after END), or
-    // the client's case timeout.
-    let mut ended = false;
-    if set_up.is_ok() {
-        let deadline = tokio::time::Instant::now() + cics.pixit.timeouts.case();
-        loop {
-            let notified = relay.changed.notified();
-            if relay.log.lock().unwrap_or_else(|p| p.into_inner()).sessions_ended > 0 {
-                ended = true;
-                break;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                break;
-            }
-        }
-        if ended {
-            tokio::time::sleep(cics.pixit.timeouts.quiet_period()).await;
-        }
-    }
+    let set_up = scenario.await;
     let _ = stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
     let messages = relay.log.lock().unwrap_or_else(|p| p.into_inner()).messages.clone();
@@ -492,12 +631,21 @@ pub async fn run_pair(client: &RosterIut, server: &RosterIut, report_dir: &Path)
             )
         })
     });
-    let after_end = {
-        // A package after the END that closed the session.
-        let end_at = messages.iter().position(|m| m.kind == "Package#2" && m.body.contains("\"END\""));
-        end_at.and_then(|i| {
-            messages[i + 1..].iter().find(|m| m.direction == "client → server" && m.method.is_some()).map(|m| m.n)
-        })
+    // A Package#3 right after the Package#2 that ended the session (the relay took it for a new
+    // session's Package#1, as no commands were pending): statuses, no session alert.
+    let after_end = messages.windows(2).find_map(|w| {
+        let ended = w[0].kind == "Package#2" && w[0].body.contains(r#""END""#);
+        let body: serde_json::Value = serde_json::from_str(&w[1].body).unwrap_or_default();
+        let p3 = w[1].kind == "Package#1" && body.get("Status").is_some() && body.get("Alert").is_none();
+        (ended && p3).then_some(w[1].n)
+    });
+    // A client accepts notifications only from its account's server (SERVER-ID).
+    let srv_id_note = match (&cics.pixit.account.server_id, &sics.pixit.account.server_id) {
+        (c, s) if ended == 1 && c != s => format!(
+            "; note: the client's account names SERVER-ID {c:?}, the server's ICS {s:?}: a client ignores a \
+             notification from a server that is not its account's"
+        ),
+        _ => String::new(),
     };
     let (verdict, reason) = if let Some(f) = first_failure {
         (Verdict::Fail, f)
@@ -505,14 +653,19 @@ pub async fn run_pair(client: &RosterIut, server: &RosterIut, report_dir: &Path)
         (Verdict::Fail, format!("message #{n}: the client sent a package after the Package#2 that ended the session"))
     } else if let Err(e) = set_up {
         (Verdict::Inconc, format!("the scenario could not be set up: {e}"))
-    } else if !ended {
+    } else if ended < 2 {
         (
             Verdict::Fail,
-            format!("the session did not end within the client's case timeout ({} message(s) relayed)", messages.len()),
+            format!(
+                "session {} ({}) did not end within the client's case timeout ({} message(s) relayed)",
+                ended + 1,
+                if ended == 0 { "client-initiated" } else { "opened by the notification" },
+                messages.len()
+            ) + &srv_id_note,
         )
     } else {
         let n = messages.len();
-        (Verdict::Pass, format!("{n} message(s) relayed, every check held, the session ended"))
+        (Verdict::Pass, format!("{n} message(s) relayed in 2 sessions, every check held, both sessions ended"))
     };
     let out = result(verdict, reason, messages, steps);
     let dir = report_dir.join(super::PAIRS_DIR);

@@ -124,6 +124,9 @@ server_url = "http://127.0.0.1:{port}/dm"
 [pixit.iut]
 dev_id = "{dev_id}"
 
+[pixit.account]
+server_id = "{server_id}"
+
 [pixit.notification]
 transport = "upper-tester"
 secret = "{secret}"
@@ -151,6 +154,7 @@ default_data = {{ Config = {{ Server = "dmcts" }} }}
         secret = ref_ics::REFERENCE_SECRET,
         auth = ref_ics::REFERENCE_AUTH_DATA,
         moid = client::store::MOID_CONFIG,
+        server_id = server::DEFAULT_SERVER_ID,
     )
 }
 
@@ -249,6 +253,9 @@ pub fn start_peers(
                 let port = ports.next().ok_or_else(|| anyhow::anyhow!("no port left"))?;
                 args.push("--server-uri".into());
                 args.push(format!("http://127.0.0.1:{port}/dm"));
+                // Its account is the reference server's (SrvID), so that it can pair with one.
+                args.push("--server-id".into());
+                args.push(server::DEFAULT_SERVER_ID.into());
                 let (child, urls) = start(&args, &log, 2)?;
                 peers.children.push(child);
                 client_ics(registry, port, url_of(&urls, "upper tester")?, &name)
