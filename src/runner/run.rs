@@ -137,12 +137,15 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> 
     run_with(registry, catalog, opts, RunHooks::default())
 }
 
+/// Called with each case's result as the run records it.
+pub type OnCase = Arc<dyn Fn(&CaseResult) + Send + Sync>;
+
 /// What a caller running several runs in one process (the test-fest) adds to a run: a callback
 /// for each case's result as it is recorded, and quiet (the run prints no endpoints or notes on
 /// stdout; its console lines go where `libtest.logfile` says).
 #[derive(Clone, Default)]
 pub struct RunHooks {
-    pub on_case: Option<Arc<dyn Fn(&CaseResult) + Send + Sync>>,
+    pub on_case: Option<OnCase>,
     pub quiet: bool,
 }
 
