@@ -207,12 +207,37 @@ exec_result_alert_type = "urn:oma:at:dmcts-test:1.0:OperationComplete"
     )
 }
 
-/// Free loopback ports, distinct (each held until all are chosen, then released for the
-/// suite's listeners to bind).
+/// Free loopback ports for the client slots' suite listeners, distinct, chosen below the
+/// system's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`): a port the system hands
+/// out for `bind(0)` or an outgoing connection (the peers', the server runs' listeners) could be
+/// taken between choosing it here and the run binding it. Each is checked free when chosen; the
+/// start is spread by process id so that test-fests started side by side do not pick the same.
 fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
-    let held: Vec<std::net::TcpListener> =
-        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    Ok(held.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<Result<_, _>>()?)
+    let (lo, hi) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|x| x.parse::<u32>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999));
+    // A band of 10000 ports outside the ephemeral range: below it, or above it if it starts low.
+    let (start, end) = if lo > 11024 { (lo - 10000, lo) } else { (hi + 1, 65536.min(hi + 10001)) };
+    let span = end.saturating_sub(start).max(1);
+    let offset = (std::process::id() * 7919) % span;
+    let mut out = Vec::new();
+    for k in 0..span {
+        if out.len() == n {
+            break;
+        }
+        let port = (start + (offset + k) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            out.push(port);
+        }
+    }
+    if out.len() < n {
+        anyhow::bail!("found only {} free loopback ports of the {n} the client slots need", out.len());
+    }
+    Ok(out)
 }
 
 /// Starts the N reference peers (switched into the `faults` of their role), writes their ICS
