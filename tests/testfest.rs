@@ -381,3 +381,47 @@ async fn the_cli_serves_the_live_page_of_a_real_test_fest() {
     assert_eq!(finished, events.len() - 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The roster path end to end: two vendors' IUTs (here the reference peers, started by the test
+/// on their own ports) listed in a roster file with a pair; every case passes, the pair passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_of_a_client_and_a_server_with_a_pair_runs_end_to_end() {
+    use dmcts::reference::{client, server};
+    let reg = registry();
+    let dir = scratch("roster-run");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{port}/dm"));
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.server_id = server::DEFAULT_SERVER_ID.into();
+    let cl = client::spawn(cfg).await.unwrap();
+    let mut scfg = server::ServerConfig::new();
+    scfg.listen = "127.0.0.1:0".parse().unwrap();
+    let srv = server::spawn(scfg).await.unwrap();
+    let c_ics = dmcts::testfest::reference::client_ics(&reg, port, &cl.ut_url, "vendor-a");
+    std::fs::write(dir.join("client.toml"), c_ics).unwrap();
+    let s_ics = dmcts::testfest::reference::server_ics(&reg, &srv.dm_url, &srv.ut_url, "vendor-b");
+    std::fs::write(dir.join("server.toml"), s_ics).unwrap();
+    let roster = "[testfest]\ntitle = \"roster test\"\n\n[[iut]]\nname = \"vendor-a\"\nics = \"client.toml\"\nrole = \"client\"\n\n\
+                  [[iut]]\nname = \"vendor-b\"\nics = \"server.toml\"\nrole = \"server\"\n\n\
+                  [[pair]]\nclient = \"vendor-a\"\nserver = \"vendor-b\"\n";
+    std::fs::write(dir.join("roster.toml"), roster).unwrap();
+    let (r, reports) = (dir.join("roster.toml"), dir.join("reports"));
+    let (code, out) = tokio::task::spawn_blocking(move || {
+        dmcts(&["testfest", "--roster", r.to_str().unwrap(), "--report-dir", reports.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    cl.shutdown().await;
+    srv.shutdown().await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("roster test") && out.contains("client \\ server"), "{out}");
+    let summary = json(&dir.join("reports/testfest.json"));
+    assert_eq!(summary["title"], "roster test");
+    for iut in summary["iuts"].as_array().unwrap() {
+        assert_eq!(iut["counts"]["fail"], 0, "{iut}");
+        assert!(iut["counts"]["pass"].as_u64().unwrap() > 20, "{iut}");
+    }
+    assert_eq!(summary["pairs"][0]["verdict"], "pass", "{}", summary["pairs"][0]);
+    assert_eq!(summary["pairs"][0]["messages"], 9);
+    let _ = std::fs::remove_dir_all(&dir);
+}
