@@ -425,3 +425,64 @@ async fn a_roster_of_a_client_and_a_server_with_a_pair_runs_end_to_end() {
     assert_eq!(summary["pairs"][0]["messages"], 9);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// testfest.json and the console matrix, for a fixed summary (independent of the catalog):
+/// counts and requirement tables per IUT, a run that could not be made, and the pair matrix
+/// with the reason of the pair that failed.
+#[test]
+fn the_summary_and_its_console_matrix() {
+    use dmcts::testfest::summary::{Counts, IutSummary, PairSummary, Summary, TableCell};
+    use dmcts::verdict::Verdict;
+    let iut = |name: &str, role: &str, pass: usize, fail: usize| IutSummary {
+        name: name.into(),
+        role: role.into(),
+        product: format!("Vendor {name} 1.0"),
+        reports: name.into(),
+        error: None,
+        interrupted: false,
+        counts: Counts { pass, fail, not_applicable: 3, ..Counts::default() },
+        tables: [
+            (
+                "DM-PACK".to_string(),
+                TableCell {
+                    pass,
+                    ran: pass + fail,
+                    verdict: Some(if fail > 0 { Verdict::Fail } else { Verdict::Pass }),
+                },
+            ),
+            ("FUMO".to_string(), TableCell { pass: 1, ran: 1, verdict: Some(Verdict::Pass) }),
+        ]
+        .into(),
+        cases: [("TC-DMC-SESS-001".to_string(), if fail > 0 { Verdict::Fail } else { Verdict::Pass })].into(),
+    };
+    let mut broken = iut("gamma-server", "server", 0, 0);
+    broken.error = Some("cannot listen on 127.0.0.1:8710: Address already in use".into());
+    broken.tables.clear();
+    let pair = |c: &str, s: &str, v: Verdict, reason: &str| PairSummary {
+        client: c.into(),
+        server: s.into(),
+        verdict: v,
+        reason: reason.into(),
+        messages: 9,
+        checks_failed: usize::from(v == Verdict::Fail),
+        trace: format!("pairs/{c}__{s}.txt"),
+    };
+    let summary = Summary {
+        title: "Spring test-fest".into(),
+        suite_version: "0.1.0".into(),
+        wall_ms: 1234,
+        iuts: vec![iut("acme-client", "client", 25, 1), iut("beta-server", "server", 27, 0), broken],
+        pairs: vec![
+            pair("acme-client", "beta-server", Verdict::Pass, "9 message(s) relayed in 2 sessions, every check held"),
+            pair(
+                "acme-client",
+                "gamma-server",
+                Verdict::Fail,
+                "message #3 (client → server Package#3): check package3-valid expected a Package#3, actual \"200\"",
+            ),
+        ],
+    };
+    assert_eq!(summary.exit_code(), 2, "a run that could not be made is a configuration error");
+    insta::assert_snapshot!("summary_matrix", summary.matrix());
+    insta::assert_json_snapshot!("summary_json", summary);
+}

@@ -211,10 +211,17 @@ impl Summary {
             out.push('\n');
         }
         if !self.pairs.is_empty() {
-            let mut servers: Vec<&str> = self.pairs.iter().map(|p| p.server.as_str()).collect();
-            servers.dedup();
-            let mut clients: Vec<&str> = self.pairs.iter().map(|p| p.client.as_str()).collect();
-            clients.dedup();
+            // In roster order, each once.
+            let mut servers: Vec<&str> = Vec::new();
+            let mut clients: Vec<&str> = Vec::new();
+            for p in &self.pairs {
+                if !servers.contains(&p.server.as_str()) {
+                    servers.push(&p.server);
+                }
+                if !clients.contains(&p.client.as_str()) {
+                    clients.push(&p.client);
+                }
+            }
             let cw = clients.iter().map(|c| c.len()).max().unwrap_or(6).max(15);
             out.push_str(&format!("\n{:<cw$}", "client \\ server"));
             for s in &servers {
