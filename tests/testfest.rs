@@ -324,9 +324,18 @@ async fn the_live_page_reports_each_verdict_as_it_arrives() {
 /// the events count one verdict per case of each IUT, all before `finished`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_serves_the_live_page_of_a_real_test_fest() {
+    /// Ends the test-fest as an operator would (SIGTERM: it stops its reference peers).
     struct Kill(Child);
     impl Drop for Kill {
         fn drop(&mut self) {
+            // SAFETY: a plain kill(2) of our own child.
+            unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+            for _ in 0..100 {
+                if matches!(self.0.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
             let _ = self.0.kill();
             let _ = self.0.wait();
         }

@@ -50,13 +50,21 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 fn start(args: &[String], log: &Path, want: usize) -> anyhow::Result<(Child, Vec<(String, String)>)> {
     let exe = std::env::current_exe()?;
     let log_file = std::fs::File::create(log).map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
-    let mut child = Command::new(exe)
-        .arg("reference")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .spawn()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("reference").args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::from(log_file));
+    // A test-fest killed outright (SIGKILL: no chance to stop its peers) takes its peers along.
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd.spawn()?;
     let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let (tx, rx) = std::sync::mpsc::channel();
     // Read to the end: a closed pipe would end the peer on its next line (SIGPIPE).
