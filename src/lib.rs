@@ -14,6 +14,7 @@
 //! - [`report`]: JUnit, coverage, run.json and per-case traces.
 //! - [`reference`]: the bundled reference DM client and server, with injected faults.
 //! - [`certification`]: expected results, diff of runs, repeated runs, certification bundles.
+//! - [`testfest`]: many IUTs at once, a live page, interop pairs (`dmcts testfest`).
 pub mod bench;
 pub mod binding;
 pub mod bundle;
@@ -26,6 +27,7 @@ pub mod report;
 pub mod runner;
 pub mod scr;
 pub mod selftest;
+pub mod testfest;
 pub mod trace;
 pub mod upper_tester;
 pub mod verdict;

@@ -141,10 +141,43 @@ enum Command {
         #[arg(long, default_value = "reports/selftest")]
         report_dir: PathBuf,
     },
+    /// Test-fest: many IUTs at once (a roster, or N reference peers), each with its own
+    /// listener, port and report folder; a live page; interop pairs relayed by the suite.
+    Testfest {
+        /// The roster: the IUTs (name, ICS, role) and the interop pairs (docs/testfest.md).
+        #[arg(long, conflicts_with = "against", required_unless_present = "against")]
+        roster: Option<PathBuf>,
+        /// `reference`: N bundled reference peers as IUTs (separate processes; odd slots clients,
+        /// even slots servers).
+        #[arg(long, value_parser = ["reference"], requires = "iuts")]
+        against: Option<String>,
+        /// How many reference peers (with --against reference).
+        #[arg(long, requires = "against")]
+        iuts: Option<usize>,
+        /// Pair each reference client slot with the server slot after it (with --against reference).
+        #[arg(long, requires = "against")]
+        pairs: bool,
+        /// Switch the reference peers of the fault's role into it (with --against reference), repeatable.
+        #[arg(long = "fault", requires = "against")]
+        faults: Vec<String>,
+        /// Where the reports go: DIR/<iut>/, DIR/pairs/, DIR/testfest.json.
+        #[arg(long, default_value = "reports/testfest")]
+        report_dir: PathBuf,
+        /// The live page's port on 127.0.0.1 (0: the system chooses; the URL is printed).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// After the runs, keep serving the live page until Ctrl-C.
+        #[arg(long)]
+        keep_serving: bool,
+    },
     /// Measure the wall time of the reference run and of the selftest, and the per-case overhead.
     Bench {
         #[arg(long, default_value_t = 5)]
         iterations: u32,
+        /// The test-fest sizes to measure (`testfest --against reference --iuts N`: wall time,
+        /// peak memory), comma-separated; `0` measures none.
+        #[arg(long, value_delimiter = ',', default_value = "1,10,50")]
+        testfest_iuts: Vec<usize>,
     },
     /// Regenerate a report from a run's JSON reports.
     Report {
@@ -608,10 +641,42 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             print!("{}", outcome.summary);
             Ok(if outcome.ok { 0 } else { 1 })
         }
-        Command::Bench { iterations } => {
+        Command::Testfest { roster, against: _, iuts, pairs, faults, report_dir, port, keep_serving } => {
+            let bundle::Loaded { registry, catalog, info } = cli.catalog()?;
+            let (reg, cat) = (Arc::new(registry), Arc::new(catalog));
+            for f in faults {
+                if dmcts::reference::faults::find(f).is_none() {
+                    anyhow::bail!("unknown reference fault {f:?} (dmcts reference faults lists them)");
+                }
+            }
+            std::fs::create_dir_all(report_dir)
+                .map_err(|e| anyhow::anyhow!("cannot write reports to {} (--report-dir): {e}", report_dir.display()))?;
+            let (roster, _peers) = match (roster, iuts) {
+                (Some(path), _) => (dmcts::testfest::roster::Roster::load(path, &reg)?, None),
+                (None, Some(n)) => {
+                    let (r, p) = dmcts::testfest::reference::start_peers(&reg, *n, faults, *pairs, report_dir, None)?;
+                    (r, Some(p))
+                }
+                (None, None) => anyhow::bail!("give --roster FILE or --against reference --iuts N"),
+            };
+            let interrupt = Interrupt::default();
+            interrupt::install_signal_handlers(&interrupt)?;
+            let opts = dmcts::testfest::Options {
+                report_dir: report_dir.clone(),
+                port: *port,
+                interrupt: interrupt.clone(),
+                catalog: Some(info),
+                keep_serving: *keep_serving,
+            };
+            let out = dmcts::testfest::run(reg, cat, &roster, opts)?;
+            Ok(interrupt.exit_code().filter(|_| !keep_serving).unwrap_or(out.exit_code))
+        }
+        Command::Bench { iterations, testfest_iuts } => {
             let loaded = cli.catalog()?;
             let (reg, cat) = (Arc::new(loaded.registry), Arc::new(loaded.catalog));
             print!("{}", dmcts::bench::run(reg, cat, *iterations)?);
+            let sizes: Vec<usize> = testfest_iuts.iter().copied().filter(|n| *n > 0).collect();
+            print!("{}", dmcts::testfest::bench::report(&sizes)?);
             Ok(0)
         }
         Command::Report { command: ReportCommand::Html { input, output } } => {

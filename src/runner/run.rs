@@ -133,7 +133,31 @@ pub struct RunOutput {
     pub applicability: Vec<crate::ics::Applicability>,
 }
 
-pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions) -> anyhow::Result<RunOutput> {
+pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, opts: RunOptions) -> anyhow::Result<RunOutput> {
+    run_with(registry, catalog, opts, RunHooks::default())
+}
+
+/// Called with each case's result as the run records it.
+pub type OnCase = Arc<dyn Fn(&CaseResult) + Send + Sync>;
+
+/// What a caller running several runs in one process (the test-fest) adds to a run: a callback
+/// for each case's result as it is recorded, and quiet (the run prints no endpoints or notes on
+/// stdout; its console lines go where `libtest.logfile` says).
+#[derive(Clone, Default)]
+pub struct RunHooks {
+    pub on_case: Option<OnCase>,
+    pub quiet: bool,
+}
+
+/// [`run`], with [`RunHooks`]. A run is a value: nothing in it is process-global (the progress
+/// line is the installed one, or none; the interrupt is the one in `opts`), so several may run
+/// at once on separate threads.
+pub fn run_with(
+    registry: Arc<Registry>,
+    catalog: Arc<Catalog>,
+    mut opts: RunOptions,
+    hooks: RunHooks,
+) -> anyhow::Result<RunOutput> {
     let (threads, note) = test_threads(&opts.target, opts.libtest.test_threads);
     opts.libtest.test_threads = Some(threads);
     let digest = match &opts.catalog {
@@ -161,14 +185,16 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
         };
         return Ok(RunOutput { result, applicability: Vec::new() });
     }
-    if let Some(note) = note {
+    if let Some(note) = note.filter(|_| !hooks.quiet) {
         eprintln!("{note}");
     }
     let rt = Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build()?);
     let results: Arc<Mutex<BTreeMap<String, CaseResult>>> = Arc::default();
     let prepared = Arc::new(rt.block_on(target::prepare(&opts.target, &registry))?);
     // Where the IUT must send what, as bound, before the first case.
-    print!("{}", prepared.start_note());
+    if !hooks.quiet {
+        print!("{}", prepared.start_note());
+    }
     let run_deadline = std::time::Instant::now() + prepared.run_timeout;
 
     let mut trials = Vec::new();
@@ -176,7 +202,11 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
         let case = Arc::new(case.clone());
         let record = {
             let results = results.clone();
+            let on_case = hooks.on_case.clone();
             move |r: CaseResult| {
+                if let Some(f) = &on_case {
+                    f(&r);
+                }
                 results.lock().unwrap_or_else(|p| p.into_inner()).insert(r.id.clone(), r);
             }
         };
@@ -254,7 +284,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
     }
     rt.block_on(prepared.shutdown());
     let late_traffic = prepared.late_traffic();
-    if !late_traffic.is_empty() {
+    if !late_traffic.is_empty() && !hooks.quiet {
         println!(
             "note: {} request(s) of the IUT arrived after their case had ended: answered, never judged as a later \
              case's (run.json late_traffic)",
@@ -263,7 +293,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
     }
     let informational: Vec<String> =
         cases.iter().flat_map(|c| c.informational.iter().map(move |i| format!("  {} {}", c.id, i.line()))).collect();
-    if !informational.is_empty() {
+    if !informational.is_empty() && !hooks.quiet {
         println!(
             "note: {} failed judgement(s) rest on an inference the profile makes informational: recorded, no verdict \
              changed (run.json cases[].informational):\n{}",
