@@ -110,6 +110,7 @@
 //! upload-not-serialized, uri-without-instance-slash, exec-parameters-reversed,
 //! default-parameters-reversed.
 mod notify;
+pub mod scomo;
 mod session;
 pub mod store;
 
@@ -353,6 +354,85 @@ pub const FAULTS: &[FaultInfo] = &[
         "DEFAULT's parameters are read in the order other than the profile's (the URI is stored under the wrong MOID)",
         ["DM-PACK-023-C-O"]
     ),
+    fault!(
+        Client,
+        "scomo-delivered-not-kept",
+        "HGET into SCOMO Inventory/Delivered/<x> (and its Data) is answered 200 but nothing is kept",
+        ["SCOMO-002-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-exec-sync",
+        "an EXEC of an SCOMO operation is performed and answered 200 at once: no 202, no result alert",
+        ["SCOMO-003-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-result-missing",
+        "an SCOMO operation is answered 202 but its result alert is never sent",
+        ["SCOMO-004-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-result-wrong-type",
+        "the SCOMO result alert has the FUMO AlertType urn:oma:at:fumo:1.0:DownloadAndUpdate",
+        ["SCOMO-004-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-result-wrong-source",
+        "the SCOMO result alert's SourceURI is the SCOMO instance root, not the executed operation node",
+        ["SCOMO-004-C-M"]
+    ),
+    fault!(Client, "scomo-result-no-code", "the SCOMO result alert's Data carries no ResultCode", ["SCOMO-005-C-M"]),
+    fault!(
+        Client,
+        "scomo-result-lies",
+        "an Install that failed (invalid package) is reported with ResultCode 1200",
+        ["SCOMO-005-C-M", "SCOMO-012-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-install-not-deployed",
+        "Install reports 1200 but no component appears in Inventory/Deployed",
+        ["SCOMO-006-C-M", "SCOMO-005-C-M", "SCOMO-011-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-inactive-installed-active",
+        "InstallInactive deploys the component Active (State 20), a wrong state",
+        ["SCOMO-007-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-remove-kept",
+        "Remove of a deployed component reports 1200 but the component stays in Inventory/Deployed",
+        ["SCOMO-008-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-deactivate-state-unchanged",
+        "Deactivate reports 1200 but the component's State stays 20 (Active)",
+        ["SCOMO-009-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-dp-state-stale",
+        "after Install the delivered package's State stays 10 (Delivered) instead of 20 (Installed)",
+        ["SCOMO-010-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-download-skipped",
+        "Download/DownloadInstall never fetches PkgURL and reports 1402 (Download failed) at once",
+        ["SCOMO-011-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-corrupt-installed",
+        "a package that fails validation is installed and reported 1200",
+        ["SCOMO-012-C-O"]
+    ),
 ];
 
 /// The faults this peer is switched into.
@@ -556,7 +636,12 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
             wait_idle(&sh, Duration::from_secs(5)).await;
             UtAnswer::done(Value::Null)
         }
-        action::IUT_STATE => ut_server::iut_state_answer(sh.is_idle()),
+        action::IUT_STATE => {
+            let mut a = ut_server::iut_state_answer(sh.is_idle());
+            // The SCOMO inventory, so a vendor (or a test) can watch the operations' State.
+            a.data["scomo"] = scomo::state_summary(&sh.lock().store);
+            a
+        }
         action::IDLE => match wait_idle(&sh, Duration::from_secs(5)).await {
             true => UtAnswer::done(Value::Null),
             false => UtAnswer::failed("still busy after 5 s"),

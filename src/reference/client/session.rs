@@ -369,6 +369,12 @@ async fn fetch_mo(sh: &Shared, url: &str) -> Result<Vec<Value>, u16> {
 /// The HGET procedure (also used for DEFAULT fallback): fetch, then store at `client_uri` or
 /// create new instances. Returns the status entry.
 pub(super) async fn hget(sh: &Shared, url: &str, client_uri: Option<&str>) -> Map<String, Value> {
+    if let Some(st) = match client_uri {
+        Some(cu) => super::scomo::hget(sh, url, cu).await,
+        None => None,
+    } {
+        return st;
+    }
     let elements = match fetch_mo(sh, url).await {
         Ok(e) => e,
         Err(sc) => return status(sc),
@@ -435,6 +441,13 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
                 Err(sc) => return status(sc),
             };
             let Some(t) = t else { return status(404) };
+            // SCOMO operations: always asynchronous, with their own result alert (digest §3.4).
+            let scomo_op = super::scomo::operation(&sh.lock().store, &t);
+            if let Some(op) = scomo_op {
+                let (st, result) = super::scomo::exec(sh, op, &client_uri, server_uri).await;
+                sess.async_results.extend(result);
+                return st;
+            }
             let (alert_type, download_url, long) = {
                 let g = sh.lock();
                 let Some(alert_type) = g.store.exec_alert(&t) else { return status(405) };
