@@ -222,7 +222,13 @@ pub const FAULTS: &[FaultInfo] = &[
         "HGET, HPUT, HPOST, DELETE and GET are reported 202 instead of their final status",
         ["DM-PACK-025-C-M"]
     ),
-    fault!(Client, "hget-not-stored", "HGET answers as if it stored the data but stores nothing", ["DM-PACK-014-C-M"]),
+    fault!(
+        Client,
+        "hget-not-stored",
+        "HGET answers as if it stored the data but stores nothing",
+        // An SCOMO package delivered by HGET is then not kept either.
+        ["DM-PACK-014-C-M", "SCOMO-002-C-M"]
+    ),
     fault!(
         Client,
         "hget-no-uri",
@@ -395,7 +401,7 @@ pub const FAULTS: &[FaultInfo] = &[
         Client,
         "scomo-install-not-deployed",
         "Install reports 1200 but no component appears in Inventory/Deployed",
-        ["SCOMO-006-C-M", "SCOMO-005-C-M", "SCOMO-011-C-O"]
+        ["SCOMO-006-C-M", "SCOMO-005-C-M", "SCOMO-007-C-O", "SCOMO-011-C-O"]
     ),
     fault!(
         Client,
