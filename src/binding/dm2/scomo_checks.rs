@@ -131,15 +131,15 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
     },
     CheckDef {
         name: "scomo-result-code",
-        about: "args.source_uri, args.outcome (\"success\" | \"failure\"): the SCOMO result alert of that EXEC (in \
+        about: "args.source_uri, args.outcome (\"success\" | \"failure\" | \"any\"): the SCOMO result alert of that EXEC (in \
                 this package or args.earlier) carries a ResultCode (profile scomo_result_data) of the SCOMO table: \
                 1200/1250-1299 for success, a defined failure code (14xx, 15xx) for failure",
         args: &[arg("source_uri", ArgKind::Str), arg("outcome", ArgKind::Str), opt_arg("earlier", ArgKind::Str)],
         run: |b, args, obs, ctx| {
             let uri = arg_str(args, "source_uri")?;
             let outcome = arg_str(args, "outcome")?;
-            if !matches!(outcome, "success" | "failure") {
-                return Err(Failure::case_defect("args.outcome \"success\" or \"failure\""));
+            if !matches!(outcome, "success" | "failure" | "any") {
+                return Err(Failure::case_defect("args.outcome \"success\", \"failure\" or \"any\""));
             }
             let p = &b.profile;
             let alerts = result_alerts(args, obs, ctx)?;
@@ -153,6 +153,7 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
                 .map_err(|want| Failure::new(want, format!("{}", alert.get("Data").unwrap_or(&Value::Null))).with_note(data_note(p)))?;
             let ok = match outcome {
                 "success" => sc::is_success(code),
+                "any" => sc::is_defined(code),
                 _ => !sc::is_success(code) && sc::is_defined(code),
             };
             if ok {
@@ -160,6 +161,9 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             }
             let want = match outcome {
                 "success" => "ResultCode 1200 (or 1250-1299): the operation succeeded".to_string(),
+                "any" => "a ResultCode the SCOMO table defines (1200, 1250-1299, 1400-1413, 1450-1499, 1500, 1501, \
+                          1550-1599)"
+                    .to_string(),
                 _ => "a failure ResultCode of the SCOMO table (1400-1413, 1450-1499, 1500, 1501, 1550-1599): the \
                       operation cannot have succeeded"
                     .to_string(),
