@@ -96,6 +96,7 @@
 //! hget-uri-ignored, exec-result-not-recorded, no-415, no-406.
 mod dm;
 mod notify;
+mod scomo;
 mod state;
 
 use super::common::{self, fault};
@@ -344,6 +345,48 @@ pub const FAULTS: &[FaultInfo] = &[
         "the Accept header is ignored: no 406 when it excludes the Package#2 media type",
         ["DM-PACK-012-S-M"]
     ),
+    fault!(
+        Server,
+        "software-install-no-delivery",
+        "software.install (mode dm) sends the EXEC of Install without delivering the package into Inventory/Delivered",
+        ["SCOMO-013-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-op-wrong-node",
+        "software.remove/activate/deactivate EXECs the operation under Inventory/Delivered, not the deployed component",
+        ["SCOMO-014-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-202-final",
+        "an SCOMO EXEC answered 202 is reported as succeeded at once, before any result",
+        ["SCOMO-015-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-result-ignored",
+        "the OperationComplete result alert is accepted but the operation stays pending in the report",
+        ["SCOMO-016-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-failure-as-success",
+        "a failure ResultCode (e.g. 1405) is reported as succeeded",
+        ["SCOMO-017-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-inventory-not-read",
+        "software.inventory answers done but reads nothing from the device",
+        ["SCOMO-018-S-O"]
+    ),
+    fault!(
+        Server,
+        "software-download-wrong-op",
+        "software.install (mode download) EXECs Download instead of DownloadInstall(Inactive)",
+        ["SCOMO-019-S-O"]
+    ),
 ];
 
 /// The faults this peer is switched into.
@@ -567,7 +610,10 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
                 Some(d) => UtAnswer::done(d.report(dev_id)),
             }
         }
-        other => UtAnswer::unsupported(format!("the reference server does not implement {other:?}")),
+        other => match scomo::action(sh, other, &req.args) {
+            Some(answer) => answer,
+            None => UtAnswer::unsupported(format!("the reference server does not implement {other:?}")),
+        },
     }
 }
 
