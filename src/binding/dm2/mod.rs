@@ -83,7 +83,11 @@ impl Binding for Dm2 {
         obs: &Observed,
         ctx: &CheckCtx,
     ) -> Option<Result<(), Failure>> {
-        checks::CHECKS.iter().chain(scomo_checks::CHECKS).find(|d| d.name == name).map(|d| (d.run)(self, args, obs, ctx))
+        checks::CHECKS
+            .iter()
+            .chain(scomo_checks::CHECKS)
+            .find(|d| d.name == name)
+            .map(|d| (d.run)(self, args, obs, ctx))
     }
 
     fn server_package(&self, commands: &[Vec<String>]) -> HttpAnswer {

@@ -471,6 +471,9 @@ pub struct ClientConfig {
     /// puts the result alert in its first Package#3 (the seed allows either package): a lawful
     /// variant, to show that cases accept both.
     pub async_result_in_package3: bool,
+    /// SCOMO behaviour the spec allows but the reference does not show by default (tests prove
+    /// the cases accept it).
+    pub scomo_variant: scomo::Variant,
 }
 
 impl ClientConfig {
@@ -493,6 +496,7 @@ impl ClientConfig {
             max_rounds: 64,
             echo_log: false,
             async_result_in_package3: false,
+            scomo_variant: scomo::Variant::default(),
         }
     }
 }

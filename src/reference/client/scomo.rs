@@ -37,6 +37,20 @@ pub const PACKAGE_MAGIC: &[u8] = b"DMCTS-SCOMO-PACKAGE";
 /// Marks the operation nodes executable (the AlertType actually sent is the profile's).
 const OP_MARK: &str = "urn:oma:at:scomo:1.0:OperationComplete";
 
+/// Behaviour the spec allows besides the reference's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// The result alert's SourceURI is the operation node's canonical ClientURI (MIID and node
+    /// names resolved), not the EXEC's ClientURI as sent (profile `exec_result_source_uri =
+    /// "same-moid"` accepts it).
+    pub resolved_source: bool,
+    /// A delivered package is removed from Inventory/Delivered once installed (digest §3.2:
+    /// Delivered lists packages "delivered but not (or not all) installed").
+    pub drop_delivered_after_install: bool,
+    /// Deployed components are named after their ID (`<PkgID>.component`), not `c<n>`.
+    pub components_named_by_id: bool,
+}
+
 /// The provisioned SCOMO root.
 pub fn provisioned_root() -> Node {
     let empty = || Node::interior(true, vec![]);
@@ -90,9 +104,13 @@ pub fn complete_entries(root: &mut Node) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpKind {
     /// `Download/<x>/Operations/Download*`; `install`: then install, active or not.
-    Download { install: Option<bool> },
+    Download {
+        install: Option<bool>,
+    },
     /// `Inventory/Delivered/<x>/Operations/Install|InstallInactive`.
-    Install { active: bool },
+    Install {
+        active: bool,
+    },
     RemoveDelivered,
     Activate,
     Deactivate,
@@ -102,6 +120,8 @@ pub enum OpKind {
 #[derive(Debug, Clone)]
 pub struct Op {
     pub kind: OpKind,
+    /// The operation node itself.
+    pub node: Target,
     /// The entry (`Download/<x>`, `Inventory/Delivered/<x>`, `Inventory/Deployed/<x>`).
     pub entry: Target,
 }
@@ -133,7 +153,7 @@ pub fn operation(store: &Store, t: &Target) -> Option<Op> {
         },
         _ => return None,
     };
-    Some(Op { kind, entry: entry(t.path.len() - 2) })
+    Some(Op { kind, node: t.clone(), entry: entry(t.path.len() - 2) })
 }
 
 fn status(sc: u16) -> Map<String, Value> {
@@ -148,7 +168,8 @@ fn delivered_target(uri: &str) -> Option<(String, bool)> {
     if p.moid != MOID {
         return None;
     }
-    let names: Vec<&str> = p.path.iter().filter_map(|s| if let Segment::Name(n) = s { Some(n.as_str()) } else { None }).collect();
+    let names: Vec<&str> =
+        p.path.iter().filter_map(|s| if let Segment::Name(n) = s { Some(n.as_str()) } else { None }).collect();
     if names.len() != p.path.len() {
         return None;
     }
@@ -236,10 +257,12 @@ pub(super) async fn exec(
         }
         _ => None,
     };
-    let outcome = {
+    let (outcome, canonical) = {
         let mut g = sh.lock();
-        apply(&mut g.store, &op, fetched, sh)
+        let canonical = g.store.uri_of(&op.node);
+        (apply(&mut g.store, &op, fetched, sh), canonical)
     };
+    let source = if sh.cfg.scomo_variant.resolved_source { canonical } else { client_uri.to_string() };
     sh.log(format!("SCOMO {:?} of {client_uri}: {outcome:?}", op.kind));
     if f.has("scomo-exec-sync") {
         return (status(200), None);
@@ -248,7 +271,7 @@ pub(super) async fn exec(
         sh.log("SCOMO result never reported (fault client.scomo-result-missing)".into());
         return (status(202), None);
     }
-    let alert = result_alert(sh, client_uri, &outcome);
+    let alert = result_alert(sh, &source, &outcome);
     (status(202), Some((server_uri.unwrap_or_else(|| sh.cfg.server_uri.clone()), alert)))
 }
 
@@ -309,7 +332,9 @@ fn apply(store: &mut Store, op: &Op, fetched: Option<Result<Vec<u8>, u16>>, sh: 
             let delivered = Target { instance: inst, path: delivered_path };
             match install {
                 Some(active) => install_package(store, &delivered, *active, sh),
-                None => Outcome { code: sc::RC_SUCCESS, target: Some(store.uri_of(&delivered)), identifier: Some(pkg_id) },
+                None => {
+                    Outcome { code: sc::RC_SUCCESS, target: Some(store.uri_of(&delivered)), identifier: Some(pkg_id) }
+                }
             }
         }
         OpKind::Install { active } => install_package(store, &op.entry, *active, sh),
@@ -371,8 +396,9 @@ fn install_package(store: &mut Store, dp_target: &Target, active: bool, sh: &Sha
     let inst = dp_target.instance;
     let deployed_path = ["Inventory", "Deployed"].map(String::from).to_vec();
     let deployed = Target { instance: inst, path: deployed_path.clone() };
+    let by_id = sh.cfg.scomo_variant.components_named_by_id;
     let name = (1..)
-        .map(|n| format!("c{n}"))
+        .map(|n| if by_id && n == 1 { format!("{pkg_id}.component") } else { format!("c{n}") })
         .find(|n| store.node(&deployed).is_none_or(|d| !d.children.contains_key(n)))
         .unwrap_or_default();
     let id = format!("{pkg_id}.component");
@@ -389,7 +415,9 @@ fn install_package(store: &mut Store, dp_target: &Target, active: bool, sh: &Sha
     if let Some(d) = store.node_mut(&deployed) {
         d.children.insert(name.clone(), dc);
     }
-    if !f.has("scomo-dp-state-stale") {
+    if sh.cfg.scomo_variant.drop_delivered_after_install {
+        remove_entry(store, dp_target);
+    } else if !f.has("scomo-dp-state-stale") {
         if let Some(n) = store.node_mut(dp_target) {
             set_leaf(n, "State", sc::DP_INSTALLED, false);
         }

@@ -99,7 +99,10 @@ pub(super) fn action(sh: &Shared, action: &str, args: &Value) -> Option<UtAnswer
             let data_url = match (arg(args, "url"), arg(args, "data")) {
                 (Some(u), _) => u.to_string(),
                 (None, Some(d)) => {
-                    served.push((format!("{n}/data"), (sh.cfg.profile.scomo_data_media_type.clone(), d.as_bytes().to_vec())));
+                    served.push((
+                        format!("{n}/data"),
+                        (sh.cfg.profile.scomo_data_media_type.clone(), d.as_bytes().to_vec()),
+                    ));
                     format!("{repo}/data")
                 }
                 (None, None) => return Some(UtAnswer::failed("args.data (the package, text) or args.url is required")),
@@ -110,7 +113,9 @@ pub(super) fn action(sh: &Shared, action: &str, args: &Value) -> Option<UtAnswer
                     let dp = format!("{scomo}Inventory/Delivered/{entry}");
                     served.push((
                         format!("{n}/dp"),
-                        json_of(json!([{ "ClientURI": dp, "MOData": { entry.clone(): { "PkgID": pkg, "Name": name } } }])),
+                        json_of(
+                            json!([{ "ClientURI": dp, "MOData": { entry.clone(): { "PkgID": pkg, "Name": name } } }]),
+                        ),
                     ));
                     let op = if active { "Install" } else { "InstallInactive" };
                     let mut cmds = vec![
@@ -141,12 +146,18 @@ pub(super) fn action(sh: &Shared, action: &str, args: &Value) -> Option<UtAnswer
                     ];
                     (op.to_string(), Some(pkg.to_string()), cmds)
                 }
-                other => return Some(UtAnswer::unsupported(format!("software.install mode {other:?}: only \"dm\" and \"download\""))),
+                other => {
+                    return Some(UtAnswer::unsupported(format!(
+                        "software.install mode {other:?}: only \"dm\" and \"download\""
+                    )))
+                }
             }
         }
         "remove" | "activate" | "deactivate" => {
             let Some(id) = arg(args, "component_id") else {
-                return Some(UtAnswer::failed("args.component_id (the node name under Inventory/Deployed) is required"));
+                return Some(UtAnswer::failed(
+                    "args.component_id (the node name under Inventory/Deployed) is required",
+                ));
             };
             let op = match kind {
                 "remove" => "Remove",
@@ -165,7 +176,9 @@ pub(super) fn action(sh: &Shared, action: &str, args: &Value) -> Option<UtAnswer
             };
             ("Inventory".to_string(), None, cmds)
         }
-        other => return Some(UtAnswer::unsupported(format!("the reference server does not implement software.{other}"))),
+        other => {
+            return Some(UtAnswer::unsupported(format!("the reference server does not implement software.{other}")))
+        }
     };
     let mut queued = Vec::new();
     for c in &commands {
@@ -208,9 +221,11 @@ pub(super) fn statuses(sh: &Shared, dev: &mut Device, sent: &[Command], status: 
     for (cmd, st) in sent.iter().zip(status) {
         match cmd {
             Command::Exec { client_uri, .. } => {
-                let Some(op) = dev.software.iter_mut().find(|o| {
-                    o.outcome == "queued" && o.exec.as_ref().and_then(|e| e.get(1)) == Some(client_uri)
-                }) else {
+                let Some(op) = dev
+                    .software
+                    .iter_mut()
+                    .find(|o| o.outcome == "queued" && o.exec.as_ref().and_then(|e| e.get(1)) == Some(client_uri))
+                else {
                     continue;
                 };
                 op.status = Some(st.sc);
@@ -222,8 +237,11 @@ pub(super) fn statuses(sh: &Shared, dev: &mut Device, sent: &[Command], status: 
                     _ => "failed".into(),
                 };
             }
-            Command::Get { client_uri } if client_uri.ends_with("Inventory/Deployed") && client_uri.starts_with(sc::MOID) => {
-                if let Some(op) = dev.software.iter_mut().find(|o| o.operation == "Inventory" && o.outcome == "queued") {
+            Command::Get { client_uri }
+                if client_uri.ends_with("Inventory/Deployed") && client_uri.starts_with(sc::MOID) =>
+            {
+                if let Some(op) = dev.software.iter_mut().find(|o| o.operation == "Inventory" && o.outcome == "queued")
+                {
                     op.status = Some(st.sc);
                     op.outcome = if (200..300).contains(&st.sc) { "succeeded" } else { "failed" }.into();
                 }

@@ -99,7 +99,11 @@ mod tests {
             let (_, d) = result_data(&p, 1405, Some("a<b"));
             assert_eq!(result_code(&p, Some(&d)), Ok(1405));
             let other = Profile {
-                scomo_result_data: if form == ScomoResultData::Dm1x { ScomoResultData::Plain } else { ScomoResultData::Dm1x },
+                scomo_result_data: if form == ScomoResultData::Dm1x {
+                    ScomoResultData::Plain
+                } else {
+                    ScomoResultData::Dm1x
+                },
                 ..Profile::default()
             };
             assert!(result_code(&other, Some(&d)).is_err(), "the other form is not read");
