@@ -285,8 +285,39 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         },
     },
     CheckDef {
+        name: "session-command-wellformed",
+        about: "args.command: every command of the session (the record of finish-session) whose name is this one, in \
+                any letter case, is that command, exactly so spelt, with its parameters as defined (so a malformed \
+                command is charged to its own item before the session is judged as a whole)",
+        args: &[arg("command", ArgKind::Str)],
+        run: |b, args, obs, _| {
+            let name = arg_str(args, "command")?;
+            let j = json_of(obs)?;
+            let Some(packages) = j.get("packages").and_then(Value::as_array) else {
+                return Err(Failure::case_defect("a session record of finish-session to check (this check reads one)"));
+            };
+            for (i, p) in packages.iter().enumerate() {
+                for (k, c) in p.get("commands").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                    let arr: Vec<String> =
+                        c.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
+                    if !arr.first().is_some_and(|n| n.eq_ignore_ascii_case(name)) {
+                        continue;
+                    }
+                    crate::wire::dm2::Command::from_array(&b.profile.reorder(&arr), &format!("/CMD/{k}")).map_err(|e| {
+                        Failure::new(
+                            format!("a well-formed {name} command in Package#2 number {}: at {} {}", i + 1, e.pointer, e.expected),
+                            e.found,
+                        )
+                    })?;
+                }
+            }
+            Ok(())
+        },
+    },
+    CheckDef {
         name: "scomo-report-result",
-        about: "args.exec_uri, args.outcome (\"succeeded\" | \"failed\" | \"pending\"), [args.code]: device.report's \
+        about: "args.exec_uri, args.outcome (\"succeeded\" | \"failed\" | \"pending\" | \"final\": \
+                succeeded or failed), [args.code]: device.report's \
                 `software` lists the operation whose EXEC addressed exec_uri with that outcome and result_code",
         args: &[arg("exec_uri", ArgKind::Str), arg("outcome", ArgKind::Str), opt_arg("code", ArgKind::Int)],
         run: |_, args, obs, _| {
@@ -303,7 +334,12 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             };
             let got_outcome = str_of(o, "outcome").unwrap_or("");
             let got_code = o.get("result_code").and_then(Value::as_i64);
-            if got_outcome == outcome && (code.is_none() || got_code == code) {
+            let fits = match outcome {
+                // "final": any outcome but pending (the result was taken).
+                "final" => matches!(got_outcome, "succeeded" | "failed"),
+                _ => got_outcome == outcome,
+            };
+            if fits && (code.is_none() || got_code == code) {
                 return Ok(());
             }
             fail(

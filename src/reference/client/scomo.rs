@@ -484,3 +484,46 @@ pub fn state_summary(store: &Store) -> Value {
         "deployed": list(&["Inventory", "Deployed"], &["ID", "PkgIDRef", "Status", "State"]),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Store {
+        Store::provisioned("IMEI:1", "dmcts", "http://127.0.0.1:1/dm", None)
+    }
+
+    #[test]
+    fn a_delivered_entry_gets_its_state_and_operations_and_they_resolve_to_operations() {
+        let mut s = store();
+        let uri = format!("{MOID}//Inventory/Delivered/p1");
+        let body = vec![json!({"ClientURI": uri, "MOData": {"p1": {"PkgID": "com.x", "Name": "x"}}})];
+        s.store_at(&uri, &body).unwrap();
+        let summary = state_summary(&s);
+        assert_eq!(summary["delivered"], json!([{"node": "p1", "PkgID": "com.x", "Status": "10", "State": "10"}]));
+        let t = s.resolve(&format!("{uri}/Operations/InstallInactive")).unwrap();
+        let op = operation(&s, &t[0]).unwrap();
+        assert_eq!(op.kind, OpKind::Install { active: false });
+        assert_eq!(s.uri_of(&op.entry), format!("{MOID}/{MIID}/Inventory/Delivered/p1"));
+        // Status, State and Operations are the client's: the server's DELETE of them gives 405.
+        let state = s.resolve(&format!("{uri}/State")).unwrap();
+        assert_eq!(s.delete(&state, false), 405);
+        // A plain node of the SCOMO instance is no operation.
+        let inv = s.resolve(&format!("{MOID}//Inventory")).unwrap();
+        assert!(operation(&s, &inv[0]).is_none());
+    }
+
+    #[test]
+    fn hget_targets_of_the_delivered_package_are_recognised() {
+        assert_eq!(
+            delivered_target(&format!("{MOID}//Inventory/Delivered/p1")),
+            Some((format!("{MOID}//Inventory/Delivered/p1"), false))
+        );
+        assert_eq!(
+            delivered_target(&format!("{MOID}/sw-main/Inventory/Delivered/p1/Data")),
+            Some((format!("{MOID}/sw-main/Inventory/Delivered/p1"), true))
+        );
+        assert_eq!(delivered_target(&format!("{MOID}//Download/p1")), None);
+        assert_eq!(delivered_target("urn:oma:mo:oma-fumo:1.0//Inventory/Delivered/p1"), None);
+    }
+}

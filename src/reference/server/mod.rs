@@ -294,7 +294,8 @@ pub const FAULTS: &[FaultInfo] = &[
         Server,
         "commands-reordered",
         "the commands of each Package#2 before its CONT/END go out in reverse queued order",
-        ["DM-PACK-012-S-M"]
+        // An SCOMO install then EXECs the operation before the package is delivered.
+        ["DM-PACK-012-S-M", "SCOMO-013-S-M", "SCOMO-019-S-O"]
     ),
     fault!(
         Server,
@@ -360,8 +361,8 @@ pub const FAULTS: &[FaultInfo] = &[
     fault!(
         Server,
         "software-202-final",
-        "an SCOMO EXEC answered 202 is reported as succeeded at once, before any result",
-        ["SCOMO-015-S-M"]
+        "an SCOMO EXEC answered 202 is reported as succeeded at once, and its later result is not taken",
+        ["SCOMO-015-S-M", "SCOMO-016-S-M", "SCOMO-017-S-M"]
     ),
     fault!(
         Server,
