@@ -98,3 +98,74 @@ async fn a_resolved_source_uri_needs_the_same_moid_profile() {
     assert!(c.to_string().contains("SCOMO-004-C-M") && c.to_string().contains("exec_result_source_uri"), "{c}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A server may send END in the Package#2 that carries its SCOMO EXEC: it then never sees the
+/// 202 and keeps the operation pending until the result comes. The server cases accept it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scomo_server_cases_pass_on_a_server_that_ends_the_session_with_its_exec() {
+    use dmcts::reference::server;
+    let mut cfg = server::ServerConfig::new();
+    cfg.scomo_end_with_exec = true;
+    let srv = server::spawn(cfg).await.unwrap();
+    let dir = client_run::scratch("scomo-server-end");
+    let ics = format!(
+        r#"
+[iut]
+role = "server"
+vendor = "dmcts"
+product = "reference server, END with its SCOMO EXEC"
+version = "test"
+implements = ["SCOMO"]
+
+[support]
+"SCOMO-018-S-O" = true
+"SCOMO-019-S-O" = true
+
+[pixit.suite]
+listen = "127.0.0.1:{listen}"
+
+[pixit.iut]
+server_uri = "{dm}"
+dev_id = "IMEI:359881000000017"
+
+[pixit.account]
+server_id = "{sid}"
+
+[pixit.notification]
+secret = "vendor-secret"
+auth_data = "vendor-auth-data"
+
+[pixit.upper_tester]
+backend = "http"
+url = "{ut}"
+
+[pixit.timeouts]
+step_ms = 3000
+case_ms = 20000
+quiet_period_ms = 200
+"#,
+        listen = free_port(),
+        dm = srv.dm_url,
+        ut = srv.ut_url,
+        sid = server::DEFAULT_SERVER_ID
+    );
+    let path = dir.join("ics.toml");
+    std::fs::write(&path, ics).unwrap();
+    let p = path.to_str().unwrap().to_string();
+    let reports = dir.join("reports").to_str().unwrap().to_string();
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        dmcts(&["run", "--ics", &p, "--report-dir", &reports, "--", "TC-DMS-SCOMO"])
+    })
+    .await
+    .unwrap();
+    srv.shutdown().await;
+    assert_eq!(code, Some(0), "{text}");
+    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("reports/run.json")).unwrap()).unwrap();
+    for id in ["TC-DMS-SCOMO-001", "TC-DMS-SCOMO-002", "TC-DMS-SCOMO-003", "TC-DMS-SCOMO-004", "TC-DMS-SCOMO-005"] {
+        assert_eq!(verdict(&run, id), "pass", "{id}: {text}");
+    }
+    // The EXEC went out with END: no Package#3, so no 202, reached the server.
+    let trace = std::fs::read_to_string(dir.join("reports/traces/TC-DMS-SCOMO-001.txt")).unwrap();
+    assert!(trace.contains(r#"Operations/Install","#), "{trace}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

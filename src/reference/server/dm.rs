@@ -553,6 +553,7 @@ fn package2(sh: &Shared, st: &mut State, dev_id: &str, consume: bool, alerts_ans
             dev.pending_execs.push(PendingExec { client_uri: client_uri.clone(), server_uri: su.clone() });
         }
     }
+    super::scomo::sent(dev, &cmds);
     let mut arrays: Vec<Value> = cmds.iter().map(|c| Value::Array(emit(sh, c))).collect();
     if sh.faults.has("p2-malformed") {
         if let Some(Value::Array(last)) = arrays.last_mut() {

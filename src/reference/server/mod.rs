@@ -426,6 +426,9 @@ pub struct ServerConfig {
     pub session_timeout: Duration,
     /// Also print the exchange log to stderr (CLI mode).
     pub echo_log: bool,
+    /// SCOMO EXECs go out with END in the same Package#2 (lawful: the server then never sees
+    /// the 202 and keeps the operation pending until the result); default false.
+    pub scomo_end_with_exec: bool,
 }
 
 impl Default for ServerConfig {
@@ -440,6 +443,7 @@ impl Default for ServerConfig {
             http_timeout: Duration::from_secs(5),
             session_timeout: Duration::from_secs(10),
             echo_log: false,
+            scomo_end_with_exec: false,
         }
     }
 }

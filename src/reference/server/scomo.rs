@@ -193,8 +193,9 @@ pub(super) fn action(sh: &Shared, action: &str, args: &Value) -> Option<UtAnswer
         return Some(UtAnswer::failed(format!("device {dev_id:?} is not registered")));
     };
     dev.queue.extend(queued.into_iter().map(super::state::Queued::Command));
-    // The EXEC's status (202) and the GET's data come in the Package#3: no END with them.
-    if !commands.is_empty() {
+    // The EXEC's status (202) and the GET's data come in the Package#3: no END with them
+    // (unless configured to send END at once, as a server may: then no 202 is ever seen).
+    if !commands.is_empty() && (kind == "inventory" || !sh.cfg.scomo_end_with_exec) {
         dev.queue.push_back(super::state::Queued::AwaitStatuses);
     }
     dev.software.push(SoftwareOp {
@@ -213,6 +214,21 @@ pub(super) fn action(sh: &Shared, action: &str, args: &Value) -> Option<UtAnswer
         data["exec"] = json!(e);
     }
     Some(UtAnswer::done(data))
+}
+
+/// An SCOMO EXEC went out in a Package#2: the operation is pending until its status or result.
+pub(super) fn sent(dev: &mut Device, cmds: &[Command]) {
+    for c in cmds {
+        if let Command::Exec { client_uri, .. } = c {
+            if let Some(op) = dev
+                .software
+                .iter_mut()
+                .find(|o| o.outcome == "queued" && o.exec.as_ref().and_then(|e| e.get(1)) == Some(client_uri))
+            {
+                op.outcome = "pending".into();
+            }
+        }
+    }
 }
 
 /// The statuses of a Package#3 for the commands sent: EXEC statuses of SCOMO operations, and
