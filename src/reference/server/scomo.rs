@@ -237,11 +237,11 @@ pub(super) fn statuses(sh: &Shared, dev: &mut Device, sent: &[Command], status: 
     for (cmd, st) in sent.iter().zip(status) {
         match cmd {
             Command::Exec { client_uri, .. } => {
-                let Some(op) = dev
-                    .software
-                    .iter_mut()
-                    .find(|o| o.outcome == "queued" && o.exec.as_ref().and_then(|e| e.get(1)) == Some(client_uri))
-                else {
+                let Some(op) = dev.software.iter_mut().find(|o| {
+                    o.status.is_none()
+                        && matches!(o.outcome.as_str(), "queued" | "pending")
+                        && o.exec.as_ref().and_then(|e| e.get(1)) == Some(client_uri)
+                }) else {
                     continue;
                 };
                 op.status = Some(st.sc);
