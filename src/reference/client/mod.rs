@@ -435,6 +435,12 @@ pub const FAULTS: &[FaultInfo] = &[
     ),
     fault!(
         Client,
+        "scomo-absent-component-succeeds",
+        "Remove/Activate/Deactivate of a component that is not deployed is answered 202 and reported 1200",
+        ["SCOMO-005-C-M"]
+    ),
+    fault!(
+        Client,
         "scomo-corrupt-installed",
         "a package that fails validation is installed and reported 1200",
         ["SCOMO-012-C-O"]

@@ -226,6 +226,32 @@ pub(super) async fn hget(sh: &Shared, url: &str, client_uri: &str) -> Option<Map
     Some(status(200))
 }
 
+/// Whether a ClientURI names an operation of a deployed component of the SCOMO MO (whether or
+/// not such a component exists).
+pub(super) fn names_deployed_op(uri: &str) -> bool {
+    ClientUri::parse(uri).is_ok_and(|p| {
+        let n = p.path.len();
+        p.moid == MOID
+            && n == 5
+            && matches!((&p.path[0], &p.path[1], &p.path[3]), (Segment::Name(a), Segment::Name(b), Segment::Name(c))
+                if a == "Inventory" && b == "Deployed" && c == "Operations")
+    })
+}
+
+/// Under the fault `scomo-absent-component-succeeds`: an operation on a component that is not
+/// deployed is answered 202 and reported successful.
+pub(super) fn phantom_success(
+    sh: &Shared,
+    client_uri: &str,
+    server_uri: Option<String>,
+) -> (Map<String, Value>, Option<(String, Value)>) {
+    sh.log(format!(
+        "SCOMO {client_uri}: no such component, reported 1200 (fault client.scomo-absent-component-succeeds)"
+    ));
+    let alert = result_alert(sh, client_uri, &Outcome::code(sc::RC_SUCCESS));
+    (status(202), Some((server_uri.unwrap_or_else(|| sh.cfg.server_uri.clone()), alert)))
+}
+
 /// What an operation came to: its ResultCode and what it produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {

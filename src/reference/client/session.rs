@@ -438,6 +438,14 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
             let t = match resolve(sh, &client_uri) {
                 Ok(t) if t.len() == 1 => t.into_iter().next(),
                 Ok(_) => return status(400),
+                // Fault: an operation on a component that is not deployed "succeeds".
+                Err(404)
+                    if f.has("scomo-absent-component-succeeds") && super::scomo::names_deployed_op(&client_uri) =>
+                {
+                    let (st, result) = super::scomo::phantom_success(sh, &client_uri, server_uri);
+                    sess.async_results.extend(result);
+                    return st;
+                }
                 Err(sc) => return status(sc),
             };
             let Some(t) = t else { return status(404) };
