@@ -4,7 +4,8 @@
 //!
 //! # Endpoints (on `ClientConfig::listen`)
 //! - `POST /ut`: the upper tester (`reset`, `idle`, `session.start`, `notification.deliver`
-//!   {`bytes_b64`}, `alert.raise` {alert object, or `{"alert": {...}}`}, `config.request` {`moid`}).
+//!   {`bytes_b64`}, `alert.raise` {alert object, or `{"alert": {...}}`}, `config.request` {`moid`};
+//!   `iut.state` adds `data.scomo`, the SCOMO inventory with its State/Status values).
 //! - `POST /notify`: Package#0 over HTTP (raw bytes); always answered 204, whatever the verdict.
 //!
 //! # Provisioned state (restored by `reset`)
@@ -18,6 +19,7 @@
 //! | `urn:oma:mo:dmcts-test:1.0` | `t1` | `Test` | yes | dynamic (DELETE `…/t1/` → 200) |
 //! | `urn:oma:mo:oma-fumo:1.0` | `fw-main` | `FUMO` | yes | permanent |
 //! | `urn:oma:mo:dmcts-config:1.0` | (none) | `Config` | yes, once created | dynamic |
+//! | `urn:oma:mo:oma-scomo:1.0` | `sw-main` | `SCOMO` | yes | permanent (see [`scomo`]) |
 //!
 //! Nodes (P = permanent, D = dynamic, X = executable); paths are relative to the instance root,
 //! so e.g. `urn:oma:mo:oma-dm-devinfo:1.0/d0/FwV` (or `…:1.0//FwV`, DevInfo having one instance):
@@ -108,7 +110,12 @@
 //! p3-after-end, end-ignores-commands, default-ignored, default-first-kept, alert-no-datatype, alert-bad-mark, alert-missing-alerttype,
 //! exec-async-result-missing, async-result-no-session-alert, async-alert-wrong-source,
 //! upload-not-serialized, uri-without-instance-slash, exec-parameters-reversed,
-//! default-parameters-reversed.
+//! default-parameters-reversed; SCOMO (module [`scomo`]): scomo-delivered-not-kept,
+//! scomo-exec-sync, scomo-result-missing, scomo-result-wrong-type, scomo-result-wrong-source,
+//! scomo-result-no-code, scomo-result-lies, scomo-install-not-deployed,
+//! scomo-inactive-installed-active, scomo-remove-kept, scomo-deactivate-state-unchanged,
+//! scomo-dp-state-stale, scomo-download-skipped, scomo-absent-component-succeeds,
+//! scomo-corrupt-installed.
 mod notify;
 pub mod scomo;
 mod session;

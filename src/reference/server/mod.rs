@@ -81,6 +81,10 @@
 //!   `bytes_b64`, `http_status`}],
 //!   `errors`: [text]}.
 //!
+//! - `software.install`, `software.remove`, `software.activate`, `software.deactivate`,
+//!   `software.inventory` (SCOMO; module `scomo`): queue the operation's commands, answer
+//!   {`op`, `operation`, `commands`, `exec`}; `device.report` adds `software` and `inventory`.
+//!
 //! # Faults (`server.` + name; see [`FAULTS`])
 //! notifications-never-sent, notification-wrong-ver, notification-oc-mismatch,
 //! notification-no-server-id, notification-bad-con-type, notification-no-notification-id,
@@ -93,7 +97,9 @@
 //! cmd-delete-malformed, cmd-exec-malformed, cmd-get-malformed, cmd-show-malformed,
 //! cmd-default-malformed, cont-endpoint-dead, cont-ignored, cont-ends-session,
 //! commands-reordered, end-with-parameter, status-for-alert, p3-alert-rejected, unknown-alert-rejected,
-//! hget-uri-ignored, exec-result-not-recorded, no-415, no-406.
+//! hget-uri-ignored, exec-result-not-recorded, no-415, no-406; SCOMO: software-install-no-delivery,
+//! software-op-wrong-node, software-202-final, software-result-ignored,
+//! software-failure-as-success, software-inventory-not-read, software-download-wrong-op.
 mod dm;
 mod notify;
 mod scomo;

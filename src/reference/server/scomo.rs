@@ -7,13 +7,15 @@
 //! # Actions (args beside `dev_id`; `scomo_uri` defaults to `urn:oma:mo:oma-scomo:1.0//`)
 //! - `software.install` {`package_id`, `mode`: `"dm"` (default) | `"download"`, `data` (text) |
 //!   `url`, `activate` (default true), `install` (download mode, default true), `entry`
-//!   (node name, default `pkg<n>`), `name`}. Mode `dm` queues `HGET <base>/repo/scomo/<n>/dp
-//!   <scomo>Inventory/Delivered/<entry>` (MO data {PkgID, Name}), `HGET <url or
-//!   <base>/repo/scomo/<n>/data> <scomo>Inventory/Delivered/<entry>/Data` (served as profile
-//!   `scomo_data_media_type`), `EXEC <scomo>Inventory/Delivered/<entry>/Operations/Install|
-//!   InstallInactive <base>/dm`. Mode `download` queues `HGET <base>/repo/scomo/<n>/dl
-//!   <scomo>Download/<entry>` ({PkgID, Name, PkgURL = url or the served data}) and `EXEC
-//!   <scomo>Download/<entry>/Operations/DownloadInstall|DownloadInstallInactive|Download <base>/dm`.
+//!   (node name, default `pkg<n>`), `name`}. Mode `dm` queues, with `S` the SCOMO root and `R`
+//!   `<base>/repo/scomo/<n>`:
+//!   `HGET R/dp S/Inventory/Delivered/<entry>` (MO data {PkgID, Name}),
+//!   `HGET <url or R/data> S/Inventory/Delivered/<entry>/Data` (served as profile
+//!   `scomo_data_media_type`),
+//!   `EXEC S/Inventory/Delivered/<entry>/Operations/<Install or InstallInactive> <base>/dm`.
+//!   Mode `download` queues `HGET R/dl S/Download/<entry>` ({PkgID, Name, PkgURL = url or the
+//!   served data}) and `EXEC S/Download/<entry>/Operations/<DownloadInstall,
+//!   DownloadInstallInactive or Download> <base>/dm`.
 //! - `software.remove`, `software.activate`, `software.deactivate` {`component_id`: the node
 //!   name under Inventory/Deployed}: `EXEC <scomo>Inventory/Deployed/<id>/Operations/Remove|
 //!   Activate|Deactivate <base>/dm`.
