@@ -169,3 +169,20 @@ quiet_period_ms = 200
     assert!(trace.contains(r#"Operations/Install","#), "{trace}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The reference client's SCOMO inventory is observable through `iut.state` (`data.scomo`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_clients_scomo_inventory_shows_in_iut_state() {
+    use dmcts::upper_tester::{UtRequest, UtStatus};
+    let cfg = client::ClientConfig::new("http://127.0.0.1:9/dm");
+    let cl = client::spawn(cfg).await.unwrap();
+    let ask =
+        |action: &str| UtRequest { action: action.into(), case: "t".into(), step: 1, args: serde_json::json!({}) };
+    let a = cl.ut(ask("reset")).await;
+    assert_eq!(a.status, UtStatus::Done);
+    let a = cl.ut(ask("iut.state")).await;
+    assert_eq!(a.status, UtStatus::Done, "{a:?}");
+    assert_eq!(a.data["state"], "idle");
+    assert_eq!(a.data["scomo"], serde_json::json!({ "download": [], "delivered": [], "deployed": [] }));
+    cl.shutdown().await;
+}
