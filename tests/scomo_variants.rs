@@ -27,8 +27,15 @@ const SCOMO_SUPPORT: &str = r#"
 "SCOMO-012-C-O" = true
 "#;
 
-const SCOMO_CASES: [&str; 5] =
-    ["TC-DMC-SCOMO-001", "TC-DMC-SCOMO-002", "TC-DMC-SCOMO-003", "TC-DMC-SCOMO-004", "TC-DMC-SCOMO-005"];
+const SCOMO_CASES: [&str; 7] = [
+    "TC-DMC-SCOMO-001",
+    "TC-DMC-SCOMO-002",
+    "TC-DMC-SCOMO-003",
+    "TC-DMC-SCOMO-004",
+    "TC-DMC-SCOMO-005",
+    "TC-DMC-SCOMO-006",
+    "TC-DMC-SCOMO-007",
+];
 
 async fn run(
     variant: client::scomo::Variant,
