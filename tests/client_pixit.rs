@@ -152,7 +152,8 @@ fn pixit_names(text: &str) -> Vec<String> {
 #[test]
 fn shipped_client_cases_name_their_tree_only_through_declared_pixit() {
     use dmcts::ics::mo::param;
-    for entry in std::fs::read_dir("cases/dm2/client").unwrap() {
+    let dirs = ["cases/dm2/client", "cases/scomo/client"];
+    for entry in dirs.iter().flat_map(|d| std::fs::read_dir(d).unwrap()) {
         let path = entry.unwrap().path();
         let src = std::fs::read_to_string(&path).unwrap();
         // None of the reference client's own MOs or node names.

@@ -202,7 +202,15 @@ async fn notification_opens_session_with_package1() {
             (e["MOID"].as_str().unwrap(), e["MIID"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect())
         })
         .collect();
-    assert_eq!(mos, vec![(DEVINFO, vec!["d0"]), (TEST, vec!["t0", "t1"]), (FUMO, vec!["fw-main"])]);
+    assert_eq!(
+        mos,
+        vec![
+            (DEVINFO, vec!["d0"]),
+            (TEST, vec!["t0", "t1"]),
+            (FUMO, vec!["fw-main"]),
+            ("urn:oma:mo:oma-scomo:1.0", vec!["sw-main"])
+        ]
+    );
     assert!(body["MOS"][0]["DDF"].is_string());
     // Same notification again: duplicate NOTIFICATION-ID, ignored. Another id via the UT: accepted.
     idle(&c).await;

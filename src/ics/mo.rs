@@ -178,6 +178,37 @@ pub const MO_PIXIT: &[MoParam] = &[
         default: None,
         about: "the MOData of that configuration, served at the URI DEFAULT gave",
     },
+    MoParam {
+        key: "scomo_uri",
+        kind: MoKind::Uri,
+        default: Some("urn:oma:mo:oma-scomo:1.0//"),
+        about: "the root of the device's SCOMO instance, ending in \"/\" (the SCOMO cases address \
+                <scomo_uri>Inventory/Delivered/..., <scomo_uri>Download/..., <scomo_uri>Inventory/Deployed)",
+    },
+    MoParam {
+        key: "scomo_entry",
+        kind: MoKind::Text,
+        default: Some("dmcts-pkg1"),
+        about: "the node name the SCOMO cases give the package they deliver (Inventory/Delivered/<x>, Download/<x>)",
+    },
+    MoParam {
+        key: "scomo_package_id",
+        kind: MoKind::Text,
+        default: Some("com.dmcts.sample"),
+        about: "the PkgID of the package the SCOMO cases deliver; the deployed component's PkgIDRef names it",
+    },
+    MoParam {
+        key: "scomo_package_data",
+        kind: MoKind::Text,
+        default: Some("DMCTS-SCOMO-PACKAGE com.dmcts.sample 1.0"),
+        about: "the content of a package the device installs (served as profile scomo_data_media_type)",
+    },
+    MoParam {
+        key: "scomo_corrupt_data",
+        kind: MoKind::Text,
+        default: Some("dmcts: this is not a software package"),
+        about: "the content of a package the device must refuse to install (SCOMO-012-C-O)",
+    },
 ];
 
 /// The `[pixit.mo]` values a server IUT's ICS may give (no defaults are filled in for them:

@@ -32,7 +32,7 @@ pub fn prompt_id(action: &str) -> String {
 
 /// Actions whose `done` must carry data: the suite checks it.
 fn data_required(action: &str) -> bool {
-    action == action::DEVICE_REPORT
+    action == action::DEVICE_REPORT || action.starts_with("software.")
 }
 
 fn arg(args: &Value, key: &str) -> Option<String> {
@@ -158,6 +158,17 @@ pub fn instruction(req: &UtRequest, endpoints: Option<&Endpoints>) -> String {
         action::DEVICE_REPORT => format!(
             "Report what the DM server recorded for device {}: answer `done {{\"statuses\": [...], \"alerts\": \
              [...], \"exec_results\": [...], \"sessions\": n}}` on one line.",
+            arg_or(a, "dev_id", "(no DevID given)")
+        ),
+        action::SOFTWARE_INSTALL
+        | action::SOFTWARE_REMOVE
+        | action::SOFTWARE_ACTIVATE
+        | action::SOFTWARE_DEACTIVATE
+        | action::SOFTWARE_INVENTORY => format!(
+            "Through the DM server's External Management Infrastructure, ask for SCOMO operation {} on device {} \
+             with {a}. Answer `done {{\"exec\": [\"EXEC\", <ClientURI>, <ServerURI>]}}` on one line, naming the EXEC \
+             the server will send (software.inventory: `done {{}}`).",
+            req.action,
             arg_or(a, "dev_id", "(no DevID given)")
         ),
         other => format!("Perform upper-tester action {other:?} with these arguments: {a}"),

@@ -24,6 +24,12 @@ pub mod action {
     pub const NOTIFICATION_SEND: &str = "notification.send";
     pub const COMMANDS_ENQUEUE: &str = "commands.enqueue";
     pub const DEVICE_REPORT: &str = "device.report";
+    /// Server IUT, SCOMO (docs/upper-tester.md): the EMI asks for a software operation.
+    pub const SOFTWARE_INSTALL: &str = "software.install";
+    pub const SOFTWARE_REMOVE: &str = "software.remove";
+    pub const SOFTWARE_ACTIVATE: &str = "software.activate";
+    pub const SOFTWARE_DEACTIVATE: &str = "software.deactivate";
+    pub const SOFTWARE_INVENTORY: &str = "software.inventory";
 }
 
 /// What the suite sends: `{"action", "case", "step", "args"}`.
@@ -166,6 +172,11 @@ pub const ACTIONS: &[&str] = &[
     action::NOTIFICATION_SEND,
     action::COMMANDS_ENQUEUE,
     action::DEVICE_REPORT,
+    action::SOFTWARE_INSTALL,
+    action::SOFTWARE_REMOVE,
+    action::SOFTWARE_ACTIVATE,
+    action::SOFTWARE_DEACTIVATE,
+    action::SOFTWARE_INVENTORY,
 ];
 
 /// Optional actions that only ask about the IUT and never set a verdict by themselves: no

@@ -47,7 +47,7 @@ fn is_session_alert(a: &Value) -> bool {
 /// The Generic Alerts other than session alerts in this message and, with `args.earlier`, in
 /// the message the case saved under that name (its `body`): where an asynchronous EXEC result
 /// may be (seed, Change 4: "either in the Package#1 or Package#3").
-fn result_alerts(args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Result<Vec<Value>, Failure> {
+pub(super) fn result_alerts(args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Result<Vec<Value>, Failure> {
     let mut alerts = Vec::new();
     if let Some(name) = args.get("earlier").and_then(|v| v.as_str()) {
         let Some(saved) = ctx.saved.and_then(|s| s.get(name)) else {

@@ -4,7 +4,8 @@
 //!
 //! # Endpoints (on `ClientConfig::listen`)
 //! - `POST /ut`: the upper tester (`reset`, `idle`, `session.start`, `notification.deliver`
-//!   {`bytes_b64`}, `alert.raise` {alert object, or `{"alert": {...}}`}, `config.request` {`moid`}).
+//!   {`bytes_b64`}, `alert.raise` {alert object, or `{"alert": {...}}`}, `config.request` {`moid`};
+//!   `iut.state` adds `data.scomo`, the SCOMO inventory with its State/Status values).
 //! - `POST /notify`: Package#0 over HTTP (raw bytes); always answered 204, whatever the verdict.
 //!
 //! # Provisioned state (restored by `reset`)
@@ -18,6 +19,7 @@
 //! | `urn:oma:mo:dmcts-test:1.0` | `t1` | `Test` | yes | dynamic (DELETE `…/t1/` → 200) |
 //! | `urn:oma:mo:oma-fumo:1.0` | `fw-main` | `FUMO` | yes | permanent |
 //! | `urn:oma:mo:dmcts-config:1.0` | (none) | `Config` | yes, once created | dynamic |
+//! | `urn:oma:mo:oma-scomo:1.0` | `sw-main` | `SCOMO` | yes | permanent (see [`scomo`]) |
 //!
 //! Nodes (P = permanent, D = dynamic, X = executable); paths are relative to the instance root,
 //! so e.g. `urn:oma:mo:oma-dm-devinfo:1.0/d0/FwV` (or `…:1.0//FwV`, DevInfo having one instance):
@@ -108,8 +110,14 @@
 //! p3-after-end, end-ignores-commands, default-ignored, default-first-kept, alert-no-datatype, alert-bad-mark, alert-missing-alerttype,
 //! exec-async-result-missing, async-result-no-session-alert, async-alert-wrong-source,
 //! upload-not-serialized, uri-without-instance-slash, exec-parameters-reversed,
-//! default-parameters-reversed.
+//! default-parameters-reversed; SCOMO (module [`scomo`]): scomo-delivered-not-kept,
+//! scomo-exec-sync, scomo-result-missing, scomo-result-wrong-type, scomo-result-wrong-source,
+//! scomo-result-no-code, scomo-result-lies, scomo-install-not-deployed,
+//! scomo-inactive-installed-active, scomo-remove-kept, scomo-deactivate-state-unchanged,
+//! scomo-dp-state-stale, scomo-download-skipped, scomo-absent-component-succeeds,
+//! scomo-corrupt-installed.
 mod notify;
+pub mod scomo;
 mod session;
 pub mod store;
 
@@ -221,7 +229,13 @@ pub const FAULTS: &[FaultInfo] = &[
         "HGET, HPUT, HPOST, DELETE and GET are reported 202 instead of their final status",
         ["DM-PACK-025-C-M"]
     ),
-    fault!(Client, "hget-not-stored", "HGET answers as if it stored the data but stores nothing", ["DM-PACK-014-C-M"]),
+    fault!(
+        Client,
+        "hget-not-stored",
+        "HGET answers as if it stored the data but stores nothing",
+        // An SCOMO package delivered by HGET is then not kept either.
+        ["DM-PACK-014-C-M", "SCOMO-002-C-M"]
+    ),
     fault!(
         Client,
         "hget-no-uri",
@@ -353,6 +367,91 @@ pub const FAULTS: &[FaultInfo] = &[
         "DEFAULT's parameters are read in the order other than the profile's (the URI is stored under the wrong MOID)",
         ["DM-PACK-023-C-O"]
     ),
+    fault!(
+        Client,
+        "scomo-delivered-not-kept",
+        "HGET into SCOMO Inventory/Delivered/<x> (and its Data) is answered 200 but nothing is kept",
+        ["SCOMO-002-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-exec-sync",
+        "an EXEC of an SCOMO operation is performed and answered 200 at once: no 202, no result alert",
+        ["SCOMO-003-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-result-missing",
+        "an SCOMO operation is answered 202 but its result alert is never sent",
+        ["SCOMO-004-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-result-wrong-type",
+        "the SCOMO result alert has the FUMO AlertType urn:oma:at:fumo:1.0:DownloadAndUpdate",
+        ["SCOMO-004-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-result-wrong-source",
+        "the SCOMO result alert's SourceURI is the SCOMO instance root, not the executed operation node",
+        ["SCOMO-004-C-M"]
+    ),
+    fault!(Client, "scomo-result-no-code", "the SCOMO result alert's Data carries no ResultCode", ["SCOMO-005-C-M"]),
+    fault!(
+        Client,
+        "scomo-result-lies",
+        "an Install that failed (invalid package) is reported with ResultCode 1200",
+        ["SCOMO-005-C-M", "SCOMO-012-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-install-not-deployed",
+        "Install reports 1200 but no component appears in Inventory/Deployed",
+        ["SCOMO-006-C-M", "SCOMO-005-C-M", "SCOMO-007-C-O", "SCOMO-011-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-inactive-installed-active",
+        "InstallInactive deploys the component Active (State 20), a wrong state",
+        ["SCOMO-007-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-remove-kept",
+        "Remove of a deployed component reports 1200 but the component stays in Inventory/Deployed",
+        ["SCOMO-008-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-deactivate-state-unchanged",
+        "Deactivate reports 1200 but the component's State stays 20 (Active)",
+        ["SCOMO-009-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-dp-state-stale",
+        "after Install the delivered package's State stays 10 (Delivered) instead of 20 (Installed)",
+        ["SCOMO-010-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-download-skipped",
+        "Download/DownloadInstall never fetches PkgURL and reports 1402 (Download failed) at once",
+        ["SCOMO-011-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-absent-component-succeeds",
+        "Remove/Activate/Deactivate of a component that is not deployed is answered 202 and reported 1200",
+        ["SCOMO-005-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo-corrupt-installed",
+        "a package that fails validation is installed and reported 1200",
+        ["SCOMO-012-C-O"]
+    ),
 ];
 
 /// The faults this peer is switched into.
@@ -385,6 +484,9 @@ pub struct ClientConfig {
     /// puts the result alert in its first Package#3 (the seed allows either package): a lawful
     /// variant, to show that cases accept both.
     pub async_result_in_package3: bool,
+    /// SCOMO behaviour the spec allows but the reference does not show by default (tests prove
+    /// the cases accept it).
+    pub scomo_variant: scomo::Variant,
 }
 
 impl ClientConfig {
@@ -407,6 +509,7 @@ impl ClientConfig {
             max_rounds: 64,
             echo_log: false,
             async_result_in_package3: false,
+            scomo_variant: scomo::Variant::default(),
         }
     }
 }
@@ -556,7 +659,12 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
             wait_idle(&sh, Duration::from_secs(5)).await;
             UtAnswer::done(Value::Null)
         }
-        action::IUT_STATE => ut_server::iut_state_answer(sh.is_idle()),
+        action::IUT_STATE => {
+            let mut a = ut_server::iut_state_answer(sh.is_idle());
+            // The SCOMO inventory, so a vendor (or a test) can watch the operations' State.
+            a.data["scomo"] = scomo::state_summary(&sh.lock().store);
+            a
+        }
         action::IDLE => match wait_idle(&sh, Duration::from_secs(5)).await {
             true => UtAnswer::done(Value::Null),
             false => UtAnswer::failed("still busy after 5 s"),

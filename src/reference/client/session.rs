@@ -369,6 +369,12 @@ async fn fetch_mo(sh: &Shared, url: &str) -> Result<Vec<Value>, u16> {
 /// The HGET procedure (also used for DEFAULT fallback): fetch, then store at `client_uri` or
 /// create new instances. Returns the status entry.
 pub(super) async fn hget(sh: &Shared, url: &str, client_uri: Option<&str>) -> Map<String, Value> {
+    if let Some(st) = match client_uri {
+        Some(cu) => super::scomo::hget(sh, url, cu).await,
+        None => None,
+    } {
+        return st;
+    }
     let elements = match fetch_mo(sh, url).await {
         Ok(e) => e,
         Err(sc) => return status(sc),
@@ -432,9 +438,24 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
             let t = match resolve(sh, &client_uri) {
                 Ok(t) if t.len() == 1 => t.into_iter().next(),
                 Ok(_) => return status(400),
+                // Fault: an operation on a component that is not deployed "succeeds".
+                Err(404)
+                    if f.has("scomo-absent-component-succeeds") && super::scomo::names_deployed_op(&client_uri) =>
+                {
+                    let (st, result) = super::scomo::phantom_success(sh, &client_uri, server_uri);
+                    sess.async_results.extend(result);
+                    return st;
+                }
                 Err(sc) => return status(sc),
             };
             let Some(t) = t else { return status(404) };
+            // SCOMO operations: always asynchronous, with their own result alert (digest §3.4).
+            let scomo_op = super::scomo::operation(&sh.lock().store, &t);
+            if let Some(op) = scomo_op {
+                let (st, result) = super::scomo::exec(sh, op, &client_uri, server_uri).await;
+                sess.async_results.extend(result);
+                return st;
+            }
             let (alert_type, download_url, long) = {
                 let g = sh.lock();
                 let Some(alert_type) = g.store.exec_alert(&t) else { return status(405) };

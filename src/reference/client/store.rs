@@ -53,11 +53,11 @@ pub struct Node {
 }
 
 impl Node {
-    fn leaf(v: &str, permanent: bool) -> Node {
+    pub(super) fn leaf(v: &str, permanent: bool) -> Node {
         Node { value: Some(Value::String(v.into())), children: BTreeMap::new(), permanent, exec_alert: None }
     }
 
-    fn interior(permanent: bool, children: Vec<(&str, Node)>) -> Node {
+    pub(super) fn interior(permanent: bool, children: Vec<(&str, Node)>) -> Node {
         Node {
             value: None,
             children: children.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
@@ -66,7 +66,7 @@ impl Node {
         }
     }
 
-    fn exec(mut self, alert_type: &str) -> Node {
+    pub(super) fn exec(mut self, alert_type: &str) -> Node {
         self.exec_alert = Some(alert_type.into());
         self
     }
@@ -126,7 +126,7 @@ impl Node {
         }
     }
 
-    fn leaf_string(&self) -> Option<String> {
+    pub(super) fn leaf_string(&self) -> Option<String> {
         match &self.value {
             Some(Value::String(s)) => Some(s.clone()),
             Some(v) => Some(v.to_string()),
@@ -189,6 +189,7 @@ fn ddf_of(moid: &str) -> String {
         MOID_TEST => "dmcts-test-1.0",
         MOID_FUMO => "oma-fumo-1.0",
         MOID_CONFIG => "dmcts-config-1.0",
+        super::scomo::MOID => "oma-scomo-1.0",
         _ => "unknown",
     };
     format!("https://ddf.dmcts.example/{name}.ddf")
@@ -328,6 +329,14 @@ impl Store {
                 inst(MOID_TEST, "t0", "Test", test0, true, true),
                 inst(MOID_TEST, "t1", "Test", test1, false, true),
                 inst(MOID_FUMO, "fw-main", "FUMO", fumo, true, true),
+                inst(
+                    super::scomo::MOID,
+                    super::scomo::MIID,
+                    super::scomo::ROOT,
+                    super::scomo::provisioned_root(),
+                    true,
+                    true,
+                ),
             ],
             next_miid: 2,
             instance_slash: InstanceSlash::Required,
@@ -441,6 +450,10 @@ impl Store {
             let content = unwrap_named(data, &name);
             if let Some(n) = self.node_mut(&t) {
                 n.replace_with(content);
+            }
+            // An SCOMO entry the server created gets the nodes the client maintains (digest §3.2).
+            if self.instances[t.instance].moid == super::scomo::MOID {
+                super::scomo::complete_entries(&mut self.instances[t.instance].root);
             }
             written.push(self.uri_of(&t));
         }

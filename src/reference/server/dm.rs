@@ -25,11 +25,22 @@ pub(super) fn router(sh: Arc<Shared>) -> Router {
     Router::new()
         .route(DM_PATH, post(handle_dm))
         .route(&format!("{CONT_PATH_PREFIX}{{token}}"), post(handle_cont))
+        .route(&format!("{}{{*rest}}", super::scomo::REPO_PREFIX), axum::routing::get(handle_repo))
         .with_state(sh)
 }
 
 async fn handle_dm(AxState(sh): AxState<Arc<Shared>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     exchange(&sh, None, &headers, &body)
+}
+
+/// SCOMO package metadata and data the server serves for the HGETs it sends.
+async fn handle_repo(AxState(sh): AxState<Arc<Shared>>, Path(rest): Path<String>) -> Response {
+    let served = sh.lock().scomo_repo.get(&rest).cloned();
+    sh.log(format!("GET {}{rest}: {}", super::scomo::REPO_PREFIX, if served.is_some() { "served" } else { "404" }));
+    match served {
+        Some((ct, body)) => ([(header::CONTENT_TYPE, ct)], body).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn handle_cont(
@@ -356,6 +367,7 @@ fn package3(sh: &Shared, st: &mut State, dev_id: &str, token: Option<&str>, body
             }
         }
     }
+    super::scomo::statuses(sh, dev, &sent, &p3.status);
     let alerts = p3.alert.unwrap_or_default();
     if !alerts.is_empty() && sh.faults.has("p3-alert-rejected") {
         return Reply::text(StatusCode::BAD_REQUEST, "400: Generic Alerts are accepted in Package#1 only");
@@ -384,6 +396,7 @@ fn alert_type_known(known: &[String], t: &str) -> bool {
 fn generic_alerts(sh: &Shared, dev: &mut Device, alerts: &[&GenericAlert], pkg: &str) -> Result<AlertOutcome, Reply> {
     let mut out = AlertOutcome { exec_results: 0 };
     for a in alerts {
+        super::scomo::result_alert(sh, dev, a);
         let v = serde_json::to_value(a).unwrap_or(Value::Null);
         if let Some(m) = &a.mark {
             if !MARK_VALUES.contains(&m.as_str()) {
@@ -444,6 +457,8 @@ enum Onward {
     ContHere,
     /// A queued CONT with its URI.
     ContAt(String),
+    /// The package ends without END: the session goes on with the device's Package#3.
+    Awaiting,
 }
 
 /// Takes the commands of the next Package#2 from the queue: everything up to and including the
@@ -453,6 +468,11 @@ fn take_package(sh: &Shared, queue: &mut std::collections::VecDeque<Queued>) -> 
     let mut onward = Onward::Drained;
     while let Some(q) = queue.pop_front() {
         let cont = match q {
+            Queued::AwaitStatuses if cmds.is_empty() => continue,
+            Queued::AwaitStatuses => {
+                onward = Onward::Awaiting;
+                break;
+            }
             Queued::ContHere => Onward::ContHere,
             Queued::Command(Command::Cont { server_uri }) => Onward::ContAt(server_uri),
             Queued::Command(Command::End) => {
@@ -521,6 +541,7 @@ fn package2(sh: &Shared, st: &mut State, dev_id: &str, consume: bool, alerts_ans
             dev.error(format!("CONT to {uri}: the session moved where this server cannot follow it"));
             next = None;
         }
+        Onward::Awaiting => {}
         Onward::Drained if sh.faults.has("session-never-ended") => {}
         Onward::Drained => {
             cmds.push(Command::End);
@@ -532,6 +553,7 @@ fn package2(sh: &Shared, st: &mut State, dev_id: &str, consume: bool, alerts_ans
             dev.pending_execs.push(PendingExec { client_uri: client_uri.clone(), server_uri: su.clone() });
         }
     }
+    super::scomo::sent(dev, &cmds);
     let mut arrays: Vec<Value> = cmds.iter().map(|c| Value::Array(emit(sh, c))).collect();
     if sh.faults.has("p2-malformed") {
         if let Some(Value::Array(last)) = arrays.last_mut() {

@@ -81,6 +81,10 @@
 //!   `bytes_b64`, `http_status`}],
 //!   `errors`: [text]}.
 //!
+//! - `software.install`, `software.remove`, `software.activate`, `software.deactivate`,
+//!   `software.inventory` (SCOMO; module `scomo`): queue the operation's commands, answer
+//!   {`op`, `operation`, `commands`, `exec`}; `device.report` adds `software` and `inventory`.
+//!
 //! # Faults (`server.` + name; see [`FAULTS`])
 //! notifications-never-sent, notification-wrong-ver, notification-oc-mismatch,
 //! notification-no-server-id, notification-bad-con-type, notification-no-notification-id,
@@ -93,9 +97,12 @@
 //! cmd-delete-malformed, cmd-exec-malformed, cmd-get-malformed, cmd-show-malformed,
 //! cmd-default-malformed, cont-endpoint-dead, cont-ignored, cont-ends-session,
 //! commands-reordered, end-with-parameter, status-for-alert, p3-alert-rejected, unknown-alert-rejected,
-//! hget-uri-ignored, exec-result-not-recorded, no-415, no-406.
+//! hget-uri-ignored, exec-result-not-recorded, no-415, no-406; SCOMO: software-install-no-delivery,
+//! software-op-wrong-node, software-202-final, software-result-ignored,
+//! software-failure-as-success, software-inventory-not-read, software-download-wrong-op.
 mod dm;
 mod notify;
+mod scomo;
 mod state;
 
 use super::common::{self, fault};
@@ -293,7 +300,8 @@ pub const FAULTS: &[FaultInfo] = &[
         Server,
         "commands-reordered",
         "the commands of each Package#2 before its CONT/END go out in reverse queued order",
-        ["DM-PACK-012-S-M"]
+        // An SCOMO install then EXECs the operation before the package is delivered.
+        ["DM-PACK-012-S-M", "SCOMO-013-S-M", "SCOMO-019-S-O"]
     ),
     fault!(
         Server,
@@ -344,6 +352,48 @@ pub const FAULTS: &[FaultInfo] = &[
         "the Accept header is ignored: no 406 when it excludes the Package#2 media type",
         ["DM-PACK-012-S-M"]
     ),
+    fault!(
+        Server,
+        "software-install-no-delivery",
+        "software.install (mode dm) sends the EXEC of Install without delivering the package into Inventory/Delivered",
+        ["SCOMO-013-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-op-wrong-node",
+        "software.remove/activate/deactivate EXECs the operation under Inventory/Delivered, not the deployed component",
+        ["SCOMO-014-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-202-final",
+        "an SCOMO EXEC answered 202 is reported as succeeded at once, and its later result is not taken",
+        ["SCOMO-015-S-M", "SCOMO-016-S-M", "SCOMO-017-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-result-ignored",
+        "the OperationComplete result alert is accepted but the operation stays pending in the report",
+        ["SCOMO-016-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-failure-as-success",
+        "a failure ResultCode (e.g. 1405) is reported as succeeded",
+        ["SCOMO-017-S-M"]
+    ),
+    fault!(
+        Server,
+        "software-inventory-not-read",
+        "software.inventory answers done but reads nothing from the device",
+        ["SCOMO-018-S-O"]
+    ),
+    fault!(
+        Server,
+        "software-download-wrong-op",
+        "software.install (mode download) EXECs Download instead of DownloadInstall(Inactive)",
+        ["SCOMO-019-S-O"]
+    ),
 ];
 
 /// The faults this peer is switched into.
@@ -382,6 +432,9 @@ pub struct ServerConfig {
     pub session_timeout: Duration,
     /// Also print the exchange log to stderr (CLI mode).
     pub echo_log: bool,
+    /// SCOMO EXECs go out with END in the same Package#2 (lawful: the server then never sees
+    /// the 202 and keeps the operation pending until the result); default false.
+    pub scomo_end_with_exec: bool,
 }
 
 impl Default for ServerConfig {
@@ -396,6 +449,7 @@ impl Default for ServerConfig {
             http_timeout: Duration::from_secs(5),
             session_timeout: Duration::from_secs(10),
             echo_log: false,
+            scomo_end_with_exec: false,
         }
     }
 }
@@ -567,7 +621,10 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
                 Some(d) => UtAnswer::done(d.report(dev_id)),
             }
         }
-        other => UtAnswer::unsupported(format!("the reference server does not implement {other:?}")),
+        other => match scomo::action(sh, other, &req.args) {
+            Some(answer) => answer,
+            None => UtAnswer::unsupported(format!("the reference server does not implement {other:?}")),
+        },
     }
 }
 

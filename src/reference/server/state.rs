@@ -20,6 +20,9 @@ pub(super) enum Queued {
     Command(Command),
     /// `["CONT"]`: continue the session at this server's second endpoint (a fresh token).
     ContHere,
+    /// End the Package#2 here without END, so the device's Package#3 brings the statuses of the
+    /// commands before (an SCOMO EXEC's 202, an inventory GET's data).
+    AwaitStatuses,
 }
 
 /// An EXEC sent with a ServerURI whose asynchronous result has not arrived yet.
@@ -89,6 +92,9 @@ pub(super) struct Device {
     /// device may answer before the delivery's HTTP exchange is over).
     pub notification_ids: Vec<u16>,
     pub rec: Record,
+    /// SCOMO operations the EMI asked for (`software.*`), and the inventory read.
+    pub software: Vec<super::scomo::SoftwareOp>,
+    pub inventory: super::scomo::Inventory,
 }
 
 impl Device {
@@ -101,6 +107,8 @@ impl Device {
             pending_execs: Vec::new(),
             notification_ids: Vec::new(),
             rec: Record::default(),
+            software: Vec::new(),
+            inventory: Default::default(),
         }
     }
 
@@ -127,6 +135,8 @@ impl Device {
             m.insert("dev_id".into(), json!(dev_id));
             m.insert("session_open".into(), json!(self.session.is_some()));
             m.insert("queued_commands".into(), json!(self.queue.len()));
+            m.insert("software".into(), serde_json::to_value(&self.software).unwrap_or(Value::Null));
+            m.insert("inventory".into(), serde_json::to_value(&self.inventory).unwrap_or(Value::Null));
         }
         v
     }
@@ -143,12 +153,17 @@ pub(super) struct State {
     pub notification_counter: u16,
     /// Notification deliveries in progress.
     pub in_flight: usize,
+    /// Numbers the `software.*` operations; never reset, so a URL from before a reset is dead.
+    pub scomo_counter: u64,
+    /// SCOMO package metadata and data served under `/repo/scomo/` (path after it → content).
+    pub scomo_repo: BTreeMap<String, super::scomo::Served>,
 }
 
 impl State {
     pub fn reset(&mut self) {
         self.devices.clear();
         self.tokens.clear();
+        self.scomo_repo.clear();
         self.notification_counter = 0;
     }
 

@@ -35,7 +35,19 @@ pub fn known_actions(role: Role) -> &'static [&'static str] {
     use action::*;
     match role {
         Role::Client => &[RESET, IDLE, SESSION_START, NOTIFICATION_DELIVER, ALERT_RAISE, CONFIG_REQUEST],
-        Role::Server => &[RESET, IDLE, DEVICE_REGISTER, NOTIFICATION_SEND, COMMANDS_ENQUEUE, DEVICE_REPORT],
+        Role::Server => &[
+            RESET,
+            IDLE,
+            DEVICE_REGISTER,
+            NOTIFICATION_SEND,
+            COMMANDS_ENQUEUE,
+            DEVICE_REPORT,
+            SOFTWARE_INSTALL,
+            SOFTWARE_REMOVE,
+            SOFTWARE_ACTIVATE,
+            SOFTWARE_DEACTIVATE,
+            SOFTWARE_INVENTORY,
+        ],
     }
 }
 

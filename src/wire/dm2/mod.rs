@@ -8,6 +8,7 @@ pub mod mo;
 pub mod notification;
 pub mod package;
 pub mod profile;
+pub mod scomo;
 
 pub use cli::{decode_cli, encode_cli};
 pub use client_uri::{ClientUri, ClientUriError, Instance, QueryField, ResolveError, Segment};

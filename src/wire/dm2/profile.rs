@@ -114,6 +114,19 @@ pub enum ExecResultSourceUri {
     SameMoid,
 }
 
+/// How the Data of an SCOMO result alert carries the ResultCode in DM 2.0 (UNVERIFIED, digest
+/// §1.3 and open question 10: the DM 2.0 TS example wraps the DM 1.x payload under "DM1x").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScomoResultData {
+    /// `DataType: "text/xml"`, `Data: {"DM1x": "<ResultCode>1200</ResultCode><Identifier>…</Identifier>"}`
+    /// (the DM 2.0 TS example, digest §3.9).
+    #[default]
+    Dm1x,
+    /// `DataType: "application/json"`, `Data: {"ResultCode": 1200, "Identifier": "…"}`.
+    Plain,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Profile {
@@ -177,6 +190,15 @@ pub struct Profile {
     /// The new session carrying an asynchronous EXEC result opens with ClientInitiatedMgmt as
     /// well (UNVERIFIED, digest §11: "propose: yes").
     pub exec_result_session_alert: bool,
+    /// AlertType of an SCOMO operation result (digest §3.4: OMNA lists the root
+    /// `urn:oma:at:scomo:1.0` and the type `OperationComplete`; whether DM 2.0 uses their
+    /// concatenation unchanged is UNVERIFIED, open question 10).
+    pub scomo_result_alert_type: String,
+    /// How an SCOMO result alert's Data carries ResultCode and Identifier (UNVERIFIED, digest §1.3).
+    pub scomo_result_data: ScomoResultData,
+    /// Media type of SCOMO package data delivered by HGET into Inventory/Delivered/<x>/Data
+    /// (UNVERIFIED, digest open question 10: the media type of a binary HGET).
+    pub scomo_data_media_type: String,
 }
 
 impl Profile {
@@ -249,6 +271,9 @@ impl Default for Profile {
             default_parameter_order: DefaultParameterOrder::MoidFirst,
             exec_result_source_uri: ExecResultSourceUri::Exact,
             exec_result_session_alert: true,
+            scomo_result_alert_type: "urn:oma:at:scomo:1.0:OperationComplete".into(),
+            scomo_result_data: ScomoResultData::Dm1x,
+            scomo_data_media_type: "application/octet-stream".into(),
         }
     }
 }
