@@ -44,6 +44,7 @@ struct RawPixit {
     account: AccountPixit,
     notification: NotificationPixit,
     upper_tester: Option<UpperTesterConfig>,
+    tls: super::TlsPixit,
     timeouts: Timeouts,
     mo: BTreeMap<String, super::mo::MoValue>,
 }
@@ -319,6 +320,7 @@ impl Ics {
                     account: p.account,
                     notification: p.notification,
                     upper_tester,
+                    tls: p.tls,
                     timeouts: p.timeouts,
                     mo: p.mo,
                     mo_defaults,

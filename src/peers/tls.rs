@@ -1,4 +1,4 @@
-//! HTTPS for the suite's peers (rustls, ring provider).
+//! HTTPS for the suite's peers (rustls, aws-lc-rs provider).
 //!
 //! As server (the listener a client IUT talks to) the suite presents either the certificate and
 //! key the PIXIT names (PEM files), or a certificate issued for the run by a CA generated for it
@@ -25,7 +25,7 @@ pub const CA_FILE: &str = "dmcts-ca.pem";
 
 /// The crypto provider every TLS configuration of the suite uses.
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 /// Why TLS material cannot be used.
@@ -432,6 +432,181 @@ pub fn describe_error(e: &reqwest::Error, trust: Option<&ClientTls>) -> String {
         return format!("TLS handshake failed ({chain}); {trust}");
     }
     chain
+}
+
+/// The TLS of one run, from the PIXIT ([`SuiteTls::from_pixit`]) or for the reference peers
+/// ([`SuiteTls::generated`]).
+#[derive(Default)]
+pub struct SuiteTls {
+    /// What the suite's listener presents (`None`: it serves plain HTTP).
+    pub server: Option<ServerTlsSource>,
+    /// Whom the suite trusts as HTTPS client, and what it presents.
+    pub client: Option<ClientTls>,
+    /// The CA generated for the run, when the suite made one.
+    pub generated: Option<Arc<RunCa>>,
+}
+
+/// Where the listener's certificate comes from: the PIXIT's, or one the run's CA issues.
+#[derive(Clone)]
+pub struct ServerTlsSource {
+    pub identity: Identity,
+    pub ca: Option<Arc<RunCa>>,
+    pub client_roots: Option<RootCertStore>,
+}
+
+impl ServerTlsSource {
+    /// A fresh [`ServerTls`] (each listener switches what it presents on its own).
+    pub fn server_tls(&self, hosts: &[String]) -> Result<ServerTls, TlsError> {
+        let t = ServerTls::new(&self.identity, self.ca.as_deref(), hosts)?;
+        Ok(match &self.client_roots {
+            Some(r) => t.require_client_certificates(r.clone()),
+            None => t,
+        })
+    }
+}
+
+impl SuiteTls {
+    /// From `[pixit.tls]` (paths relative to `base`). `listener_url` is the DM server URL the
+    /// listener serves (its host goes into a generated certificate).
+    pub fn from_pixit(p: &crate::ics::TlsPixit, base: &Path, listener_url: Option<&str>) -> Result<SuiteTls, TlsError> {
+        let path = |f: &PathBuf| if f.is_absolute() { f.clone() } else { base.join(f) };
+        let pair = |a: &Option<PathBuf>, b: &Option<PathBuf>, an: &str, bn: &str| match (a, b) {
+            (Some(a), Some(b)) => Ok(Some((path(a), path(b)))),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(TlsError::Material(format!("PIXIT tls.{an} is given without tls.{bn}"))),
+            (None, Some(_)) => Err(TlsError::Material(format!("PIXIT tls.{bn} is given without tls.{an}"))),
+        };
+        let mut out = SuiteTls::default();
+        if p.enabled {
+            let (identity, ca) = match pair(&p.cert, &p.key, "cert", "key")? {
+                Some((c, k)) => (Identity::from_files(&c, &k)?, None),
+                None => {
+                    let ca = Arc::new(RunCa::generate("dmcts run CA")?);
+                    let id = ca.issue_server(&hosts_for(listener_url.unwrap_or("https://127.0.0.1/")))?;
+                    out.generated = Some(ca.clone());
+                    (id, Some(ca))
+                }
+            };
+            let client_roots = match &p.client_ca {
+                Some(f) => Some(read_roots(&path(f))?.1),
+                None => None,
+            };
+            out.server = Some(ServerTlsSource { identity, ca, client_roots });
+        }
+        let identity = match pair(&p.client_cert, &p.client_key, "client_cert", "client_key")? {
+            Some((c, k)) => Some(Identity::from_files(&c, &k)?),
+            None => None,
+        };
+        if let Some(f) = &p.ca {
+            let f = path(f);
+            let (ca_pem, _) = read_roots(&f)?;
+            out.client = Some(ClientTls { ca_pem, ca_source: f.display().to_string(), identity, accept_any: false });
+        } else if identity.is_some() {
+            return Err(TlsError::Material("PIXIT tls.client_cert is given without tls.ca (whom to trust)".into()));
+        }
+        Ok(out)
+    }
+
+    /// For the reference peers: a CA generated for the run issues every certificate, and
+    /// every side trusts it.
+    pub fn generated() -> Result<SuiteTls, TlsError> {
+        let ca = Arc::new(RunCa::generate("dmcts run CA")?);
+        let identity = ca.issue_server(&hosts_for("https://127.0.0.1/"))?;
+        Ok(SuiteTls {
+            server: Some(ServerTlsSource { identity, ca: Some(ca.clone()), client_roots: None }),
+            client: Some(ClientTls {
+                ca_pem: ca.ca_pem().to_string(),
+                ca_source: "the CA generated for the run".into(),
+                identity: None,
+                accept_any: false,
+            }),
+            generated: Some(ca),
+        })
+    }
+
+    /// The suite's HTTP client: no proxy; HTTPS trusting only the configured CA.
+    pub fn http_client(&self) -> Result<reqwest::Client, TlsError> {
+        let b = reqwest::Client::builder().no_proxy();
+        let b = match &self.client {
+            Some(c) => c.apply(b)?,
+            None => b,
+        };
+        b.build().map_err(material)
+    }
+}
+
+/// A TLS handshake that failed at a listener: who, and rustls's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeFailure {
+    pub peer: std::net::SocketAddr,
+    pub error: String,
+}
+
+/// Called for every failed handshake (the listener records it in the running case's trace).
+pub type OnFailure = Arc<dyn Fn(HandshakeFailure) + Send + Sync>;
+
+/// How long a client may take to complete a handshake.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A TCP listener whose connections are TLS: handshakes run concurrently (a slow or failing
+/// client never holds up another), and only completed ones are handed to the HTTP server.
+pub struct TlsIncoming {
+    rx: tokio::sync::mpsc::Receiver<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::net::SocketAddr)>,
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsIncoming {
+    pub fn new(tcp: tokio::net::TcpListener, config: Arc<rustls::ServerConfig>, on_failure: OnFailure) -> std::io::Result<TlsIncoming> {
+        let addr = tcp.local_addr()?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = tcp.accept().await else {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                };
+                let (acceptor, tx, on_failure) = (acceptor.clone(), tx.clone(), on_failure.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => on_failure(HandshakeFailure { peer, error: e.to_string() }),
+                        Err(_) => on_failure(HandshakeFailure {
+                            peer,
+                            error: format!("not complete within {} s", HANDSHAKE_TIMEOUT.as_secs()),
+                        }),
+                    }
+                });
+            }
+        });
+        Ok(TlsIncoming { rx, addr, task })
+    }
+}
+
+impl Drop for TlsIncoming {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsIncoming {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(c) => c,
+            // The accept task ended (never, short of an abort): serve nothing more.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
+    }
 }
 
 #[cfg(test)]

@@ -112,6 +112,7 @@ impl Ics {
                     server_delivery: ServerDelivery::Listener,
                 },
                 upper_tester: UpperTesterConfig::Http { url: ut_url.to_string() },
+                tls: Default::default(),
                 // In-process peers answer in milliseconds; long waits would only slow selftests.
                 timeouts: Timeouts { step_ms: 5_000, case_ms: 30_000, run_ms: 600_000, quiet_period_ms: 150 },
                 mo,
