@@ -80,6 +80,11 @@ enum Command {
         /// Switch a reference peer into a fault (with --against reference), repeatable.
         #[arg(long = "fault")]
         faults: Vec<String>,
+        /// With --against reference: everything over HTTPS, the certificates issued by a CA
+        /// generated for the run (written to <report dir>/dmcts-ca.pem). An ICS asks for HTTPS
+        /// in [pixit.tls] instead.
+        #[arg(long, requires = "against")]
+        tls: bool,
         /// Only cases covering an SCR item matching this pattern (`*` wildcard), repeatable.
         #[arg(long = "scr")]
         scr: Vec<String>,
@@ -193,13 +198,32 @@ enum ReferenceCommand {
     },
 }
 
+/// SIGPIPE: when stdout or stderr is a pipe whose reader went away, die of it as Unix tools do;
+/// otherwise (a socket) ignore it, and the write fails with EPIPE. Uses only poll, signal and
+/// raise, which are async-signal-safe.
+#[cfg(unix)]
+extern "C" fn on_sigpipe(_: libc::c_int) {
+    for fd in [1, 2] {
+        let mut p = libc::pollfd { fd, events: 0, revents: 0 };
+        // SAFETY: poll on one valid pollfd; signal/raise with valid arguments.
+        unsafe {
+            if libc::poll(&mut p, 1, 0) == 1 && (p.revents & libc::POLLERR) != 0 {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // Like other Unix tools, end quietly when the reader of stdout goes away (`dmcts ... | head`)
     // instead of panicking on a broken pipe.
+    // Only for stdout/stderr, though: a socket write to a peer that hung up (TLS writes are
+    // vectored, `writev`, which has no MSG_NOSIGNAL) must fail as EPIPE, not end the run.
     #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    // SAFETY: installing an async-signal-safe handler before any thread starts.
     unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGPIPE, on_sigpipe as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -335,7 +359,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Command::Run { ics, against, faults, scr, role, report_dir, libtest } => {
+        Command::Run { ics, against, faults, tls, scr, role, report_dir, libtest } => {
             let bundle::Loaded { registry, catalog, info } = cli.catalog()?;
             let (reg, cat) = (Arc::new(registry), Arc::new(catalog));
             let target = match (ics, against) {
@@ -347,7 +371,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     ics.validate_against(&reg).map_err(|e| anyhow::anyhow!("{e}"))?;
                     Target::Ics(Arc::new(ics))
                 }
-                (None, Some(_)) => Target::reference(faults.iter().cloned().collect())?,
+                (None, Some(_)) => Target::reference(faults.iter().cloned().collect())?.with_tls(*tls),
                 (None, None) => anyhow::bail!("give --ics FILE or --against reference"),
             };
             // How many cases run at once is the runner's decision (run::test_threads).

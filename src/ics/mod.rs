@@ -29,6 +29,12 @@ use std::time::Duration;
 /// The DevID the suite uses when it plays a device towards a server IUT and the ICS gives none.
 pub const SUITE_DEV_ID: &str = "IMEI:990000000000017";
 
+/// The capabilities that say the DM session runs over HTTPS (scr/dm2/capabilities.toml); an
+/// ICS with `[pixit.tls] enabled` (client) or an https:// `iut.server_uri` (server) answers
+/// them true unless it says otherwise.
+pub const CAP_CLIENT_TLS: &str = "ICS-DMC-TLS";
+pub const CAP_SERVER_TLS: &str = "ICS-DMS-TLS";
+
 /// The protocol binding of an IUT whose ICS names none.
 pub const DEFAULT_BINDING: &str = "dm2";
 

@@ -447,7 +447,7 @@ pub struct SuiteTls {
 }
 
 /// Where the listener's certificate comes from: the PIXIT's, or one the run's CA issues.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ServerTlsSource {
     pub identity: Identity,
     pub ca: Option<Arc<RunCa>>,
@@ -557,7 +557,11 @@ pub struct TlsIncoming {
 }
 
 impl TlsIncoming {
-    pub fn new(tcp: tokio::net::TcpListener, config: Arc<rustls::ServerConfig>, on_failure: OnFailure) -> std::io::Result<TlsIncoming> {
+    pub fn new(
+        tcp: tokio::net::TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        on_failure: OnFailure,
+    ) -> std::io::Result<TlsIncoming> {
         let addr = tcp.local_addr()?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let acceptor = tokio_rustls::TlsAcceptor::from(config);

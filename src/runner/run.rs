@@ -169,6 +169,11 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, mut opts: RunOptions)
     let prepared = Arc::new(rt.block_on(target::prepare(&opts.target, &registry))?);
     // Where the IUT must send what, as bound, before the first case.
     print!("{}", prepared.start_note());
+    if let Some(dir) = &opts.report_dir {
+        if let Some(path) = prepared.write_tls_files(dir)? {
+            println!("CA certificate of this run (for the IUT to trust): {}", path.display());
+        }
+    }
     let run_deadline = std::time::Instant::now() + prepared.run_timeout;
 
     let mut trials = Vec::new();

@@ -141,6 +141,19 @@ pub const NOTIFY_PATH: &str = "/notify";
 pub const FAULTS: &[FaultInfo] = &[
     fault!(
         Client,
+        "tls-accept-any",
+        "over HTTPS, accepts any server certificate (untrusted CA, expired, another host)",
+        ["DM-SEC-C-001"]
+    ),
+    fault!(
+        Client,
+        "auth-wrong-password",
+        "sends the account's user name with a wrong password (Basic and Digest)",
+        ["DM-SEC-C-002"]
+    ),
+    fault!(Client, "no-digest", "answers a Digest challenge by giving up the session", ["DM-SEC-C-003"]),
+    fault!(
+        Client,
         "devid-missing",
         "Package#1 and Package#3 carry no OMADM-DevID header",
         ["DM-PACK-011-C-M", "DM-PACK-013-C-M"]
@@ -370,8 +383,10 @@ pub struct ClientConfig {
     pub server_uri: String,
     /// DMAcc Auth/Noti credentials; `None` disables digest verification.
     pub noti: Option<NotificationCredentials>,
-    /// HTTP Basic credentials sent with Package#1/#3.
+    /// HTTP credentials sent with Package#1/#3: Basic unasked, Digest when challenged.
     pub basic: Option<(String, String)>,
+    /// HTTPS: the CA the DM server's certificate must chain to (and a client certificate).
+    pub tls: Option<crate::peers::tls::ClientTls>,
     pub profile: Profile,
     /// Fault names, `client.x` or `x`.
     pub faults: BTreeSet<String>,
@@ -401,6 +416,7 @@ impl ClientConfig {
                 auth_data: b"test-noti-authdata".to_vec(),
             }),
             basic: None,
+            tls: None,
             profile: Profile::default(),
             faults: BTreeSet::new(),
             http_timeout: Duration::from_secs(30),
@@ -668,7 +684,9 @@ impl RunningClient {
 /// Starts the client on the current tokio runtime.
 pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
     let faults = Faults::parse(Role::Client, &config.faults)?;
-    let http = common::http_client(config.http_timeout, Duration::from_secs(5))?;
+    let tls =
+        config.tls.clone().map(|t| crate::peers::tls::ClientTls { accept_any: faults.has("tls-accept-any"), ..t });
+    let http = common::http_client_tls(config.http_timeout, Duration::from_secs(5), tls.as_ref())?;
     let listener = common::Listening::bind(config.listen).await?;
     let store = provisioned(&config);
     let log = common::ExchangeLog::new(config.echo_log.then_some("reference client"));

@@ -7,6 +7,7 @@ use crate::wire::dm2::{
     Command, ALERT_CLIENT_INITIATED, ALERT_SERVER_INITIATED, HEADER_DEVID, HEADER_OMADM_ACCEPT, MEDIA_PACKAGE1,
     MEDIA_PACKAGE2, MEDIA_PACKAGE3,
 };
+use crate::wire::http_auth;
 use crate::wire::media::{accepts, media_type_of};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -187,10 +188,30 @@ async fn post_package(sh: &Shared, url: &str, package: u8, body: &Value) -> Resu
         let devid = if f.has("devid-wrong") { super::WRONG_DEV_ID } else { sh.cfg.dev_id.as_str() };
         req = req.header(HEADER_DEVID, devid);
     }
-    if let Some((u, p)) = &sh.cfg.basic {
-        req = req.basic_auth(u, Some(p));
+    let creds = sh.cfg.basic.as_ref().map(|(u, p)| {
+        let p = if f.has("auth-wrong-password") { format!("{p}-wrong") } else { p.clone() };
+        (u.clone(), p)
+    });
+    let retry = req.try_clone();
+    if let Some((u, p)) = &creds {
+        req = req.header("Authorization", http_auth::basic_header(u, p));
     }
-    let resp = req.send().await.map_err(|e| format!("POST {url} failed: {e}"))?;
+    let mut resp = req.send().await.map_err(|e| format!("POST {url} failed: {e}"))?;
+    // A 401 with a Digest challenge is answered once (DM 2.0: the client MAY support Digest).
+    if let (401, Some((u, p)), Some(retry), false) = (resp.status().as_u16(), &creds, retry, f.has("no-digest")) {
+        let values: Vec<&str> =
+            resp.headers().get_all("www-authenticate").iter().filter_map(|v| v.to_str().ok()).collect();
+        if let Ok(Some(c)) = http_auth::Challenge::pick(values) {
+            let target = reqwest::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_default();
+            let a = c.answer("POST", &target, u, p, &http_auth::fresh_nonce(), 1);
+            sh.log(format!("<- 401: answering the Digest challenge ({})", c.algorithm.name()));
+            resp = retry
+                .header("Authorization", a.header())
+                .send()
+                .await
+                .map_err(|e| format!("POST {url} failed: {e}"))?;
+        }
+    }
     let status = resp.status().as_u16();
     let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
     let content_type = header("content-type").unwrap_or_default();

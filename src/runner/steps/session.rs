@@ -467,7 +467,10 @@ async fn send(
                         headers: header_pairs(r.headers()),
                         body: body_for_trace(b""),
                     });
-                    trace.note(format!("answering the server's challenge with {}", auth.split(' ').next().unwrap_or("")));
+                    trace.note(format!(
+                        "answering the server's challenge with {}",
+                        auth.split(' ').next().unwrap_or("")
+                    ));
                     r = build(Some(&auth)).send().await?;
                 }
             }
