@@ -301,6 +301,10 @@ impl Prepared {
                         cfg.listen = loopback();
                         cfg.faults = faults;
                         cfg.tls = client_tls.clone();
+                        cfg.basic = Some((
+                            crate::reference::ics::REFERENCE_USER.into(),
+                            crate::reference::ics::REFERENCE_PASSWORD.into(),
+                        ));
                         let running = client::spawn(cfg).await?;
                         let ics = reference_ics_tls(Role::Client, &running.ut_url, None, tls.is_some());
                         (ics, Peer::Client(running))

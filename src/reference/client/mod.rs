@@ -149,7 +149,7 @@ pub const FAULTS: &[FaultInfo] = &[
         Client,
         "auth-wrong-password",
         "sends the account's user name with a wrong password (Basic and Digest)",
-        ["DM-SEC-C-002"]
+        ["DM-SEC-C-002", "DM-SEC-C-003"]
     ),
     fault!(Client, "no-digest", "answers a Digest challenge by giving up the session", ["DM-SEC-C-003"]),
     fault!(

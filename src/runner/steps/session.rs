@@ -58,9 +58,14 @@ pub struct ClientSend {
     /// Opening: the management objects the device reports (the binding's entries; DM 2.0: MOS).
     #[serde(default)]
     pub objects: Vec<Value>,
-    /// Header overrides; an empty value removes the header.
+    /// Header overrides; an empty value removes the header (and with `Authorization`, the
+    /// suite's own answering of challenges).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Authenticate only in this scheme: no Basic unasked, only a challenge of this scheme
+    /// answered (default: PIXIT account.auth; Basic is then sent unasked).
+    #[serde(default)]
+    pub auth: Option<http_auth::Scheme>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// The SCR item a missing or broken HTTP answer is charged to (default: the case's first).
@@ -170,6 +175,7 @@ impl FinishSession {
             notification: None,
             objects: Vec::new(),
             headers: BTreeMap::new(),
+            auth: None,
             timeout_ms: None,
             scr: Some(self.scr.clone()),
             checks: self.checks.clone(),
@@ -390,7 +396,7 @@ async fn send(
     }
     // A case that sets (or removes) Authorization itself gets no help with it.
     let case_sets_auth = spec.headers.keys().any(|h| h.eq_ignore_ascii_case("authorization"));
-    let scheme = account_scheme(ctx);
+    let scheme = spec.auth.unwrap_or_else(|| super::auth::account_scheme(ctx));
     if message == ClientMessage::Open {
         ctx.session.digest = None;
     }
@@ -442,6 +448,7 @@ async fn send(
     // A 401 is answered once: with the credentials of the PIXIT, in the scheme the server
     // asks for (Digest preferred), unless the case handles Authorization itself.
     let creds = s.basic.clone().filter(|_| !case_sets_auth);
+    let digest_only = scheme != http_auth::Scheme::Basic;
     let (trace, target2) = (ctx.trace.clone(), target.clone());
     let sent_auth = out.headers.iter().find(|(h, _)| h.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.clone());
     let challenge_used: std::sync::Arc<std::sync::Mutex<Option<http_auth::Challenge>>> = Default::default();
@@ -459,7 +466,8 @@ async fn send(
         let mut r = build(None).send().await?;
         if r.status().as_u16() == 401 {
             if let Some((u, p)) = &creds {
-                if let Some(auth) = answer_challenge(&r, &target2, u, p, sent_auth.as_deref(), &challenge_slot) {
+                let answered = answer_challenge(&r, &target2, u, p, sent_auth.as_deref(), &challenge_slot);
+                if let Some(auth) = answered.filter(|a| !digest_only || a.starts_with("Digest")) {
                     trace.record(TraceEvent::HttpResponse {
                         from: "iut".into(),
                         to: "suite".into(),
@@ -618,15 +626,6 @@ async fn send(
     }
     ctx.save(spec.save_as.as_deref(), doc);
     received
-}
-
-/// The scheme of the DM account (PIXIT `account.auth`).
-fn account_scheme(ctx: &Ctx<'_>) -> http_auth::Scheme {
-    match ctx.env.settings.pixit.get("account.auth").and_then(Value::as_str) {
-        Some("digest") => http_auth::Scheme::Digest,
-        Some("digest-md5") => http_auth::Scheme::DigestMd5,
-        _ => http_auth::Scheme::Basic,
-    }
 }
 
 /// The request target of a URL (path and query), what Digest's `uri` names.
