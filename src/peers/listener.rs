@@ -439,8 +439,8 @@ impl Listener {
         self.shared.lock().case.as_ref().map(|c| c.handshake_failures.clone()).unwrap_or_default()
     }
 
-    /// Waits until a handshake fails in the current case or a request arrives (whichever is
-    /// first), at most `timeout`: `Ok(failure)`, `Err(Some(request))` when a request came
+    /// Waits until a handshake fails in the current case or a request no step has taken arrives
+    /// (whichever is first), at most `timeout`: `Ok(failure)`, `Err(Some(request))` when a request came
     /// instead, `Err(None)` on timeout.
     pub async fn wait_handshake_failure(
         &self,
@@ -454,7 +454,7 @@ impl Listener {
             {
                 let st = self.shared.lock();
                 if let Some(c) = st.case.as_ref() {
-                    if let Some(r) = c.requests.first() {
+                    if let Some(r) = c.requests.iter().find(|r| !r.consumed) {
                         return Err(Some(r.incoming.clone()));
                     }
                     if let Some(f) = c.handshake_failures.first() {
