@@ -35,11 +35,19 @@ fn scr_dir() -> PathBuf {
 #[test]
 fn shipped_table_has_the_seeds_52_items() {
     let reg = Registry::load_dir(&scr_dir()).expect("shipped SCR tables load");
-    assert_eq!(reg.items().len(), 52);
-    assert_eq!(reg.items_of(Role::Client).len(), 26);
-    assert_eq!(reg.items_of(Role::Server).len(), 26);
+    let pack = |r: Option<Role>| {
+        reg.items().iter().filter(|i| i.id.starts_with("DM-PACK-") && r.is_none_or(|r| i.role == r)).count()
+    };
+    assert_eq!(pack(None), 52);
+    assert_eq!(pack(Some(Role::Client)), 26);
+    assert_eq!(pack(Some(Role::Server)), 26);
 
-    let optional: Vec<&str> = reg.items().iter().filter(|i| i.status == Status::O).map(|i| i.id.as_str()).collect();
+    let optional: Vec<&str> = reg
+        .items()
+        .iter()
+        .filter(|i| i.status == Status::O && i.id.starts_with("DM-PACK-"))
+        .map(|i| i.id.as_str())
+        .collect();
     assert_eq!(
         optional,
         [
@@ -54,6 +62,8 @@ fn shipped_table_has_the_seeds_52_items() {
     );
     // Every server item is mandatory and unconditional (B.2.1).
     assert!(reg.items_of(Role::Server).iter().all(|i| i.status == Status::M && i.requires.is_none()));
+    // Beside it, the derived security table (scr/dm2/security.toml, docs/security.md).
+    assert_eq!(reg.items().iter().filter(|i| i.id.starts_with("DM-SEC-")).count(), 5);
 
     let oc = reg.get("DM-PACK-004-C-M").expect("OC header item");
     assert_eq!(oc.function, "Support of OC header");
@@ -67,10 +77,11 @@ fn shipped_table_has_the_seeds_52_items() {
         "OMA DM 2.0 Protocol, seed change request 004_2197859ab3cf537f.txt (Change 5), section 5.2.1.1"
     );
     let t = reg.table("DM-PACK").expect("the DM-PACK table header");
-    assert_eq!(reg.tables().len(), 1);
+    assert_eq!(reg.tables().len(), 2, "DM-PACK and the derived DM-SEC");
     assert_eq!((t.title.as_str(), t.base, t.provenance), ("DM 2.0 DM Packages", true, Provenance::Normative));
     assert_eq!(t.bindings, ["dm2"]);
-    assert!(reg.items().iter().all(|i| i.table == "DM-PACK" && i.cites.is_none()));
+    assert!(reg.items().iter().filter(|i| i.table == "DM-PACK").all(|i| i.cites.is_none()));
+    assert!(reg.items().iter().filter(|i| i.table == "DM-SEC").all(|i| i.cites.is_some()));
     assert!(oc.line > 1);
 
     // Client items 003..010 depend on Package#0 support; nothing else has a dependency.
@@ -83,7 +94,7 @@ fn shipped_table_has_the_seeds_52_items() {
         end.requirement.as_deref(),
         Some("If the Package#2 includes the END command, this Package#3 MUST NOT be sent.")
     );
-    for i in reg.items() {
+    for i in reg.items().iter().filter(|i| i.table == "DM-PACK") {
         assert!(i.id.ends_with(&format!("-{}", i.status)));
         assert!(i.id.contains(i.role.infix()));
     }
@@ -96,7 +107,7 @@ fn list_helpers_render_every_item() {
     let table = list_table(&items);
     assert!(table.contains("DM-PACK-004-C-M"));
     assert!(table.contains("Support of OC header"));
-    assert!(table.contains("52 item(s) in 1 table(s)"));
+    assert!(table.contains("57 item(s) in 2 table(s)"), "{table}");
     let header = table.lines().next().unwrap();
     for col in ["TABLE", "PROVENANCE", "SOURCE"] {
         assert!(header.contains(col), "{header}");
@@ -108,7 +119,7 @@ fn list_helpers_render_every_item() {
     );
     let json = list_json(&items);
     let arr = json.as_array().unwrap();
-    assert_eq!(arr.len(), 52);
+    assert_eq!(arr.len(), 57);
     let oc = arr.iter().find(|o| o["id"] == "DM-PACK-004-C-M").unwrap();
     assert_eq!(oc["role"], "client");
     assert_eq!(oc["status"], "M");
@@ -450,10 +461,13 @@ fn shipped_capabilities_are_the_dm2_client_device_facts() {
             "ICS-DMC-NODE-EXEC",
             "ICS-DMC-EXEC-DOWNLOAD",
             "ICS-DMC-EXEC-EFFECT",
-            "ICS-DMC-DEFAULT-FETCH"
+            "ICS-DMC-DEFAULT-FETCH",
+            "ICS-DMC-TLS",
+            "ICS-DMC-HTTP-AUTH"
         ]
     );
-    assert!(reg.capabilities_of(Role::Server, "dm2").is_empty());
+    let server: Vec<&str> = reg.capabilities_of(Role::Server, "dm2").iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(server, ["ICS-DMS-TLS", "ICS-DMS-HTTP-AUTH"]);
     let exec = reg.capability("ICS-DMC-NODE-EXEC").unwrap();
     assert!(exec.default && exec.question.starts_with("Does the device have a node"));
     assert_eq!(exec.pixit, ["mo.exec_uri"]);

@@ -99,8 +99,15 @@ impl Ics {
                 implements: REFERENCE_IMPLEMENTS.iter().map(|t| t.to_string()).collect(),
             },
             // Plain HTTP unless the run asks for HTTPS (`--tls` answers these true).
-            support: [(crate::ics::CAP_CLIENT_TLS.to_string(), false), (crate::ics::CAP_SERVER_TLS.to_string(), false)]
-                .into(),
+            support: [(
+                match role {
+                    Role::Client => crate::ics::CAP_CLIENT_TLS,
+                    Role::Server => crate::ics::CAP_SERVER_TLS,
+                }
+                .to_string(),
+                false,
+            )]
+            .into(),
             pixit: Pixit {
                 suite: SuitePixit { listen, base_url: None, server_url: None },
                 iut: IutPixit { dev_id: Some(dev_id.to_string()), server_uri: server_uri.map(str::to_string) },
@@ -112,7 +119,9 @@ impl Ics {
                     },
                     username: Some(REFERENCE_USER.into()),
                     password: Some(REFERENCE_PASSWORD.into()),
-                    ..AccountPixit::default()
+                    // Credentials only when a 401 asks (Digest preferred): the cases of devices
+                    // registered without credentials see no Authorization header.
+                    auth: crate::wire::http_auth::Scheme::Digest,
                 },
                 notification: NotificationPixit {
                     transport: NotificationTransport::UpperTester,

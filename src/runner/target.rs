@@ -62,9 +62,11 @@ pub fn reference_ics(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics 
 fn reference_ics_tls(role: Role, ut_url: &str, server_uri: Option<&str>, tls: bool) -> Ics {
     let mut ics = Ics::for_reference(role, ut_url, server_uri);
     ics.pixit.tls.enabled = tls;
-    for cap in [crate::ics::CAP_CLIENT_TLS, crate::ics::CAP_SERVER_TLS] {
-        ics.support.insert(cap.to_string(), tls);
-    }
+    let cap = match role {
+        Role::Client => crate::ics::CAP_CLIENT_TLS,
+        Role::Server => crate::ics::CAP_SERVER_TLS,
+    };
+    ics.support.insert(cap.to_string(), tls);
     ics
 }
 
@@ -301,10 +303,12 @@ impl Prepared {
                         cfg.listen = loopback();
                         cfg.faults = faults;
                         cfg.tls = client_tls.clone();
+                        // Credentials only when a 401 asks: the other cases see no Authorization.
                         cfg.basic = Some((
                             crate::reference::ics::REFERENCE_USER.into(),
                             crate::reference::ics::REFERENCE_PASSWORD.into(),
                         ));
+                        cfg.basic_unasked = false;
                         let running = client::spawn(cfg).await?;
                         let ics = reference_ics_tls(Role::Client, &running.ut_url, None, tls.is_some());
                         (ics, Peer::Client(running))

@@ -151,7 +151,7 @@ pub const FAULTS: &[FaultInfo] = &[
         "sends the account's user name with a wrong password (Basic and Digest)",
         ["DM-SEC-C-002", "DM-SEC-C-003"]
     ),
-    fault!(Client, "no-digest", "answers a Digest challenge by giving up the session", ["DM-SEC-C-003"]),
+    fault!(Client, "no-digest", "ignores Digest challenges (answers Basic only, or gives up)", ["DM-SEC-C-003"]),
     fault!(
         Client,
         "devid-missing",
@@ -383,8 +383,11 @@ pub struct ClientConfig {
     pub server_uri: String,
     /// DMAcc Auth/Noti credentials; `None` disables digest verification.
     pub noti: Option<NotificationCredentials>,
-    /// HTTP credentials sent with Package#1/#3: Basic unasked, Digest when challenged.
+    /// HTTP credentials for Package#1/#3: Basic unasked (unless `basic_unasked` is false), and
+    /// a 401 answered once (Digest if offered, else Basic).
     pub basic: Option<(String, String)>,
+    /// Send Basic with every package, before any 401 (default true).
+    pub basic_unasked: bool,
     /// HTTPS: the CA the DM server's certificate must chain to (and a client certificate).
     pub tls: Option<crate::peers::tls::ClientTls>,
     pub profile: Profile,
@@ -416,6 +419,7 @@ impl ClientConfig {
                 auth_data: b"test-noti-authdata".to_vec(),
             }),
             basic: None,
+            basic_unasked: true,
             tls: None,
             profile: Profile::default(),
             faults: BTreeSet::new(),

@@ -193,23 +193,38 @@ async fn post_package(sh: &Shared, url: &str, package: u8, body: &Value) -> Resu
         (u.clone(), p)
     });
     let retry = req.try_clone();
-    if let Some((u, p)) = &creds {
-        req = req.header("Authorization", http_auth::basic_header(u, p));
-    }
+    let sent_basic = match &creds {
+        Some((u, p)) if sh.cfg.basic_unasked => {
+            req = req.header("Authorization", http_auth::basic_header(u, p));
+            true
+        }
+        _ => false,
+    };
     let mut resp = req.send().await.map_err(|e| format!("POST {url} failed: {e}"))?;
-    // A 401 with a Digest challenge is answered once (DM 2.0: the client MAY support Digest).
-    if let (401, Some((u, p)), Some(retry), false) = (resp.status().as_u16(), &creds, retry, f.has("no-digest")) {
+    // A 401 is answered once, in the scheme the server offers: Digest (the client MAY support
+    // it) before Basic (it MUST).
+    if let (401, Some((u, p)), Some(retry)) = (resp.status().as_u16(), &creds, retry) {
         let values: Vec<&str> =
             resp.headers().get_all("www-authenticate").iter().filter_map(|v| v.to_str().ok()).collect();
-        if let Ok(Some(c)) = http_auth::Challenge::pick(values) {
-            let target = reqwest::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_default();
-            let a = c.answer("POST", &target, u, p, &http_auth::fresh_nonce(), 1);
-            sh.log(format!("<- 401: answering the Digest challenge ({})", c.algorithm.name()));
-            resp = retry
-                .header("Authorization", a.header())
-                .send()
-                .await
-                .map_err(|e| format!("POST {url} failed: {e}"))?;
+        let digest = match f.has("no-digest") {
+            true => None,
+            false => http_auth::Challenge::pick(values.iter().copied()).ok().flatten(),
+        };
+        let basic = values.iter().any(|v| v.trim_start().to_ascii_lowercase().starts_with("basic"));
+        let answer = match digest {
+            Some(c) => {
+                let target = reqwest::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_default();
+                sh.log(format!("<- 401: answering the Digest challenge ({})", c.algorithm.name()));
+                Some(c.answer("POST", &target, u, p, &http_auth::fresh_nonce(), 1).header())
+            }
+            None if basic && !sent_basic => {
+                sh.log("<- 401: answering the Basic challenge".to_string());
+                Some(http_auth::basic_header(u, p))
+            }
+            None => None,
+        };
+        if let Some(a) = answer {
+            resp = retry.header("Authorization", a).send().await.map_err(|e| format!("POST {url} failed: {e}"))?;
         }
     }
     let status = resp.status().as_u16();

@@ -448,7 +448,8 @@ async fn send(
     // A 401 is answered once: with the credentials of the PIXIT, in the scheme the server
     // asks for (Digest preferred), unless the case handles Authorization itself.
     let creds = s.basic.clone().filter(|_| !case_sets_auth);
-    let digest_only = scheme != http_auth::Scheme::Basic;
+    // Only a step that demands Digest refuses to answer a Basic challenge.
+    let digest_only = spec.auth.is_some_and(|a| a != http_auth::Scheme::Basic);
     let (trace, target2) = (ctx.trace.clone(), target.clone());
     let sent_auth = out.headers.iter().find(|(h, _)| h.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.clone());
     let challenge_used: std::sync::Arc<std::sync::Mutex<Option<http_auth::Challenge>>> = Default::default();
@@ -594,6 +595,25 @@ async fn send(
     });
     if let Some(over) = limited.overflow() {
         ctx.inconc(format!("the answer to {what} was {over}: the suite did not judge it"));
+        return false;
+    }
+    // A step demanding a scheme (`auth`) judges the authentication itself: a final 401 means
+    // the server offered no usable challenge of that scheme, or refused the suite's answer.
+    if let (401, Some(demanded)) = (status, spec.auth) {
+        let offered: Vec<&str> =
+            rh.iter().filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate")).map(|(_, v)| v.as_str()).collect();
+        let actual = match offered.is_empty() {
+            true => "401 without a challenge".to_string(),
+            false => format!("401 offering {}", offered.join(" | ")),
+        };
+        ctx.fail_scr(
+            Verdict::Fail,
+            &scr,
+            None,
+            format!("the server did not accept {} authentication of {what}: {actual}", demanded.name()),
+            format!("a {} challenge, and the answer to it accepted", demanded.name()),
+            actual,
+        );
         return false;
     }
     let rb = limited.bytes;
