@@ -98,7 +98,7 @@ fn scr_list_json_has_the_52_seed_items_with_dependencies() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let items: Vec<&serde_json::Value> = v.as_array().unwrap().iter().filter(|i| i["table"] == "DM-PACK").collect();
     assert_eq!(items.len(), 52);
-    let get = |id: &str| items.iter().find(|i| i["id"] == id).unwrap().clone();
+    let get = |id: &str| items.iter().find(|i| i["id"] == id).copied().unwrap().clone();
     assert_eq!(get("DM-PACK-003-C-M")["requires"], "DM-PACK-002-C-O");
     assert_eq!(get("DM-PACK-002-C-O")["status"], "O");
     assert!(get("DM-PACK-001-S-M")["requires"].is_null());
