@@ -128,3 +128,66 @@ fn run_against_reference_over_tls_passes_every_case() {
     assert!(trace.contains("\"url\": \"https://127.0.0.1:"), "{trace}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client IUT over HTTPS through an ICS file, the suite presenting the certificate the PIXIT
+/// names: the untrusted-CA case runs (and passes on a validating client); the expired one needs
+/// a CA generated for the run and says so (`error`, exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ics_run_over_https_with_the_pixit_certificate() {
+    use dmcts::reference::client;
+    let dir = std::env::temp_dir().join(format!("dmcts-tls-ics-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = RunCa::generate("vendor lab CA").unwrap();
+    let id = ca.issue_server(&hosts_for("https://127.0.0.1/")).unwrap();
+    std::fs::write(dir.join("cert.pem"), &id.chain_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &id.key_pem).unwrap();
+
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cfg = client::ClientConfig::new(format!("https://127.0.0.1:{listen}/dm"));
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.dev_id = "IMEI:490154203237518".into();
+    cfg.tls =
+        Some(ClientTls { ca_pem: ca.ca_pem().into(), ca_source: "lab".into(), identity: None, accept_any: false });
+    let cl = client::spawn(cfg).await.unwrap();
+    let ics = std::fs::read_to_string("examples/ics-client.toml")
+        .unwrap()
+        .lines()
+        .map(|l| match l {
+            _ if l.starts_with("listen = ") => format!("listen = \"127.0.0.1:{listen}\""),
+            _ if l.starts_with("server_url = ") => format!("server_url = \"https://127.0.0.1:{listen}/dm\""),
+            _ if l.starts_with("url = ") && l.contains("/ut") => format!("url = \"{}\"", cl.ut_url),
+            "[iut]" => "[iut]\nimplements = [\"DM-SEC\"]".into(),
+            "[support]" => "[support]\n\"DM-SEC-C-003\" = false".into(),
+            "# enabled = true" => "enabled = true\ncert = \"cert.pem\"\nkey = \"key.pem\"".into(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.join("ics.toml");
+    std::fs::write(&path, ics).unwrap();
+    let run = |case: &'static str| {
+        let (path, reports) = (path.clone(), dir.join(format!("reports-{case}")));
+        move || {
+            let out = Command::new(env!("CARGO_BIN_EXE_dmcts"))
+                .args(["run", "--ics", path.to_str().unwrap(), "--report-dir", reports.to_str().unwrap()])
+                .args(["--scr", "DM-SEC-C-001", "--", case, "--exact"])
+                .output()
+                .unwrap();
+            let run: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(reports.join("run.json")).unwrap_or_default())
+                    .unwrap_or_default();
+            let c = run["cases"].as_array().into_iter().flatten().find(|c| c["id"] == case).cloned();
+            (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), c.unwrap_or_default())
+        }
+    };
+    let (code, text, c) = tokio::task::spawn_blocking(run("TC-DMC-SEC-001")).await.unwrap();
+    assert_eq!((code, &c["verdict"]), (Some(0), &serde_json::json!("pass")), "{text}");
+    assert!(!text.contains("dmcts-ca.pem"), "no CA is generated when the PIXIT names the certificate: {text}");
+    let (code, text, c) = tokio::task::spawn_blocking(run("TC-DMC-SEC-002")).await.unwrap();
+    assert_eq!(code, Some(2), "{text}");
+    assert_eq!(c["verdict"], "error");
+    assert!(c["reason"]["message"].as_str().unwrap().contains("only a CA generated for the run gives"), "{c}");
+    cl.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
