@@ -750,9 +750,13 @@ pub struct ClientArgs {
     /// No notification credentials (digests are not verified).
     #[arg(long)]
     pub no_noti: bool,
-    /// HTTP Basic credentials for Package#1/#3, as USER:PASSWORD.
+    /// HTTP credentials for Package#1/#3, as USER:PASSWORD (Basic unasked; a Digest challenge
+    /// is answered).
     #[arg(long, value_name = "USER:PASSWORD")]
     pub basic: Option<String>,
+    /// HTTPS: the CA (PEM) the DM server's certificate must chain to (nothing else is trusted).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
     /// A DM 2.0 profile TOML file (see `wire::dm2::Profile`); default profile 2016-A.
     #[arg(long, value_name = "FILE")]
     pub profile: Option<std::path::PathBuf>,
@@ -781,6 +785,15 @@ impl ClientArgs {
         }
         if let Some(path) = &self.profile {
             c.profile = common::read_profile(path)?;
+        }
+        if let Some(f) = &self.ca {
+            let (ca_pem, _) = crate::peers::tls::read_roots(f).map_err(|e| anyhow::anyhow!("--ca: {e}"))?;
+            c.tls = Some(crate::peers::tls::ClientTls {
+                ca_pem,
+                ca_source: f.display().to_string(),
+                identity: None,
+                accept_any: false,
+            });
         }
         c.faults = self.faults.iter().cloned().collect();
         c.echo_log = true;

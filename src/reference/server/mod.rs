@@ -717,6 +717,17 @@ pub struct ServerArgs {
     /// List the faults and exit.
     #[arg(long)]
     pub list_faults: bool,
+    /// HTTPS for /dm: the certificate chain (PEM) it presents, with --key; the upper tester
+    /// then listens apart, on plain HTTP.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
+    /// HTTPS trust for the notifications it POSTs: the CA (PEM) their listeners' certificates
+    /// chain to.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl ServerArgs {
@@ -732,6 +743,19 @@ impl ServerArgs {
         c.session_timeout = Duration::from_secs(self.session_timeout_s.max(1));
         c.faults = self.faults.iter().cloned().collect();
         c.echo_log = true;
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            let identity = crate::peers::tls::Identity::from_files(cert, key).map_err(|e| anyhow::anyhow!("{e}"))?;
+            c.tls = Some(crate::peers::tls::ServerTlsSource { identity, ca: None, client_roots: None });
+        }
+        if let Some(f) = &self.ca {
+            let (ca_pem, _) = crate::peers::tls::read_roots(f).map_err(|e| anyhow::anyhow!("--ca: {e}"))?;
+            c.trust = Some(crate::peers::tls::ClientTls {
+                ca_pem,
+                ca_source: f.display().to_string(),
+                identity: None,
+                accept_any: false,
+            });
+        }
         Ok(c)
     }
 }
