@@ -84,6 +84,11 @@ enum Command {
         /// Switch a reference peer into a fault (with --against reference), repeatable.
         #[arg(long = "fault")]
         faults: Vec<String>,
+        /// With --against reference: everything over HTTPS, the certificates issued by a CA
+        /// generated for the run (written to <report dir>/dmcts-ca.pem). An ICS asks for HTTPS
+        /// in [pixit.tls] instead.
+        #[arg(long, requires = "against")]
+        tls: bool,
         /// Only cases covering an SCR item matching this pattern (`*` wildcard), repeatable.
         #[arg(long = "scr")]
         scr: Vec<String>,
@@ -288,13 +293,32 @@ enum ReferenceCommand {
     },
 }
 
+/// SIGPIPE: when stdout or stderr is a pipe whose reader went away, die of it as Unix tools do;
+/// otherwise (a socket) ignore it, and the write fails with EPIPE. Uses only poll, signal and
+/// raise, which are async-signal-safe.
+#[cfg(unix)]
+extern "C" fn on_sigpipe(_: libc::c_int) {
+    for fd in [1, 2] {
+        let mut p = libc::pollfd { fd, events: 0, revents: 0 };
+        // SAFETY: poll on one valid pollfd; signal/raise with valid arguments.
+        unsafe {
+            if libc::poll(&mut p, 1, 0) == 1 && (p.revents & libc::POLLERR) != 0 {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // Like other Unix tools, end quietly when the reader of stdout goes away (`dmcts ... | head`)
     // instead of panicking on a broken pipe.
+    // Only for stdout/stderr, though: a socket write to a peer that hung up (TLS writes are
+    // vectored, `writev`, which has no MSG_NOSIGNAL) must fail as EPIPE, not end the run.
     #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    // SAFETY: installing an async-signal-safe handler before any thread starts.
     unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGPIPE, on_sigpipe as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -456,7 +480,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Command::Run { ics, against, faults, scr, role, report_dir, expect, repeat, libtest } => {
+        Command::Run { ics, against, faults, tls, scr, role, report_dir, expect, repeat, libtest } => {
             let bundle::Loaded { registry, catalog, info } = cli.catalog()?;
             let (reg, cat) = (Arc::new(registry), Arc::new(catalog));
             // Checked before any traffic: a bad expectations file is a configuration error.
@@ -478,7 +502,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             };
             let target = || match &ics {
                 Some(ics) => Ok(Target::Ics(ics.clone())),
-                None => Target::reference(faults.iter().cloned().collect()),
+                None => Target::reference(faults.iter().cloned().collect()).map(|t| t.with_tls(*tls)),
             };
             let target = &target;
             // Unknown fault names end the run here, before the report dir is touched.

@@ -362,8 +362,10 @@ async fn basic_auth_is_required_when_registered() {
     let body = p1_client_initiated(json!([]));
     let a = post(&srv.dm_url, MEDIA_PACKAGE1, &body, &[]).await;
     assert_eq!(a.status, 401);
-    let challenge = a.headers.get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    assert!(challenge.starts_with("Basic "), "{challenge}");
+    // Basic and Digest are both offered (Digest first); tests/digest_auth.rs answers Digest.
+    let challenges: Vec<&str> = a.headers.get_all("www-authenticate").iter().filter_map(|v| v.to_str().ok()).collect();
+    assert!(challenges.iter().any(|c| c.starts_with("Basic ")), "{challenges:?}");
+    assert!(challenges.iter().any(|c| c.starts_with("Digest ")), "{challenges:?}");
     let wrong = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("dev:nope"));
     assert_eq!(post(&srv.dm_url, MEDIA_PACKAGE1, &body, &[("authorization", &wrong)]).await.status, 401);
     let right = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("dev:pw"));

@@ -3,6 +3,7 @@
 use super::check::Check;
 use crate::binding::ClientMessage;
 use crate::runner::ctx::Ctx;
+use crate::runner::steps::tls::{ExpectTlsRefusal, PresentCertificate};
 use crate::runner::steps::{
     await_request::Await, expect_notification::ExpectNotification, expect_silence::ExpectSilence, notify::Notify,
     report::Report, session::ClientSend, session::FinishSession, set::Set, ut::Ut, Validation,
@@ -34,6 +35,10 @@ pub enum Step {
     Report(Report),
     /// Set a variable from a template.
     Set(Set),
+    /// Switch the certificate the suite's HTTPS listener presents (security cases).
+    PresentCertificate(PresentCertificate),
+    /// The client IUT must refuse the TLS handshake.
+    ExpectTlsRefusal(ExpectTlsRefusal),
 }
 
 /// Every step kind's name, for error messages.
@@ -48,6 +53,8 @@ pub const KINDS: &[&str] = &[
     "expect-silence",
     "report",
     "set",
+    "present-certificate",
+    "expect-tls-refusal",
 ];
 
 impl Step {
@@ -63,6 +70,8 @@ impl Step {
             Step::ExpectSilence(_) => "expect-silence",
             Step::Report(_) => "report",
             Step::Set(_) => "set",
+            Step::PresentCertificate(_) => "present-certificate",
+            Step::ExpectTlsRefusal(_) => "expect-tls-refusal",
         }
     }
 
@@ -82,9 +91,10 @@ impl Step {
     /// SCR items named by the step itself (not its checks).
     pub fn scr_refs(&self) -> Vec<&str> {
         match self {
-            Step::Await(s) => vec![s.scr.as_str()],
+            Step::Await(s) => std::iter::once(s.scr.as_str()).chain(s.auth.as_ref().map(|a| a.scr.as_str())).collect(),
             Step::ExpectNotification(s) => vec![s.scr.as_str()],
             Step::ExpectSilence(s) => vec![s.scr.as_str()],
+            Step::ExpectTlsRefusal(s) => vec![s.scr.as_str()],
             Step::FinishSession(s) => std::iter::once(s.scr.as_str()).chain(s.moved_scr.as_deref()).collect(),
             Step::OpenSession(s) | Step::Reply(s) => s.scr.iter().map(String::as_str).collect(),
             _ => vec![],
@@ -121,6 +131,8 @@ impl Step {
             Step::ExpectSilence(s) => s.validate(v),
             Step::Report(s) => s.validate(v),
             Step::Set(_) => {}
+            Step::PresentCertificate(s) => s.validate(v),
+            Step::ExpectTlsRefusal(s) => s.validate(v),
         }
     }
 
@@ -137,6 +149,8 @@ impl Step {
             Step::ExpectSilence(s) => s.run(ctx).await,
             Step::Report(s) => s.run(ctx).await,
             Step::Set(s) => s.run(ctx),
+            Step::PresentCertificate(s) => s.run(ctx),
+            Step::ExpectTlsRefusal(s) => s.run(ctx).await,
         }
     }
 }

@@ -44,6 +44,7 @@ struct RawPixit {
     account: AccountPixit,
     notification: NotificationPixit,
     upper_tester: Option<UpperTesterConfig>,
+    tls: super::TlsPixit,
     timeouts: Timeouts,
     mo: BTreeMap<String, super::mo::MoValue>,
 }
@@ -301,6 +302,8 @@ impl Ics {
                 problems.push(IcsProblem { line: at("support"), message: "[support] has an empty key".into() });
             }
         }
+        let mut support = raw.support;
+        security_answers(role, &p, &mut support, &lines, &mut problems);
         match upper_tester {
             Some(upper_tester) if problems.is_empty() => Ok(Ics {
                 path: path.to_path_buf(),
@@ -312,13 +315,14 @@ impl Ics {
                     binding,
                     implements,
                 },
-                support: raw.support,
+                support,
                 pixit: Pixit {
                     suite: p.suite,
                     iut: p.iut,
                     account: p.account,
                     notification: p.notification,
                     upper_tester,
+                    tls: p.tls,
                     timeouts: p.timeouts,
                     mo: p.mo,
                     mo_defaults,
@@ -485,6 +489,49 @@ impl Ics {
             Ok(())
         } else {
             Err(IcsError::Invalid { path: self.path.clone(), problems })
+        }
+    }
+}
+
+/// The session-security capabilities follow from the PIXIT (docs/security.md): HTTPS from
+/// `[pixit.tls] enabled` (client) or an https:// `iut.server_uri` (server), HTTP credentials
+/// from `account.username` and `account.password`. Unanswered, they are set from it; an answer
+/// of true the PIXIT contradicts is a problem (the cases could not run as declared).
+fn security_answers(
+    role: crate::scr::Role,
+    p: &RawPixit,
+    support: &mut BTreeMap<String, bool>,
+    lines: &BTreeMap<String, usize>,
+    problems: &mut Vec<IcsProblem>,
+) {
+    use crate::scr::Role;
+    let (tls_cap, auth_cap) = match role {
+        Role::Client => (super::CAP_CLIENT_TLS, "ICS-DMC-HTTP-AUTH"),
+        Role::Server => (super::CAP_SERVER_TLS, "ICS-DMS-HTTP-AUTH"),
+    };
+    let https = match role {
+        Role::Client => p.tls.enabled,
+        Role::Server => p.iut.server_uri.as_deref().is_some_and(|u| u.starts_with("https://")),
+    };
+    let creds = p.account.username.is_some() && p.account.password.is_some();
+    let why_tls = match role {
+        Role::Client => "[pixit.tls] enabled is not true",
+        Role::Server => "PIXIT iut.server_uri is not https://",
+    };
+    for (cap, holds, why) in
+        [(tls_cap, https, why_tls), (auth_cap, creds, "PIXIT account.username and account.password are not both given")]
+    {
+        match support.get(cap) {
+            // Unanswered and false: the capability's default (false) says so already.
+            None if holds => {
+                support.insert(cap.to_string(), true);
+            }
+            None => {}
+            Some(true) if !holds => problems.push(IcsProblem {
+                line: lines.get(&format!("support.{cap}")).copied(),
+                message: format!("{cap} = true, but {why}"),
+            }),
+            Some(_) => {}
         }
     }
 }

@@ -29,6 +29,12 @@ use std::time::Duration;
 /// The DevID the suite uses when it plays a device towards a server IUT and the ICS gives none.
 pub const SUITE_DEV_ID: &str = "IMEI:990000000000017";
 
+/// The capabilities that say the DM session runs over HTTPS (scr/dm2/capabilities.toml); an
+/// ICS with `[pixit.tls] enabled` (client) or an https:// `iut.server_uri` (server) answers
+/// them true unless it says otherwise.
+pub const CAP_CLIENT_TLS: &str = "ICS-DMC-TLS";
+pub const CAP_SERVER_TLS: &str = "ICS-DMS-TLS";
+
 /// The protocol binding of an IUT whose ICS names none.
 pub const DEFAULT_BINDING: &str = "dm2";
 
@@ -96,14 +102,18 @@ pub struct IutPixit {
 pub struct AccountPixit {
     /// SERVER-ID of the DM server (the suite's, for a client IUT).
     pub server_id: String,
-    /// HTTP Basic credentials, when the DM account uses them.
+    /// HTTP credentials, when the DM account uses them.
     pub username: Option<String>,
     pub password: Option<String>,
+    /// How they are sent: "basic" (default), "digest" (RFC 7616, SHA-256) or "digest-md5".
+    /// The suite as DM server challenges with this scheme; as DM client it answers whichever
+    /// challenge the server IUT sends, and sends Basic unasked only with "basic".
+    pub auth: crate::wire::http_auth::Scheme,
 }
 
 impl Default for AccountPixit {
     fn default() -> Self {
-        AccountPixit { server_id: "dmcts".into(), username: None, password: None }
+        AccountPixit { server_id: "dmcts".into(), username: None, password: None, auth: Default::default() }
     }
 }
 
@@ -143,6 +153,27 @@ pub enum ServerDelivery {
     /// The server's transport cannot reach the suite (SMS, push...): the bytes come back in the
     /// `bytes_b64` of the `notification.send` answer.
     UpperTester,
+}
+
+/// `[pixit.tls]`: HTTPS between the suite and the IUT (docs/security.md). Paths are PEM files,
+/// relative to the ICS file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsPixit {
+    /// The suite's listener serves HTTPS (client IUT: the DM server URL is https://). A server
+    /// IUT is reached over HTTPS when its `iut.server_uri` is https://.
+    pub enabled: bool,
+    /// The certificate chain and key the suite's listener presents. Absent: a CA is generated
+    /// for the run, its certificate written to `<report dir>/dmcts-ca.pem` for the IUT to trust.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// The CA a server IUT's certificate must chain to (nothing else is trusted).
+    pub ca: Option<PathBuf>,
+    /// The client certificate and key the suite presents to a server IUT.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// When given, the suite's listener requires a client certificate chaining to this CA.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// `[pixit.timeouts]`: every wait of the suite is bounded by one of these.
@@ -185,6 +216,7 @@ pub struct Pixit {
     pub account: AccountPixit,
     pub notification: NotificationPixit,
     pub upper_tester: UpperTesterConfig,
+    pub tls: TlsPixit,
     pub timeouts: Timeouts,
     /// `[pixit.mo]`: where the client IUT's tree is addressed and what cases send into it
     /// (declared in [`mo::MO_PIXIT`]; defaults applied for a client IUT).

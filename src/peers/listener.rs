@@ -179,12 +179,22 @@ struct Routes {
 }
 
 impl Routes {
+    #[cfg(test)]
     fn new(server_url: Option<&str>, bound: SocketAddr) -> Result<Routes, BindError> {
-        let given = server_url.map(str::to_string).unwrap_or_else(|| format!("http://{bound}/dm"));
+        Routes::with_scheme(server_url, bound, "http")
+    }
+
+    /// As [`Routes::new`]; `scheme` is what the listener serves (`https` with TLS), and a
+    /// given URL must use it.
+    fn with_scheme(server_url: Option<&str>, bound: SocketAddr, scheme: &str) -> Result<Routes, BindError> {
+        let given = server_url.map(str::to_string).unwrap_or_else(|| format!("{scheme}://{bound}/dm"));
         let bad = |why: &str| BindError::ServerUrl { url: given.clone(), why: why.to_string() };
         let mut url = reqwest::Url::parse(&given).map_err(|e| bad(&format!("not a URL ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(bad("expected an http:// or https:// URL"));
+        }
+        if scheme == "https" && url.scheme() != "https" {
+            return Err(bad("the listener serves HTTPS ([pixit.tls] enabled), so the URL must be https://"));
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(bad("it has no host"));
@@ -236,6 +246,9 @@ pub enum BindError {
     /// The DM server URL cannot be served (PIXIT `suite.server_url` / `suite.base_url`).
     #[error("the DM server URL {url:?} cannot be served: {why}")]
     ServerUrl { url: String, why: String },
+    /// The TLS material cannot be used (PIXIT `[pixit.tls]`).
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(String),
     /// The address cannot be bound (PIXIT `suite.listen`).
     #[error("cannot listen on {addr}: {source}")]
     Io {
@@ -264,6 +277,9 @@ struct CaseInbox {
     requests: Vec<Held>,
     /// Misdirected requests, and whether a waiting step has already been told about each.
     misdirected: Vec<(Misdirected, bool)>,
+    /// TLS handshakes that failed during the case (the IUT refused the suite's certificate, or
+    /// the suite refused the IUT's).
+    handshake_failures: Vec<super::tls::HandshakeFailure>,
     last_seq: usize,
     /// Body bytes kept so far, against [`MAX_CASE_BODY_BYTES`].
     body_bytes: usize,
@@ -285,6 +301,7 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
+    tls: Option<super::tls::ServerTls>,
     arrived: Notify,
     routes: Routes,
     body_timeout_ms: AtomicU64,
@@ -293,6 +310,27 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A TLS handshake failed: noted in the running case's trace (or the last case's, between
+    /// cases) and kept for the case's steps.
+    fn handshake_failed(&self, f: super::tls::HandshakeFailure) {
+        let mut st = self.lock();
+        let presented = self.tls.as_ref().map(|t| t.presenting().describe()).unwrap_or("");
+        let note = format!("TLS handshake with {} failed while the suite presented {presented}: {}", f.peer, f.error);
+        match st.case.as_mut() {
+            Some(inbox) => {
+                inbox.trace.note(note);
+                inbox.handshake_failures.push(f);
+            }
+            None => {
+                if let Some((_, t)) = &st.last_case {
+                    t.note(format!("between cases: {note}"));
+                }
+            }
+        }
+        drop(st);
+        self.arrived.notify_waiters();
     }
 }
 
@@ -333,9 +371,24 @@ impl Listener {
     /// account holds, `server_url` (scheme, host, port, path; port 0 means the bound port).
     /// Without one it serves `http://<bound addr>/dm`. See [`pixit_server_url`].
     pub async fn bind(addr: SocketAddr, server_url: Option<&str>) -> Result<Listener, BindError> {
+        Listener::bind_with(addr, server_url, None).await
+    }
+
+    /// As [`Listener::bind`], serving HTTPS with `tls` when given (the default DM server URL
+    /// is then `https://<bound addr>/dm`, and a given one must be https://). A failed handshake
+    /// is noted in the running case's trace and kept ([`Listener::handshake_failures`]).
+    pub async fn bind_with(
+        addr: SocketAddr,
+        server_url: Option<&str>,
+        tls: Option<super::tls::ServerTls>,
+    ) -> Result<Listener, BindError> {
         let tcp = tokio::net::TcpListener::bind(addr).await.map_err(|source| BindError::Io { addr, source })?;
         let addr = tcp.local_addr().map_err(|source| BindError::Io { addr, source })?;
-        let routes = Routes::new(server_url, addr)?;
+        let routes = Routes::with_scheme(server_url, addr, if tls.is_some() { "https" } else { "http" })?;
+        let config = match &tls {
+            Some(t) => Some(t.config().map_err(|e| BindError::Tls(e.to_string()))?),
+            None => None,
+        };
         let state = State {
             case: None,
             generation: 0,
@@ -347,20 +400,72 @@ impl Listener {
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
+            tls,
             arrived: Notify::new(),
             routes,
             body_timeout_ms: AtomicU64::new(BODY_TIMEOUT.as_millis() as u64),
         });
         let s2 = shared.clone();
         let app = axum::Router::new().fallback(move |req: Request| handle(s2.clone(), req));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(tcp, app).await;
-        });
+        let task = match config {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(tcp, app).await;
+            }),
+            Some(config) => {
+                let s3 = shared.clone();
+                let on_failure: super::tls::OnFailure = Arc::new(move |f| s3.handshake_failed(f));
+                let incoming = super::tls::TlsIncoming::new(tcp, config, on_failure)
+                    .map_err(|source| BindError::Io { addr, source })?;
+                tokio::spawn(async move {
+                    let _ = axum::serve(incoming, app).await;
+                })
+            }
+        };
         Ok(Listener { addr, shared, task })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The listener's TLS side, when it serves HTTPS (security cases switch the certificate it
+    /// presents; a case's end switches back to the trusted one).
+    pub fn tls(&self) -> Option<&super::tls::ServerTls> {
+        self.shared.tls.as_ref()
+    }
+
+    /// The TLS handshakes that failed during the current case, in order.
+    pub fn handshake_failures(&self) -> Vec<super::tls::HandshakeFailure> {
+        self.shared.lock().case.as_ref().map(|c| c.handshake_failures.clone()).unwrap_or_default()
+    }
+
+    /// Waits until a handshake fails in the current case or a request no step has taken arrives
+    /// (whichever is first), at most `timeout`: `Ok(failure)`, `Err(Some(request))` when a request came
+    /// instead, `Err(None)` on timeout.
+    pub async fn wait_handshake_failure(
+        &self,
+        timeout: Duration,
+    ) -> Result<super::tls::HandshakeFailure, Option<Incoming>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.shared.lock();
+                if let Some(c) = st.case.as_ref() {
+                    if let Some(r) = c.requests.iter().find(|r| !r.consumed) {
+                        return Err(Some(r.incoming.clone()));
+                    }
+                    if let Some(f) = c.handshake_failures.first() {
+                        return Ok(f.clone());
+                    }
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(None);
+            }
+        }
     }
 
     /// The DM server URL served (the `dm` endpoint), e.g. `http://127.0.0.1:8700/dm`.
@@ -401,6 +506,7 @@ impl Listener {
             resources,
             requests: Vec::new(),
             misdirected: Vec::new(),
+            handshake_failures: Vec::new(),
             last_seq: 0,
             body_bytes: 0,
             not_kept: 0,
@@ -411,6 +517,9 @@ impl Listener {
     /// unless set with [`Listener::set_case_end_answer`]). From now on, requests are traffic
     /// after the case ended.
     pub fn end_case(&self) {
+        if let Some(t) = &self.shared.tls {
+            t.present(super::tls::Presented::Trusted);
+        }
         let (inbox, answers) = {
             let mut st = self.shared.lock();
             let Some(inbox) = st.case.take() else { return };

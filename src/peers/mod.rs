@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod http;
 pub mod listener;
 pub mod notifier;
+pub mod tls;
 
 pub use listener::{HttpAnswer, Incoming, Listener};
 

@@ -80,13 +80,23 @@ pub(crate) fn posix_now() -> u64 {
 
 /// The HTTP client a peer sends its own traffic with: never through a proxy, every request
 /// bounded by `timeout`, connecting bounded by `connect_timeout`.
+#[allow(dead_code)] // the peers build theirs with `http_client_tls`; kept for new peers
 pub(crate) fn http_client(timeout: Duration, connect_timeout: Duration) -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .connect_timeout(connect_timeout)
-        .build()
-        .context("building the HTTP client")
+    http_client_tls(timeout, connect_timeout, None)
+}
+
+/// As [`http_client`], trusting (and presenting) what `tls` says for HTTPS.
+pub(crate) fn http_client_tls(
+    timeout: Duration,
+    connect_timeout: Duration,
+    tls: Option<&crate::peers::tls::ClientTls>,
+) -> anyhow::Result<reqwest::Client> {
+    let b = reqwest::Client::builder();
+    let b = match tls {
+        Some(t) => t.apply(b).context("configuring HTTPS")?,
+        None => b,
+    };
+    b.no_proxy().timeout(timeout).connect_timeout(connect_timeout).build().context("building the HTTP client")
 }
 
 /// A peer's HTTP endpoints being served, until [`Listening::shutdown`].
@@ -109,6 +119,25 @@ impl Listening {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Listening { addr, stop: Some(tx), task })
+    }
+
+    /// Serves `app` over HTTPS with `config` (handshakes as in the suite's listener).
+    pub fn serve_tls(
+        listener: tokio::net::TcpListener,
+        app: axum::Router,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> anyhow::Result<Listening> {
+        let addr = listener.local_addr()?;
+        let incoming = crate::peers::tls::TlsIncoming::new(listener, config, std::sync::Arc::new(|_| {}))?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(incoming, app)
                 .with_graceful_shutdown(async move {
                     let _ = rx.await;
                 })

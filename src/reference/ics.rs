@@ -23,7 +23,12 @@ pub const REFERENCE_SECRET: &str = "test-noti-secret";
 pub const REFERENCE_AUTH_DATA: &str = "test-noti-authdata";
 /// SCR tables the reference peers implement beyond the base tables of the dm2 binding (which
 /// they implement by definition); a table they do not implement is not applicable to them.
-pub const REFERENCE_IMPLEMENTS: &[&str] = &["SCOMO"];
+pub const REFERENCE_IMPLEMENTS: &[&str] = &["SCOMO", "DM-SEC"];
+
+/// The HTTP credentials of the reference peers' DM accounts (the client sends them; the server
+/// cases register the suite's device with them).
+pub const REFERENCE_USER: &str = "dmcts-device";
+pub const REFERENCE_PASSWORD: &str = "reference-password";
 
 impl Ics {
     /// `[pixit.mo]` of the reference client: the documented defaults (a typical DM 2.0 tree:
@@ -93,16 +98,30 @@ impl Ics {
                 binding: DEFAULT_BINDING.into(),
                 implements: REFERENCE_IMPLEMENTS.iter().map(|t| t.to_string()).collect(),
             },
-            support: BTreeMap::new(),
+            // Plain HTTP unless the run asks for HTTPS (`--tls` answers these true).
+            support: [(
+                match role {
+                    Role::Client => crate::ics::CAP_CLIENT_TLS,
+                    Role::Server => crate::ics::CAP_SERVER_TLS,
+                }
+                .to_string(),
+                false,
+            )]
+            .into(),
             pixit: Pixit {
                 suite: SuitePixit { listen, base_url: None, server_url: None },
                 iut: IutPixit { dev_id: Some(dev_id.to_string()), server_uri: server_uri.map(str::to_string) },
                 // The reference server's SERVER-ID, which its notifications carry.
-                account: match role {
-                    Role::Client => AccountPixit::default(),
-                    Role::Server => {
-                        AccountPixit { server_id: super::server::DEFAULT_SERVER_ID.into(), ..AccountPixit::default() }
-                    }
+                account: AccountPixit {
+                    server_id: match role {
+                        Role::Client => AccountPixit::default().server_id,
+                        Role::Server => super::server::DEFAULT_SERVER_ID.into(),
+                    },
+                    username: Some(REFERENCE_USER.into()),
+                    password: Some(REFERENCE_PASSWORD.into()),
+                    // Credentials only when a 401 asks (Digest preferred): the cases of devices
+                    // registered without credentials see no Authorization header.
+                    auth: crate::wire::http_auth::Scheme::Digest,
                 },
                 notification: NotificationPixit {
                     transport: NotificationTransport::UpperTester,
@@ -112,6 +131,7 @@ impl Ics {
                     server_delivery: ServerDelivery::Listener,
                 },
                 upper_tester: UpperTesterConfig::Http { url: ut_url.to_string() },
+                tls: Default::default(),
                 // In-process peers answer in milliseconds; long waits would only slow selftests.
                 timeouts: Timeouts { step_ms: 5_000, case_ms: 30_000, run_ms: 600_000, quiet_period_ms: 150 },
                 mo,

@@ -195,6 +195,13 @@ pub fn run_with(
     if !hooks.quiet {
         print!("{}", prepared.start_note());
     }
+    if let Some(dir) = &opts.report_dir {
+        if let Some(path) = prepared.write_tls_files(dir)? {
+            if !hooks.quiet {
+                println!("CA certificate of this run (for the IUT to trust): {}", path.display());
+            }
+        }
+    }
     let run_deadline = std::time::Instant::now() + prepared.run_timeout;
 
     let mut trials = Vec::new();
@@ -386,7 +393,12 @@ pub async fn run_against_reference(
     registry: Arc<Registry>,
     faults: std::collections::BTreeSet<String>,
 ) -> CaseResult {
-    let prepared = match Target::reference(faults) {
+    // A case that needs HTTPS runs over it (certificates of a CA generated for the run).
+    let tls = case
+        .applies_if
+        .as_deref()
+        .is_some_and(|a| a.contains(crate::ics::CAP_CLIENT_TLS) || a.contains(crate::ics::CAP_SERVER_TLS));
+    let prepared = match Target::reference(faults).map(|t| t.with_tls(tls)) {
         Ok(t) => target::prepare(&t, &registry).await,
         Err(e) => Err(e),
     };

@@ -17,7 +17,12 @@ use std::time::Duration;
 
 pub enum Target {
     Ics(Arc<Ics>),
-    Reference { faults: BTreeSet<String> },
+    /// `tls`: the suite and the reference peers talk HTTPS, every certificate issued by a CA
+    /// generated for the run (`--against reference --tls`).
+    Reference {
+        faults: BTreeSet<String>,
+        tls: bool,
+    },
 }
 
 impl Target {
@@ -29,7 +34,15 @@ impl Target {
                 anyhow::bail!("unknown reference fault {f:?}; known faults: {}", names.join(", "));
             }
         }
-        Ok(Target::Reference { faults })
+        Ok(Target::Reference { faults, tls: false })
+    }
+
+    /// The same target over HTTPS (reference peers only; an ICS says so in `[pixit.tls]`).
+    pub fn with_tls(self, on: bool) -> Target {
+        match self {
+            Target::Reference { faults, .. } => Target::Reference { faults, tls: on },
+            other => other,
+        }
     }
 }
 
@@ -44,10 +57,25 @@ pub fn reference_ics(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics 
     Ics::for_reference(role, ut_url, server_uri)
 }
 
-enum Kind {
-    External { ics: Arc<Ics>, ut: Arc<UpperTester>, listener: Arc<Listener> },
-    Reference { faults: BTreeSet<String>, client_ics: Box<Ics>, server_ics: Box<Ics> },
+/// The reference ICS over HTTPS or not: `[pixit.tls] enabled` and the TLS capabilities
+/// answered accordingly, so the security cases that need HTTPS apply exactly with `--tls`.
+fn reference_ics_tls(role: Role, ut_url: &str, server_uri: Option<&str>, tls: bool) -> Ics {
+    let mut ics = Ics::for_reference(role, ut_url, server_uri);
+    ics.pixit.tls.enabled = tls;
+    let cap = match role {
+        Role::Client => crate::ics::CAP_CLIENT_TLS,
+        Role::Server => crate::ics::CAP_SERVER_TLS,
+    };
+    ics.support.insert(cap.to_string(), tls);
+    ics
 }
+
+enum Kind {
+    External { ics: Arc<Ics>, ut: Arc<UpperTester>, listener: Arc<Listener>, http: reqwest::Client },
+    Reference { faults: BTreeSet<String>, client_ics: Box<Ics>, server_ics: Box<Ics>, tls: Option<Arc<SuiteTls>> },
+}
+
+use crate::peers::tls::SuiteTls;
 
 /// A target made ready for a run.
 pub struct Prepared {
@@ -60,6 +88,9 @@ pub struct Prepared {
     /// The IUT-facing endpoints as bound (an ICS run; the reference peers have their own per
     /// case).
     pub endpoints: Option<Endpoints>,
+    /// The CA generated for the run (PEM), which the IUT must trust: written to the report dir
+    /// by [`Prepared::write_tls_files`].
+    pub generated_ca: Option<String>,
 }
 
 /// Everything one case runs with; `teardown` stops per-case peers.
@@ -106,6 +137,10 @@ fn http_client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap_or_default()
 }
 
+fn tls_error(e: crate::peers::tls::TlsError) -> anyhow::Error {
+    anyhow::anyhow!("{e} (PIXIT [pixit.tls])")
+}
+
 pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Prepared> {
     match target {
         Target::Ics(ics) => {
@@ -114,12 +149,25 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
                 ics.pixit.suite.server_url.as_deref(),
                 ics.pixit.suite.base_url.as_deref(),
             );
-            let listener = Listener::bind(ics.pixit.suite.listen, server_url.as_deref())
+            let base = ics.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+            let tls = SuiteTls::from_pixit(&ics.pixit.tls, &base, server_url.as_deref()).map_err(tls_error)?;
+            let host_url = server_url.clone().unwrap_or_else(|| format!("https://{}/", ics.pixit.suite.listen));
+            let server_tls = match &tls.server {
+                Some(s) => Some(s.server_tls(&crate::peers::tls::hosts_for(&host_url)).map_err(tls_error)?),
+                None => None,
+            };
+            if ics.pixit.iut.server_uri.as_deref().is_some_and(|u| u.starts_with("https:")) && tls.client.is_none() {
+                anyhow::bail!(
+                    "PIXIT iut.server_uri is https://, but [pixit.tls] names no ca: the suite trusts only the CA it is \
+                     given (tls.ca = \"<PEM file>\")"
+                );
+            }
+            let http = tls.http_client().map_err(tls_error)?;
+            let listener = Listener::bind_with(ics.pixit.suite.listen, server_url.as_deref(), server_tls)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e} (PIXIT [pixit.suite])"))?;
+                .map_err(|e| anyhow::anyhow!("{e} (PIXIT [pixit.suite], [pixit.tls])"))?;
             // Bound first, so an operator's prompts can name the real URLs.
             let endpoints = Endpoints::bound(ics, &listener);
-            let base = ics.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
             let ut = UpperTester::from_config(&ics.pixit.upper_tester, &base)
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .with_endpoints(&endpoints);
@@ -132,14 +180,22 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
                 iut_json: ics.redacted_json(),
                 sensitive: ics.sensitive_values(),
                 endpoints: Some(endpoints),
-                kind: Kind::External { ics: ics.clone(), ut: Arc::new(ut), listener: Arc::new(listener) },
+                generated_ca: tls.generated.as_ref().map(|c| c.ca_pem().to_string()),
+                kind: Kind::External { ics: ics.clone(), ut: Arc::new(ut), listener: Arc::new(listener), http },
             })
         }
-        Target::Reference { faults } => {
-            let client_ics = reference_ics(Role::Client, "http://127.0.0.1:9/ut", None);
-            let server_ics = reference_ics(Role::Server, "http://127.0.0.1:9/ut", Some("http://127.0.0.1:9/dm"));
+        Target::Reference { faults, tls } => {
+            let tls = match tls {
+                true => Some(Arc::new(SuiteTls::generated().map_err(|e| anyhow::anyhow!("{e}"))?)),
+                false => None,
+            };
+            let on = tls.is_some();
+            let client_ics = reference_ics_tls(Role::Client, "http://127.0.0.1:9/ut", None, on);
+            let server_ics =
+                reference_ics_tls(Role::Server, "http://127.0.0.1:9/ut", Some("http://127.0.0.1:9/dm"), on);
             let iut_json = serde_json::json!({
                 "reference": true,
+                "tls": on,
                 "faults": faults,
                 "client": client_ics.redacted_json(),
                 "server": server_ics.redacted_json(),
@@ -149,10 +205,12 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
                 iut_json,
                 sensitive: Vec::new(),
                 endpoints: None,
+                generated_ca: tls.as_ref().and_then(|t| t.generated.as_ref()).map(|c| c.ca_pem().to_string()),
                 kind: Kind::Reference {
                     faults: faults.clone(),
                     client_ics: Box::new(client_ics),
                     server_ics: Box::new(server_ics),
+                    tls,
                 },
             })
         }
@@ -163,10 +221,28 @@ impl Prepared {
     /// What the start of a run prints: the endpoints as bound, so the vendor can point the
     /// device at them before the first case; for the reference peers, one line.
     pub fn start_note(&self) -> String {
-        match &self.endpoints {
+        let tls = match &self.generated_ca {
+            Some(_) => format!(
+                "HTTPS: the suite presents a certificate of a CA generated for this run; its certificate is \
+                 written to <report dir>/{} for the IUT to trust\n",
+                crate::peers::tls::CA_FILE
+            ),
+            None => String::new(),
+        };
+        tls + &match &self.endpoints {
             Some(e) => e.render("Endpoints of this run"),
             None => format!("{}\n", crate::peers::endpoints::REFERENCE_NOTE),
         }
+    }
+
+    /// Writes the generated CA certificate into the report dir (before the first case, so an
+    /// operator can install it); returns its path.
+    pub fn write_tls_files(&self, dir: &std::path::Path) -> std::io::Result<Option<std::path::PathBuf>> {
+        let Some(pem) = &self.generated_ca else { return Ok(None) };
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(crate::peers::tls::CA_FILE);
+        std::fs::write(&path, pem)?;
+        Ok(Some(path))
     }
 
     /// Applicability of a case, and why (None: the target decides nothing, run it).
@@ -200,20 +276,25 @@ impl Prepared {
 
     pub async fn case_env(&self, case: &Case, registry: Arc<Registry>) -> anyhow::Result<CaseSetup> {
         match &self.kind {
-            Kind::External { ics, ut, listener } => Ok(CaseSetup {
+            Kind::External { ics, ut, listener, http } => Ok(CaseSetup {
                 env: CaseEnv {
                     registry,
                     settings: settings_from_ics(ics, case),
                     binding: binding_for(case, ics)?,
                     ut: ut.clone(),
                     listener: listener.clone(),
-                    http: http_client(),
+                    http: http.clone(),
                     progress: super::progress::installed(),
                 },
                 peer: None,
             }),
-            Kind::Reference { faults, .. } => {
-                let listener = Arc::new(Listener::bind(loopback(), None).await?);
+            Kind::Reference { faults, tls, .. } => {
+                let server_tls = match tls.as_ref().and_then(|t| t.server.as_ref()) {
+                    Some(s) => Some(s.server_tls(&crate::peers::tls::hosts_for("https://127.0.0.1/"))?),
+                    None => None,
+                };
+                let listener = Arc::new(Listener::bind_with(loopback(), None, server_tls).await?);
+                let client_tls = tls.as_ref().and_then(|t| t.client.clone());
                 let prefix = if case.role == Role::Client { "client." } else { "server." };
                 let faults: BTreeSet<String> = faults.iter().filter(|f| f.starts_with(prefix)).cloned().collect();
                 let (ics, peer) = match case.role {
@@ -221,16 +302,26 @@ impl Prepared {
                         let mut cfg = client::ClientConfig::new(listener.endpoint_url("dm"));
                         cfg.listen = loopback();
                         cfg.faults = faults;
+                        cfg.tls = client_tls.clone();
+                        // Credentials only when a 401 asks: the other cases see no Authorization.
+                        cfg.basic = Some((
+                            crate::reference::ics::REFERENCE_USER.into(),
+                            crate::reference::ics::REFERENCE_PASSWORD.into(),
+                        ));
+                        cfg.basic_unasked = false;
                         let running = client::spawn(cfg).await?;
-                        let ics = reference_ics(Role::Client, &running.ut_url, None);
+                        let ics = reference_ics_tls(Role::Client, &running.ut_url, None, tls.is_some());
                         (ics, Peer::Client(running))
                     }
                     Role::Server => {
                         let mut cfg = server::ServerConfig::new();
                         cfg.listen = loopback();
                         cfg.faults = faults;
+                        cfg.tls = tls.as_ref().and_then(|t| t.server.clone());
+                        cfg.trust = client_tls.clone();
                         let running = server::spawn(cfg).await?;
-                        let ics = reference_ics(Role::Server, &running.ut_url, Some(&running.dm_url));
+                        let ics =
+                            reference_ics_tls(Role::Server, &running.ut_url, Some(&running.dm_url), tls.is_some());
                         (ics, Peer::Server(running))
                     }
                 };
@@ -245,7 +336,10 @@ impl Prepared {
                         binding,
                         ut: Arc::new(ut),
                         listener,
-                        http: http_client(),
+                        http: match &tls {
+                            Some(t) => t.http_client()?,
+                            None => http_client(),
+                        },
                         progress: super::progress::installed(),
                     },
                     peer: Some(peer),

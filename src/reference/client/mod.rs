@@ -149,6 +149,19 @@ pub const NOTIFY_PATH: &str = "/notify";
 pub const FAULTS: &[FaultInfo] = &[
     fault!(
         Client,
+        "tls-accept-any",
+        "over HTTPS, accepts any server certificate (untrusted CA, expired, another host)",
+        ["DM-SEC-C-001"]
+    ),
+    fault!(
+        Client,
+        "auth-wrong-password",
+        "sends the account's user name with a wrong password (Basic and Digest)",
+        ["DM-SEC-C-002", "DM-SEC-C-003"]
+    ),
+    fault!(Client, "no-digest", "ignores Digest challenges (answers Basic only, or gives up)", ["DM-SEC-C-003"]),
+    fault!(
+        Client,
         "devid-missing",
         "Package#1 and Package#3 carry no OMADM-DevID header",
         ["DM-PACK-011-C-M", "DM-PACK-013-C-M"]
@@ -469,8 +482,13 @@ pub struct ClientConfig {
     pub server_uri: String,
     /// DMAcc Auth/Noti credentials; `None` disables digest verification.
     pub noti: Option<NotificationCredentials>,
-    /// HTTP Basic credentials sent with Package#1/#3.
+    /// HTTP credentials for Package#1/#3: Basic unasked (unless `basic_unasked` is false), and
+    /// a 401 answered once (Digest if offered, else Basic).
     pub basic: Option<(String, String)>,
+    /// Send Basic with every package, before any 401 (default true).
+    pub basic_unasked: bool,
+    /// HTTPS: the CA the DM server's certificate must chain to (and a client certificate).
+    pub tls: Option<crate::peers::tls::ClientTls>,
     pub profile: Profile,
     /// Fault names, `client.x` or `x`.
     pub faults: BTreeSet<String>,
@@ -503,6 +521,8 @@ impl ClientConfig {
                 auth_data: b"test-noti-authdata".to_vec(),
             }),
             basic: None,
+            basic_unasked: true,
+            tls: None,
             profile: Profile::default(),
             faults: BTreeSet::new(),
             http_timeout: Duration::from_secs(30),
@@ -776,7 +796,9 @@ impl RunningClient {
 /// Starts the client on the current tokio runtime.
 pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
     let faults = Faults::parse(Role::Client, &config.faults)?;
-    let http = common::http_client(config.http_timeout, Duration::from_secs(5))?;
+    let tls =
+        config.tls.clone().map(|t| crate::peers::tls::ClientTls { accept_any: faults.has("tls-accept-any"), ..t });
+    let http = common::http_client_tls(config.http_timeout, Duration::from_secs(5), tls.as_ref())?;
     let listener = common::Listening::bind(config.listen).await?;
     let store = provisioned(&config);
     let log = common::ExchangeLog::new(config.echo_log.then_some("reference client"));
@@ -836,9 +858,13 @@ pub struct ClientArgs {
     /// No notification credentials (digests are not verified).
     #[arg(long)]
     pub no_noti: bool,
-    /// HTTP Basic credentials for Package#1/#3, as USER:PASSWORD.
+    /// HTTP credentials for Package#1/#3, as USER:PASSWORD (Basic unasked; a Digest challenge
+    /// is answered).
     #[arg(long, value_name = "USER:PASSWORD")]
     pub basic: Option<String>,
+    /// HTTPS: the CA (PEM) the DM server's certificate must chain to (nothing else is trusted).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
     /// A DM 2.0 profile TOML file (see `wire::dm2::Profile`); default profile 2016-A.
     #[arg(long, value_name = "FILE")]
     pub profile: Option<std::path::PathBuf>,
@@ -867,6 +893,15 @@ impl ClientArgs {
         }
         if let Some(path) = &self.profile {
             c.profile = common::read_profile(path)?;
+        }
+        if let Some(f) = &self.ca {
+            let (ca_pem, _) = crate::peers::tls::read_roots(f).map_err(|e| anyhow::anyhow!("--ca: {e}"))?;
+            c.tls = Some(crate::peers::tls::ClientTls {
+                ca_pem,
+                ca_source: f.display().to_string(),
+                identity: None,
+                accept_any: false,
+            });
         }
         c.faults = self.faults.iter().cloned().collect();
         c.echo_log = true;

@@ -7,6 +7,7 @@ use crate::wire::dm2::{
     Command, ALERT_CLIENT_INITIATED, ALERT_SERVER_INITIATED, HEADER_DEVID, HEADER_OMADM_ACCEPT, MEDIA_PACKAGE1,
     MEDIA_PACKAGE2, MEDIA_PACKAGE3,
 };
+use crate::wire::http_auth;
 use crate::wire::media::{accepts, media_type_of};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -187,10 +188,45 @@ async fn post_package(sh: &Shared, url: &str, package: u8, body: &Value) -> Resu
         let devid = if f.has("devid-wrong") { super::WRONG_DEV_ID } else { sh.cfg.dev_id.as_str() };
         req = req.header(HEADER_DEVID, devid);
     }
-    if let Some((u, p)) = &sh.cfg.basic {
-        req = req.basic_auth(u, Some(p));
+    let creds = sh.cfg.basic.as_ref().map(|(u, p)| {
+        let p = if f.has("auth-wrong-password") { format!("{p}-wrong") } else { p.clone() };
+        (u.clone(), p)
+    });
+    let retry = req.try_clone();
+    let sent_basic = match &creds {
+        Some((u, p)) if sh.cfg.basic_unasked => {
+            req = req.header("Authorization", http_auth::basic_header(u, p));
+            true
+        }
+        _ => false,
+    };
+    let mut resp = req.send().await.map_err(|e| format!("POST {url} failed: {e}"))?;
+    // A 401 is answered once, in the scheme the server offers: Digest (the client MAY support
+    // it) before Basic (it MUST).
+    if let (401, Some((u, p)), Some(retry)) = (resp.status().as_u16(), &creds, retry) {
+        let values: Vec<&str> =
+            resp.headers().get_all("www-authenticate").iter().filter_map(|v| v.to_str().ok()).collect();
+        let digest = match f.has("no-digest") {
+            true => None,
+            false => http_auth::Challenge::pick(values.iter().copied()).ok().flatten(),
+        };
+        let basic = values.iter().any(|v| v.trim_start().to_ascii_lowercase().starts_with("basic"));
+        let answer = match digest {
+            Some(c) => {
+                let target = reqwest::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_default();
+                sh.log(format!("<- 401: answering the Digest challenge ({})", c.algorithm.name()));
+                Some(c.answer("POST", &target, u, p, &http_auth::fresh_nonce(), 1).header())
+            }
+            None if basic && !sent_basic => {
+                sh.log("<- 401: answering the Basic challenge".to_string());
+                Some(http_auth::basic_header(u, p))
+            }
+            None => None,
+        };
+        if let Some(a) = answer {
+            resp = retry.header("Authorization", a).send().await.map_err(|e| format!("POST {url} failed: {e}"))?;
+        }
     }
-    let resp = req.send().await.map_err(|e| format!("POST {url} failed: {e}"))?;
     let status = resp.status().as_u16();
     let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
     let content_type = header("content-type").unwrap_or_default();

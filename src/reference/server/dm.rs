@@ -11,7 +11,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use base64::Engine;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,12 +56,13 @@ struct Reply {
     status: StatusCode,
     content_type: &'static str,
     body: String,
-    basic_challenge: Option<String>,
+    /// `WWW-Authenticate` values of a 401.
+    challenges: Vec<String>,
 }
 
 impl Reply {
     fn text(status: StatusCode, body: impl Into<String>) -> Reply {
-        Reply { status, content_type: "text/plain; charset=utf-8", body: body.into(), basic_challenge: None }
+        Reply { status, content_type: "text/plain; charset=utf-8", body: body.into(), challenges: Vec::new() }
     }
 }
 
@@ -104,9 +104,9 @@ fn exchange(sh: &Shared, token: Option<&str>, headers: &HeaderMap, body: &[u8]) 
     let mut resp = (reply.status, reply.body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
-    if let Some(realm) = reply.basic_challenge {
-        if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
-            h.insert(header::WWW_AUTHENTICATE, v);
+    for c in reply.challenges {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(header::WWW_AUTHENTICATE, v);
         }
     }
     resp
@@ -168,16 +168,12 @@ fn decide(sh: &Shared, token: Option<&str>, headers: &HeaderMap, body: &[u8]) ->
             format!("403: device {dev_id:?} is not registered with this server"),
         );
     };
-    if let Some((user, pass)) = &dev.credentials {
-        let given = header_str(headers, "authorization")
-            .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-            .and_then(|b| String::from_utf8(b).ok());
-        if given.as_deref() != Some(&format!("{user}:{pass}")) {
-            let msg = format!("401: {} needs HTTP Basic credentials of device {dev_id:?}", kind.name());
+    if let (Some((user, pass)), false) = (&dev.credentials, sh.faults.has("auth-not-required")) {
+        if let Err(why) = super::auth::check(sh, user, pass, header_str(headers, "authorization")) {
+            let msg = format!("401: {} needs the HTTP credentials of device {dev_id:?}: {why}", kind.name());
             dev.error(msg.clone());
             let mut r = Reply::text(StatusCode::UNAUTHORIZED, msg);
-            r.basic_challenge = Some(sh.cfg.server_id.clone());
+            r.challenges = super::auth::challenges(sh);
             return r;
         }
     }
@@ -588,5 +584,5 @@ fn package2(sh: &Shared, st: &mut State, dev_id: &str, consume: bool, alerts_ans
         dev.close_session("moved away by CONT", tokens);
     }
     let content_type = if sh.faults.has("p2-media-type") { "application/json" } else { MEDIA_PACKAGE2 };
-    Reply { status: StatusCode::OK, content_type, body: body.to_string(), basic_challenge: None }
+    Reply { status: StatusCode::OK, content_type, body: body.to_string(), challenges: Vec::new() }
 }

@@ -15,8 +15,11 @@
 //! 2. An `Accept` header that admits neither `application/vnd.oma.dm.request+json` nor a
 //!    matching wildcard (q=0 excludes) gets **406**; no `Accept` header admits anything.
 //! 3. No `OMADM-DevID` → **400**; a DevID not registered → **403** (the body says so).
-//! 4. A device registered with credentials needs HTTP Basic: otherwise **401** with
-//!    `WWW-Authenticate: Basic realm="<server_id>"`.
+//! 4. A device registered with credentials needs them, in HTTP Basic or Digest (RFC 7616,
+//!    MD5 or SHA-256, nonces of this server): otherwise **401** offering both,
+//!    `WWW-Authenticate: Digest realm="<server_id>", qop="auth", algorithm=SHA-256, …` and
+//!    `WWW-Authenticate: Basic realm="<server_id>"`. With `ServerConfig::tls` the DM endpoints
+//!    are HTTPS and the upper tester listens apart on plain HTTP ([`RunningServer::ut_url`]).
 //! 5. Malformed JSON or schema (strict `wire::dm2` parse) → **400**, the JSON pointer in the
 //!    (text/plain) body; never a panic. A Package#3 with no open session → 400; a Package#3 at
 //!    `/dm` after a CONT → 400 (it belongs at the CONT URI).
@@ -100,6 +103,7 @@
 //! hget-uri-ignored, exec-result-not-recorded, no-415, no-406; SCOMO: software-install-no-delivery,
 //! software-op-wrong-node, software-202-final, software-result-ignored,
 //! software-failure-as-success, software-inventory-not-read, software-download-wrong-op.
+mod auth;
 mod dm;
 mod notify;
 mod scomo;
@@ -129,6 +133,13 @@ pub const CONT_PATH_PREFIX: &str = "/dm/cont/";
 /// Faults the reference server can be switched into; each breaks one requirement observably
 /// (on the wire, or through `device.report`).
 pub const FAULTS: &[FaultInfo] = &[
+    fault!(
+        Server,
+        "auth-not-required",
+        "serves a device registered with credentials without checking them (none, or a wrong password)",
+        ["DM-SEC-S-001"]
+    ),
+    fault!(Server, "no-digest", "offers and accepts HTTP Basic only, never Digest", ["DM-SEC-S-002"]),
     fault!(
         Server,
         "notifications-never-sent",
@@ -435,6 +446,10 @@ pub struct ServerConfig {
     /// SCOMO EXECs go out with END in the same Package#2 (lawful: the server then never sees
     /// the 202 and keeps the operation pending until the result); default false.
     pub scomo_end_with_exec: bool,
+    /// HTTPS for `/dm` and `/dm/cont/…` (the upper tester then listens apart, on plain HTTP).
+    pub tls: Option<crate::peers::tls::ServerTlsSource>,
+    /// HTTPS trust for the notifications it POSTs.
+    pub trust: Option<crate::peers::tls::ClientTls>,
 }
 
 impl Default for ServerConfig {
@@ -450,6 +465,8 @@ impl Default for ServerConfig {
             session_timeout: Duration::from_secs(10),
             echo_log: false,
             scomo_end_with_exec: false,
+            tls: None,
+            trust: None,
         }
     }
 }
@@ -469,6 +486,8 @@ struct Shared {
     base: String,
     log: common::ExchangeLog,
     state: Mutex<State>,
+    /// Digest nonces issued, newest last ([`auth`]).
+    nonces: Mutex<std::collections::VecDeque<String>>,
 }
 
 impl Shared {
@@ -648,6 +667,8 @@ pub struct RunningServer {
     pub base_url: String,
     shared: Arc<Shared>,
     listening: common::Listening,
+    /// The upper tester's own plain-HTTP listener, when the DM endpoints are HTTPS.
+    ut_listening: Option<common::Listening>,
 }
 
 impl RunningServer {
@@ -664,31 +685,65 @@ impl RunningServer {
     /// Stops serving (in-flight requests get up to 5 s to finish).
     pub async fn shutdown(self) {
         self.listening.shutdown().await;
+        if let Some(u) = self.ut_listening {
+            u.shutdown().await;
+        }
     }
 }
 
 /// Starts the server on the current tokio runtime.
 pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let faults = Faults::parse(Role::Server, &config.faults)?;
-    let http = common::http_client(config.http_timeout, config.http_timeout.min(Duration::from_secs(5)))?;
+    let http = common::http_client_tls(
+        config.http_timeout,
+        config.http_timeout.min(Duration::from_secs(5)),
+        config.trust.as_ref(),
+    )?;
     let listener = common::Listening::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let base =
+        config.base_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}")).trim_end_matches('/').to_string();
     let log = common::ExchangeLog::new(config.echo_log.then_some("ref-server"));
-    let shared =
-        Arc::new(Shared { cfg: config, faults, http, base: base.clone(), log, state: Mutex::new(State::default()) });
+    let tls = config.tls.clone();
+    let shared = Arc::new(Shared {
+        cfg: config,
+        faults,
+        http,
+        base: base.clone(),
+        log,
+        state: Mutex::new(State::default()),
+        nonces: Default::default(),
+    });
     let sh = shared.clone();
     let ut: ut_server::UtHandler = Arc::new(move |req| Box::pin(handle_ut(sh.clone(), req)));
-    let app = ut_server::router(ut).merge(dm::router(shared.clone()));
-    let listening = common::Listening::serve(listener, app)?;
+    // Over HTTPS the upper tester listens apart, on plain HTTP: its contract is not TLS's.
+    let (listening, ut_listening, ut_base) = match tls {
+        None => {
+            let app = ut_server::router(ut).merge(dm::router(shared.clone()));
+            (common::Listening::serve(listener, app)?, None, base.clone())
+        }
+        Some(t) => {
+            let config = t
+                .server_tls(&crate::peers::tls::hosts_for(&base))
+                .and_then(|s| s.config())
+                .map_err(|e| anyhow::anyhow!("HTTPS: {e}"))?;
+            let dm = common::Listening::serve_tls(listener, dm::router(shared.clone()), config)?;
+            let ut_tcp = common::Listening::bind(std::net::SocketAddr::new(addr.ip(), 0)).await?;
+            let ut_addr = ut_tcp.local_addr()?;
+            let ut_l = common::Listening::serve(ut_tcp, ut_server::router(ut))?;
+            (dm, Some(ut_l), format!("http://{ut_addr}"))
+        }
+    };
     shared.log(format!("reference server {:?} listening on {addr} (base {base})", shared.cfg.server_id));
     Ok(RunningServer {
         addr,
         dm_url: format!("{base}{DM_PATH}"),
-        ut_url: format!("{base}{}", ut_server::UT_PATH),
+        ut_url: format!("{ut_base}{}", ut_server::UT_PATH),
         base_url: base,
         shared,
         listening,
+        ut_listening,
     })
 }
 
@@ -719,6 +774,17 @@ pub struct ServerArgs {
     /// List the faults and exit.
     #[arg(long)]
     pub list_faults: bool,
+    /// HTTPS for /dm: the certificate chain (PEM) it presents, with --key; the upper tester
+    /// then listens apart, on plain HTTP.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
+    /// HTTPS trust for the notifications it POSTs: the CA (PEM) their listeners' certificates
+    /// chain to.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl ServerArgs {
@@ -734,6 +800,19 @@ impl ServerArgs {
         c.session_timeout = Duration::from_secs(self.session_timeout_s.max(1));
         c.faults = self.faults.iter().cloned().collect();
         c.echo_log = true;
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            let identity = crate::peers::tls::Identity::from_files(cert, key).map_err(|e| anyhow::anyhow!("{e}"))?;
+            c.tls = Some(crate::peers::tls::ServerTlsSource { identity, ca: None, client_roots: None });
+        }
+        if let Some(f) = &self.ca {
+            let (ca_pem, _) = crate::peers::tls::read_roots(f).map_err(|e| anyhow::anyhow!("--ca: {e}"))?;
+            c.trust = Some(crate::peers::tls::ClientTls {
+                ca_pem,
+                ca_source: f.display().to_string(),
+                identity: None,
+                accept_any: false,
+            });
+        }
         Ok(c)
     }
 }

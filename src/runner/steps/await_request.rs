@@ -42,6 +42,10 @@ pub struct Await {
     /// The demand for this request rests on an inference (see `Check::inferred`).
     #[serde(default)]
     pub inferred: Option<String>,
+    /// The request must carry the account's HTTP credentials: without them it is challenged
+    /// (401) and the IUT's next request must answer ([`super::auth`]).
+    #[serde(default)]
+    pub auth: Option<super::auth::AuthDemand>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -89,7 +93,17 @@ impl Await {
         };
         match outcome {
             TakeOutcome::Taken(taken) if taken.incoming.refused.is_some() => self.refused(ctx, taken),
-            TakeOutcome::Taken(taken) => self.judge_and_answer(ctx, taken),
+            TakeOutcome::Taken(taken) => match &self.auth {
+                Some(demand) => {
+                    let endpoint = self.endpoint.clone();
+                    if let Some(t) =
+                        super::auth::authenticate(ctx, demand, &endpoint, path.as_deref(), taken, timeout).await
+                    {
+                        self.judge_and_answer(ctx, t)
+                    }
+                }
+                None => self.judge_and_answer(ctx, taken),
+            },
             TakeOutcome::Misdirected(m) => self.nothing_arrived(ctx, path.as_deref(), &m.describe()),
             TakeOutcome::TimedOut => {
                 self.nothing_arrived(ctx, path.as_deref(), &format!("nothing within {} ms", timeout.as_millis()))

@@ -5,6 +5,7 @@
 //!
 //! Adding a step kind: a module here with its struct, `validate` and `run`, and one variant in
 //! [`crate::catalog::step::Step`].
+pub mod auth;
 pub mod await_request;
 pub mod expect_notification;
 pub mod expect_silence;
@@ -12,6 +13,7 @@ pub mod notify;
 pub mod report;
 pub mod session;
 pub mod set;
+pub mod tls;
 pub mod ut;
 
 use super::template::{self, Resolver};

@@ -15,7 +15,7 @@ use crate::runner::ctx::{message_json, watch_iut, CheckRun, Ctx, IutGone};
 use crate::scr::Role;
 use crate::trace::{body_for_trace, TraceEvent};
 use crate::verdict::Verdict;
-use base64::Engine;
+use crate::wire::http_auth;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -58,9 +58,14 @@ pub struct ClientSend {
     /// Opening: the management objects the device reports (the binding's entries; DM 2.0: MOS).
     #[serde(default)]
     pub objects: Vec<Value>,
-    /// Header overrides; an empty value removes the header.
+    /// Header overrides; an empty value removes the header (and with `Authorization`, the
+    /// suite's own answering of challenges).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Authenticate only in this scheme: no Basic unasked, only a challenge of this scheme
+    /// answered (default: PIXIT account.auth; Basic is then sent unasked).
+    #[serde(default)]
+    pub auth: Option<http_auth::Scheme>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// The SCR item a missing or broken HTTP answer is charged to (default: the case's first).
@@ -170,6 +175,7 @@ impl FinishSession {
             notification: None,
             objects: Vec::new(),
             headers: BTreeMap::new(),
+            auth: None,
             timeout_ms: None,
             scr: Some(self.scr.clone()),
             checks: self.checks.clone(),
@@ -225,6 +231,9 @@ pub struct SessionLog {
     pub replies: Vec<ReplyLog>,
     /// The server has moved the session (DM 2.0: CONT): replies go where it said.
     pub moved: bool,
+    /// The server's Digest challenge of this session and the last nonce count used with it:
+    /// later messages answer it unasked (RFC 7616 section 3.4).
+    pub digest: Option<(crate::wire::http_auth::Challenge, u32)>,
 }
 
 /// One command package of the server.
@@ -385,16 +394,28 @@ async fn send(
             out.headers.push((k.clone(), v));
         }
     }
-    if let Some((u, p)) = &s.basic {
-        if !out.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case("authorization")) {
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-            out.headers.push(("Authorization".into(), format!("Basic {token}")));
+    // A case that sets (or removes) Authorization itself gets no help with it.
+    let case_sets_auth = spec.headers.keys().any(|h| h.eq_ignore_ascii_case("authorization"));
+    let scheme = spec.auth.unwrap_or_else(|| super::auth::account_scheme(ctx));
+    if message == ClientMessage::Open {
+        ctx.session.digest = None;
+    }
+    let target = reqwest::Url::parse(&url).map(|u| target_of(&u)).unwrap_or_else(|_| url.clone());
+    if let (Some((u, p)), false) = (&s.basic, case_sets_auth) {
+        if let Some((c, nc)) = ctx.session.digest.as_mut() {
+            // The session's challenge, answered unasked with the next nonce count.
+            *nc += 1;
+            let a = c.answer("POST", &target, u, p, &http_auth::fresh_nonce(), *nc);
+            out.headers.push(("Authorization".into(), a.header()));
+        } else if scheme == http_auth::Scheme::Basic {
+            out.headers.push(("Authorization".into(), http_auth::basic_header(u, p)));
         }
     }
     // The record of the session: a new one begins with its opening message.
     let moved = message == ClientMessage::Reply && ctx.session.moved;
+    let digest_kept = ctx.session.digest.clone();
     match message {
-        ClientMessage::Open => ctx.session = Default::default(),
+        ClientMessage::Open => ctx.session = SessionLog { digest: digest_kept, ..Default::default() },
         ClientMessage::Reply => ctx.session.replies.push(ReplyLog {
             to: url.clone(),
             moved,
@@ -409,10 +430,30 @@ async fn send(
         headers: out.headers.clone(),
         body: body_for_trace(&out.body),
     });
-    let mut req = ctx.env.http.post(&url).body(out.body);
-    for (k, v) in &out.headers {
-        req = req.header(k, v);
-    }
+    let build = {
+        let (http, url, body, headers) = (ctx.env.http.clone(), url.clone(), out.body.clone(), out.headers.clone());
+        move |auth: Option<&str>| {
+            let mut req = http.post(&url).body(body.clone());
+            for (k, v) in &headers {
+                if auth.is_none() || !k.eq_ignore_ascii_case("authorization") {
+                    req = req.header(k, v);
+                }
+            }
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            req
+        }
+    };
+    // A 401 is answered once: with the credentials of the PIXIT, in the scheme the server
+    // asks for (Digest preferred), unless the case handles Authorization itself.
+    let creds = s.basic.clone().filter(|_| !case_sets_auth);
+    // Only a step that demands Digest refuses to answer a Basic challenge.
+    let digest_only = spec.auth.is_some_and(|a| a != http_auth::Scheme::Basic);
+    let (trace, target2) = (ctx.trace.clone(), target.clone());
+    let sent_auth = out.headers.iter().find(|(h, _)| h.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.clone());
+    let challenge_used: std::sync::Arc<std::sync::Mutex<Option<http_auth::Challenge>>> = Default::default();
+    let challenge_slot = challenge_used.clone();
     let what = match message {
         ClientMessage::Open => "the session-opening message",
         ClientMessage::Reply => "the reply",
@@ -423,7 +464,26 @@ async fn send(
         format!("waiting for the answer to {sent} from {url}")
     });
     let exchange = tokio::time::timeout(timeout, async {
-        let r = req.send().await?;
+        let mut r = build(None).send().await?;
+        if r.status().as_u16() == 401 {
+            if let Some((u, p)) = &creds {
+                let answered = answer_challenge(&r, &target2, u, p, sent_auth.as_deref(), &challenge_slot);
+                if let Some(auth) = answered.filter(|a| !digest_only || a.starts_with("Digest")) {
+                    trace.record(TraceEvent::HttpResponse {
+                        from: "iut".into(),
+                        to: "suite".into(),
+                        status: 401,
+                        headers: header_pairs(r.headers()),
+                        body: body_for_trace(b""),
+                    });
+                    trace.note(format!(
+                        "answering the server's challenge with {}",
+                        auth.split(' ').next().unwrap_or("")
+                    ));
+                    r = build(Some(&auth)).send().await?;
+                }
+            }
+        }
         let status = r.status().as_u16();
         let hdrs: Vec<(String, String)> = r
             .headers()
@@ -459,6 +519,9 @@ async fn send(
         }
     };
     drop(shown);
+    if let Some(c) = challenge_used.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        ctx.session.digest = Some((c, 1));
+    }
     let (status, rh, limited) = match resp {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -534,6 +597,25 @@ async fn send(
         ctx.inconc(format!("the answer to {what} was {over}: the suite did not judge it"));
         return false;
     }
+    // A step demanding a scheme (`auth`) judges the authentication itself: a final 401 means
+    // the server offered no usable challenge of that scheme, or refused the suite's answer.
+    if let (401, Some(demanded)) = (status, spec.auth) {
+        let offered: Vec<&str> =
+            rh.iter().filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate")).map(|(_, v)| v.as_str()).collect();
+        let actual = match offered.is_empty() {
+            true => "401 without a challenge".to_string(),
+            false => format!("401 offering {}", offered.join(" | ")),
+        };
+        ctx.fail_scr(
+            Verdict::Fail,
+            &scr,
+            None,
+            format!("the server did not accept {} authentication of {what}: {actual}", demanded.name()),
+            format!("a {} challenge, and the answer to it accepted", demanded.name()),
+            actual,
+        );
+        return false;
+    }
     let rb = limited.bytes;
     if message == ClientMessage::Open {
         ctx.session_target = Some(url.clone());
@@ -566,6 +648,44 @@ async fn send(
     received
 }
 
+/// The request target of a URL (path and query), what Digest's `uri` names.
+fn target_of(u: &reqwest::Url) -> String {
+    match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    }
+}
+
+fn header_pairs(h: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    h.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+}
+
+/// The `Authorization` answering a 401's challenges (Digest preferred, else Basic), unless the
+/// same credentials were already refused in that scheme. A Digest challenge used is kept in
+/// `slot` for the rest of the session.
+fn answer_challenge(
+    r: &reqwest::Response,
+    target: &str,
+    user: &str,
+    password: &str,
+    sent: Option<&str>,
+    slot: &std::sync::Mutex<Option<http_auth::Challenge>>,
+) -> Option<String> {
+    let values: Vec<&str> = r.headers().get_all("www-authenticate").iter().filter_map(|v| v.to_str().ok()).collect();
+    let sent_scheme = sent.and_then(|s| s.split_whitespace().next()).map(str::to_ascii_lowercase);
+    if let Ok(Some(c)) = http_auth::Challenge::pick(values.iter().copied()) {
+        // A refused Digest answer is retried only when the server says its nonce was stale.
+        if sent_scheme.as_deref() == Some("digest") && !c.stale {
+            return None;
+        }
+        let a = c.answer("POST", target, user, password, &http_auth::fresh_nonce(), 1);
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+        return Some(a.header());
+    }
+    let basic = values.iter().any(|v| v.trim_start().to_ascii_lowercase().starts_with("basic"));
+    (basic && sent_scheme.as_deref() != Some("basic")).then(|| http_auth::basic_header(user, password))
+}
+
 /// After an exchange that got no answer in time: why no TCP connection to the URL's host can
 /// be made, if none can (the exchange then never reached the IUT).
 async fn connect_fails(url: &str, bound: Duration) -> Option<String> {
@@ -595,6 +715,13 @@ fn transport_cause(e: &reqwest::Error) -> String {
         source = s.source();
     }
     let lower = chain.to_lowercase();
+    if lower.contains("certificate") || lower.contains("handshake") || lower.contains("tls") {
+        return format!(
+            "TLS handshake failed: the server's certificate was not accepted ({}); the suite trusts only the CA of \
+             PIXIT tls.ca (with --against reference --tls: the CA generated for the run)",
+            crate::trace::truncate_marked(&chain, 300)
+        );
+    }
     let what = if e.is_timeout() {
         "timeout"
     } else if e.is_redirect() {
