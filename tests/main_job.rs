@@ -10,7 +10,8 @@ fn dmcts(args: &[&str]) -> std::process::Output {
 fn run_against_reference_covers_and_passes_all_52_items() {
     let dir = std::env::temp_dir().join(format!("dmcts-main-job-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = dmcts(&["run", "--against", "reference", "--report-dir", dir.to_str().unwrap()]);
+    // The README's main job: the full suite, the certificate cases too (over HTTPS).
+    let out = dmcts(&["run", "--against", "reference", "--tls", "--report-dir", dir.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let cov: serde_json::Value =
@@ -26,6 +27,7 @@ fn run_against_reference_covers_and_passes_all_52_items() {
     let md = std::fs::read_to_string(dir.join("coverage.md")).unwrap();
     assert!(md.contains("DM-PACK (normative): mandatory 45/45 pass, optional 7/7 pass"), "{md}");
     assert!(md.contains("SCOMO (derived): mandatory 13/13 pass, optional 6/6 pass"), "{md}");
+    assert!(md.contains("DM-SEC (derived): mandatory 4/4 pass, optional 1/1 pass"), "{md}");
     for f in ["junit.xml", "run.json"] {
         assert!(dir.join(f).exists(), "{f}");
     }
