@@ -166,6 +166,13 @@ pub const MO_PIXIT: &[MoParam] = &[
         about: "the value of mo.exec_effect_uri after one EXEC of mo.exec_uri from a reset",
     },
     MoParam {
+        key: "fumo_uri",
+        kind: MoKind::Uri,
+        default: Some("urn:oma:mo:oma-fumo:1.0//"),
+        about: "the FUMO instance the FUMO cases update, ending in \"/\": its nodes are addressed as <fumo_uri>State, \
+                <fumo_uri>Update/PkgData, <fumo_uri>DownloadAndUpdate/PkgURL... (cases/fumo/client)",
+    },
+    MoParam {
         key: "default_moid",
         kind: MoKind::Moid,
         default: None,

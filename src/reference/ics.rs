@@ -23,7 +23,7 @@ pub const REFERENCE_SECRET: &str = "test-noti-secret";
 pub const REFERENCE_AUTH_DATA: &str = "test-noti-authdata";
 /// SCR tables the reference peers implement beyond the base tables of the dm2 binding (which
 /// they implement by definition); a table they do not implement is not applicable to them.
-pub const REFERENCE_IMPLEMENTS: &[&str] = &[];
+pub const REFERENCE_IMPLEMENTS: &[&str] = &["FUMO"];
 
 impl Ics {
     /// `[pixit.mo]` of the reference client: the documented defaults (a typical DM 2.0 tree:

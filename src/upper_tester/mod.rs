@@ -24,6 +24,10 @@ pub mod action {
     pub const NOTIFICATION_SEND: &str = "notification.send";
     pub const COMMANDS_ENQUEUE: &str = "commands.enqueue";
     pub const DEVICE_REPORT: &str = "device.report";
+    /// Client IUT (FUMO): the user's answer to the next firmware update prompt.
+    pub const FIRMWARE_USER_ANSWER: &str = "firmware.user-answer";
+    /// Server IUT (FUMO): start a firmware update of a device.
+    pub const FIRMWARE_UPDATE: &str = "firmware.update";
 }
 
 /// What the suite sends: `{"action", "case", "step", "args"}`.
@@ -166,6 +170,8 @@ pub const ACTIONS: &[&str] = &[
     action::NOTIFICATION_SEND,
     action::COMMANDS_ENQUEUE,
     action::DEVICE_REPORT,
+    action::FIRMWARE_USER_ANSWER,
+    action::FIRMWARE_UPDATE,
 ];
 
 /// Optional actions that only ask about the IUT and never set a verdict by themselves: no

@@ -1,6 +1,7 @@
 //! The OMA DM 2.0 binding: Package#0 (binary notification), Package#1/#2/#3 (JSON over HTTP),
 //! built on the codecs of [`crate::wire::dm2`] and configured by its [`Profile`].
 pub mod checks;
+pub mod fumo_checks;
 
 use super::{
     Binding, BuiltNotification, ClientMessage, ClientSpec, Commands, DecodeError, NotificationSpec, Outgoing,
@@ -72,7 +73,7 @@ impl Binding for Dm2 {
     }
 
     fn builtins(&self) -> Vec<BuiltinInfo> {
-        checks::CHECKS.iter().map(CheckDef::info).collect()
+        checks::CHECKS.iter().chain(fumo_checks::CHECKS).map(CheckDef::info).collect()
     }
 
     fn run_builtin(
@@ -82,7 +83,7 @@ impl Binding for Dm2 {
         obs: &Observed,
         ctx: &CheckCtx,
     ) -> Option<Result<(), Failure>> {
-        checks::CHECKS.iter().find(|d| d.name == name).map(|d| (d.run)(self, args, obs, ctx))
+        checks::CHECKS.iter().chain(fumo_checks::CHECKS).find(|d| d.name == name).map(|d| (d.run)(self, args, obs, ctx))
     }
 
     fn server_package(&self, commands: &[Vec<String>]) -> HttpAnswer {

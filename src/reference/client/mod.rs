@@ -109,6 +109,7 @@
 //! exec-async-result-missing, async-result-no-session-alert, async-alert-wrong-source,
 //! upload-not-serialized, uri-without-instance-slash, exec-parameters-reversed,
 //! default-parameters-reversed.
+mod fumo;
 mod notify;
 mod session;
 pub mod store;
@@ -242,30 +243,31 @@ pub const FAULTS: &[FaultInfo] = &[
         "DELETE of a dynamic node is refused with 405 as if it were permanent",
         ["DM-PACK-017-C-M"]
     ),
-    fault!(Client, "exec-not-executed", "EXEC reports 200 but the node is not executed", ["DM-PACK-018-C-M"]),
+    fault!(Client, "exec-not-executed", "EXEC reports 200 but the node is not executed",
+        ["DM-PACK-018-C-M", "FUMO-002-C-M", "FUMO-007-C-M", "FUMO-008-C-M"]),
     fault!(
         Client,
         "exec-download-skipped",
         "EXEC of a node that downloads (FUMO DownloadAndUpdate) fails at once without downloading its PkgURL",
-        ["DM-PACK-018-C-M"]
+        ["DM-PACK-018-C-M", "FUMO-002-C-M"]
     ),
     fault!(
         Client,
         "exec-state-unchanged",
         "EXEC runs (and downloads) but leaves no trace in the tree: FUMO State is not updated",
-        ["DM-PACK-018-C-M"]
+        ["DM-PACK-018-C-M", "FUMO-008-C-M"]
     ),
     fault!(
         Client,
         "exec-async-reported-sync",
         "EXEC with a ServerURI is reported 200 synchronously, no result alert",
-        ["DM-PACK-018-C-M", "DM-PACK-026-C-M"]
+        ["DM-PACK-018-C-M", "DM-PACK-026-C-M", "FUMO-003-C-M", "FUMO-004-C-M"]
     ),
     fault!(
         Client,
         "async-alert-never-sent",
         "EXEC with a ServerURI answers 202 but the result alert is never sent",
-        ["DM-PACK-026-C-M"]
+        ["DM-PACK-026-C-M", "FUMO-004-C-M"]
     ),
     fault!(Client, "get-no-data", "GET answers 200 without the data", ["DM-PACK-019-C-O"]),
     fault!(
@@ -315,7 +317,7 @@ pub const FAULTS: &[FaultInfo] = &[
         "exec-async-result-missing",
         "EXEC without ServerURI of an operation reported asynchronously (FUMO) answers 202, runs, but its result \
          alert never comes",
-        ["DM-PACK-026-C-M"]
+        ["DM-PACK-026-C-M", "FUMO-004-C-M"]
     ),
     fault!(
         Client,
@@ -327,7 +329,7 @@ pub const FAULTS: &[FaultInfo] = &[
         Client,
         "async-alert-wrong-source",
         "the result alert of an asynchronous EXEC names the DevInfo MO as SourceURI, not the executed node",
-        ["DM-PACK-024-C-M"]
+        ["DM-PACK-024-C-M", "FUMO-006-C-M"]
     ),
     fault!(
         Client,
@@ -346,6 +348,86 @@ pub const FAULTS: &[FaultInfo] = &[
         "exec-parameters-reversed",
         "EXEC's two parameters are read in the order other than the profile's (ServerURI taken for the ClientURI)",
         ["DM-PACK-018-C-M", "DM-PACK-026-C-M"]
+    ),
+    // ---- FUMO agent (fumo.rs; scr/fumo/fumo.toml) ----
+    fault!(
+        Client,
+        "fumo-pkgdata-state-unchanged",
+        "FUMO State stays 10 after the package is delivered into Update/PkgData (fig 10.2: 10→50)",
+        ["FUMO-008-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-final-state-stale",
+        "after EXEC Update installs the package, FUMO State is left at 60 (Update Progressing)",
+        ["FUMO-008-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-no-202",
+        "an EXEC of a FUMO operation is answered 200 although the operation runs later (its result alert follows)",
+        ["FUMO-003-C-M"]
+    ),
+    fault!(Client, "fumo-result-alert-missing", "no result alert ever reports a FUMO operation", ["FUMO-004-C-M"]),
+    fault!(
+        Client,
+        "fumo-alert-wrong-type",
+        "the FUMO result alert carries another operation's alert type (Update and DownloadAndUpdate swapped)",
+        ["FUMO-005-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-alert-wrong-source",
+        "the FUMO result alert's SourceURI names the DevInfo MO, not the FUMO instance",
+        ["FUMO-006-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-result-not-integer",
+        "the FUMO result alert's ResultCode is text (\"OK\"/\"FAILED\"), not an integer",
+        ["FUMO-007-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-result-lies",
+        "every FUMO operation is reported with ResultCode 200, also a failed download",
+        ["FUMO-007-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-dau-waits",
+        "DownloadAndUpdate downloads and reports 200 but does not install: it waits at State 50 for the server",
+        ["FUMO-009-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-no-status-report",
+        "the download agent never POSTs the DLOTA status report to the descriptor's installNotifyURI",
+        ["FUMO-014-C-O"]
+    ),
+    fault!(
+        Client,
+        "fumo-ignores-descriptor",
+        "the download agent ignores the descriptor's size and type: a mismatching object is installed (200)",
+        ["FUMO-013-C-O"]
+    ),
+    fault!(
+        Client,
+        "fumo-installs-corrupt",
+        "an object whose SHA-256 differs from the descriptor's installParam digest is installed (200)",
+        ["FUMO-013-C-O"]
+    ),
+    fault!(
+        Client,
+        "fumo-ignores-user",
+        "the user's refusal (firmware.user-answer accept = false) is ignored: the package is downloaded and installed",
+        ["FUMO-015-C-O"]
+    ),
+    fault!(
+        Client,
+        "fumo-retries",
+        "after reporting a failed download the agent fetches the package again on its own",
+        ["FUMO-016-C-M"]
     ),
     fault!(
         Client,
@@ -417,6 +499,8 @@ enum Job {
     Notified { notification_id: Option<u16>, req_mos: bool },
     ClientInitiated { alerts: Vec<Value> },
     AsyncResult { server_uri: String, alert: Value },
+    /// The FUMO agent fetching a package again by itself (fault `client.fumo-retries`).
+    FumoRetry { url: String },
 }
 
 struct State {
@@ -432,6 +516,8 @@ struct State {
     background: JoinSet<()>,
     /// Bumped by reset, so a job popped just before a reset is aborted too.
     epoch: u64,
+    /// The FUMO agent's own state (held packages, the user's answer).
+    fumo: fumo::Agent,
 }
 
 /// The tree as provisioned for this configuration (what `reset` restores).
@@ -476,6 +562,7 @@ impl Shared {
         st.store = fresh;
         st.defaults.clear();
         st.seen_ids.clear();
+        st.fumo = fumo::Agent::default();
         st.queue.clear();
         if let Some(h) = st.running.take() {
             h.abort();
@@ -614,6 +701,7 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
                 None => UtAnswer::done(json!({ "fetched": false, "reason": format!("no DEFAULT URI for {moid}") })),
             }
         }
+        action::FIRMWARE_USER_ANSWER => fumo::user_answer(&sh, &req.args),
         other => UtAnswer::unsupported(format!("the reference client does not implement {other:?}")),
     }
 }
@@ -686,6 +774,7 @@ pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
             running: None,
             background: JoinSet::new(),
             epoch: 0,
+            fumo: fumo::Agent::default(),
         }),
         wake: tokio::sync::Notify::new(),
     });
