@@ -14,6 +14,7 @@
 //! - [`report`]: JUnit, coverage, run.json and per-case traces.
 //! - [`reference`]: the bundled reference DM client and server, with injected faults.
 pub mod bench;
+pub mod bench_fumo;
 pub mod binding;
 pub mod bundle;
 pub mod catalog;

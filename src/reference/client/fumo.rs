@@ -76,6 +76,11 @@ fn set_state(sh: &Shared, instance: usize, v: u16) {
     sh.log(format!("FUMO State = {v}"));
 }
 
+/// A download that fails before it starts (fault `client.exec-download-skipped`): State 20.
+pub fn download_failed_at_once(sh: &Shared, instance: usize) {
+    set_state(sh, instance, state::DOWNLOAD_FAILED);
+}
+
 /// The server's edge of fig 10.2 when an EXEC is accepted: DL/DLU 10→30, UP 50→60.
 pub fn accept_exec(sh: &Shared, t: &Target, op: Operation) {
     let from = state_of(&sh.lock().store, t.instance);

@@ -366,9 +366,14 @@ pub const FAULTS: &[FaultInfo] = &[
         Client,
         "fumo-no-202",
         "an EXEC of a FUMO operation is answered 200 although the operation runs later (its result alert follows)",
-        ["FUMO-003-C-M"]
+        ["FUMO-003-C-M", "DM-PACK-026-C-M"]
     ),
-    fault!(Client, "fumo-result-alert-missing", "no result alert ever reports a FUMO operation", ["FUMO-004-C-M"]),
+    fault!(
+        Client,
+        "fumo-result-alert-missing",
+        "no result alert ever reports a FUMO operation",
+        ["FUMO-004-C-M", "DM-PACK-026-C-M"]
+    ),
     fault!(
         Client,
         "fumo-alert-wrong-type",
@@ -379,7 +384,7 @@ pub const FAULTS: &[FaultInfo] = &[
         Client,
         "fumo-alert-wrong-source",
         "the FUMO result alert's SourceURI names the DevInfo MO, not the FUMO instance",
-        ["FUMO-006-C-M"]
+        ["FUMO-006-C-M", "DM-PACK-024-C-M"]
     ),
     fault!(
         Client,

@@ -105,6 +105,7 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
         let (result, alert) = match d.fumo {
             Some(op) if f.has("exec-not-executed") => (200, fumo::result_alert(sh, op, &d.client_uri, 200)),
             Some(op) if f.has("exec-download-skipped") && op != Operation::Update => {
+                fumo::download_failed_at_once(sh, d.target.instance);
                 (503, fumo::result_alert(sh, op, &d.client_uri, 503))
             }
             Some(op) => {
