@@ -38,7 +38,7 @@ async fn serves_descriptors_and_generated_packages_and_records_everything() {
         objects: vec![
             object("fw.bin", 300_000, None),
             object("gone.bin", 10, Some(Failure::NotFound)),
-            object("cut.bin", 200_000, Some(Failure::Truncate { after: 1000 })),
+            object("cut.bin", 200_000, Some(Failure::Truncate { after: 100_000 })),
             object("typed.bin", 10, Some(Failure::WrongMediaType { media_type: "text/plain".into() })),
             object("slow.bin", 10, Some(Failure::Slow { chunk_delay_ms: 1 })),
         ],
@@ -123,7 +123,7 @@ async fn each_download_failure_is_a_failure_result_and_a_dlota_status() {
     // (setup, FUMO ResultCode, DLOTA status, object fetched)
     let cases: Vec<(Setup, i64, u16, bool)> = vec![
         (Setup { size: 4096, object_failure: Some(Failure::NotFound), ..Setup::default() }, 500, 954, true),
-        (Setup { size: 200_000, object_failure: Some(Failure::Truncate { after: 100 }), ..Setup::default() }, 503, 903, true),
+        (Setup { size: 200_000, object_failure: Some(Failure::Truncate { after: 100_000 }), ..Setup::default() }, 503, 903, true),
         (
             Setup {
                 size: 4096,

@@ -304,9 +304,12 @@ async fn get(State(sh): State<Arc<Shared>>, method: Method, Path(name): Path<Str
                 Ok::<_, std::io::Error>(b)
             }
         })
-        .chain(futures::stream::iter(truncated.then(|| {
+        // Yield first, so what was sent is flushed before the connection is cut.
+        .chain(futures::stream::iter(truncated.then_some(())).then(|_| async {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
             Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "truncated by the download server"))
-        })));
+        }));
     resp.body(Body::from_stream(stream)).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
