@@ -192,7 +192,7 @@ pub const MO_PIXIT: &[MoParam] = &[
 /// `exec_uri`, an executable node the server manages (TC-DMS-ASYNC-001 falls back to the FUMO
 /// DownloadAndUpdate node), and `exec_result_alert_type`, the AlertType of the asynchronous
 /// EXEC result the server recognises (digest §11: MO-specific, UNVERIFIED).
-pub const SERVER_KEYS: &[&str] = &["exec_uri", "exec_result_alert_type"];
+pub const SERVER_KEYS: &[&str] = &["exec_uri", "exec_result_alert_type", "fumo_uri"];
 
 /// The declared value `key`, if any.
 pub fn param(key: &str) -> Option<&'static MoParam> {

@@ -95,6 +95,7 @@
 //! commands-reordered, end-with-parameter, status-for-alert, p3-alert-rejected, unknown-alert-rejected,
 //! hget-uri-ignored, exec-result-not-recorded, no-415, no-406.
 mod dm;
+mod fumo;
 mod notify;
 mod state;
 
@@ -122,6 +123,38 @@ pub const CONT_PATH_PREFIX: &str = "/dm/cont/";
 /// Faults the reference server can be switched into; each breaks one requirement observably
 /// (on the wire, or through `device.report`).
 pub const FAULTS: &[FaultInfo] = &[
+    // ---- FUMO (fumo.rs; scr/fumo/fumo.toml) ----
+    fault!(
+        Server,
+        "fumo-wrong-exec-target",
+        "firmware.update EXECs the wrong operation node (DownloadAndUpdate after a DM delivery, Update after \
+         setting a PkgURL)",
+        ["FUMO-007-S-O", "FUMO-006-S-O"]
+    ),
+    fault!(
+        Server,
+        "fumo-exec-before-package",
+        "firmware.update sends the EXEC before the command that provides the package or its URL",
+        ["FUMO-001-S-M"]
+    ),
+    fault!(
+        Server,
+        "fumo-202-final",
+        "the 202 answering the update's EXEC is taken as its result: the update is reported finished and successful",
+        ["FUMO-003-S-M"]
+    ),
+    fault!(
+        Server,
+        "fumo-result-ignored",
+        "the result alert of an update is not consumed: the update stays pending with no ResultCode",
+        ["FUMO-004-S-M"]
+    ),
+    fault!(
+        Server,
+        "fumo-failure-as-success",
+        "a failure ResultCode (4xx/5xx) in the result alert is recorded as a success",
+        ["FUMO-005-S-M"]
+    ),
     fault!(
         Server,
         "notifications-never-sent",
@@ -293,7 +326,7 @@ pub const FAULTS: &[FaultInfo] = &[
         Server,
         "commands-reordered",
         "the commands of each Package#2 before its CONT/END go out in reverse queued order",
-        ["DM-PACK-012-S-M"]
+        ["DM-PACK-012-S-M", "FUMO-001-S-M"]
     ),
     fault!(
         Server,
@@ -567,6 +600,7 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
                 Some(d) => UtAnswer::done(d.report(dev_id)),
             }
         }
+        action::FIRMWARE_UPDATE => fumo::update(sh, &req.args),
         other => UtAnswer::unsupported(format!("the reference server does not implement {other:?}")),
     }
 }
