@@ -472,6 +472,9 @@ pub struct ClientConfig {
     /// puts the result alert in its first Package#3 (the seed allows either package): a lawful
     /// variant, to show that cases accept both.
     pub async_result_in_package3: bool,
+    /// MIID of the provisioned FUMO instance (default `fw-main`): a lawful variant, to show
+    /// that the FUMO cases follow PIXIT mo.fumo_uri.
+    pub fumo_instance: String,
 }
 
 impl ClientConfig {
@@ -494,6 +497,7 @@ impl ClientConfig {
             max_rounds: 64,
             echo_log: false,
             async_result_in_package3: false,
+            fumo_instance: "fw-main".into(),
         }
     }
 }
@@ -534,6 +538,9 @@ fn provisioned(c: &ClientConfig) -> Store {
         c.noti.as_ref().map(|n| (n.secret.as_slice(), n.auth_data.as_slice())),
     );
     store.instance_slash = c.profile.client_uri_instance_slash;
+    for i in store.instances.iter_mut().filter(|i| i.moid == store::MOID_FUMO) {
+        i.miid = c.fumo_instance.clone();
+    }
     store
 }
 

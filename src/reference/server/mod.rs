@@ -362,8 +362,9 @@ pub const FAULTS: &[FaultInfo] = &[
     fault!(
         Server,
         "exec-result-not-recorded",
-        "asynchronous EXEC results are not recognised (device.report exec_results stays empty)",
-        ["DM-PACK-026-S-M"]
+        "asynchronous EXEC results are not recognised (device.report exec_results stays empty; a firmware update \
+         started by firmware.update gets no ResultCode)",
+        ["DM-PACK-026-S-M", "FUMO-004-S-M"]
     ),
     fault!(
         Server,
