@@ -102,3 +102,11 @@ async fn a_pixit_naming_an_instance_the_device_lacks_is_no_pass() {
     let cases = run["cases"].as_array().unwrap();
     assert!(cases.iter().filter(|c| c["id"].as_str().unwrap().starts_with("TC-FUMO-C")).all(|c| c["verdict"] != "pass"), "{text}");
 }
+
+#[test]
+fn the_fumo_client_example_loads_and_implements_the_table() {
+    let ics = dmcts::ics::Ics::load(std::path::Path::new("examples/ics-fumo-client.toml")).expect("the example loads");
+    let text = format!("{ics:?}");
+    assert!(text.contains("FUMO"), "{text}");
+    assert!(text.contains("urn:oma:mo:oma-fumo:1.0/fw-modem/"), "{text}");
+}

@@ -31,12 +31,18 @@
 //!   {`Name` = `beta`, `Val` = `2`}; `Scratch` = `scratch` (D leaf); `Op` = `` (P, X);
 //!   `OpCount` = `0` (P leaf, incremented by each EXEC of `Op`).
 //! - Test `t1` (dynamic instance): `Name` = `second` (D), `Val` = `10` (D).
-//! - FUMO `fw-main`: `PkgName` = `base` (P), `PkgVersion` = `1.0` (P), `DownloadAndUpdate` (P
-//!   interior, X) / `PkgURL` = `` (P leaf, value replaceable by HGET), `Update` = `` (P, X),
-//!   `State` = `10` (P). An EXEC of `DownloadAndUpdate` first downloads (HTTP GET) its
-//!   `PkgURL`: a 2xx answer sets `State` = `100` (ResultCode 200); an empty PkgURL (411), a
-//!   non-2xx answer (500) or a transport error (503) sets `State` = `20` (Download Failed). An
-//!   EXEC of `Update` sets `State` = `100`.
+//! - FUMO `fw-main` (MIID `ClientConfig::fumo_instance`): `PkgName` = `base` (P), `PkgVersion` =
+//!   `1.0` (P), `Download` (P interior, X) / `PkgURL` = `` (P leaf), `Update` (P interior, X) /
+//!   `PkgData` (P leaf, Replace-only: an HGET into it delivers the package),
+//!   `DownloadAndUpdate` (P interior, X) / `PkgURL` = `` (P leaf), `State` = `10` (P). The
+//!   firmware update agent (`fumo.rs`, docs/fumo-scomo.md) runs them: an HGET into PkgData
+//!   fetches the package (profile `fumo_pkgdata_media_type`, else 415; streamed) and sets State
+//!   50; an EXEC of an operation takes fig 10.2's server edge at once (DL/DLU 30, UP 60), is
+//!   answered 202 and runs after the session: PkgURL (a package, or a DLOTA descriptor whose type,
+//!   size and installParam sha256 are checked; the user's answer from `firmware.user-answer`),
+//!   installation and a "power cycle" (60→90→100), the DLOTA status report to installNotifyURI,
+//!   then the result alert in a new session (to the EXEC's ServerURI, else the DM server). An
+//!   empty PkgURL gives 411 and State 20; an HTTP error 500, a transport error 503 (State 20).
 //! - Config (`urn:oma:mo:dmcts-config:1.0`): the configuration MO of the client's local
 //!   application. No instance is provisioned, so `config.request` for it needs a DEFAULT URI.
 //!
@@ -67,9 +73,10 @@
 //! - DELETE: 405 when a target is permanent (nothing deleted), else 200.
 //! - EXEC: non-executable 405. With ServerURI: the operation runs at once, 202, and after the
 //!   session a new session POSTs Package#1 to the ServerURI with ClientInitiatedMgmt and the
-//!   result alert `{AlertType: urn:oma:at:fumo:1.0:DownloadAndUpdate | …fumo:1.0:Update |
-//!   urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI as sent>, Mark:
-//!   informational (critical on failure), DataType: int, Data: {result: <ResultCode>}}`. Without
+//!   result alert `{AlertType: urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI
+//!   as sent>, Mark: informational (critical on failure), DataType: int, Data: {result:
+//!   <ResultCode>}}`; a FUMO operation's alert has the profile's `fumo_alert_type_*` and
+//!   `Data: {<fumo_result_code_member>: <ResultCode>}`. Without
 //!   ServerURI the client decides (digest §8.4): the FUMO operations (long: download and
 //!   install) are answered 202, run once the session is over, and their result alert goes to the
 //!   DM server (`server_uri`) the same way; `Op` is synchronous (200; 500 when the operation
