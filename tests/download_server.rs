@@ -56,8 +56,8 @@ async fn serves_descriptors_and_generated_packages_and_records_everything() {
     assert_eq!(dd.install_notify_uri.as_deref(), Some(format!("http://{}/notify/fw.dd", dl.addr).as_str()));
     let digest = dl.sha256("fw.bin").unwrap();
     assert_eq!(dd.install_param, Some(format!("sha256={digest}")));
-    let wrong = DownloadDescriptor::parse(&http.get(dl.url("wrong.dd")).send().await.unwrap().bytes().await.unwrap())
-        .unwrap();
+    let wrong =
+        DownloadDescriptor::parse(&http.get(dl.url("wrong.dd")).send().await.unwrap().bytes().await.unwrap()).unwrap();
     assert_eq!((wrong.size, wrong.types[0].as_str()), (1, "application/x-other"));
 
     // The package: its bytes have the announced digest; a range is a slice of them.
@@ -83,7 +83,8 @@ async fn serves_descriptors_and_generated_packages_and_records_everything() {
     assert_eq!(http.get(dl.url("slow.bin")).send().await.unwrap().bytes().await.unwrap().len(), 10);
 
     // The status report.
-    let n = http.post(format!("http://{}/notify/fw.dd", dl.addr)).body("905 Attribute mismatch\n").send().await.unwrap();
+    let n =
+        http.post(format!("http://{}/notify/fw.dd", dl.addr)).body("905 Attribute mismatch\n").send().await.unwrap();
     assert_eq!(n.status(), 200);
     let _ = http.post(format!("http://{}/notify/fw.dd", dl.addr)).body("fine").send().await.unwrap();
     let reports = dl.reports();
@@ -123,7 +124,12 @@ async fn each_download_failure_is_a_failure_result_and_a_dlota_status() {
     // (setup, FUMO ResultCode, DLOTA status, object fetched)
     let cases: Vec<(Setup, i64, u16, bool)> = vec![
         (Setup { size: 4096, object_failure: Some(Failure::NotFound), ..Setup::default() }, 500, 954, true),
-        (Setup { size: 200_000, object_failure: Some(Failure::Truncate { after: 100_000 }), ..Setup::default() }, 503, 903, true),
+        (
+            Setup { size: 200_000, object_failure: Some(Failure::Truncate { after: 100_000 }), ..Setup::default() },
+            503,
+            903,
+            true,
+        ),
         (
             Setup {
                 size: 4096,
@@ -135,7 +141,12 @@ async fn each_download_failure_is_a_failure_result_and_a_dlota_status() {
             true,
         ),
         (Setup { size: 4096, descriptor_size: Some(5000), ..Setup::default() }, 402, 905, true),
-        (Setup { size: 4096, descriptor_type: Some("application/x-unknown".into()), ..Setup::default() }, 405, 953, false),
+        (
+            Setup { size: 4096, descriptor_type: Some("application/x-unknown".into()), ..Setup::default() },
+            405,
+            953,
+            false,
+        ),
         (Setup { size: 4096, descriptor_size: Some(1 << 40), ..Setup::default() }, 501, 901, false),
     ];
     for (setup, result, status, object_fetched) in cases {
@@ -144,5 +155,17 @@ async fn each_download_failure_is_a_failure_result_and_a_dlota_status() {
         assert_eq!(m.result, Some(result), "{what}");
         assert_eq!(codes(&m), [status], "{what}");
         assert_eq!(fetched(&m, "/fw.bin") == 1, object_fetched, "{what}: {:?}", m.requests);
+    }
+}
+
+/// Issue 10: a 64 MiB package is streamed end to end; the process's peak memory during the
+/// run stays far below the package's size (measured, not timed).
+#[tokio::test]
+async fn a_64_mib_download_and_update_stays_bounded_in_memory() {
+    let m = download_and_update(Setup { size: 64 << 20, ..Setup::default() }, Duration::from_secs(300)).await.unwrap();
+    assert_eq!(m.result, Some(200));
+    assert_eq!(codes(&m), [900]);
+    if let Some(peak) = m.peak_rss_kib {
+        assert!(peak < 48 * 1024, "peak RSS {peak} KiB while moving a 64 MiB package");
     }
 }

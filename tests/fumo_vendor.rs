@@ -4,6 +4,7 @@
 //! rather than its Package#1 (the seed allows either). Run the way a vendor runs: `dmcts run
 //! --ics FILE` against a client on loopback.
 #[path = "fakes/client_run.rs"]
+#[allow(dead_code)] // client_ics: this test writes an ICS that implements FUMO
 mod client_run;
 use client_run::{dmcts, free_port};
 use dmcts::reference::client;
@@ -70,14 +71,12 @@ async fn run(tag: &str, fumo_uri: &str) -> (Option<i32>, String, serde_json::Val
     std::fs::write(&path, ics(listen, &cl.ut_url, fumo_uri)).unwrap();
     let p = path.to_str().unwrap().to_string();
     let reports = dir.join("reports").to_str().unwrap().to_string();
-    let (code, text) = tokio::task::spawn_blocking(move || {
-        dmcts(&["run", "--ics", &p, "--report-dir", &reports, "--", "TC-FUMO-C"])
-    })
-    .await
-    .unwrap();
+    let (code, text) =
+        tokio::task::spawn_blocking(move || dmcts(&["run", "--ics", &p, "--report-dir", &reports, "--", "TC-FUMO-C"]))
+            .await
+            .unwrap();
     cl.shutdown().await;
-    let run: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("reports/run.json")).unwrap()).unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("reports/run.json")).unwrap()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     (code, text, run)
 }
@@ -100,7 +99,10 @@ async fn a_pixit_naming_an_instance_the_device_lacks_is_no_pass() {
     let (code, text, run) = run("fumo-wrong-instance", "urn:oma:mo:oma-fumo:1.0/fw-main/").await;
     assert_ne!(code, Some(0), "{text}");
     let cases = run["cases"].as_array().unwrap();
-    assert!(cases.iter().filter(|c| c["id"].as_str().unwrap().starts_with("TC-FUMO-C")).all(|c| c["verdict"] != "pass"), "{text}");
+    assert!(
+        cases.iter().filter(|c| c["id"].as_str().unwrap().starts_with("TC-FUMO-C")).all(|c| c["verdict"] != "pass"),
+        "{text}"
+    );
 }
 
 #[test]

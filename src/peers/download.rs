@@ -191,12 +191,7 @@ impl Shared {
 
     fn record(&self, method: &Method, path: &str, headers: &HeaderMap, status: u16) {
         let range = headers.get("range").and_then(|v| v.to_str().ok()).map(str::to_string);
-        lock(&self.requests).push(Recorded {
-            method: method.to_string(),
-            path: path.to_string(),
-            range,
-            status,
-        });
+        lock(&self.requests).push(Recorded { method: method.to_string(), path: path.to_string(), range, status });
     }
 
     fn descriptor_xml(&self, d: &DescriptorSpec) -> Option<String> {

@@ -5,7 +5,9 @@
 //! setting (`fumo_*`), its failure says so.
 use super::checks::{alerts_of, is_session_alert};
 use super::Dm2;
-use crate::runner::checks::{arg, arg_str, body_of, json_of, opt_arg, show, ArgKind, CheckCtx, CheckDef, Failure, Observed};
+use crate::runner::checks::{
+    arg, arg_str, body_of, json_of, opt_arg, show, ArgKind, CheckCtx, CheckDef, Failure, Observed,
+};
 use crate::wire::dm2::fumo::{self, Operation, Outcome, StatusReport};
 use crate::wire::dm2::Profile;
 use serde_json::Value;
@@ -124,8 +126,11 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
                 return Ok(());
             }
             let types: Vec<String> = found.iter().map(|a| show(a.get("AlertType"))).collect();
-            Err(Failure::new(format!("a result alert of type {want:?} ({op})"), format!("types [{}]", types.join(", ")))
-                .with_note(type_note(p)))
+            Err(Failure::new(
+                format!("a result alert of type {want:?} ({op})"),
+                format!("types [{}]", types.join(", ")),
+            )
+            .with_note(type_note(p)))
         },
     },
     CheckDef {
@@ -149,7 +154,11 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             let others: Vec<String> = all.iter().map(|a| show(a.get("SourceURI"))).collect();
             Err(Failure::new(
                 format!("a result alert whose SourceURI is in the FUMO instance of {uri}"),
-                format!("FUMO alerts with SourceURI [{}]; all alerts' SourceURIs [{}]", sources.join(", "), others.join(", ")),
+                format!(
+                    "FUMO alerts with SourceURI [{}]; all alerts' SourceURIs [{}]",
+                    sources.join(", "),
+                    others.join(", ")
+                ),
             ))
         },
     },
@@ -170,11 +179,17 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             let codes: Vec<Option<i64>> = found.iter().map(|a| fumo::result_code_of(a.get("Data"), p)).collect();
             let Some(code) = codes.iter().flatten().copied().next() else {
                 let datas: Vec<String> = found.iter().map(|a| show(a.get("Data"))).collect();
-                return Err(Failure::new("an integer ResultCode in the result alert's Data", format!("Data [{}]", datas.join(", ")))
-                    .with_note(note));
+                return Err(Failure::new(
+                    "an integer ResultCode in the result alert's Data",
+                    format!("Data [{}]", datas.join(", ")),
+                )
+                .with_note(note));
             };
             if !fumo::is_result_code(code) {
-                return Err(Failure::new("a ResultCode of the FUMO table (200, 250-299, 400-412, 450-503, 550-599)", code.to_string()));
+                return Err(Failure::new(
+                    "a ResultCode of the FUMO table (200, 250-299, 400-412, 450-503, 550-599)",
+                    code.to_string(),
+                ));
             }
             let want = args.get("expect").and_then(|v| v.as_str()).unwrap_or("");
             let ok = match want {
@@ -217,11 +232,13 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         run: |b, args, obs, ctx| {
             let p = &b.profile;
             let mut alerts: Vec<Value> = Vec::new();
-            for name in args.get("messages").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str()) {
+            for name in args.get("messages").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str())
+            {
                 let Some(saved) = ctx.saved.and_then(|s| s.get(name)) else {
                     return Err(Failure::case_defect(format!("a message saved earlier as {name:?} (save_as)")));
                 };
-                alerts.extend(alerts_of(saved.get("body").unwrap_or(saved)).into_iter().filter(|a| !is_session_alert(a)));
+                alerts
+                    .extend(alerts_of(saved.get("body").unwrap_or(saved)).into_iter().filter(|a| !is_session_alert(a)));
             }
             // Without a readable ResultCode there is nothing to agree with (judged elsewhere).
             let Some(code) = fumo_reports(&alerts, p).iter().find_map(|a| fumo::result_code_of(a.get("Data"), p))
@@ -234,10 +251,7 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             };
             let contradicts = if fumo::is_success(code) { [20, 70, 80].contains(&s) } else { [90, 100].contains(&s) };
             if contradicts {
-                return Err(Failure::new(
-                    format!("a State that agrees with ResultCode {code}"),
-                    format!("State {s}"),
-                ));
+                return Err(Failure::new(format!("a State that agrees with ResultCode {code}"), format!("State {s}")));
             }
             Ok(())
         },
@@ -249,7 +263,8 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         args: &[opt_arg("expect", ArgKind::Str)],
         run: |_, args, obs, _| {
             let body = body_of(obs)?;
-            let r = StatusReport::parse(body).map_err(|e| Failure::new("a DLOTA status report (e.g. \"900 Success\")", e))?;
+            let r = StatusReport::parse(body)
+                .map_err(|e| Failure::new("a DLOTA status report (e.g. \"900 Success\")", e))?;
             if !r.known {
                 return Err(Failure::new("a DLOTA 1.0 status code (900-903, 905, 906, 951-954)", r.code.to_string()));
             }

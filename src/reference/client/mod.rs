@@ -250,8 +250,12 @@ pub const FAULTS: &[FaultInfo] = &[
         "DELETE of a dynamic node is refused with 405 as if it were permanent",
         ["DM-PACK-017-C-M"]
     ),
-    fault!(Client, "exec-not-executed", "EXEC reports 200 but the node is not executed",
-        ["DM-PACK-018-C-M", "FUMO-002-C-M", "FUMO-007-C-M", "FUMO-008-C-M"]),
+    fault!(
+        Client,
+        "exec-not-executed",
+        "EXEC reports 200 but the node is not executed",
+        ["DM-PACK-018-C-M", "FUMO-002-C-M", "FUMO-007-C-M", "FUMO-008-C-M"]
+    ),
     fault!(
         Client,
         "exec-download-skipped",
@@ -512,11 +516,21 @@ impl ClientConfig {
 /// Work for the session worker, run one at a time in queue order.
 #[derive(Debug, Clone)]
 enum Job {
-    Notified { notification_id: Option<u16>, req_mos: bool },
-    ClientInitiated { alerts: Vec<Value> },
-    AsyncResult { server_uri: String, alert: Value },
+    Notified {
+        notification_id: Option<u16>,
+        req_mos: bool,
+    },
+    ClientInitiated {
+        alerts: Vec<Value>,
+    },
+    AsyncResult {
+        server_uri: String,
+        alert: Value,
+    },
     /// The FUMO agent fetching a package again by itself (fault `client.fumo-retries`).
-    FumoRetry { url: String },
+    FumoRetry {
+        url: String,
+    },
 }
 
 struct State {

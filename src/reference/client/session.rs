@@ -497,29 +497,36 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
                     status(if f.has("fumo-no-202") { 200 } else { 202 })
                 }
                 (server_uri, None) => match server_uri {
-                // Without a ServerURI the client decides (digest §8.4): a long operation is
-                // reported 202 and runs once the session is over.
-                None if long => {
-                    let fumo = None;
-                    sess.deferred.push(Deferred { target: t, client_uri, alert_type, download_url, fumo, server_uri });
-                    status(202)
-                }
-                // Synchronous: the operation's outcome is the command's status.
-                None => {
-                    let result = operate(sh, &t, download_url).await;
-                    status(if result == 200 { 200 } else { 500 })
-                }
-                Some(_) if f.has("exec-async-reported-sync") => {
-                    operate(sh, &t, download_url).await;
-                    status(200)
-                }
-                Some(uri) => {
-                    let result = operate(sh, &t, download_url).await;
-                    if !f.has("async-alert-never-sent") {
-                        sess.async_results.push((uri, result_alert(sh, &alert_type, &client_uri, result)));
+                    // Without a ServerURI the client decides (digest §8.4): a long operation is
+                    // reported 202 and runs once the session is over.
+                    None if long => {
+                        let fumo = None;
+                        sess.deferred.push(Deferred {
+                            target: t,
+                            client_uri,
+                            alert_type,
+                            download_url,
+                            fumo,
+                            server_uri,
+                        });
+                        status(202)
                     }
-                    status(202)
-                }
+                    // Synchronous: the operation's outcome is the command's status.
+                    None => {
+                        let result = operate(sh, &t, download_url).await;
+                        status(if result == 200 { 200 } else { 500 })
+                    }
+                    Some(_) if f.has("exec-async-reported-sync") => {
+                        operate(sh, &t, download_url).await;
+                        status(200)
+                    }
+                    Some(uri) => {
+                        let result = operate(sh, &t, download_url).await;
+                        if !f.has("async-alert-never-sent") {
+                            sess.async_results.push((uri, result_alert(sh, &alert_type, &client_uri, result)));
+                        }
+                        status(202)
+                    }
                 },
             }
         }

@@ -59,7 +59,9 @@ fn fail(m: impl Into<String>) -> UtAnswer {
 pub fn update(sh: &Shared, args: &Value) -> UtAnswer {
     let s = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
     let Some(dev_id) = s("dev_id") else { return fail("args.dev_id (a string) is required") };
-    let Some(mode) = s("mode") else { return fail("args.mode is required: dm | download_and_update | download_then_update") };
+    let Some(mode) = s("mode") else {
+        return fail("args.mode is required: dm | download_and_update | download_then_update");
+    };
     if args.get("confirm").and_then(Value::as_bool) == Some(true) {
         return UtAnswer::unsupported(
             "confirm = true: how a DM 2.0 server asks the user for confirmation is UNVERIFIED (digest §2.5.4); the \

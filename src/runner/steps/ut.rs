@@ -34,8 +34,12 @@ pub struct Ut {
 pub fn known_actions(role: Role) -> &'static [&'static str] {
     use action::*;
     match role {
-        Role::Client => &[RESET, IDLE, SESSION_START, NOTIFICATION_DELIVER, ALERT_RAISE, CONFIG_REQUEST, FIRMWARE_USER_ANSWER],
-        Role::Server => &[RESET, IDLE, DEVICE_REGISTER, NOTIFICATION_SEND, COMMANDS_ENQUEUE, DEVICE_REPORT, FIRMWARE_UPDATE],
+        Role::Client => {
+            &[RESET, IDLE, SESSION_START, NOTIFICATION_DELIVER, ALERT_RAISE, CONFIG_REQUEST, FIRMWARE_USER_ANSWER]
+        }
+        Role::Server => {
+            &[RESET, IDLE, DEVICE_REGISTER, NOTIFICATION_SEND, COMMANDS_ENQUEUE, DEVICE_REPORT, FIRMWARE_UPDATE]
+        }
     }
 }
 
