@@ -183,6 +183,7 @@ pub fn result(sh: &Shared, dev: &mut Device, client_uri: &str, alert: &Value) {
     }
     if let Some(update) = follow_up {
         let dm_url = format!("{}{DM_PATH}", sh.base);
-        dev.queue.push_back(Queued::Command(Command::Exec { client_uri: update, server_uri: Some(dm_url) }));
+        dev.queue.push_back(Queued::Command(Command::Exec { client_uri: update, server_uri: Some(dm_url.clone()) }));
+        dev.queue.push_back(Queued::Command(Command::Cont { server_uri: dm_url }));
     }
 }

@@ -286,8 +286,8 @@ impl DownloadDescriptor {
     pub fn parse(bytes: &[u8]) -> Result<DownloadDescriptor, DdError> {
         let invalid = |why: String| DdError { status: 906, why };
         let text = std::str::from_utf8(bytes).map_err(|_| invalid("the descriptor is not UTF-8".into()))?;
+        // Text is trimmed per element at its end, not per event: spaces next to an entity stay.
         let mut r = quick_xml::Reader::from_str(text);
-        r.config_mut().trim_text(true);
         let mut dd = DownloadDescriptor::default();
         let mut path: Vec<String> = Vec::new();
         let mut current = String::new();
