@@ -74,7 +74,11 @@ async fn a_server_iut_passes_every_server_case_through_an_ics_file() {
         let (code, text, cov) = tokio::task::spawn_blocking(move || run_ics(&ics, "server", "server")).await.unwrap();
         assert_eq!(code, Some(0), "server_delivery = {delivery}\n{text}");
         let items = cov["items"].as_array().unwrap();
-        let server_items: Vec<_> = items.iter().filter(|i| i["role"] == "server").collect();
+        // The seed's server items (tables the ICS does not implement are not applicable).
+        let server_items: Vec<_> = items
+            .iter()
+            .filter(|i| i["role"] == "server" && i["id"].as_str().unwrap().starts_with("DM-PACK-"))
+            .collect();
         assert_eq!(server_items.len(), 26);
         assert!(server_items.iter().all(|i| i["verdict"] == "pass"), "{cov}");
         // A server IUT's ICS makes the client items not applicable, with the reason.
