@@ -375,6 +375,12 @@ pub const FAULTS: &[FaultInfo] = &[
     ),
     fault!(
         Client,
+        "fumo-mos-wrong-moid",
+        "the MOS of Package#1 lists the FUMO instance under MOID urn:oma:mo:acme-firmware:1.0, not the FUMO MOID",
+        ["FUMO-001-C-M"]
+    ),
+    fault!(
+        Client,
         "fumo-no-202",
         "an EXEC of a FUMO operation is answered 200 although the operation runs later (its result alert follows)",
         ["FUMO-003-C-M", "DM-PACK-026-C-M"]

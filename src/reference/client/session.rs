@@ -92,7 +92,12 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     all_alerts.extend(alerts);
     let mut p1 = Map::new();
     if mos && !f.has("mos-missing") {
-        let mos = sh.lock().store.mos();
+        let mut mos = sh.lock().store.mos();
+        if f.has("fumo-mos-wrong-moid") {
+            for e in mos.iter_mut().filter(|e| e.moid.as_deref() == Some(super::store::MOID_FUMO)) {
+                e.moid = Some("urn:oma:mo:acme-firmware:1.0".into());
+            }
+        }
         p1.insert("MOS".into(), serde_json::to_value(mos).unwrap_or(Value::Null));
     }
     if !all_alerts.is_empty() {
