@@ -186,5 +186,7 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, iterations: u32) -> a
         }
     }
     out.push_str(&format!("harness overhead per case (set-up + tear-down): {}\n", stats(&mut per_case)));
+    // Issue 10: a 64 MiB FUMO DownloadAndUpdate, wall time and peak memory (bench_fumo).
+    out.push_str(&crate::bench_fumo::bench_line(&rt));
     Ok(out)
 }

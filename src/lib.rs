@@ -16,6 +16,7 @@
 //! - [`certification`]: expected results, diff of runs, repeated runs, certification bundles.
 //! - [`testfest`]: many IUTs at once, a live page, interop pairs (`dmcts testfest`).
 pub mod bench;
+pub mod bench_fumo;
 pub mod binding;
 pub mod bundle;
 pub mod catalog;

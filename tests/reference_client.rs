@@ -317,8 +317,9 @@ async fn package2_with_every_command() {
         a.json()["Alert"],
         json!([
             { "AlertType": "urn:oma:at:dm:2.0:ClientInitiatedMgmt" },
-            { "AlertType": "urn:oma:at:fumo:1.0:DownloadAndUpdate", "SourceURI": format!("{FUMO}/fw-main/DownloadAndUpdate"),
-              "Mark": "informational", "DataType": "int", "Data": { "result": 200 } }
+            // A FUMO result: the profile's fumo_alert_type_* and fumo_result_code_member (issue 10).
+            { "AlertType": "org.openmobilealliance.dm.firmwareupdate.downloadandupdate", "SourceURI": format!("{FUMO}/fw-main/DownloadAndUpdate"),
+              "Mark": "informational", "DataType": "int", "Data": { "DM1x": 200 } }
         ])
     );
     idle(&c).await;

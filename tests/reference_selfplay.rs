@@ -298,7 +298,9 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     // EXEC with ServerURI, GET, GET, SHOW, DEFAULT, CONT.
     assert_eq!(codes(s2), [202, 200, 200, 200, 200, 200].map(|c| json!(c)), "{}", ctx());
     assert_eq!(got(&s2[1]), json!({ "OpCount": "1" }), "synchronous EXEC ran once: {}", ctx());
-    assert_eq!(got(&s2[2]), json!({ "State": "100" }), "EXEC of DownloadAndUpdate ran: {}", ctx());
+    // The FUMO operation runs after the session (issue 10): in it, State shows the EXEC's edge
+    // of fig 10.2, 10 → 30 (Download Progressing).
+    assert_eq!(got(&s2[2]), json!({ "State": "30" }), "EXEC of DownloadAndUpdate accepted: {}", ctx());
     assert_eq!(s2[1]["MOS"][0]["ClientURI"], format!("{TEST}/t0/OpCount"), "{}", ctx());
 
     // The asynchronous EXEC result, delivered in the second session's Package#1.
@@ -307,10 +309,10 @@ async fn reference_peers_self_play_every_command() -> TestResult {
     assert_eq!(results[0]["exec"], json!(["EXEC", dl_update, srv.dm_url]), "{}", ctx());
     assert_eq!(results[0]["package"], "Package#1", "{}", ctx());
     let alert = &results[0]["alert"];
-    assert_eq!(alert["AlertType"], "urn:oma:at:fumo:1.0:DownloadAndUpdate", "{}", ctx());
+    assert_eq!(alert["AlertType"], "org.openmobilealliance.dm.firmwareupdate.downloadandupdate", "{}", ctx());
     assert_eq!(alert["SourceURI"], dl_update.as_str(), "{}", ctx());
     assert_eq!(alert["Mark"], "informational", "{}", ctx());
-    assert_eq!((&alert["DataType"], &alert["Data"]), (&json!("int"), &json!({ "result": 200 })), "{}", ctx());
+    assert_eq!((&alert["DataType"], &alert["Data"]), (&json!("int"), &json!({ "DM1x": 200 })), "{}", ctx());
     assert_eq!(r["package1"][1]["Alert"][0]["AlertType"], ALERT_CLIENT_INITIATED, "{}", ctx());
     assert_eq!(r["ignored_alerts"], json!([]), "{}", ctx());
 

@@ -166,6 +166,13 @@ pub const MO_PIXIT: &[MoParam] = &[
         about: "the value of mo.exec_effect_uri after one EXEC of mo.exec_uri from a reset",
     },
     MoParam {
+        key: "fumo_uri",
+        kind: MoKind::Uri,
+        default: Some("urn:oma:mo:oma-fumo:1.0//"),
+        about: "the FUMO instance the FUMO cases update, ending in \"/\": its nodes are addressed as <fumo_uri>State, \
+                <fumo_uri>Update/PkgData, <fumo_uri>DownloadAndUpdate/PkgURL... (cases/fumo/client)",
+    },
+    MoParam {
         key: "default_moid",
         kind: MoKind::Moid,
         default: None,
@@ -216,7 +223,7 @@ pub const MO_PIXIT: &[MoParam] = &[
 /// `exec_uri`, an executable node the server manages (TC-DMS-ASYNC-001 falls back to the FUMO
 /// DownloadAndUpdate node), and `exec_result_alert_type`, the AlertType of the asynchronous
 /// EXEC result the server recognises (digest §11: MO-specific, UNVERIFIED).
-pub const SERVER_KEYS: &[&str] = &["exec_uri", "exec_result_alert_type"];
+pub const SERVER_KEYS: &[&str] = &["exec_uri", "exec_result_alert_type", "fumo_uri"];
 
 /// The declared value `key`, if any.
 pub fn param(key: &str) -> Option<&'static MoParam> {

@@ -3,6 +3,7 @@
 //! and notification listener. All HTTP the IUT sends to the suite lands in one [`listener`];
 //! every HTTP body the suite reads from an IUT is bounded ([`http`]). [`endpoints`] lists
 //! the addresses the IUT must be configured with.
+pub mod download;
 pub mod endpoints;
 pub mod http;
 pub mod listener;

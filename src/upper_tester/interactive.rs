@@ -110,6 +110,19 @@ pub fn instruction(req: &UtRequest, endpoints: Option<&Endpoints>) -> String {
              it from the URI a DEFAULT command stored for that MOID.",
             arg_or(a, "moid", "(no MOID given)")
         ),
+        action::FIRMWARE_USER_ANSWER => format!(
+            "Set the answer the device's user gives to the next firmware update prompt: {} (accept = {}).",
+            if a.get("accept").and_then(Value::as_bool) == Some(false) { "decline" } else { "accept" },
+            arg_or(a, "accept", "(not given)")
+        ),
+        action::FIRMWARE_UPDATE => format!(
+            "Have the DM server start a firmware update (FUMO) of device {}: mode {}, package {}, descriptor {}; \
+             answer `done` once the update is started (its commands queued).",
+            arg_or(a, "dev_id", "(no DevID given)"),
+            arg_or(a, "mode", "(no mode given)"),
+            arg_or(a, "package_url", "none"),
+            arg_or(a, "descriptor_url", "none")
+        ),
         action::DEVICE_REGISTER => {
             let creds = match a.get("credentials") {
                 Some(c) if c.is_object() => format!(

@@ -30,6 +30,10 @@ pub mod action {
     pub const SOFTWARE_ACTIVATE: &str = "software.activate";
     pub const SOFTWARE_DEACTIVATE: &str = "software.deactivate";
     pub const SOFTWARE_INVENTORY: &str = "software.inventory";
+    /// Client IUT (FUMO): the user's answer to the next firmware update prompt.
+    pub const FIRMWARE_USER_ANSWER: &str = "firmware.user-answer";
+    /// Server IUT (FUMO): start a firmware update of a device.
+    pub const FIRMWARE_UPDATE: &str = "firmware.update";
 }
 
 /// What the suite sends: `{"action", "case", "step", "args"}`.
@@ -177,6 +181,8 @@ pub const ACTIONS: &[&str] = &[
     action::SOFTWARE_ACTIVATE,
     action::SOFTWARE_DEACTIVATE,
     action::SOFTWARE_INVENTORY,
+    action::FIRMWARE_USER_ANSWER,
+    action::FIRMWARE_UPDATE,
 ];
 
 /// Optional actions that only ask about the IUT and never set a verdict by themselves: no

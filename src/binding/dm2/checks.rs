@@ -16,7 +16,7 @@ fn wire_fail(what: &str, e: WireError) -> Failure {
     Failure::new(format!("{what}: at {} {}", if e.pointer.is_empty() { "/" } else { &e.pointer }, e.expected), e.found)
 }
 
-fn alerts_of(j: &Value) -> Vec<Value> {
+pub(super) fn alerts_of(j: &Value) -> Vec<Value> {
     j.get("Alert").and_then(Value::as_array).cloned().unwrap_or_default()
 }
 
@@ -37,7 +37,7 @@ fn status_profile_note(cmds: &[Vec<String>], profile: &Profile) -> Option<String
 }
 
 /// Session alerts: the alerts that open a session, not Generic Alerts reporting something.
-fn is_session_alert(a: &Value) -> bool {
+pub(super) fn is_session_alert(a: &Value) -> bool {
     let t = a.get("AlertType").and_then(Value::as_str);
     [wire::ALERT_CLIENT_INITIATED, wire::ALERT_SERVER_INITIATED, wire::ALERT_BOOTSTRAP_COMPLETE]
         .iter()

@@ -1,6 +1,7 @@
 //! The OMA DM 2.0 binding: Package#0 (binary notification), Package#1/#2/#3 (JSON over HTTP),
 //! built on the codecs of [`crate::wire::dm2`] and configured by its [`Profile`].
 pub mod checks;
+pub mod fumo_checks;
 pub mod scomo_checks;
 
 use super::{
@@ -73,7 +74,7 @@ impl Binding for Dm2 {
     }
 
     fn builtins(&self) -> Vec<BuiltinInfo> {
-        checks::CHECKS.iter().chain(scomo_checks::CHECKS).map(CheckDef::info).collect()
+        checks::CHECKS.iter().chain(scomo_checks::CHECKS).chain(fumo_checks::CHECKS).map(CheckDef::info).collect()
     }
 
     fn run_builtin(
@@ -86,6 +87,7 @@ impl Binding for Dm2 {
         checks::CHECKS
             .iter()
             .chain(scomo_checks::CHECKS)
+            .chain(fumo_checks::CHECKS)
             .find(|d| d.name == name)
             .map(|d| (d.run)(self, args, obs, ctx))
     }

@@ -33,12 +33,18 @@
 //!   {`Name` = `beta`, `Val` = `2`}; `Scratch` = `scratch` (D leaf); `Op` = `` (P, X);
 //!   `OpCount` = `0` (P leaf, incremented by each EXEC of `Op`).
 //! - Test `t1` (dynamic instance): `Name` = `second` (D), `Val` = `10` (D).
-//! - FUMO `fw-main`: `PkgName` = `base` (P), `PkgVersion` = `1.0` (P), `DownloadAndUpdate` (P
-//!   interior, X) / `PkgURL` = `` (P leaf, value replaceable by HGET), `Update` = `` (P, X),
-//!   `State` = `10` (P). An EXEC of `DownloadAndUpdate` first downloads (HTTP GET) its
-//!   `PkgURL`: a 2xx answer sets `State` = `100` (ResultCode 200); an empty PkgURL (411), a
-//!   non-2xx answer (500) or a transport error (503) sets `State` = `20` (Download Failed). An
-//!   EXEC of `Update` sets `State` = `100`.
+//! - FUMO `fw-main` (MIID `ClientConfig::fumo_instance`): `PkgName` = `base` (P), `PkgVersion` =
+//!   `1.0` (P), `Download` (P interior, X) / `PkgURL` = `` (P leaf), `Update` (P interior, X) /
+//!   `PkgData` (P leaf, Replace-only: an HGET into it delivers the package),
+//!   `DownloadAndUpdate` (P interior, X) / `PkgURL` = `` (P leaf), `State` = `10` (P). The
+//!   firmware update agent (`fumo.rs`, docs/fumo-scomo.md) runs them: an HGET into PkgData
+//!   fetches the package (profile `fumo_pkgdata_media_type`, else 415; streamed) and sets State
+//!   50; an EXEC of an operation takes fig 10.2's server edge at once (DL/DLU 30, UP 60), is
+//!   answered 202 and runs after the session: PkgURL (a package, or a DLOTA descriptor whose type,
+//!   size and installParam sha256 are checked; the user's answer from `firmware.user-answer`),
+//!   installation and a "power cycle" (60→90→100), the DLOTA status report to installNotifyURI,
+//!   then the result alert in a new session (to the EXEC's ServerURI, else the DM server). An
+//!   empty PkgURL gives 411 and State 20; an HTTP error 500, a transport error 503 (State 20).
 //! - Config (`urn:oma:mo:dmcts-config:1.0`): the configuration MO of the client's local
 //!   application. No instance is provisioned, so `config.request` for it needs a DEFAULT URI.
 //!
@@ -69,9 +75,10 @@
 //! - DELETE: 405 when a target is permanent (nothing deleted), else 200.
 //! - EXEC: non-executable 405. With ServerURI: the operation runs at once, 202, and after the
 //!   session a new session POSTs Package#1 to the ServerURI with ClientInitiatedMgmt and the
-//!   result alert `{AlertType: urn:oma:at:fumo:1.0:DownloadAndUpdate | …fumo:1.0:Update |
-//!   urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI as sent>, Mark:
-//!   informational (critical on failure), DataType: int, Data: {result: <ResultCode>}}`. Without
+//!   result alert `{AlertType: urn:oma:at:dmcts-test:1.0:OpComplete, SourceURI: <EXEC ClientURI
+//!   as sent>, Mark: informational (critical on failure), DataType: int, Data: {result:
+//!   <ResultCode>}}`; a FUMO operation's alert has the profile's `fumo_alert_type_*` and
+//!   `Data: {<fumo_result_code_member>: <ResultCode>}`. Without
 //!   ServerURI the client decides (digest §8.4): the FUMO operations (long: download and
 //!   install) are answered 202, run once the session is over, and their result alert goes to the
 //!   DM server (`server_uri`) the same way; `Op` is synchronous (200; 500 when the operation
@@ -116,6 +123,7 @@
 //! scomo-inactive-installed-active, scomo-remove-kept, scomo-deactivate-state-unchanged,
 //! scomo-dp-state-stale, scomo-download-skipped, scomo-absent-component-succeeds,
 //! scomo-corrupt-installed.
+mod fumo;
 mod notify;
 pub mod scomo;
 mod session;
@@ -269,30 +277,35 @@ pub const FAULTS: &[FaultInfo] = &[
         "DELETE of a dynamic node is refused with 405 as if it were permanent",
         ["DM-PACK-017-C-M"]
     ),
-    fault!(Client, "exec-not-executed", "EXEC reports 200 but the node is not executed", ["DM-PACK-018-C-M"]),
+    fault!(
+        Client,
+        "exec-not-executed",
+        "EXEC reports 200 but the node is not executed",
+        ["DM-PACK-018-C-M", "FUMO-002-C-M", "FUMO-007-C-M", "FUMO-008-C-M"]
+    ),
     fault!(
         Client,
         "exec-download-skipped",
         "EXEC of a node that downloads (FUMO DownloadAndUpdate) fails at once without downloading its PkgURL",
-        ["DM-PACK-018-C-M"]
+        ["DM-PACK-018-C-M", "FUMO-002-C-M"]
     ),
     fault!(
         Client,
         "exec-state-unchanged",
         "EXEC runs (and downloads) but leaves no trace in the tree: FUMO State is not updated",
-        ["DM-PACK-018-C-M"]
+        ["DM-PACK-018-C-M", "FUMO-008-C-M"]
     ),
     fault!(
         Client,
         "exec-async-reported-sync",
         "EXEC with a ServerURI is reported 200 synchronously, no result alert",
-        ["DM-PACK-018-C-M", "DM-PACK-026-C-M"]
+        ["DM-PACK-018-C-M", "DM-PACK-026-C-M", "FUMO-003-C-M", "FUMO-004-C-M"]
     ),
     fault!(
         Client,
         "async-alert-never-sent",
         "EXEC with a ServerURI answers 202 but the result alert is never sent",
-        ["DM-PACK-026-C-M"]
+        ["DM-PACK-026-C-M", "FUMO-004-C-M"]
     ),
     fault!(Client, "get-no-data", "GET answers 200 without the data", ["DM-PACK-019-C-O"]),
     fault!(
@@ -342,7 +355,7 @@ pub const FAULTS: &[FaultInfo] = &[
         "exec-async-result-missing",
         "EXEC without ServerURI of an operation reported asynchronously (FUMO) answers 202, runs, but its result \
          alert never comes",
-        ["DM-PACK-026-C-M"]
+        ["DM-PACK-026-C-M", "FUMO-004-C-M"]
     ),
     fault!(
         Client,
@@ -354,7 +367,7 @@ pub const FAULTS: &[FaultInfo] = &[
         Client,
         "async-alert-wrong-source",
         "the result alert of an asynchronous EXEC names the DevInfo MO as SourceURI, not the executed node",
-        ["DM-PACK-024-C-M"]
+        ["DM-PACK-024-C-M", "FUMO-006-C-M"]
     ),
     fault!(
         Client,
@@ -373,6 +386,97 @@ pub const FAULTS: &[FaultInfo] = &[
         "exec-parameters-reversed",
         "EXEC's two parameters are read in the order other than the profile's (ServerURI taken for the ClientURI)",
         ["DM-PACK-018-C-M", "DM-PACK-026-C-M"]
+    ),
+    // ---- FUMO agent (fumo.rs; scr/fumo/fumo.toml) ----
+    fault!(
+        Client,
+        "fumo-pkgdata-state-unchanged",
+        "FUMO State stays 10 after the package is delivered into Update/PkgData (fig 10.2: 10→50)",
+        ["FUMO-008-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-final-state-stale",
+        "after EXEC Update installs the package, FUMO State is left at 60 (Update Progressing)",
+        ["FUMO-008-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-mos-wrong-moid",
+        "the MOS of Package#1 lists the FUMO instance under MOID urn:oma:mo:acme-firmware:1.0, not the FUMO MOID",
+        ["FUMO-001-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-no-202",
+        "an EXEC of a FUMO operation is answered 200 although the operation runs later (its result alert follows)",
+        ["FUMO-003-C-M", "DM-PACK-026-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-result-alert-missing",
+        "no result alert ever reports a FUMO operation",
+        ["FUMO-004-C-M", "DM-PACK-026-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-alert-wrong-type",
+        "the FUMO result alert carries another operation's alert type (Update and DownloadAndUpdate swapped)",
+        ["FUMO-005-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-alert-wrong-source",
+        "the FUMO result alert's SourceURI names the DevInfo MO, not the FUMO instance",
+        ["FUMO-006-C-M", "DM-PACK-024-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-result-not-integer",
+        "the FUMO result alert's ResultCode is text (\"OK\"/\"FAILED\"), not an integer",
+        ["FUMO-007-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-result-lies",
+        "every FUMO operation is reported with ResultCode 200, also a failed download",
+        ["FUMO-007-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-dau-waits",
+        "DownloadAndUpdate downloads and reports 200 but does not install: it waits at State 50 for the server",
+        ["FUMO-009-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo-no-status-report",
+        "the download agent never POSTs the DLOTA status report to the descriptor's installNotifyURI",
+        ["FUMO-014-C-O"]
+    ),
+    fault!(
+        Client,
+        "fumo-ignores-descriptor",
+        "the download agent ignores the descriptor's size and type: a mismatching object is installed (200)",
+        ["FUMO-013-C-O"]
+    ),
+    fault!(
+        Client,
+        "fumo-installs-corrupt",
+        "an object whose SHA-256 differs from the descriptor's installParam digest is installed (200)",
+        ["FUMO-013-C-O"]
+    ),
+    fault!(
+        Client,
+        "fumo-ignores-user",
+        "the user's refusal (firmware.user-answer accept = false) is ignored: the package is downloaded and installed",
+        ["FUMO-015-C-O"]
+    ),
+    fault!(
+        Client,
+        "fumo-retries",
+        "after reporting a failed download the agent fetches the package again on its own",
+        ["FUMO-016-C-M"]
     ),
     fault!(
         Client,
@@ -505,6 +609,9 @@ pub struct ClientConfig {
     /// SCOMO behaviour the spec allows but the reference does not show by default (tests prove
     /// the cases accept it).
     pub scomo_variant: scomo::Variant,
+    /// MIID of the provisioned FUMO instance (default `fw-main`): a lawful variant, to show
+    /// that the FUMO cases follow PIXIT mo.fumo_uri.
+    pub fumo_instance: String,
 }
 
 impl ClientConfig {
@@ -530,6 +637,7 @@ impl ClientConfig {
             echo_log: false,
             async_result_in_package3: false,
             scomo_variant: scomo::Variant::default(),
+            fumo_instance: "fw-main".into(),
         }
     }
 }
@@ -537,9 +645,21 @@ impl ClientConfig {
 /// Work for the session worker, run one at a time in queue order.
 #[derive(Debug, Clone)]
 enum Job {
-    Notified { notification_id: Option<u16>, req_mos: bool },
-    ClientInitiated { alerts: Vec<Value> },
-    AsyncResult { server_uri: String, alert: Value },
+    Notified {
+        notification_id: Option<u16>,
+        req_mos: bool,
+    },
+    ClientInitiated {
+        alerts: Vec<Value>,
+    },
+    AsyncResult {
+        server_uri: String,
+        alert: Value,
+    },
+    /// The FUMO agent fetching a package again by itself (fault `client.fumo-retries`).
+    FumoRetry {
+        url: String,
+    },
 }
 
 struct State {
@@ -555,6 +675,8 @@ struct State {
     background: JoinSet<()>,
     /// Bumped by reset, so a job popped just before a reset is aborted too.
     epoch: u64,
+    /// The FUMO agent's own state (held packages, the user's answer).
+    fumo: fumo::Agent,
 }
 
 /// The tree as provisioned for this configuration (what `reset` restores).
@@ -566,6 +688,9 @@ fn provisioned(c: &ClientConfig) -> Store {
         c.noti.as_ref().map(|n| (n.secret.as_slice(), n.auth_data.as_slice())),
     );
     store.instance_slash = c.profile.client_uri_instance_slash;
+    for i in store.instances.iter_mut().filter(|i| i.moid == store::MOID_FUMO) {
+        i.miid = c.fumo_instance.clone();
+    }
     store
 }
 
@@ -599,6 +724,7 @@ impl Shared {
         st.store = fresh;
         st.defaults.clear();
         st.seen_ids.clear();
+        st.fumo = fumo::Agent::default();
         st.queue.clear();
         if let Some(h) = st.running.take() {
             h.abort();
@@ -742,6 +868,7 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
                 None => UtAnswer::done(json!({ "fetched": false, "reason": format!("no DEFAULT URI for {moid}") })),
             }
         }
+        action::FIRMWARE_USER_ANSWER => fumo::user_answer(&sh, &req.args),
         other => UtAnswer::unsupported(format!("the reference client does not implement {other:?}")),
     }
 }
@@ -816,6 +943,7 @@ pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
             running: None,
             background: JoinSet::new(),
             epoch: 0,
+            fumo: fumo::Agent::default(),
         }),
         wake: tokio::sync::Notify::new(),
     });

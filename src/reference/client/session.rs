@@ -1,7 +1,9 @@
 //! DM sessions: Package#1 → Package#2 → command processing → Package#3 …, until END, an
 //! abort, or the round bound.
+use super::fumo;
 use super::store::{Store, Target};
 use super::{Job, Shared};
+use crate::wire::dm2::fumo::Operation;
 use crate::wire::dm2::profile::{DefaultParameterOrder, ExecParameterOrder};
 use crate::wire::dm2::{
     Command, ALERT_CLIENT_INITIATED, ALERT_SERVER_INITIATED, HEADER_DEVID, HEADER_OMADM_ACCEPT, MEDIA_PACKAGE1,
@@ -38,11 +40,18 @@ struct Deferred {
     client_uri: String,
     alert_type: String,
     download_url: Option<String>,
+    /// A FUMO operation, run by the firmware update agent.
+    fumo: Option<Operation>,
+    /// The EXEC's ServerURI: where the result goes (else the DM server).
+    server_uri: Option<String>,
 }
 
 /// Runs one queued job to completion (a whole session, or a skipped one).
 pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     let f = &sh.faults;
+    if let Job::FumoRetry { url } = &job {
+        return fumo::retry(sh, url).await;
+    }
     let job_kind = match job {
         Job::AsyncResult { .. } => JobKind::AsyncResult,
         _ => JobKind::Other,
@@ -65,6 +74,7 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
         Job::AsyncResult { server_uri, alert } => {
             (server_uri, json!({ "AlertType": ALERT_CLIENT_INITIATED }), vec![alert], false)
         }
+        Job::FumoRetry { .. } => return,
     };
     let result_session = matches!(job_kind, JobKind::AsyncResult);
     let mut sess = Session::default();
@@ -83,7 +93,12 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     all_alerts.extend(alerts);
     let mut p1 = Map::new();
     if mos && !f.has("mos-missing") {
-        let mos = sh.lock().store.mos();
+        let mut mos = sh.lock().store.mos();
+        if f.has("fumo-mos-wrong-moid") {
+            for e in mos.iter_mut().filter(|e| e.moid.as_deref() == Some(super::store::MOID_FUMO)) {
+                e.moid = Some("urn:oma:mo:acme-firmware:1.0".into());
+            }
+        }
         p1.insert("MOS".into(), serde_json::to_value(mos).unwrap_or(Value::Null));
     }
     if !all_alerts.is_empty() {
@@ -91,18 +106,43 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     }
     run_rounds(sh, &target, Value::Object(p1), &mut sess).await;
     // Operations reported 202 without a ServerURI run now; their results go to the DM server.
+    let mut retries = Vec::new();
     for d in std::mem::take(&mut sess.deferred) {
-        let result = operate(sh, &d.target, d.download_url).await;
-        if f.has("exec-async-result-missing") {
-            sh.log(format!("result of EXEC {} not reported (fault client.exec-async-result-missing)", d.client_uri));
+        let (result, alert) = match d.fumo {
+            Some(op) if f.has("exec-not-executed") => (200, fumo::result_alert(sh, op, &d.client_uri, 200)),
+            Some(op) if f.has("exec-download-skipped") && op != Operation::Update => {
+                fumo::download_failed_at_once(sh, d.target.instance);
+                (503, fumo::result_alert(sh, op, &d.client_uri, 503))
+            }
+            Some(op) => {
+                let ended = fumo::run(sh, &d.target, op).await;
+                retries.extend(ended.retry);
+                (ended.result, fumo::result_alert(sh, op, &d.client_uri, ended.result))
+            }
+            None => {
+                let result = operate(sh, &d.target, d.download_url).await;
+                (result, result_alert(sh, &d.alert_type, &d.client_uri, result))
+            }
+        };
+        let to = d.server_uri.clone().unwrap_or_else(|| sh.cfg.server_uri.clone());
+        let missing = match &d.server_uri {
+            None => f.has("exec-async-result-missing"),
+            Some(_) => f.has("async-alert-never-sent"),
+        } || (d.fumo.is_some() && f.has("fumo-result-alert-missing"));
+        if missing {
+            sh.log(format!("result {result} of EXEC {} not reported (fault)", d.client_uri));
             continue;
         }
-        sess.async_results.push((sh.cfg.server_uri.clone(), result_alert(sh, &d.alert_type, &d.client_uri, result)));
+        sess.async_results.push((to, alert));
     }
-    // Asynchronous EXEC results go out in NEW sessions, after this one (seed, Change 4).
+    // Asynchronous EXEC results go out in NEW sessions, after this one (seed, Change 4); for
+    // FUMO that is the session after the simulated power cycle.
     let mut st = sh.lock();
     for (server_uri, alert) in sess.async_results {
         st.queue.push_back(Job::AsyncResult { server_uri, alert });
+    }
+    for url in retries {
+        st.queue.push_back(Job::FumoRetry { url });
     }
     drop(st);
     sh.wake.notify_one();
@@ -456,6 +496,10 @@ fn resolve(sh: &Shared, uri: &str) -> Result<Vec<Target>, u16> {
 async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, sess: &mut Session) -> Map<String, Value> {
     let f = &sh.faults;
     match cmd {
+        Command::Hget { server_uri, client_uri: Some(cu) } if pkgdata_target(sh, &cu).is_some() => {
+            let t = pkgdata_target(sh, &cu).expect("checked");
+            status(fumo::deliver_pkgdata(sh, &server_uri, &t).await)
+        }
         Command::Hget { server_uri, client_uri } => hget(sh, &server_uri, client_uri.as_deref()).await,
         Command::Hput { server_uri, client_uris } => {
             let method = if f.has("hput-wrong-method") { reqwest::Method::POST } else { reqwest::Method::PUT };
@@ -497,29 +541,55 @@ async fn execute(sh: &Arc<Shared>, cmd: Command, omadm_accept: Option<&str>, ses
                 let Some(alert_type) = g.store.exec_alert(&t) else { return status(405) };
                 (alert_type, g.store.download_url(&t), g.store.is_long_operation(&t))
             };
-            match server_uri {
-                // Without a ServerURI the client decides (digest §8.4): a long operation is
-                // reported 202 and runs once the session is over.
-                None if long => {
-                    sess.deferred.push(Deferred { target: t, client_uri, alert_type, download_url });
-                    status(202)
-                }
-                // Synchronous: the operation's outcome is the command's status.
-                None => {
-                    let result = operate(sh, &t, download_url).await;
-                    status(if result == 200 { 200 } else { 500 })
-                }
-                Some(_) if f.has("exec-async-reported-sync") => {
-                    operate(sh, &t, download_url).await;
+            let op = fumo::operation_of(&sh.lock().store, &t);
+            match (server_uri, op) {
+                // A FUMO operation: the server's edge of fig 10.2 at once, 202, and the
+                // operation after the session (seed 8.1.1 step 12, 8.1.2 step 12).
+                (Some(_), Some(op)) if f.has("exec-async-reported-sync") => {
+                    fumo::accept_exec(sh, &t, op);
+                    fumo::run(sh, &t, op).await;
                     status(200)
                 }
-                Some(uri) => {
-                    let result = operate(sh, &t, download_url).await;
-                    if !f.has("async-alert-never-sent") {
-                        sess.async_results.push((uri, result_alert(sh, &alert_type, &client_uri, result)));
+                (server_uri, Some(op)) => {
+                    if !f.has("exec-not-executed") {
+                        fumo::accept_exec(sh, &t, op);
                     }
-                    status(202)
+                    let fumo = Some(op);
+                    sess.deferred.push(Deferred { target: t, client_uri, alert_type, download_url, fumo, server_uri });
+                    status(if f.has("fumo-no-202") { 200 } else { 202 })
                 }
+                (server_uri, None) => match server_uri {
+                    // Without a ServerURI the client decides (digest §8.4): a long operation is
+                    // reported 202 and runs once the session is over.
+                    None if long => {
+                        let fumo = None;
+                        sess.deferred.push(Deferred {
+                            target: t,
+                            client_uri,
+                            alert_type,
+                            download_url,
+                            fumo,
+                            server_uri,
+                        });
+                        status(202)
+                    }
+                    // Synchronous: the operation's outcome is the command's status.
+                    None => {
+                        let result = operate(sh, &t, download_url).await;
+                        status(if result == 200 { 200 } else { 500 })
+                    }
+                    Some(_) if f.has("exec-async-reported-sync") => {
+                        operate(sh, &t, download_url).await;
+                        status(200)
+                    }
+                    Some(uri) => {
+                        let result = operate(sh, &t, download_url).await;
+                        if !f.has("async-alert-never-sent") {
+                            sess.async_results.push((uri, result_alert(sh, &alert_type, &client_uri, result)));
+                        }
+                        status(202)
+                    }
+                },
             }
         }
         Command::Get { .. } if f.has("get-unsupported") => status(501),
@@ -595,6 +665,13 @@ async fn download_package(sh: &Shared, url: &str) -> u16 {
             503
         }
     }
+}
+
+/// The FUMO `<x>/Update/PkgData` an HGET's ClientURI names, if it names one.
+fn pkgdata_target(sh: &Shared, client_uri: &str) -> Option<Target> {
+    let g = sh.lock();
+    let t = g.store.resolve(client_uri).ok()?.into_iter().next()?;
+    fumo::is_pkgdata(&g.store, &t).then_some(t)
 }
 
 /// The "Web Browser Component": loads the SHOW URL once.

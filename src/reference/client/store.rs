@@ -226,12 +226,19 @@ fn instance_template(moid: &str) -> Node {
 /// AlertType of the asynchronous result of an executable node.
 pub const ALERT_FUMO_DOWNLOAD_AND_UPDATE: &str = "urn:oma:at:fumo:1.0:DownloadAndUpdate";
 pub const ALERT_FUMO_UPDATE: &str = "urn:oma:at:fumo:1.0:Update";
+/// FUMO nodes are marked with these; their result alerts follow the profile's `fumo_alert_type_*`
+/// (the reference client's FUMO agent, `super::fumo`).
+pub const ALERT_FUMO_DOWNLOAD: &str = "urn:oma:at:fumo:1.0:Download";
 pub const ALERT_TEST_OP: &str = "urn:oma:at:dmcts-test:1.0:OpComplete";
 
 /// Marks the executable nodes the MO type defines (also on instances created by HGET).
 fn mark_exec(moid: &str, root: &mut Node) {
     let marks: &[(&str, &str)] = match moid {
-        MOID_FUMO => &[("DownloadAndUpdate", ALERT_FUMO_DOWNLOAD_AND_UPDATE), ("Update", ALERT_FUMO_UPDATE)],
+        MOID_FUMO => &[
+            ("DownloadAndUpdate", ALERT_FUMO_DOWNLOAD_AND_UPDATE),
+            ("Update", ALERT_FUMO_UPDATE),
+            ("Download", ALERT_FUMO_DOWNLOAD),
+        ],
         MOID_TEST => &[("Op", ALERT_TEST_OP)],
         _ => &[],
     };
@@ -309,7 +316,10 @@ impl Store {
                     "DownloadAndUpdate",
                     Node::interior(true, vec![("PkgURL", p(""))]).exec(ALERT_FUMO_DOWNLOAD_AND_UPDATE),
                 ),
-                ("Update", p("").exec(ALERT_FUMO_UPDATE)),
+                ("Download", Node::interior(true, vec![("PkgURL", p(""))]).exec(ALERT_FUMO_DOWNLOAD)),
+                // PkgData holds no value in the tree: the FUMO agent keeps the delivered
+                // package's length and digest (it is never held in memory).
+                ("Update", Node::interior(true, vec![("PkgData", p(""))]).exec(ALERT_FUMO_UPDATE)),
                 ("State", p("10")),
             ],
         );

@@ -25,7 +25,16 @@ pub(super) fn router(sh: Arc<Shared>) -> Router {
         .route(DM_PATH, post(handle_dm))
         .route(&format!("{CONT_PATH_PREFIX}{{token}}"), post(handle_cont))
         .route(&format!("{}{{*rest}}", super::scomo::REPO_PREFIX), axum::routing::get(handle_repo))
+        .route(&format!("{}{{dev}}/{{n}}", super::fumo::PKGURL_PATH_PREFIX), axum::routing::get(handle_pkgurl))
         .with_state(sh)
+}
+
+/// The MO data an HGET of a FUMO PkgURL fetches (`firmware.update`, alternate download).
+async fn handle_pkgurl(AxState(sh): AxState<Arc<Shared>>, Path((dev, n)): Path<(String, usize)>) -> Response {
+    match super::fumo::pkgurl_data(&sh, &dev, n) {
+        Some(v) => ([("content-type", sh.cfg.profile.mo_media_type.clone())], v.to_string()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn handle_dm(AxState(sh): AxState<Arc<Shared>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -355,6 +364,7 @@ fn package3(sh: &Shared, st: &mut State, dev_id: &str, token: Option<&str>, body
     // An EXEC with a ServerURI must be accepted (202); any other answer means no result will come.
     for (cmd, st) in sent.iter().zip(&p3.status) {
         if let Command::Exec { client_uri, server_uri: Some(su) } = cmd {
+            super::fumo::exec_status(sh, dev, client_uri, st.sc);
             if st.sc != 202 {
                 dev.pending_execs.retain(|p| !(&p.client_uri == client_uri && &p.server_uri == su));
                 if (200..300).contains(&st.sc) {
@@ -406,6 +416,7 @@ fn generic_alerts(sh: &Shared, dev: &mut Device, alerts: &[&GenericAlert], pkg: 
         };
         if let Some(i) = pending {
             let PendingExec { client_uri, server_uri } = dev.pending_execs.remove(i);
+            super::fumo::result(sh, dev, &client_uri, &v);
             dev.rec.exec_results.push(json!({ "exec": ["EXEC", client_uri, server_uri], "alert": v, "package": pkg }));
             dev.rec.alerts.push(v);
             out.exec_results += 1;

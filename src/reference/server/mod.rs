@@ -105,6 +105,7 @@
 //! software-failure-as-success, software-inventory-not-read, software-download-wrong-op.
 mod auth;
 mod dm;
+mod fumo;
 mod notify;
 mod scomo;
 mod state;
@@ -133,6 +134,38 @@ pub const CONT_PATH_PREFIX: &str = "/dm/cont/";
 /// Faults the reference server can be switched into; each breaks one requirement observably
 /// (on the wire, or through `device.report`).
 pub const FAULTS: &[FaultInfo] = &[
+    // ---- FUMO (fumo.rs; scr/fumo/fumo.toml) ----
+    fault!(
+        Server,
+        "fumo-wrong-exec-target",
+        "firmware.update EXECs the wrong operation node (DownloadAndUpdate after a DM delivery, Update after \
+         setting a PkgURL)",
+        ["FUMO-007-S-O", "FUMO-006-S-O"]
+    ),
+    fault!(
+        Server,
+        "fumo-exec-before-package",
+        "firmware.update sends the EXEC before the command that provides the package or its URL",
+        ["FUMO-001-S-M"]
+    ),
+    fault!(
+        Server,
+        "fumo-202-final",
+        "the 202 answering the update's EXEC is taken as its result: the update is reported finished and successful",
+        ["FUMO-003-S-M"]
+    ),
+    fault!(
+        Server,
+        "fumo-result-ignored",
+        "the result alert of an update is not consumed: the update stays pending with no ResultCode",
+        ["FUMO-004-S-M"]
+    ),
+    fault!(
+        Server,
+        "fumo-failure-as-success",
+        "a failure ResultCode (4xx/5xx) in the result alert is recorded as a success",
+        ["FUMO-005-S-M"]
+    ),
     fault!(
         Server,
         "auth-not-required",
@@ -312,7 +345,7 @@ pub const FAULTS: &[FaultInfo] = &[
         "commands-reordered",
         "the commands of each Package#2 before its CONT/END go out in reverse queued order",
         // An SCOMO install then EXECs the operation before the package is delivered.
-        ["DM-PACK-012-S-M", "SCOMO-013-S-M", "SCOMO-019-S-O"]
+        ["DM-PACK-012-S-M", "SCOMO-013-S-M", "SCOMO-019-S-O", "FUMO-001-S-M"]
     ),
     fault!(
         Server,
@@ -348,8 +381,9 @@ pub const FAULTS: &[FaultInfo] = &[
     fault!(
         Server,
         "exec-result-not-recorded",
-        "asynchronous EXEC results are not recognised (device.report exec_results stays empty)",
-        ["DM-PACK-026-S-M"]
+        "asynchronous EXEC results are not recognised (device.report exec_results stays empty; a firmware update \
+         started by firmware.update gets no ResultCode)",
+        ["DM-PACK-026-S-M", "FUMO-004-S-M"]
     ),
     fault!(
         Server,
@@ -640,6 +674,7 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
                 Some(d) => UtAnswer::done(d.report(dev_id)),
             }
         }
+        action::FIRMWARE_UPDATE => fumo::update(sh, &req.args),
         other => match scomo::action(sh, other, &req.args) {
             Some(answer) => answer,
             None => UtAnswer::unsupported(format!("the reference server does not implement {other:?}")),

@@ -78,6 +78,8 @@ pub(super) struct Record {
     pub hget_locations: Vec<String>,
     pub notifications: Vec<Value>,
     pub errors: Vec<String>,
+    /// Updates started by `firmware.update` (FUMO), with what the device answered.
+    pub firmware: Vec<super::fumo::FirmwareJob>,
 }
 
 pub(super) struct Device {

@@ -34,7 +34,9 @@ pub struct Ut {
 pub fn known_actions(role: Role) -> &'static [&'static str] {
     use action::*;
     match role {
-        Role::Client => &[RESET, IDLE, SESSION_START, NOTIFICATION_DELIVER, ALERT_RAISE, CONFIG_REQUEST],
+        Role::Client => {
+            &[RESET, IDLE, SESSION_START, NOTIFICATION_DELIVER, ALERT_RAISE, CONFIG_REQUEST, FIRMWARE_USER_ANSWER]
+        }
         Role::Server => &[
             RESET,
             IDLE,
@@ -42,6 +44,7 @@ pub fn known_actions(role: Role) -> &'static [&'static str] {
             NOTIFICATION_SEND,
             COMMANDS_ENQUEUE,
             DEVICE_REPORT,
+            FIRMWARE_UPDATE,
             SOFTWARE_INSTALL,
             SOFTWARE_REMOVE,
             SOFTWARE_ACTIVATE,

@@ -4,6 +4,7 @@
 //! Points the spec digest marks UNVERIFIED are settings of [`profile::Profile`], never hard-coded.
 pub mod cli;
 pub mod client_uri;
+pub mod fumo;
 pub mod mo;
 pub mod notification;
 pub mod package;

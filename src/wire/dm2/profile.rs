@@ -199,6 +199,24 @@ pub struct Profile {
     /// Media type of SCOMO package data delivered by HGET into Inventory/Delivered/<x>/Data
     /// (UNVERIFIED, digest open question 10: the media type of a binary HGET).
     pub scomo_data_media_type: String,
+    // ---- FUMO over DM 2.0 (src/wire/dm2/fumo.rs; enablers digest §2.8, all UNVERIFIED) ----
+    /// AlertType of a FUMO Download result (digest §2.5.1, §2.8: the FUMO string, its DM 2.0
+    /// form UNVERIFIED).
+    pub fumo_alert_type_download: String,
+    /// AlertType of a FUMO Update result.
+    pub fumo_alert_type_update: String,
+    /// AlertType of a FUMO DownloadAndUpdate result.
+    pub fumo_alert_type_download_and_update: String,
+    /// Member of the result alert's Data carrying the ResultCode (digest §2.8: `{"DM1x": 200}`,
+    /// the TS's DCMO example; UNVERIFIED); empty: Data is the bare integer.
+    pub fumo_result_code_member: String,
+    /// Media type of the package data an HGET into `<x>/Update/PkgData` fetches (digest §2.8,
+    /// dm2 q10: UNVERIFIED).
+    pub fumo_pkgdata_media_type: String,
+    /// How a test device's user answers the update prompt (digest §2.5.4; the DM 2.0 form of
+    /// the server's UI alert is UNVERIFIED): `"upper-tester"`: the upper tester's
+    /// `firmware.user-answer` sets the answer before the EXEC (docs/fumo-scomo.md).
+    pub fumo_user_confirmation: String,
 }
 
 impl Profile {
@@ -274,6 +292,12 @@ impl Default for Profile {
             scomo_result_alert_type: "urn:oma:at:scomo:1.0:OperationComplete".into(),
             scomo_result_data: ScomoResultData::Dm1x,
             scomo_data_media_type: "application/octet-stream".into(),
+            fumo_alert_type_download: "org.openmobilealliance.dm.firmwareupdate.download".into(),
+            fumo_alert_type_update: "org.openmobilealliance.dm.firmwareupdate.update".into(),
+            fumo_alert_type_download_and_update: "org.openmobilealliance.dm.firmwareupdate.downloadandupdate".into(),
+            fumo_result_code_member: "DM1x".into(),
+            fumo_pkgdata_media_type: "application/octet-stream".into(),
+            fumo_user_confirmation: "upper-tester".into(),
         }
     }
 }
