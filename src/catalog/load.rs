@@ -65,6 +65,9 @@ struct RawCase {
     detects: Vec<String>,
     #[serde(default)]
     resources: Vec<Resource>,
+    /// What the suite's download server serves during the case (DLOTA descriptors, packages).
+    #[serde(default)]
+    download: Option<crate::peers::download::DownloadConfig>,
     /// Overrides the file's prologue (`[]`: none).
     #[serde(default)]
     prologue: Option<Vec<String>>,
@@ -214,6 +217,10 @@ fn build_case(
             pixit.push(x);
         }
     }
+    for p in raw.download.as_ref().map(|d| d.problems()).unwrap_or_default() {
+        errors.push(err(&file, line, format!("case {id}: [case.download]: {p}")));
+        ok = false;
+    }
     // The prologue, then the case's own steps, fixtures expanded.
     let prologue = raw.prologue.unwrap_or(defaults.prologue);
     let mut expanded = Vec::new();
@@ -288,6 +295,7 @@ fn build_case(
         pixit,
         detects: raw.detects,
         resources: raw.resources,
+        download: raw.download,
         steps: typed,
         origins,
         conditions,

@@ -43,6 +43,9 @@ pub struct Case {
     /// Reference faults this case must catch (selftest).
     pub detects: Vec<String>,
     pub resources: Vec<Resource>,
+    /// `[case.download]`: what the suite's download server serves during the case; absent,
+    /// the case runs none.
+    pub download: Option<crate::peers::download::DownloadConfig>,
     pub steps: Vec<Step>,
     /// Where each step was written (same order as `steps`).
     pub origins: Vec<StepOrigin>,

@@ -5,8 +5,9 @@ use crate::binding::ClientMessage;
 use crate::runner::ctx::Ctx;
 use crate::runner::steps::tls::{ExpectTlsRefusal, PresentCertificate};
 use crate::runner::steps::{
-    await_request::Await, expect_notification::ExpectNotification, expect_silence::ExpectSilence, notify::Notify,
-    report::Report, session::ClientSend, session::FinishSession, set::Set, ut::Ut, Validation,
+    await_request::Await, download_server::DownloadServerStep, expect_notification::ExpectNotification,
+    expect_silence::ExpectSilence, notify::Notify, report::Report, session::ClientSend, session::FinishSession,
+    set::Set, ut::Ut, Validation,
 };
 use serde::Deserialize;
 
@@ -39,6 +40,8 @@ pub enum Step {
     PresentCertificate(PresentCertificate),
     /// The client IUT must refuse the TLS handshake.
     ExpectTlsRefusal(ExpectTlsRefusal),
+    /// Judge what the case's download server recorded (DLOTA fetches, status reports).
+    DownloadServer(DownloadServerStep),
 }
 
 /// Every step kind's name, for error messages.
@@ -55,6 +58,7 @@ pub const KINDS: &[&str] = &[
     "set",
     "present-certificate",
     "expect-tls-refusal",
+    "download-server",
 ];
 
 impl Step {
@@ -72,6 +76,7 @@ impl Step {
             Step::Set(_) => "set",
             Step::PresentCertificate(_) => "present-certificate",
             Step::ExpectTlsRefusal(_) => "expect-tls-refusal",
+            Step::DownloadServer(_) => "download-server",
         }
     }
 
@@ -84,6 +89,7 @@ impl Step {
             Step::FinishSession(s) => s.checks.iter().chain(&s.session_checks).collect(),
             Step::ExpectNotification(s) => s.checks.iter().collect(),
             Step::Report(s) => s.checks.iter().collect(),
+            Step::DownloadServer(s) => s.checks.iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -95,6 +101,7 @@ impl Step {
             Step::ExpectNotification(s) => vec![s.scr.as_str()],
             Step::ExpectSilence(s) => vec![s.scr.as_str()],
             Step::ExpectTlsRefusal(s) => vec![s.scr.as_str()],
+            Step::DownloadServer(s) => vec![s.scr.as_str()],
             Step::FinishSession(s) => std::iter::once(s.scr.as_str()).chain(s.moved_scr.as_deref()).collect(),
             Step::OpenSession(s) | Step::Reply(s) => s.scr.iter().map(String::as_str).collect(),
             _ => vec![],
@@ -133,6 +140,7 @@ impl Step {
             Step::Set(_) => {}
             Step::PresentCertificate(s) => s.validate(v),
             Step::ExpectTlsRefusal(s) => s.validate(v),
+            Step::DownloadServer(s) => s.validate(v),
         }
     }
 
@@ -151,6 +159,7 @@ impl Step {
             Step::Set(s) => s.run(ctx),
             Step::PresentCertificate(s) => s.run(ctx),
             Step::ExpectTlsRefusal(s) => s.run(ctx).await,
+            Step::DownloadServer(s) => s.run(ctx).await,
         }
     }
 }

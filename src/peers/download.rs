@@ -107,6 +107,33 @@ pub struct DownloadConfig {
     pub descriptors: Vec<DescriptorSpec>,
 }
 
+impl DownloadConfig {
+    /// What is wrong with it, in words: names unique path segments (not `notify`), every
+    /// descriptor naming a configured object.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let names = self.objects.iter().map(|o| &o.name).chain(self.descriptors.iter().map(|d| &d.name));
+        for n in names {
+            if n.is_empty() || n.contains('/') || n == "notify" {
+                out.push(format!("download name {n:?}: one path segment, not `notify`"));
+            }
+            if !seen.insert(n.clone()) {
+                out.push(format!("download name {n:?} is given twice"));
+            }
+        }
+        for d in &self.descriptors {
+            if !self.objects.iter().any(|o| o.name == d.object) {
+                out.push(format!(
+                    "descriptor {:?} names object {:?}, which is not among the objects",
+                    d.name, d.object
+                ));
+            }
+        }
+        out
+    }
+}
+
 /// One request the server saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Recorded {
@@ -173,6 +200,8 @@ struct Shared {
     digests: Mutex<BTreeMap<String, String>>,
     requests: Mutex<Vec<Recorded>>,
     reports: Mutex<Vec<Report>>,
+    /// Woken at every recorded request, so a case waits for one instead of polling.
+    arrived: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -192,6 +221,7 @@ impl Shared {
     fn record(&self, method: &Method, path: &str, headers: &HeaderMap, status: u16) {
         let range = headers.get("range").and_then(|v| v.to_str().ok()).map(str::to_string);
         lock(&self.requests).push(Recorded { method: method.to_string(), path: path.to_string(), range, status });
+        self.arrived.notify_waiters();
     }
 
     fn descriptor_xml(&self, d: &DescriptorSpec) -> Option<String> {
@@ -324,6 +354,7 @@ async fn notify(
         body: String::from_utf8_lossy(kept).into_owned(),
         parsed: StatusReport::parse(kept),
     });
+    sh.arrived.notify_waiters();
     StatusCode::OK
 }
 
@@ -350,6 +381,7 @@ impl DownloadServer {
             digests: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(Vec::new()),
             reports: Mutex::new(Vec::new()),
+            arrived: tokio::sync::Notify::new(),
         });
         let app = axum::Router::new()
             .route("/notify/{name}", axum::routing::post(notify))
@@ -382,6 +414,56 @@ impl DownloadServer {
 
     pub fn reports(&self) -> Vec<Report> {
         lock(&self.shared.reports).clone()
+    }
+
+    /// The configuration it serves.
+    pub fn config(&self) -> &DownloadConfig {
+        &self.shared.config
+    }
+
+    /// Waits until `holds` is true of the server's log, at most `within`; whether it held.
+    pub async fn wait_until(&self, within: Duration, holds: impl Fn(&DownloadServer) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let arrived = self.shared.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if holds(self) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return holds(self);
+            }
+        }
+    }
+
+    /// What the server served and recorded, as the case language's checks read it:
+    /// `objects` (name → size, media_type, sha256), `descriptors` (name → object), `requests`
+    /// (method, path, range, status, in arrival order) and `reports` (the installNotify POSTs:
+    /// descriptor, body, and code and phrase when the body parsed as a status report, else
+    /// `error`).
+    pub fn log_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let objects: serde_json::Map<String, serde_json::Value> = self
+            .shared
+            .config
+            .objects
+            .iter()
+            .map(|o| {
+                (o.name.clone(), json!({ "size": o.size, "media_type": o.media_type, "sha256": self.shared.digest(o) }))
+            })
+            .collect();
+        let descriptors: serde_json::Map<String, serde_json::Value> =
+            self.shared.config.descriptors.iter().map(|d| (d.name.clone(), json!({ "object": d.object }))).collect();
+        let reports: Vec<serde_json::Value> = self
+            .reports()
+            .into_iter()
+            .map(|r| match r.parsed {
+                Ok(p) => json!({ "descriptor": r.descriptor, "body": r.body, "code": p.code, "phrase": p.phrase }),
+                Err(e) => json!({ "descriptor": r.descriptor, "body": r.body, "error": e }),
+            })
+            .collect();
+        json!({ "objects": objects, "descriptors": descriptors, "requests": self.requests(), "reports": reports })
     }
 
     /// Stops serving; an answer still streaming is cut off.

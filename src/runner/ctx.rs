@@ -48,6 +48,9 @@ pub struct CaseSettings {
     /// The optional items and `ICS-*` capabilities the case's `applies_if` names that the ICS
     /// declares supported: an upper tester answering `unsupported` for them contradicts the ICS.
     pub declared_supported: Vec<String>,
+    /// The SCR items the case's steps and checks name that the ICS declares supported, for
+    /// `${ics.supports.ITEM}` (a step judging an optional item runs `when` the IUT has it).
+    pub supports: BTreeSet<String>,
 }
 
 /// The environment of one case run.
@@ -90,6 +93,8 @@ pub struct Ctx<'a> {
     /// Failed judgements that rest on an inference the profile makes informational: recorded,
     /// shown, and not counted for the verdict (nor as held).
     pub informational: Vec<(Judgement, Informational)>,
+    /// The suite's download server of this case (`[case.download]`), if it has one.
+    pub download: Option<Arc<crate::peers::download::DownloadServer>>,
 }
 
 /// One judgement of a case: a check (step, index) or a step's own item (step, None).
@@ -112,6 +117,23 @@ impl Resolver for Ctx<'_> {
         if let Some(p) = expr.strip_prefix("profile.") {
             // Profile settings (UNVERIFIED points), so cases can follow them.
             return self.env.binding.profile_json().get(p).cloned();
+        }
+        if let Some(item) = expr.strip_prefix("ics.supports.") {
+            return Some(Value::Bool(self.env.settings.supports.contains(item)));
+        }
+        if let Some(d) = expr.strip_prefix("download.") {
+            // `download.<name>.url | sha256 | size`; a name may hold dots (`fw.bin`).
+            let server = self.download.as_ref()?;
+            let (name, what) = d.rsplit_once('.')?;
+            return match what {
+                "url" => Some(Value::String(server.url(name))).filter(|_| {
+                    let c = server.config();
+                    c.objects.iter().any(|o| o.name == name) || c.descriptors.iter().any(|d| d.name == name)
+                }),
+                "sha256" => server.sha256(name).map(Value::String),
+                "size" => server.config().objects.iter().find(|o| o.name == name).map(|o| Value::from(o.size)),
+                _ => None,
+            };
         }
         if let Some(e) = expr.strip_prefix("endpoint.") {
             return Some(Value::String(self.env.listener.endpoint_url(e)));
@@ -144,6 +166,7 @@ impl<'a> Ctx<'a> {
             held: BTreeSet::new(),
             skipped: BTreeSet::new(),
             informational: Vec::new(),
+            download: None,
         }
     }
 

@@ -2,10 +2,12 @@
 //! does is its kind's business ([`super::steps`]); this is only the loop.
 use super::ctx::Ctx;
 use crate::catalog::{Case, Resource};
+use crate::peers::download::DownloadServer;
 use crate::peers::HttpAnswer;
 use crate::trace::Trace;
 use crate::verdict::{Reason, Verdict};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use crate::runner::result::{Informational, ItemEvidence};
@@ -30,12 +32,12 @@ pub struct Execution {
 pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
     let start = Instant::now();
     let trace = Trace::new();
-    let resources = match resolve_resources(case, env, &trace) {
-        Ok(r) => r,
+    let download = match start_download(case, env, &trace).await {
+        Ok(d) => d,
         Err(e) => {
             return Execution {
                 verdict: Verdict::Error,
-                reason: Some(Reason::new(format!("case defect: {e}"))),
+                reason: Some(Reason::new(e)),
                 trace,
                 duration: start.elapsed(),
                 evidence: BTreeMap::new(),
@@ -44,8 +46,24 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
             }
         }
     };
+    let resources = match resolve_resources(case, env, &trace, download.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            stop_download(download).await;
+            return Execution {
+                verdict: Verdict::Error,
+                reason: Some(Reason::new(format!("case defect: {e}"))),
+                trace,
+                duration: start.elapsed(),
+                evidence: BTreeMap::new(),
+                inferred: BTreeMap::new(),
+                informational: Vec::new(),
+            };
+        }
+    };
     env.listener.begin_case_with_id(&case.id, trace.clone(), resources);
     let mut ctx = Ctx::new(case, env, &trace);
+    ctx.download = download.clone();
     let case_timeout = env.settings.case_timeout;
     if tokio::time::timeout(case_timeout, run_steps(&mut ctx)).await.is_err() {
         ctx.inconc(format!(
@@ -57,7 +75,9 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
     let evidence = evidence(case, &ctx);
     let inferred = inferred(case, &ctx);
     let informational = ctx.informational.iter().map(|(_, i)| i.clone()).collect();
+    ctx.download = None;
     let (verdict, reason) = ctx.verdict.into_parts();
+    stop_download(download).await;
     Execution { verdict, reason, trace, duration: start.elapsed(), evidence, inferred, informational }
 }
 
@@ -101,9 +121,33 @@ fn inferred(case: &Case, ctx: &Ctx<'_>) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// The case's download server (`[case.download]`), on a port of its own at the listener's
+/// address (the IUT reaches it where it reaches the listener).
+async fn start_download(case: &Case, env: &CaseEnv, trace: &Trace) -> Result<Option<Arc<DownloadServer>>, String> {
+    let Some(config) = &case.download else { return Ok(None) };
+    let listen = std::net::SocketAddr::new(env.listener.addr().ip(), 0);
+    let server = DownloadServer::spawn(listen, config.clone())
+        .await
+        .map_err(|e| format!("the download server could not listen on {listen}: {e}"))?;
+    trace.note(format!("the suite's download server serves this case at http://{}", server.addr));
+    Ok(Some(Arc::new(server)))
+}
+
+async fn stop_download(download: Option<Arc<DownloadServer>>) {
+    if let Some(server) = download.and_then(|d| Arc::try_unwrap(d).ok()) {
+        server.shutdown().await;
+    }
+}
+
 /// The case's static resources, rendered.
-fn resolve_resources(case: &Case, env: &CaseEnv, trace: &Trace) -> Result<Vec<(Resource, HttpAnswer)>, String> {
-    let ctx = Ctx::new(case, env, trace);
+fn resolve_resources(
+    case: &Case,
+    env: &CaseEnv,
+    trace: &Trace,
+    download: Option<Arc<DownloadServer>>,
+) -> Result<Vec<(Resource, HttpAnswer)>, String> {
+    let mut ctx = Ctx::new(case, env, trace);
+    ctx.download = download;
     case.resources.iter().map(|r| Ok((r.clone(), r.answer.build(&ctx, env.binding.as_ref())?.0))).collect()
 }
 

@@ -122,6 +122,7 @@ pub fn settings_from_ics(ics: &Ics, case: &crate::catalog::Case) -> CaseSettings
             .into_iter()
             .filter(|a| ics.declares_supported(a))
             .collect(),
+        supports: case.judgements().into_keys().filter(|i| ics.declares_supported(i)).collect(),
     }
 }
 

@@ -259,10 +259,27 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
     CheckDef {
         name: "dlota-status-report",
         about: "the body is a DLOTA status report: a 3-digit status code of DLOTA 1.0 (900-954) and a reason phrase \
-                (digest §5.3); args.expect: success (900) | failure (any other) | a code",
-        args: &[opt_arg("expect", ArgKind::Str)],
+                (digest §5.3); args.expect: success (900) | failure (any other) | a code. With args.descriptor, on a \
+                download-server step: the report POSTed to that descriptor's installNotifyURI (the first one)",
+        args: &[opt_arg("expect", ArgKind::Str), opt_arg("descriptor", ArgKind::Str)],
         run: |_, args, obs, _| {
-            let body = body_of(obs)?;
+            let logged;
+            let body = match args.get("descriptor").and_then(|v| v.as_str()) {
+                Some(d) => {
+                    let log = json_of(obs)?;
+                    let reports = log.get("reports").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let Some(r) = reports.iter().find(|r| r.get("descriptor").and_then(Value::as_str) == Some(d))
+                    else {
+                        return Err(Failure::new(
+                            format!("a status report POSTed to the installNotifyURI of {d}"),
+                            format!("{} report(s), none for {d}", reports.len()),
+                        ));
+                    };
+                    logged = r.get("body").and_then(Value::as_str).unwrap_or_default().as_bytes().to_vec();
+                    &logged[..]
+                }
+                None => body_of(obs)?,
+            };
             let r = StatusReport::parse(body)
                 .map_err(|e| Failure::new("a DLOTA status report (e.g. \"900 Success\")", e))?;
             if !r.known {

@@ -1,6 +1,7 @@
 //! The OMA DM 2.0 binding: Package#0 (binary notification), Package#1/#2/#3 (JSON over HTTP),
 //! built on the codecs of [`crate::wire::dm2`] and configured by its [`Profile`].
 pub mod checks;
+pub mod dlota_checks;
 pub mod fumo_checks;
 pub mod scomo_checks;
 
@@ -74,7 +75,13 @@ impl Binding for Dm2 {
     }
 
     fn builtins(&self) -> Vec<BuiltinInfo> {
-        checks::CHECKS.iter().chain(scomo_checks::CHECKS).chain(fumo_checks::CHECKS).map(CheckDef::info).collect()
+        checks::CHECKS
+            .iter()
+            .chain(scomo_checks::CHECKS)
+            .chain(fumo_checks::CHECKS)
+            .chain(dlota_checks::CHECKS)
+            .map(CheckDef::info)
+            .collect()
     }
 
     fn run_builtin(
@@ -88,6 +95,7 @@ impl Binding for Dm2 {
             .iter()
             .chain(scomo_checks::CHECKS)
             .chain(fumo_checks::CHECKS)
+            .chain(dlota_checks::CHECKS)
             .find(|d| d.name == name)
             .map(|d| (d.run)(self, args, obs, ctx))
     }

@@ -7,6 +7,7 @@
 //! [`crate::catalog::step::Step`].
 pub mod auth;
 pub mod await_request;
+pub mod download_server;
 pub mod expect_notification;
 pub mod expect_silence;
 pub mod notify;
