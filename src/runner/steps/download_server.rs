@@ -5,8 +5,9 @@
 //!
 //! - `await_report = "<descriptor>"`: first wait (at most PIXIT `timeouts.step_ms`) for a status
 //!   report POSTed to that descriptor's installNotifyURI; none is a failure of the step's `scr`.
-//! - `silence = true`: first wait the quiet period; any request to the download server in it is
-//!   a failure of `scr` (e.g. a download retried after its result was reported).
+//! - `silence = true`: first wait the quiet period; any request to the download server after
+//!   the last status report (or, without one, after the step began) is a failure of `scr`
+//!   (e.g. a download retried after its result was reported).
 use super::Validation;
 use crate::catalog::check::Check;
 use crate::runner::checks::Observed;
@@ -72,18 +73,23 @@ impl DownloadServerStep {
             }
         }
         if self.silence {
+            // The silence runs from the last status report (the download's end as the device
+            // reports it), or from this step when there is none.
             let quiet = ctx.env.settings.quiet_period;
-            let before = server.requests().len();
+            let seen = server.requests();
+            let from = seen.iter().rposition(|r| r.method == "POST" && r.path.starts_with("/notify/"));
+            let before = from.map(|i| i + 1).unwrap_or(seen.len());
             let _wait = ctx.show_wait(quiet, || "quiet period: nothing may reach the download server".to_string());
             if server.wait_until(quiet, |s| s.requests().len() > before).await {
                 let r = server.requests()[before].clone();
+                let since = if from.is_some() { "after the DLOTA status report" } else { "during the quiet period" };
                 let scr = self.scr.clone();
                 return ctx.fail_scr(
                     Verdict::Fail,
                     &scr,
                     self.why.as_deref(),
-                    format!("the download server got {} {} during the quiet period", r.method, r.path),
-                    format!("no request to the download server for {} ms", quiet.as_millis()),
+                    format!("the download server got {} {} {since}", r.method, r.path),
+                    format!("no request to the download server {since} (quiet period {} ms)", quiet.as_millis()),
                     format!("{} {} (answered {})", r.method, r.path, r.status),
                 );
             }
