@@ -99,7 +99,8 @@ pub fn update(sh: &Shared, args: &Value) -> UtAnswer {
         (true, _) => Operation::Update,
     };
     let exec = format!("{fumo_uri}{}", exec_op.node());
-    let exec_cmd = Command::Exec { client_uri: exec.clone(), server_uri: Some(dm_url.clone()) };
+    let server_uri = (!f.has("fumo-exec-no-server-uri")).then(|| dm_url.clone());
+    let exec_cmd = Command::Exec { client_uri: exec.clone(), server_uri };
     let cmds = if f.has("fumo-exec-before-package") { [exec_cmd, prepare] } else { [prepare, exec_cmd] };
     dev.queue.extend(cmds.into_iter().map(Queued::Command));
     // A CONT to this server's own DM URL: the Package#2 with the EXEC cannot also end the

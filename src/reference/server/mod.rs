@@ -144,6 +144,12 @@ pub const FAULTS: &[FaultInfo] = &[
     ),
     fault!(
         Server,
+        "fumo-exec-no-server-uri",
+        "firmware.update EXECs the operation node without a ServerURI (the result then goes to the DM server)",
+        ["FUMO-002-S-O"]
+    ),
+    fault!(
+        Server,
         "fumo-exec-before-package",
         "firmware.update sends the EXEC before the command that provides the package or its URL",
         ["FUMO-001-S-M"]

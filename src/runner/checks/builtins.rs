@@ -118,6 +118,28 @@ pub const GENERIC: &[CheckDef<()>] = &[
         },
     },
     CheckDef {
+        name: "session-exec-server-uri",
+        about: "args.client_uri: the session (the record of finish-session) carried an EXEC of that ClientURI, and \
+                every such EXEC gives a ServerURI (a non-empty parameter after the ClientURI): where the \
+                asynchronous result goes",
+        args: &[arg("client_uri", ArgKind::Str)],
+        run: |_, args, obs, _| {
+            let (all, shown) = session_of(obs)?;
+            let uri = arg_str(args, "client_uri")?;
+            let execs: Vec<&Vec<String>> = all
+                .iter()
+                .filter(|c| c.first().map(String::as_str) == Some("EXEC") && c.get(1).map(String::as_str) == Some(uri))
+                .collect();
+            if execs.is_empty() {
+                return fail(format!("an EXEC of {uri}"), format!("the server's packages: {shown}"));
+            }
+            match execs.iter().find(|c| c.get(2).is_none_or(|s| s.is_empty())) {
+                None => Ok(()),
+                Some(c) => fail(format!("the EXEC of {uri} with a ServerURI"), show_commands(&[(*c).clone()])),
+            }
+        },
+    },
+    CheckDef {
         name: "session-command-order",
         about: "args.commands: these commands come in this order over the session (the record of finish-session), \
                 whatever packages carried them; other commands may come between them",

@@ -3,6 +3,8 @@
 //! ranges) and the installNotify status reports. The checks read the server's log as JSON
 //! ([`DownloadServer::log_json`](crate::peers::download::DownloadServer::log_json)).
 //!
+//! - `await_request = "<name>"`: first wait (at most `timeouts.step_ms`) for a request of that
+//!   descriptor or object; none is a failure of `scr`.
 //! - `await_report = "<descriptor>"`: first wait (at most PIXIT `timeouts.step_ms`) for a status
 //!   report POSTed to that descriptor's installNotifyURI; none is a failure of the step's `scr`.
 //! - `silence = true`: first wait the quiet period; any request to the download server after
@@ -23,6 +25,9 @@ pub struct DownloadServerStep {
     pub scr: String,
     #[serde(default)]
     pub why: Option<String>,
+    /// Wait for a request of this descriptor or object (whatever its answer).
+    #[serde(default)]
+    pub await_request: Option<String>,
     /// Wait for the status report to this descriptor's installNotifyURI.
     #[serde(default)]
     pub await_report: Option<String>,
@@ -45,6 +50,24 @@ impl DownloadServerStep {
         let Some(server) = ctx.download.clone() else {
             return ctx.harness_error("case defect: a `download-server` step in a case without [case.download]");
         };
+        if let Some(n) = &self.await_request {
+            let Some(n) = ctx.render_text(n) else { return };
+            let within = ctx.env.settings.step_timeout;
+            let url = server.url(&n);
+            let _wait = ctx.show_wait(within, || format!("waiting for a request of {url}"));
+            let path = format!("/{n}");
+            if !server.wait_until(within, |s| s.requests().iter().any(|r| r.path == path)).await {
+                let scr = self.scr.clone();
+                return ctx.fail_scr(
+                    Verdict::Fail,
+                    &scr,
+                    self.why.as_deref(),
+                    format!("no request of {url} within {} ms", within.as_millis()),
+                    format!("a GET of {url}"),
+                    "no such request at the download server".into(),
+                );
+            }
+        }
         if let Some(d) = &self.await_report {
             let Some(d) = ctx.render_text(d) else { return };
             if !server.config().descriptors.iter().any(|x| x.name == d) {
