@@ -176,6 +176,7 @@ async fn run(greeting: &str) -> (exec::Execution, Vec<String>) {
         server_notifications_via_ut: false,
         pixit: [("iut.dev_id".to_string(), serde_json::Value::from("toy-1"))].into(),
         declared_supported: Vec::new(),
+        supports: Default::default(),
     };
     let env = CaseEnv {
         registry,
