@@ -373,11 +373,26 @@ pub struct DownloadServer {
 impl DownloadServer {
     /// Serves `config` on `listen` (port 0: any free port).
     pub async fn spawn(listen: SocketAddr, config: DownloadConfig) -> anyhow::Result<DownloadServer> {
+        Self::spawn_as(listen, None, config).await
+    }
+
+    /// Serves `config` on `listen`; its URLs (objectURI, installNotifyURI, [`Self::url`]) name
+    /// `host` (the name the IUT reaches the suite by) with the bound port, or the bound address.
+    pub async fn spawn_as(
+        listen: SocketAddr,
+        host: Option<&str>,
+        config: DownloadConfig,
+    ) -> anyhow::Result<DownloadServer> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let base = match host {
+            Some(h) if h.contains(':') && !h.starts_with('[') => format!("http://[{h}]:{}", addr.port()),
+            Some(h) => format!("http://{h}:{}", addr.port()),
+            None => format!("http://{addr}"),
+        };
         let shared = Arc::new(Shared {
             config,
-            base: format!("http://{addr}"),
+            base,
             digests: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(Vec::new()),
             reports: Mutex::new(Vec::new()),

@@ -148,6 +148,14 @@ fn build(ics: &Ics, server_url: &str, listen: String, urls_final: bool) -> Endpo
                     under("async"),
                     "an EXEC reported asynchronously sends its result to <this>/<id>, the URI the EXEC names",
                 ),
+                endpoint(
+                    "download",
+                    "download server (DLOTA)",
+                    None,
+                    "cases with [case.download] (FUMO descriptors) serve descriptors and packages at \
+                     http://<host of the DM server URL>:<a port chosen per case>/<name>, bound at the listen address; \
+                     the case's trace notes the URL",
+                ),
             ];
             let notification = match (&p.notification.transport, &p.notification.url) {
                 (NotificationTransport::Http, Some(url)) => endpoint(

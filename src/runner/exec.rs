@@ -126,10 +126,12 @@ fn inferred(case: &Case, ctx: &Ctx<'_>) -> BTreeMap<String, Vec<String>> {
 async fn start_download(case: &Case, env: &CaseEnv, trace: &Trace) -> Result<Option<Arc<DownloadServer>>, String> {
     let Some(config) = &case.download else { return Ok(None) };
     let listen = std::net::SocketAddr::new(env.listener.addr().ip(), 0);
-    let server = DownloadServer::spawn(listen, config.clone())
+    // Named as the IUT names the suite: the host of the DM server URL.
+    let host = reqwest::Url::parse(env.listener.server_url()).ok().and_then(|u| u.host_str().map(str::to_string));
+    let server = DownloadServer::spawn_as(listen, host.as_deref(), config.clone())
         .await
         .map_err(|e| format!("the download server could not listen on {listen}: {e}"))?;
-    trace.note(format!("the suite's download server serves this case at http://{}", server.addr));
+    trace.note(format!("the suite's download server serves this case at {} (bound {})", server.url(""), server.addr));
     Ok(Some(Arc::new(server)))
 }
 

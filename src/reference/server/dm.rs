@@ -362,12 +362,14 @@ fn package3(sh: &Shared, st: &mut State, dev_id: &str, token: Option<&str>, body
         }
     }
     // An EXEC with a ServerURI must be accepted (202); any other answer means no result will come.
+    // One without a ServerURI may be answered either way; a 202 announces a result to the DM server.
     for (cmd, st) in sent.iter().zip(&p3.status) {
-        if let Command::Exec { client_uri, server_uri: Some(su) } = cmd {
+        if let Command::Exec { client_uri, server_uri } = cmd {
             super::fumo::exec_status(sh, dev, client_uri, st.sc);
+            let su = server_uri.clone().unwrap_or_else(|| format!("{}{DM_PATH}", sh.base));
             if st.sc != 202 {
-                dev.pending_execs.retain(|p| !(&p.client_uri == client_uri && &p.server_uri == su));
-                if (200..300).contains(&st.sc) {
+                dev.pending_execs.retain(|p| !(&p.client_uri == client_uri && p.server_uri == su));
+                if server_uri.is_some() && (200..300).contains(&st.sc) {
                     dev.error(format!("EXEC {client_uri} with ServerURI {su} was answered {} (202 expected)", st.sc));
                 }
             }
@@ -556,8 +558,10 @@ fn package2(sh: &Shared, st: &mut State, dev_id: &str, consume: bool, alerts_ans
         }
     }
     for c in &cmds {
-        if let Command::Exec { client_uri, server_uri: Some(su) } = c {
-            dev.pending_execs.push(PendingExec { client_uri: client_uri.clone(), server_uri: su.clone() });
+        if let Command::Exec { client_uri, server_uri } = c {
+            // Without a ServerURI the result (if any) comes to the DM server.
+            let su = server_uri.clone().unwrap_or_else(|| format!("{}{DM_PATH}", sh.base));
+            dev.pending_execs.push(PendingExec { client_uri: client_uri.clone(), server_uri: su });
         }
     }
     super::scomo::sent(dev, &cmds);

@@ -184,7 +184,8 @@ pub fn result(sh: &Shared, dev: &mut Device, client_uri: &str, alert: &Value) {
     }
     if let Some(update) = follow_up {
         let dm_url = format!("{}{DM_PATH}", sh.base);
-        dev.queue.push_back(Queued::Command(Command::Exec { client_uri: update, server_uri: Some(dm_url.clone()) }));
+        let server_uri = (!sh.faults.has("fumo-exec-no-server-uri")).then(|| dm_url.clone());
+        dev.queue.push_back(Queued::Command(Command::Exec { client_uri: update, server_uri }));
         dev.queue.push_back(Queued::Command(Command::Cont { server_uri: dm_url }));
     }
 }

@@ -6,9 +6,12 @@ use super::{
 };
 use serde_json::Value;
 
-/// A command as sent matches one as expected: same length, each element equal or `"*"`.
+/// A command as sent matches one as expected: each element equal or `"*"` (any one parameter);
+/// a trailing `"*?"` is any one parameter or none (e.g. an EXEC with or without a ServerURI).
 fn command_matches(want: &[String], got: &[String]) -> bool {
-    want.len() == got.len() && want.iter().zip(got).all(|(w, g)| w == "*" || w == g)
+    let optional = want.iter().rev().take_while(|w| *w == "*?").count();
+    let len_ok = got.len() <= want.len() && got.len() >= want.len() - optional;
+    len_ok && want.iter().zip(got).all(|(w, g)| w == "*" || w == "*?" || w == g)
 }
 
 /// The session record (`finish-session`): its commands in order, and each package's for messages.
@@ -90,7 +93,7 @@ pub const GENERIC: &[CheckDef<()>] = &[
     CheckDef {
         name: "session-commands",
         about: "args.commands: the session (the record of finish-session) carried each of these commands, complete \
-                (name and every parameter; \"*\" matches any one parameter), in whichever of the server's packages; \
+                (name and every parameter; \"*\" matches any one parameter, a trailing \"*?\" one or none), in whichever of the server's packages; \
                 other commands may come between them",
         args: &[arg("commands", ArgKind::CommandList)],
         run: |_, args, obs, _| {
@@ -243,5 +246,21 @@ mod tests {
             { "commands": [["END"]], "moved": true },
         ]));
         assert!(judge("session-moved", "", &carried).is_ok());
+    }
+
+    #[test]
+    fn an_optional_trailing_parameter_and_the_exec_server_uri() {
+        let with = record(json!([{ "commands": [["EXEC", "u/DownloadAndUpdate", "http://dm"], ["END"]] }]));
+        let without = record(json!([{ "commands": [["EXEC", "u/DownloadAndUpdate"], ["END"]] }]));
+        let optional = r#"commands = [["EXEC", "u/DownloadAndUpdate", "*?"]]"#;
+        assert!(judge("session-commands", optional, &with).is_ok());
+        assert!(judge("session-commands", optional, &without).is_ok());
+        assert!(judge("session-commands", r#"commands = [["EXEC", "*", "*"]]"#, &without).is_err());
+        assert!(judge("session-commands", r#"commands = [["EXEC", "*?", "*?"]]"#, &with).is_ok());
+        let args = r#"client_uri = "u/DownloadAndUpdate""#;
+        assert!(judge("session-exec-server-uri", args, &with).is_ok());
+        let f = judge("session-exec-server-uri", args, &without).unwrap_err();
+        assert!(format!("{f:?}").contains("ServerURI"), "{f:?}");
+        assert!(judge("session-exec-server-uri", r#"client_uri = "other""#, &with).is_err());
     }
 }
