@@ -527,4 +527,30 @@ mod tests {
         assert!(c.descriptors[0].install_notify);
         assert!(toml::from_str::<DownloadConfig>("[[objects]]\nname = \"x\"\nsize = 1\nbogus = 1\n").is_err());
     }
+
+    #[test]
+    fn a_case_download_config_names_its_problems() {
+        let c: DownloadConfig = toml::from_str(
+            "[[objects]]\nname = \"fw.bin\"\nsize = 1\n[[objects]]\nname = \"fw.bin\"\nsize = 2\n\
+             [[descriptors]]\nname = \"notify\"\nobject = \"nope\"\n",
+        )
+        .unwrap();
+        let p = c.problems().join("\n");
+        assert!(p.contains("\"fw.bin\" is given twice"), "{p}");
+        assert!(p.contains("\"notify\": one path segment"), "{p}");
+        assert!(p.contains("names object \"nope\""), "{p}");
+        assert!(DownloadConfig::default().problems().is_empty());
+    }
+
+    #[tokio::test]
+    async fn urls_name_the_host_the_iut_reaches_the_suite_by() {
+        let c = DownloadConfig {
+            objects: vec![ObjectSpec { name: "o".into(), size: 3, media_type: octet_stream(), seed: 1, failure: None }],
+            ..Default::default()
+        };
+        let s = DownloadServer::spawn_as("127.0.0.1:0".parse().unwrap(), Some("dut-lab.example"), c).await.unwrap();
+        assert_eq!(s.url("o"), format!("http://dut-lab.example:{}/o", s.addr.port()));
+        assert!(s.log_json()["objects"]["o"]["sha256"].as_str().is_some_and(|h| h.len() == 64));
+        s.shutdown().await;
+    }
 }
