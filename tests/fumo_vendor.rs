@@ -87,7 +87,7 @@ async fn fumo_cases_pass_on_another_instance_name_and_results_in_package3() {
     assert_eq!(code, Some(0), "{text}");
     let cases = run["cases"].as_array().unwrap();
     let fumo: Vec<_> = cases.iter().filter(|c| c["id"].as_str().unwrap().starts_with("TC-FUMO-C")).collect();
-    assert_eq!(fumo.len(), 9, "{text}");
+    assert_eq!(fumo.len(), 11, "{text}");
     for c in fumo {
         assert_eq!(c["verdict"], "pass", "{c}");
     }

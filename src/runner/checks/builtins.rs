@@ -6,12 +6,18 @@ use super::{
 };
 use serde_json::Value;
 
-/// A command as sent matches one as expected: each element equal or `"*"` (any one parameter);
-/// a trailing `"*?"` is any one parameter or none (e.g. an EXEC with or without a ServerURI).
+/// A command as sent matches one as expected: each element equal, or `"*"` (any one parameter),
+/// or `"<prefix>*"` (one beginning so, e.g. a ClientURI under an MOID); a trailing `"*?"` is any
+/// one parameter or none (e.g. an EXEC with or without a ServerURI).
 fn command_matches(want: &[String], got: &[String]) -> bool {
     let optional = want.iter().rev().take_while(|w| *w == "*?").count();
     let len_ok = got.len() <= want.len() && got.len() >= want.len() - optional;
-    len_ok && want.iter().zip(got).all(|(w, g)| w == "*" || w == "*?" || w == g)
+    let element = |w: &String, g: &String| match w.strip_suffix('*') {
+        _ if w == "*?" => true,
+        Some(prefix) => g.starts_with(prefix),
+        None => w == g,
+    };
+    len_ok && want.iter().zip(got).all(|(w, g)| element(w, g))
 }
 
 /// The session record (`finish-session`): its commands in order, and each package's for messages.
@@ -93,7 +99,7 @@ pub const GENERIC: &[CheckDef<()>] = &[
     CheckDef {
         name: "session-commands",
         about: "args.commands: the session (the record of finish-session) carried each of these commands, complete \
-                (name and every parameter; \"*\" matches any one parameter, a trailing \"*?\" one or none), in whichever of the server's packages; \
+                (name and every parameter; \"*\" matches any one parameter, \"<prefix>*\" one beginning so, a trailing \"*?\" one or none), in whichever of the server's packages; \
                 other commands may come between them",
         args: &[arg("commands", ArgKind::CommandList)],
         run: |_, args, obs, _| {
@@ -122,17 +128,19 @@ pub const GENERIC: &[CheckDef<()>] = &[
     },
     CheckDef {
         name: "session-exec-server-uri",
-        about: "args.client_uri: the session (the record of finish-session) carried an EXEC of that ClientURI, and \
+        about: "args.client_uri (ending in * : a prefix): the session (the record of finish-session) carried an EXEC of that ClientURI, and \
                 every such EXEC gives a ServerURI (a non-empty parameter after the ClientURI): where the \
                 asynchronous result goes",
         args: &[arg("client_uri", ArgKind::Str)],
         run: |_, args, obs, _| {
             let (all, shown) = session_of(obs)?;
             let uri = arg_str(args, "client_uri")?;
-            let execs: Vec<&Vec<String>> = all
-                .iter()
-                .filter(|c| c.first().map(String::as_str) == Some("EXEC") && c.get(1).map(String::as_str) == Some(uri))
-                .collect();
+            let named = |c: &&Vec<String>| match uri.strip_suffix('*') {
+                Some(prefix) => c.get(1).is_some_and(|u| u.starts_with(prefix)),
+                None => c.get(1).map(String::as_str) == Some(uri),
+            };
+            let execs: Vec<&Vec<String>> =
+                all.iter().filter(|c| c.first().map(String::as_str) == Some("EXEC")).filter(named).collect();
             if execs.is_empty() {
                 return fail(format!("an EXEC of {uri}"), format!("the server's packages: {shown}"));
             }
@@ -262,5 +270,9 @@ mod tests {
         let f = judge("session-exec-server-uri", args, &without).unwrap_err();
         assert!(format!("{f:?}").contains("ServerURI"), "{f:?}");
         assert!(judge("session-exec-server-uri", r#"client_uri = "other""#, &with).is_err());
+        assert!(judge("session-exec-server-uri", r#"client_uri = "u/*""#, &with).is_ok());
+        assert!(judge("session-commands", r#"commands = [["EXEC", "u/*", "*?"]]"#, &without).is_ok());
+        let malformed = record(json!([{ "commands": [["EXEC", "http://dm"], ["END"]] }]));
+        assert!(judge("session-commands", r#"commands = [["EXEC", "u/*", "*?"]]"#, &malformed).is_err());
     }
 }
