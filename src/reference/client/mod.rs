@@ -990,6 +990,10 @@ pub struct ClientArgs {
     /// is answered).
     #[arg(long, value_name = "USER:PASSWORD")]
     pub basic: Option<String>,
+    /// With --basic: send the credentials only when a 401 asks for them (Digest if offered),
+    /// never unasked (as the in-process reference client of `run --against reference` does).
+    #[arg(long, requires = "basic")]
+    pub basic_when_asked: bool,
     /// HTTPS: the CA (PEM) the DM server's certificate must chain to (nothing else is trusted).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<std::path::PathBuf>,
@@ -1018,6 +1022,7 @@ impl ClientArgs {
         if let Some(b) = &self.basic {
             let (u, p) = b.split_once(':').context("--basic must be USER:PASSWORD")?;
             c.basic = Some((u.into(), p.into()));
+            c.basic_unasked = !self.basic_when_asked;
         }
         if let Some(path) = &self.profile {
             c.profile = common::read_profile(path)?;
