@@ -114,7 +114,7 @@ fn list_helpers_render_every_item() {
     );
     let json = list_json(&items);
     let arr = json.as_array().unwrap();
-    assert_eq!(arr.len(), 57);
+    assert_eq!(arr.len(), 52);
     let oc = arr.iter().find(|o| o["id"] == "DM-PACK-004-C-M").unwrap();
     assert_eq!(oc["role"], "client");
     assert_eq!(oc["status"], "M");
