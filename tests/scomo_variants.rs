@@ -25,9 +25,11 @@ const SCOMO_SUPPORT: &str = r#"
 "SCOMO-009-C-O" = true
 "SCOMO-011-C-O" = true
 "SCOMO-012-C-O" = true
+"SCOMO-020-C-O" = true
+"SCOMO-021-C-O" = true
 "#;
 
-const SCOMO_CASES: [&str; 7] = [
+const SCOMO_CASES: [&str; 10] = [
     "TC-DMC-SCOMO-001",
     "TC-DMC-SCOMO-002",
     "TC-DMC-SCOMO-003",
@@ -35,6 +37,9 @@ const SCOMO_CASES: [&str; 7] = [
     "TC-DMC-SCOMO-005",
     "TC-DMC-SCOMO-006",
     "TC-DMC-SCOMO-007",
+    "TC-DMC-SCOMO-008",
+    "TC-DMC-SCOMO-009",
+    "TC-DMC-SCOMO-010",
 ];
 
 async fn run(
