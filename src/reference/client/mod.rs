@@ -122,7 +122,9 @@
 //! scomo-result-no-code, scomo-result-lies, scomo-install-not-deployed,
 //! scomo-inactive-installed-active, scomo-remove-kept, scomo-deactivate-state-unchanged,
 //! scomo-dp-state-stale, scomo-download-skipped, scomo-absent-component-succeeds,
-//! scomo-corrupt-installed.
+//! scomo-corrupt-installed, scomo-no-status-report, scomo-dd-as-package,
+//! scomo-ignores-descriptor, scomo-download-result-lies.
+mod dlota;
 mod fumo;
 mod notify;
 pub mod scomo;
@@ -568,6 +570,30 @@ pub const FAULTS: &[FaultInfo] = &[
         "scomo-corrupt-installed",
         "a package that fails validation is installed and reported 1200",
         ["SCOMO-012-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-no-status-report",
+        "an SCOMO download through a descriptor never POSTs the DLOTA status report to its installNotifyURI",
+        ["SCOMO-020-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-dd-as-package",
+        "an SCOMO PkgURL naming a download descriptor is taken for the package itself: the objectURI is never fetched",
+        ["SCOMO-020-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-ignores-descriptor",
+        "an SCOMO download ignores the descriptor's size and type: a mismatching object is installed (1200)",
+        ["SCOMO-021-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-download-result-lies",
+        "an SCOMO download through a descriptor that failed is reported with ResultCode 1200",
+        ["SCOMO-021-C-O", "SCOMO-005-C-M"]
     ),
 ];
 
