@@ -25,9 +25,11 @@ const SCOMO_SUPPORT: &str = r#"
 "SCOMO-009-C-O" = true
 "SCOMO-011-C-O" = true
 "SCOMO-012-C-O" = true
+"SCOMO-020-C-O" = true
+"SCOMO-021-C-O" = true
 "#;
 
-const SCOMO_CASES: [&str; 7] = [
+const SCOMO_CASES: [&str; 10] = [
     "TC-DMC-SCOMO-001",
     "TC-DMC-SCOMO-002",
     "TC-DMC-SCOMO-003",
@@ -35,6 +37,9 @@ const SCOMO_CASES: [&str; 7] = [
     "TC-DMC-SCOMO-005",
     "TC-DMC-SCOMO-006",
     "TC-DMC-SCOMO-007",
+    "TC-DMC-SCOMO-008",
+    "TC-DMC-SCOMO-009",
+    "TC-DMC-SCOMO-010",
 ];
 
 async fn run(
@@ -168,7 +173,14 @@ quiet_period_ms = 200
     srv.shutdown().await;
     assert_eq!(code, Some(0), "{text}");
     let run: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("reports/run.json")).unwrap()).unwrap();
-    for id in ["TC-DMS-SCOMO-001", "TC-DMS-SCOMO-002", "TC-DMS-SCOMO-003", "TC-DMS-SCOMO-004", "TC-DMS-SCOMO-005"] {
+    for id in [
+        "TC-DMS-SCOMO-001",
+        "TC-DMS-SCOMO-002",
+        "TC-DMS-SCOMO-003",
+        "TC-DMS-SCOMO-004",
+        "TC-DMS-SCOMO-005",
+        "TC-DMS-SCOMO-006",
+    ] {
         assert_eq!(verdict(&run, id), "pass", "{id}: {text}");
     }
     // The EXEC went out with END: no Package#3, so no 202, reached the server.
@@ -192,4 +204,39 @@ async fn the_reference_clients_scomo_inventory_shows_in_iut_state() {
     assert_eq!(a.data["state"], "idle");
     assert_eq!(a.data["scomo"], serde_json::json!({ "download": [], "delivered": [], "deployed": [] }));
     cl.shutdown().await;
+}
+
+/// `software.install` mode download with a `descriptor_url`: the reference server's
+/// `Download/<x>` data sets PkgURL to the descriptor's URL (what the device fetches first), and
+/// the EXEC is DownloadInstall. (The suite as device does not fetch HGET data, so
+/// TC-DMS-SCOMO-006 cannot see the PkgURL value: this test does.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn software_install_with_a_descriptor_url_sets_pkgurl_to_it() {
+    use dmcts::reference::server;
+    use dmcts::upper_tester::{UtRequest, UtStatus};
+    let srv = server::spawn(server::ServerConfig::new()).await.unwrap();
+    let dd = "http://dl.dmcts.invalid/scomo/sample.dd";
+    let ask =
+        |action: &str, args: serde_json::Value| UtRequest { action: action.into(), case: "t".into(), step: 1, args };
+    let req = |args| ask("software.install", args);
+    let a = srv.ut(ask("device.register", serde_json::json!({ "dev_id": "IMEI:1" }))).await;
+    assert_eq!(a.status, UtStatus::Done, "{a:?}");
+    let a = srv
+        .ut(req(
+            serde_json::json!({ "dev_id": "IMEI:1", "package_id": "com.x", "mode": "download", "descriptor_url": dd }),
+        ))
+        .await;
+    assert_eq!(a.status, UtStatus::Done, "{a:?}");
+    assert!(a.data["exec"][1].as_str().unwrap().ends_with("/Operations/DownloadInstall"), "{a:?}");
+    let hget = a.data["commands"][0].as_array().unwrap();
+    assert_eq!(hget[0], "HGET");
+    let served: serde_json::Value = reqwest::get(hget[1].as_str().unwrap()).await.unwrap().json().await.unwrap();
+    let entry = hget[2].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    assert_eq!(served[0]["MOData"][&entry]["PkgURL"], dd, "{served}");
+    // A descriptor is for the alternate download only.
+    let a = srv
+        .ut(req(serde_json::json!({ "dev_id": "IMEI:1", "package_id": "com.x", "mode": "dm", "descriptor_url": dd })))
+        .await;
+    assert_eq!(a.status, UtStatus::Failed, "{a:?}");
+    srv.shutdown().await;
 }

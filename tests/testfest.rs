@@ -398,10 +398,13 @@ async fn a_roster_of_a_client_and_a_server_with_a_pair_runs_end_to_end() {
     use dmcts::reference::{client, server};
     let reg = registry();
     let dir = scratch("roster-run");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = dmcts::peers::free_loopback_port();
     let mut cfg = client::ClientConfig::new(format!("http://127.0.0.1:{port}/dm"));
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.server_id = server::DEFAULT_SERVER_ID.into();
+    // The account's HTTP credentials, given when a 401 asks (the generated ICS names them).
+    cfg.basic = Some((dmcts::reference::ics::REFERENCE_USER.into(), dmcts::reference::ics::REFERENCE_PASSWORD.into()));
+    cfg.basic_unasked = false;
     let cl = client::spawn(cfg).await.unwrap();
     let mut scfg = server::ServerConfig::new();
     scfg.listen = "127.0.0.1:0".parse().unwrap();

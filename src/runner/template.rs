@@ -57,7 +57,18 @@ fn resolve(expr: &str, r: &dyn Resolver) -> Result<Value, String> {
                     _ => return Err(format!("${{{expr}}}: {text:?} has no last segment (it ends in \"/\")")),
                 }
             }
-            other => return Err(format!("${{{expr}}}: unknown template filter {other:?}; known: last-segment")),
+            // The size and digest of a text the suite serves as a body (a download descriptor's
+            // <size> and installParam sha256 for a PIXIT package).
+            "byte-length" => Value::from(text_of(&v).len() as u64),
+            "sha256" => {
+                use sha2::Digest;
+                Value::String(hex::encode(sha2::Sha256::digest(text_of(&v).as_bytes())))
+            }
+            other => {
+                return Err(format!(
+                    "${{{expr}}}: unknown template filter {other:?}; known: last-segment, byte-length, sha256"
+                ))
+            }
         };
     }
     Ok(v)
@@ -133,5 +144,15 @@ mod tests {
         assert_eq!(render_str("k-${u|last-segment}", &R).unwrap(), Value::from("k-PkgURL"));
         assert!(render_str("${s|nope}", &R).unwrap_err().contains("unknown template filter"));
         assert!(render_str("${nope|last-segment}", &R).unwrap_err().contains("unknown template variable"));
+    }
+
+    #[test]
+    fn byte_length_and_sha256_describe_a_served_body() {
+        assert_eq!(render_str("${s|byte-length}", &R).unwrap(), Value::from(1));
+        assert_eq!(render_str("<size>${n|byte-length}</size>", &R).unwrap(), Value::from("<size>2</size>"));
+        assert_eq!(
+            render_str("${s|sha256}", &R).unwrap(),
+            Value::from("2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881")
+        );
     }
 }

@@ -100,17 +100,29 @@ fn url_of<'a>(urls: &'a [(String, String)], label_has: &str) -> anyhow::Result<&
         .ok_or_else(|| anyhow::anyhow!("the reference peer printed no {label_has} URL"))
 }
 
-/// `[support]` of a reference peer's ICS: every optional item and capability of its role
-/// supported, as the built-in reference ICS assumes.
+/// `[support]` of a reference peer's ICS as the built-in reference ICS has it: every optional
+/// item and capability of its role supported, except the transport ones: plain HTTP (TLS
+/// false), and HTTP authentication left to the PIXIT account (answered from it).
 fn support_lines(registry: &Registry, role: Role) -> String {
+    let (tls, http_auth) = match role {
+        Role::Client => (crate::ics::CAP_CLIENT_TLS, "ICS-DMC-HTTP-AUTH"),
+        Role::Server => (crate::ics::CAP_SERVER_TLS, "ICS-DMS-HTTP-AUTH"),
+    };
     let mut out = String::new();
     for item in registry.items_of(role).into_iter().filter(|i| i.status == Status::O) {
         out.push_str(&format!("\"{}\" = true\n", item.id));
     }
-    for cap in registry.capabilities().iter().filter(|c| c.role == role) {
-        out.push_str(&format!("\"{}\" = true\n", cap.id));
+    for cap in registry.capabilities().iter().filter(|c| c.role == role && c.id != http_auth) {
+        out.push_str(&format!("\"{}\" = {}\n", cap.id, cap.id != tls));
     }
     out
+}
+
+/// `implements = [...]` of a reference peer's ICS: the tables the built-in reference ICS
+/// implements.
+fn implements_line() -> String {
+    let tables: Vec<String> = ref_ics::REFERENCE_IMPLEMENTS.iter().map(|t| format!("{t:?}")).collect();
+    format!("implements = [{}]", tables.join(", "))
 }
 
 /// The ICS of the reference client at `ut_url` whose DM server URL is the suite's `port`.
@@ -122,6 +134,7 @@ role = "client"
 vendor = "dmcts"
 product = "reference DM client ({name})"
 version = "{version}"
+{implements}
 
 [support]
 {support}
@@ -134,6 +147,9 @@ dev_id = "{dev_id}"
 
 [pixit.account]
 server_id = "{server_id}"
+username = "{user}"
+password = "{password}"
+auth = "digest"
 
 [pixit.notification]
 transport = "upper-tester"
@@ -158,6 +174,9 @@ default_data = {{ Config = {{ Server = "dmcts" }} }}
 "#,
         version = crate::SUITE_VERSION,
         support = support_lines(registry, Role::Client),
+        implements = implements_line(),
+        user = ref_ics::REFERENCE_USER,
+        password = ref_ics::REFERENCE_PASSWORD,
         dev_id = ref_ics::REFERENCE_DEV_ID,
         secret = ref_ics::REFERENCE_SECRET,
         auth = ref_ics::REFERENCE_AUTH_DATA,
@@ -175,6 +194,7 @@ role = "server"
 vendor = "dmcts"
 product = "reference DM server ({name})"
 version = "{version}"
+{implements}
 
 [support]
 {support}
@@ -187,6 +207,9 @@ dev_id = "{dev_id}"
 
 [pixit.account]
 server_id = "{server_id}"
+username = "{user}"
+password = "{password}"
+auth = "digest"
 
 [pixit.notification]
 secret = "{secret}"
@@ -208,6 +231,9 @@ exec_result_alert_type = "urn:oma:at:dmcts-test:1.0:OperationComplete"
 "#,
         version = crate::SUITE_VERSION,
         support = support_lines(registry, Role::Server),
+        implements = implements_line(),
+        user = ref_ics::REFERENCE_USER,
+        password = ref_ics::REFERENCE_PASSWORD,
         dev_id = ref_ics::REFERENCE_DEV_ID,
         server_id = server::DEFAULT_SERVER_ID,
         secret = ref_ics::REFERENCE_SECRET,
@@ -289,6 +315,10 @@ pub fn start_peers(
                 // Its account is the reference server's (SrvID), so that it can pair with one.
                 args.push("--server-id".into());
                 args.push(server::DEFAULT_SERVER_ID.into());
+                // Its HTTP credentials, given only when a 401 asks (as in `run --against reference`).
+                args.push("--basic".into());
+                args.push(format!("{}:{}", ref_ics::REFERENCE_USER, ref_ics::REFERENCE_PASSWORD));
+                args.push("--basic-when-asked".into());
                 let (child, urls) = start(&args, &log, 2)?;
                 peers.children.push(child);
                 client_ics(registry, port, url_of(&urls, "upper tester")?, &name)

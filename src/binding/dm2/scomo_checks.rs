@@ -131,15 +131,19 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
     },
     CheckDef {
         name: "scomo-result-code",
-        about: "args.source_uri, args.outcome (\"success\" | \"failure\" | \"any\"): the SCOMO result alert of that EXEC (in \
-                this package or args.earlier) carries a ResultCode (profile scomo_result_data) of the SCOMO table: \
-                1200/1250-1299 for success, a defined failure code (14xx, 15xx) for failure",
+        about: "args.source_uri, args.outcome (\"success\" | \"failure\" | \"download-failure\" | \"any\"): the SCOMO \
+                result alert of that EXEC (in this package or args.earlier) carries a ResultCode (profile \
+                scomo_result_data) of the SCOMO table: 1200/1250-1299 for success, a defined failure code (14xx, 15xx) \
+                for failure, one that a failed download can give for download-failure (1400-1404, 1412, 1450-1499, \
+                1500, 1501, 1550-1599: not an install, remove or activation failure)",
         args: &[arg("source_uri", ArgKind::Str), arg("outcome", ArgKind::Str), opt_arg("earlier", ArgKind::Str)],
         run: |b, args, obs, ctx| {
             let uri = arg_str(args, "source_uri")?;
             let outcome = arg_str(args, "outcome")?;
-            if !matches!(outcome, "success" | "failure" | "any") {
-                return Err(Failure::case_defect("args.outcome \"success\", \"failure\" or \"any\""));
+            if !matches!(outcome, "success" | "failure" | "download-failure" | "any") {
+                return Err(Failure::case_defect(
+                    "args.outcome \"success\", \"failure\", \"download-failure\" or \"any\"",
+                ));
             }
             let p = &b.profile;
             let alerts = result_alerts(args, obs, ctx)?;
@@ -154,6 +158,7 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             let ok = match outcome {
                 "success" => sc::is_success(code),
                 "any" => sc::is_defined(code),
+                "download-failure" => sc::is_download_failure(code),
                 _ => !sc::is_success(code) && sc::is_defined(code),
             };
             if ok {
@@ -163,6 +168,9 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
                 "success" => "ResultCode 1200 (or 1250-1299): the operation succeeded".to_string(),
                 "any" => "a ResultCode the SCOMO table defines (1200, 1250-1299, 1400-1413, 1450-1499, 1500, 1501, \
                           1550-1599)"
+                    .to_string(),
+                "download-failure" => "a ResultCode of a failed download (1400-1404, 1412, 1450-1499, 1500, 1501, \
+                                       1550-1599; digest §3.5): the package could not be downloaded"
                     .to_string(),
                 _ => "a failure ResultCode of the SCOMO table (1400-1413, 1450-1499, 1500, 1501, 1550-1599): the \
                       operation cannot have succeeded"

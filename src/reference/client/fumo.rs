@@ -10,7 +10,7 @@
 //!
 //! Reference conventions (documented in docs/fumo-scomo.md):
 //! - accepted package media types: `application/octet-stream` and the profile's
-//!   `fumo_pkgdata_media_type`; free space for a package: [`FREE_SPACE`];
+//!   `fumo_pkgdata_media_type`; free space for a package: [`dlota::FREE_SPACE`];
 //! - a descriptor's `installParam` may carry `sha256=<hex>` (among `key=value;` pairs, vendor
 //!   practice per digest §5.2): the object must have that digest;
 //! - the user's answer to the update prompt is set by the upper tester's `firmware.user-answer`
@@ -18,16 +18,11 @@
 //! - DLOTA status → FUMO ResultCode: 901→501, 902→401, 903→503, 905→402, 906→409, 951→409,
 //!   952→410, 953→405, 954→500 (digest §2.7, after Samsung's mapping; 954 and 903 follow the
 //!   reference's own HTTP-error and transport-error codes).
+use super::dlota::{self, Package};
 use super::store::{Store, Target};
 use super::Shared;
-use crate::wire::dm2::fumo::{self, result, state, DownloadDescriptor, Operation, StatusReport, MEDIA_DD};
+use crate::wire::dm2::fumo::{self, result, state, Operation};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-
-/// Space the reference device has for a package (a descriptor asking for more gets 901).
-pub const FREE_SPACE: u64 = 1 << 30;
-/// Longest descriptor read.
-const MAX_DD_BYTES: usize = 64 * 1024;
 
 /// What the agent keeps besides the tree: the package each instance holds, and the user's
 /// answer to the next update prompt.
@@ -37,12 +32,6 @@ pub struct Agent {
     pub held: std::collections::BTreeMap<usize, Package>,
     /// Set by `firmware.user-answer`; `None`: the user accepts.
     pub user_accepts: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Package {
-    pub len: u64,
-    pub sha256: String,
 }
 
 /// The FUMO operation an EXEC target is, if it is one.
@@ -108,12 +97,12 @@ pub async fn deliver_pkgdata(sh: &Shared, url: &str, t: &Target) -> u16 {
     if !(200..300).contains(&code) {
         return code;
     }
-    let ct = content_type(&resp);
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     if crate::wire::media::media_type_of(&ct) != media {
         sh.log(format!("PkgData is {ct:?}, not {media} (profile fumo_pkgdata_media_type): 415"));
         return 415;
     }
-    let got = match stream(resp, u64::MAX).await {
+    let got = match dlota::stream(resp, u64::MAX, None).await {
         Ok(p) => p,
         Err(e) => {
             sh.log(format!("PkgData body failed: {e}"));
@@ -128,25 +117,6 @@ pub async fn deliver_pkgdata(sh: &Shared, url: &str, t: &Target) -> u16 {
         set_state(sh, t.instance, state::READY_TO_UPDATE);
     }
     200
-}
-
-fn content_type(r: &reqwest::Response) -> String {
-    r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
-}
-
-/// Reads a body chunk by chunk into its length and SHA-256, never holding it; stops reading
-/// once more than `limit` bytes came.
-async fn stream(mut r: reqwest::Response, limit: u64) -> Result<Package, String> {
-    let mut h = Sha256::new();
-    let mut len = 0u64;
-    while let Some(chunk) = r.chunk().await.map_err(|e| e.to_string())? {
-        len += chunk.len() as u64;
-        h.update(&chunk);
-        if len > limit {
-            break;
-        }
-    }
-    Ok(Package { len, sha256: hex::encode(h.finalize()) })
 }
 
 /// A failed download: the FUMO ResultCode, and the DLOTA status when a descriptor was read.
@@ -168,14 +138,6 @@ fn fumo_code(dlota: u16) -> u16 {
     }
 }
 
-fn dlota_fail(code: u16) -> Failed {
-    Failed { result: fumo_code(code), dlota: Some(code) }
-}
-
-fn accepted_types(sh: &Shared) -> Vec<String> {
-    vec!["application/octet-stream".into(), sh.cfg.profile.fumo_pkgdata_media_type.clone()]
-}
-
 fn user_declines(sh: &Shared) -> bool {
     let declines = sh.lock().fumo.user_accepts == Some(false);
     if declines && sh.faults.has("fumo-ignores-user") {
@@ -185,144 +147,33 @@ fn user_declines(sh: &Shared) -> bool {
     declines
 }
 
-/// The download user agent: fetches `url` (a package, or a descriptor and its object). On
-/// success returns the package and the descriptor's installNotifyURI.
+/// The download user agent (`dlota.rs`) with the FUMO agent's policy and faults. On success
+/// returns the package and the descriptor's installNotifyURI.
 async fn download(sh: &Shared, url: &str) -> (Result<Package, Failed>, Option<String>) {
-    if url.is_empty() {
-        sh.log("FUMO: PkgURL is empty, nothing to download (ResultCode 411)".into());
-        return (Err(Failed { result: result::BAD_URL, dlota: None }), None);
-    }
-    sh.log(format!("-> GET {url} (FUMO PkgURL)"));
-    let resp = match sh.http.get(url).header("Accept", format!("{MEDIA_DD}, */*")).send().await {
-        Ok(r) => r,
-        Err(e) => {
-            sh.log(format!("FUMO GET {url} failed: {e}"));
-            return (Err(Failed { result: result::DOWNLOAD_NETWORK, dlota: None }), None);
-        }
+    let f = &sh.faults;
+    let policy = dlota::Policy {
+        label: "FUMO PkgURL",
+        accepted: vec!["application/octet-stream".into(), sh.cfg.profile.fumo_pkgdata_media_type.clone()],
+        user_declines: user_declines(sh),
+        ignore_descriptor: f.has("fumo-ignores-descriptor"),
+        ignore_digest: f.has("fumo-installs-corrupt").then_some("fumo-installs-corrupt"),
+        keep: None,
     };
-    let code = resp.status().as_u16();
-    if !(200..300).contains(&code) {
-        sh.log(format!("<- {code} (FUMO PkgURL)"));
-        return (Err(Failed { result: result::DOWNLOAD_SERVER_ERROR, dlota: None }), None);
-    }
-    if crate::wire::media::media_type_of(&content_type(&resp)) != MEDIA_DD {
-        // The URL is the package itself (plain HTTP GET, digest §2.4).
-        if user_declines(sh) {
-            return (Err(Failed { result: result::USER_CANCELLED, dlota: None }), None);
-        }
-        return match stream(resp, FREE_SPACE).await {
-            Ok(p) => {
-                sh.log(format!("<- {code} package {} bytes, sha256 {}", p.len, p.sha256));
-                (Ok(p), None)
-            }
-            Err(e) => {
-                sh.log(format!("package body failed: {e}"));
-                (Err(Failed { result: result::DOWNLOAD_NETWORK, dlota: None }), None)
-            }
-        };
-    }
-    let body = match resp.bytes().await {
-        Ok(b) if b.len() <= MAX_DD_BYTES => b,
-        Ok(_) => return (Err(dlota_fail(906)), None),
-        Err(_) => return (Err(Failed { result: result::DOWNLOAD_NETWORK, dlota: None }), None),
-    };
-    sh.log(format!("<- {code} descriptor {}", String::from_utf8_lossy(&body)));
-    let dd = match DownloadDescriptor::parse(&body) {
-        Ok(d) => d,
-        Err(e) => {
-            sh.log(format!("descriptor refused: {e}"));
-            return (Err(dlota_fail(e.status)), None);
-        }
-    };
-    let notify = dd.install_notify_uri.clone();
-    (fetch_object(sh, &dd).await, notify)
-}
-
-/// Steps 15-18 of the seed's scenario 2: the descriptor checked against the device, the user
-/// asked, the object fetched and checked against the descriptor.
-async fn fetch_object(sh: &Shared, dd: &DownloadDescriptor) -> Result<Package, Failed> {
-    let ignore = sh.faults.has("fumo-ignores-descriptor");
-    let accepted = accepted_types(sh);
-    if !ignore && !dd.types.iter().any(|t| accepted.contains(&crate::wire::media::media_type_of(t).to_string())) {
-        sh.log(format!("descriptor type {:?} is not acceptable here (953)", dd.types));
-        return Err(dlota_fail(953));
-    }
-    if !ignore && dd.size > FREE_SPACE {
-        sh.log(format!("descriptor size {} exceeds the free space {FREE_SPACE} (901)", dd.size));
-        return Err(dlota_fail(901));
-    }
-    if user_declines(sh) {
-        sh.log("the user declined the download (902)".into());
-        return Err(dlota_fail(902));
-    }
-    sh.log(format!("-> GET {} (descriptor objectURI)", dd.object_uri));
-    let resp = match sh.http.get(&dd.object_uri).header("Accept", dd.types.join(", ")).send().await {
-        Ok(r) => r,
-        Err(e) => {
-            sh.log(format!("object GET failed: {e}"));
-            return Err(dlota_fail(903));
-        }
-    };
-    let code = resp.status().as_u16();
-    if !(200..300).contains(&code) {
-        sh.log(format!("<- {code} (object)"));
-        return Err(dlota_fail(954));
-    }
-    let ct = content_type(&resp);
-    let got_type = crate::wire::media::media_type_of(&ct).to_string();
-    if !ignore && !dd.types.iter().any(|t| crate::wire::media::media_type_of(t) == got_type) {
-        sh.log(format!("object served as {ct:?}, the descriptor says {:?} (953)", dd.types));
-        return Err(dlota_fail(953));
-    }
-    let p = match stream(resp, dd.size).await {
-        Ok(p) => p,
-        Err(e) => {
-            sh.log(format!("object body failed: {e}"));
-            return Err(dlota_fail(903));
-        }
-    };
-    sh.log(format!("<- {code} object {} bytes, sha256 {}", p.len, p.sha256));
-    if !ignore && p.len != dd.size {
-        sh.log(format!("object has {} bytes, the descriptor says {} (905)", p.len, dd.size));
-        return Err(dlota_fail(905));
-    }
-    if let Some(want) = dd.install_param.as_deref().and_then(param_sha256) {
-        if want != p.sha256 {
-            if sh.faults.has("fumo-installs-corrupt") {
-                sh.log("digest mismatch ignored (fault client.fumo-installs-corrupt)".into());
-            } else {
-                sh.log(format!("object digest {} differs from installParam sha256 {want} (905)", p.sha256));
-                return Err(dlota_fail(905));
-            }
-        }
-    }
-    Ok(p)
-}
-
-/// `sha256=<hex>` among the `key=value;` pairs of installParam.
-fn param_sha256(install_param: &str) -> Option<String> {
-    install_param.split(';').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case("sha256")).then(|| v.trim().to_ascii_lowercase())
-    })
+    let got = dlota::download(sh, url, &policy).await;
+    let result = got.result.map_err(|e| match e {
+        dlota::Failure::BadUrl => Failed { result: result::BAD_URL, dlota: None },
+        dlota::Failure::Network => Failed { result: result::DOWNLOAD_NETWORK, dlota: None },
+        dlota::Failure::Http(_) => Failed { result: result::DOWNLOAD_SERVER_ERROR, dlota: None },
+        dlota::Failure::Declined => Failed { result: result::USER_CANCELLED, dlota: None },
+        dlota::Failure::Dlota(code) => Failed { result: fumo_code(code), dlota: Some(code) },
+    });
+    (result, got.notify)
 }
 
 /// POSTs the DLOTA status report to the descriptor's installNotifyURI.
 async fn install_notify(sh: &Shared, uri: Option<String>, code: u16) {
-    let Some(uri) = uri else { return };
-    if sh.faults.has("fumo-no-status-report") {
-        return sh.log(format!("no status report to {uri} (fault client.fumo-no-status-report)"));
-    }
-    let body = StatusReport::body(code);
-    sh.log(format!("-> POST {uri} (installNotify) {}", body.trim()));
-    match sh.http.post(&uri).header("Content-Type", "text/plain").body(body).send().await {
-        Ok(r) => {
-            let c = r.status().as_u16();
-            let _ = r.bytes().await;
-            sh.log(format!("<- {c} (installNotify)"));
-        }
-        Err(e) => sh.log(format!("installNotify to {uri} failed: {e}")),
-    }
+    let fault = sh.faults.has("fumo-no-status-report").then_some("fumo-no-status-report");
+    dlota::install_notify(sh, uri, code, fault).await;
 }
 
 /// The simulated installation of the held package, and the power cycle after it.
@@ -443,13 +294,4 @@ pub fn user_answer(sh: &Shared, args: &Value) -> crate::upper_tester::UtAnswer {
 pub async fn retry(sh: &Shared, url: &str) {
     sh.log(format!("-> GET {url} again on its own (fault client.fumo-retries)"));
     let _ = download(sh, url).await;
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn install_param_digest() {
-        assert_eq!(super::param_sha256("updatefwv=2.1; sha256=ABcd"), Some("abcd".into()));
-        assert_eq!(super::param_sha256("x=1"), None);
-    }
 }

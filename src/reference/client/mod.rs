@@ -122,7 +122,9 @@
 //! scomo-result-no-code, scomo-result-lies, scomo-install-not-deployed,
 //! scomo-inactive-installed-active, scomo-remove-kept, scomo-deactivate-state-unchanged,
 //! scomo-dp-state-stale, scomo-download-skipped, scomo-absent-component-succeeds,
-//! scomo-corrupt-installed.
+//! scomo-corrupt-installed, scomo-no-status-report, scomo-dd-as-package,
+//! scomo-ignores-descriptor, scomo-download-result-lies.
+mod dlota;
 mod fumo;
 mod notify;
 pub mod scomo;
@@ -569,6 +571,30 @@ pub const FAULTS: &[FaultInfo] = &[
         "a package that fails validation is installed and reported 1200",
         ["SCOMO-012-C-O"]
     ),
+    fault!(
+        Client,
+        "scomo-no-status-report",
+        "an SCOMO download through a descriptor never POSTs the DLOTA status report to its installNotifyURI",
+        ["SCOMO-020-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-dd-as-package",
+        "an SCOMO PkgURL naming a download descriptor is taken for the package itself: the objectURI is never fetched",
+        ["SCOMO-020-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-ignores-descriptor",
+        "an SCOMO download ignores the descriptor's size and type: a mismatching object is installed (1200)",
+        ["SCOMO-021-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo-download-result-lies",
+        "an SCOMO download through a descriptor that failed is reported with ResultCode 1200",
+        ["SCOMO-021-C-O", "SCOMO-005-C-M"]
+    ),
 ];
 
 /// The faults this peer is switched into.
@@ -990,6 +1016,10 @@ pub struct ClientArgs {
     /// is answered).
     #[arg(long, value_name = "USER:PASSWORD")]
     pub basic: Option<String>,
+    /// With --basic: send the credentials only when a 401 asks for them (Digest if offered),
+    /// never unasked (as the in-process reference client of `run --against reference` does).
+    #[arg(long, requires = "basic")]
+    pub basic_when_asked: bool,
     /// HTTPS: the CA (PEM) the DM server's certificate must chain to (nothing else is trusted).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<std::path::PathBuf>,
@@ -1018,6 +1048,7 @@ impl ClientArgs {
         if let Some(b) = &self.basic {
             let (u, p) = b.split_once(':').context("--basic must be USER:PASSWORD")?;
             c.basic = Some((u.into(), p.into()));
+            c.basic_unasked = !self.basic_when_asked;
         }
         if let Some(path) = &self.profile {
             c.profile = common::read_profile(path)?;

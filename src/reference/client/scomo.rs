@@ -15,12 +15,18 @@
 //! `Inventory/Deployed/c<n>` {`ID` = `<PkgID>.component`, `Name`, `Version` = `1.0`,
 //! `PkgIDRef` = PkgID, `Status` = `10`, `State` = `20` (Install) or `10` (InstallInactive),
 //! `Operations/{Activate,Deactivate,Remove}`}; the delivered package's State becomes `20`
-//! (Installed). Download fetches `PkgURL` (HTTP GET; failure: Status `20`, ResultCode 1402) and
-//! moves the package to `Inventory/Delivered/<x>`; DownloadInstall(Inactive) then installs it.
+//! (Installed). Download fetches `PkgURL` with the shared download user agent (`dlota.rs`): the
+//! package itself, or a DLOTA descriptor (checked, its object fetched and checked, the status
+//! report POSTed to installNotifyURI: 900, the download's DLOTA failure, or 952 for a package
+//! that then failed to install). A failed download leaves Status `20` and is reported 1402 (DLOTA
+//! 905/906/951/953, an empty PkgURL), 1404 (901, or a package over 16 MiB), 1500 (954, an HTTP
+//! error on PkgURL) or 1501 (903, a transport failure); a fetched package moves to
+//! `Inventory/Delivered/<x>` and DownloadInstall(Inactive) then installs it.
 //! Remove deletes the entry; Activate/Deactivate set State 20/10. The result alert:
 //! `{AlertType: profile.scomo_result_alert_type, SourceURI: <EXEC ClientURI as sent>,
 //! TargetURI: <the deployed component or delivered package>, Mark: informational | critical,
 //! DataType, Data}` (Data per profile `scomo_result_data`).
+use super::dlota;
 use super::store::{Node, Store, Target};
 use super::Shared;
 use crate::wire::dm2::client_uri::{ClientUri, Segment};
@@ -283,11 +289,23 @@ pub(super) async fn exec(
         }
         _ => None,
     };
-    let (outcome, canonical) = {
+    let (notify, dlota_failed) = fetched.as_ref().map(|x| (x.notify.clone(), x.dlota)).unwrap_or_default();
+    let (mut outcome, canonical) = {
         let mut g = sh.lock();
         let canonical = g.store.uri_of(&op.node);
-        (apply(&mut g.store, &op, fetched, sh), canonical)
+        (apply(&mut g.store, &op, fetched.map(|x| x.package), sh), canonical)
     };
+    if notify.is_some() {
+        // The DLOTA status report (digest §5.3): the download's failure, else the operation's
+        // outcome (900; 952 Device Aborted for a downloaded package that was not installed).
+        let code = dlota_failed.unwrap_or(if sc::is_success(outcome.code) { 900 } else { 952 });
+        let fault = f.has("scomo-no-status-report").then_some("scomo-no-status-report");
+        dlota::install_notify(sh, notify, code, fault).await;
+    }
+    if !sc::is_success(outcome.code) && dlota_failed.is_some() && f.has("scomo-download-result-lies") {
+        sh.log(format!("download failed ({}), reported 1200 (fault client.scomo-download-result-lies)", outcome.code));
+        outcome.code = sc::RC_SUCCESS;
+    }
     let source = if sh.cfg.scomo_variant.resolved_source { canonical } else { client_uri.to_string() };
     sh.log(format!("SCOMO {:?} of {client_uri}: {outcome:?}", op.kind));
     if f.has("scomo-exec-sync") {
@@ -301,23 +319,74 @@ pub(super) async fn exec(
     (status(202), Some((server_uri.unwrap_or_else(|| sh.cfg.server_uri.clone()), alert)))
 }
 
-/// The package at PkgURL (Err: the ResultCode of the failed download).
-async fn fetch(sh: &Shared, url: &str) -> Result<Vec<u8>, u16> {
-    if sh.faults.has("scomo-download-skipped") || url.is_empty() {
-        sh.log(format!("SCOMO download of {url:?} not attempted"));
-        return Err(sc::RC_DOWNLOAD_FAILED);
+/// Longest package the reference SCOMO keeps in its tree.
+const MAX_PACKAGE: u64 = 16 << 20;
+
+/// A download from PkgURL: the package (Err: the ResultCode of the failed download), and the
+/// DLOTA status report owed when PkgURL named a descriptor (its installNotifyURI, and the
+/// status of a failed download; a successful one is reported after the operation).
+struct Fetched {
+    package: Result<Vec<u8>, u16>,
+    notify: Option<String>,
+    dlota: Option<u16>,
+}
+
+/// DLOTA status → SCOMO ResultCode (digest §3.5, §5.3; reference convention, docs/fumo-scomo.md):
+/// 901→1404, 902→1401, 903→1501, 954→1500, any other (905, 906, 951, 953)→1402.
+fn scomo_code(dlota: u16) -> u16 {
+    match dlota {
+        901 => sc::RC_DOWNLOAD_NO_MEMORY,
+        902 => sc::RC_USER_CANCELLED,
+        903 => sc::RC_SERVER_UNAVAILABLE,
+        954 => sc::RC_SERVER_ERROR,
+        _ => sc::RC_DOWNLOAD_FAILED,
     }
-    sh.log(format!("-> GET {url} (SCOMO package)"));
-    match sh.http.get(url).send().await {
-        Ok(r) if r.status().is_success() => r.bytes().await.map(|b| b.to_vec()).map_err(|_| sc::RC_DOWNLOAD_FAILED),
-        Ok(r) => {
-            sh.log(format!("<- {} (SCOMO package)", r.status().as_u16()));
-            Err(sc::RC_DOWNLOAD_FAILED)
+}
+
+/// The package at PkgURL, itself or through a DLOTA download descriptor (the shared download
+/// agent, `dlota.rs`).
+async fn fetch(sh: &Shared, url: &str) -> Fetched {
+    let f = &sh.faults;
+    let failed = |code| Fetched { package: Err(code), notify: None, dlota: None };
+    if f.has("scomo-download-skipped") {
+        sh.log(format!("SCOMO download of {url:?} not attempted (fault client.scomo-download-skipped)"));
+        return failed(sc::RC_DOWNLOAD_FAILED);
+    }
+    if f.has("scomo-dd-as-package") {
+        sh.log(format!("-> GET {url} (SCOMO PkgURL, taken for the package: fault client.scomo-dd-as-package)"));
+        let got = match sh.http.get(url).send().await {
+            Ok(r) if r.status().is_success() => r.bytes().await.map(|b| b.to_vec()).ok(),
+            _ => None,
+        };
+        return match got {
+            Some(b) => Fetched { package: Ok(b), notify: None, dlota: None },
+            None => failed(sc::RC_DOWNLOAD_FAILED),
+        };
+    }
+    let policy = dlota::Policy {
+        label: "SCOMO PkgURL",
+        accepted: vec!["application/octet-stream".into(), sh.cfg.profile.scomo_data_media_type.clone()],
+        user_declines: false,
+        ignore_descriptor: f.has("scomo-ignores-descriptor"),
+        ignore_digest: f.has("scomo-ignores-descriptor").then_some("scomo-ignores-descriptor"),
+        keep: Some(MAX_PACKAGE),
+    };
+    let got = dlota::download(sh, url, &policy).await;
+    match got.result {
+        Ok(p) => match p.bytes {
+            Some(b) => Fetched { package: Ok(b), notify: got.notify, dlota: None },
+            None => {
+                sh.log(format!("SCOMO package of {} bytes is larger than {MAX_PACKAGE} (1404)", p.len));
+                Fetched { package: Err(sc::RC_DOWNLOAD_NO_MEMORY), notify: got.notify, dlota: Some(901) }
+            }
+        },
+        Err(dlota::Failure::Dlota(code)) => {
+            Fetched { package: Err(scomo_code(code)), notify: got.notify, dlota: Some(code) }
         }
-        Err(e) => {
-            sh.log(format!("SCOMO package GET {url} failed: {e}"));
-            Err(sc::RC_DOWNLOAD_FAILED)
-        }
+        Err(dlota::Failure::Network) => failed(sc::RC_SERVER_UNAVAILABLE),
+        Err(dlota::Failure::Http(_)) => failed(sc::RC_SERVER_ERROR),
+        Err(dlota::Failure::Declined) => failed(sc::RC_USER_CANCELLED),
+        Err(dlota::Failure::BadUrl) => failed(sc::RC_DOWNLOAD_FAILED),
     }
 }
 

@@ -6,15 +6,16 @@
 //!
 //! # Actions (args beside `dev_id`; `scomo_uri` defaults to `urn:oma:mo:oma-scomo:1.0//`)
 //! - `software.install` {`package_id`, `mode`: `"dm"` (default) | `"download"`, `data` (text) |
-//!   `url`, `activate` (default true), `install` (download mode, default true), `entry`
-//!   (node name, default `pkg<n>`), `name`}. Mode `dm` queues, with `S` the SCOMO root and `R`
+//!   `url` | `descriptor_url` (mode download: a DLOTA descriptor's URL, set as PkgURL),
+//!   `activate` (default true), `install` (download mode, default true), `entry` (node name,
+//!   default `pkg<n>`), `name`}. Mode `dm` queues, with `S` the SCOMO root and `R`
 //!   `<base>/repo/scomo/<n>`:
 //!   `HGET R/dp S/Inventory/Delivered/<entry>` (MO data {PkgID, Name}),
 //!   `HGET <url or R/data> S/Inventory/Delivered/<entry>/Data` (served as profile
 //!   `scomo_data_media_type`),
 //!   `EXEC S/Inventory/Delivered/<entry>/Operations/<Install or InstallInactive> <base>/dm`.
-//!   Mode `download` queues `HGET R/dl S/Download/<entry>` ({PkgID, Name, PkgURL = url or the
-//!   served data}) and `EXEC S/Download/<entry>/Operations/<DownloadInstall,
+//!   Mode `download` queues `HGET R/dl S/Download/<entry>` ({PkgID, Name, PkgURL = descriptor_url,
+//!   url or the served data}) and `EXEC S/Download/<entry>/Operations/<DownloadInstall,
 //!   DownloadInstallInactive or Download> <base>/dm`.
 //! - `software.remove`, `software.activate`, `software.deactivate` {`component_id`: the node
 //!   name under Inventory/Deployed}: `EXEC <scomo>Inventory/Deployed/<id>/Operations/Remove|
@@ -98,19 +99,27 @@ pub(super) fn action(sh: &Shared, action: &str, args: &Value) -> Option<UtAnswer
             let entry = arg(args, "entry").map(str::to_string).unwrap_or_else(|| format!("pkg{n}"));
             let name = arg(args, "name").unwrap_or(pkg);
             let active = args.get("activate").and_then(Value::as_bool).unwrap_or(true);
-            let data_url = match (arg(args, "url"), arg(args, "data")) {
-                (Some(u), _) => u.to_string(),
-                (None, Some(d)) => {
-                    served.push((
-                        format!("{n}/data"),
-                        (sh.cfg.profile.scomo_data_media_type.clone(), d.as_bytes().to_vec()),
-                    ));
-                    format!("{repo}/data")
-                }
-                (None, None) => return Some(UtAnswer::failed("args.data (the package, text) or args.url is required")),
-            };
+            let mode = arg(args, "mode").unwrap_or("dm");
+            let descriptor = arg(args, "descriptor_url");
+            if descriptor.is_some() && mode != "download" {
+                return Some(UtAnswer::failed("args.descriptor_url goes with mode \"download\" (it becomes PkgURL)"));
+            }
+            let data_url =
+                match (descriptor.or(arg(args, "url")), arg(args, "data")) {
+                    (Some(u), _) => u.to_string(),
+                    (None, Some(d)) => {
+                        served.push((
+                            format!("{n}/data"),
+                            (sh.cfg.profile.scomo_data_media_type.clone(), d.as_bytes().to_vec()),
+                        ));
+                        format!("{repo}/data")
+                    }
+                    (None, None) => return Some(UtAnswer::failed(
+                        "args.data (the package, text), args.url or (mode download) args.descriptor_url is required",
+                    )),
+                };
             let json_of = |v: Value| (sh.cfg.profile.mo_media_type.clone(), v.to_string().into_bytes());
-            match arg(args, "mode").unwrap_or("dm") {
+            match mode {
                 "dm" => {
                     let dp = format!("{scomo}Inventory/Delivered/{entry}");
                     served.push((

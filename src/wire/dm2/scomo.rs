@@ -23,13 +23,17 @@ pub const DC_ACTIVE: &str = "20";
 
 /// ResultCodes (digest §3.5, V S10).
 pub const RC_SUCCESS: u16 = 1200;
+pub const RC_USER_CANCELLED: u16 = 1401;
 pub const RC_DOWNLOAD_FAILED: u16 = 1402;
+pub const RC_DOWNLOAD_NO_MEMORY: u16 = 1404;
 pub const RC_INSTALL_FAILED: u16 = 1405;
 pub const RC_VALIDATION_FAILED: u16 = 1407;
 pub const RC_REMOVE_FAILED: u16 = 1408;
 pub const RC_ACTIVATE_FAILED: u16 = 1409;
 pub const RC_DEACTIVATE_FAILED: u16 = 1410;
 pub const RC_UNDEFINED: u16 = 1412;
+pub const RC_SERVER_ERROR: u16 = 1500;
+pub const RC_SERVER_UNAVAILABLE: u16 = 1501;
 
 /// Whether a ResultCode means success: 1200 and the vendor-specified 1250-1299 (digest §3.5).
 pub fn is_success(code: u16) -> bool {
@@ -39,6 +43,18 @@ pub fn is_success(code: u16) -> bool {
 /// Whether a code is one the SCOMO ResultCode table defines or reserves (digest §3.5).
 pub fn is_defined(code: u16) -> bool {
     is_success(code) || (1400..=1413).contains(&code) || (1450..=1501).contains(&code) || (1550..=1599).contains(&code)
+}
+
+/// Whether a code is one a failed download can give (digest §3.5): the client errors 1400-1404
+/// (generic, user cancelled, download failed, authentication, no memory for the DP), 1412
+/// Undefined, the vendor client errors and the alternate download server errors; not an
+/// install, remove or activation failure, which a package never downloaded cannot have.
+pub fn is_download_failure(code: u16) -> bool {
+    (1400..=1404).contains(&code)
+        || code == RC_UNDEFINED
+        || (1450..=1499).contains(&code)
+        || (1500..=1501).contains(&code)
+        || (1550..=1599).contains(&code)
 }
 
 /// The DataType and Data of a result alert in the profile's form.
@@ -113,5 +129,7 @@ mod tests {
         assert_eq!(d, json!({"DM1x": "<ResultCode>1200</ResultCode><Identifier>app7dc-id</Identifier>"}));
         assert!(is_success(1200) && is_success(1251) && !is_success(1405));
         assert!(is_defined(1407) && is_defined(1551) && !is_defined(200) && !is_defined(1420));
+        assert!(is_download_failure(1402) && is_download_failure(1500) && is_download_failure(1412));
+        assert!(!is_download_failure(1200) && !is_download_failure(1405) && !is_download_failure(1408));
     }
 }
