@@ -123,6 +123,26 @@ fn package2(obs: &Observed) -> Result<Package2, Failure> {
     Package2::parse(body_of(obs)?).map_err(|e| wire_fail("a Package#2", e))
 }
 
+/// The commands of each Package#2 of a session record (`finish-session`), as arrays of strings,
+/// package by package; a case defect when the observation is no session record.
+pub(super) fn session_packages(obs: &Observed) -> Result<Vec<Vec<Vec<String>>>, Failure> {
+    let j = json_of(obs)?;
+    let Some(packages) = j.get("packages").and_then(Value::as_array) else {
+        return Err(Failure::case_defect("a session record of finish-session to check (this check reads one)"));
+    };
+    Ok(packages
+        .iter()
+        .map(|p| {
+            p.get("commands")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|c| c.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .collect()
+        })
+        .collect())
+}
+
 /// The DM 2.0 built-ins, in `dmcts cases builtins` order.
 pub const CHECKS: &[CheckDef<Dm2>] = &[
     CheckDef {
@@ -537,15 +557,9 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
                 with its parameters in the defined order",
         args: &[],
         run: |_, _, obs, _| {
-            let j = json_of(obs)?;
-            let Some(packages) = j.get("packages").and_then(Value::as_array) else {
-                return Err(Failure::case_defect("a session record of finish-session to check (this check reads one)"));
-            };
-            for (i, p) in packages.iter().enumerate() {
-                for (k, c) in p.get("commands").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                    let arr: Vec<String> =
-                        c.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
-                    wire::Command::from_array(&arr, &format!("/CMD/{k}"))
+            for (i, package) in session_packages(obs)?.iter().enumerate() {
+                for (k, arr) in package.iter().enumerate() {
+                    wire::Command::from_array(arr, &format!("/CMD/{k}"))
                         .map_err(|e| wire_fail(&format!("Package#2 number {} of the session", i + 1), e))?;
                 }
             }

@@ -241,17 +241,9 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
                 return Err(Failure::case_defect("args.under \"delivered\", \"deployed\" or \"download\""));
             };
             let first = args.get("delivered_first").and_then(|v| v.as_str()) == Some("yes");
-            let j = json_of(obs)?;
-            let Some(packages) = j.get("packages").and_then(Value::as_array) else {
-                return Err(Failure::case_defect("a session record of finish-session to check (this check reads one)"));
-            };
             let slash = b.profile.client_uri_instance_slash;
-            let cmds: Vec<Vec<String>> = packages
-                .iter()
-                .flat_map(|p| p.get("commands").and_then(Value::as_array).cloned().unwrap_or_default())
-                .map(|c| c.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect())
-                .map(|c: Vec<String>| b.profile.reorder(&c))
-                .collect();
+            let cmds: Vec<Vec<String>> =
+                super::checks::session_packages(obs)?.into_iter().flatten().map(|c| b.profile.reorder(&c)).collect();
             let shown = serde_json::to_string(&cmds).unwrap_or_default();
             let entry_prefix = |path: &[String]| {
                 path.len() == under.len() + 1 && path.iter().zip(under.iter()).all(|(a, b)| a == b)
@@ -300,18 +292,12 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         args: &[arg("command", ArgKind::Str)],
         run: |b, args, obs, _| {
             let name = arg_str(args, "command")?;
-            let j = json_of(obs)?;
-            let Some(packages) = j.get("packages").and_then(Value::as_array) else {
-                return Err(Failure::case_defect("a session record of finish-session to check (this check reads one)"));
-            };
-            for (i, p) in packages.iter().enumerate() {
-                for (k, c) in p.get("commands").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                    let arr: Vec<String> =
-                        c.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
+            for (i, package) in super::checks::session_packages(obs)?.iter().enumerate() {
+                for (k, arr) in package.iter().enumerate() {
                     if !arr.first().is_some_and(|n| n.eq_ignore_ascii_case(name)) {
                         continue;
                     }
-                    crate::wire::dm2::Command::from_array(&b.profile.reorder(&arr), &format!("/CMD/{k}")).map_err(|e| {
+                    crate::wire::dm2::Command::from_array(&b.profile.reorder(arr), &format!("/CMD/{k}")).map_err(|e| {
                         Failure::new(
                             format!("a well-formed {name} command in Package#2 number {}: at {} {}", i + 1, e.pointer, e.expected),
                             e.found,
