@@ -2,8 +2,8 @@
 //! switchable injected faults (each breaking one requirement) so that every case is shown to
 //! pass on a correct peer and fail on an incorrect one.
 pub mod client;
-pub mod dm12;
 mod common;
+pub mod dm12;
 pub mod faults;
 pub mod ics;
 pub mod server;

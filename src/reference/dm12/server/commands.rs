@@ -10,11 +10,21 @@ use crate::wire::dm12::{Alert, Command, Container, Data, Exec, Item, ItemCommand
 pub(super) enum Queued {
     /// Add, Replace, Get, Delete, Copy.
     Item(ItemCmd),
-    Exec { target: String, data: Option<String>, correlator: Option<String> },
+    Exec {
+        target: String,
+        data: Option<String>,
+        correlator: Option<String>,
+    },
     /// Each further string is one Item's Data (a UI alert: options, then text, then choices).
-    Alert { code: String, items: Vec<String> },
+    Alert {
+        code: String,
+        items: Vec<String>,
+    },
     /// Atomic (`atomic`) or Sequence.
-    Container { atomic: bool, commands: Vec<Queued> },
+    Container {
+        atomic: bool,
+        commands: Vec<Queued>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +160,10 @@ fn parse_one(rows: &mut Rows, inside_atomic: Option<&str>) -> Result<Queued, Str
             Queued::Item(c)
         }
         "Replace" => {
-            arity(a.len() == 3 || a.len() >= 5, "[\"Replace\", uri, data] or [\"Replace\", uri, data, format, type, (\"size=N\"), (\"more\")]")?;
+            arity(
+                a.len() == 3 || a.len() >= 5,
+                "[\"Replace\", uri, data] or [\"Replace\", uri, data, format, type, (\"size=N\"), (\"more\")]",
+            )?;
             let mut c = item("Replace", &a[1], None, Some(&a[2]));
             if a.len() >= 5 {
                 explicit_meta(&mut c, &a[3], &a[4]);
@@ -163,7 +176,10 @@ fn parse_one(rows: &mut Rows, inside_atomic: Option<&str>) -> Result<Queued, Str
             Queued::Item(ItemCmd { source: Some(a[2].clone()), ..item("Copy", &a[1], None, None) })
         }
         "Exec" => {
-            arity((2..=4).contains(&a.len()), "[\"Exec\", uri], [\"Exec\", uri, data] or [\"Exec\", uri, data, correlator]")?;
+            arity(
+                (2..=4).contains(&a.len()),
+                "[\"Exec\", uri], [\"Exec\", uri, data] or [\"Exec\", uri, data, correlator]",
+            )?;
             Queued::Exec {
                 target: a[1].clone(),
                 data: a.get(2).filter(|d| !d.is_empty()).cloned(),
@@ -261,10 +277,12 @@ mod tests {
 
     #[test]
     fn arrays_become_commands_with_meta_where_not_default() {
-        let q = parse(Some(&json!({"c": [
-            ["Add", "./A"], ["Add", "./A/B", "x"], ["Replace", "./A/B", "eA==", "b64", "application/octet-stream"],
-            ["Atomic", "2"], ["Delete", "./A/B"], ["Copy", "./C", "./D"], ["Get", "./A"]
-        ]})["c"]))
+        let q = parse(Some(
+            &json!({"c": [
+                ["Add", "./A"], ["Add", "./A/B", "x"], ["Replace", "./A/B", "eA==", "b64", "application/octet-stream"],
+                ["Atomic", "2"], ["Delete", "./A/B"], ["Copy", "./C", "./D"], ["Get", "./A"]
+            ]})["c"],
+        ))
         .unwrap();
         assert_eq!(q.len(), 5);
         let mut next = ids();

@@ -54,16 +54,17 @@ fn decode(body: &[u8], encoding: Encoding) -> Result<Message, String> {
 }
 
 fn exchange(sh: &Shared, uri: &Uri, content_type: &str, body: &[u8]) -> (StatusCode, &'static str, Vec<u8>) {
-    sh.log(format!(
-        "→ POST {uri} Content-Type={content_type:?} body={}",
-        crate::trace::body_for_trace(body)
-    ));
+    sh.log(format!("→ POST {uri} Content-Type={content_type:?} body={}", crate::trace::body_for_trace(body)));
     let encoding = encoding_of(content_type, body);
     let msg = match decode(body, encoding) {
         Ok(m) => m,
         Err(e) => {
             sh.log(format!("← 400 (not a SyncML DM message: {e})"));
-            return (StatusCode::BAD_REQUEST, "text/plain; charset=utf-8", format!("not a SyncML DM message: {e}\n").into_bytes());
+            return (
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                format!("not a SyncML DM message: {e}\n").into_bytes(),
+            );
         }
     };
     let server_uri = format!("{}{}", sh.base, uri.path());
@@ -91,7 +92,10 @@ fn exchange(sh: &Shared, uri: &Uri, content_type: &str, body: &[u8]) -> (StatusC
 fn fresh_nonce() -> Vec<u8> {
     use base64::Engine;
     let text = crate::wire::http_auth::fresh_nonce();
-    base64::engine::general_purpose::STANDARD_NO_PAD.decode(&text).map(|b| b[..16].to_vec()).unwrap_or(text.into_bytes())
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(&text)
+        .map(|b| b[..16].to_vec())
+        .unwrap_or(text.into_bytes())
 }
 
 fn code_of(s: &Status) -> u16 {
@@ -266,7 +270,9 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
                     }
                 }
                 // Commands a client must not send (digest §3.8) and elements DM does not use.
-                Command::Other { name, cmd_id } => statuses_out.push(status(name, cmd_id.as_deref().unwrap_or(""), 501)),
+                Command::Other { name, cmd_id } => {
+                    statuses_out.push(status(name, cmd_id.as_deref().unwrap_or(""), 501))
+                }
                 other => statuses_out.push(status(other.name(), other.cmd_id().unwrap_or(""), 405)),
             }
         }
@@ -411,7 +417,10 @@ fn authenticate(sh: &Shared, dev: Option<&Device>, hdr: &SyncHdr) -> (u16, Strin
     let expected = auth::md5_cred(&creds.username, &creds.password, nonce);
     let got = cred.data.text().unwrap_or("").trim();
     if got != expected {
-        return (401, format!("Cred {got:?} is not the md5 digest with the last nonce issued (wrong password or stale nonce)"));
+        return (
+            401,
+            format!("Cred {got:?} is not the md5 digest with the last nonce issued (wrong password or stale nonce)"),
+        );
     }
     (212, String::new())
 }
@@ -419,8 +428,8 @@ fn authenticate(sh: &Shared, dev: Option<&Device>, hdr: &SyncHdr) -> (u16, Strin
 /// The server's Cred answering a client's challenge of type `ty` with its nonce (digest §8.5).
 fn server_cred(dev: Option<&Device>, cfg: &super::Dm12ServerConfig, ty: &str, nonce: &[u8]) -> Option<Cred> {
     let registered = dev.and_then(|d| d.server_credentials.clone());
-    let Credentials { username, password } = registered
-        .unwrap_or(Credentials { username: cfg.server_id.clone(), password: cfg.server_password.clone() });
+    let Credentials { username, password } =
+        registered.unwrap_or(Credentials { username: cfg.server_id.clone(), password: cfg.server_password.clone() });
     let (ty, data) = if ty == AUTH_BASIC {
         (AUTH_BASIC, auth::basic(&username, &password))
     } else {
@@ -564,7 +573,9 @@ fn set_cmd_id(c: &mut Command, id: String) {
 /// `status-no-cmdref`: every Status but the SyncHdr's loses its CmdRef.
 fn drop_cmd_refs(el: &mut Element) {
     let is_hdr_status = el.name == "Status"
-        && el.elements().any(|c| c.name == "Cmd" && c.children.iter().any(|t| matches!(t, Node::Text(t) if t == "SyncHdr")));
+        && el
+            .elements()
+            .any(|c| c.name == "Cmd" && c.children.iter().any(|t| matches!(t, Node::Text(t) if t == "SyncHdr")));
     if el.name == "Status" && !is_hdr_status {
         el.children.retain(|c| !matches!(c, Node::Element(e) if e.name == "CmdRef"));
     }

@@ -159,12 +159,7 @@ pub static FAULTS: &[FaultInfo] = &[
         "a client message without Final is answered with the Next Message response plus the queued commands",
         ["DM12-016-S-M", "DM12-017-S-M"]
     ),
-    fault!(
-        Server,
-        "dm12-no-final",
-        "server packages carrying commands have no Final",
-        ["DM12-018-S-M"]
-    ),
+    fault!(Server, "dm12-no-final", "server packages carrying commands have no Final", ["DM12-018-S-M"]),
     fault!(
         Server,
         "dm12-never-ends",
@@ -173,13 +168,13 @@ pub static FAULTS: &[FaultInfo] = &[
         ["DM12-019-S-M"]
     ),
     fault!(Server, "dm12-generic-alert-406", "a Generic Alert 1226 is answered 406", ["DM12-020-S-M"]),
-    fault!(Server, "dm12-unknown-alert-200", "an alert code the server does not know is answered 200", ["DM12-022-S-M"]),
     fault!(
         Server,
-        "dm12-lo-no-213",
-        "a client Results chunk with MoreData is answered 200, not 213",
-        ["DM12-027-S-M"]
+        "dm12-unknown-alert-200",
+        "an alert code the server does not know is answered 200",
+        ["DM12-022-S-M"]
     ),
+    fault!(Server, "dm12-lo-no-213", "a client Results chunk with MoreData is answered 200, not 213", ["DM12-027-S-M"]),
     fault!(
         Server,
         "dm12-no-format-meta",
