@@ -157,7 +157,7 @@ pub static FAULTS: &[FaultInfo] = &[
         Server,
         "dm12-commands-before-final",
         "a client message without Final is answered with the Next Message response plus the queued commands",
-        ["DM12-016-S-M", "DM12-017-S-M"]
+        ["DM12-017-S-M"]
     ),
     fault!(Server, "dm12-no-final", "server packages carrying commands have no Final", ["DM12-018-S-M"]),
     fault!(
@@ -270,13 +270,12 @@ fn str_arg<'a>(args: &'a Value, key: &str) -> Result<&'a str, UtAnswer> {
     args.get(key).and_then(Value::as_str).ok_or_else(|| UtAnswer::failed(format!("args.{key} (a string) is required")))
 }
 
+/// Credentials and the nonce registered with them.
+type CredsArg = (Credentials, Option<Vec<u8>>);
+
 /// An optional `{username?, password, nonce_b64?}` object; `default_user` when the username
 /// may be left out.
-fn creds_arg(
-    args: &Value,
-    key: &str,
-    default_user: Option<&str>,
-) -> Result<Option<(Credentials, Option<Vec<u8>>)>, UtAnswer> {
+fn creds_arg(args: &Value, key: &str, default_user: Option<&str>) -> Result<Option<CredsArg>, UtAnswer> {
     let c = match args.get(key) {
         None | Some(Value::Null) => return Ok(None),
         Some(c) => c,
