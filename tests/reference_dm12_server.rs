@@ -615,3 +615,197 @@ async fn faults_change_only_their_point() {
     assert_eq!((xml.matches("<Status>").count(), xml.matches("<CmdRef>").count()), (3, 1), "{xml}");
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn large_object_chunks_go_out_in_consecutive_messages() {
+    let srv = start(&[]).await;
+    register(&srv).await;
+    enqueue(
+        &srv,
+        json!([
+            ["Replace", "./F/PkgData", "AAAA", "b64", "application/octet-stream", "size=8", "more"],
+            ["Replace", "./F/PkgData", "BBBB", "b64", "application/octet-stream"],
+            ["Get", "./X"]
+        ]),
+    )
+    .await;
+    let mut d = Device::new(&srv, "B");
+    let a = d.authenticated_package1(vec![]).await;
+    let c = commands(&a);
+    assert_eq!(c.len(), 1);
+    let first = first_item(c[0]);
+    assert!(first.more_data && !a.body.r#final);
+    assert_eq!(first.meta.as_ref().unwrap().size.as_deref(), Some("8"));
+    // 213 + Alert 1222, no Final: the next chunk, then the rest, Final.
+    let m = d.message(vec![status_for(&a.hdr.msg_id, c[0], "213"), alert("3", "1222")], false, false);
+    let a = d.send(&m).await;
+    assert_eq!(statuses(&a)[1], ("Alert".into(), "3".into(), "200".into()));
+    let c = commands(&a);
+    assert_eq!(c.iter().map(|c| c.name()).collect::<Vec<_>>(), ["Replace", "Get"]);
+    let last = first_item(c[0]);
+    assert!(!last.more_data && last.meta.as_ref().unwrap().size.is_none() && a.body.r#final);
+    srv.shutdown().await;
+}
+
+/// One session as a lenient device (no assertion on the answers), through every point a
+/// server fault can break: Package#1 without Cred, with a wrong Cred, with the right one plus a
+/// Generic Alert and an unknown alert; then a two-message Package#3 (a Results chunk, the
+/// client challenging the server) while one more command is queued; then its statuses.
+async fn standard_run(faults: &[&str]) -> Vec<(String, Message)> {
+    let srv = start(faults).await;
+    register(&srv).await;
+    enqueue(
+        &srv,
+        json!([["Add", "./N"], ["Replace", "./B", "eA==", "b64", "application/octet-stream"], ["Get", "./A"]]),
+    )
+    .await;
+    let mut d = Device::new(&srv, "S");
+    d.wbxml = true;
+    let mut out: Vec<(String, Message)> = Vec::new();
+    async fn send(d: &mut Device, m: &Message, out: &mut Vec<(String, Message)>) {
+        let r =
+            http().post(&d.url).header("content-type", MEDIA_WBXML).body(m.to_wbxml().unwrap()).send().await.unwrap();
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        let a = dmcts::wire::dm12::decode(&r.bytes().await.unwrap(), &ct).unwrap();
+        if let Some(n) = hdr_status(&a).and_then(|s| s.chal.as_ref()).and_then(|c| c.meta.next_nonce.as_deref()) {
+            d.nonce = Some(auth::decode_nonce(n).unwrap_or(n.as_bytes().to_vec()));
+        }
+        d.last_server = Some((a.hdr.msg_id.clone(), a.hdr.target.loc_uri.clone(), a.hdr.source.loc_uri.clone()));
+        out.push((ct, a));
+    }
+    let m = d.message(package1(vec![]), true, false);
+    send(&mut d, &m, &mut out).await;
+    let good = d.nonce.clone();
+    d.nonce = good.clone().map(|mut n| {
+        n.push(b'x');
+        n
+    });
+    let m = d.message(package1(vec![]), true, true);
+    send(&mut d, &m, &mut out).await;
+    let generic = Command::Alert(Alert {
+        cmd_id: "4".into(),
+        data: Some("1226".into()),
+        items: vec![Item {
+            meta: Some(Meta { r#type: Some("x.test".into()), format: Some("chr".into()), ..Meta::default() }),
+            data: Some(Data::from("d")),
+            ..Item::default()
+        }],
+        ..Alert::default()
+    });
+    let m = d.message(package1(vec![generic, alert("5", "1299")]), true, true);
+    send(&mut d, &m, &mut out).await;
+    enqueue(&srv, json!([["Get", "./Later"]])).await;
+    let a3 = out[2].1.clone();
+    let mut part1: Vec<Command> = commands(&a3).iter().map(|c| status_for(&a3.hdr.msg_id, c, "200")).collect();
+    if let Some(get) = commands(&a3).iter().find(|c| c.name() == "Get") {
+        part1.push(Command::Results(Results {
+            cmd_id: "20".into(),
+            msg_ref: Some(a3.hdr.msg_id.clone()),
+            cmd_ref: get.cmd_id().unwrap().into(),
+            items: vec![Item {
+                source: Some(LocRef::uri("./A")),
+                meta: Some(Meta { size: Some("2".into()), ..Meta::default() }),
+                data: Some(Data::from("a")),
+                more_data: true,
+                target: None,
+            }],
+            ..Results::default()
+        }));
+    }
+    let mut m = d.message(part1, false, false);
+    if let Some(Command::Status(h)) = m.body.commands.first_mut() {
+        h.data = "407".into();
+        let next_nonce = Some(auth::encode_nonce(b"cn"));
+        h.chal = Some(Chal {
+            meta: Meta { r#type: Some(AUTH_MD5.into()), format: Some("b64".into()), next_nonce, ..Meta::default() },
+        });
+    }
+    send(&mut d, &m, &mut out).await;
+    let part2 = vec![Command::Results(Results {
+        cmd_id: "21".into(),
+        msg_ref: Some(a3.hdr.msg_id.clone()),
+        cmd_ref: "9".into(),
+        items: vec![Item { source: Some(LocRef::uri("./A")), data: Some(Data::from("b")), ..Item::default() }],
+        ..Results::default()
+    })];
+    let m = d.message(part2, true, false);
+    send(&mut d, &m, &mut out).await;
+    let a5 = out[4].1.clone();
+    let answers = commands(&a5).iter().map(|c| status_for(&a5.hdr.msg_id, c, "200")).collect();
+    let m = d.message(answers, true, false);
+    send(&mut d, &m, &mut out).await;
+    srv.shutdown().await;
+    out
+}
+
+fn status_code(m: &Message, cmd: &str, cmd_ref: &str) -> Option<String> {
+    statuses(m).into_iter().find(|(c, r, _)| c == cmd && r == cmd_ref).map(|(_, _, code)| code)
+}
+
+#[tokio::test]
+async fn every_fault_breaks_its_point_and_no_other() {
+    type Broken = fn(&[(String, Message)]) -> bool;
+    let hdr = |m: &Message| hdr_status(m).map(|s| s.data.clone()).unwrap_or_default();
+    let points: Vec<(&str, Broken)> = vec![
+        ("answers-xml-to-wbxml", |r| r[0].0 == MEDIA_XML),
+        ("wrong-session-id", |r| r[0].1.hdr.session_id != "S"),
+        ("msgid-repeats", |r| r[1].1.hdr.msg_id == "1"),
+        ("duplicate-cmdid", |r| {
+            r.iter().any(|(_, m)| {
+                let ids: Vec<_> = m.body.commands.iter().filter_map(|c| c.cmd_id()).collect();
+                ids.iter().collect::<std::collections::BTreeSet<_>>().len() != ids.len()
+            })
+        }),
+        ("no-synchdr-status", |r| hdr_status(&r[0].1).is_none()),
+        ("no-alert-status", |r| status_code(&r[0].1, "Alert", "2").is_none()),
+        ("no-devinfo-status", |r| status_code(&r[0].1, "Replace", "3").is_none()),
+        ("no-auth-required", |r| hdr_status(&r[0].1).is_some_and(|s| s.data == "200")),
+        ("accepts-wrong-cred", |r| hdr_status(&r[1].1).is_some_and(|s| s.data == "212")),
+        ("nextnonce-not-b64", |r| {
+            let n = hdr_status(&r[2].1).and_then(|s| s.chal.as_ref()).and_then(|c| c.meta.next_nonce.clone());
+            n.is_some_and(|n| auth::decode_nonce(&n).is_none())
+        }),
+        ("ignores-client-challenge", |r| hdr_status(&r[3].1).is_some() && r[3].1.hdr.cred.is_none()),
+        ("commands-before-final", |r| {
+            commands(&r[3].1).iter().any(|c| !matches!(c, Command::Alert(a) if a.data.as_deref() == Some("1222")))
+        }),
+        ("no-final", |r| !commands(&r[2].1).is_empty() && !r[2].1.body.r#final),
+        ("never-ends", |r| !commands(&r[5].1).is_empty()),
+        ("generic-alert-406", |r| status_code(&r[2].1, "Alert", "4").as_deref() == Some("406")),
+        ("unknown-alert-200", |r| status_code(&r[2].1, "Alert", "5").as_deref() == Some("200")),
+        ("lo-no-213", |r| statuses(&r[3].1).iter().any(|(c, _, code)| c == "Results" && code == "200")),
+        ("no-format-meta", |r| {
+            commands(&r[2].1)
+                .iter()
+                .any(|c| c.name() == "Add" && first_item(c).meta.as_ref().and_then(|m| m.format.as_ref()).is_none())
+        }),
+        ("drops-last-command", |r| {
+            let c = commands(&r[2].1);
+            !c.is_empty() && !c.iter().any(|c| c.name() == "Get")
+        }),
+    ];
+    let clean = standard_run(&[]).await;
+    let broken: Vec<&str> = points.iter().filter(|(_, p)| p(&clean)).map(|(n, _)| *n).collect();
+    assert!(broken.is_empty(), "the clean server breaks {broken:?}");
+    // The clean run as a whole: challenge, refusal, acceptance with commands, 1222 with 213,
+    // the queued Get after the complete package, then the end.
+    assert_eq!([hdr(&clean[0].1), hdr(&clean[1].1), hdr(&clean[2].1)], ["407", "401", "212"]);
+    assert_eq!(commands(&clean[2].1).len(), 3);
+    assert_eq!(
+        clean[3].1.hdr.cred.as_ref().unwrap().data.text().unwrap(),
+        auth::md5_cred("dmcts", "server-secret", b"cn")
+    );
+    assert_eq!(
+        commands(&clean[4].1)
+            .iter()
+            .map(|c| first_item(c).target.as_ref().unwrap().loc_uri.clone())
+            .collect::<Vec<_>>(),
+        ["./Later"]
+    );
+    assert!(commands(&clean[5].1).is_empty() && clean[5].1.body.r#final);
+    for (fault, _) in &points {
+        let run = standard_run(&[fault]).await;
+        let broken: Vec<&str> = points.iter().filter(|(_, p)| p(&run)).map(|(n, _)| *n).collect();
+        assert_eq!(broken, [*fault], "server.dm12-{fault} breaks {broken:?}");
+    }
+}

@@ -224,7 +224,12 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
     if !session.authenticated {
         // Only Statuses, every command answered with the header's verdict (digest §8.4).
         for c in &m.body.commands {
-            if !matches!(c, Command::Status(_) | Command::Results(_)) {
+            let dropped = match c {
+                Command::Alert(_) => sh.has("no-alert-status"),
+                Command::Replace(_) => sh.has("no-devinfo-status"),
+                _ => false,
+            };
+            if !dropped && !matches!(c, Command::Status(_) | Command::Results(_)) {
                 statuses_out.push(status(c.name(), c.cmd_id().unwrap_or(""), hdr_code));
             }
         }

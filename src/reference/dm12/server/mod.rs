@@ -50,7 +50,8 @@
 //!
 //! # Upper tester (`POST /ut`)
 //! - `reset`: forget every device, session and record.
-//! - `idle`: `done` once no session is open (≤ 5 s, else `failed`); `iut.state`.
+//! - `idle`: `done` once no authenticated session is open (≤ 5 s, else `failed`); a session
+//!   that only got a challenge does not count. `iut.state`: `idle` or `running` likewise.
 //! - `device.register` {`dev_id`, `credentials`?: {`username`, `password`, `nonce_b64`?},
 //!   `server_credentials`?: {`password`, `username`? (default the server id), `nonce_b64`?},
 //!   `notification`?: {`address`?}} → {`dev_id`}. `credentials.nonce_b64`: the nonce the
@@ -259,10 +260,12 @@ impl Shared {
         self.faults.has(&format!("dm12-{short}"))
     }
 
+    /// No notification in flight and no authenticated session open: a session that only got a
+    /// challenge (its client may never answer) does not keep the server busy.
     fn is_idle(&self) -> bool {
         let mut st = self.lock();
         st.expire_sessions(self.cfg.session_timeout);
-        st.in_flight == 0 && st.sessions.is_empty()
+        st.in_flight == 0 && st.sessions.values().all(|s| !s.authenticated)
     }
 }
 
