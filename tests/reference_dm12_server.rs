@@ -809,3 +809,40 @@ async fn every_fault_breaks_its_point_and_no_other() {
         assert_eq!(broken, [*fault], "server.dm12-{fault} breaks {broken:?}");
     }
 }
+
+#[tokio::test]
+async fn a_package_larger_than_the_clients_max_msg_size_goes_in_several_messages() {
+    let srv = start(&[]).await;
+    register(&srv).await;
+    let big = "v".repeat(300);
+    enqueue(&srv, json!([["Replace", "./A", big], ["Replace", "./B", big], ["Replace", "./C", big]])).await;
+    let mut d = Device::new(&srv, "C");
+    let with_max = |mut m: Message| {
+        m.hdr.meta = Some(Meta { max_msg_size: Some("1500".into()), ..Meta::default() });
+        m
+    };
+    let m = with_max(d.message(package1(vec![]), true, false));
+    d.send(&m).await;
+    let m = with_max(d.message(package1(vec![]), true, true));
+    let mut a = d.send(&m).await;
+    let mut targets = Vec::new();
+    let mut messages = 0;
+    loop {
+        messages += 1;
+        let c: Vec<Command> = commands(&a).into_iter().cloned().collect();
+        assert!(!c.is_empty());
+        let xml = a.to_xml(false).unwrap();
+        assert!(xml.len() <= 1500, "{} bytes", xml.len());
+        targets.extend(c.iter().map(|c| first_item(c).target.as_ref().unwrap().loc_uri.clone()));
+        if a.body.r#final {
+            break;
+        }
+        let mut answer: Vec<Command> = c.iter().map(|c| status_for(&a.hdr.msg_id, c, "200")).collect();
+        answer.push(alert("8", "1222"));
+        let m = d.message(answer, false, false);
+        a = d.send(&m).await;
+    }
+    assert_eq!(targets, ["./A", "./B", "./C"]);
+    assert!(messages >= 2, "the package was split");
+    srv.shutdown().await;
+}

@@ -68,11 +68,11 @@ fn exchange(sh: &Shared, uri: &Uri, content_type: &str, body: &[u8]) -> (StatusC
         }
     };
     let server_uri = format!("{}{}", sh.base, uri.path());
+    let encoding = if sh.has("answers-xml-to-wbxml") { Encoding::Xml } else { encoding };
     let tree = {
         let mut st = sh.lock();
-        respond(sh, &mut st, &server_uri, &msg)
+        respond(sh, &mut st, &server_uri, &msg, encoding)
     };
-    let encoding = if sh.has("answers-xml-to-wbxml") { Encoding::Xml } else { encoding };
     let encoded = match encoding {
         Encoding::Xml => xml::encode(&tree, false).map(|t| (MEDIA_XML, t.into_bytes())),
         Encoding::Wbxml => wbxml::encode(&tree, wbxml::Options::default()).map(|b| (MEDIA_WBXML, b)),
@@ -109,7 +109,7 @@ fn report<'a>(dev: &'a mut Option<&mut Device>) -> Option<&'a mut Report> {
 
 /// The answer to one client message, as the element tree to encode (faults may make it
 /// something the typed model cannot say).
-fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Message) -> Element {
+fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Message, encoding: Encoding) -> Element {
     st.expire_sessions(sh.cfg.session_timeout);
     let key = (m.hdr.session_id.clone(), m.hdr.source.loc_uri.clone());
     let dev_id = key.1.clone();
@@ -341,15 +341,9 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
         cred,
         meta: None,
     };
-    let mut n = 0u32;
-    let mut next_id = move || {
-        n += 1;
-        n.to_string()
-    };
-    let mut body = Vec::new();
+    let mut head = Vec::new();
     if !sh.has("no-synchdr-status") {
-        body.push(Command::Status(Status {
-            cmd_id: next_id(),
+        head.push(Command::Status(Status {
             msg_ref: client_msg_id.clone(),
             cmd_ref: "0".into(),
             cmd: "SyncHdr".into(),
@@ -360,36 +354,77 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
             ..Status::default()
         }));
     }
-    for mut s in statuses_out {
-        s.cmd_id = next_id();
-        body.push(Command::Status(s));
-    }
+    head.extend(statuses_out.into_iter().map(Command::Status));
     if next_message_alert {
-        body.push(Command::Alert(Alert { cmd_id: next_id(), data: Some("1222".into()), ..Alert::default() }));
+        head.push(Command::Alert(Alert { data: Some("1222".into()), ..Alert::default() }));
     }
-    let format_meta = !sh.has("no-format-meta");
-    let first_command = body.len();
-    for q in &commands {
-        body.push(q.to_wire(&mut next_id, format_meta));
+    // The client's MaxMsgSize (digest §3.6): commands that do not fit go in the next message of
+    // the package (no Final; the client asks for it with 1222, digest §5.6). A single command
+    // too large is sent all the same (a command is never split, digest §5.1).
+    if let Some(max) = m.hdr.meta.as_ref().and_then(|x| x.max_msg_size.as_deref()).and_then(|x| x.trim().parse().ok()) {
+        session.max_msg_size = Some(max);
     }
-    if sh.has("duplicate-cmdid") && body.len() >= 2 {
-        let first = body[0].cmd_id().unwrap_or("1").to_string();
-        set_cmd_id(&mut body[1], first);
+    let mut answer = build(sh, hdr.clone(), &head, &commands, r#final);
+    if let Some(max) = session.max_msg_size {
+        while commands.len() > 1 && encoded_len(&answer, encoding) > max {
+            let last = commands.pop().expect("len > 1");
+            session.resend.insert(0, last);
+            session.package_open = true;
+            r#final = false;
+            answer = build(sh, hdr.clone(), &head, &commands, r#final);
+        }
     }
-    for (q, c) in commands.into_iter().zip(&body[first_command..]) {
+    let first_command = answer.body.commands.len() - commands.len();
+    for (q, c) in commands.into_iter().zip(&answer.body.commands[first_command..]) {
         session.awaiting.push(Sent { msg_id: msg_id.clone(), cmd_id: c.cmd_id().unwrap_or("").into(), command: q });
     }
-    let answer = Message { hdr, body: SyncBody { commands: body, r#final } };
     if ends {
         sh.log(format!("session {:?} of {dev_id:?} ends", key.0));
     } else {
         st.sessions.insert(key, session);
     }
-    let mut tree = answer.to_tree();
+    to_tree(sh, &answer)
+}
+
+/// The server message: `head` (Statuses, a 1222) then `commands`, CmdIDs from 1 in document
+/// order (nested ones included).
+fn build(sh: &Shared, hdr: SyncHdr, head: &[Command], commands: &[Queued], r#final: bool) -> Message {
+    let mut n = 0u32;
+    let mut next_id = move || {
+        n += 1;
+        n.to_string()
+    };
+    let mut body: Vec<Command> = head
+        .iter()
+        .cloned()
+        .map(|mut c| {
+            set_cmd_id(&mut c, next_id());
+            c
+        })
+        .collect();
+    let format_meta = !sh.has("no-format-meta");
+    body.extend(commands.iter().map(|q| q.to_wire(&mut next_id, format_meta)));
+    if sh.has("duplicate-cmdid") && body.len() >= 2 {
+        let first = body[0].cmd_id().unwrap_or("1").to_string();
+        set_cmd_id(&mut body[1], first);
+    }
+    Message { hdr, body: SyncBody { commands: body, r#final } }
+}
+
+/// The element tree to encode (the `status-no-cmdref` fault cannot be said in the typed model).
+fn to_tree(sh: &Shared, m: &Message) -> Element {
+    let mut tree = m.to_tree();
     if sh.has("status-no-cmdref") {
         drop_cmd_refs(&mut tree);
     }
     tree
+}
+
+fn encoded_len(m: &Message, encoding: Encoding) -> usize {
+    match encoding {
+        Encoding::Xml => m.to_xml(false).map(|t| t.len()).unwrap_or(0),
+        Encoding::Wbxml => m.to_wbxml().map(|b| b.len()).unwrap_or(0),
+    }
 }
 
 /// The verdict on a client message's credentials (before the session is authenticated): the

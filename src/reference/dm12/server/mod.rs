@@ -45,7 +45,10 @@
 //! command queued for the device (batching free) with Final, or — when a queued large-object
 //! chunk carries MoreData — the commands up to that chunk without Final, the rest after the
 //! client's 213/1222 answer (digest §5.7). With nothing queued the answer is Statuses only with
-//! Final and the session is over (digest §5.5). A session silent for
+//! Final and the session is over (digest §5.5). A package larger than the client's
+//! `MaxMsgSize` (its last SyncHdr Meta) is split between top-level commands into messages
+//! without Final, the next one sent when the client asks (1222); a single command too large is
+//! sent as it is (MaxObjSize is not enforced: large objects are chunked only as queued). A session silent for
 //! `Dm12ServerConfig::session_timeout` is dropped; at most 256 are open at once.
 //!
 //! # Upper tester (`POST /ut`)

@@ -112,6 +112,8 @@ pub(super) struct Session {
     /// The server is mid-way through a package (a large-object chunk went out without Final).
     pub package_open: bool,
     pub large_object: Option<LargeObject>,
+    /// The client's last MaxMsgSize (digest §3.6: it stays in force).
+    pub max_msg_size: Option<usize>,
     /// `never-ends`: how many needless Gets were sent.
     pub needless_gets: u32,
     pub last_activity: Instant,
@@ -129,6 +131,7 @@ impl Session {
             resend: Vec::new(),
             package_open: false,
             large_object: None,
+            max_msg_size: None,
             needless_gets: 0,
             last_activity: Instant::now(),
         }
