@@ -846,3 +846,41 @@ async fn a_package_larger_than_the_clients_max_msg_size_goes_in_several_messages
     assert!(messages >= 2, "the package was split");
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_interrupted_large_object_gets_1225_and_incomplete_generic_alerts_412() {
+    let srv = start(&[]).await;
+    register(&srv).await;
+    enqueue(&srv, json!([["Get", "./Big"], ["Get", "./Small"]])).await;
+    let mut d = Device::new(&srv, "D");
+    let bare = Command::Alert(Alert { cmd_id: "4".into(), data: Some("1226".into()), ..Alert::default() });
+    let a = d.authenticated_package1(vec![bare]).await;
+    assert_eq!(statuses(&a)[3], ("Alert".into(), "4".into(), "412".into()), "a Generic Alert without Item");
+    let c: Vec<Command> = commands(&a).into_iter().cloned().collect();
+    let result = |cmd: &Command, more: bool| {
+        Command::Results(Results {
+            cmd_id: "5".into(),
+            msg_ref: Some("2".into()),
+            cmd_ref: cmd.cmd_id().unwrap().into(),
+            items: vec![Item {
+                source: Some(LocRef::uri(&first_item(cmd).target.as_ref().unwrap().loc_uri)),
+                data: Some(Data::from("x")),
+                more_data: more,
+                ..Item::default()
+            }],
+            ..Results::default()
+        })
+    };
+    // A chunk of ./Big, then (Final) a whole ./Small: ./Big is dropped with an Alert 1225.
+    let m = d.message(vec![status_for("2", &c[0], "200"), result(&c[0], true)], false, false);
+    d.send(&m).await;
+    let m = d.message(vec![status_for("2", &c[1], "200"), result(&c[1], false)], true, false);
+    let a = d.send(&m).await;
+    let alerts: Vec<&Alert> =
+        a.body.commands.iter().filter_map(|c| if let Command::Alert(x) = c { Some(x) } else { None }).collect();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].data.as_deref(), Some("1225"));
+    assert_eq!(alerts[0].items[0].target.as_ref().unwrap().loc_uri, "./Big");
+    assert_eq!(report(&srv).await["results"], json!([{"source": "./Small", "data": "x", "format": null}]));
+    srv.shutdown().await;
+}

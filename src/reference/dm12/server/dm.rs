@@ -218,6 +218,8 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
         ..Status::default()
     };
     let mut commands: Vec<Queued> = Vec::new();
+    // Large objects the client left unfinished: each gets an Alert 1225 (digest §6.7).
+    let mut interrupted: Vec<String> = Vec::new();
     let mut next_message_alert = false;
     let mut r#final = true;
     let mut ends = false;
@@ -268,7 +270,7 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
                     }
                 }
                 Command::Results(r) => {
-                    if let Some((code, source)) = results(sh, &mut session, &mut dev, r) {
+                    if let Some((code, source)) = results(sh, &mut session, &mut dev, r, &mut interrupted) {
                         let mut s = status("Results", &r.cmd_id, code);
                         s.source_refs = vec![source];
                         statuses_out.push(s);
@@ -279,6 +281,12 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
                     statuses_out.push(status(name, cmd_id.as_deref().unwrap_or(""), 501))
                 }
                 other => statuses_out.push(status(other.name(), other.cmd_id().unwrap_or(""), 405)),
+            }
+        }
+        if m.body.r#final {
+            // The package is over: a chunk without its last one will never be completed.
+            if let Some(lo) = session.large_object.take() {
+                interrupted.push(lo.source);
             }
         }
         if abort {
@@ -355,6 +363,15 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
         }));
     }
     head.extend(statuses_out.into_iter().map(Command::Status));
+    // An Alert 1225 asks for a Status: the session is not over.
+    ends &= interrupted.is_empty();
+    for uri in interrupted {
+        if let Some(r) = report(&mut dev) {
+            push_bounded(&mut r.errors, format!("large object {uri:?} interrupted before its last chunk (1225)"));
+        }
+        let item = Item { target: Some(LocRef::uri(&uri)), ..Item::default() };
+        head.push(Command::Alert(Alert { data: Some("1225".into()), items: vec![item], ..Alert::default() }));
+    }
     if next_message_alert {
         head.push(Command::Alert(Alert { data: Some("1222".into()), ..Alert::default() }));
     }
@@ -485,14 +502,25 @@ fn server_cred(dev: Option<&Device>, cfg: &super::Dm12ServerConfig, ty: &str, no
 /// A client Alert: its status code, and whether it aborts the session (1223).
 fn alert(sh: &Shared, dev: &mut Option<&mut Device>, a: &Alert) -> (u16, bool) {
     let code = a.data.as_deref().unwrap_or("").trim();
+    // A Client Event or Generic Alert needs Items, each with Meta Type and Format and Data
+    // (digest §6.6, §6.8): otherwise 412 (incomplete command).
+    let complete = !a.items.is_empty()
+        && a.items.iter().all(|i| {
+            let meta = i.meta.as_ref();
+            meta.is_some_and(|m| m.r#type.is_some() && m.format.is_some()) && i.data.is_some()
+        });
     let status = match code {
-        "1200" | "1201" | "1222" | "1223" | "1224" | "1225" => 200,
+        "1200" | "1201" | "1222" | "1223" | "1225" => 200,
         "1226" if sh.has("generic-alert-406") => 406,
-        "1226" => 200,
+        "1224" | "1226" if !complete => 412,
+        "1224" | "1226" => 200,
         _ if sh.has("unknown-alert-200") => 200,
         _ => 406,
     };
     if let Some(r) = report(dev) {
+        if status == 412 {
+            push_bounded(&mut r.errors, format!("alert {code}: an Item without Meta Type, Format or Data (412)"));
+        }
         if matches!(code, "1224" | "1226") {
             for i in &a.items {
                 let meta = i.meta.as_ref();
@@ -520,11 +548,21 @@ fn alert(sh: &Shared, dev: &mut Option<&mut Device>, a: &Alert) -> (u16, bool) {
 /// A client Results: recorded, or buffered when it is a large-object chunk (digest §5.7). The
 /// status to send, when not 200 (no Status answers a Results that is fine, digest §4.9), with
 /// the item's Source.
-fn results(sh: &Shared, s: &mut Session, dev: &mut Option<&mut Device>, r: &Results) -> Option<(u16, String)> {
+fn results(
+    sh: &Shared,
+    s: &mut Session,
+    dev: &mut Option<&mut Device>,
+    r: &Results,
+    interrupted: &mut Vec<String>,
+) -> Option<(u16, String)> {
     let mut out = None;
     for item in &r.items {
         let source =
             item.source.as_ref().map(|l| l.loc_uri.clone()).or_else(|| r.source_ref.clone()).unwrap_or_default();
+        // Another object before the last chunk: the pending one is dropped (digest §5.7, 1225).
+        if let Some(lo) = s.large_object.take_if(|lo| lo.source != source) {
+            interrupted.push(lo.source);
+        }
         let meta = item.meta.as_ref().or(r.meta.as_ref());
         let format = meta.and_then(|m| m.format.clone());
         let data = item.data.as_ref().map(|d| d.bytes().to_vec()).unwrap_or_default();

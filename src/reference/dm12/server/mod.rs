@@ -34,11 +34,13 @@
 //! the server's md5 Cred unasked (digest §15.2).
 //!
 //! Client commands (authenticated): Alert 1200/1201/1222/1223/1224/1225/1226 → 200 (1224/1226
-//! items recorded as alerts; 1223 ends the session: Statuses only, Final); any other alert
-//! code → 406; the DevInfo Replace → 200 (recorded); any other Replace, Add, Get, Delete, Copy,
+//! items recorded as alerts — 412 when one has no Meta Type, Format or Data, or there is no
+//! Item; 1223 ends the session: Statuses only, Final); any other alert code → 406; the DevInfo Replace → 200 (recorded); any other Replace, Add, Get, Delete, Copy,
 //! Exec, Atomic, Sequence → 405 (a client sends none, digest §3.8); an element DM does not use
 //! → 501. Results are recorded; a Results item with MoreData is buffered (Status 213), the
-//! last chunk completes it (a Size mismatch → 424, nothing recorded; over 4 MiB → 413).
+//! last chunk completes it (a Size mismatch → 424, nothing recorded; over 4 MiB → 413); a
+//! Results for another object, or the client's Final, before the last chunk drops it with an
+//! Alert 1225 naming it (digest §5.7, §6.7).
 //!
 //! Packages: a client message without Final gets the "Next Message" response (Statuses, Alert
 //! 1222, no Final, digest §5.6). A complete client package gets the next server package: every
