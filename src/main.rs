@@ -286,6 +286,8 @@ enum ReferenceCommand {
     Client(dmcts::reference::client::ClientArgs),
     /// Run the reference DM server.
     Server(dmcts::reference::server::ServerArgs),
+    /// Run the reference SyncML DM 1.2 client.
+    Dm12Client(dmcts::reference::dm12::client::Dm12ClientArgs),
     /// The fault catalog.
     Faults {
         #[arg(long, value_enum, default_value = "table")]
@@ -644,6 +646,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             match command {
                 ReferenceCommand::Client(args) => rt.block_on(dmcts::reference::client::run_cli(args.clone()))?,
                 ReferenceCommand::Server(args) => rt.block_on(dmcts::reference::server::run_cli(args.clone()))?,
+                ReferenceCommand::Dm12Client(args) => {
+                    rt.block_on(dmcts::reference::dm12::client::run_cli(args.clone()))?
+                }
                 ReferenceCommand::Faults { format } => {
                     let cat = dmcts::reference::faults::catalog();
                     match format {

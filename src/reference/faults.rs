@@ -17,7 +17,7 @@ pub struct FaultInfo {
 
 /// The whole catalog, client faults first.
 pub fn catalog() -> Vec<FaultInfo> {
-    super::client::FAULTS.iter().chain(super::server::FAULTS.iter()).cloned().collect()
+    faults_of(Role::Client).into_iter().chain(faults_of(Role::Server)).cloned().collect()
 }
 
 /// Looks a fault up by name.
@@ -33,10 +33,10 @@ pub fn prefix(role: Role) -> &'static str {
     }
 }
 
-fn faults_of(role: Role) -> &'static [FaultInfo] {
+fn faults_of(role: Role) -> Vec<&'static FaultInfo> {
     match role {
-        Role::Client => super::client::FAULTS,
-        Role::Server => super::server::FAULTS,
+        Role::Client => super::client::FAULTS.iter().chain(super::dm12::client::FAULTS).collect(),
+        Role::Server => super::server::FAULTS.iter().collect(),
     }
 }
 

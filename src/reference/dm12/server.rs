@@ -1,0 +1,1 @@
+//! Reference DM 1.2 server (helper s12).
