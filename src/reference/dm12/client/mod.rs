@@ -387,9 +387,9 @@ impl Shared {
         st.queue.is_empty() && !st.busy
     }
 
-    /// A fresh nonce for the server (16 bytes, digest §8.3: hard to predict), stored as the
-    /// server nonce.
-    fn issue_server_nonce(&self) -> Vec<u8> {
+    /// A fresh nonce for the server (16 bytes, digest §8.3: hard to predict). It becomes the
+    /// stored server nonce only once a Chal carries it ([`Shared::keep_server_nonce`]).
+    fn new_server_nonce(&self) -> Vec<u8> {
         use md5::{Digest, Md5};
         let mut st = self.lock();
         st.nonces_issued += 1;
@@ -398,9 +398,13 @@ impl Shared {
         h.update(now.as_nanos().to_be_bytes());
         h.update(st.nonces_issued.to_be_bytes());
         h.update(self.cfg.dev_id.as_bytes());
-        let nonce = h.finalize().to_vec();
-        st.auth.server_nonce = nonce.clone();
-        nonce
+        h.finalize().to_vec()
+    }
+
+    /// A nonce sent to the server in a Chal: the server's next Cred and the next Package#0
+    /// digest use it (SRVCRED AAuthData).
+    fn keep_server_nonce(&self, nonce: Vec<u8>) {
+        self.lock().auth.server_nonce = nonce;
     }
 
     /// Judges a Package#0 and queues its session when accepted.
@@ -646,6 +650,17 @@ pub struct Dm12ClientArgs {
     /// Encoding of sessions that do not ask for one.
     #[arg(long, value_parser = ["xml", "wbxml"], default_value = "xml")]
     pub encoding: String,
+    /// Client credentials (syncml:auth-md5 towards the server).
+    #[arg(long, default_value = "dmcts-client")]
+    pub username: String,
+    #[arg(long, default_value = "client-secret")]
+    pub password: String,
+    /// Demand the server's Cred and check it with this password (digest §8.5).
+    #[arg(long)]
+    pub server_password: Option<String>,
+    /// The Package#0 digest password.
+    #[arg(long, default_value = "server-secret")]
+    pub noti_password: String,
     /// Inject a fault (repeatable), e.g. `--fault client.dm12-no-final`.
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
@@ -662,6 +677,10 @@ impl Dm12ClientArgs {
         c.dev_id = self.dev_id.clone();
         c.server_id = self.server_id.clone();
         c.encoding = if self.encoding == "wbxml" { Encoding::Wbxml } else { Encoding::Xml };
+        c.username = self.username.clone();
+        c.password = self.password.clone();
+        c.server_password = self.server_password.clone();
+        c.noti_password = Some(self.noti_password.clone());
         c.faults = self.faults.iter().cloned().collect();
         c.echo_log = true;
         Ok(c)
@@ -678,4 +697,44 @@ pub async fn run_cli(args: Dm12ClientArgs) -> anyhow::Result<()> {
     println!("reference DM 1.2 client upper tester: {}", running.ut_url);
     println!("reference DM 1.2 client notifications: {}", running.notify_url);
     common::until_ctrl_c(running.shutdown()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Dm12ClientArgs,
+    }
+
+    #[test]
+    fn cli_args_build_a_config() {
+        let cli = Cli::parse_from([
+            "x",
+            "--server-uri",
+            "http://127.0.0.1:1/dm",
+            "--fault",
+            "dm12-no-final",
+            "--encoding",
+            "wbxml",
+            "--server-password",
+            "s",
+        ]);
+        let c = cli.args.to_config().unwrap();
+        assert_eq!((c.dev_id.as_str(), c.server_id.as_str(), c.encoding), (DEFAULT_DEV_ID, "dmcts", Encoding::Wbxml));
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("dmcts-client", "client-secret"));
+        assert_eq!(c.server_password.as_deref(), Some("s"));
+        assert!(Faults::parse(Role::Client, &c.faults).unwrap().has("dm12-no-final"));
+        assert!(Cli::try_parse_from(["x", "--list-faults"]).is_ok());
+    }
+
+    #[test]
+    fn fault_names_are_unique_and_declared_in_the_catalog() {
+        let names: BTreeSet<&str> = FAULTS.iter().map(|f| f.name).collect();
+        assert_eq!(names.len(), FAULTS.len());
+        assert!(names.iter().all(|n| crate::reference::faults::find(n).is_some()));
+    }
 }

@@ -242,7 +242,7 @@ impl Session<'_> {
             }
         };
         self.log(format!("the server's Cred: {code}"));
-        let nonce = self.sh.issue_server_nonce();
+        let nonce = self.sh.new_server_nonce();
         let chal = Chal {
             meta: Meta {
                 r#type: Some(AUTH_MD5.into()),
@@ -258,6 +258,10 @@ impl Session<'_> {
     fn header_status(&self, reply: &Message, code: u16, chal: Option<Chal>) -> Vec<Command> {
         if self.has("dm12-no-synchdr-status") {
             return vec![];
+        }
+        // The nonce in our Chal is the one the server must use from now on.
+        if let Some(n) = chal.as_ref().and_then(|c| c.meta.next_nonce.as_deref()).and_then(auth::decode_nonce) {
+            self.sh.keep_server_nonce(n);
         }
         vec![Command::Status(Status {
             msg_ref: reply.hdr.msg_id.clone(),
