@@ -412,6 +412,16 @@ fn management_commands() -> Vec<Command> {
         get("./dmcts/InAtomic"),
         Command::Other { name: "Sync".into(), cmd_id: None },
         get("./dmcts/New"),
+        replace("./dmcts/Leaf", "three"),
+        replace("./dmcts/Nope", "x"),
+        Command::Copy(cmd(vec![Item { source: Some(LocRef::uri("./dmcts/Leaf")), ..item_to("./dmcts/Copied") }])),
+        get("./dmcts/Copied"),
+        Command::Add(ItemCommand {
+            meta: Some(Meta { format: Some("node".into()), ..Meta::default() }),
+            ..cmd(vec![item_to("./dmcts/Dir")])
+        }),
+        get("./dmcts/Dir"),
+        Command::Exec(Exec { items: vec![item_to("./dmcts/Leaf")], ..Exec::default() }),
     ]
 }
 
@@ -440,6 +450,13 @@ async fn management_commands_get_their_statuses_and_results() {
         ("Get", "./dmcts/InAtomic", "404"),
         ("Sync", "", "406"),
         ("Get", "./dmcts/New", "200"),
+        ("Replace", "./dmcts/Leaf", "200"),
+        ("Replace", "./dmcts/Nope", "404"),
+        ("Copy", "./dmcts/Copied", "200"),
+        ("Get", "./dmcts/Copied", "200"),
+        ("Add", "./dmcts/Dir", "200"),
+        ("Get", "./dmcts/Dir", "200"),
+        ("Exec", "./dmcts/Leaf", "405"),
     ];
     let got: Vec<(&str, &str, &str)> = st.iter().map(|(c, _, t, d)| (c.as_str(), t.as_str(), d.as_str())).collect();
     assert_eq!(got, expect);
@@ -453,6 +470,8 @@ async fn management_commands_get_their_statuses_and_results() {
             ("./dmcts/Leaf".into(), "chr".into(), "one".into()),
             ("./dmcts/Interior".into(), "node".into(), "A/B".into()),
             ("./dmcts/New".into(), "chr".into(), "x".into()),
+            ("./dmcts/Copied".into(), "chr".into(), "three".into()),
+            ("./dmcts/Dir".into(), "node".into(), "".into()),
         ]
     );
     // Results follow the Status of their Get.

@@ -171,6 +171,14 @@ impl Session<'_> {
                 }
                 return;
             }
+            // A "Next Message" response (only 1222, no Final) asks for the rest of our package:
+            // it has no rest, so there is nothing to send (digest §5.6, §5.9).
+            let next_message_only = commands
+                .iter()
+                .all(|c| matches!(c, Command::Alert(a) if a.data.as_deref().map(str::trim) == Some("1222")));
+            if next_message_only && !reply.body.r#final {
+                return self.log("a Next Message response, and our package is complete: session over".into());
+            }
             let (out, alerts, aborted) = self.execute(&reply, &reply.body.commands, server_code);
             if aborted {
                 return self.log("the server aborted the session (1223): nothing is answered".into());
