@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A scripted reply with this SessionID is sent as an undecodable body.
+const GARBAGE: &str = "garbage";
+
 /// One request the server received.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -63,6 +66,10 @@ impl Server {
                 let Some(m) = msg else { return (StatusCode::BAD_REQUEST, [("content-type", MEDIA_XML)], vec![]) };
                 match script(n, &m) {
                     None => (StatusCode::BAD_REQUEST, [("content-type", MEDIA_XML)], vec![]),
+                    // A body that is no SyncML message at all.
+                    Some(reply) if reply.hdr.session_id == GARBAGE => {
+                        (StatusCode::OK, [("content-type", MEDIA_XML)], b"<SyncML><SyncHdr>".to_vec())
+                    }
                     Some(reply) if ct.contains("wbxml") => {
                         (StatusCode::OK, [("content-type", MEDIA_WBXML)], reply.to_wbxml().unwrap())
                     }
@@ -800,4 +807,26 @@ fn every_fault_is_named_and_charged() {
         assert!(f.violates.iter().all(|v| v.starts_with("DM12-") && v.contains("-C-")), "{}", f.name);
         assert!(dmcts::reference::faults::find(f.name).is_some());
     }
+}
+
+#[tokio::test]
+async fn an_undecodable_answer_or_a_session_abort_ends_the_session_quietly() {
+    let seen = session(&[], Value::Null, |_, req| {
+        let mut m = answer(req, 1, 212, None, vec![get("./dmcts/Leaf")], true);
+        m.hdr.session_id = GARBAGE.into();
+        Some(m)
+    })
+    .await;
+    assert_eq!(seen.len(), 1);
+    let seen = session(&[], Value::Null, commands_then_end(vec![get("./dmcts/Leaf"), alert("1223", &[])])).await;
+    assert_eq!(seen.len(), 1, "no answer to a Session Abort");
+    // A Next Message response to a complete package: nothing more to send.
+    let seen = session(&[], Value::Null, |n, req| {
+        Some(match n {
+            0 => answer(req, 1, 212, None, vec![alert("1222", &[])], false),
+            _ => answer(req, 2, 200, None, vec![], true),
+        })
+    })
+    .await;
+    assert_eq!(seen.len(), 1);
 }
