@@ -830,3 +830,32 @@ async fn an_undecodable_answer_or_a_session_abort_ends_the_session_quietly() {
     .await;
     assert_eq!(seen.len(), 1);
 }
+
+#[tokio::test]
+async fn a_package_larger_than_the_servers_max_msg_size_is_split_over_next_message_responses() {
+    const MAX: usize = 1500;
+    let seen = session(&[], Value::Null, |n, req| {
+        let mut m = if n == 0 {
+            answer(req, 1, 212, None, (0..8).map(|_| get("./DevInfo/DevId")).collect(), true)
+        } else if !req.body.r#final {
+            answer(req, n as u32 + 1, 200, None, vec![alert("1222", &[])], false)
+        } else {
+            answer(req, n as u32 + 1, 200, None, vec![], true)
+        };
+        m.hdr.meta = Some(Meta { max_msg_size: Some(MAX.to_string()), ..Meta::default() });
+        Some(m)
+    })
+    .await;
+    assert!(seen.len() >= 3, "Package#3 in several messages: {}", seen.len());
+    let parts = &seen[1..];
+    for (i, s) in parts.iter().enumerate() {
+        assert!(s.bytes.len() <= MAX, "message {i}: {} bytes", s.bytes.len());
+        assert_eq!(s.msg().body.r#final, i == parts.len() - 1, "Final only in the last message");
+        assert!(header_status(s.msg()).is_some());
+    }
+    let gets: usize = parts.iter().map(|s| statuses(s.msg()).iter().filter(|x| x.0 == "Get").count()).sum();
+    let res: usize = parts.iter().map(|s| results(s.msg()).len()).sum();
+    assert_eq!((gets, res), (8, 8));
+    let ids: Vec<&str> = seen.iter().map(|s| s.msg().hdr.msg_id.as_str()).collect();
+    assert_eq!(ids, (1..=seen.len()).map(|i| i.to_string()).collect::<Vec<_>>());
+}

@@ -49,6 +49,9 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
         server_authenticated: false,
         lo: None,
         async_execs: vec![],
+        pending: vec![],
+        pending_final: true,
+        server_max_msg_size: None,
     };
     s.run(alert_code, &alerts).await;
     if !s.async_execs.is_empty() {
@@ -84,6 +87,12 @@ struct Session<'a> {
     server_authenticated: bool,
     lo: Option<LargeObject>,
     async_execs: Vec<(String, String)>,
+    /// Commands of our package not sent yet (it is split when the server's MaxMsgSize is
+    /// smaller than the package, digest §5.6), and whether the package ends with Final.
+    pending: Vec<Command>,
+    pending_final: bool,
+    /// The server's MaxMsgSize (its SyncHdr Meta), the largest message it accepts.
+    server_max_msg_size: Option<usize>,
 }
 
 fn alert(code: &str) -> Command {
@@ -171,29 +180,36 @@ impl Session<'_> {
                 }
                 return;
             }
-            // A "Next Message" response (only 1222, no Final) asks for the rest of our package:
-            // it has no rest, so there is nothing to send (digest §5.6, §5.9).
+            // A "Next Message" response (only 1222, no Final) asks for the rest of our package
+            // (digest §5.6, §5.9): with nothing left to send, the session is over.
             let next_message_only = commands
                 .iter()
                 .all(|c| matches!(c, Command::Alert(a) if a.data.as_deref().map(str::trim) == Some("1222")));
-            if next_message_only && !reply.body.r#final {
+            let continuing = next_message_only && !reply.body.r#final;
+            if continuing && self.pending.is_empty() {
                 return self.log("a Next Message response, and our package is complete: session over".into());
             }
             let (out, alerts, aborted) = self.execute(&reply, &reply.body.commands, server_code);
             if aborted {
                 return self.log("the server aborted the session (1223): nothing is answered".into());
             }
-            let mut reply_cmds = self.header_status(&reply, server_code, server_chal);
-            reply_cmds.extend(out);
-            reply_cmds.extend(alerts);
-            // A server message without Final: its package goes on; ask for the next message
-            // and hold our own Final back (digest §5.6, §5.7).
-            if !reply.body.r#final {
-                reply_cmds.push(alert("1222"));
+            let mut body = std::mem::take(&mut self.pending);
+            body.extend(out);
+            body.extend(alerts);
+            // A server message without Final (not a Next Message response): its package goes
+            // on; ask for the next message and hold our own Final back (digest §5.6, §5.7).
+            if !reply.body.r#final && !continuing {
+                body.push(alert("1222"));
             }
-            let fin = reply.body.r#final && !self.has("dm12-no-final");
+            if !continuing {
+                self.pending_final = reply.body.r#final && !self.has("dm12-no-final");
+            }
+            self.pending = body;
+            if let Some(max) = reply.hdr.meta.as_ref().and_then(|m| m.max_msg_size.as_deref()) {
+                self.server_max_msg_size = max.trim().parse().ok();
+            }
             let cred = if self.cred_each_message { self.cred_now() } else { None };
-            msg = self.message(reply_cmds, fin, cred);
+            msg = self.next_part(self.header_status(&reply, server_code, server_chal), cred);
         }
         self.log(format!("session ends: {} rounds", self.sh.cfg.max_rounds));
     }
@@ -371,11 +387,42 @@ impl Session<'_> {
         })
     }
 
+    /// The next message of our package: `head` (the Status for the server's SyncHdr), then as
+    /// many pending commands as the server's MaxMsgSize admits (at least one); Final when the
+    /// last one is out and the package ends. A single command larger than the limit goes alone
+    /// (no large-object sending).
+    fn next_part(&mut self, head: Vec<Command>, cred: Option<Cred>) -> Message {
+        let pending = std::mem::take(&mut self.pending);
+        let mut n = pending.len();
+        if let Some(max) = self.server_max_msg_size {
+            let size = |k: usize| {
+                let mut c = head.clone();
+                c.extend(pending[..k].iter().cloned());
+                let m = self.build(self.msg_id + 1, c, false, cred.clone());
+                self.encode(&m).map(|(b, _)| b.len()).unwrap_or(usize::MAX)
+            };
+            if size(n) > max {
+                n = (1..n).rev().find(|&k| size(k) <= max).unwrap_or(1.min(n));
+                self.log(format!("our package exceeds the server's MaxMsgSize {max}: {n} command(s) in this message"));
+            }
+        }
+        let mut commands = head;
+        let mut rest = pending;
+        commands.extend(rest.drain(..n));
+        let fin = rest.is_empty() && self.pending_final;
+        self.pending = rest;
+        self.message(commands, fin, cred)
+    }
+
     /// The next message: header, commands numbered from CmdID 1, Final or not.
-    fn message(&mut self, mut commands: Vec<Command>, fin: bool, cred: Option<Cred>) -> Message {
+    fn message(&mut self, commands: Vec<Command>, fin: bool, cred: Option<Cred>) -> Message {
         self.msg_id += 1;
-        let msg_id = if self.has("dm12-msgid-repeats") { 1 } else { self.msg_id };
-        let session_id = if self.has("dm12-session-id-changes") && self.msg_id >= 2 {
+        self.build(self.msg_id, commands, fin, cred)
+    }
+
+    fn build(&self, n: u32, mut commands: Vec<Command>, fin: bool, cred: Option<Cred>) -> Message {
+        let msg_id = if self.has("dm12-msgid-repeats") { 1 } else { n };
+        let session_id = if self.has("dm12-session-id-changes") && n >= 2 {
             format!("{}1", self.session_id)
         } else {
             self.session_id.clone()
