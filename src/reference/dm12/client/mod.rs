@@ -15,9 +15,13 @@
 //! the server URI, Source the DevId, Meta MaxMsgSize), Alert 1200 (notified) or 1201, the
 //! Generic Alerts raised, the Replace of ./DevInfo/{DevId, Man, Mod, DmV, Lang}, Final. Every
 //! later message: a Status for the server's SyncHdr first, then the Statuses and Results of the
-//! server's commands; it goes to the server's last RespURI. A server message with no command
-//! besides Status/Results ends the session (nothing is sent); so do a 1223, an undecodable
-//! answer, an HTTP error, and `max_rounds` rounds.
+//! server's commands; it goes to the server's last RespURI. A server message without Final
+//! (a large-object chunk) is answered with its Statuses and Alert 1222, without Final. A reply
+//! larger than the server's MaxMsgSize is split: the next part follows each Next Message
+//! response, Final in the last (digest §5.6; a single command larger than the limit is sent
+//! alone — no large-object sending). A server message with no command besides Status/Results
+//! ends the session (nothing is sent); so do a 1223, a Next Message response when nothing is
+//! left to send, an undecodable answer, an HTTP error, and `max_rounds` messages.
 //!
 //! # Authentication (digest §8)
 //! The client sends a `syncml:auth-md5` Cred (user `username`, LocName in Source) when it holds
