@@ -82,6 +82,11 @@ use tree::Tree;
 
 /// The reference DevId.
 pub const DEFAULT_DEV_ID: &str = "IMEI:359881000000012";
+/// The reference client credentials (client → server, syncml:auth-md5).
+pub const DEFAULT_USERNAME: &str = "dmcts-client";
+pub const DEFAULT_PASSWORD: &str = "client-secret";
+/// The reference server password (Package#0 digest; the server's Cred when demanded).
+pub const DEFAULT_SERVER_PASSWORD: &str = "server-secret";
 /// Path of the Package#0-over-HTTP endpoint.
 pub const NOTIFY_PATH: &str = "/notify";
 /// The upper-tester action answering the next 1101 (DM 1.2 client IUT).
@@ -107,13 +112,13 @@ pub static FAULTS: &[FaultInfo] = &[
         Client,
         "dm12-notified-1201",
         "a session opened for a Package#0 carries Alert 1201, not 1200",
-        ["DM12-003-C-O"]
+        ["DM12-003-C-M"]
     ),
     fault!(
         Client,
         "dm12-session-id-decimal",
         "a notified session's SessionID is the Package#0 session id in decimal, not upper-case hex",
-        ["DM12-003-C-O"]
+        ["DM12-003-C-M"]
     ),
     fault!(Client, "dm12-initiated-1200", "a client-initiated session carries Alert 1200, not 1201", ["DM12-004-C-M"]),
     fault!(Client, "dm12-msgid-repeats", "every message of a session has MsgID 1", ["DM12-005-C-M"]),
@@ -175,7 +180,7 @@ pub static FAULTS: &[FaultInfo] = &[
         "Generic Alert Items carry no Meta (no Type, no Format)",
         ["DM12-023-C-M"]
     ),
-    fault!(Client, "dm12-ui-confirm-ignores-no", "a 1101 is answered 200 whatever the user answered", ["DM12-024-C-M"]),
+    fault!(Client, "dm12-ui-confirm-ignores-no", "a 1101 is answered 200 whatever the user answered", ["DM12-024-C-O"]),
     fault!(
         Client,
         "dm12-unknown-command-200",
@@ -275,10 +280,10 @@ impl Dm12ClientConfig {
             server_id: "dmcts".into(),
             faults: BTreeSet::new(),
             encoding: Encoding::Xml,
-            username: "dmcts-client".into(),
-            password: "client-secret".into(),
+            username: DEFAULT_USERNAME.into(),
+            password: DEFAULT_PASSWORD.into(),
             server_password: None,
-            noti_password: Some("server-secret".into()),
+            noti_password: Some(DEFAULT_SERVER_PASSWORD.into()),
             server_nonce: RESYNC_NONCE.to_vec(),
             http_timeout: Duration::from_secs(30),
             max_rounds: 64,
@@ -655,15 +660,15 @@ pub struct Dm12ClientArgs {
     #[arg(long, value_parser = ["xml", "wbxml"], default_value = "xml")]
     pub encoding: String,
     /// Client credentials (syncml:auth-md5 towards the server).
-    #[arg(long, default_value = "dmcts-client")]
+    #[arg(long, default_value = DEFAULT_USERNAME)]
     pub username: String,
-    #[arg(long, default_value = "client-secret")]
+    #[arg(long, default_value = DEFAULT_PASSWORD)]
     pub password: String,
     /// Demand the server's Cred and check it with this password (digest §8.5).
     #[arg(long)]
     pub server_password: Option<String>,
     /// The Package#0 digest password.
-    #[arg(long, default_value = "server-secret")]
+    #[arg(long, default_value = DEFAULT_SERVER_PASSWORD)]
     pub noti_password: String,
     /// Inject a fault (repeatable), e.g. `--fault client.dm12-no-final`.
     #[arg(long = "fault", value_name = "NAME")]
