@@ -289,6 +289,9 @@ enum ReferenceCommand {
     /// Run the reference SyncML DM 1.2 server.
     #[command(name = "dm12-server")]
     Dm12Server(dmcts::reference::dm12::server::Dm12ServerArgs),
+    /// Run the reference SyncML DM 1.2 client.
+    #[command(name = "dm12-client")]
+    Dm12Client(dmcts::reference::dm12::client::Dm12ClientArgs),
     /// The fault catalog.
     Faults {
         #[arg(long, value_enum, default_value = "table")]
@@ -649,6 +652,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 ReferenceCommand::Server(args) => rt.block_on(dmcts::reference::server::run_cli(args.clone()))?,
                 ReferenceCommand::Dm12Server(args) => {
                     rt.block_on(dmcts::reference::dm12::server::run_cli(args.clone()))?
+                }
+                ReferenceCommand::Dm12Client(args) => {
+                    rt.block_on(dmcts::reference::dm12::client::run_cli(args.clone()))?
                 }
                 ReferenceCommand::Faults { format } => {
                     let cat = dmcts::reference::faults::catalog();
