@@ -7,8 +7,11 @@
 //! deliberate defects for negative cases and faults in [`tamper`].
 pub mod auth;
 pub mod codepages;
+pub mod commands;
+pub mod json;
 pub mod message;
 pub mod notification;
+pub mod profile;
 pub mod rules;
 pub mod tamper;
 pub mod tree;

@@ -1,0 +1,110 @@
+//! The JSON view of a SyncML DM 1.2 message: what the case language's JSON checks, `save_as`
+//! and `capture` read, and what traces and reports show. Element names are SyncML's; a command
+//! is an object with its element name under `"element"`, an Item's Target/Source is its LocURI.
+use super::message::{Command, Cred, Item, LocRef, Message, Meta};
+use super::tree::Encoding;
+use serde_json::{json, Map, Value};
+
+/// The view of `m`, as it arrived in `encoding`.
+pub fn message_json(m: &Message, encoding: Encoding) -> Value {
+    let h = &m.hdr;
+    json!({
+        "Encoding": match encoding { Encoding::Xml => "xml", Encoding::Wbxml => "wbxml" },
+        "SyncHdr": {
+            "VerDTD": h.ver_dtd, "VerProto": h.ver_proto, "SessionID": h.session_id, "MsgID": h.msg_id,
+            "Target": locref(&h.target), "Source": locref(&h.source), "RespURI": h.resp_uri,
+            "NoResp": h.no_resp, "Cred": h.cred.as_ref().map(cred), "Meta": h.meta.as_ref().map(meta),
+        },
+        "Commands": m.body.commands.iter().map(command).collect::<Vec<_>>(),
+        "Final": m.body.r#final,
+    })
+}
+
+fn locref(l: &LocRef) -> Value {
+    json!({ "LocURI": l.loc_uri, "LocName": l.loc_name })
+}
+
+fn cred(c: &Cred) -> Value {
+    json!({ "Meta": c.meta.as_ref().map(meta), "Data": String::from_utf8_lossy(c.data.bytes()) })
+}
+
+/// Meta as an object of the elements present.
+pub fn meta(m: &Meta) -> Value {
+    let mut o = Map::new();
+    let mut put = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            o.insert(k.into(), Value::String(v.clone()));
+        }
+    };
+    put("Format", &m.format);
+    put("Type", &m.r#type);
+    put("Mark", &m.mark);
+    put("Size", &m.size);
+    put("NextNonce", &m.next_nonce);
+    put("MaxMsgSize", &m.max_msg_size);
+    put("MaxObjSize", &m.max_obj_size);
+    put("Version", &m.version);
+    if !m.emi.is_empty() {
+        o.insert("EMI".into(), json!(m.emi));
+    }
+    Value::Object(o)
+}
+
+/// An Item: Target and Source by LocURI, Data as text (lossy for binary data).
+pub fn item(i: &Item) -> Value {
+    json!({
+        "Target": i.target.as_ref().map(|l| l.loc_uri.clone()),
+        "Source": i.source.as_ref().map(|l| l.loc_uri.clone()),
+        "Meta": i.meta.as_ref().map(meta),
+        "Data": i.data.as_ref().map(|d| String::from_utf8_lossy(d.bytes()).into_owned()),
+        "MoreData": i.more_data,
+    })
+}
+
+fn items(v: &[Item]) -> Vec<Value> {
+    v.iter().map(item).collect()
+}
+
+/// One command of SyncBody (or of a container).
+pub fn command(c: &Command) -> Value {
+    match c {
+        Command::Add(x) | Command::Copy(x) | Command::Delete(x) | Command::Get(x) | Command::Replace(x) => json!({
+            "element": c.name(), "CmdID": x.cmd_id, "NoResp": x.no_resp, "Cred": x.cred.as_ref().map(cred),
+            "Meta": x.meta.as_ref().map(meta), "Items": items(&x.items),
+        }),
+        Command::Exec(x) => json!({
+            "element": "Exec", "CmdID": x.cmd_id, "NoResp": x.no_resp, "Cred": x.cred.as_ref().map(cred),
+            "Meta": x.meta.as_ref().map(meta), "Correlator": x.correlator, "Items": items(&x.items),
+        }),
+        Command::Alert(x) => json!({
+            "element": "Alert", "CmdID": x.cmd_id, "NoResp": x.no_resp, "Cred": x.cred.as_ref().map(cred),
+            "Data": x.data, "Correlator": x.correlator, "Items": items(&x.items),
+        }),
+        Command::Atomic(x) | Command::Sequence(x) => json!({
+            "element": c.name(), "CmdID": x.cmd_id, "NoResp": x.no_resp, "Meta": x.meta.as_ref().map(meta),
+            "Commands": x.commands.iter().map(command).collect::<Vec<_>>(),
+        }),
+        Command::Status(s) => json!({
+            "element": "Status", "CmdID": s.cmd_id, "MsgRef": s.msg_ref, "CmdRef": s.cmd_ref, "Cmd": s.cmd,
+            "TargetRef": s.target_refs, "SourceRef": s.source_refs, "Cred": s.cred.as_ref().map(cred),
+            "Chal": s.chal.as_ref().map(|ch| json!({ "Meta": meta(&ch.meta) })), "Data": s.data, "Items": items(&s.items),
+        }),
+        Command::Results(r) => json!({
+            "element": "Results", "CmdID": r.cmd_id, "MsgRef": r.msg_ref, "CmdRef": r.cmd_ref,
+            "Meta": r.meta.as_ref().map(meta), "TargetRef": r.target_ref, "SourceRef": r.source_ref, "Items": items(&r.items),
+        }),
+        Command::Other { name, cmd_id } => json!({ "element": name, "CmdID": cmd_id }),
+    }
+}
+
+/// The view of a body that decodes as DM 1.2 under `content_type` (None: it does not).
+pub fn view(body: &[u8], content_type: &str) -> Option<Value> {
+    let mt = crate::wire::media::media_type_of(content_type);
+    let is_dm12 = mt == super::MEDIA_XML || mt == super::MEDIA_WBXML;
+    if !is_dm12 {
+        return None;
+    }
+    let m = super::decode(body, content_type).ok()?;
+    let enc = if mt == super::MEDIA_WBXML { Encoding::Wbxml } else { Encoding::Xml };
+    Some(message_json(&m, enc))
+}
