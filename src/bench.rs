@@ -124,6 +124,25 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, iterations: u32) -> a
     if not_pass > 0 {
         out.push_str(&format!("  WARNING: {not_pass} case runs did not pass on the clean reference\n"));
     }
+    // Each protocol binding on its own (issue 11: the DM 1.2 run next to the DM 2.0 run).
+    for (family, label) in [("dm2", "DM 2.0 (JSON)"), (crate::binding::dm12::NAME_XML, "DM 1.2 (XML + WBXML)")] {
+        let part = Arc::new(Catalog {
+            cases: catalog.cases.iter().filter(|c| crate::binding::family_of(&c.binding) == family).cloned().collect(),
+            digest: catalog.digest.clone(),
+        });
+        if part.cases.is_empty() {
+            continue;
+        }
+        let mut times = Vec::new();
+        for _ in 0..iterations {
+            let t = Instant::now();
+            rt.block_on(reference_run(registry.clone(), part.clone(), crate::runner::run::REFERENCE_THREADS));
+            times.push(t.elapsed());
+        }
+        let n = part.cases.len();
+        let per_case = times.iter().map(|t| t.as_secs_f64() * 1000.0 / n as f64).fold(f64::MAX, f64::min);
+        out.push_str(&format!("  {label:<22} {n:>3} cases: {} (best {per_case:.1} ms per case)\n", stats(&mut times)));
+    }
 
     // A faulty-peer run: how long failing cases take (issue 8 §8: a failing IUT must not cost
     // a step timeout per case where its upper tester can say it is idle).

@@ -5,9 +5,10 @@
 //!
 //! DM 2.0 (JSON over HTTP) is [`dm2`]; a SyncML DM 1.2 binding goes beside it. A case file names
 //! its binding (`[defaults] binding = "dm2"`, the default); the ICS's `[profile]` configures it.
+pub mod dm12;
 pub mod dm2;
 
-use crate::peers::HttpAnswer;
+use crate::peers::{HttpAnswer, Incoming};
 use crate::runner::checks::{BuiltinInfo, CheckCtx, Credentials, Failure, Observed};
 use serde_json::Value;
 use std::sync::Arc;
@@ -86,6 +87,13 @@ pub struct ClientSpec<'a> {
     pub last_commands: Option<&'a [Vec<String>]>,
     /// The device identity the suite plays.
     pub dev_id: &'a str,
+    /// Where the message goes (DM 1.2: the SyncHdr Target of Package#1).
+    pub to: &'a str,
+    /// The account's credentials (PIXIT account.username/password), for a binding that
+    /// authenticates inside its messages (DM 1.2: SyncHdr Cred).
+    pub credentials: Option<(&'a str, &'a str)>,
+    /// The step's binding options (`Null`: none); a binding refuses options it does not know.
+    pub options: &'a Value,
 }
 
 /// An HTTP request body and headers, ready to send.
@@ -119,6 +127,11 @@ pub struct DecodeError {
 pub trait Binding: Send + Sync {
     /// The name case files use (`binding = "dm2"`).
     fn name(&self) -> &'static str;
+    /// The protocol the binding speaks, as an ICS's `[iut] binding` names it: bindings of one
+    /// family differ only in encoding (DM 1.2: `dm12` is XML, `dm12-wbxml` WBXML).
+    fn family(&self) -> &'static str {
+        self.name()
+    }
     /// The profile in force, as JSON (`${profile.x}` in cases; echoed in run.json).
     fn profile_json(&self) -> Value;
 
@@ -140,6 +153,14 @@ pub trait Binding: Send + Sync {
     ) -> Option<Result<(), Failure>>;
 
     // ---- the suite as DM server (client IUT) ----
+    /// A request arrived at `endpoint` and is about to be judged and answered: a binding whose
+    /// answers refer to the request (DM 1.2: SessionID, MsgRef, a Status per command) keeps it.
+    fn observe_inbound(&self, _endpoint: &str, _headers: &[(String, String)], _body: &[u8]) {}
+    /// The answer to a request that arrives after its case ended or between cases: one that
+    /// ends the IUT's session (DM 2.0: a Package#2 with END).
+    fn late_answer(&self, _incoming: &Incoming) -> HttpAnswer {
+        self.session_end_answer()
+    }
     /// The HTTP answer carrying these commands (DM 2.0: Package#2).
     fn server_package(&self, commands: &[Vec<String>]) -> HttpAnswer;
     /// Whether these commands end the session (no reply follows).
@@ -163,6 +184,11 @@ pub trait Binding: Send + Sync {
     fn notification_media_type(&self) -> String;
 
     // ---- the suite as DM client (server IUT) ----
+    /// Whether the account's credentials go in HTTP headers (DM 2.0); false: the binding puts
+    /// them in its messages ([`ClientSpec::credentials`]).
+    fn http_credentials(&self) -> bool {
+        true
+    }
     /// Builds a client message.
     fn client_message(&self, spec: ClientSpec) -> Result<Outgoing, String>;
     /// Parses a server IUT's answer to a client message; None when it is not a command package
@@ -194,14 +220,30 @@ pub trait Binding: Send + Sync {
 /// The bindings this build knows, by name, with their default profiles: what the catalog
 /// validates case files against.
 pub fn builtin_bindings() -> Vec<Arc<dyn Binding>> {
-    vec![Arc::new(dm2::Dm2::default())]
+    let dm12 = crate::wire::dm12::profile::Profile::default();
+    vec![
+        Arc::new(dm2::Dm2::default()),
+        Arc::new(dm12::Dm12::new(dm12.clone(), crate::wire::dm12::Encoding::Xml)),
+        Arc::new(dm12::Dm12::new(dm12, crate::wire::dm12::Encoding::Wbxml)),
+    ]
 }
 
 /// The binding `name` configured by an ICS's profile (None: no such binding).
 pub fn configured(name: &str, profile: &crate::wire::dm2::Profile) -> Option<Arc<dyn Binding>> {
     match name {
         "dm2" => Some(Arc::new(dm2::Dm2::new(profile.clone()))),
+        dm12::NAME_XML => Some(Arc::new(dm12::Dm12::new(profile.dm12.clone(), crate::wire::dm12::Encoding::Xml))),
+        dm12::NAME_WBXML => Some(Arc::new(dm12::Dm12::new(profile.dm12.clone(), crate::wire::dm12::Encoding::Wbxml))),
         _ => None,
+    }
+}
+
+/// The protocol family of a binding name (`dm12-wbxml` → `dm12`): what an ICS's `[iut]
+/// binding` names.
+pub fn family_of(name: &str) -> &str {
+    match name {
+        dm12::NAME_WBXML => dm12::NAME_XML,
+        other => other,
     }
 }
 

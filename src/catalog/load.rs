@@ -43,9 +43,26 @@ struct Defaults {
     /// Fixtures (without parameters) run before each case's own steps.
     #[serde(default)]
     prologue: Vec<String>,
+    /// Every case of the file again in each of these variants (DM 1.2: the same exchange in
+    /// WBXML), with its own id, binding, applicability and items.
+    #[serde(default, rename = "variant")]
+    variants: Vec<Variant>,
 }
 
-#[derive(Deserialize)]
+/// `[[defaults.variant]]`: a copy of every case of the file speaking another binding of the
+/// same protocol: id `<id>-<suffix>`, `applies_if` joined with `and`, `covers` extended.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct Variant {
+    binding: String,
+    suffix: String,
+    #[serde(default)]
+    applies_if: Option<String>,
+    #[serde(default)]
+    covers: Vec<String>,
+}
+
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawCase {
     id: String,
@@ -68,6 +85,10 @@ struct RawCase {
     /// What the suite's download server serves during the case (DLOTA descriptors, packages).
     #[serde(default)]
     download: Option<crate::peers::download::DownloadConfig>,
+    /// Faults only a variant of the case detects, by the variant's suffix (a WBXML defect is
+    /// caught by the `-WBXML` variant alone).
+    #[serde(default)]
+    variant_detects: BTreeMap<String, Vec<String>>,
     /// Overrides the file's prologue (`[]`: none).
     #[serde(default)]
     prologue: Option<Vec<String>>,
@@ -174,7 +195,32 @@ pub(super) fn load(
             let line = line_of(src, c.span().start);
             let mut c = c.into_inner();
             let steps = raw_steps(std::mem::take(&mut c.steps), file, src);
+            let original = c.clone();
+            let variant_steps = steps.clone();
             parsed.push(ParsedCase { raw: c, steps, defaults: defaults.clone(), file: file.clone(), line });
+            for v in &defaults.variants {
+                let mut vc = original.clone();
+                // The suffix is one more group before the number: TC-DM12C-SES-001 → TC-DM12C-SES-WBXML-001.
+                vc.id = match original.id.rsplit_once('-') {
+                    Some((head, n)) => format!("{head}-{}-{n}", v.suffix),
+                    None => format!("{}-{}", original.id, v.suffix),
+                };
+                vc.binding = Some(v.binding.clone());
+                vc.applies_if = match (&original.applies_if, &v.applies_if) {
+                    (Some(a), Some(b)) => Some(format!("({a}) and {b}")),
+                    (a, b) => a.clone().or(b.clone()),
+                };
+                vc.covers.extend(v.covers.iter().filter(|x| !original.covers.contains(x)).cloned());
+                vc.title = format!("{} ({})", original.title, v.suffix);
+                vc.detects.extend(original.variant_detects.get(&v.suffix).cloned().unwrap_or_default());
+                parsed.push(ParsedCase {
+                    raw: vc,
+                    steps: variant_steps.clone(),
+                    defaults: defaults.clone(),
+                    file: file.clone(),
+                    line,
+                });
+            }
         }
     }
     let mut cases = Vec::new();

@@ -131,20 +131,20 @@ fn validate_case(
             for atom in e.atoms() {
                 let problem = match (registry.get(atom), registry.capability(atom)) {
                     (Some(_), _) => None,
-                    (None, Some(c)) if c.role == role && c.has_binding(binding.name()) => None,
+                    (None, Some(c)) if c.role == role && c.has_binding(binding.family()) => None,
                     (None, Some(c)) => Some(format!(
                         "names capability {atom}, of a {} IUT of binding(s) {}; the case tests a {} {role} IUT",
                         c.role,
                         c.bindings.join(", "),
-                        binding.name()
+                        binding.family()
                     )),
                     (None, None) => {
                         let known: Vec<&str> =
-                            registry.capabilities_of(role, binding.name()).iter().map(|c| c.id.as_str()).collect();
+                            registry.capabilities_of(role, binding.family()).iter().map(|c| c.id.as_str()).collect();
                         Some(format!(
                             "names {atom}, which is neither an SCR item nor a declared ICS capability (declare it \
                              as a [[capability]] next to the SCR tables); capabilities of a {} {role}: {}",
-                            binding.name(),
+                            binding.family(),
                             if known.is_empty() { "none".to_string() } else { known.join(", ") }
                         ))
                     }
@@ -169,7 +169,7 @@ pub fn check_kind_problems(kind: &CheckKind, binding: &dyn Binding) -> Vec<Strin
                 let names: Vec<&str> = builtin_infos(binding).iter().map(|b| b.name).collect();
                 vec![format!(
                     "unknown built-in check {name:?} for binding {}; known: {}",
-                    binding.name(),
+                    binding.family(),
                     names.join(", ")
                 )]
             }

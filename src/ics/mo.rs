@@ -216,6 +216,54 @@ pub const MO_PIXIT: &[MoParam] = &[
         default: Some("dmcts: this is not a software package"),
         about: "the content of a package the device must refuse to install (SCOMO-012-C-O)",
     },
+    MoParam {
+        key: "dm12_leaf_uri",
+        kind: MoKind::Text,
+        default: Some("./dmcts/Leaf"),
+        about: "DM 1.2 clients: a leaf the server may Get, Replace and Add to (Add must then give 418)",
+    },
+    MoParam {
+        key: "dm12_leaf_value",
+        kind: MoKind::Text,
+        default: Some("one"),
+        about: "DM 1.2 clients: the value of mo.dm12_leaf_uri after a reset",
+    },
+    MoParam {
+        key: "dm12_missing_uri",
+        kind: MoKind::Text,
+        default: Some("./dmcts/Missing"),
+        about: "DM 1.2 clients: a node that does not exist (Get gives 404)",
+    },
+    MoParam {
+        key: "dm12_interior_uri",
+        kind: MoKind::Text,
+        default: Some("./dmcts/Interior"),
+        about: "DM 1.2 clients: an interior node whose children are mo.dm12_interior_children",
+    },
+    MoParam {
+        key: "dm12_interior_children",
+        kind: MoKind::Text,
+        default: Some("A/B"),
+        about: "DM 1.2 clients: the child names of mo.dm12_interior_uri, /-separated, in the order the device lists them",
+    },
+    MoParam {
+        key: "dm12_new_uri",
+        kind: MoKind::Text,
+        default: Some("./dmcts/New"),
+        about: "DM 1.2 clients: a leaf that does not exist after a reset and may be added",
+    },
+    MoParam {
+        key: "dm12_permanent_uri",
+        kind: MoKind::Text,
+        default: Some("./DevInfo/Man"),
+        about: "DM 1.2 clients: a permanent node (Delete gives 405)",
+    },
+    MoParam {
+        key: "dm12_exec_uri",
+        kind: MoKind::Text,
+        default: Some("./Vendor/Exec"),
+        about: "DM 1.2 clients: a node executed later (Exec with a Correlator gives 202, the result comes in a Generic Alert)",
+    },
 ];
 
 /// The `[pixit.mo]` values a server IUT's ICS may give (no defaults are filled in for them:

@@ -717,8 +717,12 @@ pub fn message_json(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Value {
-    let body_v =
-        serde_json::from_slice::<Value>(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into()));
+    let ct = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
+    // A SyncML DM 1.2 body is kept as its JSON view, so cases read it like a JSON one.
+    let body_v = serde_json::from_slice::<Value>(body)
+        .ok()
+        .or_else(|| crate::wire::dm12::json::view(body, ct.unwrap_or("")))
+        .unwrap_or_else(|| Value::String(String::from_utf8_lossy(body).into()));
     let hdrs: serde_json::Map<String, Value> =
         headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone()))).collect();
     json!({ "method": method, "path": path, "status": status, "headers": hdrs, "body": body_v })

@@ -88,9 +88,14 @@ fn selected(case: &Case, opts: &RunOptions) -> Result<(), String> {
 /// Settings of a case from an ICS.
 pub fn settings_from_ics(ics: &Ics, case: &crate::catalog::Case) -> CaseSettings {
     let p = &ics.pixit;
+    // DM 1.2's Package#0 digest needs only the server password (`secret`); DM 2.0's both.
+    let dm12 = crate::binding::family_of(&case.binding) == crate::binding::dm12::NAME_XML;
     let credentials = match (&p.notification.secret, &p.notification.auth_data) {
         (Some(s), Some(a)) => {
             Some(crate::runner::checks::Credentials { secret: s.as_bytes().to_vec(), auth_data: a.as_bytes().to_vec() })
+        }
+        (Some(s), None) if dm12 => {
+            Some(crate::runner::checks::Credentials { secret: s.as_bytes().to_vec(), auth_data: Vec::new() })
         }
         _ => None,
     };

@@ -70,9 +70,51 @@ fn reference_ics_tls(role: Role, ut_url: &str, server_uri: Option<&str>, tls: bo
     ics
 }
 
+/// The built-in ICS of a reference DM 1.2 peer: the DM 2.0 one with binding dm12, the DM 1.2
+/// reference account (syncml:auth-md5 credentials, the Package#0 server password) and no TLS.
+fn reference_ics12(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics {
+    use crate::reference::dm12::client as c12;
+    let dev_id = match role {
+        Role::Client => c12::DEFAULT_DEV_ID,
+        Role::Server => REFERENCE12_SUITE_DEV_ID,
+    };
+    let mut ics = Ics::for_reference_with(role, ut_url, server_uri, loopback(), dev_id);
+    ics.iut.binding = crate::binding::dm12::NAME_XML.into();
+    ics.iut.implements = Vec::new();
+    ics.iut.product = format!("{} (SyncML DM 1.2)", ics.iut.product);
+    ics.support.clear();
+    if role == Role::Server {
+        // The reference server's ServerID happens to be the default's text: given explicitly,
+        // so checks of the server's own identity may rest on it (Ics::pixit_values).
+        ics.pixit.account.server_id = crate::reference::dm12::server::DEFAULT_SERVER_ID.into();
+        ics.lines.insert("pixit.account.server_id".into(), 1);
+    }
+    ics.pixit.account.username = Some(c12::DEFAULT_USERNAME.into());
+    ics.pixit.account.password = Some(c12::DEFAULT_PASSWORD.into());
+    ics.pixit.notification.secret = Some(crate::reference::dm12::server::DEFAULT_SERVER_PASSWORD.into());
+    ics.pixit.notification.auth_data = None;
+    ics
+}
+
+/// The DevId the suite's device has towards the reference DM 1.2 server.
+const REFERENCE12_SUITE_DEV_ID: &str = "IMEI:359881000000099";
+
 enum Kind {
-    External { ics: Arc<Ics>, ut: Arc<UpperTester>, listener: Arc<Listener>, http: reqwest::Client },
-    Reference { faults: BTreeSet<String>, client_ics: Box<Ics>, server_ics: Box<Ics>, tls: Option<Arc<SuiteTls>> },
+    External {
+        ics: Arc<Ics>,
+        ut: Arc<UpperTester>,
+        listener: Arc<Listener>,
+        http: reqwest::Client,
+    },
+    Reference {
+        faults: BTreeSet<String>,
+        client_ics: Box<Ics>,
+        server_ics: Box<Ics>,
+        /// The DM 1.2 reference peers' ICS (cases of binding dm12 / dm12-wbxml).
+        client12_ics: Box<Ics>,
+        server12_ics: Box<Ics>,
+        tls: Option<Arc<SuiteTls>>,
+    },
 }
 
 use crate::peers::tls::SuiteTls;
@@ -102,6 +144,8 @@ pub struct CaseSetup {
 enum Peer {
     Client(client::RunningClient),
     Server(server::RunningServer),
+    Client12(crate::reference::dm12::client::RunningDm12Client),
+    Server12(crate::reference::dm12::server::RunningDm12Server),
 }
 
 impl CaseSetup {
@@ -109,6 +153,8 @@ impl CaseSetup {
         match self.peer {
             Some(Peer::Client(c)) => c.shutdown().await,
             Some(Peer::Server(s)) => s.shutdown().await,
+            Some(Peer::Client12(c)) => c.shutdown().await,
+            Some(Peer::Server12(s)) => s.shutdown().await,
             None => {}
         }
     }
@@ -117,12 +163,11 @@ impl CaseSetup {
 /// A session the IUT still holds when its case ends, or opens between cases, is ended with the
 /// binding's session-ending answer (DM 2.0: a Package#2 with END) on the session endpoints,
 /// so it never runs on into the next case.
-fn end_sessions_with(listener: &Listener, binding: &dyn crate::binding::Binding) {
-    let end = binding.session_end_answer();
+fn end_sessions_with(listener: &Listener, binding: &Arc<dyn crate::binding::Binding>) {
     for endpoint in ["dm", "cont"] {
-        let (a, b) = (end.clone(), end.clone());
-        listener.set_case_end_answer(endpoint, move |_| a.clone());
-        listener.set_between_cases_answer(endpoint, move |_| b.clone());
+        let (a, b) = (binding.clone(), binding.clone());
+        listener.set_case_end_answer(endpoint, move |inc| a.late_answer(inc));
+        listener.set_between_cases_answer(endpoint, move |inc| b.late_answer(inc));
     }
 }
 
@@ -130,6 +175,55 @@ fn end_sessions_with(listener: &Listener, binding: &dyn crate::binding::Binding)
 fn binding_for(case: &Case, ics: &Ics) -> anyhow::Result<Arc<dyn crate::binding::Binding>> {
     crate::binding::configured(&case.binding, &ics.profile).ok_or_else(|| {
         anyhow::anyhow!("case {} names binding {:?}, which this build does not have", case.id, case.binding)
+    })
+}
+
+/// Whether a case speaks SyncML DM 1.2 (either encoding).
+fn is_dm12(binding: &str) -> bool {
+    crate::binding::family_of(binding) == crate::binding::dm12::NAME_XML
+}
+
+/// A case of the DM 1.2 binding against the reference DM 1.2 client or server, in its own
+/// process-local peer with the case's faults (plain HTTP: the DM 1.2 table has no TLS item).
+async fn reference_dm12_env(
+    case: &Case,
+    registry: Arc<Registry>,
+    faults: &BTreeSet<String>,
+) -> anyhow::Result<CaseSetup> {
+    use crate::reference::dm12::{client as c12, server as s12};
+    let listener = Arc::new(Listener::bind_with(loopback(), None, None).await?);
+    let prefix = if case.role == Role::Client { "client." } else { "server." };
+    let faults: BTreeSet<String> = faults.iter().filter(|f| f.starts_with(prefix)).cloned().collect();
+    let (ics, peer) = match case.role {
+        Role::Client => {
+            let mut cfg = c12::Dm12ClientConfig::new(listener.endpoint_url("dm"));
+            cfg.faults = faults;
+            let running = c12::spawn(cfg).await?;
+            let ics = reference_ics12(Role::Client, &running.ut_url, None);
+            (ics, Peer::Client12(running))
+        }
+        Role::Server => {
+            let cfg = s12::Dm12ServerConfig { faults, ..s12::Dm12ServerConfig::default() };
+            let running = s12::spawn(cfg).await?;
+            let ics = reference_ics12(Role::Server, &running.ut_url, Some(&running.dm_url));
+            (ics, Peer::Server12(running))
+        }
+    };
+    let ut = UpperTester::from_config(&ics.pixit.upper_tester, std::path::Path::new("."))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let binding = binding_for(case, &ics)?;
+    end_sessions_with(&listener, &binding);
+    Ok(CaseSetup {
+        env: CaseEnv {
+            registry,
+            settings: settings_from_ics(&ics, case),
+            binding,
+            ut: Arc::new(ut),
+            listener,
+            http: http_client(),
+            progress: super::progress::installed(),
+        },
+        peer: Some(peer),
     })
 }
 
@@ -174,7 +268,7 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
             let binding = crate::binding::configured(&ics.iut.binding, &ics.profile).ok_or_else(|| {
                 anyhow::anyhow!("the ICS names binding {:?}, which this build does not have", ics.iut.binding)
             })?;
-            end_sessions_with(&listener, binding.as_ref());
+            end_sessions_with(&listener, &binding);
             Ok(Prepared {
                 run_timeout: ics.pixit.timeouts.run(),
                 iut_json: ics.redacted_json(),
@@ -210,6 +304,12 @@ pub async fn prepare(target: &Target, _registry: &Registry) -> anyhow::Result<Pr
                     faults: faults.clone(),
                     client_ics: Box::new(client_ics),
                     server_ics: Box::new(server_ics),
+                    client12_ics: Box::new(reference_ics12(Role::Client, "http://127.0.0.1:9/ut", None)),
+                    server12_ics: Box::new(reference_ics12(
+                        Role::Server,
+                        "http://127.0.0.1:9/ut",
+                        Some("http://127.0.0.1:9/dm"),
+                    )),
                     tls,
                 },
             })
@@ -249,8 +349,14 @@ impl Prepared {
     pub fn applicability(&self, case: &Case, reg: &Registry) -> Option<(bool, String)> {
         Some(match &self.kind {
             Kind::External { ics, .. } => case_applicability(case, ics, reg),
-            Kind::Reference { client_ics, server_ics, .. } => {
-                let ics = if case.role == Role::Client { client_ics } else { server_ics };
+            Kind::Reference { client_ics, server_ics, client12_ics, server12_ics, .. } => {
+                let dm12 = is_dm12(&case.binding);
+                let ics = match (case.role, dm12) {
+                    (Role::Client, false) => client_ics,
+                    (Role::Server, false) => server_ics,
+                    (Role::Client, true) => client12_ics,
+                    (Role::Server, true) => server12_ics,
+                };
                 case_applicability(case, ics, reg)
             }
         })
@@ -260,13 +366,22 @@ impl Prepared {
     pub fn item_applicability(&self, reg: &Registry) -> Vec<Applicability> {
         match &self.kind {
             Kind::External { ics, .. } => ics.item_applicability(reg),
-            Kind::Reference { client_ics, server_ics, .. } => {
+            Kind::Reference { client_ics, server_ics, client12_ics, server12_ics, .. } => {
                 let c = client_ics.item_applicability(reg);
                 let s = server_ics.item_applicability(reg);
+                let c12 = client12_ics.item_applicability(reg);
+                let s12 = server12_ics.item_applicability(reg);
                 reg.items()
                     .iter()
                     .filter_map(|i| {
-                        let from = if i.role == Role::Client { &c } else { &s };
+                        // An item of a DM 1.2 table is judged by the DM 1.2 peers' ICS.
+                        let dm12 = reg.table_of(i).is_some_and(|t| t.has_binding(crate::binding::dm12::NAME_XML));
+                        let from = match (i.role, dm12) {
+                            (Role::Client, false) => &c,
+                            (Role::Server, false) => &s,
+                            (Role::Client, true) => &c12,
+                            (Role::Server, true) => &s12,
+                        };
                         from.iter().find(|a| a.id == i.id).cloned()
                     })
                     .collect()
@@ -288,6 +403,9 @@ impl Prepared {
                 },
                 peer: None,
             }),
+            Kind::Reference { faults, .. } if is_dm12(&case.binding) => {
+                reference_dm12_env(case, registry, faults).await
+            }
             Kind::Reference { faults, tls, .. } => {
                 let server_tls = match tls.as_ref().and_then(|t| t.server.as_ref()) {
                     Some(s) => Some(s.server_tls(&crate::peers::tls::hosts_for("https://127.0.0.1/"))?),
@@ -328,7 +446,7 @@ impl Prepared {
                 let ut = UpperTester::from_config(&ics.pixit.upper_tester, std::path::Path::new("."))
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let binding = binding_for(case, &ics)?;
-                end_sessions_with(&listener, binding.as_ref());
+                end_sessions_with(&listener, &binding);
                 Ok(CaseSetup {
                     env: CaseEnv {
                         registry,
@@ -349,6 +467,17 @@ impl Prepared {
     }
 
     pub async fn shutdown(&self) {}
+
+    /// The reference SyncML DM 1.2 peers of the selftest: the ICS of `role`.
+    pub fn reference_ics12(&self, role: Role) -> Option<&Ics> {
+        match &self.kind {
+            Kind::Reference { client12_ics, server12_ics, .. } => Some(match role {
+                Role::Client => client12_ics,
+                Role::Server => server12_ics,
+            }),
+            Kind::External { .. } => None,
+        }
+    }
 
     /// At the end of an ICS run: waits (at most a step timeout) while the upper tester's
     /// `iut.state` says the IUT is still at work, so that what it sends after the last case is

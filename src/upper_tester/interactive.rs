@@ -115,6 +115,10 @@ pub fn instruction(req: &UtRequest, endpoints: Option<&Endpoints>) -> String {
             if a.get("accept").and_then(Value::as_bool) == Some(false) { "decline" } else { "accept" },
             arg_or(a, "accept", "(not given)")
         ),
+        action::UI_ANSWER => format!(
+            "Answer the next user-interaction prompt of the device (a DM 1.2 Alert 1101 confirmation) with: {}.",
+            arg_or(a, "answer", "(no answer given)")
+        ),
         action::FIRMWARE_UPDATE => format!(
             "Have the DM server start a firmware update (FUMO) of device {}: mode {}, package {}, descriptor {}; \
              answer `done` once the update is started (its commands queued).",

@@ -32,6 +32,8 @@ pub mod action {
     pub const SOFTWARE_INVENTORY: &str = "software.inventory";
     /// Client IUT (FUMO): the user's answer to the next firmware update prompt.
     pub const FIRMWARE_USER_ANSWER: &str = "firmware.user-answer";
+    /// DM 1.2: how the user answers the next user-interaction alert (docs/dm12.md).
+    pub const UI_ANSWER: &str = "ui.answer";
     /// Server IUT (FUMO): start a firmware update of a device.
     pub const FIRMWARE_UPDATE: &str = "firmware.update";
 }
@@ -183,6 +185,7 @@ pub const ACTIONS: &[&str] = &[
     action::SOFTWARE_INVENTORY,
     action::FIRMWARE_USER_ANSWER,
     action::FIRMWARE_UPDATE,
+    action::UI_ANSWER,
 ];
 
 /// Optional actions that only ask about the IUT and never set a verdict by themselves: no

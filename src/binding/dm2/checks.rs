@@ -125,7 +125,7 @@ fn package2(obs: &Observed) -> Result<Package2, Failure> {
 
 /// The commands of each Package#2 of a session record (`finish-session`), as arrays of strings,
 /// package by package; a case defect when the observation is no session record.
-pub(super) fn session_packages(obs: &Observed) -> Result<Vec<Vec<Vec<String>>>, Failure> {
+pub fn session_packages(obs: &Observed) -> Result<Vec<Vec<Vec<String>>>, Failure> {
     let j = json_of(obs)?;
     let Some(packages) = j.get("packages").and_then(Value::as_array) else {
         return Err(Failure::case_defect("a session record of finish-session to check (this check reads one)"));

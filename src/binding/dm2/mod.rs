@@ -165,6 +165,9 @@ impl Binding for Dm2 {
     }
 
     fn client_message(&self, spec: ClientSpec) -> Result<Outgoing, String> {
+        if !spec.options.is_null() {
+            return Err(format!("the DM 2.0 binding has no message options; found {}", spec.options));
+        }
         let mut doc = match (spec.body, spec.message, spec.auto_status) {
             (Some(b), _, _) => b,
             (None, ClientMessage::Reply, Some(code)) => {
@@ -316,6 +319,9 @@ mod tests {
             objects,
             last_commands: None,
             dev_id: "IMEI:1",
+            to: "http://127.0.0.1:1/dm",
+            credentials: None,
+            options: &Value::Null,
         })?;
         Ok(serde_json::from_slice(&out.body).unwrap())
     }
@@ -342,6 +348,9 @@ mod tests {
                 objects: vec![],
                 last_commands: Some(&last),
                 dev_id: "IMEI:1",
+                to: "http://127.0.0.1:1/dm",
+                credentials: None,
+                options: &Value::Null,
             })
             .unwrap();
         let p3: Value = serde_json::from_slice(&out.body).unwrap();

@@ -335,8 +335,14 @@ pub fn json_has_leaf(v: &Value, want: &str) -> bool {
 /// The observation as JSON: a JSON HTTP body, a notification's JSON view, or JSON data.
 pub fn json_of(obs: &Observed) -> Result<Value, Failure> {
     match obs {
-        Observed::Http { body, .. } => serde_json::from_slice(body).map_err(|e| {
-            Failure::new("a JSON body", format!("{} ({e})", crate::trace::body_for_trace(&body[..body.len().min(200)])))
+        Observed::Http { body, headers, .. } => serde_json::from_slice(body).or_else(|e| {
+            // A SyncML DM 1.2 body is judged through its JSON view (wire::dm12::json).
+            crate::wire::dm12::json::view(body, header(headers, "content-type").unwrap_or("")).ok_or_else(|| {
+                Failure::new(
+                    "a JSON body",
+                    format!("{} ({e})", crate::trace::body_for_trace(&body[..body.len().min(200)])),
+                )
+            })
         }),
         Observed::Notification { json, .. } => Ok((*json).clone()),
         Observed::Json(v) => Ok((*v).clone()),

@@ -168,6 +168,7 @@ impl Await {
     fn judge_and_answer(&self, ctx: &mut Ctx<'_>, taken: Taken) {
         let inc = taken.incoming.clone();
         let doc = message_json(Some(&inc.method), Some(&inc.path), None, &inc.headers, &inc.body);
+        ctx.binding().observe_inbound(&self.endpoint, &inc.headers, &inc.body);
         // Captures first: the answer may use them (e.g. a GET of the instance an HGET just created).
         let body = doc.get("body").cloned().unwrap_or(Value::Null);
         let capture_error = ctx.capture(&self.capture, &body).err();

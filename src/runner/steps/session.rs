@@ -58,6 +58,10 @@ pub struct ClientSend {
     /// Opening: the management objects the device reports (the binding's entries; DM 2.0: MOS).
     #[serde(default)]
     pub objects: Vec<Value>,
+    /// Options of the binding's message (templated; DM 1.2: `final`, `challenge`,
+    /// `credentials`, `tree`, `chunk`; docs/dm12.md).
+    #[serde(default)]
+    pub options: Option<Value>,
     /// Header overrides; an empty value removes the header (and with `Authorization`, the
     /// suite's own answering of challenges).
     #[serde(default)]
@@ -174,6 +178,7 @@ impl FinishSession {
             alerts: Vec::new(),
             notification: None,
             objects: Vec::new(),
+            options: None,
             headers: BTreeMap::new(),
             auth: None,
             timeout_ms: None,
@@ -361,6 +366,13 @@ async fn send(
             _ => return false,
         }
     };
+    let options = match &spec.options {
+        Some(o) => match ctx.render(o) {
+            Some(v) => v,
+            None => return false,
+        },
+        None => Value::Null,
+    };
     let built = ctx.binding().client_message(ClientSpec {
         message,
         body,
@@ -372,6 +384,9 @@ async fn send(
         objects,
         last_commands: ctx.last_commands.as_deref(),
         dev_id: &s.dev_id,
+        to: &url,
+        credentials: s.basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+        options: &options,
     });
     let mut out = match built {
         Ok(o) => o,
@@ -395,7 +410,9 @@ async fn send(
         }
     }
     // A case that sets (or removes) Authorization itself gets no help with it.
-    let case_sets_auth = spec.headers.keys().any(|h| h.eq_ignore_ascii_case("authorization"));
+    // A binding that authenticates inside its messages (DM 1.2) gets no HTTP credentials.
+    let case_sets_auth =
+        spec.headers.keys().any(|h| h.eq_ignore_ascii_case("authorization")) || !ctx.binding().http_credentials();
     let scheme = spec.auth.unwrap_or_else(|| super::auth::account_scheme(ctx));
     if message == ClientMessage::Open {
         ctx.session.digest = None;

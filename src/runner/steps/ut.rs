@@ -34,9 +34,16 @@ pub struct Ut {
 pub fn known_actions(role: Role) -> &'static [&'static str] {
     use action::*;
     match role {
-        Role::Client => {
-            &[RESET, IDLE, SESSION_START, NOTIFICATION_DELIVER, ALERT_RAISE, CONFIG_REQUEST, FIRMWARE_USER_ANSWER]
-        }
+        Role::Client => &[
+            RESET,
+            IDLE,
+            SESSION_START,
+            NOTIFICATION_DELIVER,
+            ALERT_RAISE,
+            CONFIG_REQUEST,
+            FIRMWARE_USER_ANSWER,
+            UI_ANSWER,
+        ],
         Role::Server => &[
             RESET,
             IDLE,
