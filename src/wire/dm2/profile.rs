@@ -217,6 +217,8 @@ pub struct Profile {
     /// the server's UI alert is UNVERIFIED): `"upper-tester"`: the upper tester's
     /// `firmware.user-answer` sets the answer before the EXEC (docs/fumo-scomo.md).
     pub fumo_user_confirmation: String,
+    /// The settings of the SyncML DM 1.2 binding (`[profile.dm12]`, docs/dm12.md).
+    pub dm12: crate::wire::dm12::profile::Profile,
 }
 
 impl Profile {
@@ -298,6 +300,7 @@ impl Default for Profile {
             fumo_result_code_member: "DM1x".into(),
             fumo_pkgdata_media_type: "application/octet-stream".into(),
             fumo_user_confirmation: "upper-tester".into(),
+            dm12: Default::default(),
         }
     }
 }
