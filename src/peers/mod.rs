@@ -4,6 +4,7 @@
 //! every HTTP body the suite reads from an IUT is bounded ([`http`]). [`endpoints`] lists
 //! the addresses the IUT must be configured with.
 pub mod download;
+pub mod end_devices;
 pub mod endpoints;
 pub mod http;
 pub mod listener;

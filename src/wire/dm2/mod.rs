@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod client_uri;
 pub mod fumo;
+pub mod gwmo;
 pub mod mo;
 pub mod notification;
 pub mod package;

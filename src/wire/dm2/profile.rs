@@ -217,6 +217,16 @@ pub struct Profile {
     /// the server's UI alert is UNVERIFIED): `"upper-tester"`: the upper tester's
     /// `firmware.user-answer` sets the answer before the EXEC (docs/fumo-scomo.md).
     pub fumo_user_confirmation: String,
+    // ---- GwMO over DM 2.0 (src/wire/dm2/gwmo.rs; enablers digest §4, UNVERIFIED) ----
+    /// AlertType of the gateway's Image Ready alert (digest §4.2: OMNA root
+    /// `urn:oma:at:oma-gwmo` and type `imageready:1.0`; the concatenated wire form is UNVERIFIED).
+    pub gwmo_alert_type_image_ready: String,
+    /// AlertType of the gateway's Fanout alert carrying the aggregated results (digest §4.2:
+    /// `resultaggregation:1.0`; the seed's "Response Aggregation Alert"; UNVERIFIED).
+    pub gwmo_alert_type_aggregation: String,
+    /// How DMCommands are written in a Fanout instance (digest §4.4, open question 7; the seeds
+    /// write SyncML): `"dm2-json"`, the Package#2 `CMD` form (docs/gwmo.md).
+    pub gwmo_dmcommands_form: super::gwmo::DmCommandsForm,
     /// The settings of the SyncML DM 1.2 binding (`[profile.dm12]`, docs/dm12.md).
     pub dm12: crate::wire::dm12::profile::Profile,
 }
@@ -300,6 +310,9 @@ impl Default for Profile {
             fumo_result_code_member: "DM1x".into(),
             fumo_pkgdata_media_type: "application/octet-stream".into(),
             fumo_user_confirmation: "upper-tester".into(),
+            gwmo_alert_type_image_ready: "urn:oma:at:oma-gwmo:imageready:1.0".into(),
+            gwmo_alert_type_aggregation: "urn:oma:at:oma-gwmo:resultaggregation:1.0".into(),
+            gwmo_dmcommands_form: Default::default(),
             dm12: Default::default(),
         }
     }
