@@ -35,7 +35,9 @@ pub fn prefix(role: Role) -> &'static str {
 
 fn faults_of(role: Role) -> Vec<&'static FaultInfo> {
     match role {
-        Role::Client => super::client::FAULTS.iter().chain(super::dm12::client::FAULTS).collect(),
+        Role::Client => {
+            super::client::FAULTS.iter().chain(super::dm12::client::FAULTS).chain(super::gwmo::FAULTS).collect()
+        }
         Role::Server => super::server::FAULTS.iter().chain(super::dm12::server::FAULTS).collect(),
     }
 }

@@ -5,6 +5,7 @@ pub mod client;
 mod common;
 pub mod dm12;
 pub mod faults;
+pub mod gwmo;
 pub mod ics;
 pub mod server;
 pub mod ut_server;

@@ -146,6 +146,8 @@ enum Peer {
     Server(server::RunningServer),
     Client12(crate::reference::dm12::client::RunningDm12Client),
     Server12(crate::reference::dm12::server::RunningDm12Server),
+    /// The reference DM Gateway (GwMO), for the cases of a gateway IUT.
+    Gateway(crate::reference::gwmo::RunningGateway),
 }
 
 impl CaseSetup {
@@ -155,6 +157,7 @@ impl CaseSetup {
             Some(Peer::Server(s)) => s.shutdown().await,
             Some(Peer::Client12(c)) => c.shutdown().await,
             Some(Peer::Server12(s)) => s.shutdown().await,
+            Some(Peer::Gateway(g)) => g.shutdown().await,
             None => {}
         }
     }
@@ -176,6 +179,12 @@ fn binding_for(case: &Case, ics: &Ics) -> anyhow::Result<Arc<dyn crate::binding:
     crate::binding::configured(&case.binding, &ics.profile).ok_or_else(|| {
         anyhow::anyhow!("case {} names binding {:?}, which this build does not have", case.id, case.binding)
     })
+}
+
+/// Whether a case tests a DM Gateway (a client-role case of the GwMO table): the reference
+/// target runs it against the reference gateway.
+fn is_gateway_case(case: &Case) -> bool {
+    case.role == Role::Client && case.covers.iter().any(|c| c.starts_with("GWMO-"))
 }
 
 /// Whether a case speaks SyncML DM 1.2 (either encoding).
@@ -416,6 +425,13 @@ impl Prepared {
                 let prefix = if case.role == Role::Client { "client." } else { "server." };
                 let faults: BTreeSet<String> = faults.iter().filter(|f| f.starts_with(prefix)).cloned().collect();
                 let (ics, peer) = match case.role {
+                    Role::Client if is_gateway_case(case) => {
+                        let mut cfg = crate::reference::gwmo::GatewayConfig::new(listener.endpoint_url("dm"));
+                        cfg.faults = faults;
+                        let running = crate::reference::gwmo::spawn(cfg).await?;
+                        let ics = reference_ics_tls(Role::Client, &running.ut_url, None, tls.is_some());
+                        (ics, Peer::Gateway(running))
+                    }
                     Role::Client => {
                         let mut cfg = client::ClientConfig::new(listener.endpoint_url("dm"));
                         cfg.listen = loopback();

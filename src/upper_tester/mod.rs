@@ -36,6 +36,12 @@ pub mod action {
     pub const UI_ANSWER: &str = "ui.answer";
     /// Server IUT (FUMO): start a firmware update of a device.
     pub const FIRMWARE_UPDATE: &str = "firmware.update";
+    /// Gateway IUT (GwMO, docs/gwmo.md): the End Devices (and groups) the gateway manages.
+    pub const GATEWAY_ATTACH: &str = "gateway.attach";
+    /// Server IUT (GwMO): distribute an image to a gateway (Image Inventory MO).
+    pub const GATEWAY_IMAGE: &str = "gateway.image";
+    /// Server IUT (GwMO): fan the image's commands out to a device group (Fanout MO).
+    pub const GATEWAY_FANOUT: &str = "gateway.fanout";
 }
 
 /// What the suite sends: `{"action", "case", "step", "args"}`.
