@@ -5,7 +5,7 @@ use crate::binding::ClientMessage;
 use crate::runner::ctx::Ctx;
 use crate::runner::steps::tls::{ExpectTlsRefusal, PresentCertificate};
 use crate::runner::steps::{
-    await_request::Await, download_server::DownloadServerStep, expect_notification::ExpectNotification,
+    await_request::Await, download_server::DownloadServerStep, end_devices::EndDevicesStep, expect_notification::ExpectNotification,
     expect_silence::ExpectSilence, notify::Notify, report::Report, session::ClientSend, session::FinishSession,
     set::Set, ut::Ut, Validation,
 };
@@ -42,6 +42,8 @@ pub enum Step {
     ExpectTlsRefusal(ExpectTlsRefusal),
     /// Judge what the case's download server recorded (DLOTA fetches, status reports).
     DownloadServer(DownloadServerStep),
+    /// The simulated End Devices behind a gateway IUT: start them, or judge what reached them.
+    EndDevices(EndDevicesStep),
 }
 
 /// Every step kind's name, for error messages.
@@ -59,6 +61,7 @@ pub const KINDS: &[&str] = &[
     "present-certificate",
     "expect-tls-refusal",
     "download-server",
+    "end-devices",
 ];
 
 impl Step {
@@ -77,6 +80,7 @@ impl Step {
             Step::PresentCertificate(_) => "present-certificate",
             Step::ExpectTlsRefusal(_) => "expect-tls-refusal",
             Step::DownloadServer(_) => "download-server",
+            Step::EndDevices(_) => "end-devices",
         }
     }
 
@@ -90,6 +94,7 @@ impl Step {
             Step::ExpectNotification(s) => s.checks.iter().collect(),
             Step::Report(s) => s.checks.iter().collect(),
             Step::DownloadServer(s) => s.checks.iter().collect(),
+            Step::EndDevices(s) => s.checks.iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -102,6 +107,7 @@ impl Step {
             Step::ExpectSilence(s) => vec![s.scr.as_str()],
             Step::ExpectTlsRefusal(s) => vec![s.scr.as_str()],
             Step::DownloadServer(s) => vec![s.scr.as_str()],
+            Step::EndDevices(s) => vec![s.scr.as_str()],
             Step::FinishSession(s) => std::iter::once(s.scr.as_str()).chain(s.moved_scr.as_deref()).collect(),
             Step::OpenSession(s) | Step::Reply(s) => s.scr.iter().map(String::as_str).collect(),
             _ => vec![],
@@ -141,6 +147,7 @@ impl Step {
             Step::PresentCertificate(s) => s.validate(v),
             Step::ExpectTlsRefusal(s) => s.validate(v),
             Step::DownloadServer(s) => s.validate(v),
+            Step::EndDevices(s) => s.validate(v),
         }
     }
 
@@ -160,6 +167,7 @@ impl Step {
             Step::PresentCertificate(s) => s.run(ctx),
             Step::ExpectTlsRefusal(s) => s.run(ctx).await,
             Step::DownloadServer(s) => s.run(ctx).await,
+            Step::EndDevices(s) => s.run(ctx).await,
         }
     }
 }

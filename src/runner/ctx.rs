@@ -95,6 +95,8 @@ pub struct Ctx<'a> {
     pub informational: Vec<(Judgement, Informational)>,
     /// The suite's download server of this case (`[case.download]`), if it has one.
     pub download: Option<Arc<crate::peers::download::DownloadServer>>,
+    /// The simulated End Devices of a gateway case (`end-devices` `start`), if started.
+    pub end_devices: Option<Arc<crate::peers::end_devices::EndDevices>>,
 }
 
 /// One judgement of a case: a check (step, index) or a step's own item (step, None).
@@ -132,6 +134,15 @@ impl Resolver for Ctx<'_> {
                 }),
                 "sha256" => server.sha256(name).map(Value::String),
                 "size" => server.config().objects.iter().find(|o| o.name == name).map(|o| Value::from(o.size)),
+                // Whole GETs of the object answered 200 so far (e.g. before an alert that says
+                // the download is complete).
+                "fetched" => Some(Value::from(
+                    server
+                        .requests()
+                        .iter()
+                        .filter(|r| r.method == "GET" && r.path == format!("/{name}") && r.status == 200 && r.range.is_none())
+                        .count(),
+                )),
                 _ => None,
             };
         }
@@ -167,6 +178,7 @@ impl<'a> Ctx<'a> {
             skipped: BTreeSet::new(),
             informational: Vec::new(),
             download: None,
+            end_devices: None,
         }
     }
 

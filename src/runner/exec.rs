@@ -76,7 +76,11 @@ pub async fn execute(case: &Case, env: &CaseEnv) -> Execution {
     let inferred = inferred(case, &ctx);
     let informational = ctx.informational.iter().map(|(_, i)| i.clone()).collect();
     ctx.download = None;
+    let end_devices = ctx.end_devices.take();
     let (verdict, reason) = ctx.verdict.into_parts();
+    if let Some(d) = end_devices.and_then(|d| Arc::try_unwrap(d).ok()) {
+        d.shutdown().await;
+    }
     stop_download(download).await;
     Execution { verdict, reason, trace, duration: start.elapsed(), evidence, inferred, informational }
 }

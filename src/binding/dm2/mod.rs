@@ -3,6 +3,7 @@
 pub mod checks;
 pub mod dlota_checks;
 pub mod fumo_checks;
+pub mod gwmo_checks;
 pub mod scomo_checks;
 
 use super::{
@@ -79,6 +80,7 @@ impl Binding for Dm2 {
             .iter()
             .chain(scomo_checks::CHECKS)
             .chain(fumo_checks::CHECKS)
+            .chain(gwmo_checks::CHECKS)
             .chain(dlota_checks::CHECKS)
             .map(CheckDef::info)
             .collect()
@@ -95,6 +97,7 @@ impl Binding for Dm2 {
             .iter()
             .chain(scomo_checks::CHECKS)
             .chain(fumo_checks::CHECKS)
+            .chain(gwmo_checks::CHECKS)
             .chain(dlota_checks::CHECKS)
             .find(|d| d.name == name)
             .map(|d| (d.run)(self, args, obs, ctx))

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod await_request;
 pub mod download_server;
+pub mod end_devices;
 pub mod expect_notification;
 pub mod expect_silence;
 pub mod notify;

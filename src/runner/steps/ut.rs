@@ -43,6 +43,7 @@ pub fn known_actions(role: Role) -> &'static [&'static str] {
             CONFIG_REQUEST,
             FIRMWARE_USER_ANSWER,
             UI_ANSWER,
+            GATEWAY_ATTACH,
         ],
         Role::Server => &[
             RESET,
@@ -57,6 +58,8 @@ pub fn known_actions(role: Role) -> &'static [&'static str] {
             SOFTWARE_ACTIVATE,
             SOFTWARE_DEACTIVATE,
             SOFTWARE_INVENTORY,
+            GATEWAY_IMAGE,
+            GATEWAY_FANOUT,
         ],
     }
 }
