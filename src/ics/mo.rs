@@ -217,6 +217,27 @@ pub const MO_PIXIT: &[MoParam] = &[
         about: "the content of a package the device must refuse to install (SCOMO-012-C-O)",
     },
     MoParam {
+        key: "gw_image_uri",
+        kind: MoKind::Uri,
+        default: Some("urn:oma:mo:oma-gwmo-imageinventory:1.0//img1/"),
+        about: "GwMO gateways: the Image Inventory image instance the GwMO cases distribute, ending in \"/\" (its nodes \
+                <gw_image_uri>ImageURI, <gw_image_uri>LocalImageURI, <gw_image_uri>Operations/Download; docs/gwmo.md)",
+    },
+    MoParam {
+        key: "gw_fanout_uri",
+        kind: MoKind::Uri,
+        default: Some("urn:oma:mo:oma-gwmo-fanout:1.0//fo1/"),
+        about: "GwMO gateways: the Fanout job the GwMO cases set up, ending in \"/\" (its nodes <gw_fanout_uri>DMCommands, \
+                <gw_fanout_uri>TargetGroupRef, <gw_fanout_uri>Operations/Start; docs/gwmo.md)",
+    },
+    MoParam {
+        key: "gw_end_devices",
+        kind: MoKind::Text,
+        default: Some("100"),
+        about: "GwMO gateways: how many simulated End Devices the suite puts in the target group of a fan-out \
+                (docs/gwmo.md)",
+    },
+    MoParam {
         key: "dm12_leaf_uri",
         kind: MoKind::Text,
         default: Some("./dmcts/Leaf"),
