@@ -6,7 +6,7 @@ use crate::runner::ctx::Ctx;
 use crate::runner::steps::tls::{ExpectTlsRefusal, PresentCertificate};
 use crate::runner::steps::{
     await_request::Await, download_server::DownloadServerStep, end_devices::EndDevicesStep, expect_notification::ExpectNotification,
-    expect_silence::ExpectSilence, notify::Notify, report::Report, session::ClientSend, session::FinishSession,
+    expect_silence::ExpectSilence, fetch_hget::FetchHget, notify::Notify, report::Report, session::ClientSend, session::FinishSession,
     set::Set, ut::Ut, Validation,
 };
 use serde::Deserialize;
@@ -44,6 +44,8 @@ pub enum Step {
     DownloadServer(DownloadServerStep),
     /// The simulated End Devices behind a gateway IUT: start them, or judge what reached them.
     EndDevices(EndDevicesStep),
+    /// Server IUT: fetch the data an HGET of the session points at, and check it.
+    FetchHget(FetchHget),
 }
 
 /// Every step kind's name, for error messages.
@@ -62,6 +64,7 @@ pub const KINDS: &[&str] = &[
     "expect-tls-refusal",
     "download-server",
     "end-devices",
+    "fetch-hget",
 ];
 
 impl Step {
@@ -81,6 +84,7 @@ impl Step {
             Step::ExpectTlsRefusal(_) => "expect-tls-refusal",
             Step::DownloadServer(_) => "download-server",
             Step::EndDevices(_) => "end-devices",
+            Step::FetchHget(_) => "fetch-hget",
         }
     }
 
@@ -95,6 +99,7 @@ impl Step {
             Step::Report(s) => s.checks.iter().collect(),
             Step::DownloadServer(s) => s.checks.iter().collect(),
             Step::EndDevices(s) => s.checks.iter().collect(),
+            Step::FetchHget(s) => s.checks.iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -108,6 +113,7 @@ impl Step {
             Step::ExpectTlsRefusal(s) => vec![s.scr.as_str()],
             Step::DownloadServer(s) => vec![s.scr.as_str()],
             Step::EndDevices(s) => vec![s.scr.as_str()],
+            Step::FetchHget(s) => vec![s.scr.as_str()],
             Step::FinishSession(s) => std::iter::once(s.scr.as_str()).chain(s.moved_scr.as_deref()).collect(),
             Step::OpenSession(s) | Step::Reply(s) => s.scr.iter().map(String::as_str).collect(),
             _ => vec![],
@@ -148,6 +154,7 @@ impl Step {
             Step::ExpectTlsRefusal(s) => s.validate(v),
             Step::DownloadServer(s) => s.validate(v),
             Step::EndDevices(s) => s.validate(v),
+            Step::FetchHget(s) => s.validate(v),
         }
     }
 
@@ -168,6 +175,7 @@ impl Step {
             Step::ExpectTlsRefusal(s) => s.run(ctx).await,
             Step::DownloadServer(s) => s.run(ctx).await,
             Step::EndDevices(s) => s.run(ctx).await,
+            Step::FetchHget(s) => s.run(ctx).await,
         }
     }
 }

@@ -25,6 +25,7 @@ pub(super) fn router(sh: Arc<Shared>) -> Router {
         .route(DM_PATH, post(handle_dm))
         .route(&format!("{CONT_PATH_PREFIX}{{token}}"), post(handle_cont))
         .route(&format!("{}{{*rest}}", super::scomo::REPO_PREFIX), axum::routing::get(handle_repo))
+        .route(&format!("{}{{*rest}}", super::gwmo::REPO_PREFIX), axum::routing::get(handle_gwmo_repo))
         .route(&format!("{}{{dev}}/{{n}}", super::fumo::PKGURL_PATH_PREFIX), axum::routing::get(handle_pkgurl))
         .with_state(sh)
 }
@@ -45,6 +46,16 @@ async fn handle_dm(AxState(sh): AxState<Arc<Shared>>, headers: HeaderMap, body: 
 async fn handle_repo(AxState(sh): AxState<Arc<Shared>>, Path(rest): Path<String>) -> Response {
     let served = sh.lock().scomo_repo.get(&rest).cloned();
     sh.log(format!("GET {}{rest}: {}", super::scomo::REPO_PREFIX, if served.is_some() { "served" } else { "404" }));
+    match served {
+        Some((ct, body)) => ([(header::CONTENT_TYPE, ct)], body).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// GwMO MO data the server serves for the HGETs of `gateway.*`.
+async fn handle_gwmo_repo(AxState(sh): AxState<Arc<Shared>>, Path(rest): Path<String>) -> Response {
+    let served = sh.lock().gwmo_repo.get(&rest).cloned();
+    sh.log(format!("GET {}{rest}: {}", super::gwmo::REPO_PREFIX, if served.is_some() { "served" } else { "404" }));
     match served {
         Some((ct, body)) => ([(header::CONTENT_TYPE, ct)], body).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
@@ -366,6 +377,7 @@ fn package3(sh: &Shared, st: &mut State, dev_id: &str, token: Option<&str>, body
     for (cmd, st) in sent.iter().zip(&p3.status) {
         if let Command::Exec { client_uri, server_uri } = cmd {
             super::fumo::exec_status(sh, dev, client_uri, st.sc);
+            super::gwmo::exec_status(dev, client_uri, st.sc);
             let su = server_uri.clone().unwrap_or_else(|| format!("{}{DM_PATH}", sh.base));
             if st.sc != 202 {
                 dev.pending_execs.retain(|p| !(&p.client_uri == client_uri && p.server_uri == su));
@@ -405,6 +417,7 @@ fn generic_alerts(sh: &Shared, dev: &mut Device, alerts: &[&GenericAlert], pkg: 
     let mut out = AlertOutcome { exec_results: 0 };
     for a in alerts {
         super::scomo::result_alert(sh, dev, a);
+        super::gwmo::alert(sh, dev, a);
         let v = serde_json::to_value(a).unwrap_or(Value::Null);
         if let Some(m) = &a.mark {
             if !MARK_VALUES.contains(&m.as_str()) {

@@ -84,6 +84,8 @@
 //!   `bytes_b64`, `http_status`}],
 //!   `errors`: [text]}.
 //!
+//! - `gateway.image`, `gateway.fanout` (GwMO; module `gwmo`, docs/gwmo.md): distribute an image
+//!   to a gateway, fan commands out through it; `device.report` adds `gateway`.
 //! - `software.install`, `software.remove`, `software.activate`, `software.deactivate`,
 //!   `software.inventory` (SCOMO; module `scomo`): queue the operation's commands, answer
 //!   {`op`, `operation`, `commands`, `exec`}; `device.report` adds `software` and `inventory`.
@@ -106,6 +108,7 @@
 mod auth;
 mod dm;
 mod fumo;
+mod gwmo;
 mod notify;
 mod scomo;
 mod state;
@@ -134,6 +137,43 @@ pub const CONT_PATH_PREFIX: &str = "/dm/cont/";
 /// Faults the reference server can be switched into; each breaks one requirement observably
 /// (on the wire, or through `device.report`).
 pub const FAULTS: &[FaultInfo] = &[
+    // ---- GwMO (gwmo.rs; scr/gwmo/gwmo.toml) ----
+    fault!(
+        Server,
+        "gw-exec-before-image-uri",
+        "gateway.image EXECs the image's Operations/Download before the HGET that sets its ImageURI",
+        ["GWMO-001-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw-image-ready-ignored",
+        "the gateway's Image Ready alert is not consumed: the image never gets its LocalImageURI",
+        ["GWMO-002-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw-dmcommands-external-uri",
+        "gateway.fanout puts the image's external ImageURI in the DMCommands instead of the LocalImageURI",
+        ["GWMO-003-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw-start-before-commands",
+        "gateway.fanout EXECs the Fanout job's Operations/Start before it sets DMCommands and TargetGroupRef",
+        ["GWMO-004-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw-aggregate-ignored",
+        "the gateway's Fanout alert is not consumed: the fan-out stays without results",
+        ["GWMO-005-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw-failed-devices-as-success",
+        "every device of the Fanout alert's aggregate is recorded as a success, the failed ones too",
+        ["GWMO-005-S-M"]
+    ),
     // ---- FUMO (fumo.rs; scr/fumo/fumo.toml) ----
     fault!(
         Server,
@@ -460,6 +500,7 @@ pub const DEFAULT_KNOWN_ALERT_TYPES: &[&str] = &[
     "urn:oma:at:scomo:1.0:*",
     "urn:oma:at:lawmo:1.0:*",
     "urn:oma:at:dmcts-test:1.0:*",
+    "urn:oma:at:oma-gwmo:*",
 ];
 
 /// Configuration of the reference server.
@@ -681,7 +722,7 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
             }
         }
         action::FIRMWARE_UPDATE => fumo::update(sh, &req.args),
-        other => match scomo::action(sh, other, &req.args) {
+        other => match scomo::action(sh, other, &req.args).or_else(|| gwmo::action(sh, other, &req.args)) {
             Some(answer) => answer,
             None => UtAnswer::unsupported(format!("the reference server does not implement {other:?}")),
         },

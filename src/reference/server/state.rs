@@ -97,6 +97,8 @@ pub(super) struct Device {
     /// SCOMO operations the EMI asked for (`software.*`), and the inventory read.
     pub software: Vec<super::scomo::SoftwareOp>,
     pub inventory: super::scomo::Inventory,
+    /// GwMO: images distributed to this gateway and fan-outs through it (`gateway.*`).
+    pub gateway: super::gwmo::GatewayRecord,
 }
 
 impl Device {
@@ -111,6 +113,7 @@ impl Device {
             rec: Record::default(),
             software: Vec::new(),
             inventory: Default::default(),
+            gateway: Default::default(),
         }
     }
 
@@ -139,6 +142,7 @@ impl Device {
             m.insert("queued_commands".into(), json!(self.queue.len()));
             m.insert("software".into(), serde_json::to_value(&self.software).unwrap_or(Value::Null));
             m.insert("inventory".into(), serde_json::to_value(&self.inventory).unwrap_or(Value::Null));
+            m.insert("gateway".into(), serde_json::to_value(&self.gateway).unwrap_or(Value::Null));
         }
         v
     }
@@ -159,6 +163,10 @@ pub(super) struct State {
     pub scomo_counter: u64,
     /// SCOMO package metadata and data served under `/repo/scomo/` (path after it → content).
     pub scomo_repo: BTreeMap<String, super::scomo::Served>,
+    /// Numbers the `gateway.*` operations; never reset.
+    pub gwmo_counter: u64,
+    /// GwMO MO data served under `/repo/gwmo/` (path after it → content).
+    pub gwmo_repo: BTreeMap<String, super::scomo::Served>,
 }
 
 impl State {
@@ -166,6 +174,7 @@ impl State {
         self.devices.clear();
         self.tokens.clear();
         self.scomo_repo.clear();
+        self.gwmo_repo.clear();
         self.notification_counter = 0;
     }
 

@@ -11,6 +11,7 @@ pub mod download_server;
 pub mod end_devices;
 pub mod expect_notification;
 pub mod expect_silence;
+pub mod fetch_hget;
 pub mod notify;
 pub mod report;
 pub mod session;
