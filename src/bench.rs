@@ -207,5 +207,13 @@ pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, iterations: u32) -> a
     out.push_str(&format!("harness overhead per case (set-up + tear-down): {}\n", stats(&mut per_case)));
     // Issue 10: a 64 MiB FUMO DownloadAndUpdate, wall time and peak memory (bench_fumo).
     out.push_str(&crate::bench_fumo::bench_line(&rt));
+    // Issue 12: a GwMO fan-out to 100, 1,000 and 10,000 End Devices, time and peak memory.
+    out.push_str(&crate::bench_gwmo::bench_lines(&rt, registry.clone(), &catalog));
     Ok(out)
+}
+
+/// `dmcts bench --gwmo-only`: the GwMO fan-out figures alone.
+pub fn gwmo_only(registry: Arc<Registry>, catalog: Arc<Catalog>) -> anyhow::Result<String> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    Ok(crate::bench_gwmo::bench_lines(&rt, registry, &catalog))
 }

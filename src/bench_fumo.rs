@@ -89,7 +89,7 @@ async fn result(State(s): State<Arc<Stub>>, body: axum::body::Bytes) -> axum::re
 
 /// Resets this process's peak RSS (Linux: writing 5 to clear_refs), so VmHWM measures what
 /// follows.
-fn reset_peak() {
+pub(crate) fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 

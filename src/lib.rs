@@ -17,6 +17,7 @@
 //! - [`testfest`]: many IUTs at once, a live page, interop pairs (`dmcts testfest`).
 pub mod bench;
 pub mod bench_fumo;
+pub mod bench_gwmo;
 pub mod binding;
 pub mod bundle;
 pub mod catalog;

@@ -183,6 +183,10 @@ enum Command {
         /// peak memory), comma-separated; `0` measures none.
         #[arg(long, value_delimiter = ',', default_value = "1,10,50")]
         testfest_iuts: Vec<usize>,
+        /// Only the GwMO fan-out figures: TC-GW-002 against the reference gateway with 100,
+        /// 1,000 and 10,000 End Devices, wall time and peak memory.
+        #[arg(long)]
+        gwmo_only: bool,
     },
     /// Regenerate a report from a run's JSON reports.
     Report {
@@ -284,6 +288,9 @@ enum NotificationCommand {
 enum ReferenceCommand {
     /// Run the reference DM client.
     Client(dmcts::reference::client::ClientArgs),
+    /// Run the reference DM Gateway (GwMO): a DM client toward --server-url, a DM server toward
+    /// the End Devices `gateway.attach` names.
+    Gateway(dmcts::reference::gwmo::GatewayArgs),
     /// Run the reference DM server.
     Server(dmcts::reference::server::ServerArgs),
     /// Run the reference SyncML DM 1.2 server.
@@ -650,6 +657,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             match command {
                 ReferenceCommand::Client(args) => rt.block_on(dmcts::reference::client::run_cli(args.clone()))?,
                 ReferenceCommand::Server(args) => rt.block_on(dmcts::reference::server::run_cli(args.clone()))?,
+                ReferenceCommand::Gateway(args) => rt.block_on(dmcts::reference::gwmo::run_cli(args.clone()))?,
                 ReferenceCommand::Dm12Server(args) => {
                     rt.block_on(dmcts::reference::dm12::server::run_cli(args.clone()))?
                 }
@@ -707,9 +715,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             let out = dmcts::testfest::run(reg, cat, &roster, opts)?;
             Ok(interrupt.exit_code().filter(|_| !keep_serving).unwrap_or(out.exit_code))
         }
-        Command::Bench { iterations, testfest_iuts } => {
+        Command::Bench { iterations, testfest_iuts, gwmo_only } => {
             let loaded = cli.catalog()?;
             let (reg, cat) = (Arc::new(loaded.registry), Arc::new(loaded.catalog));
+            if *gwmo_only {
+                print!("{}", dmcts::bench::gwmo_only(reg, cat)?);
+                return Ok(0);
+            }
             print!("{}", dmcts::bench::run(reg, cat, *iterations)?);
             let sizes: Vec<usize> = testfest_iuts.iter().copied().filter(|n| *n > 0).collect();
             print!("{}", dmcts::testfest::bench::report(&sizes)?);

@@ -5,9 +5,9 @@ use crate::binding::ClientMessage;
 use crate::runner::ctx::Ctx;
 use crate::runner::steps::tls::{ExpectTlsRefusal, PresentCertificate};
 use crate::runner::steps::{
-    await_request::Await, download_server::DownloadServerStep, end_devices::EndDevicesStep, expect_notification::ExpectNotification,
-    expect_silence::ExpectSilence, fetch_hget::FetchHget, notify::Notify, report::Report, session::ClientSend, session::FinishSession,
-    set::Set, ut::Ut, Validation,
+    await_request::Await, download_server::DownloadServerStep, end_devices::EndDevicesStep,
+    expect_notification::ExpectNotification, expect_silence::ExpectSilence, fetch_hget::FetchHget, notify::Notify,
+    report::Report, session::ClientSend, session::FinishSession, set::Set, ut::Ut, Validation,
 };
 use serde::Deserialize;
 

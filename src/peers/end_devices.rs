@@ -186,9 +186,7 @@ impl EndDevices {
         });
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let app = axum::Router::new()
-            .route("/ed/{id}", axum::routing::post(notified))
-            .with_state(shared.clone());
+        let app = axum::Router::new().route("/ed/{id}", axum::routing::post(notified)).with_state(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -438,7 +436,8 @@ mod tests {
             };
             let ed = EndDevices::spawn("127.0.0.1:0".parse().unwrap(), cfg).await.unwrap();
             let log = ed.log_json();
-            let b: Vec<&str> = log["devices"].as_array().unwrap().iter().map(|d| d["behaviour"].as_str().unwrap()).collect();
+            let b: Vec<&str> =
+                log["devices"].as_array().unwrap().iter().map(|d| d["behaviour"].as_str().unwrap()).collect();
             assert_eq!(b, ["silent", "erroring", "slow", "answer", "answer"]);
             assert_eq!(log["devices"][0]["id"], "ED-00001");
             assert_eq!(ed.attach_args()["groups"][0]["count"], 5);

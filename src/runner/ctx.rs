@@ -140,7 +140,9 @@ impl Resolver for Ctx<'_> {
                     server
                         .requests()
                         .iter()
-                        .filter(|r| r.method == "GET" && r.path == format!("/{name}") && r.status == 200 && r.range.is_none())
+                        .filter(|r| {
+                            r.method == "GET" && r.path == format!("/{name}") && r.status == 200 && r.range.is_none()
+                        })
                         .count(),
                 )),
                 _ => None,

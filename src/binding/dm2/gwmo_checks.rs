@@ -50,7 +50,11 @@ fn find_alert(all: &[Value], alert_type: &str, client_uri: &str, p: &Profile) ->
         Some(a) => Ok((*a).clone()),
         None if of_type.is_empty() => Err(Failure::new(
             format!("a Generic Alert of type {alert_type:?}"),
-            if all.is_empty() { "no Generic Alert but session alerts".into() } else { show(Some(&Value::Array(all.to_vec()))) },
+            if all.is_empty() {
+                "no Generic Alert but session alerts".into()
+            } else {
+                show(Some(&Value::Array(all.to_vec())))
+            },
         )
         .with_note(type_note(p))),
         None => Err(Failure::new(
@@ -100,7 +104,8 @@ fn listed(ids: &[String]) -> String {
 /// aggregation type).
 fn aggregate(args: &toml::Table, obs: &Observed, ctx: &CheckCtx, p: &Profile) -> Result<Vec<DeviceResult>, Failure> {
     let all = alerts(args, "alert", obs, ctx)?;
-    let Some(a) = all.iter().find(|a| a.get("AlertType").and_then(Value::as_str) == Some(&p.gwmo_alert_type_aggregation))
+    let Some(a) =
+        all.iter().find(|a| a.get("AlertType").and_then(Value::as_str) == Some(&p.gwmo_alert_type_aggregation))
     else {
         return Err(Failure::new("the Fanout alert with the aggregated results", show(Some(&Value::Array(all))))
             .with_note(type_note(p)));
@@ -132,7 +137,12 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         args: &[arg("client_uri", ArgKind::Str)],
         run: |b, args, obs, ctx| {
             let p = &b.profile;
-            let a = find_alert(&alerts(args, "earlier", obs, ctx)?, &p.gwmo_alert_type_image_ready, arg_str(args, "client_uri")?, p)?;
+            let a = find_alert(
+                &alerts(args, "earlier", obs, ctx)?,
+                &p.gwmo_alert_type_image_ready,
+                arg_str(args, "client_uri")?,
+                p,
+            )?;
             match gwmo::local_image_uri_of(a.get("Data")) {
                 Some(u) if u.starts_with("http://") || u.starts_with("https://") => Ok(()),
                 _ => Err(Failure::new(
@@ -150,10 +160,15 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         args: &[arg("client_uri", ArgKind::Str)],
         run: |b, args, obs, ctx| {
             let p = &b.profile;
-            let a = find_alert(&alerts(args, "earlier", obs, ctx)?, &p.gwmo_alert_type_aggregation, arg_str(args, "client_uri")?, p)?;
-            gwmo::parse_aggregate(a.get("Data")).map(|_| ()).map_err(|e| {
-                Failure::new(format!("at {}: {}", e.pointer, e.expected), e.found).with_note(type_note(p))
-            })
+            let a = find_alert(
+                &alerts(args, "earlier", obs, ctx)?,
+                &p.gwmo_alert_type_aggregation,
+                arg_str(args, "client_uri")?,
+                p,
+            )?;
+            gwmo::parse_aggregate(a.get("Data"))
+                .map(|_| ())
+                .map_err(|e| Failure::new(format!("at {}: {}", e.pointer, e.expected), e.found).with_note(type_note(p)))
         },
     },
     CheckDef {
@@ -166,7 +181,9 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             let log = Log::of(obs)?;
             let missed: Vec<String> = log
                 .members(group)
-                .filter(|d| d["notified"].as_u64() == Some(0) || (d["behaviour"] != "silent" && d["commands"].is_null()))
+                .filter(|d| {
+                    d["notified"].as_u64() == Some(0) || (d["behaviour"] != "silent" && d["commands"].is_null())
+                })
                 .map(id)
                 .collect();
             if missed.is_empty() {
@@ -185,8 +202,11 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         run: |_, args, obs, _| {
             let group = arg_str(args, "group")?;
             let log = Log::of(obs)?;
-            let wrong: Vec<String> =
-                log.others(group).filter(|d| d["notified"].as_u64() != Some(0) || !d["commands"].is_null()).map(id).collect();
+            let wrong: Vec<String> = log
+                .others(group)
+                .filter(|d| d["notified"].as_u64() != Some(0) || !d["commands"].is_null())
+                .map(id)
+                .collect();
             if wrong.is_empty() {
                 return Ok(());
             }
@@ -282,7 +302,11 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
                 actual.push(format!("{} device(s) outside {group}: {}", extra.len(), listed(&extra)));
             }
             Err(Failure::new(
-                format!("the results of all {} members of {group}, each once ({} entries given)", members.len(), agg.len()),
+                format!(
+                    "the results of all {} members of {group}, each once ({} entries given)",
+                    members.len(),
+                    agg.len()
+                ),
                 actual.join("; "),
             ))
         },
@@ -311,7 +335,11 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
                     let what = if answered {
                         format!("{}: the device answered {sent:?}, the aggregate says {:?}", id(d), r.status_codes())
                     } else {
-                        format!("{}: the device never answered, the aggregate gives it a result {}", id(d), show(r.dev_result.as_ref()))
+                        format!(
+                            "{}: the device never answered, the aggregate gives it a result {}",
+                            id(d),
+                            show(r.dev_result.as_ref())
+                        )
                     };
                     wrong.push(what);
                 }

@@ -2,8 +2,12 @@
 //! the work an EXEC starts after the session (the image download, the fan-out), each ending in
 //! its alert in a new session.
 use super::{southbound, Busy, Job, Shared};
-use crate::wire::dm2::gwmo::{self, DeviceResult, MOID_DEVICE_INVENTORY, MOID_FANOUT, MOID_GATEWAY_CONFIG, MOID_IMAGE_INVENTORY};
-use crate::wire::dm2::{Command, GenericAlert, Package2, ALERT_CLIENT_INITIATED, HEADER_DEVID, MEDIA_PACKAGE1, MEDIA_PACKAGE3};
+use crate::wire::dm2::gwmo::{
+    self, DeviceResult, MOID_DEVICE_INVENTORY, MOID_FANOUT, MOID_GATEWAY_CONFIG, MOID_IMAGE_INVENTORY,
+};
+use crate::wire::dm2::{
+    Command, GenericAlert, Package2, ALERT_CLIENT_INITIATED, HEADER_DEVID, MEDIA_PACKAGE1, MEDIA_PACKAGE3,
+};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -104,11 +108,23 @@ async fn execute(sh: &Arc<Shared>, cmd: &Command, jobs: &mut Vec<Job>) -> u16 {
         Command::Exec { client_uri, server_uri } => {
             let f = &sh.faults;
             if let Some(img) = client_uri.strip_suffix(DOWNLOAD).filter(|i| i.starts_with(MOID_IMAGE_INVENTORY)) {
-                jobs.push(Job::Download { img: img.to_string(), exec: client_uri.clone(), server_uri: server_uri.clone() });
-                if f.has("gw-download-no-202") { 200 } else { 202 }
+                jobs.push(Job::Download {
+                    img: img.to_string(),
+                    exec: client_uri.clone(),
+                    server_uri: server_uri.clone(),
+                });
+                if f.has("gw-download-no-202") {
+                    200
+                } else {
+                    202
+                }
             } else if let Some(fo) = client_uri.strip_suffix(START).filter(|i| i.starts_with(MOID_FANOUT)) {
                 jobs.push(Job::Fanout { fo: fo.to_string(), exec: client_uri.clone(), server_uri: server_uri.clone() });
-                if f.has("gw-fanout-no-202") { 200 } else { 202 }
+                if f.has("gw-fanout-no-202") {
+                    200
+                } else {
+                    202
+                }
             } else {
                 405
             }
@@ -181,8 +197,13 @@ async fn run_job(sh: &Arc<Shared>, job: Job) {
 }
 
 fn image_name(img: &str) -> String {
-    let n: String = last_segment(img).chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    if n.is_empty() { "image".into() } else { n }
+    let n: String =
+        last_segment(img).chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    if n.is_empty() {
+        "image".into()
+    } else {
+        n
+    }
 }
 
 /// Seed 000 steps 2-4: download ImageURI, keep the image, set LocalImageURI, send Image Ready.
@@ -231,11 +252,12 @@ async fn download(sh: &Arc<Shared>, img: &str, exec: &str, server_uri: Option<St
 async fn fanout(sh: &Arc<Shared>, fo: &str, exec: &str, server_uri: Option<String>) {
     let to = server_uri.unwrap_or_else(|| sh.cfg.server_url.clone());
     let f = &sh.faults;
-    let commands = match node_value(sh, &format!("{fo}DMCommands")).map(|v| gwmo::parse_dm_commands(&v, &sh.cfg.profile)) {
-        Some(Ok(c)) => c,
-        Some(Err(e)) => return sh.lock().errors.push(format!("{fo}DMCommands: {e:?}")),
-        None => return sh.lock().errors.push(format!("{fo}: EXEC Start without DMCommands")),
-    };
+    let commands =
+        match node_value(sh, &format!("{fo}DMCommands")).map(|v| gwmo::parse_dm_commands(&v, &sh.cfg.profile)) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => return sh.lock().errors.push(format!("{fo}DMCommands: {e:?}")),
+            None => return sh.lock().errors.push(format!("{fo}: EXEC Start without DMCommands")),
+        };
     let group = node_value(sh, &format!("{fo}TargetGroupRef")).and_then(|v| v.as_str().map(str::to_string));
     let members: Vec<String> = {
         let st = sh.lock();
@@ -261,7 +283,8 @@ async fn fanout(sh: &Arc<Shared>, fo: &str, exec: &str, server_uri: Option<Strin
     if f.has("gw-failed-as-success") {
         for r in results.iter_mut().filter(|r| !r.succeeded()) {
             let st: Vec<Value> = commands.iter().map(|_| json!({ "sc": 200 })).collect();
-            *r = DeviceResult { device_id: r.device_id.clone(), dev_result: Some(json!({ "Status": st })), error: None };
+            *r =
+                DeviceResult { device_id: r.device_id.clone(), dev_result: Some(json!({ "Status": st })), error: None };
         }
     }
     let data = gwmo::aggregate_data(&results);

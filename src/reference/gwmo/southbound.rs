@@ -67,7 +67,11 @@ async fn handle_dm(AxState(sh): AxState<Arc<Shared>>, headers: HeaderMap, body: 
 /// Notifies every member, hands each its commands in its session, and collects its Package#3;
 /// at most `fanout_window` devices at once, each bounded by `device_timeout`. The results come
 /// in member order.
-pub(super) async fn fan_out(sh: &Arc<Shared>, members: &[String], commands: Arc<Vec<Vec<String>>>) -> Vec<DeviceResult> {
+pub(super) async fn fan_out(
+    sh: &Arc<Shared>,
+    members: &[String],
+    commands: Arc<Vec<Vec<String>>>,
+) -> Vec<DeviceResult> {
     use futures::stream::{self, StreamExt};
     let base = sh.lock().notify_base.clone();
     let window = sh.cfg.fanout_window.max(1);
@@ -101,13 +105,8 @@ async fn one_device(sh: &Arc<Shared>, id: String, commands: Arc<Vec<Vec<String>>
     };
     let bytes = notification::encode(&fields, None, &sh.cfg.profile, None);
     let url = format!("{base}/{id}");
-    let sent = sh
-        .http
-        .post(&url)
-        .header("content-type", &sh.cfg.profile.notification_media_type)
-        .body(bytes)
-        .send()
-        .await;
+    let sent =
+        sh.http.post(&url).header("content-type", &sh.cfg.profile.notification_media_type).body(bytes).send().await;
     let out = match sent {
         Ok(r) if r.status().is_success() => match tokio::time::timeout(sh.cfg.device_timeout, rx).await {
             Ok(Ok(r)) => r,

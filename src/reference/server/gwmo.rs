@@ -102,26 +102,45 @@ fn image(sh: &Shared, args: &Value) -> UtAnswer {
     let Some(image_url) = s(args, "image_url") else { return UtAnswer::failed("args.image_url (a URL) is required") };
     let img = instance(s(args, "image_uri").unwrap_or_else(|| DEFAULT_IMAGE_URI.into()));
     if !img.starts_with(MOID_IMAGE_INVENTORY) {
-        return UtAnswer::failed(format!("args.image_uri must be an Image Inventory ClientURI ({MOID_IMAGE_INVENTORY}/...)"));
+        return UtAnswer::failed(format!(
+            "args.image_uri must be an Image Inventory ClientURI ({MOID_IMAGE_INVENTORY}/...)"
+        ));
     }
-    let n = { sh.lock().gwmo_counter += 1; sh.lock().gwmo_counter };
-    let source = served(sh, format!("{n}/image-uri"), json!([{ "ClientURI": format!("{img}ImageURI"), "MOData": { "ImageURI": image_url } }]));
+    let n = {
+        sh.lock().gwmo_counter += 1;
+        sh.lock().gwmo_counter
+    };
+    let source = served(
+        sh,
+        format!("{n}/image-uri"),
+        json!([{ "ClientURI": format!("{img}ImageURI"), "MOData": { "ImageURI": image_url } }]),
+    );
     let dm_url = format!("{}{DM_PATH}", sh.base);
     let exec = format!("{img}Operations/Download");
     let hget = Command::Hget { server_uri: source, client_uri: Some(format!("{img}ImageURI")) };
     let ex = Command::Exec { client_uri: exec.clone(), server_uri: Some(dm_url.clone()) };
     let cmds = if sh.faults.has("gw-exec-before-image-uri") { [ex, hget] } else { [hget, ex] };
     let mut st = sh.lock();
-    let Some(dev) = st.devices.get_mut(&dev_id) else { return UtAnswer::failed(format!("device {dev_id:?} is not registered")) };
+    let Some(dev) = st.devices.get_mut(&dev_id) else {
+        return UtAnswer::failed(format!("device {dev_id:?} is not registered"));
+    };
     dev.queue.extend(cmds.into_iter().map(Queued::Command));
     dev.queue.push_back(Queued::Command(Command::Cont { server_uri: dm_url }));
-    dev.gateway.images.push(ImageJob { image_uri: img, image_url, exec: exec.clone(), state: "queued".into(), local_image_uri: None });
+    dev.gateway.images.push(ImageJob {
+        image_uri: img,
+        image_url,
+        exec: exec.clone(),
+        state: "queued".into(),
+        local_image_uri: None,
+    });
     UtAnswer::done(json!({ "queued": dev.queue.len(), "exec": exec }))
 }
 
 fn fanout(sh: &Shared, args: &Value) -> UtAnswer {
     let Some(dev_id) = s(args, "dev_id") else { return UtAnswer::failed("args.dev_id (a string) is required") };
-    let Some(group) = s(args, "group") else { return UtAnswer::failed("args.group (the target device group) is required") };
+    let Some(group) = s(args, "group") else {
+        return UtAnswer::failed("args.group (the target device group) is required");
+    };
     let fo = instance(s(args, "fanout_uri").unwrap_or_else(|| DEFAULT_FANOUT_URI.into()));
     if !fo.starts_with(MOID_FANOUT) {
         return UtAnswer::failed(format!("args.fanout_uri must be a Fanout ClientURI ({MOID_FANOUT}/...)"));
@@ -132,8 +151,13 @@ fn fanout(sh: &Shared, args: &Value) -> UtAnswer {
         None => {
             let img = instance(s(args, "image_uri").unwrap_or_else(|| DEFAULT_IMAGE_URI.into()));
             let st = sh.lock();
-            let job = st.devices.get(&dev_id).and_then(|d| d.gateway.images.iter().rev().find(|j| j.image_uri == img).cloned());
-            let Some(job) = job else { return UtAnswer::failed(format!("no image {img} was distributed to {dev_id:?} (gateway.image)")) };
+            let job = st
+                .devices
+                .get(&dev_id)
+                .and_then(|d| d.gateway.images.iter().rev().find(|j| j.image_uri == img).cloned());
+            let Some(job) = job else {
+                return UtAnswer::failed(format!("no image {img} was distributed to {dev_id:?} (gateway.image)"));
+            };
             let Some(local) = job.local_image_uri.clone() else {
                 return UtAnswer::failed(format!("the gateway has not sent the Image Ready alert of {img} yet"));
             };
@@ -144,17 +168,34 @@ fn fanout(sh: &Shared, args: &Value) -> UtAnswer {
     if let Err(e) = gwmo::parse_dm_commands(&commands, &sh.cfg.profile) {
         return UtAnswer::failed(format!("args.commands{}: expected {}, found {}", e.pointer, e.expected, e.found));
     }
-    let n = { sh.lock().gwmo_counter += 1; sh.lock().gwmo_counter };
-    let cmds_src = served(sh, format!("{n}/dmcommands"), json!([{ "ClientURI": format!("{fo}DMCommands"), "MOData": { "DMCommands": commands } }]));
-    let group_src = served(sh, format!("{n}/group"), json!([{ "ClientURI": format!("{fo}TargetGroupRef"), "MOData": { "TargetGroupRef": group } }]));
+    let n = {
+        sh.lock().gwmo_counter += 1;
+        sh.lock().gwmo_counter
+    };
+    let cmds_src = served(
+        sh,
+        format!("{n}/dmcommands"),
+        json!([{ "ClientURI": format!("{fo}DMCommands"), "MOData": { "DMCommands": commands } }]),
+    );
+    let group_src = served(
+        sh,
+        format!("{n}/group"),
+        json!([{ "ClientURI": format!("{fo}TargetGroupRef"), "MOData": { "TargetGroupRef": group } }]),
+    );
     let dm_url = format!("{}{DM_PATH}", sh.base);
     let exec = format!("{fo}Operations/Start");
     let set_cmds = Command::Hget { server_uri: cmds_src, client_uri: Some(format!("{fo}DMCommands")) };
     let set_group = Command::Hget { server_uri: group_src, client_uri: Some(format!("{fo}TargetGroupRef")) };
     let start = Command::Exec { client_uri: exec.clone(), server_uri: Some(dm_url.clone()) };
-    let cmds = if sh.faults.has("gw-start-before-commands") { [start, set_cmds, set_group] } else { [set_cmds, set_group, start] };
+    let cmds = if sh.faults.has("gw-start-before-commands") {
+        [start, set_cmds, set_group]
+    } else {
+        [set_cmds, set_group, start]
+    };
     let mut st = sh.lock();
-    let Some(dev) = st.devices.get_mut(&dev_id) else { return UtAnswer::failed(format!("device {dev_id:?} is not registered")) };
+    let Some(dev) = st.devices.get_mut(&dev_id) else {
+        return UtAnswer::failed(format!("device {dev_id:?} is not registered"));
+    };
     dev.queue.extend(cmds.into_iter().map(Queued::Command));
     dev.queue.push_back(Queued::Command(Command::Cont { server_uri: dm_url }));
     dev.gateway.fanouts.push(FanoutJob {
@@ -204,13 +245,20 @@ pub fn alert(sh: &Shared, dev: &mut Device, a: &GenericAlert) {
                 let lie = sh.faults.has("gw-failed-devices-as-success");
                 j.results = results
                     .iter()
-                    .map(|r| DeviceOutcome { device_id: r.device_id.clone(), success: lie || r.succeeded(), error: r.error.clone() })
+                    .map(|r| DeviceOutcome {
+                        device_id: r.device_id.clone(),
+                        success: lie || r.succeeded(),
+                        error: r.error.clone(),
+                    })
                     .collect();
                 j.succeeded = j.results.iter().filter(|r| r.success).map(|r| r.device_id.clone()).collect();
                 j.failed = j.results.iter().filter(|r| !r.success).map(|r| r.device_id.clone()).collect();
                 j.state = "finished".into();
             }
-            Err(e) => dev.rec.errors.push(format!("Fanout alert from {src}: at {}: expected {}, found {}", e.pointer, e.expected, e.found)),
+            Err(e) => dev
+                .rec
+                .errors
+                .push(format!("Fanout alert from {src}: at {}: expected {}, found {}", e.pointer, e.expected, e.found)),
         }
     }
 }

@@ -98,7 +98,8 @@ impl EndDevicesStep {
         }
         let Some(group) = &self.group else { return };
         let Some(devices) = ctx.end_devices.clone() else {
-            return ctx.harness_error("case defect: an `end-devices` step with `group` before the devices were started");
+            return ctx
+                .harness_error("case defect: an `end-devices` step with `group` before the devices were started");
         };
         let Some(group) = ctx.render_text(group) else { return };
         let within = ctx.env.settings.step_timeout;

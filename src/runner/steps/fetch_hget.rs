@@ -56,7 +56,10 @@ impl FetchHget {
                 self.why.as_deref(),
                 format!("the session has no HGET into {client_uri}"),
                 format!("[\"HGET\", <ServerURI>, \"{client_uri}\"]"),
-                format!("commands {}", crate::trace::truncate_marked(&serde_json::to_string(&commands).unwrap_or_default(), 300)),
+                format!(
+                    "commands {}",
+                    crate::trace::truncate_marked(&serde_json::to_string(&commands).unwrap_or_default(), 300)
+                ),
             );
         };
         let within = ctx.env.settings.step_timeout;
@@ -72,9 +75,25 @@ impl FetchHget {
         let (status, body) = match got {
             Ok((s, b)) if (200..300).contains(&s) => (s, b),
             Ok((s, _)) => {
-                return ctx.fail_scr(Verdict::Fail, &scr, self.why.as_deref(), format!("GET {url} was answered {s}"), "2xx and the data".into(), s.to_string())
+                return ctx.fail_scr(
+                    Verdict::Fail,
+                    &scr,
+                    self.why.as_deref(),
+                    format!("GET {url} was answered {s}"),
+                    "2xx and the data".into(),
+                    s.to_string(),
+                )
             }
-            Err(e) => return ctx.fail_scr(Verdict::Fail, &scr, self.why.as_deref(), format!("GET {url}: {e}"), "2xx and the data".into(), e),
+            Err(e) => {
+                return ctx.fail_scr(
+                    Verdict::Fail,
+                    &scr,
+                    self.why.as_deref(),
+                    format!("GET {url}: {e}"),
+                    "2xx and the data".into(),
+                    e,
+                )
+            }
         };
         ctx.trace.note(format!("fetch-hget: GET {url}: {status}, {} bytes", body.len()));
         let data = serde_json::from_slice::<Value>(&body)

@@ -43,7 +43,11 @@ pub fn parse_dm_commands(v: &Value, _profile: &Profile) -> Result<Vec<Vec<String
     let v = match v {
         Value::String(s) => {
             owned = serde_json::from_str::<Value>(s).map_err(|e| {
-                WireError::new("", "DMCommands: a JSON array of DM 2.0 command arrays (gwmo_dmcommands_form = \"dm2-json\")", format!("text that is not JSON: {e}"))
+                WireError::new(
+                    "",
+                    "DMCommands: a JSON array of DM 2.0 command arrays (gwmo_dmcommands_form = \"dm2-json\")",
+                    format!("text that is not JSON: {e}"),
+                )
             })?;
             &owned
         }
@@ -56,7 +60,11 @@ pub fn parse_dm_commands(v: &Value, _profile: &Profile) -> Result<Vec<Vec<String
         let c = c.as_array().ok_or_else(|| WireError::new(&p, "a command array", type_name(c)))?;
         let mut cmd = Vec::with_capacity(c.len());
         for (j, s) in c.iter().enumerate() {
-            cmd.push(s.as_str().map(str::to_string).ok_or_else(|| WireError::new(format!("{p}/{j}"), "a string", type_name(s)))?);
+            cmd.push(
+                s.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| WireError::new(format!("{p}/{j}"), "a string", type_name(s)))?,
+            );
         }
         super::Command::from_array(&cmd, &p)?;
         out.push(cmd);
@@ -149,7 +157,10 @@ mod tests {
         let back = parse_aggregate(Some(&aggregate_data(&r))).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.iter().map(DeviceResult::succeeded).collect::<Vec<_>>(), [true, false, false]);
-        assert!(parse_aggregate(Some(&json!({"Results": [{"X": 1}]}))).unwrap_err().pointer.starts_with("/Data/Results/0"));
+        assert!(parse_aggregate(Some(&json!({"Results": [{"X": 1}]})))
+            .unwrap_err()
+            .pointer
+            .starts_with("/Data/Results/0"));
         assert_eq!(local_image_uri_of(Some(&json!({"LocalImageURI": "u"}))), Some("u"));
     }
 }
