@@ -219,14 +219,14 @@ pub const MO_PIXIT: &[MoParam] = &[
     MoParam {
         key: "gw_image_uri",
         kind: MoKind::Uri,
-        default: Some("urn:oma:mo:oma-gwmo-imageinventory:1.0//img1/"),
+        default: Some("urn:oma:mo:oma-gwmo-imageinventory:1.0/img1/"),
         about: "GwMO gateways: the Image Inventory image instance the GwMO cases distribute, ending in \"/\" (its nodes \
                 <gw_image_uri>ImageURI, <gw_image_uri>LocalImageURI, <gw_image_uri>Operations/Download; docs/gwmo.md)",
     },
     MoParam {
         key: "gw_fanout_uri",
         kind: MoKind::Uri,
-        default: Some("urn:oma:mo:oma-gwmo-fanout:1.0//fo1/"),
+        default: Some("urn:oma:mo:oma-gwmo-fanout:1.0/fo1/"),
         about: "GwMO gateways: the Fanout job the GwMO cases set up, ending in \"/\" (its nodes <gw_fanout_uri>DMCommands, \
                 <gw_fanout_uri>TargetGroupRef, <gw_fanout_uri>Operations/Start; docs/gwmo.md)",
     },
@@ -292,7 +292,7 @@ pub const MO_PIXIT: &[MoParam] = &[
 /// `exec_uri`, an executable node the server manages (TC-DMS-ASYNC-001 falls back to the FUMO
 /// DownloadAndUpdate node), and `exec_result_alert_type`, the AlertType of the asynchronous
 /// EXEC result the server recognises (digest §11: MO-specific, UNVERIFIED).
-pub const SERVER_KEYS: &[&str] = &["exec_uri", "exec_result_alert_type", "fumo_uri"];
+pub const SERVER_KEYS: &[&str] = &["exec_uri", "exec_result_alert_type", "fumo_uri", "gw_image_uri", "gw_fanout_uri"];
 
 /// The declared value `key`, if any.
 pub fn param(key: &str) -> Option<&'static MoParam> {

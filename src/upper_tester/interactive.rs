@@ -32,7 +32,7 @@ pub fn prompt_id(action: &str) -> String {
 
 /// Actions whose `done` must carry data: the suite checks it.
 fn data_required(action: &str) -> bool {
-    action == action::DEVICE_REPORT || action.starts_with("software.")
+    action == action::DEVICE_REPORT || action.starts_with("software.") || action == action::GATEWAY_ATTACH
 }
 
 fn arg(args: &Value, key: &str) -> Option<String> {
@@ -187,6 +187,28 @@ pub fn instruction(req: &UtRequest, endpoints: Option<&Endpoints>) -> String {
              the server will send (software.inventory: `done {{}}`).",
             req.action,
             arg_or(a, "dev_id", "(no DevID given)")
+        ),
+        action::GATEWAY_ATTACH => format!(
+            "Make the DM Gateway manage these End Devices (groups {}): device <DeviceID> takes its notifications at \
+             {}/<DeviceID>. Answer `done {{\"dm_url\": \"<the gateway's DM server URL for its End Devices>\"}}` on \
+             one line.",
+            a.get("groups").map(|g| g.to_string()).unwrap_or_else(|| "(none given)".into()),
+            arg_or(a, "notify_base", "(no notify_base given)")
+        ),
+        action::GATEWAY_IMAGE => format!(
+            "Have the DM server distribute image {} to gateway {} through its Image Inventory instance {}; answer \
+             `done` once the commands are queued.",
+            arg_or(a, "image_url", "(no image_url given)"),
+            arg_or(a, "dev_id", "(no DevID given)"),
+            arg_or(a, "image_uri", "(default)")
+        ),
+        action::GATEWAY_FANOUT => format!(
+            "Have the DM server fan the image {} out through gateway {} to group {} (Fanout job {}); answer `done` \
+             once the commands are queued.",
+            arg_or(a, "image_uri", "(default)"),
+            arg_or(a, "dev_id", "(no DevID given)"),
+            arg_or(a, "group", "(no group given)"),
+            arg_or(a, "fanout_uri", "(default)")
         ),
         other => format!("Perform upper-tester action {other:?} with these arguments: {a}"),
     }

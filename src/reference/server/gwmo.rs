@@ -2,13 +2,13 @@
 //! distributes an image to a DM Gateway and fans commands out through it (seeds 000, 003).
 //!
 //! - `gateway.image` {`dev_id` (the gateway), `image_url`, `image_uri`? (default
-//!   `urn:oma:mo:oma-gwmo-imageinventory:1.0//img1/`)}: queues `["HGET", <base>/repo/gwmo/<n>/image-uri,
+//!   `urn:oma:mo:oma-gwmo-imageinventory:1.0/img1/`)}: queues `["HGET", <base>/repo/gwmo/<n>/image-uri,
 //!   <image_uri>ImageURI]` (MO data {ImageURI: image_url}), `["EXEC", <image_uri>Operations/Download,
 //!   <base>/dm]` and `["CONT", <base>/dm]` (so the 202 comes in a Package#3). The Image Ready
 //!   alert (profile `gwmo_alert_type_image_ready`) from the image instance gives the image its
 //!   LocalImageURI.
 //! - `gateway.fanout` {`dev_id`, `group`, `image_uri`? (an image whose Image Ready came),
-//!   `fanout_uri`? (default `urn:oma:mo:oma-gwmo-fanout:1.0//fo1/`), `device_target`? (where
+//!   `fanout_uri`? (default `urn:oma:mo:oma-gwmo-fanout:1.0/fo1/`), `device_target`? (where
 //!   each End Device stores the image, default `urn:oma:mo:oma-scomo:1.0//Inventory/Delivered/img1/Data`)}:
 //!   DMCommands `[["HGET", <LocalImageURI>, <device_target>]]` (profile `gwmo_dmcommands_form`),
 //!   queued as `HGET <base>/repo/gwmo/<n>/dmcommands <fanout_uri>DMCommands`, `HGET
@@ -30,8 +30,8 @@ use serde_json::{json, Value};
 
 /// Where the server serves the data its GwMO HGETs fetch.
 pub const REPO_PREFIX: &str = "/repo/gwmo/";
-const DEFAULT_IMAGE_URI: &str = "urn:oma:mo:oma-gwmo-imageinventory:1.0//img1/";
-const DEFAULT_FANOUT_URI: &str = "urn:oma:mo:oma-gwmo-fanout:1.0//fo1/";
+const DEFAULT_IMAGE_URI: &str = "urn:oma:mo:oma-gwmo-imageinventory:1.0/img1/";
+const DEFAULT_FANOUT_URI: &str = "urn:oma:mo:oma-gwmo-fanout:1.0/fo1/";
 const DEFAULT_DEVICE_TARGET: &str = "urn:oma:mo:oma-scomo:1.0//Inventory/Delivered/img1/Data";
 
 #[derive(Debug, Clone, Serialize)]
