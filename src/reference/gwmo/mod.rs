@@ -135,6 +135,18 @@ pub struct GatewayConfig {
     pub fanout_window: usize,
     pub http_timeout: Duration,
     pub echo_log: bool,
+    /// Lawful variations (a gateway other than the reference's usual self, for tests).
+    pub variant: Variant,
+}
+
+/// Lawful ways a gateway may differ from the reference's default behaviour (none is a fault):
+/// the suite's cases must pass with any of them.
+#[derive(Debug, Clone, Default)]
+pub struct Variant {
+    /// The aggregate lists the devices in reverse order of the group.
+    pub reverse_results: bool,
+    /// The alerts' SourceURI is the instance (`<image>`, `<fanout>`), not the EXEC'd node.
+    pub instance_source: bool,
 }
 
 impl GatewayConfig {
@@ -149,6 +161,7 @@ impl GatewayConfig {
             fanout_window: 64,
             http_timeout: Duration::from_secs(10),
             echo_log: false,
+            variant: Variant::default(),
         }
     }
 }
@@ -349,6 +362,15 @@ pub struct GatewayArgs {
     /// Milliseconds the gateway waits for an End Device's session after notifying it.
     #[arg(long, default_value_t = 1500)]
     pub device_timeout_ms: u64,
+    /// At most this many End Device sessions at once.
+    #[arg(long, default_value_t = 64)]
+    pub fanout_window: usize,
+    /// Lawful variation: the aggregate lists the devices in reverse order.
+    #[arg(long)]
+    pub reverse_results: bool,
+    /// Lawful variation: the alerts' SourceURI is the instance, not the EXEC'd node.
+    #[arg(long)]
+    pub instance_source: bool,
     /// Inject a fault (repeatable), e.g. `--fault client.gw-missing-device`.
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
@@ -368,6 +390,8 @@ pub async fn run_cli(args: GatewayArgs) -> anyhow::Result<()> {
     cfg.listen = args.listen;
     cfg.device_timeout = Duration::from_millis(args.device_timeout_ms.max(1));
     cfg.faults = args.faults.iter().cloned().collect();
+    cfg.fanout_window = args.fanout_window.max(1);
+    cfg.variant = Variant { reverse_results: args.reverse_results, instance_source: args.instance_source };
     cfg.echo_log = true;
     let running = spawn(cfg).await?;
     println!("reference gateway upper tester: {}", running.ut_url);

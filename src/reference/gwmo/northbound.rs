@@ -215,8 +215,9 @@ async fn download(sh: &Arc<Shared>, img: &str, exec: &str, server_uri: Option<St
     let name = image_name(img);
     let local = format!("{}{}{name}", sh.base, southbound::IMG_PATH);
     let announced = if sh.faults.has("gw-wrong-local-uri") { format!("{local}-stale") } else { local.clone() };
+    let v = &sh.cfg.variant;
     let mut alert = GenericAlert::new(sh.cfg.profile.gwmo_alert_type_image_ready.clone());
-    alert.source_uri = Some(exec.to_string());
+    alert.source_uri = Some(if v.instance_source { img.to_string() } else { exec.to_string() });
     alert.mark = Some("informational".into());
     alert.data_type = Some("chr".into());
     alert.data = Some(json!({ gwmo::IMAGE_READY_MEMBER: announced }));
@@ -280,6 +281,9 @@ async fn fanout(sh: &Arc<Shared>, fo: &str, exec: &str, server_uri: Option<Strin
     if f.has("gw-missing-device") {
         results.pop();
     }
+    if sh.cfg.variant.reverse_results {
+        results.reverse();
+    }
     if f.has("gw-failed-as-success") {
         for r in results.iter_mut().filter(|r| !r.succeeded()) {
             let st: Vec<Value> = commands.iter().map(|_| json!({ "sc": 200 })).collect();
@@ -295,7 +299,7 @@ async fn fanout(sh: &Arc<Shared>, fo: &str, exec: &str, server_uri: Option<Strin
         return;
     }
     let mut alert = GenericAlert::new(sh.cfg.profile.gwmo_alert_type_aggregation.clone());
-    alert.source_uri = Some(exec.to_string());
+    alert.source_uri = Some(if sh.cfg.variant.instance_source { fo.to_string() } else { exec.to_string() });
     alert.mark = Some(if failed == 0 { "informational" } else { "critical" }.into());
     alert.data_type = Some("json".into());
     alert.data = Some(data);
