@@ -157,7 +157,7 @@ impl GatewayConfig {
             dev_id: DEFAULT_DEV_ID.into(),
             profile: Profile::default(),
             faults: BTreeSet::new(),
-            device_timeout: Duration::from_millis(1500),
+            device_timeout: Duration::from_millis(3000),
             fanout_window: 64,
             http_timeout: Duration::from_secs(10),
             echo_log: false,
@@ -360,7 +360,7 @@ pub struct GatewayArgs {
     #[arg(long)]
     pub server_url: Option<String>,
     /// Milliseconds the gateway waits for an End Device's session after notifying it.
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 3000)]
     pub device_timeout_ms: u64,
     /// At most this many End Device sessions at once.
     #[arg(long, default_value_t = 64)]

@@ -1,0 +1,58 @@
+//! Issue 8 §4 for GwMO (issue 12): every GwMO case against every GwMO fault of its role's
+//! reference peer (the gateway's `client.gw-*`, the server's `server.gw-*`); whatever a case
+//! catches must be charged to an item the fault violates (a guarded preparation is at most
+//! inconclusive), and no fault makes a case end in `error`. Only these cases can see these
+//! faults, so only they are paired (the other cases' peers do not have them).
+use dmcts::verdict::Verdict;
+use std::path::Path;
+use std::sync::Arc;
+
+#[test]
+fn every_gwmo_case_charges_every_gwmo_fault_only_to_an_item_it_violates() {
+    let registry = Arc::new(dmcts::scr::Registry::load_dir(Path::new("scr")).unwrap());
+    let catalog = dmcts::catalog::Catalog::load_dir(Path::new("cases"), &registry).unwrap();
+    let faults: Vec<_> = dmcts::reference::faults::catalog()
+        .into_iter()
+        .filter(|f| f.name.starts_with("client.gw-") || f.name.starts_with("server.gw-"))
+        .collect();
+    assert!(faults.len() >= 14, "one fault at least per GwMO item: {}", faults.len());
+    let cases: Vec<_> =
+        catalog.cases.iter().filter(|c| c.covers.iter().any(|i| i.starts_with("GWMO-"))).cloned().collect();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (wrong, caught) = rt.block_on(async {
+        let sem = Arc::new(tokio::sync::Semaphore::new(4));
+        let mut jobs = tokio::task::JoinSet::new();
+        for case in &cases {
+            for f in faults.iter().filter(|f| f.role == case.role) {
+                let (case, registry, sem) = (case.clone(), registry.clone(), sem.clone());
+                let (fault, violates) = (f.name.to_string(), f.violates.to_vec());
+                jobs.spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    let (v, reason, charged) = dmcts::selftest::run_case(&case, registry, [fault.clone()].into()).await;
+                    let charged = charged.unwrap_or_else(|| "no item".into());
+                    let wrong = match v {
+                        Verdict::Fail if !violates.contains(&charged.as_str()) => Some(format!(
+                            "{} charged {fault} to {charged} (it violates {violates:?}): {}",
+                            case.id,
+                            reason.unwrap_or_default().lines().next().unwrap_or_default()
+                        )),
+                        Verdict::Error => Some(format!("{} ended in error under {fault}: {reason:?}", case.id)),
+                        _ => None,
+                    };
+                    (wrong, (v == Verdict::Fail).then_some(fault))
+                });
+            }
+        }
+        let (mut wrong, mut caught) = (Vec::new(), std::collections::BTreeSet::new());
+        while let Some(r) = jobs.join_next().await {
+            let (w, c) = r.unwrap();
+            wrong.extend(w);
+            caught.extend(c);
+        }
+        wrong.sort();
+        (wrong, caught)
+    });
+    assert!(wrong.is_empty(), "{} misattributed verdict(s):\n{}", wrong.len(), wrong.join("\n"));
+    let missed: Vec<_> = faults.iter().filter(|f| !caught.contains(f.name)).map(|f| f.name).collect();
+    assert!(missed.is_empty(), "GwMO faults no GwMO case catches: {missed:?}");
+}
