@@ -9,6 +9,7 @@ use super::Dm2;
 use crate::runner::checks::{arg, arg_str, json_of, show, ArgKind, CheckCtx, CheckDef, Failure, Observed};
 use crate::wire::dm2::gwmo::{self, DeviceResult};
 use crate::wire::dm2::Profile;
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -72,22 +73,23 @@ fn commands_arg(args: &toml::Table, key: &str) -> Result<Vec<Vec<String>>, Failu
         .collect()
 }
 
-/// The devices of the end-devices log, and the members of `group`.
-struct Log {
-    devices: Vec<Value>,
+/// The devices of the end-devices log (borrowed: it may hold 10,000 of them), and the members
+/// of `group`.
+struct Log<'a> {
+    devices: &'a [Value],
 }
 
-impl Log {
-    fn of(obs: &Observed) -> Result<Log, Failure> {
+impl<'a> Log<'a> {
+    fn of(obs: &'a Observed) -> Result<Log<'a>, Failure> {
         match obs {
-            Observed::Json(v) => Ok(Log { devices: v["devices"].as_array().cloned().unwrap_or_default() }),
+            Observed::Json(v) => Ok(Log { devices: v["devices"].as_array().map(Vec::as_slice).unwrap_or_default() }),
             _ => Err(Failure::case_defect("the end devices' log (an `end-devices` step with `group`)")),
         }
     }
-    fn members<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    fn members<'b>(&'b self, group: &'b str) -> impl Iterator<Item = &'b Value> + 'b {
         self.devices.iter().filter(move |d| d["group"] == group)
     }
-    fn others<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    fn others<'b>(&'b self, group: &'b str) -> impl Iterator<Item = &'b Value> + 'b {
         self.devices.iter().filter(move |d| d["group"] != group)
     }
 }
@@ -228,7 +230,7 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             let mut wrong = Vec::new();
             let mut example = None;
             for d in log.members(group).filter(|d| !d["commands"].is_null()) {
-                let got: Vec<Vec<String>> = serde_json::from_value(d["commands"].clone()).unwrap_or_default();
+                let got: Vec<Vec<String>> = Vec::<Vec<String>>::deserialize(&d["commands"]).unwrap_or_default();
                 if got != want {
                     example.get_or_insert_with(|| format!("{}: {}", id(d), show(Some(&d["commands"]))));
                     wrong.push(id(d));
@@ -326,7 +328,7 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
             for d in log.members(group) {
                 let Some(r) = by_id.get(id(d).as_str()) else { continue };
                 let answered = d["done"] == true;
-                let sent: Vec<u16> = serde_json::from_value(d["statuses"].clone()).unwrap_or_default();
+                let sent: Vec<u16> = Vec::<u16>::deserialize(&d["statuses"]).unwrap_or_default();
                 let ok = match answered {
                     true => r.dev_result.is_some() && r.status_codes() == sent,
                     false => r.dev_result.is_none() && r.error.is_some(),

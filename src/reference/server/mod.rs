@@ -390,8 +390,9 @@ pub const FAULTS: &[FaultInfo] = &[
         Server,
         "commands-reordered",
         "the commands of each Package#2 before its CONT/END go out in reverse queued order",
-        // An SCOMO install then EXECs the operation before the package is delivered.
-        ["DM-PACK-012-S-M", "SCOMO-013-S-M", "SCOMO-019-S-O", "FUMO-001-S-M"]
+        // An SCOMO install then EXECs the operation before the package is delivered; a GwMO
+        // image download or fan-out is started before its ImageURI or DMCommands are set.
+        ["DM-PACK-012-S-M", "SCOMO-013-S-M", "SCOMO-019-S-O", "FUMO-001-S-M", "GWMO-001-S-M", "GWMO-004-S-M"]
     ),
     fault!(
         Server,
