@@ -152,6 +152,18 @@ impl Binding for Dm12 {
         }
     }
 
+    fn encoding_defect(&self, endpoint: Option<&str>, _: &[(String, String)], body: &[u8]) -> Option<Failure> {
+        // SyncML messages only: the session endpoints, or a server IUT's answer.
+        if !matches!(endpoint, None | Some("dm" | "cont")) || self.encoding != Encoding::Wbxml || body.is_empty() {
+            return None;
+        }
+        let expected = "a WBXML document (public id 0x1201, the SyncML code pages), as the session's encoding";
+        if sniff(body) != Encoding::Wbxml {
+            return Some(Failure::new(expected, "an XML message"));
+        }
+        crate::wire::dm12::wbxml::decode(body).err().map(|e| Failure::new(expected, e.to_string()))
+    }
+
     fn server_package(&self, commands: &[Vec<String>]) -> HttpAnswer {
         self.server().answer(self, commands)
     }

@@ -143,7 +143,12 @@ pub static FAULTS: &[FaultInfo] = &[
         "the Status of a Get names the CmdID of the command before it as CmdRef",
         ["DM12-013-C-M"]
     ),
-    fault!(Client, "dm12-get-no-results", "Get of an existing node answers 200 without Results", ["DM12-015-C-M"]),
+    fault!(
+        Client,
+        "dm12-get-no-results",
+        "Get of an existing node, leaf or interior, answers 200 without Results",
+        ["DM12-015-C-M", "DM12-017-C-M"]
+    ),
     fault!(
         Client,
         "dm12-missing-node-200",
@@ -306,7 +311,7 @@ pub struct GenericAlert {
 /// Work for the session worker, one at a time in queue order.
 #[derive(Debug, Clone)]
 enum Job {
-    Notified { session_id: u16, resync: bool },
+    Notified { session_id: u16, resync: bool, encoding: Option<Encoding> },
     ClientInitiated { alerts: Vec<GenericAlert>, encoding: Option<Encoding> },
 }
 
@@ -417,12 +422,14 @@ impl Shared {
     }
 
     /// Judges a Package#0 and queues its session when accepted.
-    fn notification(&self, bytes: &[u8], via: &str) -> Result<(), String> {
+    /// `encoding`: the one the upper tester asked the notified session to use (else the
+    /// configured one).
+    fn notification(&self, bytes: &[u8], via: &str, encoding: Option<Encoding>) -> Result<(), String> {
         self.log(format!("Package#0 via {via}: {}", hex::encode(bytes)));
         let verdict = self.judge_notification(bytes);
         match verdict {
             Ok((session_id, resync)) => {
-                self.enqueue(Job::Notified { session_id, resync });
+                self.enqueue(Job::Notified { session_id, resync, encoding });
                 Ok(())
             }
             Err(why) => {
@@ -527,7 +534,11 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
                 Ok(b) => b,
                 Err(e) => return UtAnswer::failed(format!("args.bytes_b64 is not base64: {e}")),
             };
-            match sh.notification(&bytes, "upper tester") {
+            let encoding = match parse_encoding(req.args.get("encoding")) {
+                Ok(e) => e,
+                Err(e) => return UtAnswer::failed(e),
+            };
+            match sh.notification(&bytes, "upper tester", encoding) {
                 Ok(()) => UtAnswer::done(json!({ "accepted": true })),
                 Err(why) => UtAnswer::done(json!({ "accepted": false, "reason": why })),
             }
@@ -568,7 +579,7 @@ async fn handle_notify(
     body: axum::body::Bytes,
 ) -> axum::http::StatusCode {
     let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or(MEDIA_NOTIFICATION).to_string();
-    let _ = sh.notification(&body, &format!("HTTP POST {NOTIFY_PATH} ({ct})"));
+    let _ = sh.notification(&body, &format!("HTTP POST {NOTIFY_PATH} ({ct})"), None);
     axum::http::StatusCode::NO_CONTENT
 }
 

@@ -18,14 +18,14 @@ const MAX_AUTH_RETRIES: usize = 2;
 pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     let f = &sh.faults;
     let (session_id, alert_code, alerts, encoding) = match job {
-        Job::Notified { session_id, resync } => {
+        Job::Notified { session_id, resync, encoding } => {
             if resync {
                 // After a resync acceptance the Cred uses the resync nonce too (digest §9.4).
                 sh.lock().auth.nonce = Some(auth::encode_nonce(&super::RESYNC_NONCE));
             }
             let id = if f.has("dm12-session-id-decimal") { session_id.to_string() } else { format!("{session_id:X}") };
             let code = if f.has("dm12-notified-1201") { "1201" } else { "1200" };
-            (id, code, vec![], sh.cfg.encoding)
+            (id, code, vec![], encoding.unwrap_or(sh.cfg.encoding))
         }
         Job::ClientInitiated { alerts, encoding } => {
             let id = {
