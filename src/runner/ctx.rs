@@ -417,6 +417,10 @@ impl<'a> Ctx<'a> {
                     message.push_str(&format!(" ({n})"));
                 }
                 let verdict = match c.on_fail {
+                    _ if f.cannot_judge => {
+                        message.push_str("; the check could not judge: what it reads is missing");
+                        Verdict::Inconc
+                    }
                     crate::catalog::check::OnFail::Fail => Verdict::Fail,
                     crate::catalog::check::OnFail::Inconc => {
                         message.push_str(

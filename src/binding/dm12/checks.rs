@@ -301,7 +301,7 @@ fn statuses_match(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) ->
             continue;
         }
         let n = st.iter().filter(|s| s.cmd_ref == id && s.msg_ref == a.hdr.msg_id && s.cmd == name).count();
-        if n == 0 {
+        if n == 0 && status_of(&m, &a, c).is_none() {
             return fail(
                 format!("a Status with MsgRef {}, CmdRef {id} and Cmd {name} (digest §3.3, §4)", a.hdr.msg_id),
                 format!(
@@ -324,6 +324,25 @@ fn code_matches(code: &str, want: &[toml::Value]) -> bool {
         toml::Value::String(s) if s.len() == 3 && s.ends_with("xx") => code.trim().starts_with(&s[..1]),
         _ => false,
     })
+}
+
+/// The Status of `c` (a command of the answered message `a`) in `m`: the one whose MsgRef and
+/// CmdRef name it; failing that, a Status without CmdRef (a quirk of real implementations,
+/// digest §13 H1) paired with it by Cmd and order among the commands of that name. The missing
+/// CmdRef itself is judged by dm12-dtd-order, not by the checks that read the code.
+fn status_of<'a>(m: &'a Message, a: &Message, c: &Command) -> Option<&'a Status> {
+    let (id, name) = (c.cmd_id().unwrap_or(""), c.name());
+    let st = statuses(m);
+    if let Some(s) = st.iter().find(|s| s.cmd_ref == id && s.msg_ref == a.hdr.msg_id) {
+        return Some(s);
+    }
+    let same_name: Vec<&str> = all_commands(&a.body.commands)
+        .into_iter()
+        .filter(|x| x.name() == name)
+        .map(|x| x.cmd_id().unwrap_or(""))
+        .collect();
+    let unreferenced: Vec<&Status> = st.into_iter().filter(|s| s.cmd_ref.trim().is_empty() && s.cmd == name).collect();
+    same_name.iter().position(|x| *x == id).and_then(|k| unreferenced.get(k).copied())
 }
 
 /// The Status of the answered message's commands named `cmd` (and addressing `target`, when
@@ -355,24 +374,7 @@ fn status_codes(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> R
         }
         let id = c.cmd_id().unwrap_or("");
         judged += 1;
-        let mut st: Vec<&Status> =
-            statuses(&m).into_iter().filter(|s| s.cmd_ref == id && s.msg_ref == a.hdr.msg_id).collect();
-        if st.is_empty() {
-            // A Status without CmdRef (a quirk of real clients, digest §13 H1) still says how
-            // the command went: it is paired by its Cmd and its order with the commands of that
-            // name. The missing CmdRef is judged where a case asks for it (dm12-dtd-order,
-            // dm12-statuses-match), not here.
-            let same_name: Vec<&str> = all_commands(&a.body.commands)
-                .into_iter()
-                .filter(|x| x.name() == cmd)
-                .map(|x| x.cmd_id().unwrap_or(""))
-                .collect();
-            let unreferenced: Vec<&Status> =
-                statuses(&m).into_iter().filter(|s| s.cmd_ref.is_empty() && s.cmd == cmd).collect();
-            if let Some(s) = same_name.iter().position(|x| *x == id).and_then(|k| unreferenced.get(k)) {
-                st.push(s);
-            }
-        }
+        let st: Vec<&Status> = status_of(&m, &a, c).into_iter().collect();
         let shown = |w: &[toml::Value]| {
             w.iter().map(|x| x.to_string().trim_matches('"').to_string()).collect::<Vec<_>>().join(" or ")
         };
@@ -385,10 +387,14 @@ fn status_codes(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> R
         }
     }
     if judged == 0 {
-        return Err(Failure::case_defect(format!(
-            "a {cmd} command{} in the suite's message",
-            target.map(|t| format!(" of {t}")).unwrap_or_default()
-        )));
+        let what =
+            format!("a {cmd} command{} in the suite's message", target.map(|t| format!(" of {t}")).unwrap_or_default());
+        // As DM client the suite answers what the server sent: without the server's command
+        // there is no answer to judge (the command's absence is the session checks' business).
+        if !is_request(obs) && matches!(cmd, "Results" | "Status") {
+            return Err(Failure::cannot_judge(what, "none: the server did not send what it answers"));
+        }
+        return Err(Failure::case_defect(what));
     }
     Ok(())
 }
@@ -514,6 +520,73 @@ fn generic_alert(_: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -
 
 /// The SyncHdr Cred: of the profile's type, Format b64, its value computed from the account's
 /// credentials and the nonce the suite issued last (md5) (digest §8.2, §8.3).
+/// The client's message carries the `x-syncml-hmac` header the suite asked for with a
+/// `syncml:auth-MAC` Chal: `username` named, the MAC over the exact body with the nonce the suite
+/// issued last, and no Cred of type syncml:auth-MAC (digest §8.6).
+fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
+    let Observed::Http { headers, body, .. } = obs else {
+        return Err(Failure::case_defect("an HTTP message to check (dm12-hmac reads a header and the body)"));
+    };
+    let (user, password) = (arg_str(args, "username")?, arg_str(args, "password")?);
+    let (m, _) = message(obs)?;
+    if let Some(t) = m.hdr.cred.as_ref().and_then(|c| c.meta.as_ref()).and_then(|x| x.r#type.as_deref()) {
+        if t == auth::AUTH_MAC {
+            return fail(
+                "the MAC in the x-syncml-hmac header only: it MUST NOT be in a Cred (digest §8.6)",
+                "a SyncHdr Cred of type syncml:auth-MAC",
+            );
+        }
+    }
+    let Some(value) = header(headers, auth::HMAC_HEADER) else {
+        return fail(
+            "an x-syncml-hmac header: the suite asked for syncml:auth-MAC, and once used every message carries it (digest §8.6)",
+            "no x-syncml-hmac header",
+        );
+    };
+    let h = auth::HmacHeader::parse(value)
+        .map_err(|e| Failure::new("x-syncml-hmac: algorithm=MD5, username=\"…\", mac=… (digest §8.6)", e))?;
+    if h.username != user {
+        return fail(format!("x-syncml-hmac username {user:?} (the account's)"), format!("username {:?}", h.username));
+    }
+    let state = b.server();
+    let Some(nonce) = state.nonce_issued.clone() else {
+        return Err(Failure::case_defect("a syncml:auth-MAC nonce the suite issued earlier (@challenge, @mac-nonce)"));
+    };
+    let variant = b.profile.hmac_variant;
+    let setting = format!("profile setting dm12.hmac_variant = {:?}", variant.name());
+    if h.verifies_as(variant, password, &nonce, body) {
+        return Ok(());
+    }
+    if state.nonces.iter().rev().skip(1).any(|n| h.verifies_as(variant, password, n, body)) {
+        return fail(
+            "a MAC with the NextNonce the suite sent last: a new nonce for every message (digest §8.6)",
+            "a MAC made with an older nonce of the suite",
+        );
+    }
+    let expected = format!(
+        "mac={} ({}, over the {} body bytes and the nonce the suite sent last; digest §8.6)",
+        variant.mac(user, password, &nonce, body),
+        match variant {
+            auth::HmacVariant::TSec => "B64(H(B64(H(user:password)):nonce:B64(H(body))))",
+            auth::HmacVariant::Rfc2104 => "RFC 2104 HMAC-MD5, key B64(H(user:password)), message nonce:B64(H(body))",
+        },
+        body.len()
+    );
+    let other = match variant {
+        auth::HmacVariant::TSec => auth::HmacVariant::Rfc2104,
+        auth::HmacVariant::Rfc2104 => auth::HmacVariant::TSec,
+    };
+    let mut f = Failure::new(expected, format!("mac={}", h.mac)).with_note(setting);
+    if h.verifies_as(other, password, &nonce, body) {
+        f = f.with_note(format!(
+            "the MAC is the {:?} variant; profile setting dm12.hmac_variant = {:?} accepts it (digest §13 W6)",
+            other.name(),
+            other.name()
+        ));
+    }
+    Err(f)
+}
+
 fn cred_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
     let (m, _) = message(obs)?;
     let user = arg_str(args, "username")?;
@@ -744,7 +817,8 @@ fn meta_format(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Re
             }
         }
     }
-    fail(format!("an Add or Replace of {target}"), "none in the message")
+    // The command's absence is judged by dm12-session-carries (the queued commands arrive).
+    Err(Failure::cannot_judge(format!("an Add or Replace of {target}"), "none in the message"))
 }
 
 /// The session record (`finish-session`) carries each of `commands` as requested: a command of
@@ -867,6 +941,13 @@ pub static CHECKS: &[Def] = &[
         about: "the SyncHdr Cred is right for `username`/`password` and the nonce the suite issued last",
         args: &[arg("username", ArgKind::Str), arg("password", ArgKind::Str)],
         run: cred_valid,
+    },
+    Def {
+        name: "dm12-hmac",
+        about:
+            "the x-syncml-hmac header is right for `username`/`password`, the body and the nonce the suite issued last",
+        args: &[arg("username", ArgKind::Str), arg("password", ArgKind::Str)],
+        run: hmac_valid,
     },
     Def {
         name: "dm12-new-session",

@@ -10,7 +10,8 @@
 //!
 //! Header-level acts a case asks of the suite are pseudo-commands beginning with `@`
 //! (docs/dm12.md): `["@challenge", "407"|"401", type?]` (the SyncHdr Status with a Chal),
-//! `["@next-nonce"]` (a Chal with a fresh NextNonce beside 212), `["@resp-uri", url]`,
+//! `["@next-nonce"]` (a Chal with a fresh NextNonce beside 212), `["@mac-nonce"]` (200 with a
+//! syncml:auth-MAC Chal and a fresh NextNonce), `["@resp-uri", url]`,
 //! `["@no-final"]`. Parsing a server's package, the binding reports a challenge the same way.
 pub mod checks;
 pub mod client_side;

@@ -57,7 +57,11 @@
 //! dm12-ui-confirm-ignores-no, dm12-unknown-command-200, dm12-atomic-no-rollback,
 //! dm12-sequence-reordered, dm12-ignores-challenge, dm12-md5-nonce-not-decoded,
 //! dm12-reuses-old-nonce, dm12-talks-after-end, dm12-lo-no-213, dm12-ignores-respuri,
-//! dm12-wbxml-string-table-garbage.
+//! dm12-wbxml-string-table-garbage, dm12-hmac-in-cred, dm12-hmac-stale-nonce.
+//!
+//! HMAC (digest §8.6): challenged with `syncml:auth-MAC`, the client resends Package#1 without a
+//! Cred and signs it and every later message in the `x-syncml-hmac` header, with the nonce of
+//! the server's last Chal.
 mod exec;
 mod session;
 pub mod tree;
@@ -235,6 +239,18 @@ pub static FAULTS: &[FaultInfo] = &[
         "dm12-wbxml-string-table-garbage",
         "WBXML messages name public id 0x1202 (not SyncML 1.2) in their header: malformed for a DM 1.2 peer",
         ["DM12-041-C-O"]
+    ),
+    fault!(
+        Client,
+        "dm12-hmac-in-cred",
+        "asked for syncml:auth-MAC, the client puts the MAC into a SyncHdr Cred of that type, with no x-syncml-hmac header",
+        ["DM12-042-C-O"]
+    ),
+    fault!(
+        Client,
+        "dm12-hmac-stale-nonce",
+        "with HMAC in use, every MAC is made with the nonce of the challenge, never with the NextNonce of a later 200",
+        ["DM12-042-C-O"]
     ),
 ];
 

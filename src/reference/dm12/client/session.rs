@@ -2,7 +2,7 @@
 //! package → executed commands → client package, until the server sends nothing to answer.
 use super::exec::{Executor, LargeObject};
 use super::{tree, GenericAlert, Job, Shared, EXEC_RESULT_TYPE, MAX_MSG_SIZE};
-use crate::wire::dm12::auth::{self, AUTH_BASIC, AUTH_MD5};
+use crate::wire::dm12::auth::{self, AUTH_BASIC, AUTH_MAC, AUTH_MD5};
 use crate::wire::dm12::{
     wbxml, Alert, Chal, Command, Cred, Data, Encoding, Item, ItemCommand, LocRef, Message, Meta, Status, SyncBody,
     SyncHdr, MEDIA_WBXML, MEDIA_XML,
@@ -147,7 +147,7 @@ impl Session<'_> {
                             return self.log(format!("session ends: {code} for our SyncHdr without a Chal"));
                         };
                         let kind = chal.meta.r#type.clone().unwrap_or_else(|| AUTH_BASIC.into());
-                        if kind != AUTH_MD5 && kind != AUTH_BASIC {
+                        if kind != AUTH_MD5 && kind != AUTH_BASIC && kind != AUTH_MAC {
                             return self.log(format!("session ends: challenged for {kind:?}, not supported"));
                         }
                         if auth_retries > MAX_AUTH_RETRIES {
@@ -232,7 +232,11 @@ impl Session<'_> {
     /// Stores a NextNonce the server sent with the Status for our SyncHdr (digest §8.3/§8.4).
     fn keep_nonce(&self, code: u16, chal: Option<&Chal>) {
         let Some(nonce) = chal.and_then(|c| c.meta.next_nonce.clone()) else { return };
-        if matches!(code, 200 | 212) && self.has("dm12-reuses-old-nonce") {
+        let mac = chal.and_then(|c| c.meta.r#type.as_deref()) == Some(AUTH_MAC);
+        if matches!(code, 200 | 212) && !mac && self.has("dm12-reuses-old-nonce") {
+            return;
+        }
+        if code == 200 && mac && self.has("dm12-hmac-stale-nonce") {
             return;
         }
         self.log(format!("NextNonce {nonce:?} kept (with {code})"));
@@ -370,6 +374,13 @@ impl Session<'_> {
             (st.auth.cred_type.clone(), st.auth.nonce.clone())
         };
         let cfg = &self.sh.cfg;
+        if kind == AUTH_MAC {
+            // The MAC goes into the transport header (exchange), never into a Cred (§8.6).
+            return self.has("dm12-hmac-in-cred").then(|| Cred {
+                meta: Some(Meta { r#type: Some(AUTH_MAC.into()), format: Some("b64".into()), ..Meta::default() }),
+                data: Data::Text(auth::md5_cred(&cfg.username, &cfg.password, &self.mac_nonce())),
+            });
+        }
         let data = if kind == AUTH_BASIC {
             auth::basic(&cfg.username, &cfg.password)
         } else {
@@ -385,6 +396,25 @@ impl Session<'_> {
             meta: Some(Meta { r#type: Some(kind), format: Some("b64".into()), ..Meta::default() }),
             data: Data::Text(data),
         })
+    }
+
+    /// The nonce of the next MAC: the last NextNonce of a syncml:auth-MAC Chal, decoded.
+    fn mac_nonce(&self) -> Vec<u8> {
+        let text = self.sh.lock().auth.nonce.clone().unwrap_or_default();
+        auth::decode_nonce(&text).unwrap_or_else(|| text.into_bytes())
+    }
+
+    /// The `x-syncml-hmac` value for `body` while HMAC is in use (§8.6), else None.
+    fn hmac_header(&self, body: &[u8]) -> Option<String> {
+        let st = self.sh.lock();
+        let in_use = st.auth.cred_type == AUTH_MAC && st.auth.nonce.is_some();
+        drop(st);
+        if !in_use || self.has("dm12-hmac-in-cred") {
+            return None;
+        }
+        let cfg = &self.sh.cfg;
+        let mac = auth::hmac_mac(&cfg.username, &cfg.password, &self.mac_nonce(), body);
+        Some(auth::HmacHeader::new(&cfg.username, mac).to_string())
     }
 
     /// The next message of our package: `head` (the Status for the server's SyncHdr), then as
@@ -432,7 +462,10 @@ impl Session<'_> {
             set_cmd_id(c, id.to_string());
         }
         let cfg = &self.sh.cfg;
-        let source = LocRef { loc_uri: cfg.dev_id.clone(), loc_name: cred.as_ref().map(|_| cfg.username.clone()) };
+        // The account name goes with a Cred, and with HMAC (the header's username is the LocName).
+        let mac = self.sh.lock().auth.cred_type == AUTH_MAC;
+        let named = cred.is_some() || mac;
+        let source = LocRef { loc_uri: cfg.dev_id.clone(), loc_name: named.then(|| cfg.username.clone()) };
         Message {
             hdr: SyncHdr {
                 ver_dtd: "1.2".into(),
@@ -460,15 +493,11 @@ impl Session<'_> {
         };
         let shown = m.to_xml(false).unwrap_or_else(|e| format!("(not writable as XML: {e})"));
         self.log(format!("→ POST {} ({content_type}, {} bytes): {shown}", self.target, body.len()));
-        let resp = self
-            .sh
-            .http
-            .post(&self.target)
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("POST {}: {e}", self.target))?;
+        let mut request = self.sh.http.post(&self.target).header(reqwest::header::CONTENT_TYPE, content_type);
+        if let Some(h) = self.hmac_header(&body) {
+            request = request.header(auth::HMAC_HEADER, h);
+        }
+        let resp = request.body(body).send().await.map_err(|e| format!("POST {}: {e}", self.target))?;
         let status = resp.status();
         let media = resp
             .headers()

@@ -109,8 +109,8 @@ pub static FAULTS: &[FaultInfo] = &[
     fault!(
         Server,
         "dm12-answers-xml-to-wbxml",
-        "a WBXML client message is answered in XML (application/vnd.syncml.dm+xml)",
-        ["DM12-001-S-M"]
+        "a WBXML client message is answered in XML (application/vnd.syncml.dm+xml): not the request's encoding, and not WBXML",
+        ["DM12-001-S-M", "DM12-031-S-O"]
     ),
     fault!(
         Server,
