@@ -428,6 +428,7 @@ impl Prepared {
                     Role::Client if is_gateway_case(case) => {
                         let mut cfg = crate::reference::gwmo::GatewayConfig::new(listener.endpoint_url("dm"));
                         cfg.faults = faults;
+                        cfg.tls = client_tls.clone();
                         let running = crate::reference::gwmo::spawn(cfg).await?;
                         let ics = reference_ics_tls(Role::Client, &running.ut_url, None, tls.is_some());
                         (ics, Peer::Gateway(running))

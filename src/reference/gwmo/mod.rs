@@ -137,6 +137,8 @@ pub struct GatewayConfig {
     pub echo_log: bool,
     /// Lawful variations (a gateway other than the reference's usual self, for tests).
     pub variant: Variant,
+    /// HTTPS trust toward the DM server (its sessions, the repositories its HGETs name).
+    pub tls: Option<crate::peers::tls::ClientTls>,
 }
 
 /// Lawful ways a gateway may differ from the reference's default behaviour (none is a fault):
@@ -162,6 +164,7 @@ impl GatewayConfig {
             http_timeout: Duration::from_secs(10),
             echo_log: false,
             variant: Variant::default(),
+            tls: None,
         }
     }
 }
@@ -326,7 +329,11 @@ impl RunningGateway {
 /// Starts the gateway on the current tokio runtime.
 pub async fn spawn(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
     let faults = Faults::parse(Role::Client, &config.faults)?;
-    let http = reqwest::Client::builder()
+    let builder = match &config.tls {
+        Some(t) => t.apply(reqwest::Client::builder()).map_err(|e| anyhow::anyhow!("configuring HTTPS: {e}"))?,
+        None => reqwest::Client::builder(),
+    };
+    let http = builder
         .no_proxy()
         .timeout(config.http_timeout)
         .connect_timeout(Duration::from_secs(5))
@@ -377,6 +384,9 @@ pub struct GatewayArgs {
     /// List the faults and exit.
     #[arg(long)]
     pub list_faults: bool,
+    /// HTTPS toward the DM server: the CA (PEM) its certificate chains to.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// CLI entry: spawn, print the URLs, run until Ctrl-C.
@@ -393,6 +403,15 @@ pub async fn run_cli(args: GatewayArgs) -> anyhow::Result<()> {
     cfg.fanout_window = args.fanout_window.max(1);
     cfg.variant = Variant { reverse_results: args.reverse_results, instance_source: args.instance_source };
     cfg.echo_log = true;
+    if let Some(f) = &args.ca {
+        let (ca_pem, _) = crate::peers::tls::read_roots(f).map_err(|e| anyhow::anyhow!("--ca: {e}"))?;
+        cfg.tls = Some(crate::peers::tls::ClientTls {
+            ca_pem,
+            ca_source: f.display().to_string(),
+            identity: None,
+            accept_any: false,
+        });
+    }
     let running = spawn(cfg).await?;
     println!("reference gateway upper tester: {}", running.ut_url);
     println!("reference gateway southbound DM server (End Devices): {}", running.dm_url);
