@@ -23,7 +23,7 @@ pub const REFERENCE_SECRET: &str = "test-noti-secret";
 pub const REFERENCE_AUTH_DATA: &str = "test-noti-authdata";
 /// SCR tables the reference peers implement beyond the base tables of the dm2 binding (which
 /// they implement by definition); a table they do not implement is not applicable to them.
-pub const REFERENCE_IMPLEMENTS: &[&str] = &["FUMO", "SCOMO", "DM-SEC"];
+pub const REFERENCE_IMPLEMENTS: &[&str] = &["FUMO", "SCOMO", "DM-SEC", "GWMO"];
 
 /// The HTTP credentials of the reference peers' DM accounts (the client sends them; the server
 /// cases register the suite's device with them).

@@ -61,9 +61,6 @@ pub fn reference_ics(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics 
 /// answered accordingly, so the security cases that need HTTPS apply exactly with `--tls`.
 fn reference_ics_tls(role: Role, ut_url: &str, server_uri: Option<&str>, tls: bool) -> Ics {
     let mut ics = Ics::for_reference(role, ut_url, server_uri);
-    // The reference target has the reference gateway (a client-role peer) beside the client,
-    // and the reference server manages gateways: both sides of GwMO are implemented.
-    ics.iut.implements.push(GWMO_TABLE.to_string());
     ics.pixit.tls.enabled = tls;
     let cap = match role {
         Role::Client => crate::ics::CAP_CLIENT_TLS,
@@ -72,10 +69,6 @@ fn reference_ics_tls(role: Role, ut_url: &str, server_uri: Option<&str>, tls: bo
     ics.support.insert(cap.to_string(), tls);
     ics
 }
-
-/// The GwMO table: the reference target's gateway and server implement it (the reference
-/// client alone does not, so a test-fest's reference clients do not claim it).
-const GWMO_TABLE: &str = "GWMO";
 
 /// The built-in ICS of a reference DM 1.2 peer: the DM 2.0 one with binding dm12, the DM 1.2
 /// reference account (syncml:auth-md5 credentials, the Package#0 server password) and no TLS.
