@@ -88,6 +88,14 @@ fn served(sh: &Shared, path: String, v: Value) -> String {
     url
 }
 
+/// A fresh number for the repository paths of one request (never reset, so a URL from before a
+/// reset is dead).
+fn next_number(sh: &Shared) -> u64 {
+    let mut st = sh.lock();
+    st.gwmo_counter += 1;
+    st.gwmo_counter
+}
+
 /// The upper-tester actions of this module (None: not one of them).
 pub fn action(sh: &Shared, name: &str, args: &Value) -> Option<UtAnswer> {
     match name {
@@ -106,10 +114,7 @@ fn image(sh: &Shared, args: &Value) -> UtAnswer {
             "args.image_uri must be an Image Inventory ClientURI ({MOID_IMAGE_INVENTORY}/...)"
         ));
     }
-    let n = {
-        sh.lock().gwmo_counter += 1;
-        sh.lock().gwmo_counter
-    };
+    let n = next_number(sh);
     let source = served(
         sh,
         format!("{n}/image-uri"),
@@ -168,10 +173,7 @@ fn fanout(sh: &Shared, args: &Value) -> UtAnswer {
     if let Err(e) = gwmo::parse_dm_commands(&commands, &sh.cfg.profile) {
         return UtAnswer::failed(format!("args.commands{}: expected {}, found {}", e.pointer, e.expected, e.found));
     }
-    let n = {
-        sh.lock().gwmo_counter += 1;
-        sh.lock().gwmo_counter
-    };
+    let n = next_number(sh);
     let cmds_src = served(
         sh,
         format!("{n}/dmcommands"),
