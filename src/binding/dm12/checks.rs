@@ -524,6 +524,18 @@ fn generic_alert(_: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -
 /// `syncml:auth-MAC` Chal: `username` named, the MAC over the exact body with the nonce the suite
 /// issued last, and no Cred of type syncml:auth-MAC (digest §8.6).
 fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
+    let state = b.server();
+    let Some(nonce) = state.nonce_issued.clone() else {
+        return Err(Failure::case_defect("a syncml:auth-MAC nonce the suite issued earlier (@challenge, @mac-nonce)"));
+    };
+    let older: Vec<Vec<u8>> = state.nonces.iter().rev().skip(1).cloned().collect();
+    drop(state);
+    judge_hmac(b, args, obs, &nonce, &older)
+}
+
+/// The `x-syncml-hmac` of the observed message, for `username`/`password` (args) and `nonce`;
+/// `older`: nonces the suite issued before, named when the MAC was made with one of them.
+fn judge_hmac(b: &Dm12, args: &toml::Table, obs: &Observed, nonce: &[u8], older: &[Vec<u8>]) -> Result<(), Failure> {
     let Observed::Http { headers, body, .. } = obs else {
         return Err(Failure::case_defect("an HTTP message to check (dm12-hmac reads a header and the body)"));
     };
@@ -548,16 +560,12 @@ fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Res
     if h.username != user {
         return fail(format!("x-syncml-hmac username {user:?} (the account's)"), format!("username {:?}", h.username));
     }
-    let state = b.server();
-    let Some(nonce) = state.nonce_issued.clone() else {
-        return Err(Failure::case_defect("a syncml:auth-MAC nonce the suite issued earlier (@challenge, @mac-nonce)"));
-    };
     let variant = b.profile.hmac_variant;
     let setting = format!("profile setting dm12.hmac_variant = {:?}", variant.name());
-    if h.verifies_as(variant, password, &nonce, body) {
+    if h.verifies_as(variant, password, nonce, body) {
         return Ok(());
     }
-    if state.nonces.iter().rev().skip(1).any(|n| h.verifies_as(variant, password, n, body)) {
+    if older.iter().any(|n| h.verifies_as(variant, password, n, body)) {
         return fail(
             "a MAC with the NextNonce the suite sent last: a new nonce for every message (digest §8.6)",
             "a MAC made with an older nonce of the suite",
@@ -565,7 +573,7 @@ fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Res
     }
     let expected = format!(
         "mac={} ({}, over the {} body bytes and the nonce the suite sent last; digest §8.6)",
-        variant.mac(user, password, &nonce, body),
+        variant.mac(user, password, nonce, body),
         match variant {
             auth::HmacVariant::TSec => "B64(H(B64(H(user:password)):nonce:B64(H(body))))",
             auth::HmacVariant::Rfc2104 => "RFC 2104 HMAC-MD5, key B64(H(user:password)), message nonce:B64(H(body))",
@@ -577,7 +585,7 @@ fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Res
         auth::HmacVariant::Rfc2104 => auth::HmacVariant::TSec,
     };
     let mut f = Failure::new(expected, format!("mac={}", h.mac)).with_note(setting);
-    if h.verifies_as(other, password, &nonce, body) {
+    if h.verifies_as(other, password, nonce, body) {
         f = f.with_note(format!(
             "the MAC is the {:?} variant; profile setting dm12.hmac_variant = {:?} accepts it (digest §13 W6)",
             other.name(),
@@ -585,6 +593,18 @@ fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Res
         ));
     }
     Err(f)
+}
+
+/// A server IUT's answer carries the `x-syncml-hmac` header the suite asked for with a
+/// `syncml:auth-MAC` challenge (options.challenge_type): the server's name, the MAC over the
+/// exact body with the nonce the suite issued, no Cred of that type (digest §8.6).
+fn server_hmac(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
+    let Some(nonce) = b.client().server_nonce.clone() else {
+        return Err(Failure::case_defect(
+            "a syncml:auth-MAC challenge of the server earlier in the case (options.challenge_type)",
+        ));
+    };
+    judge_hmac(b, args, obs, &nonce, &[])
 }
 
 fn cred_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
@@ -948,6 +968,12 @@ pub static CHECKS: &[Def] = &[
             "the x-syncml-hmac header is right for `username`/`password`, the body and the nonce the suite issued last",
         args: &[arg("username", ArgKind::Str), arg("password", ArgKind::Str)],
         run: hmac_valid,
+    },
+    Def {
+        name: "dm12-server-hmac",
+        about: "a server's x-syncml-hmac is right for `username`/`password`, the body and the nonce of the suite's syncml:auth-MAC challenge",
+        args: &[arg("username", ArgKind::Str), arg("password", ArgKind::Str)],
+        run: server_hmac,
     },
     Def {
         name: "dm12-new-session",

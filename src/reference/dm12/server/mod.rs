@@ -161,6 +161,12 @@ pub static FAULTS: &[FaultInfo] = &[
     ),
     fault!(
         Server,
+        "dm12-hmac-in-cred",
+        "challenged with syncml:auth-MAC, the server puts the MAC into a SyncHdr Cred of that type, with no x-syncml-hmac header",
+        ["DM12-029-S-O"]
+    ),
+    fault!(
+        Server,
         "dm12-commands-before-final",
         "a client message without Final is answered with the Next Message response plus the queued commands",
         ["DM12-017-S-M"]
