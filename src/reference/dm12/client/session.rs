@@ -459,7 +459,7 @@ impl Session<'_> {
         };
         for (n, c) in commands.iter_mut().enumerate() {
             let id = if n == 1 && self.has("dm12-duplicate-cmdid") { 1 } else { n + 1 };
-            set_cmd_id(c, id.to_string());
+            c.set_cmd_id(id.to_string());
         }
         let cfg = &self.sh.cfg;
         // The account name goes with a Cred, and with HMAC (the header's username is the LocName).
@@ -531,19 +531,5 @@ impl Session<'_> {
             Encoding::Wbxml => m.to_wbxml(),
         };
         Ok((bytes.map_err(|e| format!("encoding our message: {e}"))?, self.media()))
-    }
-}
-
-fn set_cmd_id(c: &mut Command, id: String) {
-    match c {
-        Command::Add(x) | Command::Copy(x) | Command::Delete(x) | Command::Get(x) | Command::Replace(x) => {
-            x.cmd_id = id
-        }
-        Command::Exec(x) => x.cmd_id = id,
-        Command::Alert(x) => x.cmd_id = id,
-        Command::Atomic(x) | Command::Sequence(x) => x.cmd_id = id,
-        Command::Status(x) => x.cmd_id = id,
-        Command::Results(x) => x.cmd_id = id,
-        Command::Other { cmd_id, .. } => *cmd_id = Some(id),
     }
 }

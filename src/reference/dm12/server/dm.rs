@@ -457,7 +457,7 @@ fn build(sh: &Shared, hdr: SyncHdr, head: &[Command], commands: &[Queued], r#fin
         .iter()
         .cloned()
         .map(|mut c| {
-            set_cmd_id(&mut c, next_id());
+            c.set_cmd_id(next_id());
             c
         })
         .collect();
@@ -465,7 +465,7 @@ fn build(sh: &Shared, hdr: SyncHdr, head: &[Command], commands: &[Queued], r#fin
     body.extend(commands.iter().map(|q| q.to_wire(&mut next_id, format_meta)));
     if sh.has("duplicate-cmdid") && body.len() >= 2 {
         let first = body[0].cmd_id().unwrap_or("1").to_string();
-        set_cmd_id(&mut body[1], first);
+        body[1].set_cmd_id(first);
     }
     Message { hdr, body: SyncBody { commands: body, r#final } }
 }
@@ -677,20 +677,6 @@ fn take_package(sh: &Shared, s: &mut Session, dev: &mut Option<&mut Device>) -> 
         out.pop();
     }
     (out, !open)
-}
-
-fn set_cmd_id(c: &mut Command, id: String) {
-    match c {
-        Command::Add(x) | Command::Copy(x) | Command::Delete(x) | Command::Get(x) | Command::Replace(x) => {
-            x.cmd_id = id
-        }
-        Command::Exec(x) => x.cmd_id = id,
-        Command::Alert(x) => x.cmd_id = id,
-        Command::Atomic(x) | Command::Sequence(x) => x.cmd_id = id,
-        Command::Status(x) => x.cmd_id = id,
-        Command::Results(x) => x.cmd_id = id,
-        Command::Other { cmd_id, .. } => *cmd_id = Some(id),
-    }
 }
 
 /// `status-no-cmdref`: every Status but the SyncHdr's loses its CmdRef.
