@@ -171,7 +171,59 @@ fn scomo_reports(b: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -
         .collect())
 }
 
+/// The commands of the session record (`finish-session`), in the order they came, as command
+/// arrays (`["Exec", target, data, correlator]`, docs/dm12.md).
+fn session_commands(obs: &Observed) -> Result<Vec<Vec<String>>, Failure> {
+    Ok(crate::binding::dm2::checks::session_packages(obs)?.into_iter().flatten().collect())
+}
+
+/// The first command of the session of element `w[0]` whose target is `w[1]` (`*` any).
+fn position(cmds: &[Vec<String>], w: &[String]) -> Option<usize> {
+    cmds.iter()
+        .position(|c| c.first() == w.first() && w.get(1).is_none_or(|t| t == "*" || c.get(1).is_some_and(|g| g == t)))
+}
+
 pub static CHECKS: &[CheckDef<Dm12>] = &[
+    CheckDef {
+        name: "dm12-session-order",
+        about: "the session record carries each of args.commands ([element, target]) in that order (the first of \
+                each)",
+        args: &[arg("commands", ArgKind::CommandList)],
+        run: |_, args, obs, _| {
+            let want = crate::runner::checks::arg_commands(args, "commands");
+            let got = session_commands(obs)?;
+            let mut last = None;
+            for w in &want {
+                let Some(i) = position(&got, w) else {
+                    return Err(Failure::new(format!("a {w:?} in the session"), format!("the commands: {got:?}")));
+                };
+                if last.is_some_and(|l| i < l) {
+                    return Err(Failure::new(
+                        format!("the commands in the order {want:?}"),
+                        format!("{w:?} came earlier; the commands: {got:?}"),
+                    ));
+                }
+                last = Some(i);
+            }
+            Ok(())
+        },
+    },
+    CheckDef {
+        name: "dm12-exec-correlator",
+        about: "the session's Exec of args.target carries a Correlator (digest §1.2, DM-RepPro §4.1.6.6)",
+        args: &[arg("target", ArgKind::Str)],
+        run: |_, args, obs, _| {
+            let target = arg_str(args, "target")?;
+            let got = session_commands(obs)?;
+            let Some(i) = position(&got, &["Exec".to_string(), target.to_string()]) else {
+                return Err(Failure::new(format!("an Exec of {target} in the session"), format!("{got:?}")));
+            };
+            if got[i].get(3).is_some_and(|c| !c.trim().is_empty()) {
+                return Ok(());
+            }
+            Err(Failure::new(format!("a Correlator with the Exec of {target}"), "an Exec without Correlator"))
+        },
+    },
     CheckDef {
         name: "fumo12-result-present",
         about: "a Generic Alert 1226 reporting a FUMO operation (a FUMO alert type, or an Item Source inside \
@@ -329,10 +381,7 @@ mod tests {
         assert_eq!(scomo_code("<ResultCode>1405</ResultCode><Identifier>x</Identifier>"), Some(1405));
         assert_eq!(scomo_code("1200"), None);
         let b = Dm12::new(Default::default(), crate::wire::dm12::Encoding::Xml);
-        assert_eq!(
-            fumo_operation("org.openmobilealliance.dm.firmwareupdate.update", &b),
-            Some(Operation::Update)
-        );
+        assert_eq!(fumo_operation("org.openmobilealliance.dm.firmwareupdate.update", &b), Some(Operation::Update));
         assert_eq!(fumo_operation("Reversed-Domain-Name: org.openmobilealliance.dm.firmwareupdate.update", &b), None);
     }
 }

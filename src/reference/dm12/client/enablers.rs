@@ -181,7 +181,9 @@ fn fumo_run(t: &mut Tree, op: Operation, job: &Job, fetched: Option<Fetched>, fa
         }
     }
     let applies = matches!(op, Operation::Update)
-        || (op == Operation::DownloadAndUpdate && code == fumo::result::SUCCESSFUL && !faults.has("fumo12-dau-no-update"));
+        || (op == Operation::DownloadAndUpdate
+            && code == fumo::result::SUCCESSFUL
+            && !faults.has("fumo12-dau-no-update"));
     if applies {
         if value(t, "FUMO/Update/PkgData").is_empty() {
             code = fumo::result::UPDATE_FAILED;

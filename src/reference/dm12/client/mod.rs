@@ -242,14 +242,24 @@ pub static FAULTS: &[FaultInfo] = &[
         "an Exec of a FUMO operation node is answered 200, not 202, though the operation runs later",
         ["FUMO-003-C-M"]
     ),
-    fault!(Client, "fumo12-no-result-alert", "a FUMO operation's result is never reported (no Generic Alert)", ["FUMO-004-C-M"]),
+    fault!(
+        Client,
+        "fumo12-no-result-alert",
+        "a FUMO operation's result is never reported (no Generic Alert)",
+        ["FUMO-004-C-M"]
+    ),
     fault!(
         Client,
         "fumo12-alert-wrong-type",
         "a FUMO result alert carries Meta Type ...firmwareupdate.devicerequest, not the operation's type",
         ["FUMO-005-C-M"]
     ),
-    fault!(Client, "fumo12-alert-wrong-source", "a FUMO result alert's Item Source is ./DevInfo, not the FUMO node", ["FUMO-006-C-M"]),
+    fault!(
+        Client,
+        "fumo12-alert-wrong-source",
+        "a FUMO result alert's Item Source is ./DevInfo, not the FUMO node",
+        ["FUMO-006-C-M"]
+    ),
     fault!(
         Client,
         "fumo12-result-not-integer",
@@ -299,7 +309,12 @@ pub static FAULTS: &[FaultInfo] = &[
         "Install reports 1200 but no component appears in SCOMO Inventory/Deployed",
         ["SCOMO-006-C-M"]
     ),
-    fault!(Client, "scomo12-remove-keeps", "Remove reports 1200 but the component stays in Inventory/Deployed", ["SCOMO-008-C-M"]),
+    fault!(
+        Client,
+        "scomo12-remove-keeps",
+        "Remove reports 1200 but the component stays in Inventory/Deployed",
+        ["SCOMO-008-C-M"]
+    ),
     fault!(
         Client,
         "scomo12-deactivate-no-state",
