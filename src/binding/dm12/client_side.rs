@@ -467,6 +467,7 @@ fn generic_alert(v: &Value, exec_correlator: Option<&str>) -> Command {
         correlator,
         items: vec![Item {
             source: s("source").map(LocRef::uri),
+            target: s("target").map(LocRef::uri),
             meta: Some(Meta {
                 r#type: s("type"),
                 format: Some(s("format").unwrap_or_else(|| "chr".into())),
