@@ -185,6 +185,23 @@ fn position(cmds: &[Vec<String>], w: &[String]) -> Option<usize> {
 
 pub static CHECKS: &[CheckDef<Dm12>] = &[
     CheckDef {
+        name: "dm12-node-gone",
+        about: "the suite's Get of args.target shows no value: no Results carry Data for it (404, or an empty \
+                Results): a read-back of what was removed",
+        args: &[arg("target", ArgKind::Str)],
+        run: |b, args, obs, _| {
+            let target = arg_str(args, "target")?;
+            match results_data(b, target, obs) {
+                Ok(v) if !v.is_empty() => {
+                    Err(Failure::new(format!("{target} gone (404, or no value)"), format!("Results with Data {v:?}")))
+                }
+                Ok(_) => Ok(()),
+                Err(f) if f.case_defect => Err(f),
+                Err(_) => Ok(()),
+            }
+        },
+    },
+    CheckDef {
         name: "dm12-session-order",
         about: "the session record carries each of args.commands ([element, target]) in that order (the first of \
                 each)",

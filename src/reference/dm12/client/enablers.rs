@@ -102,6 +102,15 @@ pub fn after_write(t: &mut Tree, path: &str, faults: &Faults) {
     }
 }
 
+/// The user declined a confirmation (Alert 1101 answered 304 or 214): nothing happens, unless
+/// the fault `fumo12-ui-decline-ignored` installs the delivered firmware anyway.
+pub fn declined(t: &mut Tree, faults: &Faults) {
+    if faults.has("fumo12-ui-decline-ignored") && !value(t, "FUMO/Update/PkgData").is_empty() {
+        set(t, "FUMO/PkgVersion", "2.0.0");
+        set(t, "FUMO/State", &state::UPDATE_SUCCESSFUL_NO_DATA.to_string());
+    }
+}
+
 /// Whether an Exec of `path` starts an enabler operation; the job to run after the session.
 pub fn exec(t: &Tree, path: &str, uri: &str, correlator: Option<&str>) -> Option<Job> {
     let op = if let Some(name) = path.strip_prefix("FUMO/") {

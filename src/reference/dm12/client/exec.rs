@@ -511,9 +511,10 @@ impl<'a> Executor<'a> {
             } else {
                 let code = self.run(c);
                 // "No" or cancel to a 1101 skips the rest of the Sequence (digest §4.10, §6.3).
-                declined = matches!(c, Command::Alert(_))
-                    && matches!(code, 304 | 214)
-                    && !self.faults.has("fumo12-ui-decline-ignored");
+                declined = matches!(c, Command::Alert(_)) && matches!(code, 304 | 214);
+                if declined {
+                    enablers::declined(self.tree, self.faults);
+                }
             }
             slots[i] = std::mem::replace(&mut self.out, saved);
         }

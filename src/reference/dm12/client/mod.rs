@@ -281,7 +281,7 @@ pub static FAULTS: &[FaultInfo] = &[
     fault!(
         Client,
         "fumo12-ui-decline-ignored",
-        "after a 1101 declined by the user (304) the rest of its Sequence still runs (the FUMO Exec too)",
+        "after a 1101 declined by the user (304, the Exec skipped) the delivered firmware is installed anyway (State 100)",
         ["FUMO-015-C-O"]
     ),
     fault!(
