@@ -658,7 +658,10 @@ mod tests {
     fn fault_names_are_unique_and_parse() {
         let names: BTreeSet<_> = FAULTS.iter().map(|f| f.name).collect();
         assert_eq!(names.len(), FAULTS.len(), "duplicate fault names");
-        assert!(FAULTS.iter().all(|f| f.name.starts_with("server.dm12-")));
+        // The protocol's faults, and those of the FUMO/SCOMO management (enablers.rs).
+        assert!(FAULTS
+            .iter()
+            .all(|f| ["server.dm12-", "server.fumo12-", "server.scomo12-"].iter().any(|p| f.name.starts_with(p))));
         assert!(Faults::parse(Role::Server, ["dm12-no-final", "server.dm12-never-ends"]).unwrap().has("dm12-no-final"));
     }
 }
