@@ -121,7 +121,8 @@ fn scr_list_json_has_the_52_seed_items_with_dependencies() {
     assert!(text.contains("26 item(s) in 1 table(s)"), "{text}");
     let out = dmcts(&["scr", "list", "--table", "NO-SUCH-TABLE"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("known tables: DM-PACK"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("known tables: ") && err.contains("DM-PACK"), "{err}");
 }
 
 #[test]

@@ -156,6 +156,18 @@ pub trait Binding: Send + Sync {
     /// A request arrived at `endpoint` and is about to be judged and answered: a binding whose
     /// answers refer to the request (DM 1.2: SessionID, MsgRef, a Status per command) keeps it.
     fn observe_inbound(&self, _endpoint: &str, _headers: &[(String, String)], _body: &[u8]) {}
+    /// Why a message of the IUT (a request to the suite's `endpoint`, or with `None` a server
+    /// IUT's answer) is not in the binding's encoding, e.g. not valid WBXML in a WBXML binding.
+    /// A case that names the encoding's SCR item (`encoding_scr`) charges such a message to it
+    /// before any check reads it. None: the encoding is sound, or the binding has only one.
+    fn encoding_defect(
+        &self,
+        _endpoint: Option<&str>,
+        _headers: &[(String, String)],
+        _body: &[u8],
+    ) -> Option<crate::runner::checks::Failure> {
+        None
+    }
     /// The answer to a request that arrives after its case ended or between cases: one that
     /// ends the IUT's session (DM 2.0: a Package#2 with END).
     fn late_answer(&self, _incoming: &Incoming) -> HttpAnswer {

@@ -60,6 +60,9 @@ struct Variant {
     applies_if: Option<String>,
     #[serde(default)]
     covers: Vec<String>,
+    /// The item a message not in the variant's encoding violates (see `Case::encoding_scr`).
+    #[serde(default)]
+    encoding_scr: Option<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -89,6 +92,9 @@ struct RawCase {
     /// caught by the `-WBXML` variant alone).
     #[serde(default)]
     variant_detects: BTreeMap<String, Vec<String>>,
+    /// See `Case::encoding_scr`; a variant sets its own.
+    #[serde(default)]
+    encoding_scr: Option<String>,
     /// Overrides the file's prologue (`[]`: none).
     #[serde(default)]
     prologue: Option<Vec<String>>,
@@ -206,6 +212,7 @@ pub(super) fn load(
                     None => format!("{}-{}", original.id, v.suffix),
                 };
                 vc.binding = Some(v.binding.clone());
+                vc.encoding_scr = v.encoding_scr.clone().or(vc.encoding_scr);
                 vc.applies_if = match (&original.applies_if, &v.applies_if) {
                     (Some(a), Some(b)) => Some(format!("({a}) and {b}")),
                     (a, b) => a.clone().or(b.clone()),
@@ -340,6 +347,7 @@ fn build_case(
         applies_if: raw.applies_if,
         pixit,
         detects: raw.detects,
+        encoding_scr: raw.encoding_scr,
         resources: raw.resources,
         download: raw.download,
         steps: typed,

@@ -42,6 +42,9 @@ pub struct Case {
     pub pixit: Vec<String>,
     /// Reference faults this case must catch (selftest).
     pub detects: Vec<String>,
+    /// The SCR item a message of the IUT violates when it is not in the binding's encoding
+    /// (a WBXML variant: the WBXML item); judged before the checks of the step that receives it.
+    pub encoding_scr: Option<String>,
     pub resources: Vec<Resource>,
     /// `[case.download]`: what the suite's download server serves during the case; absent,
     /// the case runs none.

@@ -66,6 +66,9 @@ fn validate_case(
             err(&file, line, format!("case {id}: covers {p}"));
         }
     }
+    if let Some(p) = case.encoding_scr.as_deref().and_then(scr_problem) {
+        err(&file, line, format!("case {id}: encoding_scr {p}"));
+    }
     if case.steps.is_empty() {
         err(&file, line, format!("case {id} has no steps"));
     }

@@ -33,6 +33,19 @@ pub fn prefix(role: Role) -> &'static str {
     }
 }
 
+/// The faults of the reference peer that speaks the binding family `family` (see
+/// [`crate::binding::family_of`]) in `role`: a fault of one protocol's peer cannot change what a
+/// case of another protocol sees, so attribution tests pair them by family.
+pub fn of_family(role: Role, family: &str) -> Vec<FaultInfo> {
+    let faults: &[FaultInfo] = match (role, family) {
+        (Role::Client, crate::binding::dm12::NAME_XML) => super::dm12::client::FAULTS,
+        (Role::Server, crate::binding::dm12::NAME_XML) => super::dm12::server::FAULTS,
+        (Role::Client, _) => super::client::FAULTS,
+        (Role::Server, _) => super::server::FAULTS,
+    };
+    faults.to_vec()
+}
+
 fn faults_of(role: Role) -> Vec<&'static FaultInfo> {
     match role {
         Role::Client => super::client::FAULTS.iter().chain(super::dm12::client::FAULTS).collect(),

@@ -347,6 +347,17 @@ impl<'a> Ctx<'a> {
 
     /// Runs checks in order; the first failure sets the verdict (fail on the check's SCR item,
     /// or error when the case itself is at fault) and stops.
+    /// A message of the IUT not in the binding's encoding fails the case's `encoding_scr` item
+    /// before any check reads it (checks of other items could only fail for want of a message).
+    /// True when it did.
+    pub fn encoding_failed(&mut self, endpoint: Option<&str>, headers: &[(String, String)], body: &[u8]) -> bool {
+        let Some(scr) = self.case.encoding_scr.clone() else { return false };
+        let Some(f) = self.env.binding.encoding_defect(endpoint, headers, body) else { return false };
+        let message = format!("the message is not in the encoding of binding {}", self.env.binding.name());
+        self.judgement_failed(Verdict::Fail, &scr, None, None, None, message, f.expected, f.actual);
+        true
+    }
+
     pub fn run_checks(&mut self, checks: &[Check], obs: &Observed) {
         self.run_checks_with(checks, obs, CheckRun::default())
     }
@@ -392,6 +403,10 @@ impl<'a> Ctx<'a> {
                     message.push_str(&format!(" ({n})"));
                 }
                 let verdict = match c.on_fail {
+                    _ if f.cannot_judge => {
+                        message.push_str("; the check could not judge: what it reads is missing");
+                        Verdict::Inconc
+                    }
                     crate::catalog::check::OnFail::Fail => Verdict::Fail,
                     crate::catalog::check::OnFail::Inconc => {
                         message.push_str(

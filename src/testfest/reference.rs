@@ -108,11 +108,16 @@ fn support_lines(registry: &Registry, role: Role) -> String {
         Role::Client => (crate::ics::CAP_CLIENT_TLS, "ICS-DMC-HTTP-AUTH"),
         Role::Server => (crate::ics::CAP_SERVER_TLS, "ICS-DMS-HTTP-AUTH"),
     };
+    // The test-fest's reference peers speak DM 2.0: the tables and capabilities of that binding.
+    let dm2 =
+        |bindings: &[String]| bindings.is_empty() || bindings.iter().any(|b| b == crate::binding::DEFAULT_BINDING);
     let mut out = String::new();
     for item in registry.items_of(role).into_iter().filter(|i| i.status == Status::O) {
-        out.push_str(&format!("\"{}\" = true\n", item.id));
+        if registry.table_of(item).is_some_and(|t| dm2(&t.bindings)) {
+            out.push_str(&format!("\"{}\" = true\n", item.id));
+        }
     }
-    for cap in registry.capabilities().iter().filter(|c| c.role == role && c.id != http_auth) {
+    for cap in registry.capabilities().iter().filter(|c| c.role == role && c.id != http_auth && dm2(&c.bindings)) {
         out.push_str(&format!("\"{}\" = {}\n", cap.id, cap.id != tls));
     }
     out

@@ -216,6 +216,22 @@ fn session_id_same(_: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx)
     Ok(())
 }
 
+/// The message opens a new session: it is not one more message of the session that ended with
+/// the message saved as `earlier` (its SessionID with a MsgID after 1). A client that talks after
+/// the server ended the session fails here (digest §5.5), not the checks of the next session.
+fn new_session(_: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Result<(), Failure> {
+    let (m, _) = message(obs)?;
+    let earlier = saved_message(ctx, arg_str(args, "earlier")?)?;
+    let ended = earlier.pointer("/SyncHdr/SessionID").and_then(Value::as_str).unwrap_or("");
+    if m.hdr.session_id == ended && m.hdr.msg_id.trim() != "1" {
+        return fail(
+            format!("the first message of a new session: session {ended} had ended (digest §5.5)"),
+            format!("message {} of session {ended}", m.hdr.msg_id),
+        );
+    }
+    Ok(())
+}
+
 fn msg_id_next(_: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Result<(), Failure> {
     let (m, _) = message(obs)?;
     let want = match args.get("earlier").and_then(|v| v.as_str()) {
@@ -285,7 +301,7 @@ fn statuses_match(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) ->
             continue;
         }
         let n = st.iter().filter(|s| s.cmd_ref == id && s.msg_ref == a.hdr.msg_id && s.cmd == name).count();
-        if n == 0 {
+        if n == 0 && status_of(&m, &a, c).is_none() {
             return fail(
                 format!("a Status with MsgRef {}, CmdRef {id} and Cmd {name} (digest §3.3, §4)", a.hdr.msg_id),
                 format!(
@@ -308,6 +324,25 @@ fn code_matches(code: &str, want: &[toml::Value]) -> bool {
         toml::Value::String(s) if s.len() == 3 && s.ends_with("xx") => code.trim().starts_with(&s[..1]),
         _ => false,
     })
+}
+
+/// The Status of `c` (a command of the answered message `a`) in `m`: the one whose MsgRef and
+/// CmdRef name it; failing that, a Status without CmdRef (a quirk of real implementations,
+/// digest §13 H1) paired with it by Cmd and order among the commands of that name. The missing
+/// CmdRef itself is judged by dm12-dtd-order, not by the checks that read the code.
+fn status_of<'a>(m: &'a Message, a: &Message, c: &Command) -> Option<&'a Status> {
+    let (id, name) = (c.cmd_id().unwrap_or(""), c.name());
+    let st = statuses(m);
+    if let Some(s) = st.iter().find(|s| s.cmd_ref == id && s.msg_ref == a.hdr.msg_id) {
+        return Some(s);
+    }
+    let same_name: Vec<&str> = all_commands(&a.body.commands)
+        .into_iter()
+        .filter(|x| x.name() == name)
+        .map(|x| x.cmd_id().unwrap_or(""))
+        .collect();
+    let unreferenced: Vec<&Status> = st.into_iter().filter(|s| s.cmd_ref.trim().is_empty() && s.cmd == name).collect();
+    same_name.iter().position(|x| *x == id).and_then(|k| unreferenced.get(k).copied())
 }
 
 /// The Status of the answered message's commands named `cmd` (and addressing `target`, when
@@ -339,8 +374,7 @@ fn status_codes(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> R
         }
         let id = c.cmd_id().unwrap_or("");
         judged += 1;
-        let st: Vec<&Status> =
-            statuses(&m).into_iter().filter(|s| s.cmd_ref == id && s.msg_ref == a.hdr.msg_id).collect();
+        let st: Vec<&Status> = status_of(&m, &a, c).into_iter().collect();
         let shown = |w: &[toml::Value]| {
             w.iter().map(|x| x.to_string().trim_matches('"').to_string()).collect::<Vec<_>>().join(" or ")
         };
@@ -353,10 +387,14 @@ fn status_codes(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> R
         }
     }
     if judged == 0 {
-        return Err(Failure::case_defect(format!(
-            "a {cmd} command{} in the suite's message",
-            target.map(|t| format!(" of {t}")).unwrap_or_default()
-        )));
+        let what =
+            format!("a {cmd} command{} in the suite's message", target.map(|t| format!(" of {t}")).unwrap_or_default());
+        // As DM client the suite answers what the server sent: without the server's command
+        // there is no answer to judge (the command's absence is the session checks' business).
+        if !is_request(obs) && matches!(cmd, "Results" | "Status") {
+            return Err(Failure::cannot_judge(what, "none: the server did not send what it answers"));
+        }
+        return Err(Failure::case_defect(what));
     }
     Ok(())
 }
@@ -482,6 +520,93 @@ fn generic_alert(_: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -
 
 /// The SyncHdr Cred: of the profile's type, Format b64, its value computed from the account's
 /// credentials and the nonce the suite issued last (md5) (digest §8.2, §8.3).
+/// The client's message carries the `x-syncml-hmac` header the suite asked for with a
+/// `syncml:auth-MAC` Chal: `username` named, the MAC over the exact body with the nonce the suite
+/// issued last, and no Cred of type syncml:auth-MAC (digest §8.6).
+fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
+    let state = b.server();
+    let Some(nonce) = state.nonce_issued.clone() else {
+        return Err(Failure::case_defect("a syncml:auth-MAC nonce the suite issued earlier (@challenge, @mac-nonce)"));
+    };
+    let older: Vec<Vec<u8>> = state.nonces.iter().rev().skip(1).cloned().collect();
+    drop(state);
+    judge_hmac(b, args, obs, &nonce, &older)
+}
+
+/// The `x-syncml-hmac` of the observed message, for `username`/`password` (args) and `nonce`;
+/// `older`: nonces the suite issued before, named when the MAC was made with one of them.
+fn judge_hmac(b: &Dm12, args: &toml::Table, obs: &Observed, nonce: &[u8], older: &[Vec<u8>]) -> Result<(), Failure> {
+    let Observed::Http { headers, body, .. } = obs else {
+        return Err(Failure::case_defect("an HTTP message to check (dm12-hmac reads a header and the body)"));
+    };
+    let (user, password) = (arg_str(args, "username")?, arg_str(args, "password")?);
+    let (m, _) = message(obs)?;
+    if let Some(t) = m.hdr.cred.as_ref().and_then(|c| c.meta.as_ref()).and_then(|x| x.r#type.as_deref()) {
+        if t == auth::AUTH_MAC {
+            return fail(
+                "the MAC in the x-syncml-hmac header only: it MUST NOT be in a Cred (digest §8.6)",
+                "a SyncHdr Cred of type syncml:auth-MAC",
+            );
+        }
+    }
+    let Some(value) = header(headers, auth::HMAC_HEADER) else {
+        return fail(
+            "an x-syncml-hmac header: the suite asked for syncml:auth-MAC, and once used every message carries it (digest §8.6)",
+            "no x-syncml-hmac header",
+        );
+    };
+    let h = auth::HmacHeader::parse(value)
+        .map_err(|e| Failure::new("x-syncml-hmac: algorithm=MD5, username=\"…\", mac=… (digest §8.6)", e))?;
+    if h.username != user {
+        return fail(format!("x-syncml-hmac username {user:?} (the account's)"), format!("username {:?}", h.username));
+    }
+    let variant = b.profile.hmac_variant;
+    let setting = format!("profile setting dm12.hmac_variant = {:?}", variant.name());
+    if h.verifies_as(variant, password, nonce, body) {
+        return Ok(());
+    }
+    if older.iter().any(|n| h.verifies_as(variant, password, n, body)) {
+        return fail(
+            "a MAC with the NextNonce the suite sent last: a new nonce for every message (digest §8.6)",
+            "a MAC made with an older nonce of the suite",
+        );
+    }
+    let expected = format!(
+        "mac={} ({}, over the {} body bytes and the nonce the suite sent last; digest §8.6)",
+        variant.mac(user, password, nonce, body),
+        match variant {
+            auth::HmacVariant::TSec => "B64(H(B64(H(user:password)):nonce:B64(H(body))))",
+            auth::HmacVariant::Rfc2104 => "RFC 2104 HMAC-MD5, key B64(H(user:password)), message nonce:B64(H(body))",
+        },
+        body.len()
+    );
+    let other = match variant {
+        auth::HmacVariant::TSec => auth::HmacVariant::Rfc2104,
+        auth::HmacVariant::Rfc2104 => auth::HmacVariant::TSec,
+    };
+    let mut f = Failure::new(expected, format!("mac={}", h.mac)).with_note(setting);
+    if h.verifies_as(other, password, nonce, body) {
+        f = f.with_note(format!(
+            "the MAC is the {:?} variant; profile setting dm12.hmac_variant = {:?} accepts it (digest §13 W6)",
+            other.name(),
+            other.name()
+        ));
+    }
+    Err(f)
+}
+
+/// A server IUT's answer carries the `x-syncml-hmac` header the suite asked for with a
+/// `syncml:auth-MAC` challenge (options.challenge_type): the server's name, the MAC over the
+/// exact body with the nonce the suite issued, no Cred of that type (digest §8.6).
+fn server_hmac(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
+    let Some(nonce) = b.client().server_nonce.clone() else {
+        return Err(Failure::case_defect(
+            "a syncml:auth-MAC challenge of the server earlier in the case (options.challenge_type)",
+        ));
+    };
+    judge_hmac(b, args, obs, &nonce, &[])
+}
+
 fn cred_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
     let (m, _) = message(obs)?;
     let user = arg_str(args, "username")?;
@@ -529,17 +654,11 @@ fn cred_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Res
     Ok(())
 }
 
-/// After a challenge: the Package#1 content again (Alert 1200/1201 and the DevInfo Replace)
-/// with a Cred, in the same session (digest §8.4).
-fn resent_package1(b: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Result<(), Failure> {
+/// After a challenge: the session Alert (1200/1201) again, now with a Cred (digest §8.4). The
+/// SessionID and the DevInfo of the resent package are judged by their own checks
+/// (dm12-session-id, dm12-devinfo), so that a fault there is charged to its own item.
+fn resent_package1(_: &Dm12, _: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
     let (m, _) = message(obs)?;
-    let a = answered(b, obs)?;
-    if m.hdr.session_id != a.hdr.session_id {
-        return fail(
-            format!("SessionID {} (the challenged session)", a.hdr.session_id),
-            format!("SessionID {}", m.hdr.session_id),
-        );
-    }
     if m.hdr.cred.is_none() {
         return fail("a SyncHdr Cred answering the challenge", "no Cred");
     }
@@ -551,7 +670,7 @@ fn resent_package1(b: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx)
     if !has_alert {
         return fail("the session Alert (1200/1201) again", "no session Alert");
     }
-    devinfo(b, args, obs, ctx)
+    Ok(())
 }
 
 /// A server IUT's SyncHdr Cred answers the suite's challenge (options.challenge): md5 of
@@ -718,7 +837,8 @@ fn meta_format(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Re
             }
         }
     }
-    fail(format!("an Add or Replace of {target}"), "none in the message")
+    // The command's absence is judged by dm12-session-carries (the queued commands arrive).
+    Err(Failure::cannot_judge(format!("an Add or Replace of {target}"), "none in the message"))
 }
 
 /// The session record (`finish-session`) carries each of `commands` as requested: a command of
@@ -843,8 +963,27 @@ pub static CHECKS: &[Def] = &[
         run: cred_valid,
     },
     Def {
+        name: "dm12-hmac",
+        about:
+            "the x-syncml-hmac header is right for `username`/`password`, the body and the nonce the suite issued last",
+        args: &[arg("username", ArgKind::Str), arg("password", ArgKind::Str)],
+        run: hmac_valid,
+    },
+    Def {
+        name: "dm12-server-hmac",
+        about: "a server's x-syncml-hmac is right for `username`/`password`, the body and the nonce of the suite's syncml:auth-MAC challenge",
+        args: &[arg("username", ArgKind::Str), arg("password", ArgKind::Str)],
+        run: server_hmac,
+    },
+    Def {
+        name: "dm12-new-session",
+        about: "a new session's message, not one more of the session that ended with `earlier`",
+        args: &[arg("earlier", ArgKind::Str)],
+        run: new_session,
+    },
+    Def {
         name: "dm12-resent-package1",
-        about: "after a challenge: Package#1 again with Cred in the same session",
+        about: "after a challenge: the session Alert again, with a Cred",
         args: &[],
         run: resent_package1,
     },

@@ -68,9 +68,13 @@ struct Options {
     /// `false`: the message does not end the package (no Final; digest §5.6).
     #[serde(rename = "final", default = "yes")]
     r#final: bool,
-    /// Challenge the server: this status for its SyncHdr, with a Chal (md5, a fresh nonce).
+    /// Challenge the server: this status for its SyncHdr, with a Chal (a fresh nonce).
     #[serde(default)]
     challenge: Option<u16>,
+    /// The Chal's type (default: the profile's `auth_type`); `syncml:auth-MAC` asks the server
+    /// to sign its messages in `x-syncml-hmac` (digest §8.6).
+    #[serde(default)]
+    challenge_type: Option<String>,
     /// Authenticate with these instead of the account's credentials.
     #[serde(default)]
     credentials: Option<OptCredentials>,
@@ -116,7 +120,10 @@ impl State {
             Options { r#final: true, ..Options::default() }
         } else {
             serde_json::from_value(spec.options.clone()).map_err(|e| {
-                format!("DM 1.2 options {}: {e} (expected final, challenge, credentials, tree, chunk)", spec.options)
+                format!(
+                    "DM 1.2 options {}: {e} (expected final, challenge, challenge_type, credentials, tree, chunk)",
+                    spec.options
+                )
             })?
         };
         let mut ids = CmdIds::starting_at(1);
@@ -172,7 +179,7 @@ impl State {
                     &mut ids,
                     opts.challenge,
                     chal_nonce.as_deref(),
-                    &b.profile.auth_type,
+                    opts.challenge_type.as_deref().unwrap_or(&b.profile.auth_type),
                 ));
                 if chal_nonce.is_some() {
                     self.server_nonce = chal_nonce;

@@ -10,7 +10,8 @@
 //!
 //! Header-level acts a case asks of the suite are pseudo-commands beginning with `@`
 //! (docs/dm12.md): `["@challenge", "407"|"401", type?]` (the SyncHdr Status with a Chal),
-//! `["@next-nonce"]` (a Chal with a fresh NextNonce beside 212), `["@resp-uri", url]`,
+//! `["@next-nonce"]` (a Chal with a fresh NextNonce beside 212), `["@mac-nonce"]` (200 with a
+//! syncml:auth-MAC Chal and a fresh NextNonce), `["@resp-uri", url]`,
 //! `["@no-final"]`. Parsing a server's package, the binding reports a challenge the same way.
 pub mod checks;
 pub mod client_side;
@@ -155,6 +156,18 @@ impl Binding for Dm12 {
         if endpoint == "dm" || endpoint == "cont" {
             self.server().observe(headers, body);
         }
+    }
+
+    fn encoding_defect(&self, endpoint: Option<&str>, _: &[(String, String)], body: &[u8]) -> Option<Failure> {
+        // SyncML messages only: the session endpoints, or a server IUT's answer.
+        if !matches!(endpoint, None | Some("dm" | "cont")) || self.encoding != Encoding::Wbxml || body.is_empty() {
+            return None;
+        }
+        let expected = "a WBXML document (public id 0x1201, the SyncML code pages), as the session's encoding";
+        if sniff(body) != Encoding::Wbxml {
+            return Some(Failure::new(expected, "an XML message"));
+        }
+        crate::wire::dm12::wbxml::decode(body).err().map(|e| Failure::new(expected, e.to_string()))
     }
 
     fn server_package(&self, commands: &[Vec<String>]) -> HttpAnswer {

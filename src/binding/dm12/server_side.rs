@@ -96,6 +96,8 @@ pub struct Directives {
     /// SyncHdr Status code and the Chal type: `@challenge`.
     challenge: Option<(String, String)>,
     next_nonce: bool,
+    /// HMAC in use: SyncHdr status 200 with a syncml:auth-MAC Chal and a fresh NextNonce.
+    mac_nonce: bool,
     resp_uri: Option<String>,
     no_final: bool,
 }
@@ -109,6 +111,7 @@ impl Directives {
                 self.challenge = Some((code, t));
             }
             "@next-nonce" => self.next_nonce = true,
+            "@mac-nonce" => self.mac_nonce = true,
             "@resp-uri" => self.resp_uri = c.get(1).cloned(),
             "@no-final" => self.no_final = true,
             _ => {}
@@ -116,12 +119,12 @@ impl Directives {
     }
 
     fn wants_nonce(&self) -> bool {
-        self.challenge.is_some() || self.next_nonce
+        self.challenge.is_some() || self.next_nonce || self.mac_nonce
     }
 }
 
 /// The pseudo-commands a case may write (validated by the catalog).
-pub const PSEUDO: &[&str] = &["@challenge", "@next-nonce", "@resp-uri", "@no-final"];
+pub const PSEUDO: &[&str] = &["@challenge", "@next-nonce", "@mac-nonce", "@resp-uri", "@no-final"];
 
 /// Statuses for the client's message: the SyncHdr first, then each command (Results get none
 /// when all went well, digest §4.9; Status gets none).
@@ -177,6 +180,8 @@ fn build(
     let (code, chal) = match &d.challenge {
         Some((code, t)) => (code.clone(), Some(chal(&chal_type(t), nonce))),
         None if d.next_nonce => ("212".to_string(), Some(chal(&b.profile.auth_type, nonce))),
+        // With HMAC every SyncHdr status is 200 and carries the next nonce (digest §8.6).
+        None if d.mac_nonce => ("200".to_string(), Some(chal(crate::wire::dm12::auth::AUTH_MAC, nonce))),
         None if has_cred => ("212".to_string(), None),
         None => ("200".to_string(), None),
     };

@@ -194,6 +194,7 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
                 ),
                 note: status_profile_note(cmds, &b.profile),
                 case_defect: false,
+                cannot_judge: false,
             })
         },
     },
@@ -239,6 +240,7 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
                 actual: format!("{}", Value::Array(got)),
                 note: ctx.last_commands.and_then(|c| status_profile_note(c, &b.profile)),
                 case_defect: false,
+                cannot_judge: false,
             })
         },
     },

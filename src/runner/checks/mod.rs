@@ -56,11 +56,20 @@ pub struct Failure {
     /// Extra wording, e.g. that the check follows an UNVERIFIED profile default.
     pub note: Option<String>,
     pub case_defect: bool,
+    /// The check could not judge: what it reads is missing for a reason another check's item
+    /// answers for (e.g. a command the IUT never sent). The case ends `inconc`, never `fail`.
+    pub cannot_judge: bool,
 }
 
 impl Failure {
     pub fn new(expected: impl Into<String>, actual: impl Into<String>) -> Failure {
-        Failure { expected: expected.into(), actual: actual.into(), note: None, case_defect: false }
+        Failure {
+            expected: expected.into(),
+            actual: actual.into(),
+            note: None,
+            case_defect: false,
+            cannot_judge: false,
+        }
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Failure {
@@ -70,7 +79,19 @@ impl Failure {
 
     /// A defect of the case (its arguments, its order of steps), not of the IUT.
     pub fn case_defect(what: impl Into<String>) -> Failure {
-        Failure { expected: what.into(), actual: "a defect of the case".into(), note: None, case_defect: true }
+        Failure {
+            expected: what.into(),
+            actual: "a defect of the case".into(),
+            note: None,
+            case_defect: true,
+            cannot_judge: false,
+        }
+    }
+
+    /// What the check reads is not there, and its absence is another item's business: the
+    /// check cannot judge (`inconc`).
+    pub fn cannot_judge(expected: impl Into<String>, actual: impl Into<String>) -> Failure {
+        Failure { cannot_judge: true, ..Failure::new(expected, actual) }
     }
 }
 

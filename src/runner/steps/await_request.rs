@@ -215,6 +215,9 @@ impl Await {
     }
 
     fn judge(&self, ctx: &mut Ctx<'_>, inc: &crate::peers::Incoming, status: Option<u16>) {
+        if ctx.encoding_failed(Some(&self.endpoint), &inc.headers, &inc.body) {
+            return;
+        }
         let obs = Observed::Http {
             status,
             method: Some(&inc.method),

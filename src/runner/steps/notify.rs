@@ -123,7 +123,13 @@ impl Notify {
                     note: built.note,
                 });
                 let b64 = base64::engine::general_purpose::STANDARD.encode(&built.bytes);
-                ctx.ut_call(action::NOTIFICATION_DELIVER, json!({ "bytes_b64": b64 }), false).await;
+                let mut args = json!({ "bytes_b64": b64 });
+                // A binding with several encodings (DM 1.2: XML, WBXML) names the one the
+                // notified session is to use; a device with one configured encoding ignores it.
+                if let Some(e) = ctx.binding().profile_json().get("encoding").filter(|e| e.is_string()) {
+                    args["encoding"] = e.clone();
+                }
+                ctx.ut_call(action::NOTIFICATION_DELIVER, args, false).await;
             }
             NotificationTransport::Http { url } => {
                 let media_type = ctx.binding().notification_media_type();

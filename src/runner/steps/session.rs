@@ -654,7 +654,9 @@ async fn send(
         ctx.last_commands = Some(p.commands);
     }
     let obs = Observed::Http { status: Some(status), method: None, path: None, headers: &rh, body: &rb };
-    ctx.run_checks_with(&spec.checks, &obs, CheckRun { first_index: 0, charge_to });
+    if !ctx.encoding_failed(None, &rh, &rb) {
+        ctx.run_checks_with(&spec.checks, &obs, CheckRun { first_index: 0, charge_to });
+    }
     let doc = message_json(None, None, Some(status), &rh, &rb);
     if !ctx.verdict.is_final() {
         let body = doc.get("body").cloned().unwrap_or(Value::Null);

@@ -47,6 +47,52 @@ pub fn hmac_mac(username: &str, password: &str, nonce: &[u8], body: &[u8]) -> St
     b64_md5(&[credentials_digest(username, password).as_bytes(), b":", nonce, b":", body_digest.as_bytes()])
 }
 
+/// The RFC 2104 HMAC-MD5 some implementations put in `x-syncml-hmac` instead (digest §8.6, §13
+/// W6): key `B64(H(username ":" password))`, message `nonce ":" B64(H(body))` (the nonce and its
+/// colon left out when there is none), base64. Not T-SEC's formula; accepted only under profile
+/// setting `dm12.hmac_variant = "rfc2104"`.
+pub fn hmac_mac_rfc2104(username: &str, password: &str, nonce: &[u8], body: &[u8]) -> String {
+    use hmac::{Mac, SimpleHmac};
+    let key = credentials_digest(username, password);
+    // HMAC takes a key of any length: new_from_slice cannot fail.
+    let mut mac = SimpleHmac::<Md5>::new_from_slice(key.as_bytes()).expect("HMAC accepts any key length");
+    if !nonce.is_empty() {
+        mac.update(nonce);
+        mac.update(b":");
+    }
+    mac.update(b64_md5(&[body]).as_bytes());
+    B64.encode(mac.finalize().into_bytes())
+}
+
+/// Which MAC an `x-syncml-hmac` header carries (profile `dm12.hmac_variant`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum HmacVariant {
+    /// OMA-TS-DM_Security 5.1.4: one plain MD5 (the default).
+    #[serde(rename = "t-sec")]
+    TSec,
+    /// RFC 2104 HMAC-MD5 ([`hmac_mac_rfc2104`]).
+    #[serde(rename = "rfc2104")]
+    Rfc2104,
+}
+
+impl HmacVariant {
+    /// The profile's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            HmacVariant::TSec => "t-sec",
+            HmacVariant::Rfc2104 => "rfc2104",
+        }
+    }
+
+    /// The MAC of this variant.
+    pub fn mac(self, username: &str, password: &str, nonce: &[u8], body: &[u8]) -> String {
+        match self {
+            HmacVariant::TSec => hmac_mac(username, password, nonce, body),
+            HmacVariant::Rfc2104 => hmac_mac_rfc2104(username, password, nonce, body),
+        }
+    }
+}
+
 /// The Package#0 digest (§9.3): `H(B64(H(server-id ":" password)) ":" nonce ":" B64(H(trigger)))`,
 /// 16 raw bytes.
 pub fn notification_digest(server_id: &str, password: &str, nonce: &[u8], trigger: &[u8]) -> [u8; 16] {
@@ -110,7 +156,12 @@ impl HmacHeader {
 
     /// Whether the MAC is right for this body, password and nonce.
     pub fn verifies(&self, password: &str, nonce: &[u8], body: &[u8]) -> bool {
-        hmac_mac(&self.username, password, nonce, body) == self.mac
+        self.verifies_as(HmacVariant::TSec, password, nonce, body)
+    }
+
+    /// Whether the MAC is right in `variant`.
+    pub fn verifies_as(&self, variant: HmacVariant, password: &str, nonce: &[u8], body: &[u8]) -> bool {
+        variant.mac(&self.username, password, nonce, body) == self.mac
     }
 }
 
@@ -146,6 +197,15 @@ mod tests {
         let mac = hmac_mac("IMEI:490154203237518", "clientpwd", b"servernonce1", body);
         assert_eq!(mac, "UQQk7xgthY/6o2z3iJwvMw==");
         assert_ne!(mac, "9SQAfRcrPfn5jaVftCLU3A==", "WOS's RFC 2104 variant");
+        // The digest's vector for that variant (§8.6 table), which the profile may accept.
+        let rfc = hmac_mac_rfc2104("IMEI:490154203237518", "clientpwd", b"servernonce1", body);
+        assert_eq!(rfc, "9SQAfRcrPfn5jaVftCLU3A==");
+        assert!(HmacHeader::new("IMEI:490154203237518", rfc).verifies_as(
+            HmacVariant::Rfc2104,
+            "clientpwd",
+            b"servernonce1",
+            body
+        ));
         let header = HmacHeader::new("IMEI:490154203237518", mac);
         let text = header.to_string();
         assert_eq!(text, r#"algorithm=MD5, username="IMEI:490154203237518", mac=UQQk7xgthY/6o2z3iJwvMw=="#);

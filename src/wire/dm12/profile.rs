@@ -33,6 +33,10 @@ pub struct Profile {
     /// Meta Format values compare without regard to case (`Chr` = `chr`; digest §13 H6, §14.4
     /// `format_case_insensitive`: accept).
     pub format_case_insensitive: bool,
+    /// The MAC of `x-syncml-hmac` the suite computes and accepts (digest §8.6, §13 W6, §14.4
+    /// `hmac_variant`): `"t-sec"` (the default: OMA-TS-DM_Security's one plain MD5) or
+    /// `"rfc2104"` (RFC 2104 HMAC-MD5, as some servers compute it).
+    pub hmac_variant: super::auth::HmacVariant,
     /// The MaxMsgSize the suite announces in its SyncHdr Meta (bytes).
     pub max_msg_size: u32,
     /// The SCR items whose inferred judgements are informational (as for DM 2.0).
@@ -60,6 +64,7 @@ impl Default for Profile {
             session_end_grace_ms: 2000,
             notification_nonce_hex: "00000000".into(),
             format_case_insensitive: true,
+            hmac_variant: super::auth::HmacVariant::TSec,
             max_msg_size: 65536,
             informational: Vec::new(),
             scomo_alert_type: "urn:oma:at:scomo:1.0:OperationComplete".into(),

@@ -180,6 +180,11 @@ pub fn answer_rules(m: &Message, answered: &Message) -> Vec<Finding> {
             continue;
         }
         match (commands.get(cmd_ref), cmd) {
+            // No CmdRef at all: a DTD matter (the Status still says how a command went, paired
+            // by its Cmd and order, digest §13 H1), not a reference to a wrong command.
+            (None, _) if cmd_ref.trim().is_empty() => {
+                out.push(Finding { rule: "cmdref-missing", path, what: "a Status or Results without CmdRef".into() })
+            }
             (None, _) => out.push(Finding {
                 rule: "status-ref",
                 path,

@@ -57,12 +57,16 @@
 //! dm12-ui-confirm-ignores-no, dm12-unknown-command-200, dm12-atomic-no-rollback,
 //! dm12-sequence-reordered, dm12-ignores-challenge, dm12-md5-nonce-not-decoded,
 //! dm12-reuses-old-nonce, dm12-talks-after-end, dm12-lo-no-213, dm12-ignores-respuri,
-//! dm12-wbxml-string-table-garbage; the FUMO and SCOMO faults (see [`enablers`]): fumo12-no-202,
-//! fumo12-no-result-alert, fumo12-alert-wrong-type, fumo12-alert-wrong-source,
-//! fumo12-result-not-integer, fumo12-pkgdata-state-unchanged, fumo12-dau-no-update,
-//! fumo12-ui-decline-ignored, scomo12-delivered-no-state, scomo12-no-202,
+//! dm12-wbxml-string-table-garbage, dm12-hmac-in-cred, dm12-hmac-stale-nonce; the FUMO and SCOMO
+//! faults (see [`enablers`]): fumo12-no-202, fumo12-no-result-alert, fumo12-alert-wrong-type,
+//! fumo12-alert-wrong-source, fumo12-result-not-integer, fumo12-pkgdata-state-unchanged,
+//! fumo12-dau-no-update, fumo12-ui-decline-ignored, scomo12-delivered-no-state, scomo12-no-202,
 //! scomo12-alert-wrong-source, scomo12-result-code-wrong, scomo12-install-no-deploy,
 //! scomo12-remove-keeps, scomo12-deactivate-no-state.
+//!
+//! HMAC (digest §8.6): challenged with `syncml:auth-MAC`, the client resends Package#1 without a
+//! Cred and signs it and every later message in the `x-syncml-hmac` header, with the nonce of
+//! the server's last Chal.
 //!
 //! # FUMO and SCOMO (see [`enablers`])
 //! ./FUMO (one FUMO instance) and ./SCOMO: an Exec of an operation node is answered 202; once
@@ -154,7 +158,12 @@ pub static FAULTS: &[FaultInfo] = &[
         "the Status of a Get names the CmdID of the command before it as CmdRef",
         ["DM12-013-C-M"]
     ),
-    fault!(Client, "dm12-get-no-results", "Get of an existing node answers 200 without Results", ["DM12-015-C-M"]),
+    fault!(
+        Client,
+        "dm12-get-no-results",
+        "Get of an existing node, leaf or interior, answers 200 without Results",
+        ["DM12-015-C-M", "DM12-017-C-M"]
+    ),
     fault!(
         Client,
         "dm12-missing-node-200",
@@ -327,6 +336,18 @@ pub static FAULTS: &[FaultInfo] = &[
         "WBXML messages name public id 0x1202 (not SyncML 1.2) in their header: malformed for a DM 1.2 peer",
         ["DM12-041-C-O"]
     ),
+    fault!(
+        Client,
+        "dm12-hmac-in-cred",
+        "asked for syncml:auth-MAC, the client puts the MAC into a SyncHdr Cred of that type, with no x-syncml-hmac header",
+        ["DM12-042-C-O"]
+    ),
+    fault!(
+        Client,
+        "dm12-hmac-stale-nonce",
+        "with HMAC in use, every MAC is made with the nonce of the challenge, never with the NextNonce of a later 200",
+        ["DM12-042-C-O"]
+    ),
 ];
 
 /// The faults this peer is switched into.
@@ -404,7 +425,7 @@ pub struct GenericAlert {
 /// Work for the session worker, one at a time in queue order.
 #[derive(Debug, Clone)]
 enum Job {
-    Notified { session_id: u16, resync: bool },
+    Notified { session_id: u16, resync: bool, encoding: Option<Encoding> },
     ClientInitiated { alerts: Vec<GenericAlert>, encoding: Option<Encoding> },
 }
 
@@ -515,12 +536,14 @@ impl Shared {
     }
 
     /// Judges a Package#0 and queues its session when accepted.
-    fn notification(&self, bytes: &[u8], via: &str) -> Result<(), String> {
+    /// `encoding`: the one the upper tester asked the notified session to use (else the
+    /// configured one).
+    fn notification(&self, bytes: &[u8], via: &str, encoding: Option<Encoding>) -> Result<(), String> {
         self.log(format!("Package#0 via {via}: {}", hex::encode(bytes)));
         let verdict = self.judge_notification(bytes);
         match verdict {
             Ok((session_id, resync)) => {
-                self.enqueue(Job::Notified { session_id, resync });
+                self.enqueue(Job::Notified { session_id, resync, encoding });
                 Ok(())
             }
             Err(why) => {
@@ -625,7 +648,11 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
                 Ok(b) => b,
                 Err(e) => return UtAnswer::failed(format!("args.bytes_b64 is not base64: {e}")),
             };
-            match sh.notification(&bytes, "upper tester") {
+            let encoding = match parse_encoding(req.args.get("encoding")) {
+                Ok(e) => e,
+                Err(e) => return UtAnswer::failed(e),
+            };
+            match sh.notification(&bytes, "upper tester", encoding) {
                 Ok(()) => UtAnswer::done(json!({ "accepted": true })),
                 Err(why) => UtAnswer::done(json!({ "accepted": false, "reason": why })),
             }
@@ -667,7 +694,7 @@ async fn handle_notify(
     body: axum::body::Bytes,
 ) -> axum::http::StatusCode {
     let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or(MEDIA_NOTIFICATION).to_string();
-    let _ = sh.notification(&body, &format!("HTTP POST {NOTIFY_PATH} ({ct})"));
+    let _ = sh.notification(&body, &format!("HTTP POST {NOTIFY_PATH} ({ct})"), None);
     axum::http::StatusCode::NO_CONTENT
 }
 

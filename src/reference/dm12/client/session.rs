@@ -3,7 +3,7 @@
 use super::enablers;
 use super::exec::{Executor, LargeObject};
 use super::{tree, GenericAlert, Job, Shared, EXEC_RESULT_TYPE, MAX_MSG_SIZE};
-use crate::wire::dm12::auth::{self, AUTH_BASIC, AUTH_MD5};
+use crate::wire::dm12::auth::{self, AUTH_BASIC, AUTH_MAC, AUTH_MD5};
 use crate::wire::dm12::{
     wbxml, Alert, Chal, Command, Cred, Data, Encoding, Item, ItemCommand, LocRef, Message, Meta, Status, SyncBody,
     SyncHdr, MEDIA_WBXML, MEDIA_XML,
@@ -19,14 +19,14 @@ const MAX_AUTH_RETRIES: usize = 2;
 pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     let f = &sh.faults;
     let (session_id, alert_code, alerts, encoding) = match job {
-        Job::Notified { session_id, resync } => {
+        Job::Notified { session_id, resync, encoding } => {
             if resync {
                 // After a resync acceptance the Cred uses the resync nonce too (digest §9.4).
                 sh.lock().auth.nonce = Some(auth::encode_nonce(&super::RESYNC_NONCE));
             }
             let id = if f.has("dm12-session-id-decimal") { session_id.to_string() } else { format!("{session_id:X}") };
             let code = if f.has("dm12-notified-1201") { "1201" } else { "1200" };
-            (id, code, vec![], sh.cfg.encoding)
+            (id, code, vec![], encoding.unwrap_or(sh.cfg.encoding))
         }
         Job::ClientInitiated { alerts, encoding } => {
             let id = {
@@ -187,7 +187,7 @@ impl Session<'_> {
                             return self.log(format!("session ends: {code} for our SyncHdr without a Chal"));
                         };
                         let kind = chal.meta.r#type.clone().unwrap_or_else(|| AUTH_BASIC.into());
-                        if kind != AUTH_MD5 && kind != AUTH_BASIC {
+                        if kind != AUTH_MD5 && kind != AUTH_BASIC && kind != AUTH_MAC {
                             return self.log(format!("session ends: challenged for {kind:?}, not supported"));
                         }
                         if auth_retries > MAX_AUTH_RETRIES {
@@ -273,7 +273,11 @@ impl Session<'_> {
     /// Stores a NextNonce the server sent with the Status for our SyncHdr (digest §8.3/§8.4).
     fn keep_nonce(&self, code: u16, chal: Option<&Chal>) {
         let Some(nonce) = chal.and_then(|c| c.meta.next_nonce.clone()) else { return };
-        if matches!(code, 200 | 212) && self.has("dm12-reuses-old-nonce") {
+        let mac = chal.and_then(|c| c.meta.r#type.as_deref()) == Some(AUTH_MAC);
+        if matches!(code, 200 | 212) && !mac && self.has("dm12-reuses-old-nonce") {
+            return;
+        }
+        if code == 200 && mac && self.has("dm12-hmac-stale-nonce") {
             return;
         }
         self.log(format!("NextNonce {nonce:?} kept (with {code})"));
@@ -412,6 +416,13 @@ impl Session<'_> {
             (st.auth.cred_type.clone(), st.auth.nonce.clone())
         };
         let cfg = &self.sh.cfg;
+        if kind == AUTH_MAC {
+            // The MAC goes into the transport header (exchange), never into a Cred (§8.6).
+            return self.has("dm12-hmac-in-cred").then(|| Cred {
+                meta: Some(Meta { r#type: Some(AUTH_MAC.into()), format: Some("b64".into()), ..Meta::default() }),
+                data: Data::Text(auth::md5_cred(&cfg.username, &cfg.password, &self.mac_nonce())),
+            });
+        }
         let data = if kind == AUTH_BASIC {
             auth::basic(&cfg.username, &cfg.password)
         } else {
@@ -427,6 +438,25 @@ impl Session<'_> {
             meta: Some(Meta { r#type: Some(kind), format: Some("b64".into()), ..Meta::default() }),
             data: Data::Text(data),
         })
+    }
+
+    /// The nonce of the next MAC: the last NextNonce of a syncml:auth-MAC Chal, decoded.
+    fn mac_nonce(&self) -> Vec<u8> {
+        let text = self.sh.lock().auth.nonce.clone().unwrap_or_default();
+        auth::decode_nonce(&text).unwrap_or_else(|| text.into_bytes())
+    }
+
+    /// The `x-syncml-hmac` value for `body` while HMAC is in use (§8.6), else None.
+    fn hmac_header(&self, body: &[u8]) -> Option<String> {
+        let st = self.sh.lock();
+        let in_use = st.auth.cred_type == AUTH_MAC && st.auth.nonce.is_some();
+        drop(st);
+        if !in_use || self.has("dm12-hmac-in-cred") {
+            return None;
+        }
+        let cfg = &self.sh.cfg;
+        let mac = auth::hmac_mac(&cfg.username, &cfg.password, &self.mac_nonce(), body);
+        Some(auth::HmacHeader::new(&cfg.username, mac).to_string())
     }
 
     /// The next message of our package: `head` (the Status for the server's SyncHdr), then as
@@ -474,7 +504,10 @@ impl Session<'_> {
             set_cmd_id(c, id.to_string());
         }
         let cfg = &self.sh.cfg;
-        let source = LocRef { loc_uri: cfg.dev_id.clone(), loc_name: cred.as_ref().map(|_| cfg.username.clone()) };
+        // The account name goes with a Cred, and with HMAC (the header's username is the LocName).
+        let mac = self.sh.lock().auth.cred_type == AUTH_MAC;
+        let named = cred.is_some() || mac;
+        let source = LocRef { loc_uri: cfg.dev_id.clone(), loc_name: named.then(|| cfg.username.clone()) };
         Message {
             hdr: SyncHdr {
                 ver_dtd: "1.2".into(),
@@ -502,15 +535,11 @@ impl Session<'_> {
         };
         let shown = m.to_xml(false).unwrap_or_else(|e| format!("(not writable as XML: {e})"));
         self.log(format!("→ POST {} ({content_type}, {} bytes): {shown}", self.target, body.len()));
-        let resp = self
-            .sh
-            .http
-            .post(&self.target)
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("POST {}: {e}", self.target))?;
+        let mut request = self.sh.http.post(&self.target).header(reqwest::header::CONTENT_TYPE, content_type);
+        if let Some(h) = self.hmac_header(&body) {
+            request = request.header(auth::HMAC_HEADER, h);
+        }
+        let resp = request.body(body).send().await.map_err(|e| format!("POST {}: {e}", self.target))?;
         let status = resp.status();
         let media = resp
             .headers()

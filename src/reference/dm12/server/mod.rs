@@ -116,8 +116,8 @@ pub static FAULTS: &[FaultInfo] = &[
     fault!(
         Server,
         "dm12-answers-xml-to-wbxml",
-        "a WBXML client message is answered in XML (application/vnd.syncml.dm+xml)",
-        ["DM12-001-S-M"]
+        "a WBXML client message is answered in XML (application/vnd.syncml.dm+xml): not the request's encoding, and not WBXML",
+        ["DM12-001-S-M", "DM12-031-S-O"]
     ),
     fault!(
         Server,
@@ -165,6 +165,12 @@ pub static FAULTS: &[FaultInfo] = &[
         "dm12-ignores-client-challenge",
         "never sends a Cred, even when the client's Status for its SyncHdr is 401/407 with a Chal",
         ["DM12-014-S-M"]
+    ),
+    fault!(
+        Server,
+        "dm12-hmac-in-cred",
+        "challenged with syncml:auth-MAC, the server puts the MAC into a SyncHdr Cred of that type, with no x-syncml-hmac header",
+        ["DM12-029-S-O"]
     ),
     fault!(
         Server,
