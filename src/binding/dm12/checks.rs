@@ -11,7 +11,7 @@ use serde_json::Value;
 type Def = CheckDef<Dm12>;
 
 /// The observed message, decoded; a failure names where it does not decode.
-fn message(obs: &Observed) -> Result<(Message, Encoding), Failure> {
+pub(super) fn message(obs: &Observed) -> Result<(Message, Encoding), Failure> {
     let body = body_of(obs)?;
     decode_any(body).map_err(|e| Failure::new("a SyncML DM 1.2 message", e.to_string()))
 }
@@ -22,13 +22,13 @@ fn is_request(obs: &Observed) -> bool {
 }
 
 /// The suite's message the observed one answers.
-fn answered(b: &Dm12, obs: &Observed) -> Result<Message, Failure> {
+pub(super) fn answered(b: &Dm12, obs: &Observed) -> Result<Message, Failure> {
     let m = if is_request(obs) { b.server().answered.clone() } else { b.client().last_sent.clone() };
     m.ok_or_else(|| Failure::case_defect("a message of the suite that the observed one answers (an earlier step)"))
 }
 
 /// Every command of a message, containers' members included, in order.
-fn all_commands(cs: &[Command]) -> Vec<&Command> {
+pub(super) fn all_commands(cs: &[Command]) -> Vec<&Command> {
     let mut out = Vec::new();
     for c in cs {
         out.push(c);
@@ -50,7 +50,7 @@ fn statuses(m: &Message) -> Vec<&Status> {
         .collect()
 }
 
-fn saved_message(ctx: &CheckCtx, name: &str) -> Result<Value, Failure> {
+pub(super) fn saved_message(ctx: &CheckCtx, name: &str) -> Result<Value, Failure> {
     let v = ctx
         .saved
         .and_then(|s| s.get(name))

@@ -199,6 +199,9 @@ fn respond(
     for s in statuses.iter().filter(|s| s.cmd != "SyncHdr") {
         if let Some(i) = session.awaiting.iter().position(|a| a.msg_id == s.msg_ref && a.cmd_id == s.cmd_ref) {
             let sent = session.awaiting.remove(i);
+            if let (super::commands::Queued::Exec { target, .. }, Some(d)) = (&sent.command, dev.as_mut()) {
+                super::enablers::on_exec_status(&mut d.jobs, target, code_of(s), &sh.faults);
+            }
             if client_refused_server && matches!(code_of(s), 401 | 407) {
                 session.resend.push(sent.command);
             }
@@ -585,6 +588,19 @@ fn alert(sh: &Shared, dev: &mut Option<&mut Device>, a: &Alert) -> (u16, bool) {
             }
         } else if status == 406 {
             push_bounded(&mut r.errors, format!("alert code {code:?} not supported (406)"));
+        }
+    }
+    // A Generic Alert may bring the result of a FUMO/SCOMO operation the server started.
+    if let (true, Some(d)) = (code == "1226" && status == 200, dev.as_mut()) {
+        for i in &a.items {
+            let data = i.data.as_ref().map(|d| String::from_utf8_lossy(d.bytes()).into_owned());
+            super::enablers::on_result_alert(
+                &mut d.jobs,
+                a.correlator.as_deref(),
+                i.source.as_ref().map(|l| l.loc_uri.as_str()),
+                data.as_deref(),
+                &sh.faults,
+            );
         }
     }
     (status, code == "1223")

@@ -35,6 +35,8 @@ pub(super) struct Device {
     pub client_nonce: Option<Vec<u8>>,
     pub queue: VecDeque<Queued>,
     pub report: Report,
+    /// The FUMO/SCOMO operations the upper tester started (`firmware.update`, `software.*`).
+    pub jobs: Vec<super::enablers::Job>,
 }
 
 /// What `device.report` shows.
