@@ -157,3 +157,36 @@ fn a_dm12_server_passes_through_the_example_ics_file() {
     let passed: Vec<&str> = v.iter().filter(|(_, x)| x == "pass").map(|(id, _)| id.as_str()).collect();
     assert!(passed.contains(&"TC-DM12S-AUTH-WBXML-003") && passed.len() >= 15, "{v:?}");
 }
+
+/// A device that implements no enabler table: the FUMO and SCOMO DM 1.2 cases are not
+/// applicable, their WBXML variants included (the variant's encoding item is the device's base
+/// table, but it does not make a case about another table apply).
+#[test]
+fn without_the_enabler_tables_their_wbxml_variants_do_not_run_either() {
+    let ics: String = std::fs::read_to_string("examples/ics-dm12-client.toml")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\"FUMO-") && !l.starts_with("\"SCOMO-"))
+        .map(|l| if l.starts_with("implements =") { "implements = []" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = std::env::temp_dir().join(format!("dmcts-vendor-dm12-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ics.toml");
+    std::fs::write(&path, ics).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dmcts"))
+        .args(["plan", "--ics", path.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = plan["cases"].as_array().unwrap();
+    let enabler: Vec<&serde_json::Value> = cases
+        .iter()
+        .filter(|c| c["id"].as_str().is_some_and(|id| id.contains("FUMO12") || id.contains("SCOMO12")))
+        .collect();
+    assert!(enabler.iter().any(|c| c["id"].as_str().unwrap().contains("-WBXML-")), "{enabler:?}");
+    assert!(enabler.iter().all(|c| c["runs"] == false), "{enabler:?}");
+    assert!(cases.iter().any(|c| c["id"] == "TC-DM12C-SES-WBXML-001" && c["runs"] == true));
+}
