@@ -803,8 +803,18 @@ async fn server_authentication_when_demanded() {
 fn every_fault_is_named_and_charged() {
     assert!(FAULTS.len() >= 30);
     for f in FAULTS {
-        assert!(f.name.starts_with("client.dm12-"), "{}", f.name);
-        assert!(f.violates.iter().all(|v| v.starts_with("DM12-") && v.contains("-C-")), "{}", f.name);
+        // The protocol's faults break DM12 items; the FUMO/SCOMO MOs' faults their tables'.
+        let table = ["dm12", "fumo12", "scomo12"]
+            .into_iter()
+            .find(|p| f.name.starts_with(&format!("client.{p}-")))
+            .unwrap_or_else(|| panic!("{}: client.dm12-, client.fumo12- or client.scomo12-", f.name));
+        let item_prefix = table.trim_end_matches("12").to_uppercase();
+        let item_prefix = if table == "dm12" { "DM12".to_string() } else { item_prefix };
+        assert!(
+            f.violates.iter().all(|v| v.starts_with(&format!("{item_prefix}-")) && v.contains("-C-")),
+            "{}",
+            f.name
+        );
         assert!(dmcts::reference::faults::find(f.name).is_some());
     }
 }
@@ -858,4 +868,121 @@ async fn a_package_larger_than_the_servers_max_msg_size_is_split_over_next_messa
     assert_eq!((gets, res), (8, 8));
     let ids: Vec<&str> = seen.iter().map(|s| s.msg().hdr.msg_id.as_str()).collect();
     assert_eq!(ids, (1..=seen.len()).map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
+// ---- FUMO and SCOMO (issue 11 item 5) ----
+
+/// A download server on 127.0.0.1 serving `body` at `/pkg`; counts the GETs.
+async fn download_server(body: &'static str) -> (String, Arc<Mutex<usize>>, tokio::task::JoinHandle<()>) {
+    let hits: Arc<Mutex<usize>> = Arc::default();
+    let h = hits.clone();
+    let app = axum::Router::new().route(
+        "/pkg",
+        axum::routing::get(move || {
+            let h = h.clone();
+            async move {
+                *h.lock().unwrap() += 1;
+                body
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/pkg", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, hits, task)
+}
+
+fn exec(uri: &str, correlator: &str) -> Command {
+    Command::Exec(Exec { correlator: Some(correlator.into()), items: vec![item_to(uri)], ..Exec::default() })
+}
+
+/// The first Generic Alert Item of a message, with its Alert's Correlator.
+fn result_of(m: &Message) -> (Option<String>, Item) {
+    let a = alerts(m).into_iter().find(|a| a.data.as_deref() == Some("1226")).expect("a Generic Alert");
+    (a.correlator.clone(), a.items[0].clone())
+}
+
+#[tokio::test]
+async fn a_fumo_download_and_update_is_accepted_202_fetched_applied_and_reported() {
+    let (url, hits, dl) = download_server("dmcts firmware").await;
+    let commands = vec![replace("./FUMO/DownloadAndUpdate/PkgURL", &url), exec("./FUMO/DownloadAndUpdate", "fw-1")];
+    let seen = session(&[], Value::Null, commands_then_end(commands.clone())).await;
+    assert_eq!(seen.len(), 3, "Package#1, Package#3, the result session: {seen:?}");
+    assert_eq!(code_for(seen[1].msg(), "./FUMO/DownloadAndUpdate/PkgURL", "Replace"), "200");
+    assert_eq!(code_for(seen[1].msg(), "./FUMO/DownloadAndUpdate", "Exec"), "202");
+    assert_eq!(*hits.lock().unwrap(), 1, "the package is fetched once");
+    let (corr, item) = result_of(seen[2].msg());
+    assert_eq!(corr.as_deref(), Some("fw-1"));
+    assert_eq!(item.source.unwrap().loc_uri, "./FUMO/DownloadAndUpdate");
+    let meta = item.meta.unwrap();
+    assert_eq!(meta.r#type.as_deref(), Some("org.openmobilealliance.dm.firmwareupdate.downloadandupdate"));
+    assert_eq!(meta.format.as_deref(), Some("int"));
+    assert_eq!(item.data.unwrap().text(), Some("200"));
+
+    // Each fault changes its own point only.
+    let seen = session(&["fumo12-no-202"], Value::Null, commands_then_end(commands.clone())).await;
+    assert_eq!(code_for(seen[1].msg(), "./FUMO/DownloadAndUpdate", "Exec"), "200");
+    let seen = session(&["fumo12-alert-wrong-type"], Value::Null, commands_then_end(commands.clone())).await;
+    let (_, item) = result_of(seen[2].msg());
+    assert_eq!(item.meta.unwrap().r#type.as_deref(), Some("org.openmobilealliance.dm.firmwareupdate.devicerequest"));
+    let seen = session(&["fumo12-result-not-integer"], Value::Null, commands_then_end(commands.clone())).await;
+    assert_eq!(result_of(seen[2].msg()).1.data.unwrap().text(), Some("success"));
+    let seen = session(&["fumo12-no-result-alert"], Value::Null, commands_then_end(commands)).await;
+    assert_eq!(seen.len(), 2, "no result session: {seen:?}");
+    dl.abort();
+}
+
+#[tokio::test]
+async fn a_fumo_pkgdata_large_object_sets_state_50_and_a_bad_url_is_reported_as_a_failure() {
+    // PkgData in two chunks (213, then 200), then a Get of State.
+    let first = Command::Replace(ItemCommand {
+        meta: Some(Meta { size: Some("6".into()), ..Meta::default() }),
+        items: vec![Item { more_data: true, ..item_data("./FUMO/Update/PkgData", "abc") }],
+        ..ItemCommand::default()
+    });
+    let seen = session(&[], Value::Null, move |n, req| {
+        Some(match n {
+            0 => answer(req, 1, 212, None, vec![first.clone()], false),
+            1 => answer(req, 2, 200, None, vec![replace("./FUMO/Update/PkgData", "def")], true),
+            2 => answer(req, 3, 200, None, vec![get("./FUMO/State")], true),
+            _ => answer(req, n as u32 + 1, 200, None, vec![], true),
+        })
+    })
+    .await;
+    assert_eq!(code_for(seen[1].msg(), "./FUMO/Update/PkgData", "Replace"), "213");
+    assert_eq!(code_for(seen[2].msg(), "./FUMO/Update/PkgData", "Replace"), "200");
+    assert_eq!(results(seen[3].msg())[0].2, "50");
+    // An empty PkgURL: 202, then ResultCode 411 (bad URL), Mark critical.
+    let seen = session(&[], Value::Null, commands_then_end(vec![exec("./FUMO/DownloadAndUpdate", "fw-2")])).await;
+    let (_, item) = result_of(seen[2].msg());
+    assert_eq!(item.data.unwrap().text(), Some("411"));
+    assert_eq!(item.meta.unwrap().mark.as_deref(), Some("critical"));
+}
+
+#[tokio::test]
+async fn a_scomo_install_deploys_the_component_and_reports_operation_complete() {
+    let dp = "./SCOMO/Inventory/Delivered/p1";
+    let commands = vec![
+        Command::Add(ItemCommand {
+            items: vec![Item { meta: Some(Meta { format: Some("node".into()), ..Meta::default() }), ..item_to(dp) }],
+            ..ItemCommand::default()
+        }),
+        add(&format!("{dp}/PkgID"), "com.example.p1"),
+        add(&format!("{dp}/Data"), "package bytes"),
+        get(&format!("{dp}/State")),
+        exec(&format!("{dp}/Operations/Install"), "sw-1"),
+    ];
+    let seen = session(&[], Value::Null, commands_then_end(commands)).await;
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(results(seen[1].msg())[0].2, "10", "Delivered");
+    assert_eq!(code_for(seen[1].msg(), &format!("{dp}/Operations/Install"), "Exec"), "202");
+    let (corr, item) = result_of(seen[2].msg());
+    assert_eq!(corr.as_deref(), Some("sw-1"));
+    assert_eq!(item.source.unwrap().loc_uri, format!("{dp}/Operations/Install"));
+    assert_eq!(item.target.unwrap().loc_uri, "./SCOMO/Inventory/Deployed/p1");
+    assert_eq!(item.meta.unwrap().r#type.as_deref(), Some("urn:oma:at:scomo:1.0:OperationComplete"));
+    let data = item.data.unwrap().text().unwrap().to_string();
+    assert!(data.contains("<ResultCode>1200</ResultCode>") && data.contains("com.example.p1"), "{data}");
 }

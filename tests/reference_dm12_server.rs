@@ -884,3 +884,132 @@ async fn an_interrupted_large_object_gets_1225_and_incomplete_generic_alerts_412
     assert_eq!(report(&srv).await["results"], json!([{"source": "./Small", "data": "x", "format": null}]));
     srv.shutdown().await;
 }
+
+// ---- FUMO and SCOMO (issue 11 item 5) ----
+
+async fn start_with(faults: &[&str]) -> RunningDm12Server {
+    let mut c = Dm12ServerConfig::new();
+    c.faults = faults.iter().map(|s| format!("server.{s}")).collect();
+    spawn(c).await.unwrap()
+}
+
+fn result_alert(correlator: &str, source: &str, r#type: &str, format: &str, data: &str) -> Command {
+    Command::Alert(Alert {
+        cmd_id: "4".into(),
+        data: Some("1226".into()),
+        correlator: Some(correlator.into()),
+        items: vec![Item {
+            source: Some(LocRef::uri(source)),
+            meta: Some(Meta { r#type: Some(r#type.into()), format: Some(format.into()), ..Meta::default() }),
+            data: Some(Data::from(data)),
+            ..Item::default()
+        }],
+        ..Alert::default()
+    })
+}
+
+/// One session: the server's commands answered 200, Exec 202; the commands it sent.
+async fn operation_session(srv: &RunningDm12Server, session_id: &str) -> Vec<Command> {
+    let mut d = Device::new(srv, session_id);
+    let a = d.authenticated_package1(vec![]).await;
+    let sent: Vec<Command> = commands(&a).into_iter().cloned().collect();
+    let answers =
+        sent.iter().map(|c| status_for(&a.hdr.msg_id, c, if c.name() == "Exec" { "202" } else { "200" })).collect();
+    let m = d.message(answers, true, false);
+    let end = d.send(&m).await;
+    assert!(commands(&end).is_empty(), "the session ends: {end:?}");
+    sent
+}
+
+/// A later session whose Package#1 carries `alert`; the server's Status for it.
+async fn report_result(srv: &RunningDm12Server, session_id: &str, alert: Command) -> String {
+    let mut d = Device::new(srv, session_id);
+    let a = d.authenticated_package1(vec![alert]).await;
+    statuses(&a).into_iter().find(|s| s.0 == "Alert" && s.1 == "4").expect("a Status for the alert").2
+}
+
+fn exec_of(c: &Command) -> Option<(String, Option<String>)> {
+    match c {
+        Command::Exec(x) => Some((x.items[0].target.as_ref()?.loc_uri.clone(), x.correlator.clone())),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn firmware_update_sends_the_package_before_the_exec_and_takes_the_result_by_correlator() {
+    let srv = start_with(&[]).await;
+    register(&srv).await;
+    let started = ut_done(
+        &srv,
+        "firmware.update",
+        json!({ "dev_id": DEV, "mode": "dm", "package_url": "http://dmcts.invalid/fw.bin", "fumo_uri": "./FUMO/" }),
+    )
+    .await;
+    assert_eq!(started["exec"], json!(["Exec", "./FUMO/Update", "", "dmcts-fw-0"]));
+    let sent = operation_session(&srv, "1").await;
+    assert_eq!(sent.iter().map(Command::name).collect::<Vec<_>>(), ["Replace", "Exec"]);
+    assert_eq!(first_item(&sent[0]).target.as_ref().unwrap().loc_uri, "./FUMO/Update/PkgData");
+    assert_eq!(exec_of(&sent[1]), Some(("./FUMO/Update".into(), Some("dmcts-fw-0".into()))));
+    let r = report(&srv).await;
+    assert_eq!((r["firmware"][0]["finished"].clone(), r["firmware"][0]["status"].clone()), (json!(false), json!(202)));
+    let t = "org.openmobilealliance.dm.firmwareupdate.update";
+    assert_eq!(report_result(&srv, "2", result_alert("dmcts-fw-0", "./FUMO/Update", t, "int", "412")).await, "200");
+    let f = &report(&srv).await["firmware"][0];
+    assert_eq!(
+        (f["finished"].clone(), f["result_code"].clone(), f["success"].clone()),
+        (json!(true), json!(412), json!(false))
+    );
+    srv.shutdown().await;
+
+    // The faults: the Exec first; no Correlator; a 202 taken as the end.
+    for (fault, broken) in [
+        ("fumo12-exec-before-package", "order"),
+        ("fumo12-no-correlator", "correlator"),
+        ("fumo12-202-final", "finished"),
+    ] {
+        let srv = start_with(&[fault]).await;
+        register(&srv).await;
+        let args =
+            json!({ "dev_id": DEV, "mode": "download_and_update", "package_url": "http://dmcts.invalid/fw.bin" });
+        ut_done(&srv, "firmware.update", args).await;
+        let sent = operation_session(&srv, "1").await;
+        let names: Vec<&str> = sent.iter().map(Command::name).collect();
+        assert_eq!(names == ["Exec", "Replace"], broken == "order", "{fault}: {names:?}");
+        let corr = sent.iter().find_map(exec_of).unwrap().1;
+        assert_eq!(corr.is_none(), broken == "correlator", "{fault}: {corr:?}");
+        let finished = report(&srv).await["firmware"][0]["finished"].clone();
+        assert_eq!(finished == json!(true), broken == "finished", "{fault}");
+        srv.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn software_install_delivers_then_execs_and_reports_pending_then_succeeded() {
+    let srv = start_with(&[]).await;
+    register(&srv).await;
+    let args = json!({ "dev_id": DEV, "package_id": "com.x", "data": "pkg", "mode": "dm", "entry": "p1", "scomo_uri": "./SCOMO/" });
+    let started = ut_done(&srv, "software.install", args).await;
+    let install = "./SCOMO/Inventory/Delivered/p1/Operations/Install";
+    assert_eq!(started["exec"], json!(["Exec", install, "", "dmcts-sw-0"]));
+    let sent = operation_session(&srv, "1").await;
+    let targets: Vec<String> = sent
+        .iter()
+        .map(|c| exec_of(c).map(|e| e.0).unwrap_or_else(|| first_item(c).target.as_ref().unwrap().loc_uri.clone()))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "./SCOMO/Inventory/Delivered/p1",
+            "./SCOMO/Inventory/Delivered/p1/PkgID",
+            "./SCOMO/Inventory/Delivered/p1/Data",
+            install
+        ]
+    );
+    assert_eq!(report(&srv).await["software"][0]["outcome"], "pending");
+    let t = "urn:oma:at:scomo:1.0:OperationComplete";
+    let data = "<ResultCode>1200</ResultCode><Identifier>com.x</Identifier>";
+    assert_eq!(report_result(&srv, "2", result_alert("dmcts-sw-0", install, t, "xml", data)).await, "200");
+    let s = &report(&srv).await["software"][0];
+    assert_eq!((s["outcome"].clone(), s["result_code"].clone()), (json!("succeeded"), json!(1200)));
+    srv.shutdown().await;
+}

@@ -95,6 +95,9 @@ struct RawCase {
     /// See `Case::encoding_scr`; a variant sets its own.
     #[serde(default)]
     encoding_scr: Option<String>,
+    /// Set by the loader for a variant (never in a file): see `Case::variant_covers`.
+    #[serde(skip)]
+    variant_covers: Vec<String>,
     /// Overrides the file's prologue (`[]`: none).
     #[serde(default)]
     prologue: Option<Vec<String>>,
@@ -217,7 +220,8 @@ pub(super) fn load(
                     (Some(a), Some(b)) => Some(format!("({a}) and {b}")),
                     (a, b) => a.clone().or(b.clone()),
                 };
-                vc.covers.extend(v.covers.iter().filter(|x| !original.covers.contains(x)).cloned());
+                vc.variant_covers = v.covers.iter().filter(|x| !original.covers.contains(x)).cloned().collect();
+                vc.covers.extend(vc.variant_covers.clone());
                 vc.title = format!("{} ({})", original.title, v.suffix);
                 vc.detects.extend(original.variant_detects.get(&v.suffix).cloned().unwrap_or_default());
                 parsed.push(ParsedCase {
@@ -348,6 +352,7 @@ fn build_case(
         pixit,
         detects: raw.detects,
         encoding_scr: raw.encoding_scr,
+        variant_covers: raw.variant_covers,
         resources: raw.resources,
         download: raw.download,
         steps: typed,

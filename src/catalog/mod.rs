@@ -45,6 +45,9 @@ pub struct Case {
     /// The SCR item a message of the IUT violates when it is not in the binding's encoding
     /// (a WBXML variant: the WBXML item); judged before the checks of the step that receives it.
     pub encoding_scr: Option<String>,
+    /// The items a `[[defaults.variant]]` added to `covers` (the encoding's item): they do not
+    /// make the case apply to an IUT that implements none of the tables of its own items.
+    pub variant_covers: Vec<String>,
     pub resources: Vec<Resource>,
     /// `[case.download]`: what the suite's download server serves during the case; absent,
     /// the case runs none.

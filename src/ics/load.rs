@@ -190,7 +190,10 @@ impl Ics {
                 }
             }
         }
-        if p.notification.secret.is_some() != p.notification.auth_data.is_some() {
+        let binding = iut.binding.as_ref().map(|b| b.get_ref().clone()).unwrap_or_else(|| DEFAULT_BINDING.into());
+        // DM 2.0's Package#0 digest uses both; DM 1.2's uses the server password alone (digest §9.3).
+        let dm2 = crate::binding::family_of(&binding) == DEFAULT_BINDING;
+        if dm2 && p.notification.secret.is_some() != p.notification.auth_data.is_some() {
             problems.push(IcsProblem {
                 line: at("pixit.notification"),
                 message: "PIXIT notification.secret and notification.auth_data go together (the SHA256-DIGEST uses \
@@ -222,7 +225,6 @@ impl Ics {
                 }
             }
         }
-        let binding = iut.binding.as_ref().map(|b| b.get_ref().clone()).unwrap_or_else(|| DEFAULT_BINDING.into());
         if binding.trim().is_empty() {
             problems.push(IcsProblem {
                 line: at("iut.binding"),
@@ -303,7 +305,10 @@ impl Ics {
             }
         }
         let mut support = raw.support;
-        security_answers(role, &p, &mut support, &lines, &mut problems);
+        // The session-security capabilities are DM 2.0's (scr/dm2/capabilities.toml).
+        if dm2 {
+            security_answers(role, &p, &mut support, &lines, &mut problems);
+        }
         match upper_tester {
             Some(upper_tester) if problems.is_empty() => Ok(Ics {
                 path: path.to_path_buf(),

@@ -285,6 +285,27 @@ pub const MO_PIXIT: &[MoParam] = &[
         default: Some("./Vendor/Exec"),
         about: "DM 1.2 clients: a node executed later (Exec with a Correlator gives 202, the result comes in a Generic Alert)",
     },
+    MoParam {
+        key: "dm12_fumo_uri",
+        kind: MoKind::Text,
+        default: Some("./FUMO/"),
+        about: "DM 1.2 clients: the FUMO instance <x> the FUMO cases update, ending in \"/\" (<dm12_fumo_uri>State, \
+                <dm12_fumo_uri>Update/PkgData, <dm12_fumo_uri>DownloadAndUpdate/PkgURL...; cases/fumo/client/fumo-dm12.toml)",
+    },
+    MoParam {
+        key: "dm12_scomo_uri",
+        kind: MoKind::Text,
+        default: Some("./SCOMO/"),
+        about: "DM 1.2 clients: the SCOMO root, ending in \"/\" (<dm12_scomo_uri>Inventory/Delivered/<scomo_entry>...; \
+                cases/scomo/client/scomo-dm12.toml)",
+    },
+    MoParam {
+        key: "dm12_scomo_component",
+        kind: MoKind::Text,
+        default: Some("dmcts-pkg1"),
+        about: "DM 1.2 clients: the node name the device gives, under Inventory/Deployed, the component it installs \
+                from the package mo.scomo_package_id",
+    },
 ];
 
 /// The `[pixit.mo]` values a server IUT's ICS may give (no defaults are filled in for them:

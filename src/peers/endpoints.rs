@@ -125,38 +125,67 @@ fn build(ics: &Ics, server_url: &str, listen: String, urls_final: bool) -> Endpo
             } else {
                 "default: http://<listen>/dm"
             };
-            let suite = vec![
-                endpoint(
-                    "dm",
-                    "DM server URL",
-                    under("dm"),
-                    format!(
+            let dm12 = crate::binding::family_of(&ics.iut.binding) == crate::binding::dm12::NAME_XML;
+            let suite = if dm12 {
+                // What the SyncML DM 1.2 cases use: the account's server, the RespURIs the suite
+                // names, and where FUMO/SCOMO packages are fetched from.
+                vec![
+                    endpoint(
+                        "dm",
+                        "DM server URL",
+                        under("dm"),
+                        format!(
+                            "the account's DM server (DMAcc AppAddr): the client POSTs Package#1 and its later messages \
+                             here ({source})"
+                        ),
+                    ),
+                    endpoint(
+                        "cont",
+                        "RespURI base",
+                        under("cont"),
+                        "a RespURI the suite names continues the session at <this>/<name>",
+                    ),
+                    endpoint(
+                        "repo",
+                        "download base",
+                        under("repo"),
+                        "the PkgURL of a FUMO/SCOMO download is <this>/<path>",
+                    ),
+                ]
+            } else {
+                vec![
+                    endpoint(
+                        "dm",
+                        "DM server URL",
+                        under("dm"),
+                        format!(
                         "the account's DM server: the client POSTs Package#1 and every later package here ({source})"
                     ),
-                ),
-                endpoint(
-                    "repo",
-                    "repository / download base",
-                    under("repo"),
-                    "HGET, HPUT, HPOST, DEFAULT and downloads address <this>/<path>",
-                ),
-                endpoint("browser", "browser base", under("browser"), "SHOW opens <this>/<path>"),
-                endpoint("cont", "CONT target base", under("cont"), "CONT continues the session at <this>/<name>"),
-                endpoint(
-                    "async",
-                    "asynchronous results",
-                    under("async"),
-                    "an EXEC reported asynchronously sends its result to <this>/<id>, the URI the EXEC names",
-                ),
-                endpoint(
-                    "download",
-                    "download server (DLOTA)",
-                    None,
-                    "cases with [case.download] (FUMO descriptors) serve descriptors and packages at \
+                    ),
+                    endpoint(
+                        "repo",
+                        "repository / download base",
+                        under("repo"),
+                        "HGET, HPUT, HPOST, DEFAULT and downloads address <this>/<path>",
+                    ),
+                    endpoint("browser", "browser base", under("browser"), "SHOW opens <this>/<path>"),
+                    endpoint("cont", "CONT target base", under("cont"), "CONT continues the session at <this>/<name>"),
+                    endpoint(
+                        "async",
+                        "asynchronous results",
+                        under("async"),
+                        "an EXEC reported asynchronously sends its result to <this>/<id>, the URI the EXEC names",
+                    ),
+                    endpoint(
+                        "download",
+                        "download server (DLOTA)",
+                        None,
+                        "cases with [case.download] (FUMO descriptors) serve descriptors and packages at \
                      http://<host of the DM server URL>:<a port chosen per case>/<name>, bound at the listen address; \
                      the case's trace notes the URL",
-                ),
-            ];
+                    ),
+                ]
+            };
             let notification = match (&p.notification.transport, &p.notification.url) {
                 (NotificationTransport::Http, Some(url)) => endpoint(
                     "notification",

@@ -107,7 +107,8 @@ pub fn case_applicability(case: &Case, ics: &Ics, reg: &Registry) -> (bool, Stri
     // A case about tables the IUT does not implement has nothing to judge. (A case covering
     // an implemented table too runs; its items of the other table stay not applicable.)
     let mut tables: Vec<&ScrTable> = Vec::new();
-    for t in case.covers.iter().filter_map(|id| reg.get(id)).filter_map(|i| reg.table_of(i)) {
+    let own = case.covers.iter().filter(|id| !case.variant_covers.contains(id));
+    for t in own.filter_map(|id| reg.get(id)).filter_map(|i| reg.table_of(i)) {
         if !tables.iter().any(|k| k.id == t.id) {
             tables.push(t);
         }

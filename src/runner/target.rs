@@ -80,7 +80,9 @@ fn reference_ics12(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics {
     };
     let mut ics = Ics::for_reference_with(role, ut_url, server_uri, loopback(), dev_id);
     ics.iut.binding = crate::binding::dm12::NAME_XML.into();
-    ics.iut.implements = Vec::new();
+    // The reference DM 1.2 peers manage firmware and software in the DM 1.x form (issue 11
+    // item 5): the client holds FUMO and SCOMO MOs, the server drives them.
+    ics.iut.implements = vec!["FUMO".into(), "SCOMO".into()];
     ics.iut.product = format!("{} (SyncML DM 1.2)", ics.iut.product);
     ics.support.clear();
     if role == Role::Server {
@@ -383,15 +385,25 @@ impl Prepared {
                 reg.items()
                     .iter()
                     .filter_map(|i| {
-                        // An item of a DM 1.2 table is judged by the DM 1.2 peers' ICS.
-                        let dm12 = reg.table_of(i).is_some_and(|t| t.has_binding(crate::binding::dm12::NAME_XML));
-                        let from = match (i.role, dm12) {
-                            (Role::Client, false) => &c,
-                            (Role::Server, false) => &s,
-                            (Role::Client, true) => &c12,
-                            (Role::Server, true) => &s12,
+                        // An item of a DM 1.2 table is judged by the DM 1.2 peers' ICS; an item
+                        // of a table of both bindings (FUMO, SCOMO) applies when either peer's
+                        // ICS makes it apply.
+                        let table = reg.table_of(i);
+                        let dm12 = table.is_some_and(|t| t.has_binding(crate::binding::dm12::NAME_XML));
+                        let dm2 = table.is_none_or(|t| t.has_binding(crate::binding::DEFAULT_BINDING));
+                        let (v2, v12) = match i.role {
+                            Role::Client => (&c, &c12),
+                            Role::Server => (&s, &s12),
                         };
-                        from.iter().find(|a| a.id == i.id).cloned()
+                        let find = |from: &Vec<crate::ics::Applicability>| from.iter().find(|a| a.id == i.id).cloned();
+                        match (dm2, dm12) {
+                            (true, true) => match find(v2) {
+                                Some(a) if !a.applicable => find(v12).filter(|b| b.applicable).or(Some(a)),
+                                other => other,
+                            },
+                            (false, true) => find(v12),
+                            _ => find(v2),
+                        }
                     })
                     .collect()
             }

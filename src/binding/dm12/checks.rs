@@ -11,7 +11,7 @@ use serde_json::Value;
 type Def = CheckDef<Dm12>;
 
 /// The observed message, decoded; a failure names where it does not decode.
-fn message(obs: &Observed) -> Result<(Message, Encoding), Failure> {
+pub(super) fn message(obs: &Observed) -> Result<(Message, Encoding), Failure> {
     let body = body_of(obs)?;
     decode_any(body).map_err(|e| Failure::new("a SyncML DM 1.2 message", e.to_string()))
 }
@@ -22,13 +22,13 @@ fn is_request(obs: &Observed) -> bool {
 }
 
 /// The suite's message the observed one answers.
-fn answered(b: &Dm12, obs: &Observed) -> Result<Message, Failure> {
+pub(super) fn answered(b: &Dm12, obs: &Observed) -> Result<Message, Failure> {
     let m = if is_request(obs) { b.server().answered.clone() } else { b.client().last_sent.clone() };
     m.ok_or_else(|| Failure::case_defect("a message of the suite that the observed one answers (an earlier step)"))
 }
 
 /// Every command of a message, containers' members included, in order.
-fn all_commands(cs: &[Command]) -> Vec<&Command> {
+pub(super) fn all_commands(cs: &[Command]) -> Vec<&Command> {
     let mut out = Vec::new();
     for c in cs {
         out.push(c);
@@ -50,7 +50,7 @@ fn statuses(m: &Message) -> Vec<&Status> {
         .collect()
 }
 
-fn saved_message(ctx: &CheckCtx, name: &str) -> Result<Value, Failure> {
+pub(super) fn saved_message(ctx: &CheckCtx, name: &str) -> Result<Value, Failure> {
     let v = ctx
         .saved
         .and_then(|s| s.get(name))
@@ -288,7 +288,11 @@ fn statuses_match(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) ->
     let (m, _) = message(obs)?;
     let a = answered(b, obs)?;
     let only = args.get("cmd").and_then(|v| v.as_str());
-    if let Some(f) = rules::answer_rules(&m, &a).into_iter().find(|f| f.rule == "status-ref") {
+    // `by_order`: a Status without CmdRef counts, paired by Cmd and order (its missing CmdRef is
+    // then another check's business: dm12-dtd-order, or this check without by_order).
+    let by_order = args.get("by_order").and_then(|v| v.as_bool()).unwrap_or(false);
+    let refs_wrong = |f: &rules::Finding| f.rule == "status-ref" || (f.rule == "cmdref-missing" && !by_order);
+    if let Some(f) = rules::answer_rules(&m, &a).into_iter().find(refs_wrong) {
         return fail(
             "Statuses whose CmdRef and Cmd name a command of the message they answer (digest §3.3)",
             format!("{}: {}", f.path, f.what),
@@ -301,7 +305,7 @@ fn statuses_match(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) ->
             continue;
         }
         let n = st.iter().filter(|s| s.cmd_ref == id && s.msg_ref == a.hdr.msg_id && s.cmd == name).count();
-        if n == 0 && status_of(&m, &a, c).is_none() {
+        if n == 0 && !(by_order && status_of(&m, &a, c).is_some()) {
             return fail(
                 format!("a Status with MsgRef {}, CmdRef {id} and Cmd {name} (digest §3.3, §4)", a.hdr.msg_id),
                 format!(
@@ -524,6 +528,18 @@ fn generic_alert(_: &Dm12, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -
 /// `syncml:auth-MAC` Chal: `username` named, the MAC over the exact body with the nonce the suite
 /// issued last, and no Cred of type syncml:auth-MAC (digest §8.6).
 fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
+    let state = b.server();
+    let Some(nonce) = state.nonce_issued.clone() else {
+        return Err(Failure::case_defect("a syncml:auth-MAC nonce the suite issued earlier (@challenge, @mac-nonce)"));
+    };
+    let older: Vec<Vec<u8>> = state.nonces.iter().rev().skip(1).cloned().collect();
+    drop(state);
+    judge_hmac(b, args, obs, &nonce, &older)
+}
+
+/// The `x-syncml-hmac` of the observed message, for `username`/`password` (args) and `nonce`;
+/// `older`: nonces the suite issued before, named when the MAC was made with one of them.
+fn judge_hmac(b: &Dm12, args: &toml::Table, obs: &Observed, nonce: &[u8], older: &[Vec<u8>]) -> Result<(), Failure> {
     let Observed::Http { headers, body, .. } = obs else {
         return Err(Failure::case_defect("an HTTP message to check (dm12-hmac reads a header and the body)"));
     };
@@ -548,16 +564,12 @@ fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Res
     if h.username != user {
         return fail(format!("x-syncml-hmac username {user:?} (the account's)"), format!("username {:?}", h.username));
     }
-    let state = b.server();
-    let Some(nonce) = state.nonce_issued.clone() else {
-        return Err(Failure::case_defect("a syncml:auth-MAC nonce the suite issued earlier (@challenge, @mac-nonce)"));
-    };
     let variant = b.profile.hmac_variant;
     let setting = format!("profile setting dm12.hmac_variant = {:?}", variant.name());
-    if h.verifies_as(variant, password, &nonce, body) {
+    if h.verifies_as(variant, password, nonce, body) {
         return Ok(());
     }
-    if state.nonces.iter().rev().skip(1).any(|n| h.verifies_as(variant, password, n, body)) {
+    if older.iter().any(|n| h.verifies_as(variant, password, n, body)) {
         return fail(
             "a MAC with the NextNonce the suite sent last: a new nonce for every message (digest §8.6)",
             "a MAC made with an older nonce of the suite",
@@ -565,7 +577,7 @@ fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Res
     }
     let expected = format!(
         "mac={} ({}, over the {} body bytes and the nonce the suite sent last; digest §8.6)",
-        variant.mac(user, password, &nonce, body),
+        variant.mac(user, password, nonce, body),
         match variant {
             auth::HmacVariant::TSec => "B64(H(B64(H(user:password)):nonce:B64(H(body))))",
             auth::HmacVariant::Rfc2104 => "RFC 2104 HMAC-MD5, key B64(H(user:password)), message nonce:B64(H(body))",
@@ -577,7 +589,7 @@ fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Res
         auth::HmacVariant::Rfc2104 => auth::HmacVariant::TSec,
     };
     let mut f = Failure::new(expected, format!("mac={}", h.mac)).with_note(setting);
-    if h.verifies_as(other, password, &nonce, body) {
+    if h.verifies_as(other, password, nonce, body) {
         f = f.with_note(format!(
             "the MAC is the {:?} variant; profile setting dm12.hmac_variant = {:?} accepts it (digest §13 W6)",
             other.name(),
@@ -585,6 +597,18 @@ fn hmac_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Res
         ));
     }
     Err(f)
+}
+
+/// A server IUT's answer carries the `x-syncml-hmac` header the suite asked for with a
+/// `syncml:auth-MAC` challenge (options.challenge_type): the server's name, the MAC over the
+/// exact body with the nonce the suite issued, no Cred of that type (digest §8.6).
+fn server_hmac(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
+    let Some(nonce) = b.client().server_nonce.clone() else {
+        return Err(Failure::case_defect(
+            "a syncml:auth-MAC challenge of the server earlier in the case (options.challenge_type)",
+        ));
+    };
+    judge_hmac(b, args, obs, &nonce, &[])
 }
 
 fn cred_valid(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
@@ -908,8 +932,8 @@ pub static CHECKS: &[Def] = &[
     },
     Def {
         name: "dm12-statuses",
-        about: "a Status with MsgRef, CmdRef, Cmd for each command answered (of element `cmd`)",
-        args: &[opt_arg("cmd", ArgKind::Str)],
+        about: "a Status with MsgRef, CmdRef, Cmd for each command answered (of element `cmd`; `by_order`: one without CmdRef counts, paired by Cmd and order)",
+        args: &[opt_arg("cmd", ArgKind::Str), opt_arg("by_order", ArgKind::Bool)],
         run: statuses_match,
     },
     Def {
@@ -948,6 +972,12 @@ pub static CHECKS: &[Def] = &[
             "the x-syncml-hmac header is right for `username`/`password`, the body and the nonce the suite issued last",
         args: &[arg("username", ArgKind::Str), arg("password", ArgKind::Str)],
         run: hmac_valid,
+    },
+    Def {
+        name: "dm12-server-hmac",
+        about: "a server's x-syncml-hmac is right for `username`/`password`, the body and the nonce of the suite's syncml:auth-MAC challenge",
+        args: &[arg("username", ArgKind::Str), arg("password", ArgKind::Str)],
+        run: server_hmac,
     },
     Def {
         name: "dm12-new-session",

@@ -39,6 +39,9 @@ pub struct State {
     pub server_nonce: Option<Vec<u8>>,
     /// The rest of a Large Object the suite is sending in Results chunks (options.chunk).
     chunks: Option<Chunks>,
+    /// The Correlator of the last Exec the suite's device answered: what an alert's
+    /// `correlator = "@exec"` stands for (the device reports an operation's result, digest §1.2).
+    exec_correlator: Option<String>,
 }
 
 /// How the suite answers the server's commands: the code, the codes per element name, and
@@ -65,9 +68,13 @@ struct Options {
     /// `false`: the message does not end the package (no Final; digest §5.6).
     #[serde(rename = "final", default = "yes")]
     r#final: bool,
-    /// Challenge the server: this status for its SyncHdr, with a Chal (md5, a fresh nonce).
+    /// Challenge the server: this status for its SyncHdr, with a Chal (a fresh nonce).
     #[serde(default)]
     challenge: Option<u16>,
+    /// The Chal's type (default: the profile's `auth_type`); `syncml:auth-MAC` asks the server
+    /// to sign its messages in `x-syncml-hmac` (digest §8.6).
+    #[serde(default)]
+    challenge_type: Option<String>,
     /// Authenticate with these instead of the account's credentials.
     #[serde(default)]
     credentials: Option<OptCredentials>,
@@ -113,7 +120,10 @@ impl State {
             Options { r#final: true, ..Options::default() }
         } else {
             serde_json::from_value(spec.options.clone()).map_err(|e| {
-                format!("DM 1.2 options {}: {e} (expected final, challenge, credentials, tree, chunk)", spec.options)
+                format!(
+                    "DM 1.2 options {}: {e} (expected final, challenge, challenge_type, credentials, tree, chunk)",
+                    spec.options
+                )
             })?
         };
         let mut ids = CmdIds::starting_at(1);
@@ -156,7 +166,7 @@ impl State {
                         .collect(),
                     ..ItemCommand::default()
                 }));
-                p1.extend(spec.alerts.iter().map(generic_alert));
+                p1.extend(spec.alerts.iter().map(|a| generic_alert(a, self.exec_correlator.as_deref())));
                 self.package1 = p1.clone();
                 body.extend(renumber(p1, &mut ids));
                 with_cred = self.nonce.is_some() || b.profile.auth_type == AUTH_BASIC;
@@ -169,7 +179,7 @@ impl State {
                     &mut ids,
                     opts.challenge,
                     chal_nonce.as_deref(),
-                    &b.profile.auth_type,
+                    opts.challenge_type.as_deref().unwrap_or(&b.profile.auth_type),
                 ));
                 if chal_nonce.is_some() {
                     self.server_nonce = chal_nonce;
@@ -200,7 +210,11 @@ impl State {
                     if self.chunks.is_some() {
                         r#final = false;
                     }
-                    body.extend(renumber(spec.alerts.iter().map(generic_alert).collect(), &mut ids));
+                    let corr = self.exec_correlator.clone();
+                    body.extend(renumber(
+                        spec.alerts.iter().map(|a| generic_alert(a, corr.as_deref())).collect(),
+                        &mut ids,
+                    ));
                 }
             }
         }
@@ -333,6 +347,13 @@ impl State {
                     self.answer_command(inner, msg_ref, how, ids, out);
                 }
             }
+            Command::Exec(x) => {
+                if x.correlator.is_some() {
+                    self.exec_correlator = x.correlator.clone();
+                }
+                let targets = x.items.iter().filter_map(|i| i.target.as_ref().map(|l| l.loc_uri.clone())).collect();
+                out.push(status(ids, code.to_string(), targets));
+            }
             _ => out.push(status(ids, code.to_string(), Vec::new())),
         }
     }
@@ -439,15 +460,21 @@ fn renumber(cmds: Vec<Command>, ids: &mut CmdIds) -> Vec<Command> {
 }
 
 /// A Generic Alert 1226 (digest §6.8) from a case's alert object: `{ type, format, data,
-/// source?, correlator?, mark?, code? }`.
-fn generic_alert(v: &Value) -> Command {
+/// source?, correlator?, mark?, code? }`; `correlator = "@exec"` is `exec_correlator`, the
+/// Correlator of the last Exec the suite's device answered (none: no Correlator).
+fn generic_alert(v: &Value, exec_correlator: Option<&str>) -> Command {
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let correlator = match s("correlator").as_deref() {
+        Some("@exec") => exec_correlator.map(str::to_string),
+        _ => s("correlator"),
+    };
     Command::Alert(Alert {
         cmd_id: String::new(),
         data: Some(s("code").unwrap_or_else(|| "1226".into())),
-        correlator: s("correlator"),
+        correlator,
         items: vec![Item {
             source: s("source").map(LocRef::uri),
+            target: s("target").map(LocRef::uri),
             meta: Some(Meta {
                 r#type: s("type"),
                 format: Some(s("format").unwrap_or_else(|| "chr".into())),

@@ -15,6 +15,7 @@
 //! `["@no-final"]`. Parsing a server's package, the binding reports a challenge the same way.
 pub mod checks;
 pub mod client_side;
+pub mod enabler_checks;
 pub mod server_side;
 
 use super::{
@@ -134,7 +135,7 @@ impl Binding for Dm12 {
     }
 
     fn builtins(&self) -> Vec<BuiltinInfo> {
-        checks::CHECKS.iter().map(CheckDef::info).collect()
+        checks::CHECKS.iter().chain(enabler_checks::CHECKS).map(CheckDef::info).collect()
     }
 
     fn run_builtin(
@@ -144,7 +145,11 @@ impl Binding for Dm12 {
         obs: &Observed,
         ctx: &CheckCtx,
     ) -> Option<Result<(), Failure>> {
-        checks::CHECKS.iter().find(|d| d.name == name).map(|d| (d.run)(self, args, obs, ctx))
+        checks::CHECKS
+            .iter()
+            .chain(enabler_checks::CHECKS)
+            .find(|d| d.name == name)
+            .map(|d| (d.run)(self, args, obs, ctx))
     }
 
     fn observe_inbound(&self, endpoint: &str, headers: &[(String, String)], body: &[u8]) {

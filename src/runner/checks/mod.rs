@@ -105,6 +105,7 @@ pub fn fail(expected: impl Into<String>, actual: impl Into<String>) -> Result<()
 pub enum ArgKind {
     Str,
     Int,
+    Bool,
     /// An array of strings.
     StrList,
     /// An array of status codes (100–599) or patterns (`"*"`, `"2xx"`, `"final-2xx"`).
@@ -120,6 +121,7 @@ impl ArgKind {
         match self {
             ArgKind::Str => "a string",
             ArgKind::Int => "an integer",
+            ArgKind::Bool => "true or false",
             ArgKind::StrList => "an array of strings",
             ArgKind::StatusCodes => "an array of status codes (100-599), \"*\" or a class such as \"2xx\"",
             ArgKind::IntList => "an array of integers",
@@ -142,6 +144,7 @@ impl ArgKind {
         match (self, v) {
             (ArgKind::Str, toml::Value::String(_)) => true,
             (ArgKind::Int, toml::Value::Integer(_)) => true,
+            (ArgKind::Bool, toml::Value::Boolean(_)) => true,
             (ArgKind::StrList, toml::Value::Array(a)) => a.iter().all(|x| x.is_str()),
             (ArgKind::IntList, toml::Value::Array(a)) => a.iter().all(|x| x.is_integer()),
             (ArgKind::StatusCodes, toml::Value::Array(a)) => a.iter().all(admits_code),

@@ -179,6 +179,21 @@ impl Command {
             Command::Other { cmd_id, .. } => return cmd_id.as_deref(),
         })
     }
+
+    /// Gives the command the CmdID `id`.
+    pub fn set_cmd_id(&mut self, id: String) {
+        match self {
+            Command::Add(x) | Command::Copy(x) | Command::Delete(x) | Command::Get(x) | Command::Replace(x) => {
+                x.cmd_id = id
+            }
+            Command::Exec(x) => x.cmd_id = id,
+            Command::Alert(x) => x.cmd_id = id,
+            Command::Atomic(x) | Command::Sequence(x) => x.cmd_id = id,
+            Command::Status(x) => x.cmd_id = id,
+            Command::Results(x) => x.cmd_id = id,
+            Command::Other { cmd_id, .. } => *cmd_id = Some(id),
+        }
+    }
 }
 
 /// Add, Copy, Delete, Get, Replace: `CmdID, NoResp?, Cred?, Meta?, Item+`.

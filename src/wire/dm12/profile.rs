@@ -41,6 +41,15 @@ pub struct Profile {
     pub max_msg_size: u32,
     /// The SCR items whose inferred judgements are informational (as for DM 2.0).
     pub informational: Vec<String>,
+    /// The Meta Type of a SCOMO result alert (enablers digest §3.4: OMNA's
+    /// `urn:oma:at:scomo:1.0` + `OperationComplete`; that SyncML DM 1.2 carries the same string
+    /// is UNVERIFIED, inferred from the DM 2.0 example).
+    pub scomo_alert_type: String,
+    /// Accept a FUMO result alert whose Type carries DM-Pro's namespace prefix
+    /// (`Reversed-Domain-Name: org.openmobilealliance.dm.firmwareupdate.update`; enablers digest
+    /// §2.5.2 "Form of the Type string": the bare string is expected, the prefixed form a
+    /// profile variant).
+    pub fumo_type_prefix_allowed: bool,
 }
 
 impl Default for Profile {
@@ -58,6 +67,8 @@ impl Default for Profile {
             hmac_variant: super::auth::HmacVariant::TSec,
             max_msg_size: 65536,
             informational: Vec::new(),
+            scomo_alert_type: "urn:oma:at:scomo:1.0:OperationComplete".into(),
+            fumo_type_prefix_allowed: false,
         }
     }
 }

@@ -46,7 +46,7 @@ impl MessageTamper {
             MessageTamper::RepeatedCmdId => {
                 let first = m.body.commands.first().and_then(|c| c.cmd_id()).map(str::to_string);
                 if let (Some(id), Some(second)) = (first, m.body.commands.get_mut(1)) {
-                    set_cmd_id(second, id);
+                    second.set_cmd_id(id);
                 }
             }
             MessageTamper::HeaderStatusLast => {
@@ -86,20 +86,6 @@ impl MessageTamper {
 
 fn is_header_status(c: &Command) -> bool {
     matches!(c, Command::Status(s) if s.cmd == "SyncHdr")
-}
-
-fn set_cmd_id(c: &mut Command, id: String) {
-    match c {
-        Command::Add(x) | Command::Copy(x) | Command::Delete(x) | Command::Get(x) | Command::Replace(x) => {
-            x.cmd_id = id
-        }
-        Command::Exec(x) => x.cmd_id = id,
-        Command::Alert(x) => x.cmd_id = id,
-        Command::Atomic(x) | Command::Sequence(x) => x.cmd_id = id,
-        Command::Status(x) => x.cmd_id = id,
-        Command::Results(x) => x.cmd_id = id,
-        Command::Other { cmd_id, .. } => *cmd_id = Some(id),
-    }
 }
 
 /// In every Alert, moves `Correlator` before `Data`.

@@ -51,6 +51,21 @@ impl Operation {
         }
     }
 
+    /// The alert type FUMO itself defines for the operation's result (digest §2.5.1, V FUMO-TS
+    /// §10.2.2.2): the string a SyncML DM 1.x client sends as the Generic Alert's Meta Type.
+    pub fn oma_alert_type(self) -> &'static str {
+        match self {
+            Operation::Download => "org.openmobilealliance.dm.firmwareupdate.download",
+            Operation::Update => "org.openmobilealliance.dm.firmwareupdate.update",
+            Operation::DownloadAndUpdate => "org.openmobilealliance.dm.firmwareupdate.downloadandupdate",
+        }
+    }
+
+    /// The operation whose FUMO-defined alert type is `t` (see [`Operation::oma_alert_type`]).
+    pub fn from_oma_alert_type(t: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|o| o.oma_alert_type() == t)
+    }
+
     /// The operation a result AlertType names under `profile`.
     pub fn from_alert_type(t: &str, profile: &Profile) -> Option<Operation> {
         Operation::ALL.into_iter().find(|o| o.alert_type(profile) == t)

@@ -2,6 +2,7 @@
 //! a Status per Item (digest §4 proposal) with MsgRef/CmdRef/Cmd/TargetRef, Results after the
 //! Status of a Get, Atomic all-or-nothing, Sequence in order, the user-interaction alerts, and
 //! large-object reception across messages.
+use super::enablers;
 use super::tree::{path_of, Tree};
 use super::Faults;
 use crate::wire::dm12::{Alert, Command, Container, Data, Item, ItemCommand, LocRef, Meta, Results, Status};
@@ -65,6 +66,8 @@ pub struct Executor<'a> {
     pub alerts: Vec<Command>,
     /// Exec'd asynchronously: (node URI, Correlator).
     pub async_execs: Vec<(String, String)>,
+    /// FUMO/SCOMO operations accepted, to run after the session.
+    pub enabler_jobs: Vec<enablers::Job>,
     /// The server sent 1223: the session ends, nothing is answered (digest §5.8).
     pub aborted: bool,
     /// A UI alert was cancelled: the rest of the message is not executed (215, digest §6.3).
@@ -126,6 +129,7 @@ impl<'a> Executor<'a> {
             out: vec![],
             alerts: vec![],
             async_execs: vec![],
+            enabler_jobs: vec![],
             aborted: false,
             stopped: false,
             prev_cmd_id: "0".into(),
@@ -280,7 +284,7 @@ impl<'a> Executor<'a> {
             return if self.faults.has("dm12-lo-no-213") { 200 } else { 213 };
         }
         let interior = format.as_deref() == Some("node");
-        match name {
+        let code = match name {
             "Add" => {
                 let value = (!interior).then_some(data);
                 if self.faults.has("dm12-add-existing-200") {
@@ -291,7 +295,11 @@ impl<'a> Executor<'a> {
             }
             _ if interior => 405,
             _ => self.tree.replace(&path, data, format.as_deref(), r#type.as_deref()),
+        };
+        if success(code) {
+            enablers::after_write(self.tree, &path, self.faults);
         }
+        code
     }
 
     /// A new command before the last chunk: the object is dropped and Alert 1225 names it.
@@ -383,6 +391,12 @@ impl<'a> Executor<'a> {
         match self.tree.get(&path) {
             None => 404,
             Some(n) if !n.executable => 405,
+            Some(_) if enablers::exec(self.tree, &path, &uri, correlator).is_some() => {
+                let job = enablers::exec(self.tree, &path, &uri, correlator).expect("just matched");
+                let code = enablers::accepted_code(&job, self.faults);
+                self.enabler_jobs.push(job);
+                code
+            }
             Some(_) => match correlator {
                 // The result comes later, in a Generic Alert echoing the Correlator (§4.6).
                 Some(c) => {
@@ -498,6 +512,9 @@ impl<'a> Executor<'a> {
                 let code = self.run(c);
                 // "No" or cancel to a 1101 skips the rest of the Sequence (digest §4.10, §6.3).
                 declined = matches!(c, Command::Alert(_)) && matches!(code, 304 | 214);
+                if declined {
+                    enablers::declined(self.tree, self.faults);
+                }
             }
             slots[i] = std::mem::replace(&mut self.out, saved);
         }

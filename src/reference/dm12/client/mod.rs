@@ -57,11 +57,22 @@
 //! dm12-ui-confirm-ignores-no, dm12-unknown-command-200, dm12-atomic-no-rollback,
 //! dm12-sequence-reordered, dm12-ignores-challenge, dm12-md5-nonce-not-decoded,
 //! dm12-reuses-old-nonce, dm12-talks-after-end, dm12-lo-no-213, dm12-ignores-respuri,
-//! dm12-wbxml-string-table-garbage, dm12-hmac-in-cred, dm12-hmac-stale-nonce.
+//! dm12-wbxml-string-table-garbage, dm12-hmac-in-cred, dm12-hmac-stale-nonce; the FUMO and SCOMO
+//! faults (see [`enablers`]): fumo12-no-202, fumo12-no-result-alert, fumo12-alert-wrong-type,
+//! fumo12-alert-wrong-source, fumo12-result-not-integer, fumo12-pkgdata-state-unchanged,
+//! fumo12-dau-no-update, fumo12-ui-decline-ignored, scomo12-delivered-no-state, scomo12-no-202,
+//! scomo12-alert-wrong-source, scomo12-result-code-wrong, scomo12-install-no-deploy,
+//! scomo12-remove-keeps, scomo12-deactivate-no-state.
 //!
 //! HMAC (digest §8.6): challenged with `syncml:auth-MAC`, the client resends Package#1 without a
 //! Cred and signs it and every later message in the `x-syncml-hmac` header, with the nonce of
 //! the server's last Chal.
+//!
+//! # FUMO and SCOMO (see [`enablers`])
+//! ./FUMO (one FUMO instance) and ./SCOMO: an Exec of an operation node is answered 202; once
+//! the session is over the operation runs (a download from PkgURL first) and its result goes
+//! in a Generic Alert 1226 of a new client-initiated session, echoing the Exec's Correlator.
+mod enablers;
 mod exec;
 mod session;
 pub mod tree;
@@ -236,6 +247,91 @@ pub static FAULTS: &[FaultInfo] = &[
     ),
     fault!(
         Client,
+        "fumo12-no-202",
+        "an Exec of a FUMO operation node is answered 200, not 202, though the operation runs later",
+        ["FUMO-003-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo12-no-result-alert",
+        "a FUMO operation's result is never reported (no Generic Alert)",
+        ["FUMO-004-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo12-alert-wrong-type",
+        "a FUMO result alert carries Meta Type ...firmwareupdate.devicerequest, not the operation's type",
+        ["FUMO-005-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo12-alert-wrong-source",
+        "a FUMO result alert's Item Source is ./DevInfo, not the FUMO node",
+        ["FUMO-006-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo12-result-not-integer",
+        "a FUMO result alert's Data is the word success (or failure), not the integer ResultCode",
+        ["FUMO-007-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo12-pkgdata-state-unchanged",
+        "a Replace of FUMO Update/PkgData leaves State at 10, not 50 (Ready to Update)",
+        ["FUMO-008-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo12-dau-no-update",
+        "a DownloadAndUpdate downloads and reports 200 but does not apply the package (State stays 50)",
+        ["FUMO-009-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo12-ui-decline-ignored",
+        "after a 1101 declined by the user (304, the Exec skipped) the delivered firmware is installed anyway (State 100)",
+        ["FUMO-015-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo12-delivered-no-state",
+        "a package added under SCOMO Inventory/Delivered gets no State node (Get State: 404)",
+        ["SCOMO-002-C-M"]
+    ),
+    fault!(Client, "scomo12-no-202", "an Exec of a SCOMO operation node is answered 200, not 202", ["SCOMO-003-C-M"]),
+    fault!(
+        Client,
+        "scomo12-alert-wrong-source",
+        "a SCOMO result alert's Item Source is the package or component node, not the Exec'd operation node",
+        ["SCOMO-004-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo12-result-code-wrong",
+        "a SCOMO operation that succeeded is reported with ResultCode 1405 (Install failed)",
+        ["SCOMO-005-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo12-install-no-deploy",
+        "Install reports 1200 but no component appears in SCOMO Inventory/Deployed",
+        ["SCOMO-006-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo12-remove-keeps",
+        "Remove reports 1200 but the component stays in Inventory/Deployed",
+        ["SCOMO-008-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo12-deactivate-no-state",
+        "Deactivate reports 1200 but the component's State stays 20 (Active)",
+        ["SCOMO-009-C-O"]
+    ),
+    fault!(
+        Client,
         "dm12-wbxml-string-table-garbage",
         "WBXML messages name public id 0x1202 (not SyncML 1.2) in their header: malformed for a DM 1.2 peer",
         ["DM12-041-C-O"]
@@ -320,6 +416,8 @@ pub struct GenericAlert {
     pub format: String,
     pub data: String,
     pub source: Option<String>,
+    /// Item Target (SCOMO: the component an operation produced).
+    pub target: Option<String>,
     pub correlator: Option<String>,
     pub mark: Option<String>,
 }
@@ -572,6 +670,7 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
                 format: text_arg(&req.args, "format").unwrap_or_else(|| "chr".into()),
                 data,
                 source: text_arg(&req.args, "source"),
+                target: None,
                 correlator: text_arg(&req.args, "correlator"),
                 mark: text_arg(&req.args, "mark"),
             };

@@ -1,5 +1,6 @@
 //! One DM 1.2 session (digest §5, §8): Package#1, the authentication rounds, then server
 //! package → executed commands → client package, until the server sends nothing to answer.
+use super::enablers;
 use super::exec::{Executor, LargeObject};
 use super::{tree, GenericAlert, Job, Shared, EXEC_RESULT_TYPE, MAX_MSG_SIZE};
 use crate::wire::dm12::auth::{self, AUTH_BASIC, AUTH_MAC, AUTH_MD5};
@@ -49,26 +50,64 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
         server_authenticated: false,
         lo: None,
         async_execs: vec![],
+        enabler_jobs: vec![],
         pending: vec![],
         pending_final: true,
         server_max_msg_size: None,
     };
     s.run(alert_code, &alerts).await;
-    if !s.async_execs.is_empty() {
-        let alerts = s
-            .async_execs
-            .iter()
-            .map(|(uri, correlator)| GenericAlert {
-                r#type: EXEC_RESULT_TYPE.into(),
-                format: "int".into(),
-                data: "200".into(),
-                source: Some(uri.clone()),
-                correlator: Some(correlator.clone()),
-                mark: None,
-            })
-            .collect();
-        sh.enqueue(Job::ClientInitiated { alerts, encoding: Some(encoding) });
+    let mut results: Vec<GenericAlert> = s
+        .async_execs
+        .iter()
+        .map(|(uri, correlator)| GenericAlert {
+            r#type: EXEC_RESULT_TYPE.into(),
+            format: "int".into(),
+            data: "200".into(),
+            source: Some(uri.clone()),
+            target: None,
+            correlator: Some(correlator.clone()),
+            mark: None,
+        })
+        .collect();
+    // The FUMO/SCOMO operations the session accepted (202) run now, the session being over.
+    for job in std::mem::take(&mut s.enabler_jobs) {
+        results.extend(run_enabler_job(sh, &job).await);
     }
+    if !results.is_empty() {
+        sh.enqueue(Job::ClientInitiated { alerts: results, encoding: Some(encoding) });
+    }
+}
+
+/// Runs one accepted FUMO/SCOMO operation: its download (from PkgURL) first, then the work on
+/// the tree; the result alert to report, unless a fault suppresses it.
+async fn run_enabler_job(sh: &Arc<Shared>, job: &enablers::Job) -> Option<GenericAlert> {
+    let url = enablers::fetch_url(&sh.lock().tree, job);
+    let fetched = match url {
+        None => None,
+        Some(u) if u.trim().is_empty() => Some(Err(crate::wire::dm2::fumo::result::BAD_URL)),
+        Some(u) => {
+            sh.log(format!("{:?}: GET {u}", job.op));
+            Some(match sh.http.get(u.trim()).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.map(|b| b.to_vec()).map_err(|e| {
+                    sh.log(format!("download body: {e}"));
+                    crate::wire::dm2::fumo::result::DOWNLOAD_NETWORK
+                }),
+                Ok(r) => {
+                    sh.log(format!("download answered {}", r.status()));
+                    Err(crate::wire::dm2::fumo::result::DOWNLOAD_SERVER_ERROR)
+                }
+                Err(e) => {
+                    sh.log(format!("download failed: {e}"));
+                    Err(crate::wire::dm2::fumo::result::DOWNLOAD_SERVER_UNAVAILABLE)
+                }
+            })
+        }
+    };
+    let mut st = sh.lock();
+    let alert = enablers::run(&mut st.tree, job, fetched, &sh.faults);
+    drop(st);
+    sh.log(format!("{:?} of {} done: {alert:?}", job.op, job.uri));
+    alert
 }
 
 struct Session<'a> {
@@ -87,6 +126,7 @@ struct Session<'a> {
     server_authenticated: bool,
     lo: Option<LargeObject>,
     async_execs: Vec<(String, String)>,
+    enabler_jobs: Vec<enablers::Job>,
     /// Commands of our package not sent yet (it is split when the server's MaxMsgSize is
     /// smaller than the package, digest §5.6), and whether the package ends with Final.
     pending: Vec<Command>,
@@ -226,6 +266,7 @@ impl Session<'_> {
             e.run_all(body);
         }
         self.async_execs.append(&mut e.async_execs);
+        self.enabler_jobs.append(&mut e.enabler_jobs);
         (e.out, e.alerts, e.aborted)
     }
 
@@ -351,6 +392,7 @@ impl Session<'_> {
             correlator: a.correlator.clone().filter(|_| !self.has("dm12-exec-no-correlator")),
             items: vec![Item {
                 source: a.source.clone().map(LocRef::uri),
+                target: a.target.clone().map(LocRef::uri),
                 meta,
                 data: Some(Data::Text(a.data.clone())),
                 ..Item::default()
@@ -459,7 +501,7 @@ impl Session<'_> {
         };
         for (n, c) in commands.iter_mut().enumerate() {
             let id = if n == 1 && self.has("dm12-duplicate-cmdid") { 1 } else { n + 1 };
-            set_cmd_id(c, id.to_string());
+            c.set_cmd_id(id.to_string());
         }
         let cfg = &self.sh.cfg;
         // The account name goes with a Cred, and with HMAC (the header's username is the LocName).
@@ -531,19 +573,5 @@ impl Session<'_> {
             Encoding::Wbxml => m.to_wbxml(),
         };
         Ok((bytes.map_err(|e| format!("encoding our message: {e}"))?, self.media()))
-    }
-}
-
-fn set_cmd_id(c: &mut Command, id: String) {
-    match c {
-        Command::Add(x) | Command::Copy(x) | Command::Delete(x) | Command::Get(x) | Command::Replace(x) => {
-            x.cmd_id = id
-        }
-        Command::Exec(x) => x.cmd_id = id,
-        Command::Alert(x) => x.cmd_id = id,
-        Command::Atomic(x) | Command::Sequence(x) => x.cmd_id = id,
-        Command::Status(x) => x.cmd_id = id,
-        Command::Results(x) => x.cmd_id = id,
-        Command::Other { cmd_id, .. } => *cmd_id = Some(id),
     }
 }

@@ -21,7 +21,7 @@ pub struct Node {
 }
 
 impl Node {
-    fn leaf(value: &str) -> Node {
+    pub fn leaf(value: &str) -> Node {
         Node {
             value: Some(value.as_bytes().to_vec()),
             format: "chr".into(),
@@ -32,11 +32,11 @@ impl Node {
         }
     }
 
-    fn interior() -> Node {
+    pub fn interior() -> Node {
         Node { value: None, format: "node".into(), r#type: None, permanent: false, read_only: false, executable: false }
     }
 
-    fn permanent(mut self) -> Node {
+    pub fn permanent(mut self) -> Node {
         self.permanent = true;
         self
     }
@@ -157,7 +157,14 @@ impl Tree {
         put("Vendor", Node::interior().permanent());
         let exec = path_of(EXEC_NODE).expect("a valid URI");
         put(&exec, Node { executable: true, ..Node::leaf("").permanent() });
-        Tree { nodes }
+        let mut t = Tree { nodes };
+        super::enablers::provision(&mut t);
+        t
+    }
+
+    /// Sets the node at `path` as is (the MOs' own bookkeeping; no protocol rule applies).
+    pub fn insert(&mut self, path: &str, node: Node) {
+        self.nodes.insert(path.to_string(), node);
     }
 
     pub fn get(&self, path: &str) -> Option<&Node> {
@@ -307,7 +314,7 @@ mod tests {
     fn operations_give_the_digests_codes() {
         let mut t = tree();
         assert_eq!(t.children("dmcts/Interior"), ["A", "B"]);
-        assert_eq!(t.children(""), ["DMAcc", "DevDetail", "DevInfo", "Vendor", "dmcts"]);
+        assert_eq!(t.children(""), ["DMAcc", "DevDetail", "DevInfo", "FUMO", "SCOMO", "Vendor", "dmcts"]);
         assert_eq!(t.add("dmcts/Leaf", Some(b"x".to_vec()), None, None), 418);
         assert_eq!(t.add("dmcts/New/Deep", Some(b"x".to_vec()), None, None), 200);
         assert!(t.get("dmcts/New").unwrap().is_interior());

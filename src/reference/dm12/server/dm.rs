@@ -3,7 +3,7 @@
 use super::commands::{ItemCmd, Queued};
 use super::state::{push_bounded, Credentials, Device, LargeObject, Report, Sent, Session, MAX_LARGE_OBJECT};
 use super::{Shared, DM_PATH};
-use crate::wire::dm12::auth::{self, AUTH_BASIC, AUTH_MD5};
+use crate::wire::dm12::auth::{self, AUTH_BASIC, AUTH_MAC, AUTH_MD5};
 use crate::wire::dm12::{
     wbxml, xml, Alert, Chal, Command, Cred, Data, Element, Encoding, Item, LocRef, Message, Meta, Node, Results,
     Status, SyncBody, SyncHdr, MEDIA_WBXML, MEDIA_XML,
@@ -24,12 +24,22 @@ pub(super) fn router(sh: Arc<Shared>) -> Router {
 
 async fn handle(AxState(sh): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let (status, media, bytes) = exchange(&sh, &uri, content_type, &body);
+    let (status, media, bytes, mac) = exchange(&sh, &uri, content_type, &body);
     let mut resp = (status, bytes).into_response();
     if let Ok(v) = HeaderValue::from_str(media) {
         resp.headers_mut().insert(header::CONTENT_TYPE, v);
     }
+    if let Some(v) = mac.and_then(|m| HeaderValue::from_str(&m).ok()) {
+        resp.headers_mut().insert(auth::HMAC_HEADER, v);
+    }
     resp
+}
+
+/// Who signs the server's message in `x-syncml-hmac` and with which nonce (digest §8.6).
+struct MacSigner {
+    username: String,
+    password: String,
+    nonce: Vec<u8>,
 }
 
 /// The encoding of a request: its Content-Type when it names one, else what the body looks
@@ -53,7 +63,14 @@ fn decode(body: &[u8], encoding: Encoding) -> Result<Message, String> {
     }
 }
 
-fn exchange(sh: &Shared, uri: &Uri, content_type: &str, body: &[u8]) -> (StatusCode, &'static str, Vec<u8>) {
+/// The answer to one request: HTTP status, media type, body, and the `x-syncml-hmac` value when
+/// HMAC is in use.
+fn exchange(
+    sh: &Shared,
+    uri: &Uri,
+    content_type: &str,
+    body: &[u8],
+) -> (StatusCode, &'static str, Vec<u8>, Option<String>) {
     sh.log(format!("→ POST {uri} Content-Type={content_type:?} body={}", crate::trace::body_for_trace(body)));
     let encoding = encoding_of(content_type, body);
     let msg = match decode(body, encoding) {
@@ -64,12 +81,13 @@ fn exchange(sh: &Shared, uri: &Uri, content_type: &str, body: &[u8]) -> (StatusC
                 StatusCode::BAD_REQUEST,
                 "text/plain; charset=utf-8",
                 format!("not a SyncML DM message: {e}\n").into_bytes(),
+                None,
             );
         }
     };
     let server_uri = format!("{}{}", sh.base, uri.path());
     let encoding = if sh.has("answers-xml-to-wbxml") { Encoding::Xml } else { encoding };
-    let tree = {
+    let (tree, signer) = {
         let mut st = sh.lock();
         respond(sh, &mut st, &server_uri, &msg, encoding)
     };
@@ -79,12 +97,16 @@ fn exchange(sh: &Shared, uri: &Uri, content_type: &str, body: &[u8]) -> (StatusC
     };
     match encoded {
         Ok((media, bytes)) => {
+            let mac = signer.map(|s| {
+                auth::HmacHeader::new(&s.username, auth::hmac_mac(&s.username, &s.password, &s.nonce, &bytes))
+                    .to_string()
+            });
             sh.log(format!("← 200 {media} {}", crate::trace::body_for_trace(&bytes)));
-            (StatusCode::OK, media, bytes)
+            (StatusCode::OK, media, bytes, mac)
         }
         Err(e) => {
             sh.log(format!("← 500 (cannot encode the answer: {e})"));
-            (StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", format!("{e}\n").into_bytes())
+            (StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", format!("{e}\n").into_bytes(), None)
         }
     }
 }
@@ -109,7 +131,13 @@ fn report<'a>(dev: &'a mut Option<&mut Device>) -> Option<&'a mut Report> {
 
 /// The answer to one client message, as the element tree to encode (faults may make it
 /// something the typed model cannot say).
-fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Message, encoding: Encoding) -> Element {
+fn respond(
+    sh: &Shared,
+    st: &mut super::state::State,
+    server_uri: &str,
+    m: &Message,
+    encoding: Encoding,
+) -> (Element, Option<MacSigner>) {
     st.expire_sessions(sh.cfg.session_timeout);
     let key = (m.hdr.session_id.clone(), m.hdr.source.loc_uri.clone());
     let dev_id = key.1.clone();
@@ -156,6 +184,11 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
         if let (Some(n), Some(d)) = (&nonce, dev.as_mut()) {
             d.client_nonce = Some(n.clone());
         }
+        // A syncml:auth-MAC Chal (with a challenge, or with the 200 of HMAC in use) names the
+        // nonce of the server's next MAC (digest §8.6).
+        if let Some(n) = nonce.as_ref().filter(|_| chal.and_then(|c| c.r#type.as_deref()) == Some(AUTH_MAC)) {
+            session.mac_nonce = Some(n.clone());
+        }
         if matches!(code_of(s), 401 | 407) {
             client_refused_server = true;
             let ty = chal.and_then(|c| c.r#type.clone()).unwrap_or_else(|| AUTH_BASIC.into());
@@ -166,6 +199,9 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
     for s in statuses.iter().filter(|s| s.cmd != "SyncHdr") {
         if let Some(i) = session.awaiting.iter().position(|a| a.msg_id == s.msg_ref && a.cmd_id == s.cmd_ref) {
             let sent = session.awaiting.remove(i);
+            if let (super::commands::Queued::Exec { target, .. }, Some(d)) = (&sent.command, dev.as_mut()) {
+                super::enablers::on_exec_status(&mut d.jobs, target, code_of(s), &sh.faults);
+            }
             if client_refused_server && matches!(code_of(s), 401 | 407) {
                 session.resend.push(sent.command);
             }
@@ -332,9 +368,18 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
     let msg_id = msg_id.to_string();
     let cred = match session.client_chal.take() {
         Some(_) if sh.has("ignores-client-challenge") => None,
+        // HMAC: the MAC goes into the transport header, not into a Cred (digest §8.6).
+        Some((ty, _)) if ty == AUTH_MAC && !sh.has("hmac-in-cred") => None,
         Some((ty, nonce)) => server_cred(dev.as_deref(), &sh.cfg, &ty, &nonce),
         None => None,
     };
+    let signer = session.mac_nonce.clone().filter(|_| !sh.has("hmac-in-cred")).map(|nonce| {
+        let Credentials { username, password } = dev
+            .as_deref()
+            .and_then(|d| d.server_credentials.clone())
+            .unwrap_or(Credentials { username: sh.cfg.server_id.clone(), password: sh.cfg.server_password.clone() });
+        MacSigner { username, password, nonce }
+    });
     let session_id =
         if sh.has("wrong-session-id") { format!("{}0", m.hdr.session_id) } else { m.hdr.session_id.clone() };
     let hdr = SyncHdr {
@@ -400,7 +445,7 @@ fn respond(sh: &Shared, st: &mut super::state::State, server_uri: &str, m: &Mess
     } else {
         st.sessions.insert(key, session);
     }
-    to_tree(sh, &answer)
+    (to_tree(sh, &answer), signer)
 }
 
 /// The server message: `head` (Statuses, a 1222) then `commands`, CmdIDs from 1 in document
@@ -415,7 +460,7 @@ fn build(sh: &Shared, hdr: SyncHdr, head: &[Command], commands: &[Queued], r#fin
         .iter()
         .cloned()
         .map(|mut c| {
-            set_cmd_id(&mut c, next_id());
+            c.set_cmd_id(next_id());
             c
         })
         .collect();
@@ -423,7 +468,7 @@ fn build(sh: &Shared, hdr: SyncHdr, head: &[Command], commands: &[Queued], r#fin
     body.extend(commands.iter().map(|q| q.to_wire(&mut next_id, format_meta)));
     if sh.has("duplicate-cmdid") && body.len() >= 2 {
         let first = body[0].cmd_id().unwrap_or("1").to_string();
-        set_cmd_id(&mut body[1], first);
+        body[1].set_cmd_id(first);
     }
     Message { hdr, body: SyncBody { commands: body, r#final } }
 }
@@ -489,6 +534,9 @@ fn server_cred(dev: Option<&Device>, cfg: &super::Dm12ServerConfig, ty: &str, no
         registered.unwrap_or(Credentials { username: cfg.server_id.clone(), password: cfg.server_password.clone() });
     let (ty, data) = if ty == AUTH_BASIC {
         (AUTH_BASIC, auth::basic(&username, &password))
+    } else if ty == AUTH_MAC {
+        // Only under the hmac-in-cred fault: the MAC of an empty body, where it must not go.
+        (AUTH_MAC, auth::hmac_mac(&username, &password, nonce, b""))
     } else {
         // md5 for md5 and for any type the server does not know (it has no other).
         (AUTH_MD5, auth::md5_cred(&username, &password, nonce))
@@ -540,6 +588,19 @@ fn alert(sh: &Shared, dev: &mut Option<&mut Device>, a: &Alert) -> (u16, bool) {
             }
         } else if status == 406 {
             push_bounded(&mut r.errors, format!("alert code {code:?} not supported (406)"));
+        }
+    }
+    // A Generic Alert may bring the result of a FUMO/SCOMO operation the server started.
+    if let (true, Some(d)) = (code == "1226" && status == 200, dev.as_mut()) {
+        for i in &a.items {
+            let data = i.data.as_ref().map(|d| String::from_utf8_lossy(d.bytes()).into_owned());
+            super::enablers::on_result_alert(
+                &mut d.jobs,
+                a.correlator.as_deref(),
+                i.source.as_ref().map(|l| l.loc_uri.as_str()),
+                data.as_deref(),
+                &sh.faults,
+            );
         }
     }
     (status, code == "1223")
@@ -632,20 +693,6 @@ fn take_package(sh: &Shared, s: &mut Session, dev: &mut Option<&mut Device>) -> 
         out.pop();
     }
     (out, !open)
-}
-
-fn set_cmd_id(c: &mut Command, id: String) {
-    match c {
-        Command::Add(x) | Command::Copy(x) | Command::Delete(x) | Command::Get(x) | Command::Replace(x) => {
-            x.cmd_id = id
-        }
-        Command::Exec(x) => x.cmd_id = id,
-        Command::Alert(x) => x.cmd_id = id,
-        Command::Atomic(x) | Command::Sequence(x) => x.cmd_id = id,
-        Command::Status(x) => x.cmd_id = id,
-        Command::Results(x) => x.cmd_id = id,
-        Command::Other { cmd_id, .. } => *cmd_id = Some(id),
-    }
 }
 
 /// `status-no-cmdref`: every Status but the SyncHdr's loses its CmdRef.

@@ -76,9 +76,16 @@
 //!   `results`: [{`source`, `data`, `format`}], `alerts`: [{`code`, `type`, `format`, `mark`,
 //!   `data`, `correlator`, `source`, `target`}] (1226 and 1224 items), `sessions`: n,
 //!   `devinfo`, `notifications`, `errors`}.
+//! - `firmware.update` {`dev_id`, `mode`: `dm` | `download_and_update`, `package_url`, `data`?,
+//!   `confirm`?, `fumo_uri`? (default `./FUMO/`)} and `software.install` {`dev_id`,
+//!   `package_id`, `data`, `activate`?, `entry`?, `scomo_uri`? (default `./SCOMO/`)},
+//!   `software.remove|activate|deactivate` {`dev_id`, `component_id`, `scomo_uri`?} → {`queued`,
+//!   `job`, `exec`: the Exec as a command array, `correlator`}: the seeds' DM 1.x commands queued
+//!   (see [`enablers`]); `device.report` adds `firmware` and `software`, one object per job.
 //! - Anything else: `unsupported`.
 mod commands;
 mod dm;
+mod enablers;
 mod state;
 
 use crate::reference::common::{self, fault};
@@ -161,6 +168,12 @@ pub static FAULTS: &[FaultInfo] = &[
     ),
     fault!(
         Server,
+        "dm12-hmac-in-cred",
+        "challenged with syncml:auth-MAC, the server puts the MAC into a SyncHdr Cred of that type, with no x-syncml-hmac header",
+        ["DM12-029-S-O"]
+    ),
+    fault!(
+        Server,
         "dm12-commands-before-final",
         "a client message without Final is answered with the Next Message response plus the queued commands",
         ["DM12-017-S-M"]
@@ -192,6 +205,40 @@ pub static FAULTS: &[FaultInfo] = &[
         "dm12-drops-last-command",
         "the last command of every server package (that ends with Final) is never sent",
         ["DM12-034-S-M"]
+    ),
+    fault!(
+        Server,
+        "fumo12-exec-before-package",
+        "firmware.update queues the Exec of the FUMO operation node before the command that provides the package or its URL",
+        ["FUMO-001-S-M"]
+    ),
+    fault!(Server, "fumo12-no-correlator", "firmware.update's Exec carries no Correlator", ["FUMO-002-S-O"]),
+    fault!(
+        Server,
+        "fumo12-202-final",
+        "a 202 for a FUMO Exec is taken as the update's end (device.report: finished, success)",
+        ["FUMO-003-S-M"]
+    ),
+    fault!(Server, "fumo12-result-ignored", "the FUMO result alert is answered but its ResultCode not recorded", ["FUMO-004-S-M"]),
+    fault!(Server, "fumo12-failure-as-success", "a FUMO failure ResultCode (4xx/5xx) is recorded as a success", ["FUMO-005-S-M"]),
+    fault!(
+        Server,
+        "scomo12-install-no-delivery",
+        "software.install queues no Add of the package Data into Inventory/Delivered/<x> before the Exec Install",
+        ["SCOMO-013-S-M"]
+    ),
+    fault!(
+        Server,
+        "scomo12-op-wrong-node",
+        "software.remove/activate/deactivate Exec the component node, not its Operations/<op> node",
+        ["SCOMO-014-S-M"]
+    ),
+    fault!(Server, "scomo12-result-ignored", "the SCOMO result alert is answered but its ResultCode not recorded", ["SCOMO-016-S-M"]),
+    fault!(
+        Server,
+        "scomo12-failure-as-success",
+        "a SCOMO failure ResultCode (e.g. 1408) is reported as a success",
+        ["SCOMO-017-S-M"]
     ),
 ];
 
@@ -379,10 +426,50 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
             };
             match sh.lock().devices.get(dev_id) {
                 None => UtAnswer::failed(format!("device {dev_id:?} is not registered")),
-                Some(d) => UtAnswer::done(d.report.json()),
+                Some(d) => {
+                    let mut report = d.report.json();
+                    let of = |k: enablers::Kind| -> Vec<Value> {
+                        d.jobs.iter().filter(|j| j.kind == k).map(enablers::Job::json).collect()
+                    };
+                    report["firmware"] = Value::Array(of(enablers::Kind::Firmware));
+                    report["software"] = Value::Array(of(enablers::Kind::Software));
+                    UtAnswer::done(report)
+                }
             }
         }
+        action::FIRMWARE_UPDATE
+        | action::SOFTWARE_INSTALL
+        | action::SOFTWARE_REMOVE
+        | action::SOFTWARE_ACTIVATE
+        | action::SOFTWARE_DEACTIVATE => start_operation(sh, req),
         other => UtAnswer::unsupported(format!("the reference DM 1.2 server does not implement {other:?}")),
+    }
+}
+
+/// `firmware.update`, `software.*`: the operation's commands queued for the device, its job
+/// listed by `device.report` (see [`enablers`]).
+fn start_operation(sh: &Shared, req: &UtRequest) -> UtAnswer {
+    let dev_id = match str_arg(&req.args, "dev_id") {
+        Ok(d) => d,
+        Err(a) => return a,
+    };
+    let mut st = sh.lock();
+    let Some(d) = st.devices.get_mut(dev_id) else {
+        return UtAnswer::failed(format!("device {dev_id:?} is not registered"));
+    };
+    let n = d.jobs.len();
+    let made = match req.action.as_str() {
+        action::FIRMWARE_UPDATE => enablers::firmware_update(&req.args, n, &sh.faults),
+        other => enablers::software(other, &req.args, n, &sh.faults),
+    };
+    match made {
+        Err(e) => UtAnswer::failed(e),
+        Ok((cmds, job)) => {
+            d.queue.extend(cmds);
+            let answer = json!({ "queued": d.queue.len(), "job": n, "exec": job.exec, "correlator": job.correlator });
+            d.jobs.push(job);
+            UtAnswer::done(answer)
+        }
     }
 }
 
@@ -577,7 +664,10 @@ mod tests {
     fn fault_names_are_unique_and_parse() {
         let names: BTreeSet<_> = FAULTS.iter().map(|f| f.name).collect();
         assert_eq!(names.len(), FAULTS.len(), "duplicate fault names");
-        assert!(FAULTS.iter().all(|f| f.name.starts_with("server.dm12-")));
+        // The protocol's faults, and those of the FUMO/SCOMO management (enablers.rs).
+        assert!(FAULTS
+            .iter()
+            .all(|f| ["server.dm12-", "server.fumo12-", "server.scomo12-"].iter().any(|p| f.name.starts_with(p))));
         assert!(Faults::parse(Role::Server, ["dm12-no-final", "server.dm12-never-ends"]).unwrap().has("dm12-no-final"));
     }
 }

@@ -35,6 +35,8 @@ pub(super) struct Device {
     pub client_nonce: Option<Vec<u8>>,
     pub queue: VecDeque<Queued>,
     pub report: Report,
+    /// The FUMO/SCOMO operations the upper tester started (`firmware.update`, `software.*`).
+    pub jobs: Vec<super::enablers::Job>,
 }
 
 /// What `device.report` shows.
@@ -105,6 +107,9 @@ pub(super) struct Session {
     pub authenticated: bool,
     /// The client's challenge to answer in the next message: (Type, nonce bytes).
     pub client_chal: Option<(String, Vec<u8>)>,
+    /// HMAC in use (the client challenged with syncml:auth-MAC, digest §8.6): the nonce of the
+    /// MAC on the server's next message, renewed by each NextNonce the client sends.
+    pub mac_nonce: Option<Vec<u8>>,
     /// Commands sent, not yet answered.
     pub awaiting: Vec<Sent>,
     /// Commands to send again (answered 401/407 while the client refused the server).
@@ -127,6 +132,7 @@ impl Session {
             next_msg_id: 1,
             authenticated: false,
             client_chal: None,
+            mac_nonce: None,
             awaiting: Vec::new(),
             resend: Vec::new(),
             package_open: false,
