@@ -190,3 +190,84 @@ fn without_the_enabler_tables_their_wbxml_variants_do_not_run_either() {
     assert!(enabler.iter().all(|c| c["runs"] == false), "{enabler:?}");
     assert!(cases.iter().any(|c| c["id"] == "TC-DM12C-SES-WBXML-001" && c["runs"] == true));
 }
+
+/// A test-fest of SyncML DM 1.2 vendors: the roster names each IUT by its ICS; a DM 1.2 client
+/// and a DM 1.2 server (reference peers as their own processes, described by the shipped
+/// examples) run their DM 1.2 cases at the same time, each with its own listener and reports.
+#[test]
+fn a_test_fest_runs_dm12_iuts_from_a_roster() {
+    let dir = std::env::temp_dir().join(format!("dmcts-vendor-dm12-fest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = dmcts::peers::free_loopback_port();
+    let client = Peer::start(
+        &[
+            "dm12-client",
+            "--server-uri",
+            &format!("http://127.0.0.1:{port}/dm"),
+            "--dev-id",
+            "IMEI:490154203237518",
+            "--username",
+            "acme-device",
+            "--password",
+            "client-secret",
+        ],
+        2,
+    );
+    let server = Peer::start(&["dm12-server"], 2);
+    let client_ics = std::fs::read_to_string("examples/ics-dm12-client.toml")
+        .unwrap()
+        .replace("127.0.0.1:8700", &format!("127.0.0.1:{port}"))
+        .replace("http://127.0.0.1:8800/ut", client.url("upper tester"));
+    let server_ics = std::fs::read_to_string("examples/ics-dm12-server.toml")
+        .unwrap()
+        .replace("http://127.0.0.1:8443/dm", server.url("server URI"))
+        .replace("http://127.0.0.1:8443/ut", server.url("upper tester"))
+        + &format!("\n[pixit.suite]\nlisten = \"127.0.0.1:{}\"\n", dmcts::peers::free_loopback_port());
+    std::fs::write(dir.join("dm12-client.toml"), client_ics).unwrap();
+    std::fs::write(dir.join("dm12-server.toml"), server_ics).unwrap();
+    std::fs::write(
+        dir.join("roster.toml"),
+        "[testfest]\ntitle = \"DM 1.2\"\n\n[[iut]]\nname = \"acme-dm12-client\"\nics = \"dm12-client.toml\"\nrole = \"client\"\n\n\
+         [[iut]]\nname = \"acme-dm12-server\"\nics = \"dm12-server.toml\"\nrole = \"server\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dmcts"))
+        .args(["testfest", "--roster", "roster.toml", "--report-dir", "fest"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("fest/testfest.json")).unwrap()).unwrap();
+    // Interop pairs are relayed and judged for DM 2.0 only: a DM 1.2 pair is refused up front,
+    // with the reason, instead of being judged by checks it cannot pass.
+    let roster = std::fs::read_to_string(dir.join("roster.toml")).unwrap();
+    std::fs::write(
+        dir.join("roster.toml"),
+        roster
+            + "
+[[pair]]
+client = \"acme-dm12-client\"
+server = \"acme-dm12-server\"
+",
+    )
+    .unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_dmcts"))
+        .args(["testfest", "--roster", "roster.toml", "--report-dir", "fest2"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let why = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert_eq!(refused.status.code(), Some(2), "{why}");
+    assert!(why.contains("speaks binding dm12") && why.contains("DM 2.0"), "{why}");
+    let _ = std::fs::remove_dir_all(&dir);
+    for iut in summary["iuts"].as_array().unwrap() {
+        let cases = iut["cases"].as_object().unwrap();
+        let prefix = if iut["role"] == "client" { "TC-DM12C-" } else { "TC-DM12S-" };
+        let passed = cases.iter().filter(|(id, v)| id.starts_with(prefix) && *v == "pass").count();
+        assert!(passed >= 15, "{}: {passed} DM 1.2 cases pass\n{text}", iut["name"]);
+        assert!(cases.values().all(|v| v == "pass" || v == "not-applicable"), "{iut}");
+    }
+}

@@ -222,7 +222,23 @@ impl Roster {
                 Ok(iut)
             };
             let client = find(&p.client, Role::Client)?;
-            find(&p.server, Role::Server)?;
+            let server = find(&p.server, Role::Server)?;
+            // The relay judges DM 2.0 packages (package1-valid...): a pair of another protocol
+            // would be judged by checks it cannot pass.
+            for (n, iut) in [(&p.client, client), (&p.server, server)] {
+                if crate::binding::family_of(&iut.ics.iut.binding) != crate::binding::DEFAULT_BINDING {
+                    return Err(err(
+                        n.span().start,
+                        format!(
+                            "pair IUT {:?} speaks binding {}: interop pairs are relayed and judged for DM 2.0 ({}) \
+                             only; run it alone (its conformance run needs no pair)",
+                            iut.name,
+                            iut.ics.iut.binding,
+                            crate::binding::DEFAULT_BINDING
+                        ),
+                    ));
+                }
+            }
             if client.ics.pixit.suite.listen.port() == 0 {
                 return Err(err(
                     p.client.span().start,
