@@ -55,6 +55,29 @@ impl Peer {
     }
 }
 
+/// The reference DM 1.2 client as `examples/ics-dm12-client.toml` describes the device: its
+/// DevId, its account, the ServerID and the server password of the Package#0 digest.
+fn example_client(server_uri: &str) -> Peer {
+    Peer::start(
+        &[
+            "dm12-client",
+            "--server-uri",
+            server_uri,
+            "--dev-id",
+            "IMEI:490154203237518",
+            "--username",
+            "acme-device",
+            "--password",
+            "client-secret",
+            "--server-id",
+            "dmcts",
+            "--noti-password",
+            "server-secret",
+        ],
+        2,
+    )
+}
+
 /// Runs `dmcts run --ics` with `ics`; the exit code, the console and run.json.
 fn run_ics(ics: &str, tag: &str) -> (Option<i32>, String, serde_json::Value) {
     let dir = std::env::temp_dir().join(format!("dmcts-vendor-dm12-{tag}-{}", std::process::id()));
@@ -89,26 +112,7 @@ fn verdicts(run: &serde_json::Value) -> Vec<(String, String)> {
 fn a_dm12_client_passes_through_the_example_ics_file() {
     let port = dmcts::peers::free_loopback_port();
     let server_uri = format!("http://127.0.0.1:{port}/dm");
-    // The device as the example describes it: its DevId, its account, the ServerID and the
-    // server password of the Package#0 digest.
-    let peer = Peer::start(
-        &[
-            "dm12-client",
-            "--server-uri",
-            &server_uri,
-            "--dev-id",
-            "IMEI:490154203237518",
-            "--username",
-            "acme-device",
-            "--password",
-            "client-secret",
-            "--server-id",
-            "dmcts",
-            "--noti-password",
-            "server-secret",
-        ],
-        2,
-    );
+    let peer = example_client(&server_uri);
     let example = std::fs::read_to_string("examples/ics-dm12-client.toml").unwrap();
     let ics = example
         .replace("127.0.0.1:8700", &format!("127.0.0.1:{port}"))
@@ -200,20 +204,7 @@ fn a_test_fest_runs_dm12_iuts_from_a_roster() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let port = dmcts::peers::free_loopback_port();
-    let client = Peer::start(
-        &[
-            "dm12-client",
-            "--server-uri",
-            &format!("http://127.0.0.1:{port}/dm"),
-            "--dev-id",
-            "IMEI:490154203237518",
-            "--username",
-            "acme-device",
-            "--password",
-            "client-secret",
-        ],
-        2,
-    );
+    let client = example_client(&format!("http://127.0.0.1:{port}/dm"));
     let server = Peer::start(&["dm12-server"], 2);
     let client_ics = std::fs::read_to_string("examples/ics-dm12-client.toml")
         .unwrap()

@@ -126,19 +126,18 @@ fn build(ics: &Ics, server_url: &str, listen: String, urls_final: bool) -> Endpo
                 "default: http://<listen>/dm"
             };
             let dm12 = crate::binding::family_of(&ics.iut.binding) == crate::binding::dm12::NAME_XML;
+            let later = if dm12 { "its later messages" } else { "every later package" };
+            let dm = endpoint(
+                "dm",
+                "DM server URL",
+                under("dm"),
+                format!("the account's DM server: the client POSTs Package#1 and {later} here ({source})"),
+            );
             let suite = if dm12 {
                 // What the SyncML DM 1.2 cases use: the account's server, the RespURIs the suite
                 // names, and where FUMO/SCOMO packages are fetched from.
                 vec![
-                    endpoint(
-                        "dm",
-                        "DM server URL",
-                        under("dm"),
-                        format!(
-                            "the account's DM server (DMAcc AppAddr): the client POSTs Package#1 and its later messages \
-                             here ({source})"
-                        ),
-                    ),
+                    dm,
                     endpoint(
                         "cont",
                         "RespURI base",
@@ -154,14 +153,7 @@ fn build(ics: &Ics, server_url: &str, listen: String, urls_final: bool) -> Endpo
                 ]
             } else {
                 vec![
-                    endpoint(
-                        "dm",
-                        "DM server URL",
-                        under("dm"),
-                        format!(
-                        "the account's DM server: the client POSTs Package#1 and every later package here ({source})"
-                    ),
-                    ),
+                    dm,
                     endpoint(
                         "repo",
                         "repository / download base",

@@ -36,6 +36,20 @@ pub(super) struct Job {
 }
 
 impl Job {
+    /// A job whose Exec is about to be queued: nothing answered yet.
+    fn queued(kind: Kind, operation: &str, exec: Vec<String>, correlator: String) -> Job {
+        Job {
+            kind,
+            operation: operation.to_string(),
+            exec,
+            correlator,
+            status: None,
+            result_code: None,
+            finished: false,
+            success: None,
+        }
+    }
+
     fn target(&self) -> &str {
         self.exec.get(1).map(String::as_str).unwrap_or_default()
     }
@@ -122,17 +136,7 @@ pub(super) fn firmware_update(args: &Value, n: usize, faults: &ActiveFaults) -> 
         cmds.extend(exec_cmds);
     }
     let queued = commands::parse(Some(&Value::Array(cmds))).map_err(|e| format!("args{e}"))?;
-    let job = Job {
-        kind: Kind::Firmware,
-        operation: mode.to_string(),
-        exec,
-        correlator,
-        status: None,
-        result_code: None,
-        finished: false,
-        success: None,
-    };
-    Ok((queued, job))
+    Ok((queued, Job::queued(Kind::Firmware, mode, exec, correlator)))
 }
 
 /// `software.install` {`package_id`, `data`, `activate`?, `entry`?, `scomo_uri`? (default
@@ -185,17 +189,7 @@ pub(super) fn software(
     let exec = vec!["Exec".to_string(), target, String::new(), corr];
     cmds.push(json!(exec));
     let queued = commands::parse(Some(&Value::Array(cmds))).map_err(|e| format!("args{e}"))?;
-    let job = Job {
-        kind: Kind::Software,
-        operation: operation.into(),
-        exec,
-        correlator,
-        status: None,
-        result_code: None,
-        finished: false,
-        success: None,
-    };
-    Ok((queued, job))
+    Ok((queued, Job::queued(Kind::Software, operation, exec, correlator)))
 }
 
 /// The device's Status for an Exec the server sent: 202 leaves the job pending (the result
