@@ -180,3 +180,72 @@ pub(crate) async fn until_ctrl_c(shutdown: impl Future<Output = ()>) -> anyhow::
     shutdown.await;
     Ok(())
 }
+
+/// A running reference peer: what it serves, its background worker, its upper tester and its
+/// exchange log, and the addresses its kind publishes (`U`, read through `Deref`:
+/// `peer.ut_url`). Every peer stops the same way ([`RunningPeer::shutdown`]).
+pub struct RunningPeer<U> {
+    urls: U,
+    ut: super::ut_server::UtHandler,
+    log: Box<dyn Fn() -> Vec<String> + Send + Sync>,
+    listening: Vec<Listening>,
+    worker: Option<tokio::task::JoinHandle<()>>,
+    on_stop: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl<U> RunningPeer<U> {
+    /// A peer serving `listening` (the first is its main listener), answering its upper tester
+    /// with `ut` and showing its exchange log through `log`.
+    pub(crate) fn new(
+        urls: U,
+        ut: super::ut_server::UtHandler,
+        log: impl Fn() -> Vec<String> + Send + Sync + 'static,
+        listening: Vec<Listening>,
+    ) -> RunningPeer<U> {
+        RunningPeer { urls, ut, log: Box::new(log), listening, worker: None, on_stop: None }
+    }
+
+    /// Its background worker, aborted on shutdown, after which `on_stop` runs (e.g. a reset
+    /// that cancels the sessions still running).
+    pub(crate) fn with_worker(
+        mut self,
+        worker: tokio::task::JoinHandle<()>,
+        on_stop: impl FnOnce() + Send + Sync + 'static,
+    ) -> RunningPeer<U> {
+        self.worker = Some(worker);
+        self.on_stop = Some(Box::new(on_stop));
+        self
+    }
+
+    /// The exchange log so far.
+    pub fn log(&self) -> Vec<String> {
+        (self.log)()
+    }
+
+    /// The upper tester, in process (same behaviour as `POST /ut`).
+    pub async fn ut(&self, req: crate::upper_tester::UtRequest) -> crate::upper_tester::UtAnswer {
+        (self.ut)(req).await
+    }
+
+    /// Stops accepting, cancels the worker and what it runs, then lets in-flight requests
+    /// finish (bounded) and stops serving.
+    pub async fn shutdown(mut self) {
+        self.listening.iter_mut().for_each(Listening::stop_accepting);
+        if let Some(w) = self.worker.take() {
+            w.abort();
+        }
+        if let Some(f) = self.on_stop.take() {
+            f();
+        }
+        for l in self.listening {
+            l.shutdown().await;
+        }
+    }
+}
+
+impl<U> std::ops::Deref for RunningPeer<U> {
+    type Target = U;
+    fn deref(&self) -> &U {
+        &self.urls
+    }
+}

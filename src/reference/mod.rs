@@ -3,6 +3,7 @@
 //! pass on a correct peer and fail on an incorrect one.
 pub mod client;
 mod common;
+pub use common::RunningPeer;
 pub mod dm12;
 pub mod faults;
 pub mod gwmo;

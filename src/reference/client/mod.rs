@@ -913,38 +913,18 @@ async fn handle_notify(
     axum::http::StatusCode::NO_CONTENT
 }
 
-/// A running reference client.
-pub struct RunningClient {
+/// The addresses of a running reference client (a DM 2.0 or a DM 1.2 one).
+pub struct ClientUrls {
     /// The real listen address.
     pub addr: SocketAddr,
     /// `http://addr/ut`.
     pub ut_url: String,
     /// `http://addr/notify`.
     pub notify_url: String,
-    shared: Arc<Shared>,
-    listening: common::Listening,
-    worker: tokio::task::JoinHandle<()>,
 }
 
-impl RunningClient {
-    /// The exchange log so far.
-    pub fn log(&self) -> Vec<String> {
-        self.shared.log.lines()
-    }
-
-    /// The upper tester, in process (same behaviour as `POST /ut`).
-    pub async fn ut(&self, req: UtRequest) -> UtAnswer {
-        handle_ut(self.shared.clone(), req).await
-    }
-
-    /// Stops serving and cancels every session and background task.
-    pub async fn shutdown(mut self) {
-        self.listening.stop_accepting();
-        self.worker.abort();
-        self.shared.reset();
-        self.listening.shutdown().await;
-    }
-}
+/// A running reference client; shutting it down cancels every session and background task.
+pub type RunningClient = common::RunningPeer<ClientUrls>;
 
 /// Starts the client on the current tokio runtime.
 pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
@@ -975,20 +955,20 @@ pub async fn spawn(config: ClientConfig) -> anyhow::Result<RunningClient> {
     });
     let sh = shared.clone();
     let ut: ut_server::UtHandler = Arc::new(move |req| Box::pin(handle_ut(sh.clone(), req)));
-    let app = ut_server::router(ut)
+    let app = ut_server::router(ut.clone())
         .merge(axum::Router::new().route(NOTIFY_PATH, axum::routing::post(handle_notify)).with_state(shared.clone()));
     let listening = common::Listening::serve(listener, app)?;
     let addr = listening.addr;
     let worker = tokio::spawn(worker(shared.clone()));
     shared.log(format!("reference client listening on {addr}, DM server {}", shared.cfg.server_uri));
-    Ok(RunningClient {
+    let urls = ClientUrls {
         addr,
         ut_url: format!("http://{addr}{}", ut_server::UT_PATH),
         notify_url: format!("http://{addr}{NOTIFY_PATH}"),
-        shared,
-        listening,
-        worker,
-    })
+    };
+    let (log, reset) = (shared.clone(), shared.clone());
+    Ok(common::RunningPeer::new(urls, ut, move || log.log.lines(), vec![listening])
+        .with_worker(worker, move || reset.reset()))
 }
 
 /// `dmcts reference client` arguments.

@@ -303,28 +303,16 @@ fn attach(sh: &Shared, args: &Value) -> UtAnswer {
     UtAnswer::done(json!({ "dm_url": format!("{}{}", sh.base, southbound::DM_PATH), "devices": total }))
 }
 
-/// A running reference gateway.
-pub struct RunningGateway {
+/// The addresses of a running reference gateway.
+pub struct GatewayUrls {
     pub addr: SocketAddr,
     pub ut_url: String,
     /// The southbound DM server URL (End Devices).
     pub dm_url: String,
-    shared: Arc<Shared>,
-    listening: common::Listening,
 }
 
-impl RunningGateway {
-    pub fn log(&self) -> Vec<String> {
-        self.shared.log.lines()
-    }
-    /// The upper tester, in process.
-    pub async fn ut(&self, req: UtRequest) -> UtAnswer {
-        handle_ut(self.shared.clone(), req).await
-    }
-    pub async fn shutdown(self) {
-        self.listening.shutdown().await;
-    }
-}
+/// A running reference gateway.
+pub type RunningGateway = common::RunningPeer<GatewayUrls>;
 
 /// Starts the gateway on the current tokio runtime.
 pub async fn spawn(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
@@ -346,15 +334,15 @@ pub async fn spawn(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
     let shared = Arc::new(Shared { cfg: config, faults, http, base: base.clone(), log, state: Default::default() });
     let sh = shared.clone();
     let ut: ut_server::UtHandler = Arc::new(move |req| Box::pin(handle_ut(sh.clone(), req)));
-    let app = ut_server::router(ut).merge(southbound::router(shared.clone()));
+    let app = ut_server::router(ut.clone()).merge(southbound::router(shared.clone()));
     let listening = common::Listening::serve(listener, app)?;
-    Ok(RunningGateway {
+    let urls = GatewayUrls {
         addr,
         ut_url: format!("{base}{}", ut_server::UT_PATH),
         dm_url: format!("{base}{}", southbound::DM_PATH),
-        shared,
-        listening,
-    })
+    };
+    let log = shared.clone();
+    Ok(common::RunningPeer::new(urls, ut, move || log.log.lines(), vec![listening]))
 }
 
 /// `dmcts reference gateway` arguments.

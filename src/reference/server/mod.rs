@@ -738,8 +738,8 @@ async fn wait_idle_work(sh: &Shared, limit: Duration) -> bool {
     common::wait_until(limit, || sh.lock().in_flight == 0).await
 }
 
-/// A running reference server.
-pub struct RunningServer {
+/// The addresses of a running reference server.
+pub struct ServerUrls {
     /// The real listen address.
     pub addr: SocketAddr,
     /// `<base>/dm`: where devices POST Package#1.
@@ -748,31 +748,11 @@ pub struct RunningServer {
     pub ut_url: String,
     /// `<base>`, e.g. `http://127.0.0.1:40123`.
     pub base_url: String,
-    shared: Arc<Shared>,
-    listening: common::Listening,
-    /// The upper tester's own plain-HTTP listener, when the DM endpoints are HTTPS.
-    ut_listening: Option<common::Listening>,
 }
 
-impl RunningServer {
-    /// The exchange log so far.
-    pub fn log(&self) -> Vec<String> {
-        self.shared.log.lines()
-    }
-
-    /// The upper tester, in process (same behaviour as `POST /ut`).
-    pub async fn ut(&self, req: UtRequest) -> UtAnswer {
-        handle_ut(self.shared.clone(), req).await
-    }
-
-    /// Stops serving (in-flight requests get up to 5 s to finish).
-    pub async fn shutdown(self) {
-        self.listening.shutdown().await;
-        if let Some(u) = self.ut_listening {
-            u.shutdown().await;
-        }
-    }
-}
+/// A running reference server (over HTTPS its upper tester listens apart, on plain HTTP);
+/// shutting it down gives in-flight requests up to 5 s to finish.
+pub type RunningServer = common::RunningPeer<ServerUrls>;
 
 /// Starts the server on the current tokio runtime.
 pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
@@ -803,7 +783,7 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
     // Over HTTPS the upper tester listens apart, on plain HTTP: its contract is not TLS's.
     let (listening, ut_listening, ut_base) = match tls {
         None => {
-            let app = ut_server::router(ut).merge(dm::router(shared.clone()));
+            let app = ut_server::router(ut.clone()).merge(dm::router(shared.clone()));
             (common::Listening::serve(listener, app)?, None, base.clone())
         }
         Some(t) => {
@@ -814,20 +794,24 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let dm = common::Listening::serve_tls(listener, dm::router(shared.clone()), config)?;
             let ut_tcp = common::Listening::bind(std::net::SocketAddr::new(addr.ip(), 0)).await?;
             let ut_addr = ut_tcp.local_addr()?;
-            let ut_l = common::Listening::serve(ut_tcp, ut_server::router(ut))?;
+            let ut_l = common::Listening::serve(ut_tcp, ut_server::router(ut.clone()))?;
             (dm, Some(ut_l), format!("http://{ut_addr}"))
         }
     };
     shared.log(format!("reference server {:?} listening on {addr} (base {base})", shared.cfg.server_id));
-    Ok(RunningServer {
+    let urls = ServerUrls {
         addr,
         dm_url: format!("{base}{DM_PATH}"),
         ut_url: format!("{ut_base}{}", ut_server::UT_PATH),
         base_url: base,
-        shared,
-        listening,
-        ut_listening,
-    })
+    };
+    let log = shared.clone();
+    Ok(common::RunningPeer::new(
+        urls,
+        ut,
+        move || log.log.lines(),
+        [Some(listening), ut_listening].into_iter().flatten().collect(),
+    ))
 }
 
 /// `dmcts reference server` arguments.

@@ -555,34 +555,9 @@ async fn send_notification(sh: &Shared, args: &Value) -> UtAnswer {
     UtAnswer::done(data)
 }
 
-/// A running reference DM 1.2 server.
-pub struct RunningDm12Server {
-    /// The real listen address.
-    pub addr: SocketAddr,
-    /// `<base>/dm`: the server URI devices POST to.
-    pub dm_url: String,
-    /// `<base>/ut`.
-    pub ut_url: String,
-    shared: Arc<Shared>,
-    listening: common::Listening,
-}
-
-impl RunningDm12Server {
-    /// The exchange log so far.
-    pub fn log(&self) -> Vec<String> {
-        self.shared.log.lines()
-    }
-
-    /// The upper tester, in process (same behaviour as `POST /ut`).
-    pub async fn ut(&self, req: UtRequest) -> UtAnswer {
-        handle_ut(self.shared.clone(), req).await
-    }
-
-    /// Stops serving (in-flight requests get up to 5 s to finish).
-    pub async fn shutdown(self) {
-        self.listening.shutdown().await;
-    }
-}
+/// A running reference DM 1.2 server (the addresses of a DM 2.0 one: `dm_url` is the server URI
+/// devices POST to); shutting it down gives in-flight requests up to 5 s to finish.
+pub type RunningDm12Server = common::RunningPeer<crate::reference::server::ServerUrls>;
 
 /// Starts the server on the current tokio runtime.
 pub async fn spawn(cfg: Dm12ServerConfig) -> anyhow::Result<RunningDm12Server> {
@@ -595,16 +570,17 @@ pub async fn spawn(cfg: Dm12ServerConfig) -> anyhow::Result<RunningDm12Server> {
     let shared = Arc::new(Shared { cfg, faults, http, base: base.clone(), log, state: Mutex::new(State::default()) });
     let sh = shared.clone();
     let ut: ut_server::UtHandler = Arc::new(move |req| Box::pin(handle_ut(sh.clone(), req)));
-    let app = ut_server::router(ut).merge(dm::router(shared.clone()));
+    let app = ut_server::router(ut.clone()).merge(dm::router(shared.clone()));
     let listening = common::Listening::serve(listener, app)?;
     shared.log(format!("reference DM 1.2 server {:?} listening on {addr} (base {base})", shared.cfg.server_id));
-    Ok(RunningDm12Server {
+    let urls = crate::reference::server::ServerUrls {
         addr,
         dm_url: format!("{base}{DM_PATH}"),
         ut_url: format!("{base}{}", ut_server::UT_PATH),
-        shared,
-        listening,
-    })
+        base_url: base,
+    };
+    let log = shared.clone();
+    Ok(common::RunningPeer::new(urls, ut, move || log.log.lines(), vec![listening]))
 }
 
 /// `dmcts reference dm12-server` arguments.
