@@ -63,6 +63,28 @@ pub async fn run_case(
     (r.verdict, r.reason.map(|r| r.render()), charged)
 }
 
+/// What is wrong with a case's verdict under one reference fault, if anything: a failure charged
+/// to an SCR item the fault does not violate (the verdict right, its attribution wrong), or an
+/// `error`. None when the case passed, was inconclusive, or failed on an item the fault violates.
+/// `reason` and `charged` are what [`run_case`] returned.
+pub fn misattribution(
+    case_id: &str,
+    fault: &faults::FaultInfo,
+    verdict: Verdict,
+    reason: Option<&str>,
+    charged: Option<&str>,
+) -> Option<String> {
+    let why = reason.unwrap_or_default().lines().next().unwrap_or_default();
+    let charged = charged.unwrap_or("no item");
+    match verdict {
+        Verdict::Fail if !fault.violates.contains(&charged) => {
+            Some(format!("{case_id} charged {} to {charged} (it violates {:?}): {why}", fault.name, fault.violates))
+        }
+        Verdict::Error => Some(format!("{case_id} ended in error under {}: {why}", fault.name)),
+        _ => None,
+    }
+}
+
 /// Runs the selftest and writes `selftest.json` into `report_dir`.
 pub fn run(registry: Arc<Registry>, catalog: Arc<Catalog>, report_dir: &Path) -> anyhow::Result<SelftestOutcome> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -225,7 +225,6 @@ fn every_capability_and_tree_value_is_documented_for_vendors() {
 /// inconclusive), and no fault makes a case end in `error`.
 #[test]
 fn every_client_case_charges_every_client_fault_only_to_an_item_it_violates() {
-    use dmcts::verdict::Verdict;
     use std::sync::Arc;
     let registry = Arc::new(dmcts::scr::Registry::load_dir(Path::new("scr")).unwrap());
     let catalog = dmcts::catalog::Catalog::load_dir(Path::new("cases"), &registry).unwrap();
@@ -236,22 +235,13 @@ fn every_client_case_charges_every_client_fault_only_to_an_item_it_violates() {
         for case in catalog.cases.iter().filter(|c| c.role == dmcts::scr::Role::Client) {
             // Only the faults of the peer that speaks the case's protocol can change its verdict.
             let family = dmcts::binding::family_of(&case.binding);
-            for f in &dmcts::reference::faults::of_family(dmcts::scr::Role::Client, family) {
+            for f in dmcts::reference::faults::of_family(dmcts::scr::Role::Client, family) {
                 let (case, registry, sem) = (case.clone(), registry.clone(), sem.clone());
-                let (fault, violates) = (f.name.to_string(), f.violates.to_vec());
                 jobs.spawn(async move {
                     let _permit = sem.acquire_owned().await;
-                    let (v, reason, charged) = dmcts::selftest::run_case(&case, registry, [fault.clone()].into()).await;
-                    let charged = charged.unwrap_or_else(|| "no item".into());
-                    match v {
-                        Verdict::Fail if !violates.contains(&charged.as_str()) => Some(format!(
-                            "{} charged {fault} to {charged} (it violates {violates:?}): {}",
-                            case.id,
-                            reason.unwrap_or_default().lines().next().unwrap_or_default()
-                        )),
-                        Verdict::Error => Some(format!("{} ended in error under {fault}: {reason:?}", case.id)),
-                        _ => None,
-                    }
+                    let (v, reason, charged) =
+                        dmcts::selftest::run_case(&case, registry, [f.name.to_string()].into()).await;
+                    dmcts::selftest::misattribution(&case.id, &f, v, reason.as_deref(), charged.as_deref())
                 });
             }
         }

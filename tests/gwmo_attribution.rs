@@ -23,23 +23,14 @@ fn every_gwmo_case_charges_every_gwmo_fault_only_to_an_item_it_violates() {
         let sem = Arc::new(tokio::sync::Semaphore::new(4));
         let mut jobs = tokio::task::JoinSet::new();
         for case in &cases {
-            for f in faults.iter().filter(|f| f.role == case.role) {
+            for f in faults.iter().filter(|f| f.role == case.role).cloned() {
                 let (case, registry, sem) = (case.clone(), registry.clone(), sem.clone());
-                let (fault, violates) = (f.name.to_string(), f.violates.to_vec());
                 jobs.spawn(async move {
                     let _permit = sem.acquire_owned().await;
-                    let (v, reason, charged) = dmcts::selftest::run_case(&case, registry, [fault.clone()].into()).await;
-                    let charged = charged.unwrap_or_else(|| "no item".into());
-                    let wrong = match v {
-                        Verdict::Fail if !violates.contains(&charged.as_str()) => Some(format!(
-                            "{} charged {fault} to {charged} (it violates {violates:?}): {}",
-                            case.id,
-                            reason.unwrap_or_default().lines().next().unwrap_or_default()
-                        )),
-                        Verdict::Error => Some(format!("{} ended in error under {fault}: {reason:?}", case.id)),
-                        _ => None,
-                    };
-                    (wrong, (v == Verdict::Fail).then_some(fault))
+                    let (v, reason, charged) =
+                        dmcts::selftest::run_case(&case, registry, [f.name.to_string()].into()).await;
+                    let wrong = dmcts::selftest::misattribution(&case.id, &f, v, reason.as_deref(), charged.as_deref());
+                    (wrong, (v == Verdict::Fail).then_some(f.name))
                 });
             }
         }
