@@ -1,18 +1,21 @@
-//! The suite's simulated End Devices behind a DM Gateway IUT (GwMO, docs/gwmo.md): N DM 2.0
-//! clients in one process, cheap enough for 10,000. One loopback listener takes every device's
+//! The suite's simulated End Devices behind a DM Gateway IUT (GwMO, docs/gwmo.md): N DM clients
+//! in one process, cheap enough for 10,000, speaking DM 2.0 ([`dm2`]) or SyncML DM 1.2
+//! ([`dm12`]) toward the gateway as `EndDevicesConfig::protocol` says. One loopback listener takes every device's
 //! notifications (`POST <base>/ed/<DeviceID>`, a Package#0); per-device state is one compact
 //! slot in a table, and a device has a task only while its session runs (none while idle).
 //!
 //! A notified device opens a session with the gateway's southbound DM server (the URL the
-//! gateway's upper tester named in `gateway.attach`): Package#1 with ServerInitiatedMgmt, then
-//! it executes the Package#2 commands and answers them in a Package#3, until END. An HGET is
-//! carried out (its ServerURI fetched, e.g. a gateway-local LocalImageURI; length and SHA-256
-//! recorded); any other command succeeds (200). What reached each device is recorded so checks
-//! can judge the fan-out device by device ([`EndDevices::log_json`]).
+//! gateway's upper tester named in `gateway.attach`), executes the commands it is given and
+//! answers them, until the gateway ends the session; a download a command asks for is carried
+//! out (e.g. from a gateway-local LocalImageURI; length and SHA-256 recorded). What reached
+//! each device is recorded in one shape whatever the protocol, so checks can judge the fan-out
+//! device by device ([`EndDevices::log_json`]).
 //!
 //! Partial failures are per-device behaviours: `silent` (never opens the session), `erroring`
 //! (answers every command 500, fetches nothing) and `slow` (opens its session `slow_ms` late).
-use crate::wire::dm2::{Command, Package2, HEADER_DEVID, MEDIA_PACKAGE1, MEDIA_PACKAGE3};
+mod dm12;
+mod dm2;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -23,7 +26,7 @@ use std::time::Duration;
 
 /// Path prefix of the notification endpoint: `<base>/ed/<DeviceID>`.
 pub const NOTIFY_PREFIX: &str = "/ed/";
-/// At most this many Package#2s per session (a gateway that never ends it is cut off).
+/// At most this many gateway messages per session (a gateway that never ends it is cut off).
 const MAX_ROUNDS: usize = 16;
 /// The most a device reads of a download.
 const MAX_DOWNLOAD: u64 = 64 << 20;
@@ -60,10 +63,24 @@ pub struct GroupSpec {
     pub slow: usize,
 }
 
+/// The DM protocol the devices speak with the gateway (and the form of its notifications).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// OMA DM 2.0: a DM 2.0 Package#0, then Package#1 / Package#2 / Package#3 in JSON.
+    #[default]
+    Dm2,
+    /// SyncML DM 1.2: a DM 1.2 Package#0, then SyncML messages in XML ([`dm12`]).
+    Dm12,
+}
+
 /// The simulated devices of a case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndDevicesConfig {
+    /// `dm2` (the default) or `dm12`.
+    #[serde(default)]
+    pub protocol: Protocol,
     pub groups: Vec<GroupSpec>,
     /// How late a slow device opens its session.
     #[serde(default = "default_slow_ms")]
@@ -97,33 +114,38 @@ pub struct Fetch {
 
 /// What one device saw and did. Compact: no task, no buffer while it is idle.
 #[derive(Debug, Clone, Serialize)]
-struct Slot {
-    id: String,
-    group: u16,
-    behaviour: Behaviour,
-    notified: u32,
-    sessions: u32,
+pub(super) struct Slot {
+    pub(super) id: String,
+    pub(super) group: u16,
+    pub(super) behaviour: Behaviour,
+    pub(super) notified: u32,
+    pub(super) sessions: u32,
     /// The commands of its sessions, END and CONT left out, as received.
-    commands: Option<Vec<Vec<String>>>,
-    statuses: Vec<u16>,
-    fetches: Vec<Fetch>,
-    errors: Vec<String>,
+    pub(super) commands: Option<Vec<Vec<String>>>,
+    pub(super) statuses: Vec<u16>,
+    pub(super) fetches: Vec<Fetch>,
+    pub(super) errors: Vec<String>,
     /// A session ran to its END.
-    done: bool,
+    pub(super) done: bool,
 }
 
-struct Shared {
-    cfg: EndDevicesConfig,
+pub(super) struct Shared {
+    pub(super) cfg: EndDevicesConfig,
     slots: Mutex<Vec<Slot>>,
     index: HashMap<String, usize>,
     gateway: Mutex<Option<String>>,
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     changed: tokio::sync::Notify,
 }
 
 impl Shared {
-    fn slots(&self) -> MutexGuard<'_, Vec<Slot>> {
+    pub(super) fn slots(&self) -> MutexGuard<'_, Vec<Slot>> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The gateway's southbound DM server URL, once `gateway.attach` named it.
+    pub(super) fn gateway(&self) -> Option<String> {
+        self.gateway.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -291,114 +313,60 @@ async fn notified(
         let mut slots = sh.slots();
         let s = &mut slots[i];
         s.notified += 1;
-        if let Err(e) = crate::wire::dm2::Notification::decode(&body) {
+        let decoded = match sh.cfg.protocol {
+            Protocol::Dm2 => crate::wire::dm2::Notification::decode(&body).map(|_| ()).map_err(|e| e.to_string()),
+            Protocol::Dm12 => crate::wire::dm12::notification::Notification::decode(&body).map(|_| ()),
+        };
+        if let Err(e) = decoded {
             s.errors.push(format!("notification not a Package#0: {e}"));
         }
         s.behaviour
     };
     sh.changed.notify_waiters();
     if behaviour != Behaviour::Silent {
-        tokio::spawn(session(sh.clone(), i));
+        match sh.cfg.protocol {
+            Protocol::Dm2 => tokio::spawn(dm2::session(sh.clone(), i)),
+            Protocol::Dm12 => tokio::spawn(dm12::session(sh.clone(), i, body)),
+        };
     }
     axum::http::StatusCode::NO_CONTENT
 }
 
-fn record(sh: &Shared, i: usize, f: impl FnOnce(&mut Slot)) {
+pub(super) fn record(sh: &Shared, i: usize, f: impl FnOnce(&mut Slot)) {
     f(&mut sh.slots()[i]);
     sh.changed.notify_waiters();
 }
 
-/// One device's session with the gateway, from Package#1 to END.
-async fn session(sh: Arc<Shared>, i: usize) {
+/// The device's own delay when it is slow (what is simulated, not a synchronisation), then the
+/// gateway's DM server URL and one more session counted; None (recorded) when the gateway's URL
+/// is not known.
+pub(super) async fn session_start(sh: &Shared, i: usize) -> Option<(String, Behaviour, String)> {
     let (id, behaviour) = {
         let s = &sh.slots()[i];
         (s.id.clone(), s.behaviour)
     };
     if behaviour == Behaviour::Slow {
-        // The device's own delay (what is simulated), not a synchronisation.
         tokio::time::sleep(Duration::from_millis(sh.cfg.slow_ms)).await;
     }
-    let Some(mut target) = sh.gateway.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
-        return record(&sh, i, |s| s.errors.push("notified before the gateway's DM server URL was known".into()));
+    let Some(target) = sh.gateway() else {
+        record(sh, i, |s| s.errors.push("notified before the gateway's DM server URL was known".into()));
+        return None;
     };
-    record(&sh, i, |s| s.sessions += 1);
-    let mut body = json!({ "Alert": [{ "AlertType": crate::wire::dm2::ALERT_SERVER_INITIATED }] }).to_string();
-    let mut media = MEDIA_PACKAGE1;
-    for _ in 0..MAX_ROUNDS {
-        let resp = sh
-            .http
-            .post(&target)
-            .header("content-type", media)
-            .header(HEADER_DEVID, &id)
-            .body(body.clone())
-            .send()
-            .await;
-        let bytes = match resp {
-            Ok(r) if r.status().as_u16() == 200 => match r.bytes().await {
-                Ok(b) => b,
-                Err(e) => return record(&sh, i, |s| s.errors.push(format!("reading the Package#2: {e}"))),
-            },
-            Ok(r) => {
-                let st = r.status().as_u16();
-                return record(&sh, i, |s| s.errors.push(format!("the gateway answered {st}")));
-            }
-            Err(e) => return record(&sh, i, |s| s.errors.push(format!("POST {target}: {e}"))),
-        };
-        let p2 = match Package2::parse(&bytes) {
-            Ok(p) => p,
-            Err(e) => return record(&sh, i, |s| s.errors.push(format!("not a Package#2: {e:?}"))),
-        };
-        let mut statuses = Vec::new();
-        let mut ended = false;
-        let mut received = Vec::new();
-        for cmd in &p2.cmd {
-            match cmd {
-                Command::End => {
-                    ended = true;
-                    break;
-                }
-                Command::Cont { server_uri } => {
-                    target = server_uri.clone();
-                    statuses.push(200);
-                    continue;
-                }
-                _ => {}
-            }
-            received.push(cmd.to_array());
-            let sc = match (behaviour, cmd) {
-                (Behaviour::Erroring, _) => 500,
-                (_, Command::Hget { server_uri, .. }) => {
-                    let f = fetch(&sh.http, server_uri).await;
-                    let sc = match f.status {
-                        200..=299 => 200,
-                        0 => 500,
-                        other => other,
-                    };
-                    record(&sh, i, |s| s.fetches.push(f));
-                    sc
-                }
-                _ => 200,
-            };
-            statuses.push(sc);
-        }
-        record(&sh, i, |s| {
-            s.commands.get_or_insert_with(Vec::new).extend(received);
-            if !ended {
-                s.statuses.extend(statuses.iter().copied());
-            }
-        });
-        if ended {
-            // The statuses of the commands before END are not sent (no Package#3 after END).
-            return record(&sh, i, |s| s.done = true);
-        }
-        let st: Vec<Value> = statuses.iter().map(|c| json!({ "sc": c })).collect();
-        body = json!({ "Status": st }).to_string();
-        media = MEDIA_PACKAGE3;
-    }
-    record(&sh, i, |s| s.errors.push(format!("the gateway did not end the session within {MAX_ROUNDS} packages")));
+    record(sh, i, |s| s.sessions += 1);
+    Some((id, behaviour, target))
 }
 
-async fn fetch(http: &reqwest::Client, url: &str) -> Fetch {
+/// The status a device gives a command that downloads: 200 for a 2xx, 500 when the request
+/// failed, else the HTTP status.
+pub(super) fn fetch_code(f: &Fetch) -> u16 {
+    match f.status {
+        200..=299 => 200,
+        0 => 500,
+        other => other,
+    }
+}
+
+pub(super) async fn fetch(http: &reqwest::Client, url: &str) -> Fetch {
     let mut f = Fetch { url: url.to_string(), status: 0, bytes: 0, sha256: String::new() };
     let Ok(mut resp) = http.get(url).send().await else { return f };
     f.status = resp.status().as_u16();
@@ -433,6 +401,7 @@ mod tests {
                 }],
                 slow_ms: 1,
                 http_timeout_ms: 1000,
+                protocol: Protocol::Dm2,
             };
             let ed = EndDevices::spawn("127.0.0.1:0".parse().unwrap(), cfg).await.unwrap();
             let log = ed.log_json();
