@@ -32,6 +32,7 @@
 //! Package#1 with ClientInitiatedMgmt and the alert, SourceURI the EXEC'd node.
 //!
 //! # Faults (`client.` + name; see [`FAULTS`])
+pub(crate) mod members;
 mod northbound;
 mod southbound;
 
@@ -169,12 +170,7 @@ impl GatewayConfig {
     }
 }
 
-/// A device group (Gateway Config MO).
-#[derive(Debug, Clone)]
-pub(crate) struct Group {
-    pub name: String,
-    pub ids: Vec<String>,
-}
+pub(crate) use members::Group;
 
 /// Work the northbound session leaves for after it ends.
 #[derive(Debug, Clone)]
@@ -279,27 +275,14 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
 }
 
 fn attach(sh: &Shared, args: &Value) -> UtAnswer {
-    let Some(base) = args.get("notify_base").and_then(Value::as_str) else {
-        return UtAnswer::failed("args.notify_base (a URL string) is required");
+    let attached = match members::Attached::parse(args) {
+        Ok(a) => a,
+        Err(e) => return UtAnswer::failed(e),
     };
-    let Some(groups) = args.get("groups").and_then(Value::as_array) else {
-        return UtAnswer::failed("args.groups (an array of {name, id_prefix, count}) is required");
-    };
-    let mut out = Vec::new();
-    for (i, g) in groups.iter().enumerate() {
-        let name = g.get("name").and_then(Value::as_str);
-        let prefix = g.get("id_prefix").and_then(Value::as_str);
-        let count = g.get("count").and_then(Value::as_u64);
-        let (Some(name), Some(prefix), Some(count)) = (name, prefix, count) else {
-            return UtAnswer::failed(format!("args.groups/{i}: expected {{name, id_prefix, count}}, found {g}"));
-        };
-        let ids = (1..=count as usize).map(|n| crate::peers::end_devices::device_id(prefix, n)).collect();
-        out.push(Group { name: name.to_string(), ids });
-    }
-    let total: usize = out.iter().map(|g| g.ids.len()).sum();
+    let total = attached.total();
     let mut st = sh.lock();
-    st.notify_base = Some(base.trim_end_matches('/').to_string());
-    st.groups = out;
+    st.notify_base = Some(attached.notify_base);
+    st.groups = attached.groups;
     UtAnswer::done(json!({ "dm_url": format!("{}{}", sh.base, southbound::DM_PATH), "devices": total }))
 }
 

@@ -260,14 +260,7 @@ async fn fanout(sh: &Arc<Shared>, fo: &str, exec: &str, server_uri: Option<Strin
             None => return sh.lock().errors.push(format!("{fo}: EXEC Start without DMCommands")),
         };
     let group = node_value(sh, &format!("{fo}TargetGroupRef")).and_then(|v| v.as_str().map(str::to_string));
-    let members: Vec<String> = {
-        let st = sh.lock();
-        st.groups
-            .iter()
-            .filter(|g| Some(&g.name) == group.as_ref() || f.has("gw-other-group"))
-            .flat_map(|g| g.ids.iter().cloned())
-            .collect()
-    };
+    let members = super::members::members(&sh.lock().groups, group.as_deref(), f.has("gw-other-group"));
     let mut sent = commands.clone();
     if f.has("gw-commands-altered") {
         if sent.len() > 1 {

@@ -72,17 +72,12 @@ pub(super) async fn fan_out(
     members: &[String],
     commands: Arc<Vec<Vec<String>>>,
 ) -> Vec<DeviceResult> {
-    use futures::stream::{self, StreamExt};
     let base = sh.lock().notify_base.clone();
-    let window = sh.cfg.fanout_window.max(1);
-    stream::iter(members.iter().cloned())
-        .map(|id| {
-            let (sh, commands, base) = (sh.clone(), commands.clone(), base.clone());
-            async move { one_device(&sh, id, commands, base.as_deref()).await }
-        })
-        .buffered(window)
-        .collect()
-        .await
+    super::members::windowed(members, sh.cfg.fanout_window, |id| {
+        let (sh, commands, base) = (sh.clone(), commands.clone(), base.clone());
+        async move { one_device(&sh, id, commands, base.as_deref()).await }
+    })
+    .await
 }
 
 async fn one_device(sh: &Arc<Shared>, id: String, commands: Arc<Vec<Vec<String>>>, base: Option<&str>) -> DeviceResult {
@@ -105,16 +100,10 @@ async fn one_device(sh: &Arc<Shared>, id: String, commands: Arc<Vec<Vec<String>>
     };
     let bytes = notification::encode(&fields, None, &sh.cfg.profile, None);
     let url = format!("{base}/{id}");
-    let sent =
-        sh.http.post(&url).header("content-type", &sh.cfg.profile.notification_media_type).body(bytes).send().await;
-    let out = match sent {
-        Ok(r) if r.status().is_success() => match tokio::time::timeout(sh.cfg.device_timeout, rx).await {
-            Ok(Ok(r)) => r,
-            _ => failed(format!("no response within {} ms of the notification", sh.cfg.device_timeout.as_millis())),
-        },
-        Ok(r) => failed(format!("the notification was answered {}", r.status())),
-        Err(e) => failed(format!("the notification could not be delivered: {e}")),
-    };
+    let media = &sh.cfg.profile.notification_media_type;
+    let out = super::members::notify_and_wait(&sh.http, &url, media, bytes, sh.cfg.device_timeout, rx)
+        .await
+        .unwrap_or_else(failed);
     sh.lock().waiting.remove(&id);
     out
 }

@@ -1,7 +1,9 @@
 //! `end-devices`: the suite's simulated End Devices behind a DM Gateway IUT (GwMO,
 //! [`crate::peers::end_devices`], docs/gwmo.md).
 //!
-//! - `start = { groups = [{ name, id_prefix, count, silent?, erroring?, slow? }], slow_ms? }`:
+//! - `start = { protocol?, groups = [{ name, id_prefix, count, silent?, erroring?, slow? }], slow_ms? }`:
+//!   (`protocol`: `"dm2"`, the default, or `"dm12"`: the devices speak SyncML DM 1.2 with the
+//!   gateway, [`crate::peers::end_devices`])
 //!   start the devices (one listener at the suite listener's address) and hand them to the
 //!   gateway through the upper tester's `gateway.attach` (its answer's `dm_url` is where the
 //!   devices open their sessions). `count` may be a template of a PIXIT text (e.g.
