@@ -7,6 +7,7 @@
 //! its binding (`[defaults] binding = "dm2"`, the default); the ICS's `[profile]` configures it.
 pub mod dm12;
 pub mod dm2;
+pub mod gwmo_log;
 
 use crate::peers::{HttpAnswer, Incoming};
 use crate::runner::checks::{BuiltinInfo, CheckCtx, Credentials, Failure, Observed};

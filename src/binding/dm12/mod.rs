@@ -16,6 +16,7 @@
 pub mod checks;
 pub mod client_side;
 pub mod enabler_checks;
+pub mod gwmo_checks;
 pub mod server_side;
 
 use super::{
@@ -135,7 +136,7 @@ impl Binding for Dm12 {
     }
 
     fn builtins(&self) -> Vec<BuiltinInfo> {
-        checks::CHECKS.iter().chain(enabler_checks::CHECKS).map(CheckDef::info).collect()
+        checks::CHECKS.iter().chain(enabler_checks::CHECKS).chain(gwmo_checks::CHECKS).map(CheckDef::info).collect()
     }
 
     fn run_builtin(
@@ -148,6 +149,7 @@ impl Binding for Dm12 {
         checks::CHECKS
             .iter()
             .chain(enabler_checks::CHECKS)
+            .chain(gwmo_checks::CHECKS)
             .find(|d| d.name == name)
             .map(|d| (d.run)(self, args, obs, ctx))
     }

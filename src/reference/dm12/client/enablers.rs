@@ -220,6 +220,7 @@ fn fumo_run(t: &mut Tree, op: Operation, job: &Job, fetched: Option<Fetched>, fa
         source: Some(if faults.has("fumo12-alert-wrong-source") { "./DevInfo".into() } else { job.uri.clone() }),
         target: None,
         correlator: job.correlator.clone(),
+        items: Vec::new(),
         mark: Some(if fumo::is_success(i64::from(code)) { "informational" } else { "critical" }.into()),
     }
 }
@@ -295,6 +296,7 @@ fn scomo_run(t: &mut Tree, op: ScomoOp, job: &Job, faults: &Faults) -> GenericAl
         }),
         target,
         correlator: job.correlator.clone(),
+        items: Vec::new(),
         mark: Some(if scomo::is_success(reported) { "informational" } else { "critical" }.into()),
     }
 }

@@ -68,6 +68,8 @@ pub struct Executor<'a> {
     pub async_execs: Vec<(String, String)>,
     /// FUMO/SCOMO operations accepted, to run after the session.
     pub enabler_jobs: Vec<enablers::Job>,
+    /// GwMO downloads and fan-outs accepted, to run after the session.
+    pub gateway_jobs: Vec<super::gateway::Job>,
     /// The server sent 1223: the session ends, nothing is answered (digest §5.8).
     pub aborted: bool,
     /// A UI alert was cancelled: the rest of the message is not executed (215, digest §6.3).
@@ -130,6 +132,7 @@ impl<'a> Executor<'a> {
             alerts: vec![],
             async_execs: vec![],
             enabler_jobs: vec![],
+            gateway_jobs: vec![],
             aborted: false,
             stopped: false,
             prev_cmd_id: "0".into(),
@@ -283,6 +286,7 @@ impl<'a> Executor<'a> {
             *self.lo = Some(LargeObject { cmd: name.into(), uri, format, r#type, size, data });
             return if self.faults.has("dm12-lo-no-213") { 200 } else { 213 };
         }
+        super::gateway::prepare(self.tree, &path);
         let interior = format.as_deref() == Some("node");
         let code = match name {
             "Add" => {
@@ -388,9 +392,16 @@ impl<'a> Executor<'a> {
             Ok(p) => p,
             Err(code) => return code,
         };
+        super::gateway::prepare(self.tree, &path);
         match self.tree.get(&path) {
             None => 404,
             Some(n) if !n.executable => 405,
+            Some(_) if super::gateway::exec(&path, &uri, correlator).is_some() => {
+                let job = super::gateway::exec(&path, &uri, correlator).expect("just matched");
+                let code = super::gateway::accepted_code(&job, self.faults);
+                self.gateway_jobs.push(job);
+                code
+            }
             Some(_) if enablers::exec(self.tree, &path, &uri, correlator).is_some() => {
                 let job = enablers::exec(self.tree, &path, &uri, correlator).expect("just matched");
                 let code = enablers::accepted_code(&job, self.faults);

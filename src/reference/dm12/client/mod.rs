@@ -74,6 +74,7 @@
 //! in a Generic Alert 1226 of a new client-initiated session, echoing the Exec's Correlator.
 mod enablers;
 mod exec;
+pub mod gateway;
 mod session;
 pub mod tree;
 
@@ -332,6 +333,67 @@ pub static FAULTS: &[FaultInfo] = &[
     ),
     fault!(
         Client,
+        "gw12-download-no-202",
+        "an Exec of a GwMO image's Operations/Download is answered 200, not 202, though the download runs after the session",
+        ["GWMO-001-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-local-uri-unset",
+        "after the download LocalImageURI is left empty (the Image Ready alert still names the local URI)",
+        ["GWMO-002-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-image-ready-early",
+        "the Image Ready alert is sent before the image is downloaded (the download follows it)",
+        ["GWMO-003-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-wrong-local-uri",
+        "the Image Ready alert names a LocalImageURI other than the one the node holds",
+        ["GWMO-003-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-local-uri-not-served",
+        "the gateway-local download server answers 404 at the LocalImageURI",
+        ["GWMO-004-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-fanout-no-202",
+        "an Exec of a Fanout job's Operations/Start is answered 200, not 202, though the fan-out runs after the session",
+        ["GWMO-005-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-other-group",
+        "the fan-out also reaches the members of every other group, and reports their results",
+        ["GWMO-006-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-commands-altered",
+        "the End Devices get the DMCommands without the last command (one command: with an extra Exec)",
+        ["GWMO-007-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-missing-device",
+        "the aggregated results leave the last member of the group out",
+        ["GWMO-008-C-M"]
+    ),
+    fault!(Client, "gw12-no-alert", "no Fanout alert (aggregate) is sent after the fan-out", ["GWMO-008-C-M"]),
+    fault!(
+        Client,
+        "gw12-failed-as-success",
+        "a device that did not answer, or answered with errors, is reported with a DevResultXML of successes",
+        ["GWMO-009-C-M"]
+    ),
+    fault!(
+        Client,
         "dm12-wbxml-string-table-garbage",
         "WBXML messages name public id 0x1202 (not SyncML 1.2) in their header: malformed for a DM 1.2 peer",
         ["DM12-041-C-O"]
@@ -420,6 +482,9 @@ pub struct GenericAlert {
     pub target: Option<String>,
     pub correlator: Option<String>,
     pub mark: Option<String>,
+    /// Items that replace the one built from the fields above (a GwMO aggregate has one per
+    /// Results node, [`crate::wire::dm12::gwmo::aggregate_items`]).
+    pub items: Vec<crate::wire::dm12::Item>,
 }
 
 /// Work for the session worker, one at a time in queue order.
@@ -427,6 +492,8 @@ pub struct GenericAlert {
 enum Job {
     Notified { session_id: u16, resync: bool, encoding: Option<Encoding> },
     ClientInitiated { alerts: Vec<GenericAlert>, encoding: Option<Encoding> },
+    /// A GwMO download or fan-out accepted by an Exec ([`gateway`]).
+    Gateway(gateway::Job),
 }
 
 /// Authentication state that outlives a session (reset restores it).
@@ -453,6 +520,8 @@ struct State {
     epoch: u64,
     /// Nonces issued so far (an input of the next one).
     nonces_issued: u64,
+    /// The DM Gateway's End Devices, images and fan-outs in progress.
+    gateway: gateway::GatewayState,
 }
 
 struct Shared {
@@ -462,6 +531,8 @@ struct Shared {
     log: common::ExchangeLog,
     state: Mutex<State>,
     wake: tokio::sync::Notify,
+    /// `http://<listen address>`: the gateway's southbound URLs start with it.
+    base: String,
 }
 
 fn provisioned(c: &Dm12ClientConfig) -> Tree {
@@ -502,6 +573,7 @@ impl Shared {
         st.ui = None;
         st.next_session = 1;
         st.queue.clear();
+        st.gateway = gateway::GatewayState::default();
         if let Some(h) = st.running.take() {
             h.abort();
         }
@@ -673,6 +745,7 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
                 target: None,
                 correlator: text_arg(&req.args, "correlator"),
                 mark: text_arg(&req.args, "mark"),
+                items: Vec::new(),
             };
             sh.enqueue(Job::ClientInitiated { alerts: vec![alert], encoding });
             UtAnswer::done(json!({ "queued": true }))
@@ -684,6 +757,7 @@ async fn handle_ut(sh: Arc<Shared>, req: UtRequest) -> UtAnswer {
             }
             None => UtAnswer::failed("args.answer must be \"yes\", \"no\", \"cancel\" or \"timeout\""),
         },
+        action::GATEWAY_ATTACH => gateway::attach(&sh, &req.args),
         other => UtAnswer::unsupported(format!("the reference DM 1.2 client does not implement {other:?}")),
     }
 }
@@ -707,6 +781,7 @@ pub async fn spawn(cfg: Dm12ClientConfig) -> anyhow::Result<RunningDm12Client> {
     let faults = Faults::parse(Role::Client, &cfg.faults)?;
     let http = common::http_client(cfg.http_timeout, Duration::from_secs(5))?;
     let listener = common::Listening::bind(cfg.listen).await?;
+    let base = format!("http://{}", listener.local_addr()?);
     let log = common::ExchangeLog::new(cfg.echo_log.then_some("reference DM 1.2 client"));
     let state = State {
         tree: provisioned(&cfg),
@@ -718,13 +793,15 @@ pub async fn spawn(cfg: Dm12ClientConfig) -> anyhow::Result<RunningDm12Client> {
         running: None,
         epoch: 0,
         nonces_issued: 0,
+        gateway: gateway::GatewayState::default(),
     };
-    let shared =
-        Arc::new(Shared { cfg, faults, http, log, state: Mutex::new(state), wake: tokio::sync::Notify::new() });
+    let wake = tokio::sync::Notify::new();
+    let shared = Arc::new(Shared { cfg, faults, http, log, state: Mutex::new(state), wake, base });
     let sh = shared.clone();
     let ut: ut_server::UtHandler = Arc::new(move |req| Box::pin(handle_ut(sh.clone(), req)));
     let app = ut_server::router(ut.clone())
-        .merge(axum::Router::new().route(NOTIFY_PATH, axum::routing::post(handle_notify)).with_state(shared.clone()));
+        .merge(axum::Router::new().route(NOTIFY_PATH, axum::routing::post(handle_notify)).with_state(shared.clone()))
+        .merge(gateway::router(shared.clone()));
     let listening = common::Listening::serve(listener, app)?;
     let addr = listening.addr;
     let worker = tokio::spawn(worker(shared.clone()));

@@ -19,6 +19,7 @@ const MAX_AUTH_RETRIES: usize = 2;
 pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     let f = &sh.faults;
     let (session_id, alert_code, alerts, encoding) = match job {
+        Job::Gateway(g) => return super::gateway::run(sh, g).await,
         Job::Notified { session_id, resync, encoding } => {
             if resync {
                 // After a resync acceptance the Cred uses the resync nonce too (digest §9.4).
@@ -51,6 +52,7 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
         lo: None,
         async_execs: vec![],
         enabler_jobs: vec![],
+        gateway_jobs: vec![],
         pending: vec![],
         pending_final: true,
         server_max_msg_size: None,
@@ -67,6 +69,7 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
             target: None,
             correlator: Some(correlator.clone()),
             mark: None,
+            items: Vec::new(),
         })
         .collect();
     // The FUMO/SCOMO operations the session accepted (202) run now, the session being over.
@@ -76,6 +79,8 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     if !results.is_empty() {
         sh.enqueue(Job::ClientInitiated { alerts: results, encoding: Some(encoding) });
     }
+    // The GwMO downloads and fan-outs the session accepted (202) run on the worker, in turn.
+    super::gateway::queue(sh, std::mem::take(&mut s.gateway_jobs));
 }
 
 /// Runs one accepted FUMO/SCOMO operation: its download (from PkgURL) first, then the work on
@@ -127,6 +132,7 @@ struct Session<'a> {
     lo: Option<LargeObject>,
     async_execs: Vec<(String, String)>,
     enabler_jobs: Vec<enablers::Job>,
+    gateway_jobs: Vec<super::gateway::Job>,
     /// Commands of our package not sent yet (it is split when the server's MaxMsgSize is
     /// smaller than the package, digest §5.6), and whether the package ends with Final.
     pending: Vec<Command>,
@@ -267,6 +273,7 @@ impl Session<'_> {
         }
         self.async_execs.append(&mut e.async_execs);
         self.enabler_jobs.append(&mut e.enabler_jobs);
+        self.gateway_jobs.append(&mut e.gateway_jobs);
         (e.out, e.alerts, e.aborted)
     }
 
@@ -379,24 +386,29 @@ impl Session<'_> {
     }
 
     /// A Generic Alert 1226 (digest §6.8): Data, Correlator, one Item with Source, Meta Type,
-    /// Format (and Mark), Data.
+    /// Format (and Mark), Data — or the alert's own Items (a GwMO aggregate).
     fn generic_alert(&self, a: &GenericAlert) -> Command {
-        let meta = (!self.has("dm12-generic-alert-no-meta")).then(|| Meta {
+        let no_meta = self.has("dm12-generic-alert-no-meta");
+        let meta = (!no_meta).then(|| Meta {
             r#type: Some(a.r#type.clone()),
             format: Some(a.format.clone()),
             mark: a.mark.clone(),
             ..Meta::default()
         });
-        Command::Alert(Alert {
-            data: Some("1226".into()),
-            correlator: a.correlator.clone().filter(|_| !self.has("dm12-exec-no-correlator")),
-            items: vec![Item {
+        let items = match a.items.is_empty() {
+            true => vec![Item {
                 source: a.source.clone().map(LocRef::uri),
                 target: a.target.clone().map(LocRef::uri),
                 meta,
                 data: Some(Data::Text(a.data.clone())),
                 ..Item::default()
             }],
+            false => a.items.iter().cloned().map(|i| Item { meta: i.meta.filter(|_| !no_meta), ..i }).collect(),
+        };
+        Command::Alert(Alert {
+            data: Some("1226".into()),
+            correlator: a.correlator.clone().filter(|_| !self.has("dm12-exec-no-correlator")),
+            items,
             ..Alert::default()
         })
     }

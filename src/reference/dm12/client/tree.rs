@@ -159,6 +159,7 @@ impl Tree {
         put(&exec, Node { executable: true, ..Node::leaf("").permanent() });
         let mut t = Tree { nodes };
         super::enablers::provision(&mut t);
+        super::gateway::provision(&mut t);
         t
     }
 
