@@ -12,6 +12,7 @@ use crate::runner::checks::{arg, arg_str, opt_arg, ArgKind, CheckCtx, CheckDef, 
 use crate::wire::dm12::commands::{from_arrays, to_arrays, CmdIds};
 use crate::wire::dm12::gwmo::{self, DeviceResult};
 use crate::wire::dm12::json::message_json;
+use crate::wire::dm12::Command;
 use serde_json::Value;
 
 fn type_note(b: &Dm12) -> String {
@@ -22,7 +23,7 @@ fn type_note(b: &Dm12) -> String {
     )
 }
 
-/// One Generic Alert 1226 (JSON view): its Correlator and Items.
+/// One Generic Alert 1226 (JSON view): its Items.
 struct Alert1226 {
     items: Vec<Value>,
 }
@@ -190,6 +191,29 @@ pub const CHECKS: &[CheckDef<Dm12>] = &[
                     "Item Data the LocalImageURI, an http(s) URL (seed 000 step 4, digest §4.7)",
                     item["Data"].to_string(),
                 )),
+            }
+        },
+    },
+    CheckDef {
+        name: "gw-local-uri-set",
+        about: "args.target (the LocalImageURI node the suite's message read with Get): its Results carry a \
+                gateway-local http(s) URL (seed 000 step 3)",
+        args: &[arg("target", ArgKind::Str)],
+        run: |_, args, obs, _| {
+            let target = arg_str(args, "target")?;
+            let (m, _) = message(obs)?;
+            let data = m.body.commands.iter().find_map(|c| match c {
+                Command::Results(r) => r
+                    .items
+                    .iter()
+                    .find(|i| i.source.as_ref().is_some_and(|l| norm(&l.loc_uri) == norm(target)))
+                    .map(|i| i.data.as_ref().and_then(|d| d.text()).unwrap_or_default().to_string()),
+                _ => None,
+            });
+            match data {
+                Some(d) if gwmo::local_image_uri_of(Some(&d)).is_some() => Ok(()),
+                Some(d) => Err(Failure::new(format!("{target} holding the image's local URL (http or https)"), format!("{d:?}"))),
+                None => Err(Failure::new(format!("Results of {target}"), "none (judged on DM12-015-C-M)")),
             }
         },
     },
