@@ -3,7 +3,9 @@
 //! reference gateway as its own process (`dmcts reference gateway`), and in-process in lawful
 //! variations the reference does not use by default: one End Device at a time, the aggregate in
 //! reverse order, the alerts' SourceURI naming the instance; and with a group of 2,000 devices.
-//! A faulty gateway (a device left out of the aggregate) fails on GWMO-008-C-M only.
+//! A faulty gateway (a device left out of the aggregate) fails on GWMO-008-C-M only. The SyncML
+//! DM 1.2 gateway cases (TC-GW12-*) run the same way against the reference DM 1.2 client, a DM
+//! Gateway too, as its own process (`dmcts reference dm12-client`) through a DM 1.2 ICS.
 #[path = "fakes/client_run.rs"]
 #[allow(dead_code)]
 mod client_run;
@@ -156,6 +158,86 @@ async fn a_gateway_that_leaves_a_device_out_of_the_aggregate_fails_on_that_item_
     }
     // The failure names the device that is missing.
     assert!(text.contains("ED-A-00020"), "{text}");
+}
+
+/// A DM 1.2 gateway's ICS: binding dm12, GWMO implemented, its GwMO instances renamed.
+fn ics12(listen: u16, ut_url: &str, devices: usize) -> String {
+    format!(
+        r#"
+[iut]
+role = "client"
+vendor = "Vendor"
+product = "home gateway (SyncML DM 1.2)"
+version = "1"
+binding = "dm12"
+implements = ["GWMO"]
+
+[pixit.suite]
+server_url = "http://127.0.0.1:{listen}/dm"
+
+[pixit.iut]
+dev_id = "{dev_id}"
+
+[pixit.account]
+server_id = "dmcts"
+username = "{user}"
+password = "{password}"
+
+[pixit.upper_tester]
+backend = "http"
+url = "{ut_url}"
+
+[pixit.timeouts]
+step_ms = 20000
+case_ms = 60000
+quiet_period_ms = 300
+
+[pixit.mo]
+dm12_gw_image_uri = "./GWMO/ImageInventory/fw-pack/"
+dm12_gw_fanout_uri = "./GWMO/Fanout/campaign-7/"
+gw_end_devices = "{devices}"
+"#,
+        dev_id = dmcts::reference::dm12::client::DEFAULT_DEV_ID,
+        user = dmcts::reference::dm12::client::DEFAULT_USERNAME,
+        password = dmcts::reference::dm12::client::DEFAULT_PASSWORD,
+    )
+}
+
+#[test]
+fn the_reference_dm12_gateway_as_its_own_process_passes_the_dm12_cases_through_an_ics() {
+    let (listen, gw_port) = (free_port(), free_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dmcts"))
+        .args(["reference", "dm12-client", "--listen", &format!("127.0.0.1:{gw_port}")])
+        .args(["--server-uri", &format!("http://127.0.0.1:{listen}/dm")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", gw_port)).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let dir = scratch("gw12-process");
+    let path = dir.join("ics.toml");
+    std::fs::write(&path, ics12(listen, &format!("http://127.0.0.1:{gw_port}/ut"), 100)).unwrap();
+    let reports = dir.join("reports");
+    let (code, text) =
+        dmcts(&["run", "--ics", path.to_str().unwrap(), "--report-dir", reports.to_str().unwrap(), "--", "TC-GW12-"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(reports.join("run.json")).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(0), "{text}");
+    let v: Vec<(String, String)> = run["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().starts_with("TC-GW12-"))
+        .map(|c| (c["id"].as_str().unwrap().to_string(), c["verdict"].as_str().unwrap().to_string()))
+        .collect();
+    let cases = ["TC-GW12-001", "TC-GW12-002", "TC-GW12-003"];
+    assert_eq!(v.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().len(), cases.len(), "{v:?}\n{text}");
+    assert!(v.iter().all(|(_, verdict)| verdict == "pass"), "{v:?}\n{text}");
 }
 
 #[test]

@@ -179,12 +179,7 @@ pub fn aggregate_complete(args: &toml::Table, obs: &Observed, agg: &[Reported]) 
 
 /// `gw-aggregate-results`: each member's entry is its own response (the status codes it sent);
 /// one that never answered is reported as failed (`failed_form` says how, in the binding).
-pub fn aggregate_results(
-    args: &toml::Table,
-    obs: &Observed,
-    agg: &[Reported],
-    expected: &str,
-) -> Result<(), Failure> {
+pub fn aggregate_results(args: &toml::Table, obs: &Observed, agg: &[Reported], expected: &str) -> Result<(), Failure> {
     let group = arg_str(args, "group")?;
     let log = Log::of(obs)?;
     let by_id: BTreeMap<&str, &Reported> = agg.iter().map(|r| (r.device_id.as_str(), r)).collect();

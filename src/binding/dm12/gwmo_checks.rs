@@ -212,7 +212,10 @@ pub const CHECKS: &[CheckDef<Dm12>] = &[
             });
             match data {
                 Some(d) if gwmo::local_image_uri_of(Some(&d)).is_some() => Ok(()),
-                Some(d) => Err(Failure::new(format!("{target} holding the image's local URL (http or https)"), format!("{d:?}"))),
+                Some(d) => Err(Failure::new(
+                    format!("{target} holding the image's local URL (http or https)"),
+                    format!("{d:?}"),
+                )),
                 None => Err(Failure::new(format!("Results of {target}"), "none (judged on DM12-015-C-M)")),
             }
         },
@@ -228,8 +231,11 @@ pub const CHECKS: &[CheckDef<Dm12>] = &[
             let a = fanout_alert(b, &all)?;
             let fanout = instance_of(arg_str(args, "client_uri")?);
             gwmo::parse_aggregate(a.pairs(), fanout).map(|_| ()).map_err(|e| {
-                Failure::new(format!("the aggregate of {fanout}: Items {fanout}Results/<r>/DeviceID and DevResultXML"), e)
-                    .with_note(type_note(b))
+                Failure::new(
+                    format!("the aggregate of {fanout}: Items {fanout}Results/<r>/DeviceID and DevResultXML"),
+                    e,
+                )
+                .with_note(type_note(b))
             })
         },
     },

@@ -53,7 +53,8 @@ pub(super) async fn session(sh: Arc<Shared>, i: usize, package0: axum::body::Byt
             challenges += 1;
             let cred = st.chal.as_ref().and_then(|c| cred_for(c, &id));
             let Some(cred) = cred.filter(|_| challenges <= MAX_AUTH_RETRIES) else {
-                let why = format!("the gateway answered {} to the device's SyncHdr (challenge not met)", st.data.trim());
+                let why =
+                    format!("the gateway answered {} to the device's SyncHdr (challenge not met)", st.data.trim());
                 return record(&sh, i, |s| s.errors.push(why));
             };
             msg_id += 1;
@@ -62,8 +63,13 @@ pub(super) async fn session(sh: Arc<Shared>, i: usize, package0: axum::body::Byt
             msg = message(&session_id, msg_id, &target, &id, commands, Some(cred));
             continue;
         }
-        let commands: Vec<Command> =
-            reply.body.commands.iter().filter(|c| !matches!(c, Command::Status(_) | Command::Results(_))).cloned().collect();
+        let commands: Vec<Command> = reply
+            .body
+            .commands
+            .iter()
+            .filter(|c| !matches!(c, Command::Status(_) | Command::Results(_)))
+            .cloned()
+            .collect();
         if commands.is_empty() {
             return record(&sh, i, |s| s.done = true);
         }
@@ -198,7 +204,14 @@ fn cred_for(chal: &Chal, id: &str) -> Option<Cred> {
     })
 }
 
-fn message(session_id: &str, msg_id: u32, target: &str, id: &str, mut commands: Vec<Command>, cred: Option<Cred>) -> Message {
+fn message(
+    session_id: &str,
+    msg_id: u32,
+    target: &str,
+    id: &str,
+    mut commands: Vec<Command>,
+    cred: Option<Cred>,
+) -> Message {
     for (n, c) in commands.iter_mut().enumerate() {
         c.set_cmd_id((n + 1).to_string());
     }
@@ -231,15 +244,228 @@ async fn exchange(sh: &Shared, target: &str, m: &Message) -> Result<Message, Str
         .await
         .map_err(|e| format!("POST {target}: {e}"))?;
     let status = resp.status().as_u16();
-    let media = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(MEDIA_XML)
-        .to_string();
+    let media = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or(MEDIA_XML).to_string();
     let bytes = resp.bytes().await.map_err(|e| format!("reading the gateway's message: {e}"))?;
     if status != 200 {
         return Err(format!("the gateway answered {status}"));
     }
     crate::wire::dm12::decode(&bytes, &media).map_err(|e| format!("the gateway's message does not decode: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{EndDevices, EndDevicesConfig, GroupSpec, Protocol};
+    use crate::wire::dm12::commands::{from_arrays, CmdIds};
+    use crate::wire::dm12::notification::{encode, Trigger, UiMode, MEDIA_NOTIFICATION, VERSION_1_1};
+    use crate::wire::dm12::{Chal, Command, Message, Meta, Status, SyncBody, SyncHdr, MEDIA_XML};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// A fake gateway's DM server: a device's Package#1 gets `commands` (after a 401 with a
+    /// basic Chal when `challenge`), its answer ends the session; every message is kept.
+    #[derive(Clone)]
+    struct Fake {
+        commands: Vec<Command>,
+        challenge: bool,
+        seen: Arc<Mutex<Vec<Message>>>,
+    }
+
+    fn reply(to: &Message, code: &str, mut commands: Vec<Command>) -> Message {
+        let mut out = vec![Command::Status(Status {
+            msg_ref: to.hdr.msg_id.clone(),
+            cmd_ref: "0".into(),
+            cmd: "SyncHdr".into(),
+            data: code.into(),
+            ..Status::default()
+        })];
+        out.append(&mut commands);
+        for (n, c) in out.iter_mut().enumerate() {
+            c.set_cmd_id((n + 1).to_string());
+        }
+        Message {
+            hdr: SyncHdr {
+                ver_dtd: "1.2".into(),
+                ver_proto: "DM/1.2".into(),
+                session_id: to.hdr.session_id.clone(),
+                msg_id: to.hdr.msg_id.clone(),
+                ..SyncHdr::default()
+            },
+            body: SyncBody { commands: out, r#final: true },
+        }
+    }
+
+    async fn dm(
+        axum::extract::State(f): axum::extract::State<Fake>,
+        body: String,
+    ) -> impl axum::response::IntoResponse {
+        let m = Message::from_xml(&body).unwrap();
+        f.seen.lock().unwrap().push(m.clone());
+        let opens = m.body.commands.iter().any(|c| matches!(c, Command::Alert(_)));
+        let r = if f.challenge && opens && m.hdr.cred.is_none() {
+            let mut r = reply(&m, "401", vec![]);
+            if let Command::Status(s) = &mut r.body.commands[0] {
+                s.chal = Some(Chal {
+                    meta: Meta {
+                        r#type: Some(super::AUTH_BASIC.into()),
+                        format: Some("b64".into()),
+                        ..Meta::default()
+                    },
+                });
+            }
+            r
+        } else if opens {
+            reply(&m, "200", f.commands.clone())
+        } else {
+            reply(&m, "200", vec![])
+        };
+        ([("content-type", MEDIA_XML)], r.to_xml(false).unwrap())
+    }
+
+    async fn image() -> &'static str {
+        "the image"
+    }
+
+    fn commands(arrays: &[Vec<String>]) -> Vec<Command> {
+        from_arrays(arrays, &mut CmdIds::starting_at(1)).unwrap()
+    }
+
+    /// Starts the fake gateway (an image at `/img`) and two DM 1.2 devices attached to it
+    /// (`erroring` of them answering 500), notifies both and waits for their sessions. The
+    /// commands are made from the fake's base URL. Returns the devices' log and what the fake
+    /// received.
+    async fn run(
+        make: impl FnOnce(&str) -> Vec<Command>,
+        challenge: bool,
+        erroring: usize,
+    ) -> (serde_json::Value, Vec<Message>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let fake = Fake { commands: make(&base), challenge, seen: seen.clone() };
+        let app = axum::Router::new()
+            .route("/dm", axum::routing::post(dm))
+            .route("/img", axum::routing::get(image))
+            .with_state(fake);
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let cfg = EndDevicesConfig {
+            protocol: Protocol::Dm12,
+            groups: vec![GroupSpec {
+                name: "g".into(),
+                id_prefix: "ED-".into(),
+                count: 2,
+                silent: 0,
+                erroring,
+                slow: 0,
+            }],
+            slow_ms: 1,
+            http_timeout_ms: 5000,
+        };
+        let ed = EndDevices::spawn("127.0.0.1:0".parse().unwrap(), cfg).await.unwrap();
+        ed.set_gateway(&format!("{base}/dm"));
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        for (n, id) in ["ED-00001", "ED-00002"].iter().enumerate() {
+            let t = Trigger {
+                version: VERSION_1_1,
+                ui_mode: UiMode::NotSpecified,
+                server_initiated: true,
+                session_id: 0x1A + n as u16,
+                server_id: "gw".into(),
+                vendor: vec![],
+            };
+            let r = http
+                .post(format!("{}/{id}", ed.notify_base))
+                .header("content-type", MEDIA_NOTIFICATION)
+                .body(encode(&t, "x", &[]).unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 204);
+        }
+        assert!(ed.wait_group_done("g", Duration::from_secs(10)).await, "{}", ed.log_json());
+        let log = ed.log_json();
+        ed.shutdown().await;
+        server.abort();
+        let seen = seen.lock().unwrap().clone();
+        (log, seen)
+    }
+
+    fn arrays(v: &[&[&str]]) -> Vec<Vec<String>> {
+        v.iter().map(|c| c.iter().map(|s| s.to_string()).collect()).collect()
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn a_dm12_device_executes_the_gateways_commands_and_answers_them() {
+        rt().block_on(async {
+            let (log, seen) = run(
+                |base| {
+                    commands(&arrays(&[
+                        &["Replace", "./SCOMO/Download/P/PkgURL", &format!("{base}/img")],
+                        &["Exec", "./SCOMO/Download/P/Operations/Download"],
+                        &["Get", "./DevInfo/Mod"],
+                        &["Sequence", "1"],
+                        &["Delete", "./x"],
+                    ]))
+                },
+                false,
+                0,
+            )
+            .await;
+            let d = &log["devices"][0];
+            assert_eq!(d["done"], true, "{log}");
+            assert_eq!(d["sessions"], 1);
+            assert_eq!(d["commands"][0][0], "Replace");
+            assert_eq!(d["commands"][1], serde_json::json!(["Exec", "./SCOMO/Download/P/Operations/Download", "", ""]));
+            assert_eq!(d["commands"].as_array().unwrap().len(), 5, "{log}");
+            // Replace, Exec (the download), Get (404), Sequence, Delete.
+            assert_eq!(d["statuses"], serde_json::json!([200, 200, 404, 200, 200]));
+            assert_eq!(d["fetches"][0]["status"], 200);
+            assert_eq!(d["fetches"][0]["bytes"], 9);
+            // Package#1: SessionID from the Package#0 in upper hex, Alert 1200, DevInfo, no Cred.
+            let p1 = seen.iter().find(|m| m.hdr.source.loc_uri == "ED-00001" && m.hdr.msg_id == "1").unwrap();
+            assert_eq!(p1.hdr.session_id, "1A");
+            assert!(p1.hdr.cred.is_none());
+            assert!(matches!(&p1.body.commands[0], Command::Alert(a) if a.data.as_deref() == Some("1200")));
+            assert!(p1.body.r#final);
+            // Its answer: the Status for the gateway's SyncHdr, then one per command with CmdRef.
+            let p3 = seen.iter().find(|m| m.hdr.source.loc_uri == "ED-00001" && m.hdr.msg_id == "2").unwrap();
+            let refs: Vec<(&str, &str)> = p3
+                .body
+                .commands
+                .iter()
+                .filter_map(|c| match c {
+                    Command::Status(s) => Some((s.cmd.as_str(), s.cmd_ref.as_str())),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(refs[0], ("SyncHdr", "0"));
+            assert_eq!(refs[1], ("Replace", "2"));
+            assert_eq!(refs.len(), 6);
+        });
+    }
+
+    #[test]
+    fn a_challenged_dm12_device_authenticates_and_an_erroring_one_answers_500() {
+        rt().block_on(async {
+            let (log, seen) = run(|_| commands(&arrays(&[&["Exec", "./dmcts/Op"]])), true, 1).await;
+            let creds: Vec<&Message> = seen.iter().filter(|m| m.hdr.cred.is_some()).collect();
+            assert_eq!(creds.len(), 2, "each device resent its Package#1 with a Cred");
+            assert_eq!(
+                creds[0].hdr.cred.as_ref().unwrap().meta.as_ref().unwrap().r#type.as_deref(),
+                Some(super::AUTH_BASIC)
+            );
+            let want = crate::wire::dm12::auth::basic("ED-00001", super::PASSWORD);
+            assert!(seen.iter().any(|m| m.hdr.cred.as_ref().and_then(|c| c.data.text()) == Some(want.as_str())));
+            assert_eq!(log["devices"][0]["statuses"], serde_json::json!([500]), "{log}");
+            assert_eq!(log["devices"][1]["statuses"], serde_json::json!([200]), "{log}");
+            assert!(log["devices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["done"] == true && d["errors"].as_array().unwrap().is_empty()));
+        });
+    }
 }

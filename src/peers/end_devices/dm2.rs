@@ -80,4 +80,3 @@ pub(super) async fn session(sh: Arc<Shared>, i: usize) {
     }
     record(&sh, i, |s| s.errors.push(format!("the gateway did not end the session within {MAX_ROUNDS} packages")));
 }
-

@@ -172,7 +172,10 @@ pub fn accepted_code(job: &Job, faults: &Faults) -> u16 {
 }
 
 fn value(t: &Tree, path: &str) -> String {
-    t.get(path).and_then(|n| n.value.as_ref()).map(|v| String::from_utf8_lossy(v).trim().to_string()).unwrap_or_default()
+    t.get(path)
+        .and_then(|n| n.value.as_ref())
+        .map(|v| String::from_utf8_lossy(v).trim().to_string())
+        .unwrap_or_default()
 }
 
 fn set(t: &mut Tree, path: &str, v: &str, format: &str) {
@@ -234,7 +237,9 @@ pub(super) fn queue(sh: &Shared, jobs: Vec<Job>) {
 /// Runs one GwMO job (on the session worker); its alert is queued as a new session.
 pub(super) async fn run(sh: &Arc<Shared>, job: Job) {
     match job {
-        Job::Download { img, exec_uri, correlator, announce } => download(sh, &img, &exec_uri, correlator, announce).await,
+        Job::Download { img, exec_uri, correlator, announce } => {
+            download(sh, &img, &exec_uri, correlator, announce).await
+        }
         Job::Fanout { fo, fanout_uri, exec_uri: _, correlator } => fanout(sh, &fo, &fanout_uri, correlator).await,
     }
 }
@@ -481,9 +486,10 @@ async fn handle_dm(AxState(sh): AxState<Arc<Shared>>, headers: HeaderMap, body: 
     };
     let id = msg.hdr.source.loc_uri.clone();
     let msg_ref = msg.hdr.msg_id.clone();
-    let opens = msg.body.commands.iter().any(|c| {
-        matches!(c, Command::Alert(a) if matches!(a.data.as_deref().map(str::trim), Some("1200" | "1201")))
-    });
+    let opens =
+        msg.body.commands.iter().any(
+            |c| matches!(c, Command::Alert(a) if matches!(a.data.as_deref().map(str::trim), Some("1200" | "1201"))),
+        );
     let mut out = vec![Command::Status(Status {
         msg_ref: msg_ref.clone(),
         cmd_ref: "0".into(),

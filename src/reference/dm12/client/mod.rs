@@ -490,8 +490,15 @@ pub struct GenericAlert {
 /// Work for the session worker, one at a time in queue order.
 #[derive(Debug, Clone)]
 enum Job {
-    Notified { session_id: u16, resync: bool, encoding: Option<Encoding> },
-    ClientInitiated { alerts: Vec<GenericAlert>, encoding: Option<Encoding> },
+    Notified {
+        session_id: u16,
+        resync: bool,
+        encoding: Option<Encoding>,
+    },
+    ClientInitiated {
+        alerts: Vec<GenericAlert>,
+        encoding: Option<Encoding>,
+    },
     /// A GwMO download or fan-out accepted by an Exec ([`gateway`]).
     Gateway(gateway::Job),
 }
