@@ -172,6 +172,14 @@ version = "1"
 binding = "dm12"
 implements = ["GWMO"]
 
+[support]
+"DM12-022-C-O" = false
+"DM12-024-C-O" = false
+"DM12-028-C-O" = false
+"DM12-037-C-O" = false
+"DM12-041-C-O" = false
+"DM12-042-C-O" = false
+
 [pixit.suite]
 server_url = "http://127.0.0.1:{listen}/dm"
 
@@ -225,7 +233,10 @@ fn the_reference_dm12_gateway_as_its_own_process_passes_the_dm12_cases_through_a
         dmcts(&["run", "--ics", path.to_str().unwrap(), "--report-dir", reports.to_str().unwrap(), "--", "TC-GW12-"]);
     let _ = child.kill();
     let _ = child.wait();
-    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(reports.join("run.json")).unwrap()).unwrap();
+    let run: serde_json::Value = std::fs::read(reports.join("run.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, Some(0), "{text}");
     let v: Vec<(String, String)> = run["cases"]

@@ -51,7 +51,8 @@ pub fn of_family(role: Role, family: &str) -> Vec<FaultInfo> {
 fn faults_of(role: Role) -> Vec<&'static FaultInfo> {
     match role {
         Role::Client => {
-            super::client::FAULTS.iter().chain(super::dm12::client::FAULTS).chain(super::gwmo::FAULTS).collect()
+            let gateways = super::gwmo::FAULTS.iter().chain(super::dm12::client::gateway::FAULTS);
+            super::client::FAULTS.iter().chain(super::dm12::client::FAULTS).chain(gateways).collect()
         }
         Role::Server => super::server::FAULTS.iter().chain(super::dm12::server::FAULTS).collect(),
     }

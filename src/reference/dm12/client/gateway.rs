@@ -32,6 +32,8 @@
 //! nonce); End Devices are not challenged.
 use super::tree::{Node, Tree};
 use super::{Faults, GenericAlert, Job as WorkerJob, Shared};
+use crate::reference::common::fault;
+use crate::reference::faults::FaultInfo;
 use crate::reference::gwmo::members::{self, Attached};
 use crate::upper_tester::UtAnswer;
 use crate::wire::dm12::gwmo::{self, DeviceResult};
@@ -67,6 +69,73 @@ const DEVICES: &str = "GWMO/DeviceInventory";
 const DOWNLOAD: &str = "Operations/Download";
 const START: &str = "Operations/Start";
 const MAX_BODY: usize = 64 << 20;
+
+/// Faults of the reference DM 1.2 client as a DM Gateway (`client.` + name), one at least per
+/// GwMO gateway item, mirroring the DM 2.0 gateway's (`crate::reference::gwmo::FAULTS`). Kept
+/// apart from the client's own [`super::FAULTS`]: only the GwMO DM 1.2 cases can see them.
+pub static FAULTS: &[FaultInfo] = &[
+    fault!(
+        Client,
+        "gw12-download-no-202",
+        "an Exec of a GwMO image's Operations/Download is answered 200, not 202, though the download runs after the session",
+        ["GWMO-001-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-local-uri-unset",
+        "after the download LocalImageURI is left empty (the Image Ready alert still names the local URI)",
+        ["GWMO-002-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-image-ready-early",
+        "the Image Ready alert is sent before the image is downloaded (the download follows it)",
+        ["GWMO-003-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-wrong-local-uri",
+        "the Image Ready alert names a LocalImageURI other than the one the node holds",
+        ["GWMO-003-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-local-uri-not-served",
+        "the gateway-local download server answers 404 at the LocalImageURI",
+        ["GWMO-004-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-fanout-no-202",
+        "an Exec of a Fanout job's Operations/Start is answered 200, not 202, though the fan-out runs after the session",
+        ["GWMO-005-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-other-group",
+        "the fan-out also reaches the members of every other group, and reports their results",
+        ["GWMO-006-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-commands-altered",
+        "the End Devices get the DMCommands without the last command (one command: with an extra Exec)",
+        ["GWMO-007-C-M"]
+    ),
+    fault!(
+        Client,
+        "gw12-missing-device",
+        "the aggregated results leave the last member of the group out",
+        ["GWMO-008-C-M"]
+    ),
+    fault!(Client, "gw12-no-alert", "no Fanout alert (aggregate) is sent after the fan-out", ["GWMO-008-C-M"]),
+    fault!(
+        Client,
+        "gw12-failed-as-success",
+        "a device that did not answer, or answered with errors, is reported with a DevResultXML of successes",
+        ["GWMO-009-C-M"]
+    ),
+];
 
 /// What the gateway holds besides its tree (cleared by `reset`).
 #[derive(Default)]

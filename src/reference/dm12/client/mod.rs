@@ -6,8 +6,11 @@
 //! - `POST /ut`: the upper tester — `reset`, `idle`, `iut.state`, `session.start`
 //!   {`encoding`?: `xml`|`wbxml`}, `notification.deliver` {`bytes_b64`}, `alert.raise` {`type`,
 //!   `format`?, `data`, `source`?, `correlator`?, `mark`?, `encoding`?}, `ui.answer` {`answer`:
-//!   `yes`|`no`|`cancel`|`timeout`}. Anything else: `unsupported`.
+//!   `yes`|`no`|`cancel`|`timeout`}, `gateway.attach` {`notify_base`, `groups`} (the End
+//!   Devices of the client as a DM Gateway, see [`gateway`]). Anything else: `unsupported`.
 //! - `POST /notify`: a Package#0 (digest §9) as the body; always answered 204.
+//! - `POST /gw/dm`, `GET /gw/img/<name>`: the client as a DM Gateway, toward its End Devices:
+//!   their SyncML DM 1.2 server and the images it holds for them ([`gateway`]).
 //!
 //! # Sessions (digest §5)
 //! Package#1: SyncHdr (VerDTD 1.2, VerProto DM/1.2, SessionID — the Package#0's session id in
@@ -62,7 +65,10 @@
 //! fumo12-alert-wrong-source, fumo12-result-not-integer, fumo12-pkgdata-state-unchanged,
 //! fumo12-dau-no-update, fumo12-ui-decline-ignored, scomo12-delivered-no-state, scomo12-no-202,
 //! scomo12-alert-wrong-source, scomo12-result-code-wrong, scomo12-install-no-deploy,
-//! scomo12-remove-keeps, scomo12-deactivate-no-state.
+//! scomo12-remove-keeps, scomo12-deactivate-no-state; the GwMO gateway faults (see
+//! [`gateway::FAULTS`]): gw12-download-no-202, gw12-local-uri-unset, gw12-image-ready-early,
+//! gw12-wrong-local-uri, gw12-local-uri-not-served, gw12-fanout-no-202, gw12-other-group,
+//! gw12-commands-altered, gw12-missing-device, gw12-no-alert, gw12-failed-as-success.
 //!
 //! HMAC (digest §8.6): challenged with `syncml:auth-MAC`, the client resends Package#1 without a
 //! Cred and signs it and every later message in the `x-syncml-hmac` header, with the nonce of
@@ -72,6 +78,13 @@
 //! ./FUMO (one FUMO instance) and ./SCOMO: an Exec of an operation node is answered 202; once
 //! the session is over the operation runs (a download from PkgURL first) and its result goes
 //! in a Generic Alert 1226 of a new client-initiated session, echoing the Exec's Correlator.
+//!
+//! # GwMO: the client as a DM Gateway (see [`gateway`])
+//! ./GWMO/ImageInventory/<img>/ and ./GWMO/Fanout/<fo>/ (any instance), Gateway Config and
+//! Device Inventory from `gateway.attach`: an Exec of Operations/Download or Operations/Start
+//! is answered 202; once the session is over the image is downloaded (then the Image Ready
+//! alert) or the DMCommands fanned out to the group's End Devices in SyncML DM 1.2 sessions
+//! (then the aggregate), each alert a Generic Alert 1226 of a new session echoing the Correlator.
 mod enablers;
 mod exec;
 pub mod gateway;
@@ -330,67 +343,6 @@ pub static FAULTS: &[FaultInfo] = &[
         "scomo12-deactivate-no-state",
         "Deactivate reports 1200 but the component's State stays 20 (Active)",
         ["SCOMO-009-C-O"]
-    ),
-    fault!(
-        Client,
-        "gw12-download-no-202",
-        "an Exec of a GwMO image's Operations/Download is answered 200, not 202, though the download runs after the session",
-        ["GWMO-001-C-M"]
-    ),
-    fault!(
-        Client,
-        "gw12-local-uri-unset",
-        "after the download LocalImageURI is left empty (the Image Ready alert still names the local URI)",
-        ["GWMO-002-C-M"]
-    ),
-    fault!(
-        Client,
-        "gw12-image-ready-early",
-        "the Image Ready alert is sent before the image is downloaded (the download follows it)",
-        ["GWMO-003-C-M"]
-    ),
-    fault!(
-        Client,
-        "gw12-wrong-local-uri",
-        "the Image Ready alert names a LocalImageURI other than the one the node holds",
-        ["GWMO-003-C-M"]
-    ),
-    fault!(
-        Client,
-        "gw12-local-uri-not-served",
-        "the gateway-local download server answers 404 at the LocalImageURI",
-        ["GWMO-004-C-M"]
-    ),
-    fault!(
-        Client,
-        "gw12-fanout-no-202",
-        "an Exec of a Fanout job's Operations/Start is answered 200, not 202, though the fan-out runs after the session",
-        ["GWMO-005-C-M"]
-    ),
-    fault!(
-        Client,
-        "gw12-other-group",
-        "the fan-out also reaches the members of every other group, and reports their results",
-        ["GWMO-006-C-M"]
-    ),
-    fault!(
-        Client,
-        "gw12-commands-altered",
-        "the End Devices get the DMCommands without the last command (one command: with an extra Exec)",
-        ["GWMO-007-C-M"]
-    ),
-    fault!(
-        Client,
-        "gw12-missing-device",
-        "the aggregated results leave the last member of the group out",
-        ["GWMO-008-C-M"]
-    ),
-    fault!(Client, "gw12-no-alert", "no Fanout alert (aggregate) is sent after the fan-out", ["GWMO-008-C-M"]),
-    fault!(
-        Client,
-        "gw12-failed-as-success",
-        "a device that did not answer, or answered with errors, is reported with a DevResultXML of successes",
-        ["GWMO-009-C-M"]
     ),
     fault!(
         Client,
@@ -881,6 +833,7 @@ impl Dm12ClientArgs {
 pub async fn run_cli(args: Dm12ClientArgs) -> anyhow::Result<()> {
     if args.list_faults {
         common::print_faults(FAULTS, 40);
+        common::print_faults(gateway::FAULTS, 40);
         return Ok(());
     }
     let running = spawn(args.to_config()?).await?;
@@ -923,8 +876,9 @@ mod tests {
 
     #[test]
     fn fault_names_are_unique_and_declared_in_the_catalog() {
-        let names: BTreeSet<&str> = FAULTS.iter().map(|f| f.name).collect();
-        assert_eq!(names.len(), FAULTS.len());
+        let all: Vec<&FaultInfo> = FAULTS.iter().chain(gateway::FAULTS).collect();
+        let names: BTreeSet<&str> = all.iter().map(|f| f.name).collect();
+        assert_eq!(names.len(), all.len());
         assert!(names.iter().all(|n| crate::reference::faults::find(n).is_some()));
     }
 }
