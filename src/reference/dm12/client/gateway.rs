@@ -39,7 +39,7 @@ use crate::upper_tester::UtAnswer;
 use crate::wire::dm12::gwmo::{self, DeviceResult};
 use crate::wire::dm12::notification::{self, Trigger, UiMode, MEDIA_NOTIFICATION, VERSION_1_1};
 use crate::wire::dm12::profile::Profile;
-use crate::wire::dm12::{Command, Item, LocRef, Message, Status, SyncBody, SyncHdr, MEDIA_WBXML, MEDIA_XML};
+use crate::wire::dm12::{Command, Encoding, Item, LocRef, Message, Status, SyncBody, SyncHdr, MEDIA_WBXML, MEDIA_XML};
 use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -288,44 +288,59 @@ fn image_ready(sh: &Shared, img: &str, exec_uri: &str, correlator: Option<String
     }
 }
 
-/// Queues the work of the GwMO Execs a session accepted (after it is over).
-pub(super) fn queue(sh: &Shared, jobs: Vec<Job>) {
+/// Queues the work of the GwMO Execs a session accepted (after it is over); their alerts'
+/// sessions use that session's `encoding`.
+pub(super) fn queue(sh: &Shared, jobs: Vec<Job>, encoding: Encoding) {
     for job in jobs {
         match job {
             Job::Download { img, exec_uri, correlator, .. } if sh.faults.has("gw12-image-ready-early") => {
                 // The fault: the alert goes before the image is downloaded.
                 let alert = image_ready(sh, &img, &exec_uri, correlator.clone());
-                sh.enqueue(WorkerJob::ClientInitiated { alerts: vec![alert], encoding: None });
-                sh.enqueue(WorkerJob::Gateway(Job::Download { img, exec_uri, correlator, announce: false }));
+                sh.enqueue(WorkerJob::ClientInitiated { alerts: vec![alert], encoding: Some(encoding) });
+                let job = Job::Download { img, exec_uri, correlator, announce: false };
+                sh.enqueue(WorkerJob::Gateway { job, encoding });
             }
-            other => sh.enqueue(WorkerJob::Gateway(other)),
+            job => sh.enqueue(WorkerJob::Gateway { job, encoding }),
         }
     }
 }
 
 /// Runs one GwMO job (on the session worker); its alert is queued as a new session.
-pub(super) async fn run(sh: &Arc<Shared>, job: Job) {
-    match job {
+pub(super) async fn run(sh: &Arc<Shared>, job: Job, encoding: Encoding) {
+    let alert = match job {
         Job::Download { img, exec_uri, correlator, announce } => {
             download(sh, &img, &exec_uri, correlator, announce).await
         }
         Job::Fanout { fo, fanout_uri, exec_uri: _, correlator } => fanout(sh, &fo, &fanout_uri, correlator).await,
+    };
+    if let Some(alert) = alert {
+        sh.enqueue(WorkerJob::ClientInitiated { alerts: vec![alert], encoding: Some(encoding) });
     }
 }
 
 /// Seed 000 steps 2-4: download ImageURI, keep the image, set LocalImageURI, Image Ready.
-async fn download(sh: &Arc<Shared>, img: &str, exec_uri: &str, correlator: Option<String>, announce: bool) {
+async fn download(
+    sh: &Arc<Shared>,
+    img: &str,
+    exec_uri: &str,
+    correlator: Option<String>,
+    announce: bool,
+) -> Option<GenericAlert> {
     let url = value(&sh.lock().tree, &format!("{img}/ImageURI"));
+    let failed = |why: String| {
+        sh.log(why);
+        None
+    };
     if url.is_empty() {
-        return sh.log(format!("{img}: Exec Download without an ImageURI"));
+        return failed(format!("{img}: Exec Download without an ImageURI"));
     }
     let bytes = match sh.http.get(&url).send().await {
         Ok(r) if r.status().is_success() => match crate::peers::http::read_limited(r, MAX_BODY).await {
             Ok(l) => l.bytes,
-            Err(e) => return sh.log(format!("downloading {url}: {e}")),
+            Err(e) => return failed(format!("downloading {url}: {e}")),
         },
-        Ok(r) => return sh.log(format!("downloading {url}: HTTP {}", r.status())),
-        Err(e) => return sh.log(format!("downloading {url}: {e}")),
+        Ok(r) => return failed(format!("downloading {url}: HTTP {}", r.status())),
+        Err(e) => return failed(format!("downloading {url}: {e}")),
     };
     let local = local_uri(sh, img);
     sh.log(format!("downloaded {url}: {} bytes, served at {local}", bytes.len()));
@@ -335,15 +350,12 @@ async fn download(sh: &Arc<Shared>, img: &str, exec_uri: &str, correlator: Optio
         let shown = if sh.faults.has("gw12-local-uri-unset") { "" } else { local.as_str() };
         set(&mut st.tree, &format!("{img}/LocalImageURI"), shown, "chr");
     }
-    if announce {
-        let alert = image_ready(sh, img, exec_uri, correlator);
-        sh.enqueue(WorkerJob::ClientInitiated { alerts: vec![alert], encoding: None });
-    }
+    announce.then(|| image_ready(sh, img, exec_uri, correlator))
 }
 
 /// Seed 003 steps 3-7: the DMCommands to every member of the group, every answer collected,
 /// the Results nodes written and the aggregate sent.
-async fn fanout(sh: &Arc<Shared>, fo: &str, fanout_uri: &str, correlator: Option<String>) {
+async fn fanout(sh: &Arc<Shared>, fo: &str, fanout_uri: &str, correlator: Option<String>) -> Option<GenericAlert> {
     let f = &sh.faults;
     let (text, group, attached) = {
         let st = sh.lock();
@@ -355,9 +367,15 @@ async fn fanout(sh: &Arc<Shared>, fo: &str, fanout_uri: &str, correlator: Option
     };
     let commands = match gwmo::parse_dm_commands(&text) {
         Ok(c) => c,
-        Err(e) => return sh.log(format!("{fo}/DMCommands: {e}")),
+        Err(e) => {
+            sh.log(format!("{fo}/DMCommands: {e}"));
+            return None;
+        }
     };
-    let Some(attached) = attached else { return sh.log("fan-out before gateway.attach: no End Devices".into()) };
+    let Some(attached) = attached else {
+        sh.log("fan-out before gateway.attach: no End Devices".into());
+        return None;
+    };
     let members = members::members(&attached.groups, Some(&group), f.has("gw12-other-group"));
     let mut sent = commands.clone();
     if f.has("gw12-commands-altered") {
@@ -404,11 +422,11 @@ async fn fanout(sh: &Arc<Shared>, fo: &str, fanout_uri: &str, correlator: Option
         }
     }
     if f.has("gw12-no-alert") {
-        return;
+        return None;
     }
     let alert_type = Profile::default().gwmo_alert_type_aggregation;
     let items = gwmo::aggregate_items(fanout_uri, &alert_type, &results);
-    let alert = GenericAlert {
+    Some(GenericAlert {
         r#type: alert_type,
         format: "xml".into(),
         data: String::new(),
@@ -417,8 +435,7 @@ async fn fanout(sh: &Arc<Shared>, fo: &str, fanout_uri: &str, correlator: Option
         correlator,
         mark: None,
         items,
-    };
-    sh.enqueue(WorkerJob::ClientInitiated { alerts: vec![alert], encoding: None });
+    })
 }
 
 fn first_target(c: &Command) -> Option<String> {

@@ -451,8 +451,9 @@ enum Job {
         alerts: Vec<GenericAlert>,
         encoding: Option<Encoding>,
     },
-    /// A GwMO download or fan-out accepted by an Exec ([`gateway`]).
-    Gateway(gateway::Job),
+    /// A GwMO download or fan-out accepted by an Exec ([`gateway`]); its alert's session in
+    /// `encoding`, that of the session that Exec'd it.
+    Gateway { job: gateway::Job, encoding: Encoding },
 }
 
 /// Authentication state that outlives a session (reset restores it).

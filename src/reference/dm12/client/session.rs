@@ -19,7 +19,7 @@ const MAX_AUTH_RETRIES: usize = 2;
 pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
     let f = &sh.faults;
     let (session_id, alert_code, alerts, encoding) = match job {
-        Job::Gateway(g) => return super::gateway::run(sh, g).await,
+        Job::Gateway { job, encoding } => return super::gateway::run(sh, job, encoding).await,
         Job::Notified { session_id, resync, encoding } => {
             if resync {
                 // After a resync acceptance the Cred uses the resync nonce too (digest §9.4).
@@ -80,7 +80,7 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
         sh.enqueue(Job::ClientInitiated { alerts: results, encoding: Some(encoding) });
     }
     // The GwMO downloads and fan-outs the session accepted (202) run on the worker, in turn.
-    super::gateway::queue(sh, std::mem::take(&mut s.gateway_jobs));
+    super::gateway::queue(sh, std::mem::take(&mut s.gateway_jobs), encoding);
 }
 
 /// Runs one accepted FUMO/SCOMO operation: its download (from PkgURL) first, then the work on
