@@ -173,11 +173,12 @@ binding = "dm12"
 implements = ["GWMO"]
 
 [support]
+"ICS-DM12C-WBXML" = true
 "DM12-022-C-O" = false
 "DM12-024-C-O" = false
 "DM12-028-C-O" = false
 "DM12-037-C-O" = false
-"DM12-041-C-O" = false
+"DM12-041-C-O" = true
 "DM12-042-C-O" = false
 
 [pixit.suite]
@@ -211,6 +212,47 @@ gw_end_devices = "{devices}"
     )
 }
 
+/// Runs the DM 1.2 gateway cases through `ics12`; (exit code, output, [(case, verdict, item)]).
+fn run_ics12(
+    tag: &str,
+    listen: u16,
+    ut_url: &str,
+    devices: usize,
+) -> (Option<i32>, String, Vec<(String, String, String)>) {
+    let dir = scratch(tag);
+    let path = dir.join("ics.toml");
+    std::fs::write(&path, ics12(listen, ut_url, devices)).unwrap();
+    let reports = dir.join("reports");
+    let (code, text) =
+        dmcts(&["run", "--ics", path.to_str().unwrap(), "--report-dir", reports.to_str().unwrap(), "--", "TC-GW12-"]);
+    let run: serde_json::Value = std::fs::read(reports.join("run.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
+    let v = run["cases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["id"].as_str().unwrap().starts_with("TC-GW12-"))
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["verdict"].as_str().unwrap().to_string(),
+                c["reason"]["scr"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    (code, text, v)
+}
+
+/// The DM 1.2 gateway cases (and their WBXML variants, which the ICS makes apply) all ran.
+fn all_ran(v: &[(String, String, String)]) -> bool {
+    ["TC-GW12-001", "TC-GW12-002", "TC-GW12-003", "TC-GW12-WBXML-003"]
+        .iter()
+        .all(|c| v.iter().any(|(id, _, _)| id == c))
+}
+
 #[test]
 fn the_reference_dm12_gateway_as_its_own_process_passes_the_dm12_cases_through_an_ics() {
     let (listen, gw_port) = (free_port(), free_port());
@@ -225,30 +267,63 @@ fn the_reference_dm12_gateway_as_its_own_process_passes_the_dm12_cases_through_a
     while std::net::TcpStream::connect(("127.0.0.1", gw_port)).is_err() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let dir = scratch("gw12-process");
-    let path = dir.join("ics.toml");
-    std::fs::write(&path, ics12(listen, &format!("http://127.0.0.1:{gw_port}/ut"), 100)).unwrap();
-    let reports = dir.join("reports");
-    let (code, text) =
-        dmcts(&["run", "--ics", path.to_str().unwrap(), "--report-dir", reports.to_str().unwrap(), "--", "TC-GW12-"]);
+    let (code, text, v) = run_ics12("gw12-process", listen, &format!("http://127.0.0.1:{gw_port}/ut"), 100);
     let _ = child.kill();
     let _ = child.wait();
-    let run: serde_json::Value = std::fs::read(reports.join("run.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, Some(0), "{text}");
-    let v: Vec<(String, String)> = run["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["id"].as_str().unwrap().starts_with("TC-GW12-"))
-        .map(|c| (c["id"].as_str().unwrap().to_string(), c["verdict"].as_str().unwrap().to_string()))
-        .collect();
-    let cases = ["TC-GW12-001", "TC-GW12-002", "TC-GW12-003"];
-    assert_eq!(v.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().len(), cases.len(), "{v:?}\n{text}");
-    assert!(v.iter().all(|(_, verdict)| verdict == "pass"), "{v:?}\n{text}");
+    assert!(all_ran(&v), "{v:?}\n{text}");
+    assert!(v.iter().all(|(_, verdict, _)| verdict == "pass"), "{v:?}\n{text}");
+}
+
+/// The reference DM 1.2 client in-process with `tune` applied, through the DM 1.2 ICS.
+async fn in_process12(
+    tag: &str,
+    devices: usize,
+    tune: impl FnOnce(&mut dmcts::reference::dm12::client::Dm12ClientConfig),
+) -> (Option<i32>, String, Vec<(String, String, String)>) {
+    let listen = free_port();
+    let mut cfg = dmcts::reference::dm12::client::Dm12ClientConfig::new(format!("http://127.0.0.1:{listen}/dm"));
+    tune(&mut cfg);
+    let gw = dmcts::reference::dm12::client::spawn(cfg).await.unwrap();
+    let ut = gw.ut_url.clone();
+    let tag = tag.to_string();
+    let out = tokio::task::spawn_blocking(move || run_ics12(&tag, listen, &ut, devices)).await.unwrap();
+    gw.shutdown().await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm12_gateway_with_alerts_after_devinfo_an_instance_source_and_a_reversed_aggregate_passes() {
+    let (code, text, v) = in_process12("gw12-variant", 30, |c| {
+        c.variant = dmcts::reference::dm12::client::Variant {
+            generic_alerts_last: true,
+            reverse_results: true,
+            instance_source: true,
+        };
+    })
+    .await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(all_ran(&v), "{v:?}\n{text}");
+    assert!(v.iter().all(|(_, verdict, _)| verdict == "pass"), "{v:?}\n{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm12_gateway_that_reports_silent_devices_as_successes_fails_on_that_item_only() {
+    let (code, text, v) = in_process12("gw12-as-success", 20, |c| {
+        c.faults = ["client.gw12-failed-as-success".to_string()].into();
+    })
+    .await;
+    assert_ne!(code, Some(0), "{text}");
+    for (id, verdict, scr) in &v {
+        match id.as_str() {
+            "TC-GW12-003" | "TC-GW12-WBXML-003" => {
+                assert_eq!((verdict.as_str(), scr.as_str()), ("fail", "GWMO-009-C-M"), "{text}")
+            }
+            _ => assert_eq!(verdict, "pass", "{id}: {text}"),
+        }
+    }
+    // The failure names a device that never answered.
+    assert!(text.contains("ED-A-00001"), "{text}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The JSON view of a SyncML DM 1.2 message: what the case language's JSON checks, `save_as`
 //! and `capture` read, and what traces and reports show. Element names are SyncML's; a command
-//! is an object with its element name under `"element"`, an Item's Target/Source is its LocURI.
+//! is an object with its element name under `"element"`, an Item's Target/Source is its LocURI;
+//! `GenericAlerts` repeats the message's Generic Alerts (Alert 1226) in order.
 use super::message::{Command, Cred, Item, LocRef, Message, Meta};
 use super::tree::Encoding;
 use serde_json::{json, Map, Value};
@@ -16,8 +17,15 @@ pub fn message_json(m: &Message, encoding: Encoding) -> Value {
             "NoResp": h.no_resp, "Cred": h.cred.as_ref().map(cred), "Meta": h.meta.as_ref().map(meta),
         },
         "Commands": m.body.commands.iter().map(command).collect::<Vec<_>>(),
+        // The Generic Alerts (1226) again, in order, wherever they sit in the message: what a
+        // case captures from (`/GenericAlerts/0/Items/0/Data`) whatever the sender's command order.
+        "GenericAlerts": m.body.commands.iter().filter(|c| is_generic_alert(c)).map(command).collect::<Vec<_>>(),
         "Final": m.body.r#final,
     })
+}
+
+fn is_generic_alert(c: &Command) -> bool {
+    matches!(c, Command::Alert(a) if a.data.as_deref().map(str::trim) == Some("1226"))
 }
 
 fn locref(l: &LocRef) -> Value {

@@ -280,7 +280,10 @@ fn image_ready(sh: &Shared, img: &str, exec_uri: &str, correlator: Option<String
         r#type: Profile::default().gwmo_alert_type_image_ready,
         format: "chr".into(),
         data: local,
-        source: Some(exec_uri.to_string()),
+        source: Some(match sh.cfg.variant.instance_source {
+            true => exec_uri.strip_suffix(DOWNLOAD).unwrap_or(exec_uri).to_string(),
+            false => exec_uri.to_string(),
+        }),
         target: None,
         correlator,
         mark: None,
@@ -397,6 +400,9 @@ async fn fanout(sh: &Arc<Shared>, fo: &str, fanout_uri: &str, correlator: Option
     .await;
     if f.has("gw12-missing-device") {
         results.pop();
+    }
+    if sh.cfg.variant.reverse_results {
+        results.reverse();
     }
     if f.has("gw12-failed-as-success") {
         let all_ok = success_fragment(&commands);

@@ -397,6 +397,22 @@ pub struct Dm12ClientConfig {
     pub max_rounds: usize,
     /// Also print the exchange log to stderr (CLI mode).
     pub echo_log: bool,
+    /// Lawful variations (a client other than the reference's usual self, for tests).
+    pub variant: Variant,
+}
+
+/// Lawful ways the client may differ from its default behaviour (none is a fault): the suite's
+/// cases must pass with any of them.
+#[derive(Debug, Clone, Default)]
+pub struct Variant {
+    /// Package#1 carries the Generic Alerts after the DevInfo Replace (digest §5.2 lists them
+    /// last), not right after the session alert.
+    pub generic_alerts_last: bool,
+    /// As a DM Gateway: the aggregate lists the End Devices in reverse order of the group.
+    pub reverse_results: bool,
+    /// As a DM Gateway: the Image Ready alert's Item Source is the image instance, not the
+    /// Exec'd Operations/Download node.
+    pub instance_source: bool,
 }
 
 impl Dm12ClientConfig {
@@ -419,6 +435,7 @@ impl Dm12ClientConfig {
             http_timeout: Duration::from_secs(30),
             max_rounds: 64,
             echo_log: false,
+            variant: Variant::default(),
         }
     }
 }
@@ -453,7 +470,10 @@ enum Job {
     },
     /// A GwMO download or fan-out accepted by an Exec ([`gateway`]); its alert's session in
     /// `encoding`, that of the session that Exec'd it.
-    Gateway { job: gateway::Job, encoding: Encoding },
+    Gateway {
+        job: gateway::Job,
+        encoding: Encoding,
+    },
 }
 
 /// Authentication state that outlives a session (reset restores it).

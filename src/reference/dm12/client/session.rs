@@ -354,7 +354,11 @@ impl Session<'_> {
     /// Package#1's commands: the session alert, Generic Alerts, the DevInfo Replace (§5.2).
     fn package1(&self, alert_code: &str, alerts: &[GenericAlert]) -> Vec<Command> {
         let mut out = vec![alert(alert_code)];
-        out.extend(alerts.iter().map(|a| self.generic_alert(a)));
+        let generic: Vec<Command> = alerts.iter().map(|a| self.generic_alert(a)).collect();
+        let last = self.sh.cfg.variant.generic_alerts_last;
+        if !last {
+            out.extend(generic.iter().cloned());
+        }
         let cfg = &self.sh.cfg;
         let mut items: Vec<(&str, &str)> = vec![
             ("./DevInfo/DevId", &cfg.dev_id),
@@ -382,6 +386,9 @@ impl Session<'_> {
                 .collect(),
             ..ItemCommand::default()
         }));
+        if last {
+            out.extend(generic);
+        }
         out
     }
 
