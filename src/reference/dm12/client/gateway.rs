@@ -642,3 +642,75 @@ async fn handle_dm(AxState(sh): AxState<Arc<Shared>>, headers: HeaderMap, body: 
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("500: {e}")).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> Tree {
+        let mut t = Tree::provisioned(&super::super::tree::Provision {
+            dev_id: "IMEI:1",
+            server_id: "dmcts",
+            server_uri: "http://x/dm",
+            username: "u",
+            password: "p",
+            server_password: "s",
+        });
+        provision(&mut t);
+        t
+    }
+
+    #[test]
+    fn any_image_or_fanout_instance_is_created_by_a_write_below_it() {
+        let mut t = tree();
+        prepare(&mut t, "GWMO/ImageInventory/fw-pack/ImageURI");
+        assert!(t.get("GWMO/ImageInventory/fw-pack/LocalImageURI").is_some());
+        assert!(t.get("GWMO/ImageInventory/fw-pack/Operations/Download").is_some_and(|n| n.executable));
+        prepare(&mut t, "GWMO/Fanout/c7/DMCommands");
+        assert_eq!(t.get("GWMO/Fanout/c7/DMCommands").map(|n| n.format.as_str()), Some("xml"));
+        assert!(t.get("GWMO/Fanout/c7/Operations/Start").is_some_and(|n| n.executable));
+        // Not below an instance: nothing is created.
+        prepare(&mut t, "GWMO/Fanout");
+        prepare(&mut t, "dmcts/Other");
+        assert!(t.get("dmcts/Other").is_none());
+    }
+
+    #[test]
+    fn the_operation_nodes_start_the_gateways_work() {
+        let d = exec(
+            "GWMO/ImageInventory/img1/Operations/Download",
+            "./GWMO/ImageInventory/img1/Operations/Download",
+            Some("c"),
+        );
+        assert_eq!(
+            d,
+            Some(Job::Download {
+                img: "GWMO/ImageInventory/img1".into(),
+                exec_uri: "./GWMO/ImageInventory/img1/Operations/Download".into(),
+                correlator: Some("c".into()),
+                announce: true
+            })
+        );
+        let f = exec("GWMO/Fanout/fo1/Operations/Start", "./GWMO/Fanout/fo1/Operations/Start", None).unwrap();
+        assert!(matches!(f, Job::Fanout { ref fanout_uri, .. } if fanout_uri == "./GWMO/Fanout/fo1/"));
+        assert_eq!(exec("GWMO/Fanout/fo1/Operations/Download", "x", None), None);
+        assert_eq!(exec("FUMO/Update", "./FUMO/Update", None), None);
+    }
+
+    #[test]
+    fn forwarded_commands_are_renumbered_through_containers() {
+        let a: Vec<Vec<String>> =
+            [vec!["Sequence", "2"], vec!["Get", "./a"], vec!["Exec", "./b"], vec!["Delete", "./c"]]
+                .iter()
+                .map(|c| c.iter().map(|s| s.to_string()).collect())
+                .collect();
+        let mut cmds =
+            crate::wire::dm12::commands::from_arrays(&a, &mut crate::wire::dm12::commands::CmdIds::starting_at(7))
+                .unwrap();
+        let mut next = 3;
+        renumber(&mut cmds, &mut next);
+        let ids: Vec<&str> = flatten(&cmds).iter().filter_map(|c| c.cmd_id()).collect();
+        assert_eq!(ids, ["3", "4", "5", "6"]);
+        assert_eq!(image_name("GWMO/ImageInventory/fw pack"), "fw_pack");
+    }
+}
