@@ -2,12 +2,12 @@
 //! [`crate::peers::end_devices`], docs/gwmo.md).
 //!
 //! - `start = { protocol?, groups = [{ name, id_prefix, count, silent?, erroring?, slow? }], slow_ms? }`:
-//!   (`protocol`: `"dm2"`, the default, or `"dm12"`: the devices speak SyncML DM 1.2 with the
-//!   gateway, [`crate::peers::end_devices`])
 //!   start the devices (one listener at the suite listener's address) and hand them to the
 //!   gateway through the upper tester's `gateway.attach` (its answer's `dm_url` is where the
 //!   devices open their sessions). `count` may be a template of a PIXIT text (e.g.
-//!   `${pixit.mo.gw_end_devices}`). Saves `end_devices` = the attach arguments.
+//!   `${pixit.mo.gw_end_devices}`). `protocol` is the one the devices speak with the gateway,
+//!   that of the case's binding: `"dm2"` (the default) or `"dm12"` (SyncML DM 1.2). Saves
+//!   `end_devices` = the attach arguments.
 //! - `group = "<name>"`: wait (at most the step timeout) until every member of the group that
 //!   answers (not silent) has ended its session with the gateway; one that has not fails `scr`.
 //!   Then `checks` judge what reached each device (the log, JSON: `groups`, `devices`), and
@@ -62,6 +62,17 @@ impl EndDevicesStep {
         v.needs_role("end-devices", Role::Client);
         if self.start.is_none() && self.group.is_none() {
             v.problem("an `end-devices` step starts the devices (`start`) or waits for a group (`group`)");
+        }
+        if let Some(start) = &self.start {
+            // The End Devices speak the gateway's protocol: the case's binding family.
+            let protocol = start.get("protocol").and_then(Value::as_str).unwrap_or(crate::binding::DEFAULT_BINDING);
+            let family = v.binding.family();
+            if protocol != family {
+                v.problem(format!(
+                    "end-devices start: protocol {protocol:?} is not that of the case's binding ({family:?}): the End \
+                     Devices speak the gateway's protocol (protocol = \"{family}\")"
+                ));
+            }
         }
         if self.start.is_some() && !self.checks.is_empty() {
             v.problem("an `end-devices` step with `start` has no checks: judge the devices in a later step (`group`)");

@@ -315,7 +315,7 @@ mod tests {
     fn operations_give_the_digests_codes() {
         let mut t = tree();
         assert_eq!(t.children("dmcts/Interior"), ["A", "B"]);
-        assert_eq!(t.children(""), ["DMAcc", "DevDetail", "DevInfo", "FUMO", "SCOMO", "Vendor", "dmcts"]);
+        assert_eq!(t.children(""), ["DMAcc", "DevDetail", "DevInfo", "FUMO", "GWMO", "SCOMO", "Vendor", "dmcts"]);
         assert_eq!(t.add("dmcts/Leaf", Some(b"x".to_vec()), None, None), 418);
         assert_eq!(t.add("dmcts/New/Deep", Some(b"x".to_vec()), None, None), 200);
         assert!(t.get("dmcts/New").unwrap().is_interior());
