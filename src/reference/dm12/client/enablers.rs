@@ -192,7 +192,8 @@ fn fumo_run(t: &mut Tree, op: Operation, job: &Job, fetched: Option<Fetched>, fa
     let applies = matches!(op, Operation::Update)
         || (op == Operation::DownloadAndUpdate
             && code == fumo::result::SUCCESSFUL
-            && !faults.has("fumo12-dau-no-update"));
+            && !faults.has("fumo12-dau-no-update"))
+        || (op == Operation::Download && code == fumo::result::SUCCESSFUL && faults.has("fumo12-download-updates"));
     if applies {
         if value(t, "FUMO/Update/PkgData").is_empty() {
             code = fumo::result::UPDATE_FAILED;
@@ -253,7 +254,11 @@ fn scomo_run(t: &mut Tree, op: ScomoOp, job: &Job, faults: &Faults) -> GenericAl
                     ] {
                         t.insert(&format!("{dc}/{leaf}"), Node::leaf(v));
                     }
-                    let s = if active { scomo::DC_ACTIVE } else { scomo::DC_INACTIVE };
+                    let s = if active || faults.has("scomo12-install-inactive-active") {
+                        scomo::DC_ACTIVE
+                    } else {
+                        scomo::DC_INACTIVE
+                    };
                     t.insert(&format!("{dc}/State"), Node { format: "int".into(), ..Node::leaf(s) });
                     t.insert(&format!("{dc}/Operations"), Node::interior());
                     for op in scomo::DEPLOYED_OPS {

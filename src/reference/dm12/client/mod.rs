@@ -60,7 +60,7 @@
 //! dm12-wbxml-string-table-garbage, dm12-hmac-in-cred, dm12-hmac-stale-nonce; the FUMO and SCOMO
 //! faults (see [`enablers`]): fumo12-no-202, fumo12-no-result-alert, fumo12-alert-wrong-type,
 //! fumo12-alert-wrong-source, fumo12-result-not-integer, fumo12-pkgdata-state-unchanged,
-//! fumo12-dau-no-update, fumo12-ui-decline-ignored, scomo12-delivered-no-state, scomo12-no-202,
+//! fumo12-dau-no-update, fumo12-download-updates, fumo12-ui-decline-ignored, scomo12-install-inactive-active, scomo12-delivered-no-state, scomo12-no-202,
 //! scomo12-alert-wrong-source, scomo12-result-code-wrong, scomo12-install-no-deploy,
 //! scomo12-remove-keeps, scomo12-deactivate-no-state.
 //!
@@ -289,9 +289,21 @@ pub static FAULTS: &[FaultInfo] = &[
     ),
     fault!(
         Client,
+        "fumo12-download-updates",
+        "an Exec of FUMO Download downloads and also applies the package (State 100), leaving nothing for a later Update",
+        ["FUMO-011-C-O"]
+    ),
+    fault!(
+        Client,
         "fumo12-ui-decline-ignored",
         "after a 1101 declined by the user (304, the Exec skipped) the delivered firmware is installed anyway (State 100)",
         ["FUMO-015-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo12-install-inactive-active",
+        "an Exec of a delivered package's InstallInactive deploys the component Active (State 20), not Inactive (10)",
+        ["SCOMO-007-C-O"]
     ),
     fault!(
         Client,
