@@ -58,9 +58,12 @@ pub enum ScomoOp {
 }
 
 /// Adds the FUMO and SCOMO nodes to the provisioned tree.
+/// The Type property of an MO instance's root is its MO identifier (digest §11.4: "interior:
+/// MO identifier").
 pub fn provision(t: &mut Tree) {
     let leaf = |v: &str| Node { format: "chr".into(), ..Node::leaf(v) };
-    t.insert(FUMO, Node::interior().permanent());
+    let mo = |moid: &str| Node { r#type: Some(moid.into()), ..Node::interior().permanent() };
+    t.insert(FUMO, mo(fumo::MOID_FUMO));
     t.insert("FUMO/PkgName", leaf("reference-firmware"));
     t.insert("FUMO/PkgVersion", leaf("1.0.0"));
     for op in Operation::ALL {
@@ -70,7 +73,8 @@ pub fn provision(t: &mut Tree) {
     t.insert("FUMO/DownloadAndUpdate/PkgURL", leaf(""));
     t.insert("FUMO/Update/PkgData", Node { format: "bin".into(), ..Node::leaf("") });
     t.insert("FUMO/State", Node { format: "int".into(), ..Node::leaf(&state::IDLE.to_string()) });
-    for p in [SCOMO, "SCOMO/Download", "SCOMO/Inventory", DELIVERED, DEPLOYED] {
+    t.insert(SCOMO, mo(scomo::MOID));
+    for p in ["SCOMO/Download", "SCOMO/Inventory", DELIVERED, DEPLOYED] {
         t.insert(p, Node::interior().permanent());
     }
 }
