@@ -254,11 +254,13 @@ fn all_ran(v: &[(String, String, String)]) -> bool {
 }
 
 #[test]
-fn the_reference_dm12_gateway_as_its_own_process_passes_the_dm12_cases_through_an_ics() {
+fn the_reference_dm12_gateway_as_its_own_process_passes_through_the_example_ics() {
     let (listen, gw_port) = (free_port(), free_port());
+    // The device examples/ics-gwmo-dm12-gateway.toml describes: its DevId and account.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dmcts"))
         .args(["reference", "dm12-client", "--listen", &format!("127.0.0.1:{gw_port}")])
         .args(["--server-uri", &format!("http://127.0.0.1:{listen}/dm")])
+        .args(["--dev-id", "IMEI:490154203237599", "--username", "acme-gateway", "--password", "client-secret"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -267,12 +269,36 @@ fn the_reference_dm12_gateway_as_its_own_process_passes_the_dm12_cases_through_a
     while std::net::TcpStream::connect(("127.0.0.1", gw_port)).is_err() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let (code, text, v) = run_ics12("gw12-process", listen, &format!("http://127.0.0.1:{gw_port}/ut"), 100);
+    let example = std::fs::read_to_string("examples/ics-gwmo-dm12-gateway.toml").unwrap();
+    let ics = example
+        .replace("http://192.168.1.10:9988/dm", &format!("http://127.0.0.1:{listen}/dm"))
+        .replace("0.0.0.0:9988", &format!("127.0.0.1:{listen}"))
+        .replace("http://192.168.1.1:9000/ut", &format!("http://127.0.0.1:{gw_port}/ut"));
+    assert_eq!(ics.matches("127.0.0.1").count(), 3, "the example names the addresses this test replaces");
+    let dir = scratch("gw12-process");
+    let path = dir.join("ics.toml");
+    std::fs::write(&path, ics).unwrap();
+    let reports = dir.join("reports");
+    let (code, text) =
+        dmcts(&["run", "--ics", path.to_str().unwrap(), "--report-dir", reports.to_str().unwrap(), "--", "TC-GW12-"]);
     let _ = child.kill();
     let _ = child.wait();
+    let run: serde_json::Value = std::fs::read(reports.join("run.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, Some(0), "{text}");
-    assert!(all_ran(&v), "{v:?}\n{text}");
-    assert!(v.iter().all(|(_, verdict, _)| verdict == "pass"), "{v:?}\n{text}");
+    let ran: Vec<(&str, &str)> = run["cases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["id"].as_str().unwrap_or_default().starts_with("TC-GW12-") && c["verdict"] != "not-applicable")
+        .map(|c| (c["id"].as_str().unwrap(), c["verdict"].as_str().unwrap()))
+        .collect();
+    for id in ["TC-GW12-001", "TC-GW12-002", "TC-GW12-003"] {
+        assert!(ran.contains(&(id, "pass")), "{id}: {ran:?}\n{text}");
+    }
 }
 
 /// The reference DM 1.2 client in-process with `tune` applied, through the DM 1.2 ICS.
@@ -337,4 +363,11 @@ fn the_gwmo_examples_load_and_implement_the_table() {
         let ics = dmcts::ics::Ics::load(std::path::Path::new(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(ics.iut.implements.iter().any(|t| t == "GWMO"), "{f}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_dm12_end_devices_are_each_reached_and_judged() {
+    let (code, text, v) = in_process12("gw12-2000", 2000, |_| {}).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(all_ran(&v) && v.iter().all(|(_, verdict, _)| verdict == "pass"), "{v:?}\n{text}");
 }
