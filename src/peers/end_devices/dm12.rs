@@ -262,11 +262,12 @@ mod tests {
     use std::time::Duration;
 
     /// A fake gateway's DM server: a device's Package#1 gets `commands` (after a 401 with a
-    /// basic Chal when `challenge`), its answer ends the session; every message is kept.
+    /// Chal of the `challenge` type, md5 with NextNonce `nonce-1`), its answer ends the session;
+    /// every message is kept.
     #[derive(Clone)]
     struct Fake {
         commands: Vec<Command>,
-        challenge: bool,
+        challenge: Option<&'static str>,
         seen: Arc<Mutex<Vec<Message>>>,
     }
 
@@ -301,15 +302,12 @@ mod tests {
         let m = Message::from_xml(&body).unwrap();
         f.seen.lock().unwrap().push(m.clone());
         let opens = m.body.commands.iter().any(|c| matches!(c, Command::Alert(_)));
-        let r = if f.challenge && opens && m.hdr.cred.is_none() {
+        let r = if let Some(kind) = f.challenge.filter(|_| opens && m.hdr.cred.is_none()) {
             let mut r = reply(&m, "401", vec![]);
             if let Command::Status(s) = &mut r.body.commands[0] {
+                let next_nonce = (kind == super::AUTH_MD5).then(|| crate::wire::dm12::auth::encode_nonce(b"nonce-1"));
                 s.chal = Some(Chal {
-                    meta: Meta {
-                        r#type: Some(super::AUTH_BASIC.into()),
-                        format: Some("b64".into()),
-                        ..Meta::default()
-                    },
+                    meta: Meta { r#type: Some(kind.into()), format: Some("b64".into()), next_nonce, ..Meta::default() },
                 });
             }
             r
@@ -335,7 +333,7 @@ mod tests {
     /// received.
     async fn run(
         make: impl FnOnce(&str) -> Vec<Command>,
-        challenge: bool,
+        challenge: Option<&'static str>,
         erroring: usize,
     ) -> (serde_json::Value, Vec<Message>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -410,7 +408,7 @@ mod tests {
                         &["Delete", "./x"],
                     ]))
                 },
-                false,
+                None,
                 0,
             )
             .await;
@@ -450,7 +448,7 @@ mod tests {
     #[test]
     fn a_challenged_dm12_device_authenticates_and_an_erroring_one_answers_500() {
         rt().block_on(async {
-            let (log, seen) = run(|_| commands(&arrays(&[&["Exec", "./dmcts/Op"]])), true, 1).await;
+            let (log, seen) = run(|_| commands(&arrays(&[&["Exec", "./dmcts/Op"]])), Some(super::AUTH_BASIC), 1).await;
             let creds: Vec<&Message> = seen.iter().filter(|m| m.hdr.cred.is_some()).collect();
             assert_eq!(creds.len(), 2, "each device resent its Package#1 with a Cred");
             assert_eq!(
@@ -466,6 +464,21 @@ mod tests {
                 .unwrap()
                 .iter()
                 .all(|d| d["done"] == true && d["errors"].as_array().unwrap().is_empty()));
+        });
+    }
+
+    #[test]
+    fn an_md5_challenge_is_met_with_the_decoded_nonce() {
+        rt().block_on(async {
+            let (log, seen) = run(|_| commands(&arrays(&[&["Get", "./DevInfo/Mod"]])), Some(super::AUTH_MD5), 0).await;
+            let want = crate::wire::dm12::auth::md5_cred("ED-00002", super::PASSWORD, b"nonce-1");
+            let cred = seen
+                .iter()
+                .filter(|m| m.hdr.source.loc_uri == "ED-00002")
+                .find_map(|m| m.hdr.cred.as_ref())
+                .expect("ED-00002 resent its Package#1 with a Cred");
+            assert_eq!(cred.data.text(), Some(want.as_str()));
+            assert_eq!(log["devices"][1]["statuses"], serde_json::json!([404]), "{log}");
         });
     }
 }
