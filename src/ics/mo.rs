@@ -300,6 +300,21 @@ pub const MO_PIXIT: &[MoParam] = &[
                 cases/scomo/client/scomo-dm12.toml)",
     },
     MoParam {
+        key: "dm12_gw_image_uri",
+        kind: MoKind::Text,
+        default: Some("./GWMO/ImageInventory/img1/"),
+        about: "DM 1.2 GwMO gateways: the Image Inventory image instance, ending in \"/\" (<dm12_gw_image_uri>ImageURI, \
+                <dm12_gw_image_uri>LocalImageURI, <dm12_gw_image_uri>Operations/Download; docs/gwmo.md)",
+    },
+    MoParam {
+        key: "dm12_gw_fanout_uri",
+        kind: MoKind::Text,
+        default: Some("./GWMO/Fanout/fo1/"),
+        about: "DM 1.2 GwMO gateways: the Fanout job, ending in \"/\" (<dm12_gw_fanout_uri>DMCommands, \
+                <dm12_gw_fanout_uri>TargetGroupRef, <dm12_gw_fanout_uri>Operations/Start, \
+                <dm12_gw_fanout_uri>Results/<r>/DeviceID|DevResultXML; seed 000's ./GWMO/Fanout/fo1/; docs/gwmo.md)",
+    },
+    MoParam {
         key: "dm12_scomo_component",
         kind: MoKind::Text,
         default: Some("dmcts-pkg1"),
@@ -313,7 +328,15 @@ pub const MO_PIXIT: &[MoParam] = &[
 /// `exec_uri`, an executable node the server manages (TC-DMS-ASYNC-001 falls back to the FUMO
 /// DownloadAndUpdate node), and `exec_result_alert_type`, the AlertType of the asynchronous
 /// EXEC result the server recognises (digest §11: MO-specific, UNVERIFIED).
-pub const SERVER_KEYS: &[&str] = &["exec_uri", "exec_result_alert_type", "fumo_uri", "gw_image_uri", "gw_fanout_uri"];
+pub const SERVER_KEYS: &[&str] = &[
+    "exec_uri",
+    "exec_result_alert_type",
+    "fumo_uri",
+    "gw_image_uri",
+    "gw_fanout_uri",
+    "dm12_gw_image_uri",
+    "dm12_gw_fanout_uri",
+];
 
 /// The declared value `key`, if any.
 pub fn param(key: &str) -> Option<&'static MoParam> {

@@ -641,6 +641,24 @@ impl Message {
         Ok(Message { hdr, body: SyncBody { commands, r#final } })
     }
 
+    /// The commands of a command fragment held in `body` (a `SyncBody` element with no
+    /// `Final`), e.g. the DMCommands a GwMO server stores (seed 000 step 5): the same command
+    /// parser as a message's, errors located under `path`.
+    pub fn commands_of(body: &Element, path: &str, encoding: Encoding) -> Result<Vec<Command>> {
+        let b = Children::of(body, path, encoding)?;
+        let mut allowed: Vec<&str> = COMMANDS.to_vec();
+        allowed.extend(OTHER_COMMANDS);
+        b.only(&allowed)?;
+        b.el.elements().enumerate().map(|(n, e)| parse_command(e, &b.path, n + 1, encoding)).collect()
+    }
+
+    /// A `SyncBody` element holding `commands` and no `Final`: a command fragment.
+    pub fn commands_tree(commands: &[Command]) -> Element {
+        let mut body = Element::new("SyncBody");
+        commands.iter().for_each(|c| body.push(command(c)));
+        body
+    }
+
     /// Decodes XML text.
     pub fn from_xml(text: &str) -> Result<Message> {
         Message::from_tree(&super::xml::decode(text)?, Encoding::Xml)
@@ -1021,6 +1039,13 @@ mod tests {
             prop_assert_eq!(Message::from_xml(&text).unwrap(), m.clone());
             // …and from XML to WBXML and back.
             prop_assert_eq!(Message::from_wbxml(&m.to_wbxml().unwrap()).unwrap(), m);
+        }
+
+        #[test]
+        fn every_command_fragment_round_trips(cmds in vec(command(false), 1..4)) {
+            // GwMO's DMCommands and DevResultXML (super::super::gwmo).
+            let text = super::super::gwmo::fragment_xml(&cmds).unwrap();
+            prop_assert_eq!(super::super::gwmo::parse_dm_commands(&text).unwrap(), cmds);
         }
 
         #[test]

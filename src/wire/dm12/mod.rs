@@ -4,10 +4,12 @@
 //! ([`tree`]), so a message is mapped once whatever its encoding. Authentication values
 //! (basic, md5, the `x-syncml-hmac` MAC) are in [`auth`], the Package#0 in [`notification`];
 //! what a message must be beyond parsing (DTD order, CmdIDs, references) in [`rules`];
-//! deliberate defects for negative cases and faults in [`tamper`].
+//! deliberate defects for negative cases and faults in [`tamper`]; GwMO's DMCommands fragment and
+//! aggregate in [`gwmo`].
 pub mod auth;
 pub mod codepages;
 pub mod commands;
+pub mod gwmo;
 pub mod json;
 pub mod message;
 pub mod notification;

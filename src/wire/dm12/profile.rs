@@ -50,6 +50,12 @@ pub struct Profile {
     /// §2.5.2 "Form of the Type string": the bare string is expected, the prefixed form a
     /// profile variant).
     pub fumo_type_prefix_allowed: bool,
+    /// The Meta Type of GwMO's Image Ready alert (enablers digest §4.2: OMNA's root
+    /// `urn:oma:at:oma-gwmo` and type `imageready:1.0`; the concatenated wire form is UNVERIFIED).
+    pub gwmo_alert_type_image_ready: String,
+    /// The Meta Type of GwMO's Fanout alert carrying the aggregated results (digest §4.2:
+    /// `resultaggregation:1.0`, the seed's "Response Aggregation Alert"; UNVERIFIED as above).
+    pub gwmo_alert_type_aggregation: String,
 }
 
 impl Default for Profile {
@@ -69,6 +75,8 @@ impl Default for Profile {
             informational: Vec::new(),
             scomo_alert_type: "urn:oma:at:scomo:1.0:OperationComplete".into(),
             fumo_type_prefix_allowed: false,
+            gwmo_alert_type_image_ready: "urn:oma:at:oma-gwmo:imageready:1.0".into(),
+            gwmo_alert_type_aggregation: "urn:oma:at:oma-gwmo:resultaggregation:1.0".into(),
         }
     }
 }
