@@ -114,10 +114,7 @@ fn fanout(sh: &Shared, args: &Value) -> UtAnswer {
         None => {
             let img = instance(&s(args, "image_uri").unwrap_or_else(|| DEFAULT_IMAGE_URI.into()));
             let st = sh.lock();
-            let job = st
-                .devices
-                .get(&dev_id)
-                .and_then(|d| d.gateway.image(&img).cloned());
+            let job = st.devices.get(&dev_id).and_then(|d| d.gateway.image(&img).cloned());
             let Some(job) = job else {
                 return UtAnswer::failed(format!("no image {img} was distributed to {dev_id:?} (gateway.image)"));
             };

@@ -201,6 +201,7 @@ fn respond(
             let sent = session.awaiting.remove(i);
             if let (super::commands::Queued::Exec { target, .. }, Some(d)) = (&sent.command, dev.as_mut()) {
                 super::enablers::on_exec_status(&mut d.jobs, target, code_of(s), &sh.faults);
+                d.gateway.exec_status(target, code_of(s));
             }
             if client_refused_server && matches!(code_of(s), 401 | 407) {
                 session.resend.push(sent.command);
@@ -602,6 +603,8 @@ fn alert(sh: &Shared, dev: &mut Option<&mut Device>, a: &Alert) -> (u16, bool) {
                 &sh.faults,
             );
         }
+        // … or be a DM Gateway's Image Ready or Fanout alert (GwMO).
+        super::gateway::on_alert(d, a, &sh.cfg.profile, &sh.faults);
     }
     (status, code == "1223")
 }
