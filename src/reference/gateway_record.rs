@@ -89,9 +89,9 @@ impl GatewayRecord {
         }
     }
 
-    /// An Image Ready alert from a node of an image instance (`source`): that image's LocalImageURI.
+    /// An Image Ready alert from an image instance or a node in it (`source`): that image's LocalImageURI.
     pub fn image_ready(&mut self, source: &str, local_image_uri: Option<String>) {
-        if let Some(j) = self.images.iter_mut().rev().find(|j| source.starts_with(&j.image_uri)) {
+        if let Some(j) = self.images.iter_mut().rev().find(|j| within(source, &j.image_uri)) {
             j.local_image_uri = local_image_uri;
             j.state = "ready".into();
         }
@@ -99,11 +99,56 @@ impl GatewayRecord {
 
     /// The latest fan-out whose Fanout instance holds `source`.
     pub fn fanout_of(&mut self, source: &str) -> Option<&mut FanoutJob> {
-        self.fanouts.iter_mut().rev().find(|j| source.starts_with(&j.fanout_uri))
+        self.fanouts.iter_mut().rev().find(|j| within(source, &j.fanout_uri))
     }
+}
+
+/// `uri` is the instance `root` or a node in it (DM 1.2 URIs compared without a `./` prefix or a
+/// trailing `/`: the Source of digest §4.7's example names the instance itself).
+fn within(uri: &str, root: &str) -> bool {
+    let norm = |u: &str| u.trim().trim_start_matches("./").trim_end_matches('/').to_string();
+    let (u, r) = (norm(uri), norm(root));
+    !r.is_empty() && (u == r || u.starts_with(&format!("{r}/")))
 }
 
 /// A management-object instance URI with exactly one trailing `/`.
 pub(crate) fn instance(u: &str) -> String {
     format!("{}/", u.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_from_the_instance_or_a_node_in_it_finds_its_job() {
+        let mut g = GatewayRecord::default();
+        for uri in ["./GWMO/ImageInventory/img1/", "./GWMO/ImageInventory/img10/"] {
+            g.images.push(ImageJob {
+                image_uri: uri.into(),
+                image_url: "http://x/i".into(),
+                exec: format!("{uri}Operations/Download"),
+                state: "queued".into(),
+                local_image_uri: None,
+            });
+        }
+        g.exec_status("./GWMO/ImageInventory/img1/Operations/Download", 202);
+        assert_eq!(g.images[0].state, "accepted");
+        g.image_ready("./GWMO/ImageInventory/img1", Some("http://gw/1".into()));
+        assert_eq!((g.images[0].state.as_str(), g.images[1].state.as_str()), ("ready", "queued"));
+        g.image_ready("GWMO/ImageInventory/img10/Operations/Download", Some("http://gw/10".into()));
+        assert_eq!(g.image("./GWMO/ImageInventory/img10/").unwrap().local_image_uri.as_deref(), Some("http://gw/10"));
+        g.fanouts.push(FanoutJob::queued("./GWMO/Fanout/fo1/".into(), "g".into(), Value::Null, "e".into()));
+        assert!(g.fanout_of("./GWMO/Fanout/fo1/Results/1/DeviceID").is_some());
+        assert!(g.fanout_of("./GWMO/Fanout/fo12/Results/1/DeviceID").is_none());
+        let j = g.fanout_of("./GWMO/Fanout/fo1").unwrap();
+        j.finish(vec![
+            DeviceOutcome { device_id: "a".into(), success: true, error: None },
+            DeviceOutcome { device_id: "b".into(), success: false, error: Some("500".into()) },
+        ]);
+        assert_eq!(
+            (j.succeeded.clone(), j.failed.clone(), j.state.as_str()),
+            (vec!["a".into()], vec!["b".into()], "finished")
+        );
+    }
 }

@@ -83,6 +83,10 @@ fn reference_ics12(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics {
     // The reference DM 1.2 peers manage firmware and software in the DM 1.x form (issue 11
     // item 5): the client holds FUMO and SCOMO MOs, the server drives them.
     ics.iut.implements = vec!["FUMO".into(), "SCOMO".into()];
+    // The reference DM 1.2 server drives a DM Gateway in GwMO's DM 1.2 form (docs/gwmo.md).
+    if role == Role::Server {
+        ics.iut.implements.push("GWMO".into());
+    }
     ics.iut.product = format!("{} (SyncML DM 1.2)", ics.iut.product);
     ics.support.clear();
     if role == Role::Server {
