@@ -1,5 +1,6 @@
-//! Issue 8 §4 for GwMO (issue 12): every GwMO case against every GwMO fault of its role's
-//! reference peer (the gateway's `client.gw-*`, the server's `server.gw-*`); whatever a case
+//! Issue 8 §4 for GwMO (issue 12): every GwMO case against every GwMO fault of the reference
+//! peer that plays its IUT (the gateway's `client.gw-*`, the server's `server.gw-*`; on SyncML DM
+//! 1.2 the `…gw12-*` of the DM 1.2 peers); whatever a case
 //! catches must be charged to an item the fault violates (a guarded preparation is at most
 //! inconclusive), and no fault makes a case end in `error`. Only these cases can see these
 //! faults, so only they are paired (the other cases' peers do not have them).
@@ -13,8 +14,13 @@ fn every_gwmo_case_charges_every_gwmo_fault_only_to_an_item_it_violates() {
     let catalog = dmcts::catalog::Catalog::load_dir(Path::new("cases"), &registry).unwrap();
     let faults: Vec<_> = dmcts::reference::faults::catalog()
         .into_iter()
-        .filter(|f| f.name.starts_with("client.gw-") || f.name.starts_with("server.gw-"))
+        .filter(|f| ["client.gw-", "server.gw-", "client.gw12-", "server.gw12-"].iter().any(|p| f.name.starts_with(p)))
         .collect();
+    // A fault lives in the peer of one protocol: the DM 1.2 peers' are `gw12-`.
+    let same_protocol = |case: &dmcts::catalog::Case, f: &dmcts::reference::faults::FaultInfo| {
+        let dm12 = dmcts::binding::family_of(&case.binding) == dmcts::binding::dm12::NAME_XML;
+        f.role == case.role && f.name.contains(".gw12-") == dm12
+    };
     assert!(faults.len() >= 14, "one fault at least per GwMO item: {}", faults.len());
     let cases: Vec<_> =
         catalog.cases.iter().filter(|c| c.covers.iter().any(|i| i.starts_with("GWMO-"))).cloned().collect();
@@ -23,7 +29,7 @@ fn every_gwmo_case_charges_every_gwmo_fault_only_to_an_item_it_violates() {
         let sem = Arc::new(tokio::sync::Semaphore::new(4));
         let mut jobs = tokio::task::JoinSet::new();
         for case in &cases {
-            for f in faults.iter().filter(|f| f.role == case.role).cloned() {
+            for f in faults.iter().filter(|f| same_protocol(case, f)).cloned() {
                 let (case, registry, sem) = (case.clone(), registry.clone(), sem.clone());
                 jobs.spawn(async move {
                     let _permit = sem.acquire_owned().await;

@@ -152,14 +152,16 @@ fn a_dm12_server_passes_through_the_example_ics_file() {
     let (code, text, run) = run_ics(&ics, "server");
     assert_eq!(code, Some(0), "{text}");
     let v = verdicts(&run);
-    // The example implements FUMO and SCOMO: their DM 1.2 server cases run too.
+    // The example implements FUMO, SCOMO and GWMO: their DM 1.2 server cases run too.
     for (id, verdict) in &v {
-        let dm12 = ["TC-DM12S-", "TC-FUMO12-S-", "TC-SCOMO12-S-"].iter().any(|p| id.starts_with(p));
+        let dm12 = ["TC-DM12S-", "TC-FUMO12-S-", "TC-SCOMO12-S-", "TC-GWS12-"].iter().any(|p| id.starts_with(p));
         let expected = if dm12 { "pass" } else { "not-applicable" };
         assert_eq!(verdict, expected, "{id}\n{text}");
     }
     let passed: Vec<&str> = v.iter().filter(|(_, x)| x == "pass").map(|(id, _)| id.as_str()).collect();
     assert!(passed.contains(&"TC-DM12S-AUTH-WBXML-003") && passed.len() >= 15, "{v:?}");
+    // GwMO's server items in DM 1.2: the server is the DM Server of a DM Gateway the suite plays.
+    assert!(passed.contains(&"TC-GWS12-001") && passed.contains(&"TC-GWS12-002"), "{v:?}");
 }
 
 /// A device that implements no enabler table: the FUMO and SCOMO DM 1.2 cases are not
