@@ -176,3 +176,107 @@ pub(super) fn on_alert(dev: &mut Device, a: &Alert, profile: &Profile, faults: &
         Err(e) => super::state::push_bounded(&mut dev.report.errors, format!("Fanout alert from {src}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scr::Role;
+    use crate::wire::dm12::{Data, LocRef, Meta};
+
+    fn alert(items: &[(&str, &str, &str)]) -> Alert {
+        Alert {
+            data: Some("1226".into()),
+            items: items
+                .iter()
+                .map(|(source, t, data)| Item {
+                    source: Some(LocRef::uri(*source)),
+                    meta: Some(Meta { r#type: Some(t.to_string()), format: Some("chr".into()), ..Meta::default() }),
+                    data: Some(Data::Text(data.to_string())),
+                    ..Item::default()
+                })
+                .collect(),
+            ..Alert::default()
+        }
+    }
+
+    fn targets(dev: &Device) -> Vec<String> {
+        let mut next = {
+            let mut n = 0;
+            move || {
+                n += 1;
+                n.to_string()
+            }
+        };
+        let cmds: Vec<_> = dev.queue.iter().map(|q| q.to_wire(&mut next, true)).collect();
+        crate::wire::dm12::commands::to_arrays(&cmds).into_iter().map(|a| format!("{} {}", a[0], a[1])).collect()
+    }
+
+    #[test]
+    fn an_image_then_its_fanout_carry_the_local_image_uri_and_the_aggregate_is_taken() {
+        let none = ActiveFaults::parse(Role::Server, Vec::<String>::new()).unwrap();
+        let p = Profile::default();
+        let mut dev = Device::default();
+        let a = image(&mut dev, &json!({ "image_url": "http://x/i.bin" }), &none).unwrap();
+        assert_eq!(a["correlator"], "dmcts-gw-0");
+        assert_eq!(
+            targets(&dev),
+            ["Replace ./GWMO/ImageInventory/img1/ImageURI", "Exec ./GWMO/ImageInventory/img1/Operations/Download"]
+        );
+        let e = fanout(&mut dev, &json!({ "group": "g" }), &none).unwrap_err();
+        assert!(e.contains("Image Ready"), "{e}");
+        dev.gateway.exec_status("./GWMO/ImageInventory/img1/Operations/Download", 202);
+        on_alert(
+            &mut dev,
+            &alert(&[("./GWMO/ImageInventory/img1", &p.gwmo_alert_type_image_ready, " http://gw/1 ")]),
+            &p,
+            &none,
+        );
+        assert_eq!(dev.gateway.images[0].local_image_uri.as_deref(), Some("http://gw/1"));
+        dev.queue.clear();
+        let a = fanout(&mut dev, &json!({ "group": "g" }), &none).unwrap();
+        let fragment = a["dm_commands"].as_str().unwrap();
+        let cmds = crate::wire::dm12::commands::to_arrays(&gwmo::parse_dm_commands(fragment).unwrap());
+        assert_eq!(cmds[0][..3], ["Replace", "./SCOMO/Download/Pkg1/PkgURL", "http://gw/1"]);
+        assert_eq!(
+            targets(&dev),
+            [
+                "Replace ./GWMO/Fanout/fo1/DMCommands",
+                "Replace ./GWMO/Fanout/fo1/TargetGroupRef",
+                "Exec ./GWMO/Fanout/fo1/Operations/Start"
+            ]
+        );
+        let t = p.gwmo_alert_type_aggregation.as_str();
+        let ok = r#"<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>1</CmdRef><Cmd>Replace</Cmd><Data>200</Data></Status>"#;
+        on_alert(
+            &mut dev,
+            &alert(&[
+                ("./GWMO/Fanout/fo1/Results/1/DeviceID", t, "ED-1"),
+                ("./GWMO/Fanout/fo1/Results/1/DevResultXML", t, ok),
+                ("./GWMO/Fanout/fo1/Results/2/DeviceID", t, "ED-2"),
+            ]),
+            &p,
+            &none,
+        );
+        let j = &dev.gateway.fanouts[0];
+        assert_eq!((j.succeeded.clone(), j.failed.clone()), (vec!["ED-1".to_string()], vec!["ED-2".to_string()]));
+        assert_eq!(j.results[1].error.as_deref(), Some("no DevResultXML: the device did not answer"));
+    }
+
+    #[test]
+    fn bad_arguments_and_aggregates_are_refused_with_the_reason() {
+        let none = ActiveFaults::parse(Role::Server, Vec::<String>::new()).unwrap();
+        let mut dev = Device::default();
+        assert!(image(&mut dev, &json!({}), &none).unwrap_err().contains("args.image_url"));
+        assert!(fanout(&mut dev, &json!({ "group": "g", "commands": [["Bogus"]] }), &none).is_err());
+        assert!(fanout(&mut dev, &json!({ "group": "g", "commands": "x" }), &none)
+            .unwrap_err()
+            .contains("args.commands"));
+        let a = fanout(&mut dev, &json!({ "group": "g", "commands": [["Get", "./DevInfo/Mod"]] }), &none).unwrap();
+        assert!(a["dm_commands"].as_str().unwrap().starts_with("<Get>"));
+        let p = Profile::default();
+        let t = p.gwmo_alert_type_aggregation.as_str();
+        on_alert(&mut dev, &alert(&[("./GWMO/Fanout/fo1/Results/1/DevResultXML", t, "<Status/>")]), &p, &none);
+        assert_eq!(dev.gateway.fanouts[0].state, "queued");
+        assert!(dev.report.errors.iter().any(|e| e.contains("DeviceID")), "{:?}", dev.report.errors);
+    }
+}
