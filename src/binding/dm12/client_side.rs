@@ -543,7 +543,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn items(c: &Command) -> Vec<(Option<String>, Option<String>, Option<String>, Option<String>)> {
+    /// (Source, Meta Type, Meta Format, Data) of an Item.
+    type Shown = (Option<String>, Option<String>, Option<String>, Option<String>);
+
+    fn items(c: &Command) -> Vec<Shown> {
         let Command::Alert(a) = c else { panic!("an Alert: {c:?}") };
         a.items
             .iter()
