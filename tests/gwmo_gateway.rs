@@ -160,7 +160,12 @@ async fn a_gateway_that_leaves_a_device_out_of_the_aggregate_fails_on_that_item_
 
 #[test]
 fn the_gwmo_examples_load_and_implement_the_table() {
-    for f in ["examples/ics-gwmo-gateway.toml", "examples/ics-gwmo-server.toml"] {
+    for f in [
+        "examples/ics-gwmo-gateway.toml",
+        "examples/ics-gwmo-server.toml",
+        "examples/ics-gwmo-dm12-gateway.toml",
+        "examples/ics-gwmo-dm12-server.toml",
+    ] {
         let ics = dmcts::ics::Ics::load(std::path::Path::new(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(ics.iut.implements.iter().any(|t| t == "GWMO"), "{f}");
     }

@@ -160,7 +160,15 @@ pub fn plan(reg: &Registry, cat: &Catalog, ics: &Ics) -> Plan {
             let status = item.map(|i| i.status.to_string()).unwrap_or_default();
             let table = item.map(|i| i.table.clone()).unwrap_or_default();
             let role = item.map(|i| i.role.to_string()).unwrap_or_default();
-            let cases = cat.covering(&a.id).into_iter().map(str::to_string).collect();
+            // Only the cases of the IUT's protocol: a table of both bindings (FUMO, SCOMO, GWMO)
+            // has cases of the other one, which never run against this IUT.
+            let cases = cat
+                .cases
+                .iter()
+                .filter(|c| crate::binding::family_of(&c.binding) == ics.iut.binding)
+                .filter(|c| c.covers.contains(&a.id))
+                .map(|c| c.id.clone())
+                .collect();
             PlannedItem { id: a.id, role, table, status, applicable: a.applicable, reason: a.reason, cases }
         })
         .collect();

@@ -57,6 +57,9 @@ fn resolve(expr: &str, r: &dyn Resolver) -> Result<Value, String> {
                     _ => return Err(format!("${{{expr}}}: {text:?} has no last segment (it ends in \"/\")")),
                 }
             }
+            // A DM 1.2 node URI from a PIXIT root written with its trailing "/" (`./FUMO/` →
+            // `./FUMO`): a URI has no trailing "/" (digest §11.1), e.g. before `?prop=Type`.
+            "node" => Value::String(text_of(&v).trim_end_matches('/').to_string()),
             // The size and digest of a text the suite serves as a body (a download descriptor's
             // <size> and installParam sha256 for a PIXIT package).
             "byte-length" => Value::from(text_of(&v).len() as u64),
@@ -66,7 +69,7 @@ fn resolve(expr: &str, r: &dyn Resolver) -> Result<Value, String> {
             }
             other => {
                 return Err(format!(
-                    "${{{expr}}}: unknown template filter {other:?}; known: last-segment, byte-length, sha256"
+                    "${{{expr}}}: unknown template filter {other:?}; known: last-segment, node, byte-length, sha256"
                 ))
             }
         };

@@ -60,7 +60,7 @@ impl State {
             }
         }
         let nonce = directives.wants_nonce().then(fresh_nonce);
-        match build(b, &inbound, self.msg_id, &real, &directives, nonce.as_deref()) {
+        match build(b, &inbound, encoding, self.msg_id, &real, &directives, nonce.as_deref()) {
             Ok(m) => {
                 let answer = http_answer(&m, encoding);
                 self.pending = Some((m, nonce));
@@ -170,6 +170,7 @@ fn statuses_for(inbound: &Message, header_code: &str, chal: Option<Chal>, ids: &
 fn build(
     b: &Dm12,
     inbound: &Message,
+    encoding: Encoding,
     msg_id: u32,
     cmds: &[Vec<String>],
     d: &Directives,
@@ -187,7 +188,12 @@ fn build(
     };
     let mut ids = CmdIds::starting_at(1);
     let mut body = statuses_for(inbound, &code, chal, &mut ids);
-    body.extend(commands::from_arrays(cmds, &mut ids)?);
+    let mut cmds = commands::from_arrays(cmds, &mut ids)?;
+    if encoding == Encoding::Xml {
+        // A case writes binary data as `bin`; over XML it MUST go as b64 (digest §10.6).
+        commands::binary_as_b64(&mut cmds)?;
+    }
+    body.extend(cmds);
     Ok(Message {
         hdr: SyncHdr {
             ver_dtd: "1.2".into(),
@@ -234,7 +240,7 @@ pub fn late_answer(b: &Dm12, inc: &Incoming) -> HttpAnswer {
     match super::decode_any(&inc.body) {
         Ok((m, e)) => {
             let msg_id = m.hdr.msg_id.parse::<u32>().unwrap_or(1);
-            match build(b, &m, msg_id, &[], &Directives::default(), None) {
+            match build(b, &m, e, msg_id, &[], &Directives::default(), None) {
                 Ok(out) => http_answer(&out, e),
                 Err(e) => undecodable(&e),
             }

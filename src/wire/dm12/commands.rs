@@ -212,6 +212,57 @@ fn push_arrays(c: &Command, out: &mut Vec<Vec<String>>) {
     }
 }
 
+/// Binary data over XML: it MUST go as Format `b64` (T-TND 8.3.7.2, digest §10.6); over WBXML
+/// Format `bin` is carried as OPAQUE bytes. Rewrites every Add/Replace Item (in containers too)
+/// whose Format — its own Meta's, or its command's — is `bin` to `b64` with its data
+/// base64-encoded, and a Large Object's Meta Size (the object's byte count) to the length of the
+/// whole object's base64 text (digest §3 Meta Size: "for b64 data: length of the base64
+/// text"). A chunk that is not the last is encoded on its own, so it must hold a multiple of
+/// 3 bytes for the chunks' base64 texts to make the object's: otherwise an error.
+pub fn binary_as_b64(commands: &mut [Command]) -> Result<(), String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let is_bin = |m: Option<&Meta>| m.and_then(|m| m.format.as_deref()) == Some("bin");
+    for c in commands.iter_mut() {
+        match c {
+            Command::Add(x) | Command::Replace(x) => {
+                let command_bin = is_bin(x.meta.as_ref());
+                if command_bin {
+                    if let Some(m) = x.meta.as_mut() {
+                        m.format = Some("b64".into());
+                    }
+                }
+                for i in &mut x.items {
+                    let own = i.meta.as_ref().and_then(|m| m.format.as_deref());
+                    if !(is_bin(i.meta.as_ref()) || (own.is_none() && command_bin)) {
+                        continue;
+                    }
+                    let bytes = i.data.as_ref().map(|d| d.bytes().to_vec()).unwrap_or_default();
+                    if i.more_data && bytes.len() % 3 != 0 {
+                        return Err(format!(
+                            "a Large Object chunk of Format bin goes over XML as b64, chunk by chunk: a chunk that \
+                             is not the last must hold a multiple of 3 bytes (this one has {})",
+                            bytes.len()
+                        ));
+                    }
+                    i.data = Some(Data::Text(b64.encode(&bytes)));
+                    if let Some(m) = i.meta.as_mut() {
+                        if m.format.is_some() {
+                            m.format = Some("b64".into());
+                        }
+                        if let Some(n) = m.size.as_deref().and_then(|s| s.trim().parse::<u64>().ok()) {
+                            m.size = Some(n.div_ceil(3).saturating_mul(4).to_string());
+                        }
+                    }
+                }
+            }
+            Command::Atomic(x) | Command::Sequence(x) => binary_as_b64(&mut x.commands)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +293,39 @@ mod tests {
         assert_eq!(back[4], a[4]);
         assert_eq!(back[5], a[5]);
         assert_eq!(back[6], a[6]);
+    }
+
+    #[test]
+    fn binary_data_goes_as_b64_over_xml_with_the_object_size_of_its_base64_text() {
+        let a = arrays(&[
+            &["Replace", "./FUMO/Update/PkgData", "dmcts-fw-12:", "bin", "application/octet-stream", "size=27", "more"],
+            &["Sequence", "1"],
+            &["Add", "./SCOMO/Data", "xyz", "bin"],
+            &["Replace", "./dmcts/Leaf", "two"],
+        ]);
+        let mut typed = from_arrays(&a, &mut CmdIds::starting_at(1)).unwrap();
+        binary_as_b64(&mut typed).unwrap();
+        let back = to_arrays(&typed);
+        assert_eq!(
+            back[0],
+            [
+                "Replace",
+                "./FUMO/Update/PkgData",
+                "ZG1jdHMtZnctMTI6",
+                "b64",
+                "application/octet-stream",
+                "size=36",
+                "more"
+            ]
+        );
+        assert_eq!(back[2], ["Add", "./SCOMO/Data", "eHl6", "b64", ""]);
+        assert_eq!(back[3], ["Replace", "./dmcts/Leaf", "two", "chr", ""], "chr data is left alone");
+        let mut odd = from_arrays(
+            &arrays(&[&["Replace", "./x", "ab", "bin", "", "size=5", "more"]]),
+            &mut CmdIds::starting_at(1),
+        )
+        .unwrap();
+        assert!(binary_as_b64(&mut odd).unwrap_err().contains("multiple of 3"));
     }
 
     #[test]

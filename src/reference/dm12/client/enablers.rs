@@ -58,9 +58,12 @@ pub enum ScomoOp {
 }
 
 /// Adds the FUMO and SCOMO nodes to the provisioned tree.
+/// The Type property of an MO instance's root is its MO identifier (digest §11.4: "interior:
+/// MO identifier").
 pub fn provision(t: &mut Tree) {
     let leaf = |v: &str| Node { format: "chr".into(), ..Node::leaf(v) };
-    t.insert(FUMO, Node::interior().permanent());
+    let mo = |moid: &str| Node { r#type: Some(moid.into()), ..Node::interior().permanent() };
+    t.insert(FUMO, mo(fumo::MOID_FUMO));
     t.insert("FUMO/PkgName", leaf("reference-firmware"));
     t.insert("FUMO/PkgVersion", leaf("1.0.0"));
     for op in Operation::ALL {
@@ -70,7 +73,8 @@ pub fn provision(t: &mut Tree) {
     t.insert("FUMO/DownloadAndUpdate/PkgURL", leaf(""));
     t.insert("FUMO/Update/PkgData", Node { format: "bin".into(), ..Node::leaf("") });
     t.insert("FUMO/State", Node { format: "int".into(), ..Node::leaf(&state::IDLE.to_string()) });
-    for p in [SCOMO, "SCOMO/Download", "SCOMO/Inventory", DELIVERED, DEPLOYED] {
+    t.insert(SCOMO, mo(scomo::MOID));
+    for p in ["SCOMO/Download", "SCOMO/Inventory", DELIVERED, DEPLOYED] {
         t.insert(p, Node::interior().permanent());
     }
 }
@@ -192,7 +196,8 @@ fn fumo_run(t: &mut Tree, op: Operation, job: &Job, fetched: Option<Fetched>, fa
     let applies = matches!(op, Operation::Update)
         || (op == Operation::DownloadAndUpdate
             && code == fumo::result::SUCCESSFUL
-            && !faults.has("fumo12-dau-no-update"));
+            && !faults.has("fumo12-dau-no-update"))
+        || (op == Operation::Download && code == fumo::result::SUCCESSFUL && faults.has("fumo12-download-updates"));
     if applies {
         if value(t, "FUMO/Update/PkgData").is_empty() {
             code = fumo::result::UPDATE_FAILED;
@@ -253,7 +258,11 @@ fn scomo_run(t: &mut Tree, op: ScomoOp, job: &Job, faults: &Faults) -> GenericAl
                     ] {
                         t.insert(&format!("{dc}/{leaf}"), Node::leaf(v));
                     }
-                    let s = if active { scomo::DC_ACTIVE } else { scomo::DC_INACTIVE };
+                    let s = if active || faults.has("scomo12-install-inactive-active") {
+                        scomo::DC_ACTIVE
+                    } else {
+                        scomo::DC_INACTIVE
+                    };
                     t.insert(&format!("{dc}/State"), Node { format: "int".into(), ..Node::leaf(s) });
                     t.insert(&format!("{dc}/Operations"), Node::interior());
                     for op in scomo::DEPLOYED_OPS {

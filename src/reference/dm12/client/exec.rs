@@ -360,6 +360,11 @@ impl<'a> Executor<'a> {
     }
 
     fn get_item(&self, i: &Item) -> (u16, Option<Item>) {
+        if let Some((node_uri, property)) =
+            i.target.as_ref().and_then(|t| t.loc_uri.split_once("?prop=")).map(|(u, p)| (u.to_string(), p.to_string()))
+        {
+            return self.get_property(i, &node_uri, &property);
+        }
         let (path, uri) = match Self::target_path(i) {
             Ok(p) => p,
             Err(code) => return (code, None),
@@ -380,6 +385,37 @@ impl<'a> Executor<'a> {
         };
         let meta = Meta { format: Some(format), r#type: node.r#type.clone(), ..Meta::default() };
         (200, Some(Item { source, meta: Some(meta), data: Some(data), ..Item::default() }))
+    }
+
+    /// Get of `<uri>?prop=<property>` (digest §11.4): Type (a leaf's MIME type, an MO root's
+    /// MO identifier), Format, Name, Size (leaves) and ACL (empty: inherited); any other
+    /// property 406. Results Source is the URI as addressed, Data the value, no Meta.
+    fn get_property(&self, i: &Item, node_uri: &str, property: &str) -> (u16, Option<Item>) {
+        let path = match path_of(node_uri) {
+            Ok(p) => p,
+            Err(code) => return (code, None),
+        };
+        let Some(node) = self.tree.get(&path) else { return (404, None) };
+        let value = match property {
+            "Type" => {
+                let wrong = (path == enablers::FUMO && self.faults.has("fumo12-mo-type-wrong"))
+                    || (path == enablers::SCOMO && self.faults.has("scomo12-mo-type-wrong"));
+                match wrong {
+                    true => "urn:oma:mo:oma-dm-vendor:1.0".to_string(),
+                    false => node.r#type.clone().unwrap_or_default(),
+                }
+            }
+            "Format" => node.format.clone(),
+            "Name" => path.rsplit('/').next().unwrap_or_default().to_string(),
+            "Size" => match &node.value {
+                Some(v) => v.len().to_string(),
+                None => return (406, None),
+            },
+            "ACL" => String::new(),
+            _ => return (406, None),
+        };
+        let source = i.target.as_ref().map(|t| LocRef::uri(t.loc_uri.clone()));
+        (200, Some(Item { source, data: Some(Data::Text(value)), ..Item::default() }))
     }
 
     fn exec(&mut self, item: Option<&Item>, correlator: Option<&str>) -> u16 {

@@ -60,7 +60,7 @@
 //! dm12-wbxml-string-table-garbage, dm12-hmac-in-cred, dm12-hmac-stale-nonce; the FUMO and SCOMO
 //! faults (see [`enablers`]): fumo12-no-202, fumo12-no-result-alert, fumo12-alert-wrong-type,
 //! fumo12-alert-wrong-source, fumo12-result-not-integer, fumo12-pkgdata-state-unchanged,
-//! fumo12-dau-no-update, fumo12-ui-decline-ignored, scomo12-delivered-no-state, scomo12-no-202,
+//! fumo12-dau-no-update, fumo12-retries, fumo12-download-updates, fumo12-mo-type-wrong, scomo12-mo-type-wrong, fumo12-ui-decline-ignored, scomo12-install-inactive-active, scomo12-delivered-no-state, scomo12-no-202,
 //! scomo12-alert-wrong-source, scomo12-result-code-wrong, scomo12-install-no-deploy,
 //! scomo12-remove-keeps, scomo12-deactivate-no-state.
 //!
@@ -289,9 +289,39 @@ pub static FAULTS: &[FaultInfo] = &[
     ),
     fault!(
         Client,
+        "fumo12-mo-type-wrong",
+        "the Type property of the FUMO instance (Get ./FUMO?prop=Type) is a vendor MO identifier, not urn:oma:mo:oma-fumo:1.0",
+        ["FUMO-001-C-M"]
+    ),
+    fault!(
+        Client,
+        "scomo12-mo-type-wrong",
+        "the Type property of the SCOMO instance (Get ./SCOMO?prop=Type) is a vendor MO identifier, not urn:oma:mo:oma-scomo:1.0",
+        ["SCOMO-001-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo12-retries",
+        "after reporting a failed download, the client fetches the package again on its own",
+        ["FUMO-016-C-M"]
+    ),
+    fault!(
+        Client,
+        "fumo12-download-updates",
+        "an Exec of FUMO Download downloads and also applies the package (State 100), leaving nothing for a later Update",
+        ["FUMO-011-C-O"]
+    ),
+    fault!(
+        Client,
         "fumo12-ui-decline-ignored",
         "after a 1101 declined by the user (304, the Exec skipped) the delivered firmware is installed anyway (State 100)",
         ["FUMO-015-C-O"]
+    ),
+    fault!(
+        Client,
+        "scomo12-install-inactive-active",
+        "an Exec of a delivered package's InstallInactive deploys the component Active (State 20), not Inactive (10)",
+        ["SCOMO-007-C-O"]
     ),
     fault!(
         Client,

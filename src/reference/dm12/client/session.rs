@@ -82,7 +82,7 @@ pub(super) async fn run_job(sh: &Arc<Shared>, job: Job) {
 /// the tree; the result alert to report, unless a fault suppresses it.
 async fn run_enabler_job(sh: &Arc<Shared>, job: &enablers::Job) -> Option<GenericAlert> {
     let url = enablers::fetch_url(&sh.lock().tree, job);
-    let fetched = match url {
+    let fetched = match url.clone() {
         None => None,
         Some(u) if u.trim().is_empty() => Some(Err(crate::wire::dm2::fumo::result::BAD_URL)),
         Some(u) => {
@@ -103,10 +103,24 @@ async fn run_enabler_job(sh: &Arc<Shared>, job: &enablers::Job) -> Option<Generi
             })
         }
     };
+    let retry = match (&fetched, &url) {
+        (Some(Err(_)), Some(u)) if sh.faults.has("fumo12-retries") => Some(u.trim().to_string()),
+        _ => None,
+    };
     let mut st = sh.lock();
     let alert = enablers::run(&mut st.tree, job, fetched, &sh.faults);
     drop(st);
     sh.log(format!("{:?} of {} done: {alert:?}", job.op, job.uri));
+    if let Some(u) = retry {
+        // The fault: once the failure is reported (the alert's session, queued next, is over),
+        // the client fetches the package again on its own (FUMO-016-C-M: no retry).
+        let sh = sh.clone();
+        tokio::spawn(async move {
+            crate::reference::common::wait_until(std::time::Duration::from_secs(10), || sh.is_idle()).await;
+            sh.log(format!("GET {u} again on its own (fault client.fumo12-retries)"));
+            let _ = sh.http.get(&u).send().await;
+        });
+    }
     alert
 }
 

@@ -139,8 +139,8 @@ pub(super) fn firmware_update(args: &Value, n: usize, faults: &ActiveFaults) -> 
     Ok((queued, Job::queued(Kind::Firmware, mode, exec, correlator)))
 }
 
-/// `software.install` {`package_id`, `data`, `activate`?, `entry`?, `scomo_uri`? (default
-/// `./SCOMO/`)} (mode `dm` only) and `software.remove|activate|deactivate` {`component_id`,
+/// `software.install` {`package_id`, `mode`: `dm` (`data`) | `download` (`url` or
+/// `descriptor_url`, `install`?), `activate`?, `entry`?, `scomo_uri`? (default `./SCOMO/`)} and `software.remove|activate|deactivate` {`component_id`,
 /// `scomo_uri`?}: the commands to queue and the job.
 pub(super) fn software(
     action: &str,
@@ -153,9 +153,31 @@ pub(super) fn software(
     let corr = correlator.clone();
     let mut cmds = Vec::new();
     let (operation, target) = match action {
+        "software.install" if text(args, "mode") == Some("download") => {
+            // Seed 5.4.2.1 steps 5-6 (digest §3.6 B): Download/<x> with its PkgID and PkgURL,
+            // then an Exec of its DownloadInstall (or DownloadInstallInactive, or Download alone).
+            let id = required(args, "package_id")?;
+            let url = text(args, "url").or_else(|| text(args, "descriptor_url")).ok_or_else(|| {
+                "args.url (or descriptor_url), the package's URL, is required in mode \"download\"".to_string()
+            })?;
+            let entry = text(args, "entry").unwrap_or("pkg1");
+            let dl = format!("{scomo}Download/{entry}");
+            cmds.push(json!(["Add", dl]));
+            cmds.push(json!(["Add", format!("{dl}/PkgID"), id]));
+            cmds.push(json!(["Add", format!("{dl}/PkgURL"), url]));
+            let activate = args.get("activate").and_then(Value::as_bool).unwrap_or(true);
+            let install = args.get("install").and_then(Value::as_bool).unwrap_or(true);
+            let op = match (install, activate) {
+                _ if faults.has("scomo12-download-wrong-op") => "Install",
+                (false, _) => "Download",
+                (true, true) => "DownloadInstall",
+                (true, false) => "DownloadInstallInactive",
+            };
+            ("install", format!("{dl}/Operations/{op}"))
+        }
         "software.install" => {
             if text(args, "mode").is_some_and(|m| m != "dm") {
-                return Err("args.mode: the reference DM 1.2 server installs in mode \"dm\" only".into());
+                return Err("args.mode: the reference DM 1.2 server installs in mode \"dm\" or \"download\"".into());
             }
             let id = required(args, "package_id")?;
             let data = required(args, "data")?;

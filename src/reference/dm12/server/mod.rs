@@ -78,7 +78,8 @@
 //!   `devinfo`, `notifications`, `errors`}.
 //! - `firmware.update` {`dev_id`, `mode`: `dm` | `download_and_update`, `package_url`, `data`?,
 //!   `confirm`?, `fumo_uri`? (default `./FUMO/`)} and `software.install` {`dev_id`,
-//!   `package_id`, `data`, `activate`?, `entry`?, `scomo_uri`? (default `./SCOMO/`)},
+//!   `package_id`, `mode`?: `dm` (`data`) | `download` (`url`, `install`?), `activate`?,
+//!   `entry`?, `scomo_uri`? (default `./SCOMO/`)},
 //!   `software.remove|activate|deactivate` {`dev_id`, `component_id`, `scomo_uri`?} → {`queued`,
 //!   `job`, `exec`: the Exec as a command array, `correlator`}: the seeds' DM 1.x commands queued
 //!   (see [`enablers`]); `device.report` adds `firmware` and `software`, one object per job.
@@ -226,6 +227,12 @@ pub static FAULTS: &[FaultInfo] = &[
     ),
     fault!(Server, "fumo12-result-ignored", "the FUMO result alert is answered but its ResultCode not recorded", ["FUMO-004-S-M"]),
     fault!(Server, "fumo12-failure-as-success", "a FUMO failure ResultCode (4xx/5xx) is recorded as a success", ["FUMO-005-S-M"]),
+    fault!(
+        Server,
+        "scomo12-download-wrong-op",
+        "software.install in mode download sets Download/<x> but Execs its Operations/Install, an operation Download/<x> does not have, not DownloadInstall",
+        ["SCOMO-019-S-O"]
+    ),
     fault!(
         Server,
         "scomo12-install-no-delivery",
