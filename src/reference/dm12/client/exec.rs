@@ -283,6 +283,19 @@ impl<'a> Executor<'a> {
             *self.lo = Some(LargeObject { cmd: name.into(), uri, format, r#type, size, data });
             return if self.faults.has("dm12-lo-no-213") { 200 } else { 213 };
         }
+        // Binary data that came as b64 (over XML it must) is stored decoded, as `bin` (digest
+        // §11.4: "the receiver decodes it and stores Format bin"); text that is not base64 is
+        // refused as malformed data.
+        if format.as_deref() == Some("b64") {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(data.trim_ascii()) {
+                Ok(bytes) => {
+                    data = bytes;
+                    format = Some("bin".into());
+                }
+                Err(_) => return 400,
+            }
+        }
         let interior = format.as_deref() == Some("node");
         let code = match name {
             "Add" => {
