@@ -1,45 +1,35 @@
-//! Issue 8 §4 for GwMO (issue 12): every GwMO case against every GwMO fault of its role's
-//! reference peer of the same protocol — the DM 2.0 gateway's `client.gw-*` and the server's
-//! `server.gw-*` with the DM 2.0 cases, the reference DM 1.2 client's (a DM Gateway too)
-//! `client.gw12-*` with the DM 1.2 cases; whatever a case catches must be charged to an item the
-//! fault violates (a guarded preparation is at most inconclusive), and no fault makes a case end
-//! in `error`. Only these cases can see these faults, so only they are paired (the other cases'
-//! peers do not have them).
-use dmcts::catalog::Case;
-use dmcts::reference::faults::FaultInfo;
+//! Issue 8 §4 for GwMO (issue 12): every GwMO case against every GwMO fault of the reference
+//! peer that plays its IUT (the gateway's `client.gw-*`, the server's `server.gw-*`; on SyncML DM
+//! 1.2 the `…gw12-*` of the DM 1.2 peers); whatever a case
+//! catches must be charged to an item the fault violates (a guarded preparation is at most
+//! inconclusive), and no fault makes a case end in `error`. Only these cases can see these
+//! faults, so only they are paired (the other cases' peers do not have them).
 use dmcts::verdict::Verdict;
 use std::path::Path;
 use std::sync::Arc;
 
-fn setup() -> (Arc<dmcts::scr::Registry>, dmcts::catalog::Catalog) {
+#[test]
+fn every_gwmo_case_charges_every_gwmo_fault_only_to_an_item_it_violates() {
     let registry = Arc::new(dmcts::scr::Registry::load_dir(Path::new("scr")).unwrap());
     let catalog = dmcts::catalog::Catalog::load_dir(Path::new("cases"), &registry).unwrap();
-    (registry, catalog)
-}
-
-fn gwmo_cases(catalog: &dmcts::catalog::Catalog, family: &str) -> Vec<Case> {
-    catalog
-        .cases
-        .iter()
-        .filter(|c| c.covers.iter().any(|i| i.starts_with("GWMO-")))
-        .filter(|c| dmcts::binding::family_of(&c.binding) == family)
-        .cloned()
-        .collect()
-}
-
-/// Runs every case against every fault of its role; the misattributed verdicts and the faults
-/// some case caught.
-fn judge(
-    registry: Arc<dmcts::scr::Registry>,
-    cases: &[Case],
-    faults: &[FaultInfo],
-) -> (Vec<String>, Vec<&'static str>) {
+    let faults: Vec<_> = dmcts::reference::faults::catalog()
+        .into_iter()
+        .filter(|f| ["client.gw-", "server.gw-", "client.gw12-", "server.gw12-"].iter().any(|p| f.name.starts_with(p)))
+        .collect();
+    // A fault lives in the peer of one protocol: the DM 1.2 peers' are `gw12-`.
+    let same_protocol = |case: &dmcts::catalog::Case, f: &dmcts::reference::faults::FaultInfo| {
+        let dm12 = dmcts::binding::family_of(&case.binding) == dmcts::binding::dm12::NAME_XML;
+        f.role == case.role && f.name.contains(".gw12-") == dm12
+    };
+    assert!(faults.len() >= 14, "one fault at least per GwMO item: {}", faults.len());
+    let cases: Vec<_> =
+        catalog.cases.iter().filter(|c| c.covers.iter().any(|i| i.starts_with("GWMO-"))).cloned().collect();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+    let (wrong, caught) = rt.block_on(async {
         let sem = Arc::new(tokio::sync::Semaphore::new(4));
         let mut jobs = tokio::task::JoinSet::new();
-        for case in cases {
-            for f in faults.iter().filter(|f| f.role == case.role).cloned() {
+        for case in &cases {
+            for f in faults.iter().filter(|f| same_protocol(case, f)).cloned() {
                 let (case, registry, sem) = (case.clone(), registry.clone(), sem.clone());
                 jobs.spawn(async move {
                     let _permit = sem.acquire_owned().await;
@@ -57,46 +47,26 @@ fn judge(
             caught.extend(c);
         }
         wrong.sort();
-        (wrong, caught.into_iter().collect())
-    })
-}
-
-#[test]
-fn every_gwmo_case_charges_every_gwmo_fault_only_to_an_item_it_violates() {
-    let (registry, catalog) = setup();
-    let faults: Vec<_> = dmcts::reference::faults::catalog()
-        .into_iter()
-        .filter(|f| f.name.starts_with("client.gw-") || f.name.starts_with("server.gw-"))
-        .collect();
-    assert!(faults.len() >= 14, "one fault at least per GwMO item: {}", faults.len());
-    let cases = gwmo_cases(&catalog, dmcts::binding::DEFAULT_BINDING);
-    let (wrong, caught) = judge(registry, &cases, &faults);
+        (wrong, caught)
+    });
     assert!(wrong.is_empty(), "{} misattributed verdict(s):\n{}", wrong.len(), wrong.join("\n"));
-    let missed: Vec<_> = faults.iter().filter(|f| !caught.contains(&f.name)).map(|f| f.name).collect();
+    let missed: Vec<_> = faults.iter().filter(|f| !caught.contains(f.name)).map(|f| f.name).collect();
     assert!(missed.is_empty(), "GwMO faults no GwMO case catches: {missed:?}");
 }
 
+/// The reference DM 1.2 client as a DM Gateway breaks every GwMO gateway item with a fault of
+/// its own (counted from the table).
 #[test]
-fn every_gwmo_dm12_case_charges_every_gw12_fault_only_to_an_item_it_violates() {
-    let (registry, catalog) = setup();
+fn every_gwmo_gateway_item_is_broken_by_a_gw12_fault() {
+    let registry = dmcts::scr::Registry::load_dir(Path::new("scr")).unwrap();
     let faults: Vec<_> =
         dmcts::reference::faults::catalog().into_iter().filter(|f| f.name.starts_with("client.gw12-")).collect();
-    // At least one fault per GwMO gateway item, counted from the table.
-    let items: Vec<String> = registry
+    let unbroken: Vec<String> = registry
         .items()
         .iter()
         .filter(|i| i.id.starts_with("GWMO-") && i.role == dmcts::scr::Role::Client)
+        .filter(|i| !faults.iter().any(|f| f.violates.contains(&i.id.as_str())))
         .map(|i| i.id.clone())
         .collect();
-    let unbroken: Vec<_> = items.iter().filter(|i| !faults.iter().any(|f| f.violates.contains(&i.as_str()))).collect();
     assert!(unbroken.is_empty(), "GwMO gateway items no gw12 fault breaks: {unbroken:?}");
-    let cases: Vec<Case> = gwmo_cases(&catalog, dmcts::binding::dm12::NAME_XML)
-        .into_iter()
-        .filter(|c| c.role == dmcts::scr::Role::Client)
-        .collect();
-    assert!(!cases.is_empty(), "the GwMO DM 1.2 gateway cases");
-    let (wrong, caught) = judge(registry, &cases, &faults);
-    assert!(wrong.is_empty(), "{} misattributed verdict(s):\n{}", wrong.len(), wrong.join("\n"));
-    let missed: Vec<_> = faults.iter().filter(|f| !caught.contains(&f.name)).map(|f| f.name).collect();
-    assert!(missed.is_empty(), "gw12 faults no GwMO DM 1.2 case catches: {missed:?}");
 }

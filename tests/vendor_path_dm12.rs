@@ -162,6 +162,31 @@ fn a_dm12_server_passes_through_the_example_ics_file() {
     assert!(passed.contains(&"TC-DM12S-AUTH-WBXML-003") && passed.len() >= 15, "{v:?}");
 }
 
+/// A DM 1.2 server that manages DM Gateways (`examples/ics-gwmo-dm12-server.toml`): the GwMO
+/// server cases in their DM 1.2 form run (the suite plays the gateway) and pass; nothing else
+/// of GwMO, and no case of another protocol, runs.
+#[test]
+fn a_dm12_gwmo_server_passes_through_the_example_ics_file() {
+    let peer = Peer::start(&["dm12-server"], 2);
+    let example = std::fs::read_to_string("examples/ics-gwmo-dm12-server.toml").unwrap();
+    let ics = example
+        .replace("http://127.0.0.1:8443/dm", peer.url("server URI"))
+        .replace("http://127.0.0.1:8443/ut", peer.url("upper tester"));
+    assert_ne!(ics, example);
+    let (code, text, run) = run_ics(&ics, "gwmo-server");
+    assert_eq!(code, Some(0), "{text}");
+    let v = verdicts(&run);
+    let gwmo: Vec<&(String, String)> = v.iter().filter(|(id, _)| id.starts_with("TC-GWS12-")).collect();
+    assert!(gwmo.iter().any(|(id, x)| id == "TC-GWS12-001" && x == "pass"), "{v:?}");
+    assert!(gwmo.iter().any(|(id, x)| id == "TC-GWS12-002" && x == "pass"), "{v:?}");
+    for (id, verdict) in &v {
+        assert!(verdict == "pass" || verdict == "not-applicable", "{id}: {verdict}\n{text}");
+        if id.starts_with("TC-GWS-") || id.starts_with("TC-GW-") {
+            assert_eq!(verdict, "not-applicable", "{id}: a DM 2.0 case\n{text}");
+        }
+    }
+}
+
 /// A device that implements no enabler table: the FUMO and SCOMO DM 1.2 cases are not
 /// applicable, their WBXML variants included (the variant's encoding item is the device's base
 /// table, but it does not make a case about another table apply).

@@ -6,6 +6,7 @@ mod common;
 pub use common::RunningPeer;
 pub mod dm12;
 pub mod faults;
+mod gateway_record;
 pub mod gwmo;
 pub mod ics;
 pub mod server;

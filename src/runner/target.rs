@@ -81,8 +81,8 @@ fn reference_ics12(role: Role, ut_url: &str, server_uri: Option<&str>) -> Ics {
     let mut ics = Ics::for_reference_with(role, ut_url, server_uri, loopback(), dev_id);
     ics.iut.binding = crate::binding::dm12::NAME_XML.into();
     // The reference DM 1.2 peers manage firmware and software in the DM 1.x form (issue 11
-    // item 5): the client holds FUMO and SCOMO MOs, the server drives them; the client is also a
-    // DM Gateway (GwMO in its DM 1.2 form).
+    // item 5): the client holds FUMO and SCOMO MOs, the server drives them. In GwMO's DM 1.2
+    // form (docs/gwmo.md) the client is also a DM Gateway and the server drives one.
     ics.iut.implements = vec!["FUMO".into(), "SCOMO".into(), "GWMO".into()];
     ics.iut.product = format!("{} (SyncML DM 1.2)", ics.iut.product);
     ics.support.clear();

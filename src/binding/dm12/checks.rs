@@ -869,6 +869,37 @@ fn session_carries(_: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -
     Ok(())
 }
 
+/// The session record (`finish-session`) carries an Add or Replace of `target` whose Data
+/// contains `contains`: in its text, or in the Data of a SyncML command fragment it holds (a
+/// GwMO DMCommands value, `wire::dm12::gwmo::parse_dm_commands`, where the text is escaped).
+fn session_data(_: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result<(), Failure> {
+    let target = arg_str(args, "target")?;
+    let want = arg_str(args, "contains")?;
+    let got: Vec<Vec<String>> = crate::binding::dm2::checks::session_packages(obs)?.into_iter().flatten().collect();
+    let data: Vec<&String> = got
+        .iter()
+        .filter(|c| {
+            matches!(c.first().map(String::as_str), Some("Add" | "Replace")) && c.get(1).is_some_and(|t| t == target)
+        })
+        .filter_map(|c| c.get(2))
+        .collect();
+    if data.is_empty() {
+        return fail(
+            format!("an Add or Replace of {target} with Data in the session"),
+            format!("the commands received: {got:?}"),
+        );
+    }
+    let in_fragment = |d: &str| {
+        crate::wire::dm12::gwmo::parse_dm_commands(d).is_ok_and(|cmds| {
+            crate::wire::dm12::commands::to_arrays(&cmds).iter().any(|c| c.iter().skip(1).any(|x| x.contains(want)))
+        })
+    };
+    if data.iter().any(|d| d.contains(want) || in_fragment(d)) {
+        return Ok(());
+    }
+    fail(format!("the Data of the {target} Add/Replace to contain {want:?}"), format!("Data {data:?}"))
+}
+
 const CODES: ArgKind = ArgKind::StatusCodes;
 
 pub static CHECKS: &[Def] = &[
@@ -1032,6 +1063,12 @@ pub static CHECKS: &[Def] = &[
         about: "the session record carries each of `commands` as queued",
         args: &[arg("commands", ArgKind::CommandList)],
         run: session_carries,
+    },
+    Def {
+        name: "dm12-session-data",
+        about: "the session record carries an Add/Replace of `target` whose Data contains `contains` (in its text, or in the Data of the SyncML commands it holds)",
+        args: &[arg("target", ArgKind::Str), arg("contains", ArgKind::Str)],
+        run: session_data,
     },
     Def {
         name: "dm12-meta-format",

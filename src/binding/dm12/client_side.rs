@@ -166,7 +166,9 @@ impl State {
                         .collect(),
                     ..ItemCommand::default()
                 }));
-                p1.extend(spec.alerts.iter().map(|a| generic_alert(a, self.exec_correlator.as_deref())));
+                for a in spec.alerts.iter() {
+                    p1.push(generic_alert(a, self.exec_correlator.as_deref())?);
+                }
                 self.package1 = p1.clone();
                 body.extend(renumber(p1, &mut ids));
                 with_cred = self.nonce.is_some() || b.profile.auth_type == AUTH_BASIC;
@@ -211,10 +213,9 @@ impl State {
                         r#final = false;
                     }
                     let corr = self.exec_correlator.clone();
-                    body.extend(renumber(
-                        spec.alerts.iter().map(|a| generic_alert(a, corr.as_deref())).collect(),
-                        &mut ids,
-                    ));
+                    let alerts =
+                        spec.alerts.iter().map(|a| generic_alert(a, corr.as_deref())).collect::<Result<_, _>>()?;
+                    body.extend(renumber(alerts, &mut ids));
                 }
             }
         }
@@ -459,31 +460,155 @@ fn renumber(cmds: Vec<Command>, ids: &mut CmdIds) -> Vec<Command> {
         .collect()
 }
 
-/// A Generic Alert 1226 (digest §6.8) from a case's alert object: `{ type, format, data,
-/// source?, correlator?, mark?, code? }`; `correlator = "@exec"` is `exec_correlator`, the
-/// Correlator of the last Exec the suite's device answered (none: no Correlator).
-fn generic_alert(v: &Value, exec_correlator: Option<&str>) -> Command {
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let correlator = match s("correlator").as_deref() {
+/// A case's Generic Alert (`alerts = [...]`, docs/dm12.md): `{ type, format?, data?, source?,
+/// target?, correlator?, mark?, code?, items? }`. Without `items` the alert has one Item made of
+/// `source`, `target`, `type`, `format`, `mark`, `data`; with `items` (e.g. a DM Gateway's
+/// aggregate, one Item per Results node) it has one Item per entry, each taking `type`,
+/// `format` and `mark` from the alert unless it gives its own.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertSpec {
+    #[serde(rename = "type")]
+    r#type: Option<String>,
+    format: Option<String>,
+    data: Option<String>,
+    source: Option<String>,
+    target: Option<String>,
+    correlator: Option<String>,
+    mark: Option<String>,
+    code: Option<String>,
+    items: Option<Vec<ItemSpec>>,
+}
+
+/// One Item of an [`AlertSpec`] with `items`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemSpec {
+    #[serde(rename = "type")]
+    r#type: Option<String>,
+    format: Option<String>,
+    data: Option<String>,
+    source: Option<String>,
+    target: Option<String>,
+    mark: Option<String>,
+}
+
+/// A Generic Alert 1226 (digest §6.8) from a case's alert object ([`AlertSpec`]);
+/// `correlator = "@exec"` is `exec_correlator`, the Correlator of the last Exec the suite's
+/// device answered (none: no Correlator). An error says what the object must be.
+fn generic_alert(v: &Value, exec_correlator: Option<&str>) -> Result<Command, String> {
+    const FORM: &str = "{ type, format?, data?, source?, target?, correlator?, mark?, code?, items? = [{ source?, \
+                        target?, type?, format?, mark?, data? }] }";
+    let a: AlertSpec = serde_json::from_value(v.clone()).map_err(|e| format!("alert {v}: {e} (expected {FORM})"))?;
+    let correlator = match a.correlator.as_deref() {
         Some("@exec") => exec_correlator.map(str::to_string),
-        _ => s("correlator"),
+        other => other.map(str::to_string),
     };
-    Command::Alert(Alert {
+    let item = |i: ItemSpec| Item {
+        source: i.source.map(LocRef::uri),
+        target: i.target.map(LocRef::uri),
+        meta: Some(Meta {
+            r#type: i.r#type.or_else(|| a.r#type.clone()),
+            format: Some(i.format.or_else(|| a.format.clone()).unwrap_or_else(|| "chr".into())),
+            mark: i.mark.or_else(|| a.mark.clone()),
+            ..Meta::default()
+        }),
+        data: i.data.map(Data::Text),
+        ..Item::default()
+    };
+    let items = match a.items.clone() {
+        None => vec![item(ItemSpec {
+            data: a.data.clone(),
+            source: a.source.clone(),
+            target: a.target.clone(),
+            ..ItemSpec::default()
+        })],
+        Some(_) if a.data.is_some() || a.source.is_some() || a.target.is_some() => {
+            return Err(format!("alert {v}: `items` and the single Item's `data`/`source`/`target` exclude each other"))
+        }
+        Some(list) if list.is_empty() => return Err(format!("alert {v}: `items` must not be empty (expected {FORM})")),
+        Some(list) => list.into_iter().map(item).collect(),
+    };
+    Ok(Command::Alert(Alert {
         cmd_id: String::new(),
-        data: Some(s("code").unwrap_or_else(|| "1226".into())),
+        data: Some(a.code.clone().unwrap_or_else(|| "1226".into())),
         correlator,
-        items: vec![Item {
-            source: s("source").map(LocRef::uri),
-            target: s("target").map(LocRef::uri),
-            meta: Some(Meta {
-                r#type: s("type"),
-                format: Some(s("format").unwrap_or_else(|| "chr".into())),
-                mark: s("mark"),
-                ..Meta::default()
-            }),
-            data: s("data").map(Data::Text),
-            ..Item::default()
-        }],
+        items,
         ..Alert::default()
-    })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// (Source, Meta Type, Meta Format, Data) of an Item.
+    type Shown = (Option<String>, Option<String>, Option<String>, Option<String>);
+
+    fn items(c: &Command) -> Vec<Shown> {
+        let Command::Alert(a) = c else { panic!("an Alert: {c:?}") };
+        a.items
+            .iter()
+            .map(|i| {
+                let m = i.meta.clone().unwrap_or_default();
+                (
+                    i.source.as_ref().map(|l| l.loc_uri.clone()),
+                    m.r#type,
+                    m.format,
+                    i.data.as_ref().and_then(|d| d.text().map(String::from)),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_generic_alert_has_one_item_or_one_per_entry_of_items() {
+        let one =
+            generic_alert(&json!({ "type": "t", "source": "./FUMO/Update", "data": "200", "format": "int" }), None)
+                .unwrap();
+        assert_eq!(
+            items(&one),
+            [(Some("./FUMO/Update".into()), Some("t".into()), Some("int".into()), Some("200".into()))]
+        );
+        let agg = generic_alert(
+            &json!({ "type": "agg", "correlator": "@exec", "items": [
+                { "source": "./GWMO/Fanout/fo1/Results/1/DeviceID", "data": "ED-1" },
+                { "source": "./GWMO/Fanout/fo1/Results/1/DevResultXML", "format": "xml", "data": "<Status/>" },
+            ] }),
+            Some("c-7"),
+        )
+        .unwrap();
+        let Command::Alert(a) = &agg else { panic!() };
+        assert_eq!((a.data.as_deref(), a.correlator.as_deref()), (Some("1226"), Some("c-7")));
+        assert_eq!(
+            items(&agg),
+            [
+                (
+                    Some("./GWMO/Fanout/fo1/Results/1/DeviceID".into()),
+                    Some("agg".into()),
+                    Some("chr".into()),
+                    Some("ED-1".into())
+                ),
+                (
+                    Some("./GWMO/Fanout/fo1/Results/1/DevResultXML".into()),
+                    Some("agg".into()),
+                    Some("xml".into()),
+                    Some("<Status/>".into())
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_alert_says_what_it_must_be() {
+        let e = generic_alert(&json!({ "type": "t", "itemz": [] }), None).unwrap_err();
+        assert!(e.contains("itemz") && e.contains("expected {"), "{e}");
+        let e = generic_alert(&json!({ "type": "t", "data": "x", "items": [{ "data": "y" }] }), None).unwrap_err();
+        assert!(e.contains("exclude each other"), "{e}");
+        let e = generic_alert(&json!({ "type": "t", "items": [] }), None).unwrap_err();
+        assert!(e.contains("must not be empty"), "{e}");
+        let e = generic_alert(&json!({ "type": "t", "items": [{ "sauce": "x" }] }), None).unwrap_err();
+        assert!(e.contains("sauce"), "{e}");
+    }
 }

@@ -177,10 +177,15 @@ fn session_commands(obs: &Observed) -> Result<Vec<Vec<String>>, Failure> {
     Ok(crate::binding::dm2::checks::session_packages(obs)?.into_iter().flatten().collect())
 }
 
-/// The first command of the session of element `w[0]` whose target is `w[1]` (`*` any).
+/// The first command of the session of element `w[0]` whose target is `w[1]` (`*` any
+/// element, any target; `Add|Replace` either element).
 fn position(cmds: &[Vec<String>], w: &[String]) -> Option<usize> {
-    cmds.iter()
-        .position(|c| c.first() == w.first() && w.get(1).is_none_or(|t| t == "*" || c.get(1).is_some_and(|g| g == t)))
+    let element = |c: &Vec<String>| match w.first().map(String::as_str) {
+        Some("*") => true,
+        Some(e) => c.first().is_some_and(|g| e.split('|').any(|x| x == g)),
+        None => false,
+    };
+    cmds.iter().position(|c| element(c) && w.get(1).is_none_or(|t| t == "*" || c.get(1).is_some_and(|g| g == t)))
 }
 
 pub static CHECKS: &[CheckDef<Dm12>] = &[
@@ -203,8 +208,8 @@ pub static CHECKS: &[CheckDef<Dm12>] = &[
     },
     CheckDef {
         name: "dm12-session-order",
-        about: "the session record carries each of args.commands ([element, target]) in that order (the first of \
-                each)",
+        about: "the session record carries each of args.commands ([element, target]; element `*` any, `Add|Replace` \
+                either) in that order (the first of each)",
         args: &[arg("commands", ArgKind::CommandList)],
         run: |_, args, obs, _| {
             let want = crate::runner::checks::arg_commands(args, "commands");

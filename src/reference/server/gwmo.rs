@@ -25,7 +25,6 @@ use super::{Shared, DM_PATH};
 use crate::upper_tester::UtAnswer;
 use crate::wire::dm2::gwmo::{self, MOID_FANOUT, MOID_IMAGE_INVENTORY};
 use crate::wire::dm2::{Command, GenericAlert};
-use serde::Serialize;
 use serde_json::{json, Value};
 
 /// Where the server serves the data its GwMO HGETs fetch.
@@ -34,52 +33,11 @@ const DEFAULT_IMAGE_URI: &str = "urn:oma:mo:oma-gwmo-imageinventory:1.0/img1/";
 const DEFAULT_FANOUT_URI: &str = "urn:oma:mo:oma-gwmo-fanout:1.0/fo1/";
 const DEFAULT_DEVICE_TARGET: &str = "urn:oma:mo:oma-scomo:1.0//Inventory/Delivered/img1/Data";
 
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct ImageJob {
-    pub image_uri: String,
-    pub image_url: String,
-    pub exec: String,
-    /// queued | accepted (202) | ready (Image Ready came) | refused
-    pub state: String,
-    pub local_image_uri: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct DeviceOutcome {
-    pub device_id: String,
-    pub success: bool,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct FanoutJob {
-    pub fanout_uri: String,
-    pub group: String,
-    pub dm_commands: Value,
-    pub exec: String,
-    /// queued | accepted (202) | finished (the aggregate came) | refused
-    pub state: String,
-    pub results: Vec<DeviceOutcome>,
-    pub succeeded: Vec<String>,
-    pub failed: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub(super) struct GatewayRecord {
-    pub images: Vec<ImageJob>,
-    pub fanouts: Vec<FanoutJob>,
-}
+pub(super) use crate::reference::gateway_record::GatewayRecord;
+use crate::reference::gateway_record::{instance, DeviceOutcome, FanoutJob, ImageJob};
 
 fn s(args: &Value, k: &str) -> Option<String> {
     args.get(k).and_then(Value::as_str).map(str::to_string)
-}
-
-fn instance(u: String) -> String {
-    if u.ends_with('/') {
-        u
-    } else {
-        format!("{u}/")
-    }
 }
 
 fn served(sh: &Shared, path: String, v: Value) -> String {
@@ -108,7 +66,7 @@ pub fn action(sh: &Shared, name: &str, args: &Value) -> Option<UtAnswer> {
 fn image(sh: &Shared, args: &Value) -> UtAnswer {
     let Some(dev_id) = s(args, "dev_id") else { return UtAnswer::failed("args.dev_id (a string) is required") };
     let Some(image_url) = s(args, "image_url") else { return UtAnswer::failed("args.image_url (a URL) is required") };
-    let img = instance(s(args, "image_uri").unwrap_or_else(|| DEFAULT_IMAGE_URI.into()));
+    let img = instance(&s(args, "image_uri").unwrap_or_else(|| DEFAULT_IMAGE_URI.into()));
     if !img.starts_with(MOID_IMAGE_INVENTORY) {
         return UtAnswer::failed(format!(
             "args.image_uri must be an Image Inventory ClientURI ({MOID_IMAGE_INVENTORY}/...)"
@@ -146,7 +104,7 @@ fn fanout(sh: &Shared, args: &Value) -> UtAnswer {
     let Some(group) = s(args, "group") else {
         return UtAnswer::failed("args.group (the target device group) is required");
     };
-    let fo = instance(s(args, "fanout_uri").unwrap_or_else(|| DEFAULT_FANOUT_URI.into()));
+    let fo = instance(&s(args, "fanout_uri").unwrap_or_else(|| DEFAULT_FANOUT_URI.into()));
     if !fo.starts_with(MOID_FANOUT) {
         return UtAnswer::failed(format!("args.fanout_uri must be a Fanout ClientURI ({MOID_FANOUT}/...)"));
     }
@@ -154,12 +112,9 @@ fn fanout(sh: &Shared, args: &Value) -> UtAnswer {
     let commands = match args.get("commands") {
         Some(c) => c.clone(),
         None => {
-            let img = instance(s(args, "image_uri").unwrap_or_else(|| DEFAULT_IMAGE_URI.into()));
+            let img = instance(&s(args, "image_uri").unwrap_or_else(|| DEFAULT_IMAGE_URI.into()));
             let st = sh.lock();
-            let job = st
-                .devices
-                .get(&dev_id)
-                .and_then(|d| d.gateway.images.iter().rev().find(|j| j.image_uri == img).cloned());
+            let job = st.devices.get(&dev_id).and_then(|d| d.gateway.image(&img).cloned());
             let Some(job) = job else {
                 return UtAnswer::failed(format!("no image {img} was distributed to {dev_id:?} (gateway.image)"));
             };
@@ -200,28 +155,13 @@ fn fanout(sh: &Shared, args: &Value) -> UtAnswer {
     };
     dev.queue.extend(cmds.into_iter().map(Queued::Command));
     dev.queue.push_back(Queued::Command(Command::Cont { server_uri: dm_url }));
-    dev.gateway.fanouts.push(FanoutJob {
-        fanout_uri: fo,
-        group,
-        dm_commands: commands.clone(),
-        exec: exec.clone(),
-        state: "queued".into(),
-        results: Vec::new(),
-        succeeded: Vec::new(),
-        failed: Vec::new(),
-    });
+    dev.gateway.fanouts.push(FanoutJob::queued(fo, group, commands.clone(), exec.clone()));
     UtAnswer::done(json!({ "queued": dev.queue.len(), "exec": exec, "dm_commands": commands }))
 }
 
 /// The status the gateway gave an EXEC of this module's: 202 accepts it.
 pub fn exec_status(dev: &mut Device, client_uri: &str, sc: u16) {
-    let state = if sc == 202 { "accepted" } else { "refused" };
-    for j in dev.gateway.images.iter_mut().filter(|j| j.exec == client_uri && j.state == "queued") {
-        j.state = state.into();
-    }
-    for j in dev.gateway.fanouts.iter_mut().filter(|j| j.exec == client_uri && j.state == "queued") {
-        j.state = state.into();
-    }
+    dev.gateway.exec_status(client_uri, sc);
 }
 
 /// A Generic Alert from the gateway: Image Ready, or the Fanout alert.
@@ -233,29 +173,25 @@ pub fn alert(sh: &Shared, dev: &mut Device, a: &GenericAlert) {
             return;
         }
         let local = gwmo::local_image_uri_of(a.data.as_ref()).map(str::to_string);
-        if let Some(j) = dev.gateway.images.iter_mut().rev().find(|j| src.starts_with(&j.image_uri)) {
-            j.local_image_uri = local;
-            j.state = "ready".into();
-        }
+        dev.gateway.image_ready(src, local);
     } else if a.alert_type == p.gwmo_alert_type_aggregation {
         if sh.faults.has("gw-aggregate-ignored") {
             return;
         }
-        let Some(j) = dev.gateway.fanouts.iter_mut().rev().find(|j| src.starts_with(&j.fanout_uri)) else { return };
+        let Some(j) = dev.gateway.fanout_of(src) else { return };
         match gwmo::parse_aggregate(a.data.as_ref()) {
             Ok(results) => {
                 let lie = sh.faults.has("gw-failed-devices-as-success");
-                j.results = results
-                    .iter()
-                    .map(|r| DeviceOutcome {
-                        device_id: r.device_id.clone(),
-                        success: lie || r.succeeded(),
-                        error: r.error.clone(),
-                    })
-                    .collect();
-                j.succeeded = j.results.iter().filter(|r| r.success).map(|r| r.device_id.clone()).collect();
-                j.failed = j.results.iter().filter(|r| !r.success).map(|r| r.device_id.clone()).collect();
-                j.state = "finished".into();
+                j.finish(
+                    results
+                        .iter()
+                        .map(|r| DeviceOutcome {
+                            device_id: r.device_id.clone(),
+                            success: lie || r.succeeded(),
+                            error: r.error.clone(),
+                        })
+                        .collect(),
+                );
             }
             Err(e) => dev
                 .rec

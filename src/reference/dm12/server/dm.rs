@@ -201,6 +201,7 @@ fn respond(
             let sent = session.awaiting.remove(i);
             if let (super::commands::Queued::Exec { target, .. }, Some(d)) = (&sent.command, dev.as_mut()) {
                 super::enablers::on_exec_status(&mut d.jobs, target, code_of(s), &sh.faults);
+                d.gateway.exec_status(target, code_of(s));
             }
             if client_refused_server && matches!(code_of(s), 401 | 407) {
                 session.resend.push(sent.command);
@@ -426,14 +427,14 @@ fn respond(
     if let Some(max) = m.hdr.meta.as_ref().and_then(|x| x.max_msg_size.as_deref()).and_then(|x| x.trim().parse().ok()) {
         session.max_msg_size = Some(max);
     }
-    let mut answer = build(sh, hdr.clone(), &head, &commands, r#final);
+    let mut answer = build(sh, hdr.clone(), &head, &commands, r#final, encoding);
     if let Some(max) = session.max_msg_size {
         while commands.len() > 1 && encoded_len(&answer, encoding) > max {
             let last = commands.pop().expect("len > 1");
             session.resend.insert(0, last);
             session.package_open = true;
             r#final = false;
-            answer = build(sh, hdr.clone(), &head, &commands, r#final);
+            answer = build(sh, hdr.clone(), &head, &commands, r#final, encoding);
         }
     }
     let first_command = answer.body.commands.len() - commands.len();
@@ -449,8 +450,15 @@ fn respond(
 }
 
 /// The server message: `head` (Statuses, a 1222) then `commands`, CmdIDs from 1 in document
-/// order (nested ones included).
-fn build(sh: &Shared, hdr: SyncHdr, head: &[Command], commands: &[Queued], r#final: bool) -> Message {
+/// order (nested ones included). Over XML, `bin` data goes as `b64` (digest §10.6).
+fn build(
+    sh: &Shared,
+    hdr: SyncHdr,
+    head: &[Command],
+    commands: &[Queued],
+    r#final: bool,
+    encoding: Encoding,
+) -> Message {
     let mut n = 0u32;
     let mut next_id = move || {
         n += 1;
@@ -465,7 +473,15 @@ fn build(sh: &Shared, hdr: SyncHdr, head: &[Command], commands: &[Queued], r#fin
         })
         .collect();
     let format_meta = !sh.has("no-format-meta");
-    body.extend(commands.iter().map(|q| q.to_wire(&mut next_id, format_meta)));
+    let mut tail: Vec<Command> = commands.iter().map(|q| q.to_wire(&mut next_id, format_meta)).collect();
+    if encoding == Encoding::Xml {
+        // A chunk that cannot be encoded on its own (not a multiple of 3 bytes) stays `bin`.
+        let mut b64 = tail.clone();
+        if crate::wire::dm12::commands::binary_as_b64(&mut b64).is_ok() {
+            tail = b64;
+        }
+    }
+    body.extend(tail);
     if sh.has("duplicate-cmdid") && body.len() >= 2 {
         let first = body[0].cmd_id().unwrap_or("1").to_string();
         body[1].set_cmd_id(first);
@@ -602,6 +618,8 @@ fn alert(sh: &Shared, dev: &mut Option<&mut Device>, a: &Alert) -> (u16, bool) {
                 &sh.faults,
             );
         }
+        // … or be a DM Gateway's Image Ready or Fanout alert (GwMO).
+        super::gateway::on_alert(d, a, &sh.cfg.profile, &sh.faults);
     }
     (status, code == "1223")
 }

@@ -83,10 +83,15 @@
 //!   `software.remove|activate|deactivate` {`dev_id`, `component_id`, `scomo_uri`?} → {`queued`,
 //!   `job`, `exec`: the Exec as a command array, `correlator`}: the seeds' DM 1.x commands queued
 //!   (see [`enablers`]); `device.report` adds `firmware` and `software`, one object per job.
+//! - `gateway.image` {`dev_id`, `image_url`, `image_uri`? (default `./GWMO/ImageInventory/img1/`)}
+//!   and `gateway.fanout` {`dev_id`, `group`, `image_uri`?, `fanout_uri`? (default
+//!   `./GWMO/Fanout/fo1/`), `commands`?} → {`queued`, `exec`, `correlator`, `dm_commands`
+//!   (fanout)}: GwMO in its DM 1.2 form (see [`gateway`]); `device.report` adds `gateway`.
 //! - Anything else: `unsupported`.
 mod commands;
 mod dm;
 mod enablers;
+mod gateway;
 mod state;
 
 use crate::reference::common::{self, fault};
@@ -247,6 +252,43 @@ pub static FAULTS: &[FaultInfo] = &[
         "a SCOMO failure ResultCode (e.g. 1408) is reported as a success",
         ["SCOMO-017-S-M"]
     ),
+    // ---- GwMO (gateway.rs; scr/gwmo/gwmo.toml), the DM 2.0 server's six in DM 1.2 ----
+    fault!(
+        Server,
+        "gw12-exec-before-image-uri",
+        "gateway.image Execs the image's Operations/Download before the Replace that sets its ImageURI",
+        ["GWMO-001-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw12-image-ready-ignored",
+        "the gateway's Image Ready alert is answered 200 but not consumed: the image never gets its LocalImageURI",
+        ["GWMO-002-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw12-dmcommands-external-uri",
+        "gateway.fanout puts the image's external ImageURI in the DMCommands fragment instead of the LocalImageURI",
+        ["GWMO-003-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw12-start-before-commands",
+        "gateway.fanout Execs the Fanout job's Operations/Start before it sets DMCommands and TargetGroupRef",
+        ["GWMO-004-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw12-aggregate-ignored",
+        "the gateway's Fanout alert is answered 200 but not consumed: the fan-out stays without results",
+        ["GWMO-005-S-M"]
+    ),
+    fault!(
+        Server,
+        "gw12-failed-devices-as-success",
+        "every device of the Fanout alert's aggregate is recorded as a success, the failed and silent ones too",
+        ["GWMO-005-S-M"]
+    ),
 ];
 
 /// The faults this peer is switched into.
@@ -271,6 +313,8 @@ pub struct Dm12ServerConfig {
     pub session_timeout: Duration,
     /// Also print the exchange log to stderr (CLI mode).
     pub echo_log: bool,
+    /// The DM 1.2 profile: the GwMO alert types the server recognises.
+    pub profile: crate::wire::dm12::profile::Profile,
 }
 
 impl Default for Dm12ServerConfig {
@@ -284,6 +328,7 @@ impl Default for Dm12ServerConfig {
             http_timeout: Duration::from_secs(5),
             session_timeout: Duration::from_secs(10),
             echo_log: false,
+            profile: Default::default(),
         }
     }
 }
@@ -440,6 +485,7 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
                     };
                     report["firmware"] = Value::Array(of(enablers::Kind::Firmware));
                     report["software"] = Value::Array(of(enablers::Kind::Software));
+                    report["gateway"] = serde_json::to_value(&d.gateway).unwrap_or(Value::Null);
                     UtAnswer::done(report)
                 }
             }
@@ -449,6 +495,7 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
         | action::SOFTWARE_REMOVE
         | action::SOFTWARE_ACTIVATE
         | action::SOFTWARE_DEACTIVATE => start_operation(sh, req),
+        action::GATEWAY_IMAGE | action::GATEWAY_FANOUT => gateway_operation(sh, req),
         other => UtAnswer::unsupported(format!("the reference DM 1.2 server does not implement {other:?}")),
     }
 }
@@ -477,6 +524,26 @@ fn start_operation(sh: &Shared, req: &UtRequest) -> UtAnswer {
             d.jobs.push(job);
             UtAnswer::done(answer)
         }
+    }
+}
+
+/// `gateway.image`, `gateway.fanout`: GwMO's commands queued for the gateway (see [`gateway`]).
+fn gateway_operation(sh: &Shared, req: &UtRequest) -> UtAnswer {
+    let dev_id = match str_arg(&req.args, "dev_id") {
+        Ok(d) => d,
+        Err(a) => return a,
+    };
+    let mut st = sh.lock();
+    let Some(d) = st.devices.get_mut(dev_id) else {
+        return UtAnswer::failed(format!("device {dev_id:?} is not registered"));
+    };
+    let made = match req.action.as_str() {
+        action::GATEWAY_IMAGE => gateway::image(d, &req.args, &sh.faults),
+        _ => gateway::fanout(d, &req.args, &sh.faults),
+    };
+    match made {
+        Ok(answer) => UtAnswer::done(answer),
+        Err(e) => UtAnswer::failed(e),
     }
 }
 
@@ -648,9 +715,9 @@ mod tests {
         let names: BTreeSet<_> = FAULTS.iter().map(|f| f.name).collect();
         assert_eq!(names.len(), FAULTS.len(), "duplicate fault names");
         // The protocol's faults, and those of the FUMO/SCOMO management (enablers.rs).
-        assert!(FAULTS
+        assert!(FAULTS.iter().all(|f| ["server.dm12-", "server.fumo12-", "server.scomo12-", "server.gw12-"]
             .iter()
-            .all(|f| ["server.dm12-", "server.fumo12-", "server.scomo12-"].iter().any(|p| f.name.starts_with(p))));
+            .any(|p| f.name.starts_with(p))));
         assert!(Faults::parse(Role::Server, ["dm12-no-final", "server.dm12-never-ends"]).unwrap().has("dm12-no-final"));
     }
 }

@@ -37,6 +37,8 @@ pub(super) struct Device {
     pub report: Report,
     /// The FUMO/SCOMO operations the upper tester started (`firmware.update`, `software.*`).
     pub jobs: Vec<super::enablers::Job>,
+    /// GwMO: images distributed to this gateway and fan-outs through it (`gateway.*`).
+    pub gateway: crate::reference::gateway_record::GatewayRecord,
 }
 
 /// What `device.report` shows.
