@@ -1,8 +1,10 @@
 //! A GwMO image fan-out at scale, for `dmcts bench` (`--gwmo-only`): the case TC-GW-002
 //! (image distribution, then a fan-out of the LocalImageURI to a group of N End Devices, every
 //! device reached and the aggregate checked item by item) against the reference gateway, with
-//! PIXIT `mo.gw_end_devices` = N. The suite, the gateway and the N simulated End Devices share
-//! this process; the peak RSS is VmHWM after the peak was reset, i.e. this run's alone.
+//! PIXIT `mo.gw_end_devices` = N, and its SyncML DM 1.2 form TC-GW12-002 against the reference
+//! DM 1.2 gateway (DM 1.2 End Devices; the aggregate one Generic Alert of 2N Items). The suite,
+//! the gateway and the N simulated End Devices share this process; the peak RSS is VmHWM after
+//! the peak was reset, i.e. this run's alone.
 use crate::catalog::Catalog;
 use crate::runner::target::{self, Target};
 use crate::scr::Registry;
@@ -10,8 +12,8 @@ use crate::verdict::Verdict;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The case the bench runs.
-pub const CASE: &str = "TC-GW-002";
+/// The cases the bench runs: the DM 2.0 form and the SyncML DM 1.2 one.
+pub const CASES: [(&str, &str); 2] = [("TC-GW-002", "DM 2.0"), ("TC-GW12-002", "SyncML DM 1.2")];
 /// The sizes `dmcts bench` reports.
 pub const SIZES: [usize; 3] = [100, 1_000, 10_000];
 
@@ -25,10 +27,19 @@ pub struct Measured {
     pub reason: Option<String>,
 }
 
-/// Runs TC-GW-002 against the reference gateway with `devices` End Devices in the group.
-pub async fn fan_out(registry: Arc<Registry>, catalog: &Catalog, devices: usize) -> anyhow::Result<Measured> {
-    let case =
-        catalog.cases.iter().find(|c| c.id == CASE).ok_or_else(|| anyhow::anyhow!("{CASE} is not in the catalog"))?;
+/// Runs `case_id` (one of [`CASES`]) against its reference gateway with `devices` End Devices in
+/// the group.
+pub async fn fan_out(
+    registry: Arc<Registry>,
+    catalog: &Catalog,
+    case_id: &str,
+    devices: usize,
+) -> anyhow::Result<Measured> {
+    let case = catalog
+        .cases
+        .iter()
+        .find(|c| c.id == case_id)
+        .ok_or_else(|| anyhow::anyhow!("{case_id} is not in the catalog"))?;
     let prepared = target::prepare(&Target::reference(Default::default())?, &registry).await?;
     let mut setup = prepared.case_env(case, registry.clone()).await?;
     setup.env.settings.pixit.insert("mo.gw_end_devices".into(), serde_json::json!(devices.to_string()));
@@ -44,13 +55,22 @@ pub async fn fan_out(registry: Arc<Registry>, catalog: &Catalog, devices: usize)
     Ok(Measured { devices, wall, peak_rss_kib, verdict: ex.verdict, reason: ex.reason.map(|r| r.render()) })
 }
 
-/// The bench's lines: one per size.
+/// The bench's lines: one per binding and size.
 pub fn bench_lines(rt: &tokio::runtime::Runtime, registry: Arc<Registry>, catalog: &Catalog) -> String {
-    let mut out = format!(
-        "GwMO image fan-out ({CASE} against the reference gateway; every device reached, the aggregate checked):\n"
-    );
+    let mut out = String::new();
+    for (case, protocol) in CASES {
+        out.push_str(&format!(
+            "GwMO image fan-out, {protocol} ({case} against the reference gateway; every device reached, the aggregate checked):\n"
+        ));
+        out.push_str(&size_lines(rt, registry.clone(), catalog, case));
+    }
+    out
+}
+
+fn size_lines(rt: &tokio::runtime::Runtime, registry: Arc<Registry>, catalog: &Catalog, case: &str) -> String {
+    let mut out = String::new();
     for n in SIZES {
-        match rt.block_on(fan_out(registry.clone(), catalog, n)) {
+        match rt.block_on(fan_out(registry.clone(), catalog, case, n)) {
             Ok(m) => out.push_str(&format!(
                 "  {:>6} end devices: {:.2} s, peak RSS {}, verdict {}{}\n",
                 m.devices,
