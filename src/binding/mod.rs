@@ -8,6 +8,7 @@
 pub mod dm12;
 pub mod dm2;
 pub mod gwmo_log;
+pub mod peer_logs;
 
 use crate::peers::{HttpAnswer, Incoming};
 use crate::runner::checks::{BuiltinInfo, CheckCtx, Credentials, Failure, Observed};

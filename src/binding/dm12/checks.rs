@@ -27,17 +27,7 @@ pub(super) fn answered(b: &Dm12, obs: &Observed) -> Result<Message, Failure> {
     m.ok_or_else(|| Failure::case_defect("a message of the suite that the observed one answers (an earlier step)"))
 }
 
-/// Every command of a message, containers' members included, in order.
-pub(super) fn all_commands(cs: &[Command]) -> Vec<&Command> {
-    let mut out = Vec::new();
-    for c in cs {
-        out.push(c);
-        if let Command::Atomic(x) | Command::Sequence(x) = c {
-            out.extend(all_commands(&x.commands));
-        }
-    }
-    out
-}
+pub(super) use crate::wire::dm12::message::all_commands;
 
 fn statuses(m: &Message) -> Vec<&Status> {
     m.body

@@ -136,7 +136,13 @@ impl Binding for Dm12 {
     }
 
     fn builtins(&self) -> Vec<BuiltinInfo> {
-        checks::CHECKS.iter().chain(enabler_checks::CHECKS).chain(gwmo_checks::CHECKS).map(CheckDef::info).collect()
+        checks::CHECKS
+            .iter()
+            .chain(enabler_checks::CHECKS)
+            .chain(gwmo_checks::CHECKS)
+            .map(CheckDef::info)
+            .chain(crate::binding::peer_logs::infos())
+            .collect()
     }
 
     fn run_builtin(
@@ -152,6 +158,7 @@ impl Binding for Dm12 {
             .chain(gwmo_checks::CHECKS)
             .find(|d| d.name == name)
             .map(|d| (d.run)(self, args, obs, ctx))
+            .or_else(|| crate::binding::peer_logs::run(name, args, obs, ctx))
     }
 
     fn observe_inbound(&self, endpoint: &str, headers: &[(String, String)], body: &[u8]) {

@@ -104,13 +104,6 @@ fn reported(args: &toml::Table, obs: &Observed, ctx: &CheckCtx, p: &Profile) -> 
 
 pub const CHECKS: &[CheckDef<Dm2>] = &[
     CheckDef {
-        name: "gw-image-downloaded",
-        about: "args.fetched (${download.<object>.fetched}, taken when the Image Ready alert arrived): the image was \
-                completely fetched before the gateway said it was ready (seed 000 step 3-4)",
-        args: &[arg("fetched", ArgKind::Int)],
-        run: |_, args, _, _| gwmo_log::image_downloaded(args),
-    },
-    CheckDef {
         name: "gw-image-ready",
         about: "args.client_uri (the EXEC'd Operations/Download): an Image Ready alert (profile \
                 gwmo_alert_type_image_ready) from that image instance whose Data carries the LocalImageURI, a URL",
@@ -152,31 +145,11 @@ pub const CHECKS: &[CheckDef<Dm2>] = &[
         },
     },
     CheckDef {
-        name: "gw-members-reached",
-        about: "args.group: every member of the group was notified, and every one that answers got the commands in \
-                a session (end-devices log)",
-        args: &[arg("group", ArgKind::Str)],
-        run: |_, args, obs, _| gwmo_log::members_reached(args, obs),
-    },
-    CheckDef {
-        name: "gw-only-members",
-        about: "args.group: no end device outside the group was notified or got commands",
-        args: &[arg("group", ArgKind::Str)],
-        run: |_, args, obs, _| gwmo_log::only_members(args, obs),
-    },
-    CheckDef {
         name: "gw-commands-received",
         about: "args.group, args.commands (the DMCommands the server set): every member that had a session got \
                 exactly these commands, in order, nothing more",
         args: &[arg("group", ArgKind::Str), arg("commands", ArgKind::CommandList)],
         run: |_, args, obs, _| gwmo_log::commands_received(args, obs, &commands_arg(args, "commands")?, |c| c),
-    },
-    CheckDef {
-        name: "gw-image-fetched",
-        about: "args.group, args.url (the LocalImageURI), args.sha256 (the image's digest): every member that \
-                executes the commands fetched the image from the url, whole and unchanged",
-        args: &[arg("group", ArgKind::Str), arg("url", ArgKind::Str), arg("sha256", ArgKind::Str)],
-        run: |_, args, obs, _| gwmo_log::image_fetched(args, obs),
     },
     CheckDef {
         name: "gw-aggregate-complete",

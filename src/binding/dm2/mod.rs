@@ -1,7 +1,6 @@
 //! The OMA DM 2.0 binding: Package#0 (binary notification), Package#1/#2/#3 (JSON over HTTP),
 //! built on the codecs of [`crate::wire::dm2`] and configured by its [`Profile`].
 pub mod checks;
-pub mod dlota_checks;
 pub mod fumo_checks;
 pub mod gwmo_checks;
 pub mod scomo_checks;
@@ -81,8 +80,8 @@ impl Binding for Dm2 {
             .chain(scomo_checks::CHECKS)
             .chain(fumo_checks::CHECKS)
             .chain(gwmo_checks::CHECKS)
-            .chain(dlota_checks::CHECKS)
             .map(CheckDef::info)
+            .chain(crate::binding::peer_logs::infos())
             .collect()
     }
 
@@ -98,9 +97,9 @@ impl Binding for Dm2 {
             .chain(scomo_checks::CHECKS)
             .chain(fumo_checks::CHECKS)
             .chain(gwmo_checks::CHECKS)
-            .chain(dlota_checks::CHECKS)
             .find(|d| d.name == name)
             .map(|d| (d.run)(self, args, obs, ctx))
+            .or_else(|| crate::binding::peer_logs::run(name, args, obs, ctx))
     }
 
     fn server_package(&self, commands: &[Vec<String>]) -> HttpAnswer {

@@ -15,6 +15,7 @@
 //! every command 500. A gateway message with nothing but Status/Results ends the session.
 use super::{fetch, fetch_code, record, session_start, Behaviour, Shared, MAX_ROUNDS};
 use crate::wire::dm12::auth::{self, AUTH_BASIC, AUTH_MD5};
+use crate::wire::dm12::message::all_commands;
 use crate::wire::dm12::notification::Notification;
 use crate::wire::dm12::{
     Alert, Chal, Command, Cred, Data, Item, ItemCommand, LocRef, Message, Meta, Status, SyncBody, SyncHdr, MEDIA_XML,
@@ -74,7 +75,7 @@ pub(super) async fn session(sh: Arc<Shared>, i: usize, package0: axum::body::Byt
             return record(&sh, i, |s| s.done = true);
         }
         let mut statuses = Vec::new();
-        for c in flatten(&commands) {
+        for c in all_commands(&commands) {
             let code = match (behaviour, c) {
                 (Behaviour::Erroring, _) => 500,
                 (_, Command::Add(x) | Command::Replace(x)) => {
@@ -118,18 +119,6 @@ pub(super) async fn session(sh: Arc<Shared>, i: usize, package0: axum::body::Byt
         msg = message(&session_id, msg_id, &target, &id, out, None);
     }
     record(&sh, i, |s| s.errors.push(format!("the gateway did not end the session within {MAX_ROUNDS} messages")));
-}
-
-/// The commands in the order they are executed: a container, then its commands.
-fn flatten(commands: &[Command]) -> Vec<&Command> {
-    let mut out = Vec::new();
-    for c in commands {
-        out.push(c);
-        if let Command::Atomic(x) | Command::Sequence(x) = c {
-            out.extend(flatten(&x.commands));
-        }
-    }
-    out
 }
 
 fn package1(id: &str) -> Vec<Command> {

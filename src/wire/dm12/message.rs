@@ -596,6 +596,19 @@ fn parse_command(el: &Element, parent: &str, n: usize, encoding: Encoding) -> Re
     })
 }
 
+/// Every command of `commands`, containers' members included, in document (and execution)
+/// order: a container, then its commands.
+pub fn all_commands(commands: &[Command]) -> Vec<&Command> {
+    let mut out = Vec::new();
+    for c in commands {
+        out.push(c);
+        if let Command::Atomic(x) | Command::Sequence(x) = c {
+            out.extend(all_commands(&x.commands));
+        }
+    }
+    out
+}
+
 impl Message {
     /// The message a decoded tree holds.
     pub fn from_tree(root: &Element, encoding: Encoding) -> Result<Message> {

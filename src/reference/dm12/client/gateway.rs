@@ -37,6 +37,7 @@ use crate::reference::faults::FaultInfo;
 use crate::reference::gwmo::members::{self, Attached};
 use crate::upper_tester::UtAnswer;
 use crate::wire::dm12::gwmo::{self, DeviceResult};
+use crate::wire::dm12::message::all_commands;
 use crate::wire::dm12::notification::{self, Trigger, UiMode, MEDIA_NOTIFICATION, VERSION_1_1};
 use crate::wire::dm12::profile::Profile;
 use crate::wire::dm12::{Command, Encoding, Item, LocRef, Message, Status, SyncBody, SyncHdr, MEDIA_WBXML, MEDIA_XML};
@@ -455,7 +456,7 @@ fn first_target(c: &Command) -> Option<String> {
 
 /// The fault `gw12-failed-as-success`: a Status 200 for each command.
 fn success_fragment(commands: &[Command]) -> String {
-    let statuses: Vec<Command> = flatten(commands)
+    let statuses: Vec<Command> = all_commands(commands)
         .iter()
         .enumerate()
         .map(|(n, c)| {
@@ -470,17 +471,6 @@ fn success_fragment(commands: &[Command]) -> String {
         })
         .collect();
     gwmo::fragment_xml(&statuses).unwrap_or_default()
-}
-
-fn flatten(commands: &[Command]) -> Vec<&Command> {
-    let mut out = Vec::new();
-    for c in commands {
-        out.push(c);
-        if let Command::Atomic(x) | Command::Sequence(x) = c {
-            out.extend(flatten(&x.commands));
-        }
-    }
-    out
 }
 
 /// Notifies one End Device and waits for its answer: (DeviceID, DevResultXML if it answered).
@@ -709,7 +699,7 @@ mod tests {
                 .unwrap();
         let mut next = 3;
         renumber(&mut cmds, &mut next);
-        let ids: Vec<&str> = flatten(&cmds).iter().filter_map(|c| c.cmd_id()).collect();
+        let ids: Vec<&str> = all_commands(&cmds).iter().filter_map(|c| c.cmd_id()).collect();
         assert_eq!(ids, ["3", "4", "5", "6"]);
         assert_eq!(image_name("GWMO/ImageInventory/fw pack"), "fw_pack");
     }

@@ -1,9 +1,12 @@
-//! Built-in checks over what the case's download server recorded (the `download-server` step,
-//! DLOTA, enablers digest §5): a descriptor or object fetched (ranges allowed), requested at
-//! all. The status report itself is judged by `dlota-status-report` (fumo_checks) with
+//! Built-in checks over what the suite's own peers recorded, whatever the protocol the IUT
+//! speaks: the case's download server (the `download-server` step, DLOTA, enablers digest §5: a
+//! descriptor or object fetched, ranges allowed, or requested at all) and the simulated End
+//! Devices behind a gateway (the `end-devices` step's log, [`super::gwmo_log`]: every member
+//! reached, no one else, the image fetched from the LocalImageURI). Every binding offers them.
+//! The DLOTA status report itself is judged by `dlota-status-report` (DM 2.0 fumo_checks) with
 //! `args.descriptor`.
-use super::Dm2;
-use crate::runner::checks::{arg, arg_str, json_of, ArgKind, CheckCtx, CheckDef, Failure};
+use super::gwmo_log;
+use crate::runner::checks::{arg, arg_str, json_of, ArgKind, BuiltinInfo, CheckCtx, CheckDef, Failure, Observed};
 use serde_json::Value;
 
 /// The requests of the log for `/<name>`, shown for a failure.
@@ -69,7 +72,7 @@ fn covered(reqs: &[&Value], size: u64) -> bool {
     reach >= size
 }
 
-pub static CHECKS: &[CheckDef<Dm2>] = &[
+pub static CHECKS: &[CheckDef<()>] = &[
     CheckDef {
         name: "download-fetched",
         about: "download-server log: args.name (a descriptor or object of [case.download]) was fetched whole: a GET \
@@ -110,7 +113,44 @@ pub static CHECKS: &[CheckDef<Dm2>] = &[
             }
         },
     },
+    CheckDef {
+        name: "gw-image-downloaded",
+        about: "args.fetched (${download.<object>.fetched}, taken when the Image Ready alert arrived): the image was \
+                completely fetched before the gateway said it was ready (seed 000 steps 3-4)",
+        args: &[arg("fetched", ArgKind::Int)],
+        run: |_, args, _, _| gwmo_log::image_downloaded(args),
+    },
+    CheckDef {
+        name: "gw-members-reached",
+        about: "args.group: every member of the group was notified, and every one that answers got the commands in \
+                a session (end-devices log)",
+        args: &[arg("group", ArgKind::Str)],
+        run: |_, args, obs, _| gwmo_log::members_reached(args, obs),
+    },
+    CheckDef {
+        name: "gw-only-members",
+        about: "args.group: no end device outside the group was notified or got commands",
+        args: &[arg("group", ArgKind::Str)],
+        run: |_, args, obs, _| gwmo_log::only_members(args, obs),
+    },
+    CheckDef {
+        name: "gw-image-fetched",
+        about: "args.group, args.url (the LocalImageURI), args.sha256 (the image's digest): every member that \
+                executes the commands fetched the image from the url, whole and unchanged",
+        args: &[arg("group", ArgKind::Str), arg("url", ArgKind::Str), arg("sha256", ArgKind::Str)],
+        run: |_, args, obs, _| gwmo_log::image_fetched(args, obs),
+    },
 ];
+
+/// What the catalog knows of these checks (a binding lists them with its own).
+pub fn infos() -> impl Iterator<Item = BuiltinInfo> {
+    CHECKS.iter().map(CheckDef::info)
+}
+
+/// Runs the check `name` if it is one of these.
+pub fn run(name: &str, args: &toml::Table, obs: &Observed, ctx: &CheckCtx) -> Option<Result<(), Failure>> {
+    CHECKS.iter().find(|d| d.name == name).map(|d| (d.run)(&(), args, obs, ctx))
+}
 
 #[cfg(test)]
 mod tests {
