@@ -9,6 +9,7 @@ pub mod endpoints;
 pub mod http;
 pub mod listener;
 pub mod notifier;
+pub mod serving;
 pub mod tls;
 
 pub use listener::{HttpAnswer, Incoming, Listener};

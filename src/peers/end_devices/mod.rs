@@ -16,6 +16,7 @@
 mod dm12;
 mod dm2;
 
+use crate::peers::serving::Listening;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -155,8 +156,7 @@ pub struct EndDevices {
     pub addr: SocketAddr,
     /// `http://<addr>/ed`: a device's notification URL is `<notify_base>/<DeviceID>`.
     pub notify_base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    listening: Listening,
 }
 
 impl EndDevices {
@@ -206,18 +206,10 @@ impl EndDevices {
             http,
             changed: tokio::sync::Notify::new(),
         });
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
         let app = axum::Router::new().route("/ed/{id}", axum::routing::post(notified)).with_state(shared.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Ok(EndDevices { shared, addr, notify_base: format!("http://{addr}/ed"), stop: Some(tx), task })
+        let listening = Listening::serve(Listening::bind(listen).await?, app)?;
+        let addr = listening.addr;
+        Ok(EndDevices { shared, addr, notify_base: format!("http://{addr}/ed"), listening })
     }
 
     /// Where the devices open their sessions: the gateway's southbound DM server.
@@ -294,12 +286,8 @@ impl EndDevices {
         json!({ "groups": groups, "devices": devices })
     }
 
-    pub async fn shutdown(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
-        self.task.abort();
+    pub async fn shutdown(self) {
+        self.listening.shutdown().await;
     }
 }
 
