@@ -18,6 +18,13 @@ pub(crate) struct ImageJob {
     pub local_image_uri: Option<String>,
 }
 
+impl ImageJob {
+    /// An image whose commands are queued: nothing answered yet.
+    pub fn queued(image_uri: String, image_url: String, exec: String) -> ImageJob {
+        ImageJob { image_uri, image_url, exec, state: "queued".into(), local_image_uri: None }
+    }
+}
+
 /// One End Device's result in the gateway's aggregate.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct DeviceOutcome {
@@ -124,13 +131,7 @@ mod tests {
     fn an_alert_from_the_instance_or_a_node_in_it_finds_its_job() {
         let mut g = GatewayRecord::default();
         for uri in ["./GWMO/ImageInventory/img1/", "./GWMO/ImageInventory/img10/"] {
-            g.images.push(ImageJob {
-                image_uri: uri.into(),
-                image_url: "http://x/i".into(),
-                exec: format!("{uri}Operations/Download"),
-                state: "queued".into(),
-                local_image_uri: None,
-            });
+            g.images.push(ImageJob::queued(uri.into(), "http://x/i".into(), format!("{uri}Operations/Download")));
         }
         g.exec_status("./GWMO/ImageInventory/img1/Operations/Download", 202);
         assert_eq!(g.images[0].state, "accepted");

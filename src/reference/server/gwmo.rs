@@ -89,13 +89,7 @@ fn image(sh: &Shared, args: &Value) -> UtAnswer {
     };
     dev.queue.extend(cmds.into_iter().map(Queued::Command));
     dev.queue.push_back(Queued::Command(Command::Cont { server_uri: dm_url }));
-    dev.gateway.images.push(ImageJob {
-        image_uri: img,
-        image_url,
-        exec: exec.clone(),
-        state: "queued".into(),
-        local_image_uri: None,
-    });
+    dev.gateway.images.push(ImageJob::queued(img, image_url, exec.clone()));
     UtAnswer::done(json!({ "queued": dev.queue.len(), "exec": exec }))
 }
 

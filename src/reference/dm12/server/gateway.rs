@@ -61,13 +61,7 @@ pub(super) fn image(dev: &mut Device, args: &Value, faults: &ActiveFaults) -> Re
     let order = if faults.has("gw12-exec-before-image-uri") { [ex, set] } else { [set, ex] };
     let queued = commands::parse(Some(&Value::Array(order.to_vec()))).map_err(|e| format!("args{e}"))?;
     dev.queue.extend(queued);
-    dev.gateway.images.push(ImageJob {
-        image_uri: img,
-        image_url,
-        exec: exec.clone(),
-        state: "queued".into(),
-        local_image_uri: None,
-    });
+    dev.gateway.images.push(ImageJob::queued(img, image_url, exec.clone()));
     Ok(json!({ "queued": dev.queue.len(), "exec": exec, "correlator": corr }))
 }
 

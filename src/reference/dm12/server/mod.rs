@@ -503,48 +503,50 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
 /// `firmware.update`, `software.*`: the operation's commands queued for the device, its job
 /// listed by `device.report` (see [`enablers`]).
 fn start_operation(sh: &Shared, req: &UtRequest) -> UtAnswer {
+    on_device(sh, req, |d| {
+        let n = d.jobs.len();
+        let made = match req.action.as_str() {
+            action::FIRMWARE_UPDATE => enablers::firmware_update(&req.args, n, &sh.faults),
+            other => enablers::software(other, &req.args, n, &sh.faults),
+        };
+        match made {
+            Err(e) => UtAnswer::failed(e),
+            Ok((cmds, job)) => {
+                d.queue.extend(cmds);
+                let answer =
+                    json!({ "queued": d.queue.len(), "job": n, "exec": job.exec, "correlator": job.correlator });
+                d.jobs.push(job);
+                UtAnswer::done(answer)
+            }
+        }
+    })
+}
+
+/// Runs `f` on the registered device `args.dev_id`; a missing or unknown one is the answer.
+fn on_device(sh: &Shared, req: &UtRequest, f: impl FnOnce(&mut state::Device) -> UtAnswer) -> UtAnswer {
     let dev_id = match str_arg(&req.args, "dev_id") {
         Ok(d) => d,
         Err(a) => return a,
     };
     let mut st = sh.lock();
-    let Some(d) = st.devices.get_mut(dev_id) else {
-        return UtAnswer::failed(format!("device {dev_id:?} is not registered"));
-    };
-    let n = d.jobs.len();
-    let made = match req.action.as_str() {
-        action::FIRMWARE_UPDATE => enablers::firmware_update(&req.args, n, &sh.faults),
-        other => enablers::software(other, &req.args, n, &sh.faults),
-    };
-    match made {
-        Err(e) => UtAnswer::failed(e),
-        Ok((cmds, job)) => {
-            d.queue.extend(cmds);
-            let answer = json!({ "queued": d.queue.len(), "job": n, "exec": job.exec, "correlator": job.correlator });
-            d.jobs.push(job);
-            UtAnswer::done(answer)
-        }
+    match st.devices.get_mut(dev_id) {
+        Some(d) => f(d),
+        None => UtAnswer::failed(format!("device {dev_id:?} is not registered")),
     }
 }
 
 /// `gateway.image`, `gateway.fanout`: GwMO's commands queued for the gateway (see [`gateway`]).
 fn gateway_operation(sh: &Shared, req: &UtRequest) -> UtAnswer {
-    let dev_id = match str_arg(&req.args, "dev_id") {
-        Ok(d) => d,
-        Err(a) => return a,
-    };
-    let mut st = sh.lock();
-    let Some(d) = st.devices.get_mut(dev_id) else {
-        return UtAnswer::failed(format!("device {dev_id:?} is not registered"));
-    };
-    let made = match req.action.as_str() {
-        action::GATEWAY_IMAGE => gateway::image(d, &req.args, &sh.faults),
-        _ => gateway::fanout(d, &req.args, &sh.faults),
-    };
-    match made {
-        Ok(answer) => UtAnswer::done(answer),
-        Err(e) => UtAnswer::failed(e),
-    }
+    on_device(sh, req, |d| {
+        let made = match req.action.as_str() {
+            action::GATEWAY_IMAGE => gateway::image(d, &req.args, &sh.faults),
+            _ => gateway::fanout(d, &req.args, &sh.faults),
+        };
+        match made {
+            Ok(answer) => UtAnswer::done(answer),
+            Err(e) => UtAnswer::failed(e),
+        }
+    })
 }
 
 /// Decrements the in-flight count even when the upper-tester request is dropped mid-delivery.
