@@ -684,6 +684,12 @@ fn results(
 }
 
 fn record_result(dev: &mut Option<&mut Device>, source: &str, data: &[u8], format: Option<String>) {
+    if let Some(d) = dev.as_mut() {
+        if let Some(inv) = d.inventory.as_mut() {
+            let more = inv.on_result(source, &String::from_utf8_lossy(data));
+            d.queue.extend(more);
+        }
+    }
     if let Some(r) = report(dev) {
         push_bounded(
             &mut r.results,

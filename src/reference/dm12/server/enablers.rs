@@ -214,6 +214,73 @@ pub(super) fn software(
     Ok((queued, Job::queued(Kind::Software, operation, exec, correlator)))
 }
 
+/// A software inventory query (`software.inventory`, SCOMO-018-S-O; seed 001 5.4.1.3): a Get of
+/// `<scomo>Inventory/Deployed` (its child list), then, as its Results come, a Get of each
+/// component's leaves; what the device answered is what `device.report`'s `inventory` shows.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Inventory {
+    /// `<scomo>Inventory/Deployed`, as the server addressed it.
+    deployed: String,
+    /// The device answered the child list.
+    read: bool,
+    /// Per component node: its leaves as the device gave them.
+    components: std::collections::BTreeMap<String, serde_json::Map<String, Value>>,
+    /// The `scomo12-inventory-not-read` fault: the answers are dropped.
+    ignore: bool,
+}
+
+/// The component leaves the inventory reads (digest §3.2).
+const COMPONENT_LEAVES: [&str; 5] = ["ID", "Name", "Version", "PkgIDRef", "State"];
+
+/// `software.inventory` {`scomo_uri`?}: the Get to queue and the query's record.
+pub(super) fn inventory(args: &Value, faults: &ActiveFaults) -> Result<(Vec<Queued>, Inventory), String> {
+    let deployed = format!("{}Inventory/Deployed", root(args, "scomo_uri", "./SCOMO"));
+    let queued = commands::parse(Some(&json!([["Get", deployed]]))).map_err(|e| format!("args{e}"))?;
+    let ignore = faults.has("scomo12-inventory-not-read");
+    Ok((queued, Inventory { deployed, ignore, ..Inventory::default() }))
+}
+
+impl Inventory {
+    /// A Results item of the device: the child list asks for each component's leaves (the Gets
+    /// returned, to queue); a leaf is recorded.
+    pub fn on_result(&mut self, source: &str, data: &str) -> Vec<Queued> {
+        let norm = |u: &str| u.trim().trim_start_matches("./").trim_end_matches('/').to_string();
+        let (source, deployed) = (norm(source), norm(&self.deployed));
+        if self.ignore {
+            return Vec::new();
+        }
+        if source == deployed {
+            self.read = true;
+            let gets: Vec<Value> = data
+                .split('/')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .flat_map(|c| COMPONENT_LEAVES.map(|leaf| json!(["Get", format!("{}/{c}/{leaf}", self.deployed)])))
+                .collect();
+            return commands::parse(Some(&Value::Array(gets))).unwrap_or_default();
+        }
+        let Some((node, leaf)) = source.strip_prefix(&format!("{deployed}/")).and_then(|r| r.split_once('/')) else {
+            return Vec::new();
+        };
+        self.components.entry(node.to_string()).or_default().insert(leaf.to_string(), json!(data));
+        Vec::new()
+    }
+
+    /// `device.report`'s `inventory`: `{read, components: [{node, <leaf>: value…}]}`.
+    pub fn json(&self) -> Value {
+        let components: Vec<Value> = self
+            .components
+            .iter()
+            .map(|(node, leaves)| {
+                let mut o = leaves.clone();
+                o.insert("node".into(), json!(node));
+                Value::Object(o)
+            })
+            .collect();
+        json!({ "read": self.read, "components": components })
+    }
+}
+
 /// The device's Status for an Exec the server sent: 202 leaves the job pending (the result
 /// comes later, digest §1.2); an error finishes it as failed; another 2xx finished it.
 pub(super) fn on_exec_status(jobs: &mut [Job], target: &str, code: u16, faults: &ActiveFaults) {

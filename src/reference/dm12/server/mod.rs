@@ -80,7 +80,9 @@
 //!   `confirm`?, `fumo_uri`? (default `./FUMO/`)} and `software.install` {`dev_id`,
 //!   `package_id`, `mode`?: `dm` (`data`) | `download` (`url`, `install`?), `activate`?,
 //!   `entry`?, `scomo_uri`? (default `./SCOMO/`)},
-//!   `software.remove|activate|deactivate` {`dev_id`, `component_id`, `scomo_uri`?} → {`queued`,
+//!   `software.remove|activate|deactivate` {`dev_id`, `component_id`, `scomo_uri`?}, and
+//!   `software.inventory` {`dev_id`, `scomo_uri`?} (a Get of `Inventory/Deployed`, then of each
+//!   component's leaves; `device.report` adds `inventory`) → {`queued`,
 //!   `job`, `exec`: the Exec as a command array, `correlator`}: the seeds' DM 1.x commands queued
 //!   (see [`enablers`]); `device.report` adds `firmware` and `software`, one object per job.
 //! - `gateway.image` {`dev_id`, `image_url`, `image_uri`? (default `./GWMO/ImageInventory/img1/`)}
@@ -227,6 +229,12 @@ pub static FAULTS: &[FaultInfo] = &[
     ),
     fault!(Server, "fumo12-result-ignored", "the FUMO result alert is answered but its ResultCode not recorded", ["FUMO-004-S-M"]),
     fault!(Server, "fumo12-failure-as-success", "a FUMO failure ResultCode (4xx/5xx) is recorded as a success", ["FUMO-005-S-M"]),
+    fault!(
+        Server,
+        "scomo12-inventory-not-read",
+        "software.inventory sends the Get of Inventory/Deployed but drops what the device answers: no component is reported",
+        ["SCOMO-018-S-O"]
+    ),
     fault!(
         Server,
         "scomo12-download-wrong-op",
@@ -486,6 +494,9 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
                     report["firmware"] = Value::Array(of(enablers::Kind::Firmware));
                     report["software"] = Value::Array(of(enablers::Kind::Software));
                     report["gateway"] = serde_json::to_value(&d.gateway).unwrap_or(Value::Null);
+                    if let Some(inv) = &d.inventory {
+                        report["inventory"] = inv.json();
+                    }
                     UtAnswer::done(report)
                 }
             }
@@ -495,6 +506,14 @@ async fn ut_action(sh: &Shared, req: &UtRequest) -> UtAnswer {
         | action::SOFTWARE_REMOVE
         | action::SOFTWARE_ACTIVATE
         | action::SOFTWARE_DEACTIVATE => start_operation(sh, req),
+        action::SOFTWARE_INVENTORY => on_device(sh, req, |d| match enablers::inventory(&req.args, &sh.faults) {
+            Err(e) => UtAnswer::failed(e),
+            Ok((cmds, inv)) => {
+                d.queue.extend(cmds);
+                d.inventory = Some(inv);
+                UtAnswer::done(json!({ "queued": d.queue.len() }))
+            }
+        }),
         action::GATEWAY_IMAGE | action::GATEWAY_FANOUT => gateway_operation(sh, req),
         other => UtAnswer::unsupported(format!("the reference DM 1.2 server does not implement {other:?}")),
     }

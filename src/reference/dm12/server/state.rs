@@ -39,6 +39,8 @@ pub(super) struct Device {
     pub jobs: Vec<super::enablers::Job>,
     /// GwMO: images distributed to this gateway and fan-outs through it (`gateway.*`).
     pub gateway: crate::reference::gateway_record::GatewayRecord,
+    /// The last software inventory query (`software.inventory`).
+    pub inventory: Option<super::enablers::Inventory>,
 }
 
 /// What `device.report` shows.
