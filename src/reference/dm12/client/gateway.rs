@@ -638,14 +638,7 @@ mod tests {
     use super::*;
 
     fn tree() -> Tree {
-        let mut t = Tree::provisioned(&super::super::tree::Provision {
-            dev_id: "IMEI:1",
-            server_id: "dmcts",
-            server_uri: "http://x/dm",
-            username: "u",
-            password: "p",
-            server_password: "s",
-        });
+        let mut t = super::super::tree::for_tests();
         provision(&mut t);
         t
     }

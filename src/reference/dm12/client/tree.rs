@@ -286,19 +286,25 @@ impl Tree {
     }
 }
 
+/// The provisioned tree of a made-up device, for the unit tests of the tree and the MOs on it.
+#[cfg(test)]
+pub(super) fn for_tests() -> Tree {
+    Tree::provisioned(&Provision {
+        dev_id: "IMEI:1",
+        server_id: "dmcts",
+        server_uri: "http://x/dm",
+        username: "u",
+        password: "p",
+        server_password: "s",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn tree() -> Tree {
-        Tree::provisioned(&Provision {
-            dev_id: "IMEI:1",
-            server_id: "dmcts",
-            server_uri: "http://x/dm",
-            username: "u",
-            password: "p",
-            server_password: "s",
-        })
+        for_tests()
     }
 
     #[test]
