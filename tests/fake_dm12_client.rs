@@ -1,7 +1,8 @@
 //! SyncML DM 1.2 clients the reference client is not: small fakes on loopback, run through an
 //! ICS file as a vendor would. A client that crashes in the middle of a session, one that sends
 //! bytes that are no SyncML, and one that sends its Statuses without CmdRef (a quirk of real
-//! clients, digest §13 H1). The verdicts must be the spec's, each with what was seen, and the
+//! clients, digest §13 H1), and one that names a node in its Results without the leading `./`.
+//! The verdicts must be the spec's, each with what was seen, and the
 //! suite must neither hang nor end in `error`.
 use axum::extract::State;
 use axum::Json;
@@ -18,6 +19,9 @@ enum Behaviour {
     Garbage,
     /// Answers a Get with a Status that has no CmdRef (and its Results).
     StatusWithoutCmdRef,
+    /// Answers as it should, but names the node in its Results Source without the leading
+    /// `./` (`DevInfo/Mod` for `./DevInfo/Mod`: the same node, digest §11.1).
+    SourceWithoutDot,
 }
 
 struct Fake {
@@ -72,15 +76,22 @@ impl Fake {
             if matches!(c, dmcts::wire::dm12::Command::Status(_) | dmcts::wire::dm12::Command::Results(_)) {
                 continue;
             }
+            let cmd_ref = match self.behaviour {
+                Behaviour::SourceWithoutDot => format!("<CmdRef>{cmd_id}</CmdRef>"),
+                _ => String::new(),
+            };
             body.push_str(&format!(
-                "<Status><CmdID>{id}</CmdID><MsgRef>{m}</MsgRef><Cmd>{n}</Cmd><Data>200</Data></Status>",
+                "<Status><CmdID>{id}</CmdID><MsgRef>{m}</MsgRef>{cmd_ref}<Cmd>{n}</Cmd><Data>200</Data></Status>",
                 m = reply.hdr.msg_id,
                 n = c.name()
             ));
             id += 1;
             if let dmcts::wire::dm12::Command::Get(g) = c {
-                let target =
+                let mut target =
                     g.items.first().and_then(|i| i.target.as_ref()).map(|t| t.loc_uri.clone()).unwrap_or_default();
+                if self.behaviour == Behaviour::SourceWithoutDot {
+                    target = target.trim_start_matches("./").to_string();
+                }
                 body.push_str(&format!(
                     "<Results><CmdID>{id}</CmdID><MsgRef>{m}</MsgRef><CmdRef>{cmd_id}</CmdRef><Item><Source><LocURI>{target}</LocURI></Source><Data>one</Data></Item></Results>",
                     m = reply.hdr.msg_id
@@ -188,4 +199,12 @@ async fn a_status_without_cmdref_fails_only_the_status_item() {
     let s = case(&cases, "TC-DM12C-SES-002");
     assert_eq!(s["verdict"], "fail", "{s}");
     assert_eq!(s["reason"]["scr"], "DM12-013-C-M", "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_results_source_without_its_dot_names_the_same_node() {
+    // `DevInfo/Mod` and `./DevInfo/Mod` address the same node (digest §11.1): the Get case passes.
+    let (cases, _) = run(Behaviour::SourceWithoutDot, "TC-DM12C-CMD-001").await;
+    let get = case(&cases, "TC-DM12C-CMD-001");
+    assert_eq!(get["verdict"], "pass", "{get}");
 }

@@ -5,7 +5,7 @@ use super::{decode_any, media_type, Dm12};
 use crate::runner::checks::{
     arg, arg_str, body_of, fail, header, opt_arg, ArgKind, CheckCtx, CheckDef, Failure, Observed,
 };
-use crate::wire::dm12::{auth, rules, Command, Encoding, Message, Status, MEDIA_WBXML, MEDIA_XML};
+use crate::wire::dm12::{auth, rules, same_node, Command, Encoding, Message, Status, MEDIA_WBXML, MEDIA_XML};
 use serde_json::Value;
 
 type Def = CheckDef<Dm12>;
@@ -429,7 +429,7 @@ fn results(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Result
             "no such Results",
         );
     };
-    let item = r.items.iter().find(|i| i.source.as_ref().is_some_and(|l| l.loc_uri == target));
+    let item = r.items.iter().find(|i| i.source.as_ref().is_some_and(|l| same_node(&l.loc_uri, target)));
     let Some(item) = item else {
         return fail(
             format!("a Results Item with Source {target}"),
@@ -811,7 +811,7 @@ fn meta_format(b: &Dm12, args: &toml::Table, obs: &Observed, _: &CheckCtx) -> Re
     for c in all_commands(&m.body.commands) {
         if let Command::Add(x) | Command::Replace(x) = c {
             for i in &x.items {
-                if i.target.as_ref().is_some_and(|l| l.loc_uri == target) {
+                if i.target.as_ref().is_some_and(|l| same_node(&l.loc_uri, target)) {
                     let got = i.meta.as_ref().or(x.meta.as_ref()).and_then(|m| m.format.clone());
                     let same = got.as_deref().is_some_and(|g| {
                         if b.profile.format_case_insensitive {

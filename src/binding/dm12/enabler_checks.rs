@@ -147,7 +147,7 @@ fn results_data(b: &Dm12, target: &str, obs: &Observed) -> Result<String, Failur
             Command::Results(r) if r.cmd_ref == id => r
                 .items
                 .iter()
-                .find(|i| i.source.as_ref().is_none_or(|l| l.loc_uri == target))
+                .find(|i| i.source.as_ref().is_none_or(|l| crate::wire::dm12::same_node(&l.loc_uri, target)))
                 .and_then(|i| i.data.as_ref())
                 .map(|d| String::from_utf8_lossy(d.bytes()).trim().to_string()),
             _ => None,

@@ -31,6 +31,16 @@ pub const MEDIA_XML: &str = "application/vnd.syncml.dm+xml";
 /// Media type of a DM 1.2 message in WBXML.
 pub const MEDIA_WBXML: &str = "application/vnd.syncml.dm+wbxml";
 
+/// Whether two URIs name the same node: `./DMAcc/x` and `DMAcc/x` do (digest §11.1, V T-TND
+/// 8.1), so a device may echo a target either way in its Results Source or Status refs.
+pub fn same_node(a: &str, b: &str) -> bool {
+    let norm = |u: &str| {
+        let u = u.trim();
+        u.strip_prefix("./").unwrap_or(u).to_string()
+    };
+    norm(a) == norm(b)
+}
+
 /// Decodes a message whose HTTP Content-Type is `media_type` (parameters allowed).
 pub fn decode(body: &[u8], media_type: &str) -> Result<Message, DecodeError> {
     match crate::wire::media::media_type_of(media_type).as_str() {
@@ -44,5 +54,15 @@ pub fn decode(body: &[u8], media_type: &str) -> Result<Message, DecodeError> {
             })?;
             Message::from_xml(text)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_relative_uri_names_the_same_node_with_or_without_its_dot() {
+        assert!(super::same_node("./FUMO?prop=Type", "FUMO?prop=Type"));
+        assert!(super::same_node("./DevInfo/Mod", "./DevInfo/Mod"));
+        assert!(!super::same_node("./DevInfo/Mod", "./DevInfo/Man"));
     }
 }
